@@ -1,0 +1,1 @@
+"""The ``sciffusion`` command line: parses arguments and calls one pipeline function."""

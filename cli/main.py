@@ -1,0 +1,35 @@
+"""Root of the ``sciffusion`` command: one Typer app with a sub-command group per area.
+
+Each group lives in its own module (``cli/bench.py``, ``cli/docking.py``, ``cli/video.py``,
+``cli/demo.py``). Command modules import nothing heavy at module level: the pipeline they call is
+imported inside the command, so ``sciffusion --help`` stays fast.
+"""
+from __future__ import annotations
+
+import typer
+
+from sciffusion.cli import bench, demo, docking, video
+
+app = typer.Typer(
+    name="sciffusion",
+    help="Scientific diffusion models: core samplers, DiffDock-style docking, video diffusion.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(demo.app, name="demo")
+app.add_typer(bench.app, name="bench")
+app.add_typer(docking.app, name="docking")
+app.add_typer(video.app, name="video")
+
+
+@app.command()
+def version() -> None:
+    """Print the sciffusion version."""
+    from sciffusion import __version__
+
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

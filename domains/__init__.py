@@ -1,0 +1,1 @@
+"""Domains that plug into the core: docking and video."""

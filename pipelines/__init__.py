@@ -1,0 +1,1 @@
+"""End-to-end flows wiring one domain to the core."""

@@ -1,0 +1,29 @@
+"""Maps the repository's top-level folders onto one import name, ``sciffusion``.
+
+``common/`` becomes ``sciffusion.common``, ``domains/`` ``sciffusion.domains`` and so on, so that
+generic names such as ``common`` or ``cli`` never land in site-packages. Metadata lives in
+pyproject.toml; only the package layout is computed here.
+"""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT_PACKAGES = ("common", "domains", "pipelines", "cli")
+HERE = Path(__file__).parent
+
+package_dir = {"sciffusion": "sciffusion_root"}
+packages = ["sciffusion"]
+for top in ROOT_PACKAGES:
+    for sub in [""] + [f".{p}" for p in find_packages(str(HERE / top))]:
+        name = f"sciffusion.{top}{sub}"
+        packages.append(name)
+        package_dir[name] = f"{top}{sub}".replace(".", "/")
+
+setup(
+    packages=packages,
+    package_dir=package_dir,
+    package_data={"sciffusion.domains.docking": ["data/*", "data/**/*"],
+                  "sciffusion.domains.video": ["data/*"],
+                  "sciffusion.pipelines": ["data/*"]},
+    include_package_data=True,
+)
