@@ -1,0 +1,189 @@
+"""Read ligands with RDKit: one from SDF/MOL2/SMILES, many from multi-record SDF, ``.smi`` or CSV.
+
+Sanitisation keeps the input's stereochemistry (3D files: from coordinates and parity flags; SMILES:
+as written). A bad record raises :class:`LigandRecordError` (a ``ValueError``) whose one-line message
+names the file, the record and the problem; :func:`read_ligands` skips such records and returns them
+in ``failures`` so that nothing is dropped silently.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+SINGLE_SUFFIXES = (".sdf", ".mol", ".sdf.gz", ".mol2")
+BATCH_SUFFIXES = (".sdf", ".sdf.gz", ".mol2", ".smi", ".csv")
+
+
+class LigandRecordError(ValueError):
+    """A ligand record that cannot be used: ``<file>: record <k> (<name>): <problem>``."""
+
+    def __init__(self, source: str, record: int, name: str, problem: str) -> None:
+        self.source, self.record, self.name, self.problem = source, record, name, problem
+        label = f"record {record}" + (f" ({name})" if name else "")
+        super().__init__(f"{source}: {label}: {problem}")
+
+
+@dataclass(frozen=True)
+class LigandRecord:
+    """One parsed ligand. ``record`` is 1-based in its file; ``mol`` is a sanitised RDKit Mol
+    (with a 3D conformer when the input had one); ``has_3d`` tells whether coordinates came in."""
+
+    source: str
+    record: int
+    name: str
+    mol: object
+    has_3d: bool
+
+
+@dataclass(frozen=True)
+class LigandBatch:
+    """Result of :func:`read_ligands`: the good records and one error per skipped record."""
+
+    records: tuple[LigandRecord, ...]
+    failures: tuple[LigandRecordError, ...] = field(default=())
+
+
+def _sanitize(mol, source: str, record: int, name: str):
+    from rdkit import Chem
+
+    if mol is None:
+        raise LigandRecordError(source, record, name, "RDKit could not parse the record")
+    if mol.GetNumAtoms() == 0:
+        raise LigandRecordError(source, record, name, "no atoms")
+    try:
+        Chem.SanitizeMol(mol)
+    except Exception as exc:  # RDKit raises several MolSanitizeException subclasses
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LigandRecordError(source, record, name, f"sanitisation failed: {problem}") from None
+    has_3d = mol.GetNumConformers() > 0 and mol.GetConformer().Is3D()
+    if has_3d:
+        Chem.AssignStereochemistryFrom3D(mol, replaceExistingTags=False)
+    else:
+        Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
+    return mol, has_3d
+
+
+def _record(mol, source: str, record: int, name: str = "") -> LigandRecord:
+    if mol is not None and not name and mol.HasProp("_Name"):
+        name = mol.GetProp("_Name").strip()
+    mol, has_3d = _sanitize(mol, source, record, name)
+    return LigandRecord(source=source, record=record, name=name, mol=mol, has_3d=has_3d)
+
+
+def _check_path(path: Path, suffixes: tuple[str, ...]) -> str:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: ligand file not found")
+    lower = path.name.lower()
+    for suffix in sorted(suffixes, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return suffix
+    raise ValueError(f"{path}: unsupported ligand format (expected one of {', '.join(suffixes)})")
+
+
+def _sdf_mols(path: Path) -> Iterator:
+    from rdkit import Chem
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        yield from Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=False)
+
+
+def _mol2_blocks(path: Path) -> list[str]:
+    text = path.read_text()
+    parts = text.split("@<TRIPOS>MOLECULE")
+    return ["@<TRIPOS>MOLECULE" + p for p in parts[1:]]
+
+
+def _mol2_mol(block: str):
+    from rdkit import Chem
+
+    return Chem.MolFromMol2Block(block, sanitize=False, removeHs=False)
+
+
+def _iter_records(path: Path, smiles_column: str) -> Iterator[LigandRecord | LigandRecordError]:
+    suffix = _check_path(path, BATCH_SUFFIXES)
+    source = str(path)
+    if suffix in (".sdf", ".sdf.gz"):
+        for k, mol in enumerate(_sdf_mols(path), start=1):
+            yield _try(lambda: _record(mol, source, k))
+    elif suffix == ".mol2":
+        for k, block in enumerate(_mol2_blocks(path), start=1):
+            yield _try(lambda: _record(_mol2_mol(block), source, k))
+    elif suffix == ".smi":
+        for k, line in enumerate(_smi_lines(path), start=1):
+            smiles, name = line
+            yield _try(lambda: smiles_record(smiles, name, source, k))
+    else:
+        for k, (smiles, name) in enumerate(_csv_rows(path, smiles_column), start=1):
+            yield _try(lambda: smiles_record(smiles, name, source, k))
+
+
+def _try(make) -> LigandRecord | LigandRecordError:
+    try:
+        return make()
+    except LigandRecordError as exc:
+        return exc
+
+
+def _smi_lines(path: Path) -> Iterator[tuple[str, str]]:
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        yield parts[0], (" ".join(parts[1:]) if len(parts) > 1 else "")
+
+
+def _csv_rows(path: Path, smiles_column: str) -> Iterator[tuple[str, str]]:
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = {c.lower(): c for c in (reader.fieldnames or [])}
+        if smiles_column.lower() not in columns:
+            raise ValueError(f"{path}: no {smiles_column!r} column (columns: {', '.join(columns.values())})")
+        smiles_key = columns[smiles_column.lower()]
+        name_key = next((columns[c] for c in ("id", "name") if c in columns), None)
+        for row in reader:
+            yield (row[smiles_key] or "").strip(), (row[name_key] or "").strip() if name_key else ""
+
+
+def smiles_record(smiles: str, name: str = "", source: str = "<smiles>", record: int = 1) -> LigandRecord:
+    """Parse one SMILES (stereo as written). No conformer: call
+    :func:`sciffusion.domains.docking.conformers.embed_conformer` for 3D coordinates."""
+    from rdkit import Chem
+
+    if not smiles:
+        raise LigandRecordError(source, record, name, "empty SMILES")
+    mol = Chem.MolFromSmiles(smiles, sanitize=False)
+    if mol is None:
+        raise LigandRecordError(source, record, name, f"RDKit could not parse SMILES {smiles!r}")
+    return _record(mol, source, record, name)
+
+
+def read_ligand(path: str | Path) -> LigandRecord:
+    """Read exactly one ligand from ``.sdf``/``.mol``/``.sdf.gz``/``.mol2``; more than one record
+    or a bad record is a ``ValueError`` naming the file."""
+    path = Path(path)
+    suffix = _check_path(path, SINGLE_SUFFIXES)
+    if suffix == ".mol2":
+        blocks = _mol2_blocks(path)
+        if len(blocks) != 1:
+            raise ValueError(f"{path}: expected one MOL2 molecule, found {len(blocks)}")
+        return _record(_mol2_mol(blocks[0]), str(path), 1)
+    mols = list(_sdf_mols(path))
+    if len(mols) != 1:
+        raise ValueError(f"{path}: expected one molecule, found {len(mols)} records")
+    return _record(mols[0], str(path), 1)
+
+
+def read_ligands(path: str | Path, smiles_column: str = "smiles") -> LigandBatch:
+    """Read every record of a multi-record SDF/MOL2, a ``.smi`` (``SMILES [name]`` per line) or a
+    CSV with a SMILES column (optional ``id``/``name`` column). Bad records are skipped and listed in
+    ``failures``; an unreadable file is an error."""
+    records, failures = [], []
+    for item in _iter_records(Path(path), smiles_column):
+        (failures if isinstance(item, LigandRecordError) else records).append(item)
+    if not records and not failures:
+        raise ValueError(f"{path}: no ligand records found")
+    return LigandBatch(records=tuple(records), failures=tuple(failures))

@@ -1,0 +1,181 @@
+"""Read a receptor from PDB or mmCIF (plain or gzipped) with gemmi into plain numpy arrays.
+
+Waters, alternate locations, hydrogens and hetero groups (other ligands, cofactors, ions) are
+handled by explicit options in :class:`ProteinReadConfig`; nothing is dropped silently.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+AMINO_ACIDS: tuple[str, ...] = (
+    "ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE",
+    "LEU", "LYS", "MET", "PHE", "PRO", "SER", "THR", "TRP", "TYR", "VAL",
+)
+# Common modified residues mapped to their parent for the residue-type feature.
+MODIFIED_PARENT = {"MSE": "MET", "SEP": "SER", "TPO": "THR", "PTR": "TYR", "HID": "HIS",
+                   "HIE": "HIS", "HIP": "HIS", "CSO": "CYS", "KCX": "LYS", "MLY": "LYS"}
+PROTEIN_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".ent.gz", ".cif.gz", ".mmcif.gz")
+ALTLOC_MODES = ("highest_occupancy", "first")
+HETERO_MODES = ("keep", "drop", "metals_only")
+METALS = frozenset({"LI", "NA", "K", "MG", "CA", "MN", "FE", "CO", "NI", "CU", "ZN", "CD", "HG", "SR",
+                    "BA", "CS", "RB", "AL", "GA", "PT", "PD", "AG", "AU", "MO", "W", "V", "CR"})
+
+
+@dataclass(frozen=True)
+class ProteinReadConfig:
+    """How to read a receptor file.
+
+    keep_waters: keep HOH/DOD/WAT residues (default False: waters removed).
+    altloc: ``"highest_occupancy"`` (default; ties -> first altloc) or ``"first"`` (first altloc letter).
+    hetero: ``"keep"`` (default: cofactors, ions and other het groups stay, as docking needs them),
+        ``"drop"`` (polymer residues only) or ``"metals_only"`` (keep metal ions, drop other het groups).
+    exclude_residues: het residue names removed whatever ``hetero`` says (e.g. copies of the ligand).
+    keep_hydrogens: keep H/D atoms (default False).
+    """
+
+    keep_waters: bool = False
+    altloc: str = "highest_occupancy"
+    hetero: str = "keep"
+    exclude_residues: tuple[str, ...] = ()
+    keep_hydrogens: bool = False
+
+    def __post_init__(self) -> None:
+        if self.altloc not in ALTLOC_MODES:
+            raise ValueError(f"altloc: must be one of {ALTLOC_MODES}, got {self.altloc!r}")
+        if self.hetero not in HETERO_MODES:
+            raise ValueError(f"hetero: must be one of {HETERO_MODES}, got {self.hetero!r}")
+
+
+@dataclass(frozen=True)
+class Protein:
+    """A receptor as arrays. N atoms, R residues (every residue kept, amino acid or not).
+
+    atom_pos: [N, 3] float32, Å. atom_element: [N] upper-case element symbols. atom_name: [N].
+    atom_residue: [N] int64 index into the residue arrays.
+    residue_name: [R] residue names; residue_chain: [R]; residue_number: [R] str, seqnum plus insertion
+    code (``"45"``, ``"45A"``). residue_is_amino_acid: [R] bool (standard or modified amino acid with
+    N, CA and C atoms).
+    """
+
+    path: str
+    atom_pos: np.ndarray
+    atom_element: np.ndarray
+    atom_name: np.ndarray
+    atom_residue: np.ndarray
+    residue_name: np.ndarray
+    residue_chain: np.ndarray
+    residue_number: np.ndarray
+    residue_is_amino_acid: np.ndarray
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def num_atoms(self) -> int:
+        return int(self.atom_pos.shape[0])
+
+    @property
+    def num_residues(self) -> int:
+        return int(self.residue_name.shape[0])
+
+    def residue_atom_pos(self, residue: int, name: str) -> np.ndarray | None:
+        """Position [3] (Å) of atom ``name`` in residue index ``residue``, or None."""
+        hits = np.nonzero((self.atom_residue == residue) & (self.atom_name == name))[0]
+        return self.atom_pos[hits[0]] if len(hits) else None
+
+
+def _check_protein_path(path: Path) -> None:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: protein file not found")
+    if not str(path).lower().endswith(PROTEIN_SUFFIXES):
+        raise ValueError(f"{path}: unsupported protein format (expected one of {', '.join(PROTEIN_SUFFIXES)})")
+
+
+def _pick_altloc_atoms(residue, mode: str) -> list:
+    """Atoms of one residue with one altloc per atom name."""
+    chosen: dict[str, object] = {}
+    for atom in residue:
+        name = atom.name
+        if name not in chosen:
+            chosen[name] = atom
+            continue
+        if mode == "highest_occupancy" and atom.occ > chosen[name].occ:
+            chosen[name] = atom
+    return list(chosen.values())
+
+
+def read_protein(path: str | Path, config: ProteinReadConfig = ProteinReadConfig()) -> Protein:
+    """Read the first model of a PDB/mmCIF file (``.gz`` accepted) into a :class:`Protein`."""
+    import gemmi
+
+    path = Path(path)
+    _check_protein_path(path)
+    try:
+        structure = gemmi.read_structure(str(path))
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"{path}: gemmi could not read the structure ({exc})") from None
+    if len(structure) == 0:
+        raise ValueError(f"{path}: no models in the file")
+    structure.setup_entities()
+    model = structure[0]
+    exclude = {name.upper() for name in config.exclude_residues}
+    pos, elem, names, atom_res = [], [], [], []
+    res_name, res_chain, res_num, res_aa = [], [], [], []
+    dropped = {"water": 0, "hetero": 0, "excluded": 0}
+    for chain in model:
+        for residue in chain:
+            rname = residue.name.upper()
+            if residue.is_water():
+                if not config.keep_waters:
+                    dropped["water"] += 1
+                    continue
+            elif rname in exclude:
+                dropped["excluded"] += 1
+                continue
+            elif residue.het_flag == "H" and not _is_amino_acid_name(rname):
+                is_metal = len(residue) == 1 and residue[0].element.name.upper() in METALS
+                if config.hetero == "drop" or (config.hetero == "metals_only" and not is_metal):
+                    dropped["hetero"] += 1
+                    continue
+            atoms = _pick_altloc_atoms(residue, config.altloc)
+            if not config.keep_hydrogens:
+                atoms = [a for a in atoms if not a.is_hydrogen()]
+            if not atoms:
+                continue
+            r_index = len(res_name)
+            atom_names = {a.name for a in atoms}
+            res_name.append(rname)
+            res_chain.append(chain.name)
+            res_num.append(f"{residue.seqid.num}{residue.seqid.icode.strip()}")
+            res_aa.append(_is_amino_acid_name(rname) and {"N", "CA", "C"} <= atom_names)
+            for atom in atoms:
+                pos.append((atom.pos.x, atom.pos.y, atom.pos.z))
+                elem.append(atom.element.name.upper())
+                names.append(atom.name)
+                atom_res.append(r_index)
+    if not pos:
+        raise ValueError(f"{path}: no atoms left after filtering (check hetero/water options)")
+    notes = tuple(f"removed {n} {kind} residue(s)" for kind, n in dropped.items() if n)
+    return Protein(
+        path=str(path),
+        atom_pos=np.asarray(pos, dtype=np.float32),
+        atom_element=np.asarray(elem),
+        atom_name=np.asarray(names),
+        atom_residue=np.asarray(atom_res, dtype=np.int64),
+        residue_name=np.asarray(res_name),
+        residue_chain=np.asarray(res_chain),
+        residue_number=np.asarray(res_num),
+        residue_is_amino_acid=np.asarray(res_aa, dtype=bool),
+        notes=notes,
+    )
+
+
+def _is_amino_acid_name(name: str) -> bool:
+    return name in AMINO_ACIDS or name in MODIFIED_PARENT
+
+
+def residue_type_index(name: str) -> int:
+    """Index of a residue name in :data:`AMINO_ACIDS` (modified residues -> parent); 20 = other."""
+    name = MODIFIED_PARENT.get(name, name)
+    return AMINO_ACIDS.index(name) if name in AMINO_ACIDS else len(AMINO_ACIDS)
