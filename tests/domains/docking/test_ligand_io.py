@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdkit import Chem
+
+from sciffusion.domains.docking.ligand_io import LigandRecordError, read_ligand, read_ligands, smiles_record
+
+DATA = Path(__file__).parents[3] / "domains" / "docking" / "data"
+
+
+def test_read_sdf_keeps_atoms_and_coordinates():
+    rec = read_ligand(DATA / "6XG5_TOP_ligand.sdf")
+    assert rec.mol.GetNumAtoms() == 21 and rec.has_3d
+    assert Chem.MolToSmiles(rec.mol) == Chem.CanonSmiles("COc1cc(Cc2cnc(N)nc2N)cc(OC)c1OC")
+
+
+def test_read_mol2_round_trip(tmp_path):
+    mol = Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")
+    from sciffusion.domains.docking.conformers import embed_conformer
+    from sciffusion.domains.docking.conformers import add_hydrogens
+    mol3d = add_hydrogens(embed_conformer(mol, seed=1))
+    # RDKit has no MOL2 writer; build a Tripos block by hand (with hydrogens, as MOL2 expects).
+    conf = mol3d.GetConformer()
+    types = {"C": "C.3", "N": "N.am", "O": "O.3", "H": "H"}
+    lines = ["@<TRIPOS>MOLECULE", "paracetamol", f"{mol3d.GetNumAtoms()} {mol3d.GetNumBonds()} 0 0 0", "SMALL",
+             "NO_CHARGES", "", "@<TRIPOS>ATOM"]
+    for a in mol3d.GetAtoms():
+        p = conf.GetAtomPosition(a.GetIdx())
+        t = "C.ar" if a.GetIsAromatic() else ("O.2" if a.GetSymbol() == "O" and a.GetDegree() == 1
+                                               and any(b.GetBondTypeAsDouble() == 2 for b in a.GetBonds())
+                                               else types[a.GetSymbol()])
+        if a.GetSymbol() == "C" and not a.GetIsAromatic() and any(b.GetBondTypeAsDouble() == 2 for b in a.GetBonds()):
+            t = "C.2"
+        lines.append(f"{a.GetIdx()+1} {a.GetSymbol()}{a.GetIdx()+1} {p.x:.4f} {p.y:.4f} {p.z:.4f} {t} 1 LIG 0.0")
+    lines.append("@<TRIPOS>BOND")
+    for b in mol3d.GetBonds():
+        order = {1.0: "1", 2.0: "2", 1.5: "ar"}[b.GetBondTypeAsDouble()]
+        lines.append(f"{b.GetIdx()+1} {b.GetBeginAtomIdx()+1} {b.GetEndAtomIdx()+1} {order}")
+    path = tmp_path / "lig.mol2"
+    path.write_text("\n".join(lines) + "\n")
+    rec = read_ligand(path)
+    assert rec.has_3d
+    assert Chem.MolToSmiles(Chem.RemoveHs(rec.mol)) == Chem.CanonSmiles("CC(=O)Nc1ccc(O)cc1")
+
+
+def test_smiles_keeps_stereo():
+    rec = smiles_record("C[C@H](N)C(=O)O", name="ala")
+    assert Chem.MolToSmiles(rec.mol) == "C[C@H](N)C(=O)O"
+    assert not rec.has_3d
+
+
+def test_sdf_3d_stereo_survives(tmp_path):
+    from sciffusion.domains.docking.conformers import embed_conformer
+    mol = embed_conformer(Chem.MolFromSmiles("C[C@@H](O)CC"), seed=3)
+    path = tmp_path / "x.sdf"
+    with Chem.SDWriter(str(path)) as w:
+        w.write(mol)
+    assert Chem.MolToSmiles(read_ligand(path).mol) == Chem.MolToSmiles(Chem.MolFromSmiles("C[C@@H](O)CC"))
+
+
+def test_batch_sdf_skips_and_reports_bad_record(tmp_path):
+    good = (DATA / "6YQW_82I_ligand.sdf").read_text()
+    path = tmp_path / "multi.sdf"
+    # record 2: atom block shorter than its counts line (unparseable); record 3: pentavalent carbon
+    text = good + "broken\n  x\n\n  3  1  0  0  0  0  0  0  0  0999 V2000\n" \
+        "    0.0000    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0\n" \
+        "  1  2  1  0\nM  END\n$$$$\n"
+    text += "pentaC\n  x\n\n  6  5  0  0  0  0  0  0  0  0999 V2000\n" + "".join(
+        f"    {i:.4f}    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0\n" for i in range(6)
+    ) + "".join(f"  1  {j}  1  0\n" for j in range(2, 7)) + "M  END\n$$$$\n"
+    text += good
+    path.write_text(text)
+    batch = read_ligands(path)
+    assert [r.record for r in batch.records] == [1, 4]
+    assert [f.record for f in batch.failures] == [2, 3]
+    assert all(str(path) in str(f) for f in batch.failures)
+    assert "could not parse" in str(batch.failures[0])
+    assert "record 3 (pentaC)" in str(batch.failures[1]) and "valence" in str(batch.failures[1]).lower()
+    assert "\n" not in str(batch.failures[1])
+
+
+def test_smi_and_csv_batches(tmp_path):
+    smi = tmp_path / "ligs.smi"
+    smi.write_text("CCO ethanol\nC1CC1C(=O ring_bad\nc1ccccc1 benzene\n")
+    batch = read_ligands(smi)
+    assert [r.name for r in batch.records] == ["ethanol", "benzene"]
+    assert len(batch.failures) == 1 and "record 2 (ring_bad)" in str(batch.failures[0])
+    csv_path = tmp_path / "ligs.csv"
+    csv_path.write_text("id,SMILES\na,CCN\nb,\n")
+    batch = read_ligands(csv_path)
+    assert [r.name for r in batch.records] == ["a"] and "empty SMILES" in str(batch.failures[0])
+
+
+def test_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.sdf"):
+        read_ligand(tmp_path / "missing.sdf")
+    bad = tmp_path / "lig.xyz"
+    bad.write_text("1\n\nC 0 0 0\n")
+    with pytest.raises(ValueError, match="lig.xyz: unsupported ligand format"):
+        read_ligand(bad)
+    csv_path = tmp_path / "x.csv"
+    csv_path.write_text("id,smi\na,CC\n")
+    with pytest.raises(ValueError, match="no 'smiles' column"):
+        read_ligands(csv_path)
+    with pytest.raises(LigandRecordError):
+        smiles_record("C1CC", name="open_ring")
+
+
+def test_gzipped_sdf(tmp_path):
+    import gzip
+    path = tmp_path / "lig.sdf.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write((DATA / "6YQW_82I_ligand.sdf").read_text())
+    assert read_ligand(path).mol.GetNumAtoms() == 11
