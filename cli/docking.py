@@ -1,6 +1,99 @@
-"""`sciffusion docking` commands."""
+"""`sciffusion docking` commands: make-index, prepare, evaluate, baseline vina.
+
+Each command parses arguments, builds one typed config and calls one pipeline function; heavy
+modules are imported inside the commands.
+"""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from sciffusion.cli.errors import user_errors_exit
+
 app = typer.Typer(help="docking commands.", no_args_is_help=True)
+baseline_app = typer.Typer(help="classical docking baselines.", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@app.command("make-index")
+@user_errors_exit
+def make_index(
+    data_root: Path = typer.Option(..., "--data-root", help="shared docking data folder (with splits/)"),
+    out: Path = typer.Option(..., "--out", help="INDEX.csv to write"),
+    splits: str = typer.Option("train,val,test_public", help="comma-separated split names"),
+    pocket: str = typer.Option("ligand", help="'ligand' (crystal ligand box + margin) or 'blind'"),
+    sample: Optional[int] = typer.Option(None, help="keep this many ids per split (seeded)"),
+    seed: int = typer.Option(0, help="seed for --sample"),
+    overwrite: bool = typer.Option(False, help="replace an existing --out"),
+) -> None:
+    """Write an INDEX.csv (id,protein,ligand,split,pocket_ligand) from the data folders and split files."""
+    from sciffusion.common.io.atomic import refuse_existing, write_text_atomic
+    from sciffusion.pipelines.docking.index import build_index
+
+    refuse_existing(out, overwrite)
+    text = build_index(data_root, tuple(s for s in splits.split(",") if s), pocket=pocket, sample=sample, seed=seed)
+    write_text_atomic(out, text, overwrite=overwrite)
+    typer.echo(f"wrote {out} ({text.count(chr(10)) - 1} complexes)")
+
+
+@app.command()
+@user_errors_exit
+def prepare(
+    index: Path = typer.Option(..., "--index", help="INDEX.csv (see docs/docking.md)"),
+    out: Path = typer.Option(..., "--out", help="cache folder (created; resumable)"),
+    include_atoms: bool = typer.Option(False, help="also store receptor atoms"),
+    pocket_margin: float = typer.Option(4.0, help="margin around a reference ligand/residues, Å"),
+    limit: Optional[int] = typer.Option(None, help="only the first N index rows"),
+) -> None:
+    """Turn complexes into torch tensors (<id>.pt) that load with torch alone; writes failures.csv."""
+    from sciffusion.pipelines.docking.prepare import PrepareConfig, run_prepare
+
+    summary = run_prepare(PrepareConfig(index=index, out=out, include_atoms=include_atoms,
+                                        pocket_margin=pocket_margin, limit=limit))
+    typer.echo(f"prepared {summary['prepared']} (already cached {summary['cached']}), "
+               f"failed {summary['failed']} of {summary['complexes']}; see {out / 'failures.csv'}")
+
+
+@app.command()
+@user_errors_exit
+def evaluate(
+    pred: Path = typer.Option(..., "--pred", help="PRED_DIR: <id>/rank<k>.sdf (or seed_*/<id>/...)"),
+    ref: Path = typer.Option(..., "--ref", help="REF_DIR: <id>_ligand.sdf and <id>_protein.pdb(.gz)"),
+    out: Path = typer.Option(..., "--out", help="REPORT_DIR (must not exist unless --overwrite)"),
+    ids: Optional[Path] = typer.Option(None, help="file of ids to score (missing predictions count as failures)"),
+    top_k: int = typer.Option(5, help="poses per complex to score (top-k success)"),
+    posebusters: bool = typer.Option(True, help="run PoseBusters 'redock' checks on every scored pose"),
+    name: str = typer.Option("method", help="method name for the table"),
+    overwrite: bool = typer.Option(False, help="replace an existing REPORT_DIR"),
+) -> None:
+    """Score predicted poses: RMSD, centroid distance, PoseBusters; writes per_complex.csv, summary.json, CDF plot."""
+    from sciffusion.pipelines.docking.evaluate import EvaluateConfig, format_table, run_evaluate
+
+    summary = run_evaluate(EvaluateConfig(pred=pred, ref=ref, out=out, ids_file=ids, top_k=top_k,
+                                          posebusters=posebusters, name=name, overwrite=overwrite))
+    typer.echo(format_table([summary]))
+
+
+@baseline_app.command("vina")
+@user_errors_exit
+def baseline_vina(
+    index: Path = typer.Option(..., "--index", help="INDEX.csv"),
+    out: Path = typer.Option(..., "--out", help="PRED_DIR to fill (resumable)"),
+    exhaustiveness: int = typer.Option(8, help="Vina exhaustiveness"),
+    n_poses: int = typer.Option(9, help="poses per complex"),
+    seed: int = typer.Option(42, help="seed for ETKDG and Vina"),
+    pocket_margin: float = typer.Option(4.0, help="margin around reference ligand/residues, Å"),
+    workers: int = typer.Option(1, help="worker processes (each Vina gets 1 CPU when > 1)"),
+    cpu: int = typer.Option(0, help="CPUs per Vina run (0: all if workers == 1, else 1)"),
+    limit: Optional[int] = typer.Option(None, help="only the first N index rows"),
+) -> None:
+    """Dock the index with AutoDock Vina into PRED_DIR (<id>/rank<k>.sdf, timing.csv, failures.csv)."""
+    from sciffusion.pipelines.docking.vina_baseline import VinaConfig, run_vina_baseline
+
+    summary = run_vina_baseline(VinaConfig(index=index, out=out, exhaustiveness=exhaustiveness, n_poses=n_poses,
+                                           seed=seed, pocket_margin=pocket_margin, workers=workers, cpu=cpu,
+                                           limit=limit))
+    typer.echo(f"vina: {summary['done']}/{summary['complexes']} docked "
+               f"({summary['skipped_existing']} already done), {summary['failed']} failed; see {out / 'failures.csv'}")

@@ -3,11 +3,11 @@ added back (with coordinates) on output."""
 from __future__ import annotations
 
 
-def embed_conformer(mol, seed: int = 0, optimize: bool = True):
-    """Return a copy of ``mol`` (heavy atoms, no H) with one seeded ETKDGv3 conformer, Å.
+def embed_conformer(mol, seed: int = 0, optimize: bool = True, keep_hydrogens: bool = False):
+    """Return a copy of ``mol`` with one seeded ETKDGv3 conformer, Å (any input conformer dropped).
 
-    Hydrogens are added for embedding (and an MMFF clean-up when ``optimize``) and removed again.
-    Raises ValueError when RDKit cannot embed the molecule.
+    Hydrogens are added for embedding (and an MMFF clean-up when ``optimize``) and removed again
+    unless ``keep_hydrogens``. Raises ValueError when RDKit cannot embed the molecule.
     """
     from rdkit import Chem
     from rdkit.Chem import AllChem
@@ -25,7 +25,7 @@ def embed_conformer(mol, seed: int = 0, optimize: bool = True):
             raise ValueError(f"{name}: ETKDG could not embed a conformer (seed {seed})")
     if optimize and AllChem.MMFFHasAllMoleculeParams(mol_h):
         AllChem.MMFFOptimizeMolecule(mol_h, maxIters=500)
-    return Chem.RemoveHs(mol_h)
+    return mol_h if keep_hydrogens else Chem.RemoveHs(mol_h)
 
 
 def strip_hydrogens(mol):

@@ -1,0 +1,1 @@
+"""Docking pipelines: index building, preparation (cache of tensors), evaluation, Vina baseline."""

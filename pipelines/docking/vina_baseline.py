@@ -1,0 +1,246 @@
+"""AutoDock Vina re-docking baseline, on the terms of ``/work/shared/reference/vina_redock.py``.
+
+Per complex: receptor -> OpenBabel (``-xr -h -p 7.4``) rigid PDBQT; ligand -> RDKit AddHs, fresh
+seeded ETKDGv3 conformer + MMFF (the input pose is never the start), Meeko PDBQT; box = the index
+row's pocket (default: crystal ligand heavy atoms + 4 Å per side); Vina scoring, exhaustiveness 8,
+9 poses. Poses are written heavy-atom only in the PRED_DIR layout (see ``evaluate.py``):
+``OUT/<id>/rank<k>.sdf`` (k = 1 is Vina's best score), ``OUT/<id>/meta.json``, ``OUT/timing.csv``,
+``OUT/failures.csv``, ``OUT/config.json``. Complexes whose folder exists are skipped (resumable).
+Needs the ``vina`` extra: PyPI ``vina``, ``meeko``, ``openbabel-wheel``.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sciffusion.common.io.atomic import atomic_path, write_text_atomic
+from sciffusion.pipelines.docking.index import IndexEntry, read_index
+
+
+@dataclass(frozen=True)
+class VinaConfig:
+    """Vina baseline settings. ``cpu`` per Vina run (0 = all cores when workers == 1, else 1)."""
+
+    index: Path
+    out: Path
+    exhaustiveness: int = 8
+    n_poses: int = 9
+    seed: int = 42
+    pocket_margin: float = 4.0
+    workers: int = 1
+    cpu: int = 0
+    ph: float = 7.4
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.exhaustiveness < 1:
+            raise ValueError(f"--exhaustiveness: must be >= 1, got {self.exhaustiveness}")
+        if not 1 <= self.n_poses <= 20:
+            raise ValueError(f"--n-poses: must be in 1..20, got {self.n_poses}")
+        if self.workers < 1:
+            raise ValueError(f"--workers: must be >= 1, got {self.workers}")
+        if self.cpu < 0:
+            raise ValueError(f"--cpu: must be >= 0, got {self.cpu}")
+        if self.pocket_margin < 0:
+            raise ValueError(f"--pocket-margin: must be >= 0 Å, got {self.pocket_margin}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"--limit: must be >= 1, got {self.limit}")
+
+
+def check_vina_installed() -> None:
+    """Raise a one-line ValueError when the ``vina`` extra is missing."""
+    missing = [m for m in ("vina", "meeko", "openbabel") if _find_spec(m) is None]
+    if missing:
+        raise ValueError(f"Vina baseline needs {', '.join(missing)}: pip install 'sciffusion[vina]'")
+    if _obabel() is None:
+        raise ValueError("Vina baseline needs the obabel executable (pip install openbabel-wheel)")
+
+
+def _find_spec(name: str):
+    import importlib.util
+
+    return importlib.util.find_spec(name)
+
+
+def _obabel() -> str | None:
+    return shutil.which("obabel") or next(
+        (str(p) for p in [Path(sys.executable).parent / "obabel"] if p.exists()), None)
+
+
+def receptor_pdbqt(protein: Path, work: Path, ph: float = 7.4) -> Path:
+    """Rigid receptor PDBQT via OpenBabel (hydrogens at ``ph``); returns its path inside ``work``."""
+    pdb = work / "receptor.pdb"
+    if protein.name.endswith(".gz"):
+        with gzip.open(protein, "rt") as handle:
+            pdb.write_text(handle.read())
+    elif protein.suffix.lower() in (".cif", ".mmcif"):
+        import gemmi
+
+        gemmi.read_structure(str(protein)).write_pdb(str(pdb))
+    else:
+        shutil.copy(protein, pdb)
+    out = work / "receptor.pdbqt"
+    proc = subprocess.run([_obabel(), str(pdb), "-xr", "-h", "-p", str(ph), "-opdbqt", "-O", str(out)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+        raise ValueError(f"{protein}: OpenBabel receptor preparation failed ({proc.stderr.strip()[:200]})")
+    return out
+
+
+def ligand_pdbqt(mol, seed: int) -> str:
+    """Meeko PDBQT of a fresh seeded ETKDG conformer (with hydrogens) of ``mol``."""
+    from meeko import MoleculePreparation, PDBQTWriterLegacy
+
+    from sciffusion.domains.docking.conformers import embed_conformer
+
+    mol_h = embed_conformer(mol, seed=seed, keep_hydrogens=True)
+    setups = MoleculePreparation().prepare(mol_h)
+    pdbqt, ok, err = PDBQTWriterLegacy.write_string(setups[0])
+    if not ok:
+        raise ValueError(f"Meeko could not write the ligand PDBQT: {err.strip()[:200]}")
+    return pdbqt
+
+
+def _poses(vina_out: str) -> list:
+    """Heavy-atom RDKit Mols, one per pose, in Vina's order."""
+    from meeko import PDBQTMolecule, RDKitMolCreate
+    from rdkit import Chem
+
+    mol = RDKitMolCreate.from_pdbqt_mol(PDBQTMolecule(vina_out, skip_typing=True))[0]
+    poses = []
+    for conf in mol.GetConformers():
+        one = Chem.Mol(mol)
+        one.RemoveAllConformers()
+        one.AddConformer(Chem.Conformer(conf), assignId=True)
+        for key in list(one.GetPropNames()):
+            one.ClearProp(key)
+        poses.append(Chem.RemoveHs(one))
+    return poses
+
+
+def dock_one(entry: IndexEntry, cfg: VinaConfig) -> dict:
+    """Dock one complex and write ``cfg.out/<id>/`` atomically; returns its meta dict."""
+    from rdkit import Chem
+    from vina import Vina
+
+    from sciffusion.domains.docking.ligand_io import read_ligand
+    from sciffusion.domains.docking.pockets import resolve_pocket
+    from sciffusion.domains.docking.protein import read_protein
+
+    start = time.perf_counter()
+    ligand = read_ligand(entry.ligand).mol
+    box = resolve_pocket(entry.pocket(cfg.pocket_margin), read_protein(entry.protein))
+    cpu = cfg.cpu if cfg.cpu else (0 if cfg.workers == 1 else 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        rec = receptor_pdbqt(entry.protein, Path(tmp), cfg.ph)
+        lig = ligand_pdbqt(ligand, cfg.seed)
+        vina = Vina(sf_name="vina", cpu=cpu, seed=cfg.seed, verbosity=0)
+        vina.set_receptor(str(rec))
+        vina.set_ligand_from_string(lig)
+        vina.compute_vina_maps(center=list(box.center), box_size=list(box.size))
+        vina.dock(exhaustiveness=cfg.exhaustiveness, n_poses=cfg.n_poses)
+        energies = vina.energies(n_poses=cfg.n_poses)
+        poses = _poses(vina.poses(n_poses=cfg.n_poses))
+    seconds = time.perf_counter() - start
+    meta = {"id": entry.id, "seconds": round(seconds, 2), "seed": cfg.seed, "n_poses": len(poses),
+            "vina_kcal_mol": [round(float(e[0]), 3) for e in energies[: len(poses)]],
+            "box_center": list(box.center), "box_size": list(box.size)}
+    with atomic_path(cfg.out / entry.id) as folder:
+        folder.mkdir()
+        for rank, (pose, energy) in enumerate(zip(poses, meta["vina_kcal_mol"]), start=1):
+            pose.SetProp("_Name", f"{entry.id}_vina_rank{rank}")
+            pose.SetProp("vina_kcal_mol", str(energy))
+            with Chem.SDWriter(str(folder / f"rank{rank}.sdf")) as writer:
+                writer.write(pose)
+        (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def _dock_safe(entry: IndexEntry, cfg: VinaConfig) -> tuple[str, dict | None, str]:
+    try:
+        return entry.id, dock_one(entry, cfg), ""
+    except Exception as exc:  # one bad complex must not stop the run; recorded in failures.csv
+        message = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return entry.id, None, f"{type(exc).__name__}: {message}"
+
+
+def run_vina_baseline(cfg: VinaConfig) -> dict:
+    """Dock every index entry not yet done; returns counts. Writes timing.csv and failures.csv."""
+    from rich.progress import Progress
+
+    check_vina_installed()
+    entries = read_index(cfg.index)[: cfg.limit]
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(cfg.out / "config.json", json.dumps(_config_record(cfg), indent=1))
+    todo = [e for e in entries if not (cfg.out / e.id).exists()]
+    failures: list[tuple[str, str]] = []
+    with Progress(transient=False) as progress:
+        task = progress.add_task("vina", total=len(todo))
+        if cfg.workers == 1:
+            results = (_dock_safe(e, cfg) for e in todo)
+            for cid, meta, error in results:
+                _record(progress, task, cid, error, failures)
+        else:
+            with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
+                futures = [pool.submit(_dock_safe, e, cfg) for e in todo]
+                for future in as_completed(futures):
+                    cid, meta, error = future.result()
+                    _record(progress, task, cid, error, failures)
+                    _write_timing(cfg.out, entries)
+    _write_timing(cfg.out, entries)
+    _write_failures(cfg.out / "failures.csv", failures)
+    done = sum((cfg.out / e.id).exists() for e in entries)
+    return {"complexes": len(entries), "done": done, "skipped_existing": len(entries) - len(todo),
+            "failed": len(failures)}
+
+
+def _record(progress, task, cid: str, error: str, failures: list) -> None:
+    if error:
+        failures.append((cid, error))
+        progress.console.print(f"[red]failed[/red] {cid}: {error}")
+    progress.advance(task)
+
+
+def _config_record(cfg: VinaConfig) -> dict:
+    import importlib.metadata as md
+
+    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
+    record["versions"] = {p: _version(md, p) for p in ("vina", "meeko", "openbabel-wheel", "rdkit", "sciffusion")}
+    record["protocol"] = "OpenBabel receptor pH 7.4; seeded ETKDGv3+MMFF ligand via Meeko; Vina scoring"
+    return record
+
+
+def _version(md, package: str) -> str:
+    try:
+        return md.version(package)
+    except md.PackageNotFoundError:
+        return "not installed"
+
+
+def _write_timing(out: Path, entries: list[IndexEntry]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["id", "seconds"])
+    for entry in entries:
+        meta = out / entry.id / "meta.json"
+        if meta.exists():
+            writer.writerow([entry.id, json.loads(meta.read_text())["seconds"]])
+    write_text_atomic(out / "timing.csv", buf.getvalue())
+
+
+def _write_failures(path: Path, failures: list[tuple[str, str]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["id", "error"])
+    writer.writerows(sorted(failures))
+    write_text_atomic(path, buf.getvalue())
