@@ -1,0 +1,230 @@
+"""``docking evaluate``: score predicted poses against crystal references.
+
+PRED_DIR layout (one run)::
+
+    PRED_DIR/<id>/rank1.sdf, rank2.sdf, ...   first molecule of each file; rank = the method's own order
+    PRED_DIR/timing.csv                        optional: columns id,seconds (wall time per complex)
+
+Several seeds: ``PRED_DIR/seed_<s>/`` each holding the layout above; metrics are reported per seed
+and as mean ± sd over seeds. REF_DIR layout (the shared data layout): ``<id>_ligand.sdf`` and
+``<id>_protein.pdb.gz`` (or ``.pdb``). The scored ids are those of ``--ids`` (one per line) or else
+every id predicted in any seed; a listed id without a prediction counts as a failure (RMSD = inf).
+Outputs (REPORT_DIR, written atomically): ``per_complex.csv`` (one row per id and seed),
+``per_pose.csv``, ``summary.json``, ``rmsd_cdf.png``.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sciffusion.common.io.atomic import atomic_path, refuse_existing
+
+RANK_FILE = re.compile(r"^rank(\d+)\.sdf$")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """pred/ref/out: folders (layouts in the module docstring). ids_file: ids to score.
+    top_k: poses per complex scored. posebusters: run the PB redock checks. name: method label."""
+
+    pred: Path
+    ref: Path
+    out: Path
+    ids_file: Path | None = None
+    top_k: int = 5
+    posebusters: bool = True
+    name: str = "method"
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"--top-k: must be >= 1, got {self.top_k}")
+        if not self.pred.is_dir():
+            raise FileNotFoundError(f"{self.pred}: prediction folder not found")
+        if not self.ref.is_dir():
+            raise FileNotFoundError(f"{self.ref}: reference folder not found")
+        if self.ids_file is not None and not self.ids_file.is_file():
+            raise FileNotFoundError(f"{self.ids_file}: ids file not found")
+
+
+def seed_runs(pred: Path) -> dict[str, Path]:
+    """{seed label: run folder}: ``seed_*`` subfolders if any, else PRED_DIR itself as seed ``"0"``."""
+    seeds = {p.name[len("seed_"):]: p for p in sorted(pred.glob("seed_*")) if p.is_dir()}
+    return seeds or {"0": pred}
+
+
+def ranked_poses(folder: Path) -> list[Path]:
+    """``rank<k>.sdf`` files of one complex folder, sorted by k."""
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := RANK_FILE.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def _read_timing(run: Path) -> dict[str, float]:
+    path = run / "timing.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and not {"id", "seconds"} <= set(rows[0]):
+        raise ValueError(f"{path}: needs columns id,seconds")
+    return {r["id"]: float(r["seconds"]) for r in rows}
+
+
+def _reference(ref: Path, cid: str) -> tuple[Path, Path]:
+    ligand = ref / f"{cid}_ligand.sdf"
+    if not ligand.is_file():
+        raise FileNotFoundError(f"{ligand}: reference ligand for {cid} not found")
+    for name in (f"{cid}_protein.pdb.gz", f"{cid}_protein.pdb"):
+        if (ref / name).is_file():
+            return ligand, ref / name
+    raise FileNotFoundError(f"{ref / (cid + '_protein.pdb.gz')}: reference protein for {cid} not found")
+
+
+def _plain_pdb(protein: Path, work: Path) -> Path:
+    if not protein.name.endswith(".gz"):
+        return protein
+    out = work / protein.name[:-3]
+    with gzip.open(protein, "rt") as handle:
+        out.write_text(handle.read())
+    return out
+
+
+def score_complex(cid: str, folder: Path | None, ligand: Path, protein: Path, cfg: EvaluateConfig,
+                  work: Path) -> tuple[dict, list[dict]]:
+    """One complex of one seed: (per-complex row, per-pose rows)."""
+    from rdkit import Chem
+
+    from sciffusion.pipelines.docking.pose_metrics import centroid_distance, pose_rmsd, posebusters_checks
+
+    row = {"id": cid, "n_poses": 0, "top1_rmsd": math.inf, "topk_min_rmsd": math.inf,
+           "top1_centroid": math.inf, "top1_pb_valid": False, "top1_pb_failed": "", "error": ""}
+    files = ranked_poses(folder)[: cfg.top_k] if folder is not None and folder.is_dir() else []
+    if not files:
+        row["error"] = "no prediction"
+        return row, []
+    ref = Chem.MolFromMolFile(str(ligand))
+    if ref is None:
+        raise ValueError(f"{ligand}: RDKit could not read the reference ligand")
+    poses, pose_rows = [], []
+    for rank, path in enumerate(files, start=1):
+        pose_row = {"id": cid, "rank": rank, "file": path.name, "rmsd": math.inf, "centroid": math.inf,
+                    "pb_valid": False, "pb_failed": "", "error": ""}
+        mol = next(iter(Chem.SDMolSupplier(str(path))), None)
+        try:
+            if mol is None:
+                raise ValueError("RDKit could not read the pose")
+            pose_row["rmsd"] = pose_rmsd(mol, ref)
+            pose_row["centroid"] = centroid_distance(mol, ref)
+            poses.append((len(pose_rows), mol))
+        except ValueError as exc:
+            pose_row["error"] = f"{path.name}: {exc}"
+        pose_rows.append(pose_row)
+    if cfg.posebusters and poses:
+        for (i, _), (valid, failed) in zip(poses, posebusters_checks([m for _, m in poses], ref,
+                                                                     _plain_pdb(protein, work))):
+            pose_rows[i]["pb_valid"], pose_rows[i]["pb_failed"] = valid, failed
+    top = pose_rows[0]
+    row.update(n_poses=len(pose_rows), top1_rmsd=top["rmsd"], top1_centroid=top["centroid"],
+               top1_pb_valid=top["pb_valid"], top1_pb_failed=top["pb_failed"], error=top["error"],
+               topk_min_rmsd=min(r["rmsd"] for r in pose_rows))
+    row["topk_success_pb"] = any(r["rmsd"] < 2.0 and r["pb_valid"] for r in pose_rows)
+    return row, pose_rows
+
+
+def summarize(rows: list[dict], posebusters: bool) -> dict:
+    """Metrics of one seed's per-complex rows (fractions in [0, 1], RMSD in Å, time in s)."""
+    rmsd = np.array([r["top1_rmsd"] for r in rows], dtype=float)
+    topk = np.array([r["topk_min_rmsd"] for r in rows], dtype=float)
+    pb = np.array([bool(r["top1_pb_valid"]) for r in rows])
+    seconds = np.array([r.get("seconds", math.nan) for r in rows], dtype=float)
+    out = {
+        "n": len(rows), "n_missing": sum(r["error"] == "no prediction" for r in rows),
+        "top1_rmsd_lt2": float(np.mean(rmsd < 2)), "top1_rmsd_lt1": float(np.mean(rmsd < 1)),
+        "top1_rmsd_lt5": float(np.mean(rmsd < 5)), "topk_rmsd_lt2": float(np.mean(topk < 2)),
+        "median_top1_rmsd": float(np.median(rmsd)),
+        "median_seconds": float(np.nanmedian(seconds)) if np.isfinite(seconds).any() else None,
+        "mean_seconds": float(np.nanmean(seconds)) if np.isfinite(seconds).any() else None,
+    }
+    if posebusters:
+        out["top1_pb_valid"] = float(np.mean(pb))
+        out["top1_rmsd_lt2_pb_valid"] = float(np.mean((rmsd < 2) & pb))
+        out["topk_rmsd_lt2_pb_valid"] = float(np.mean([bool(r.get("topk_success_pb")) for r in rows]))
+    return out
+
+
+def _mean_sd(per_seed: dict[str, dict]) -> dict:
+    keys = [k for k, v in next(iter(per_seed.values())).items() if isinstance(v, float)]
+    out = {}
+    for key in keys:
+        values = np.array([s[key] for s in per_seed.values() if s[key] is not None], dtype=float)
+        out[key] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+    return out
+
+
+def run_evaluate(cfg: EvaluateConfig) -> dict:
+    """Evaluate PRED_DIR against REF_DIR; writes REPORT_DIR and returns the summary dict."""
+    refuse_existing(cfg.out, cfg.overwrite, "report folder")
+    runs = seed_runs(cfg.pred)
+    if cfg.ids_file is not None:
+        ids = [s.strip() for s in cfg.ids_file.read_text().split() if s.strip()]
+    else:
+        ids = sorted({p.name for run in runs.values() for p in run.iterdir() if p.is_dir() and ranked_poses(p)})
+    if not ids:
+        raise ValueError(f"{cfg.pred}: no predictions found (expected <id>/rank1.sdf)")
+    refs = {cid: _reference(cfg.ref, cid) for cid in ids}
+    rows, pose_rows, per_seed = [], [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed, run in runs.items():
+            timing, seed_rows = _read_timing(run), []
+            for cid in ids:
+                start = time.perf_counter()
+                row, poses = score_complex(cid, run / cid, *refs[cid], cfg, Path(tmp))
+                row.update(seed=seed, seconds=timing.get(cid, math.nan), eval_seconds=time.perf_counter() - start)
+                seed_rows.append(row)
+                pose_rows += [dict(p, seed=seed) for p in poses]
+            per_seed[seed] = summarize(seed_rows, cfg.posebusters)
+            rows += seed_rows
+    summary = {"method": cfg.name, "pred": str(cfg.pred), "ref": str(cfg.ref), "top_k": cfg.top_k,
+               "seeds": list(runs), "per_seed": per_seed, "mean_sd": _mean_sd(per_seed)}
+    _write_report(cfg, rows, pose_rows, summary)
+    return summary
+
+
+def _write_report(cfg: EvaluateConfig, rows: list[dict], pose_rows: list[dict], summary: dict) -> None:
+    import pandas as pd
+
+    from sciffusion.pipelines.docking.report import rmsd_cdf_plot
+
+    with atomic_path(cfg.out, overwrite=cfg.overwrite) as folder:
+        folder.mkdir()
+        pd.DataFrame(rows).to_csv(folder / "per_complex.csv", index=False)
+        pd.DataFrame(pose_rows).to_csv(folder / "per_pose.csv", index=False)
+        (folder / "summary.json").write_text(json.dumps(_finite(summary), indent=1))
+        rmsd_cdf_plot({cfg.name: [r["top1_rmsd"] for r in rows]}, folder / "rmsd_cdf.png")
+
+
+def _finite(value):
+    """JSON-safe copy: non-finite floats become the strings "inf"/"nan"."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def format_table(summaries: list[dict]) -> str:
+    """Plain-text table, one line per method: mean (± sd over seeds) of the headline metrics."""
+    from sciffusion.pipelines.docking.report import format_table as _table
+
+    return _table(summaries)

@@ -1,0 +1,160 @@
+"""``docking prepare``: complexes in INDEX.csv -> ``CACHE/<id>.pt`` tensor dicts (torch-only to load).
+
+Each ``<id>.pt`` is a plain ``torch.save`` of the dict described in
+:mod:`sciffusion.domains.docking.graphs` plus ``id`` and ``meta`` (input sha256s, config, versions);
+:func:`load_prepared` reads it with ``torch.load(weights_only=True)``. Resumable: an entry whose
+``.pt`` exists with the same input checksums and config is kept. ``failures.csv`` lists every
+complex that could not be prepared and why; ``manifest.json`` records versions, config and the
+checksum of every input and output.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from sciffusion.common.io.atomic import atomic_path, write_text_atomic
+from sciffusion.pipelines.docking.index import IndexEntry, read_index
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """index: INDEX.csv. out: cache folder. include_atoms: also store receptor atoms.
+    pocket_margin: Å around a reference ligand / residue list. limit: first N rows only."""
+
+    index: Path
+    out: Path
+    include_atoms: bool = False
+    pocket_margin: float = 4.0
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.pocket_margin < 0:
+            raise ValueError(f"--pocket-margin: must be >= 0 Å, got {self.pocket_margin}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"--limit: must be >= 1, got {self.limit}")
+
+    def record(self) -> dict:
+        return {"include_atoms": self.include_atoms, "pocket_margin": self.pocket_margin,
+                "format_version": FORMAT_VERSION}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_prepared(path: str | Path) -> dict:
+    """Load one ``<id>.pt`` with torch alone (no RDKit/gemmi); ``build_graph`` turns it into HeteroData."""
+    return torch.load(Path(path), map_location="cpu", weights_only=True)
+
+
+def _inputs(entry: IndexEntry) -> dict[str, str]:
+    paths = {"protein": entry.protein, "ligand": entry.ligand}
+    if entry.pocket_ligand is not None:
+        paths["pocket_ligand"] = entry.pocket_ligand
+    for role, path in paths.items():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: {role} file not found")
+    return {role: sha256(path) for role, path in paths.items()}
+
+
+def prepare_one(entry: IndexEntry, cfg: PrepareConfig) -> dict:
+    """Tensor dict of one complex (raises ValueError/FileNotFoundError with the reason)."""
+    from sciffusion.domains.docking.graphs import complex_tensors
+    from sciffusion.domains.docking.ligand_io import read_ligand
+    from sciffusion.domains.docking.pockets import resolve_pocket
+    from sciffusion.domains.docking.protein import read_protein
+
+    inputs = _inputs(entry)
+    protein = read_protein(entry.protein)
+    ligand = read_ligand(entry.ligand)
+    if not ligand.has_3d:
+        raise ValueError(f"{entry.ligand}: ligand has no 3D coordinates")
+    box = resolve_pocket(entry.pocket(cfg.pocket_margin), protein)
+    tensors = complex_tensors(protein, ligand.mol, box, include_atoms=cfg.include_atoms)
+    from rdkit import Chem
+
+    tensors["id"] = entry.id
+    tensors["meta"] = {"inputs": inputs, "config": cfg.record(), "versions": versions(),
+                       "smiles": Chem.MolToSmiles(ligand.mol), "protein_notes": list(protein.notes)}
+    return tensors
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for package in ("sciffusion", "torch", "rdkit", "gemmi", "numpy"):
+        try:
+            out[package] = md.version(package)
+        except md.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def _is_cached(path: Path, entry: IndexEntry, cfg: PrepareConfig) -> bool:
+    if not path.exists():
+        return False
+    try:
+        meta = load_prepared(path)["meta"]
+        return meta["config"] == cfg.record() and meta["inputs"] == _inputs(entry)
+    except (OSError, RuntimeError, KeyError, FileNotFoundError):
+        return False
+
+
+def run_prepare(cfg: PrepareConfig) -> dict:
+    """Prepare every index entry; returns counts. Failures never stop the run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    entries = read_index(cfg.index)[: cfg.limit]
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    failures, manifest, prepared, cached = [], {}, 0, 0
+    columns = (TextColumn("prepare {task.fields[current]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns) as progress:
+        task = progress.add_task("prepare", total=len(entries), current="")
+        for entry in entries:
+            progress.update(task, current=entry.id)
+            target = cfg.out / f"{entry.id}.pt"
+            try:
+                if _is_cached(target, entry, cfg):
+                    cached += 1
+                else:
+                    tensors = prepare_one(entry, cfg)
+                    with atomic_path(target, overwrite=True) as tmp:
+                        torch.save(tensors, tmp)
+                    prepared += 1
+                manifest[entry.id] = {"file": target.name, "sha256": sha256(target),
+                                      "inputs": load_prepared(target)["meta"]["inputs"]}
+            except Exception as exc:  # every failure is recorded with its reason, none stops the run
+                failures.append((entry.id, _reason(exc)))
+                if target.exists():
+                    target.unlink()  # stale entry from older inputs
+            progress.advance(task)
+    _write_failures(cfg.out / "failures.csv", failures)
+    write_text_atomic(cfg.out / "manifest.json", json.dumps(
+        {"index": str(cfg.index), "config": cfg.record(), "versions": versions(), "entries": manifest}, indent=1))
+    return {"complexes": len(entries), "prepared": prepared, "cached": cached, "failed": len(failures)}
+
+
+def _reason(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def _write_failures(path: Path, failures: list[tuple[str, str]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["id", "reason"])
+    writer.writerows(failures)
+    write_text_atomic(path, buf.getvalue())
