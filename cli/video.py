@@ -1,6 +1,173 @@
-"""`sciffusion video` commands."""
+"""`sciffusion video` commands: datasets in zarr, real footage in, baselines and metrics out.
+
+Each command parses its options, builds a typed config and calls one pipeline function from
+``sciffusion.pipelines.video``; heavy imports happen inside the commands.
+"""
 from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator, Optional
 
 import typer
 
+from sciffusion.cli.errors import user_errors_exit
+
 app = typer.Typer(help="video commands.", no_args_is_help=True)
+
+
+@contextlib.contextmanager
+def _progress(description: str, total: int) -> Iterator:
+    """A rich progress bar; yields ``advance(n)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+@app.command("make-smmnist")
+@user_errors_exit
+def make_smmnist(
+    out: Path = typer.Option(..., "--out", help="Output zarr store (must not exist)."),
+    clips: int = typer.Option(256, "--clips", help="Number of clips N."),
+    frames: int = typer.Option(20, "--frames", help="Frames T per clip."),
+    size: int = typer.Option(64, "--size", help="Frame size H = W in px (digits are size/2)."),
+    seed: int = typer.Option(0, "--seed"),
+    split: str = typer.Option("train", "--split", help="train | test (disjoint MNIST digit images)."),
+    fps: float = typer.Option(10.0, "--fps", help="Playback rate stored in the metadata."),
+    mnist: Optional[Path] = typer.Option(None, "--mnist", help="MNIST images IDX(.gz); default: bundled t10k."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Stochastic Moving MNIST (two digits, random bounces; SVG/MCVD protocol) -> zarr."""
+    from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig
+    from sciffusion.pipelines.video.make_smmnist import MakeSMMNISTConfig, make_smmnist as run
+
+    cfg = MakeSMMNISTConfig(out=out, data=SMMNISTConfig(clips=clips, frames=frames, size=size, seed=seed,
+                                                        split=split, fps=fps), mnist_images=mnist,
+                            overwrite=overwrite)
+    with _progress("smmnist", clips) as advance:
+        path = run(cfg, advance)
+    typer.echo(f"wrote {path} ({clips} clips x {frames} frames, {size}x{size}, split {split}, seed {seed})")
+
+
+@app.command("make-driving")
+@user_errors_exit
+def make_driving(
+    out: Path = typer.Option(..., "--out", help="Output zarr store (must not exist)."),
+    episodes: int = typer.Option(8, "--episodes", help="Number of highway-env episodes."),
+    size: int = typer.Option(64, "--size", help="64 or 128."),
+    seed: int = typer.Option(0, "--seed"),
+    clip_frames: int = typer.Option(20, "--clip-frames", help="Frames T per stored clip."),
+    clips_per_episode: int = typer.Option(4, "--clips-per-episode"),
+    fps: int = typer.Option(5, "--fps", help="Simulation (= policy = frame) frequency, Hz."),
+    perturb: float = typer.Option(0.3, "--perturb", help="Probability of a seeded random ego action per step."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Synthetic driving with rare-event labels (highway-env, scripted IDM/MOBIL ego) -> zarr."""
+    from sciffusion.domains.video.datasets.driving import DrivingConfig
+    from sciffusion.pipelines.video.make_driving import MakeDrivingConfig, make_driving as run
+
+    cfg = MakeDrivingConfig(out=out, data=DrivingConfig(episodes=episodes, size=size, seed=seed,
+                                                        clip_frames=clip_frames,
+                                                        clips_per_episode=clips_per_episode, fps=fps,
+                                                        perturb=perturb), overwrite=overwrite)
+    with _progress("driving episodes", episodes) as advance:
+        path, balance = run(cfg, advance)
+    typer.echo(f"wrote {path}")
+    for name, frac in balance.items():
+        typer.echo(f"  {name:16s} {frac['frames']:7d} frames ({100 * frac['frame_fraction']:.2f} %), "
+                   f"{frac['clips']} clips ({100 * frac['clip_fraction']:.1f} %)")
+
+
+@app.command("ingest")
+@user_errors_exit
+def ingest(
+    source: Path = typer.Argument(..., help="Input video file (mp4, ...)."),
+    out: Path = typer.Option(..., "--out", help="Output zarr store (must not exist)."),
+    size: int = typer.Option(64, "--size", help="Output frame size H = W in px (centre square crop)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate; default: the source rate."),
+    clip_frames: Optional[int] = typer.Option(None, "--clip-frames",
+                                              help="Split into clips of T frames (default: one clip)."),
+    min_frames: int = typer.Option(2, "--min-frames", help="Refuse videos with fewer frames."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Real footage in: decode (decord, PyAV fallback), resample, crop, resize -> zarr."""
+    from sciffusion.domains.video.ingest import IngestConfig
+    from sciffusion.pipelines.video.ingest import IngestPipelineConfig, ingest_video
+
+    cfg = IngestPipelineConfig(source=source, out=out, overwrite=overwrite,
+                               ingest=IngestConfig(size=size, fps=fps, clip_frames=clip_frames,
+                                                   min_frames=min_frames))
+    path = ingest_video(cfg)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("baseline")
+@user_errors_exit
+def baseline(
+    data: Path = typer.Option(..., "--data", help="Data zarr store (clips of >= context + horizon frames)."),
+    out: Path = typer.Option(..., "--out", help="Output prediction zarr store."),
+    context: int = typer.Option(10, "--context"),
+    horizon: int = typer.Option(10, "--horizon"),
+    method: str = typer.Option("copy-last", "--method", help="copy-last | linear"),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Deterministic frame-prediction baseline -> prediction zarr (goes through `evaluate`)."""
+    from sciffusion.pipelines.video.baseline import BaselineConfig, run_baseline
+
+    path = run_baseline(BaselineConfig(data=data, out=out, context=context, horizon=horizon, method=method,
+                                       overwrite=overwrite))
+    typer.echo(f"wrote {path}")
+
+
+@app.command("evaluate")
+@user_errors_exit
+def evaluate(
+    pred: Path = typer.Option(..., "--pred", help="Prediction zarr store."),
+    truth: Path = typer.Option(..., "--truth", help="Data zarr store it predicts."),
+    out: Path = typer.Option(..., "--out", help="Report folder (metrics.csv, summary.json, plot)."),
+    reduce: str = typer.Option("best", "--reduce", help="best | mean over K samples."),
+    fvd: bool = typer.Option(True, "--fvd/--no-fvd"),
+    fvd_clips: Optional[int] = typer.Option(None, "--fvd-clips", help="Use the first N clips for FVD."),
+    i3d_weights: Optional[Path] = typer.Option(None, "--i3d-weights", envvar="SCIFFUSION_I3D_WEIGHTS",
+                                               help="I3D npz (default: ../shared/data/video/i3d/)."),
+    batch_size: int = typer.Option(2, "--batch-size", help="Clips per I3D forward pass."),
+    feature_cache: Optional[Path] = typer.Option(None, "--feature-cache", help="Folder caching I3D features."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """PSNR / SSIM per frame and clip, FVD; prints a table and writes the report folder."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sciffusion.pipelines.video.evaluate import EvaluateConfig, evaluate as run
+
+    cfg = EvaluateConfig(pred=pred, truth=truth, out=out, reduce=reduce, fvd=fvd, fvd_clips=fvd_clips,
+                         i3d_weights=i3d_weights, batch_size=batch_size, feature_cache=feature_cache,
+                         overwrite=overwrite)
+    with _progress("I3D features", 2 * (fvd_clips or 0)) as advance:
+        result = run(cfg, advance)
+    table = Table(title=f"{pred} vs {truth}")
+    for col in ("method", "clips", "PSNR (dB)", "SSIM", "FVD"):
+        table.add_column(col)
+    table.add_row(result.method, str(result.clips), f"{result.psnr:.2f}", f"{result.ssim:.4f}",
+                  "-" if result.fvd is None else f"{result.fvd:.1f} ({result.fvd_clips} clips)")
+    Console().print(table)
+    typer.echo(f"wrote {out}/metrics.csv, summary.json, ssim_per_frame.png")
+
+
+@app.command("grid")
+@user_errors_exit
+def grid(
+    pred: Path = typer.Option(..., "--pred", help="Prediction zarr store."),
+    truth: Path = typer.Option(..., "--truth", help="Data zarr store."),
+    out: Path = typer.Option(..., "--out", help="Output .png (still), .gif or .mp4 (animated)."),
+    clips: int = typer.Option(4, "--clips", help="How many clips (rows)."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Side-by-side grid context | prediction | truth, for one clip or many."""
+    from sciffusion.pipelines.video.grid import GridConfig, write_grid
+
+    path = write_grid(GridConfig(pred=pred, truth=truth, out=out, clips=clips, overwrite=overwrite))
+    typer.echo(f"wrote {path}")

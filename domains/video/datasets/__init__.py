@@ -1,0 +1,1 @@
+"""Video dataset generators: Stochastic Moving MNIST and synthetic driving with rare events."""

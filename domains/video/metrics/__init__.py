@@ -1,0 +1,1 @@
+"""Frame-prediction metrics: PSNR and SSIM per frame and per clip, FVD with an I3D Kinetics-400 extractor."""

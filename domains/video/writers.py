@@ -1,0 +1,127 @@
+"""Video writers: MP4 (PyAV, H.264), GIF (imageio/Pillow), PNG, and context | prediction | truth grids.
+
+All writers take uint8 frames [T, H, W, C] (C = 1 or 3) and write to the exact path given; callers
+wrap them in ``atomic_path`` so a failure leaves nothing behind.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SEPARATOR_PX = 2
+
+
+def _rgb(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] not in (1, 3):
+        raise ValueError(f"frames: need uint8 [T, H, W, C] with C in (1, 3), got {frames.dtype} {frames.shape}")
+    return np.repeat(frames, 3, axis=-1) if frames.shape[-1] == 1 else frames
+
+
+def write_mp4(path: Path | str, frames: np.ndarray, fps: float) -> Path:
+    """frames: uint8 [T, H, W, C] -> H.264 MP4 at ``fps`` (frames padded to even H, W; yuv420p)."""
+    import av
+
+    frames = _rgb(frames)
+    h, w = frames.shape[1:3]
+    frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)))
+    with av.open(str(path), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=int(round(fps)))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return Path(path)
+
+
+def write_gif(path: Path | str, frames: np.ndarray, fps: float) -> Path:
+    """frames: uint8 [T, H, W, C] -> looping GIF, one frame every 1/fps s."""
+    import imageio.v3 as iio
+
+    iio.imwrite(str(path), _rgb(frames), extension=".gif", duration=1000.0 / fps, loop=0)
+    return Path(path)
+
+
+def write_png(path: Path | str, image: np.ndarray) -> Path:
+    """image: uint8 [H, W, C] -> PNG."""
+    import imageio.v3 as iio
+
+    iio.imwrite(str(path), _rgb(image[None])[0], extension=".png")
+    return Path(path)
+
+
+def write_video(path: Path | str, frames: np.ndarray, fps: float) -> Path:
+    """Dispatch on the suffix: ``.mp4`` or ``.gif``."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".mp4":
+        return write_mp4(path, frames, fps)
+    if suffix == ".gif":
+        return write_gif(path, frames, fps)
+    raise ValueError(f"{path}: unknown video suffix {suffix!r} (use .mp4 or .gif)")
+
+
+def _hstack(panels: list[np.ndarray], value: int = 255) -> np.ndarray:
+    """panels [..., H, W, 3] -> side by side with a white separator."""
+    sep = np.full(panels[0].shape[:-2] + (SEPARATOR_PX, 3), value, np.uint8)
+    out = [panels[0]]
+    for p in panels[1:]:
+        out += [sep, p]
+    return np.concatenate(out, axis=-2)
+
+
+def _vstack(rows: list[np.ndarray], value: int = 255) -> np.ndarray:
+    sep = np.full(rows[0].shape[:-3] + (SEPARATOR_PX,) + rows[0].shape[-2:], value, np.uint8)
+    out = [rows[0]]
+    for r in rows[1:]:
+        out += [sep, r]
+    return np.concatenate(out, axis=-3)
+
+
+def comparison_strip(context: np.ndarray, prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """One clip as a still image: row 1 context | prediction, row 2 context | truth.
+
+    context: [T_c, H, W, C]; prediction, truth: [T_p, H, W, C] -> uint8 [2H + sep, (T_c + T_p) W + seps, 3].
+    """
+    context, prediction, truth = _rgb(context), _rgb(prediction), _rgb(truth)
+    if prediction.shape != truth.shape:
+        raise ValueError(f"grid: prediction {prediction.shape} and truth {truth.shape} differ")
+    top = _hstack(list(context) + list(prediction))
+    bottom = _hstack(list(context) + list(truth))
+    return _vstack([top, bottom])
+
+
+def comparison_frames(context: np.ndarray, prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Animated grid for N clips: each output frame is, per clip row, three panels
+    context | prediction | truth. During the context the middle panel is blank; afterwards the context
+    panel holds the last context frame.
+
+    context: [N, T_c, H, W, C]; prediction, truth: [N, T_p, H, W, C] -> uint8 [T_c + T_p, H', W', 3].
+    """
+    context, prediction, truth = (np.asarray(a) for a in (context, prediction, truth))
+    if context.ndim != 5 or prediction.shape != truth.shape or context.shape[0] != prediction.shape[0]:
+        raise ValueError(f"grid: need context [N, Tc, H, W, C] and prediction/truth [N, Tp, H, W, C], got "
+                         f"{context.shape}, {prediction.shape}, {truth.shape}")
+    n, tc = context.shape[:2]
+    tp = prediction.shape[1]
+    frames = []
+    for t in range(tc + tp):
+        rows = []
+        for i in range(n):
+            ctx = _rgb(context[i, min(t, tc - 1)][None])[0]
+            if t < tc:
+                pred, true = np.zeros_like(ctx), ctx
+            else:
+                pred, true = _rgb(prediction[i, t - tc][None])[0], _rgb(truth[i, t - tc][None])[0]
+            rows.append(_hstack([ctx, pred, true]))
+        frames.append(_vstack(rows))
+    return np.stack(frames)
+
+
+def comparison_still(context: np.ndarray, prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Still grid for N clips (one :func:`comparison_strip` per clip, stacked), uint8 [H', W', 3]."""
+    return _vstack([comparison_strip(c, p, t) for c, p, t in zip(context, prediction, truth)], value=128)

@@ -1,0 +1,1 @@
+"""Video pipelines: make datasets, ingest footage, run baselines, evaluate predictions."""

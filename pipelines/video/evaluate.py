@@ -1,0 +1,182 @@
+"""Evaluate a prediction store against its truth store: PSNR, SSIM (per frame and clip) and FVD.
+
+Outputs in ``out/``: ``metrics.csv`` (``clip,method,psnr,ssim``: clip means), ``per_frame.csv``
+(``method,frame,psnr,ssim``: means over clips per predicted frame), ``summary.json`` (means, ``fvd``,
+the protocol) and ``ssim_per_frame.png``. FVD compares the real clips (context + true future,
+frames [0, context + horizon)) with context + prediction (sample 0), as in MCVD.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from sciffusion.common.io.atomic import atomic_path
+
+REDUCTIONS = ("best", "mean")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    pred: Path
+    truth: Path
+    out: Path
+    reduce: str = "best"
+    fvd: bool = True
+    fvd_clips: int | None = None  # None: all clips
+    i3d_weights: Path | None = None  # None: $SCIFFUSION_I3D_WEIGHTS or the shared default
+    batch_size: int = 2
+    feature_cache: Path | None = None
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.reduce not in REDUCTIONS:
+            raise ValueError(f"--reduce: must be one of {REDUCTIONS}, got {self.reduce!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size: must be >= 1, got {self.batch_size}")
+        if self.fvd_clips is not None and self.fvd_clips < 2:
+            raise ValueError(f"--fvd-clips: must be >= 2, got {self.fvd_clips}")
+        out = Path(self.out).resolve()
+        if out in (Path(self.pred).resolve(), Path(self.truth).resolve()):
+            raise ValueError(f"--out: {self.out} would overwrite an input store")
+
+
+@dataclass(frozen=True)
+class FrameScores:
+    """psnr, ssim: [N, T_pred] after reducing the K samples; chosen: [N] sample index (-1 for mean)."""
+
+    psnr: np.ndarray
+    ssim: np.ndarray
+    chosen: np.ndarray
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    method: str
+    clips: int
+    psnr: float
+    ssim: float
+    fvd: float | None
+    fvd_clips: int
+    per_frame_psnr: list[float] = field(default_factory=list)
+    per_frame_ssim: list[float] = field(default_factory=list)
+
+
+def score_frames(prediction: np.ndarray, truth: np.ndarray, reduce: str = "best") -> FrameScores:
+    """prediction uint8 [N, K, T, H, W, C], truth uint8 [N, T, H, W, C] -> per-frame scores.
+
+    ``best`` keeps, per clip and per metric, the sample with the best clip-mean score (SVG/MCVD).
+    """
+    from sciffusion.domains.video.metrics.best_of_k import reduce_samples
+    from sciffusion.domains.video.metrics.psnr import psnr_per_frame
+    from sciffusion.domains.video.metrics.ssim import ssim_per_frame
+
+    if prediction.ndim != 6 or prediction.shape[:1] + prediction.shape[2:] != truth.shape:
+        raise ValueError(f"prediction {prediction.shape} does not match truth {truth.shape} as [N, K, T, H, W, C]")
+    expanded = np.broadcast_to(truth[:, None], prediction.shape)
+    psnr, _ = reduce_samples(psnr_per_frame(prediction, expanded), reduce)
+    ssim, chosen = reduce_samples(ssim_per_frame(prediction, expanded), reduce)
+    return FrameScores(psnr, ssim, chosen)
+
+
+def fvd_between(real: np.ndarray, fake: np.ndarray, i3d_weights: Path | None = None, batch_size: int = 2,
+                feature_cache: Path | None = None, progress: Callable[[int], None] | None = None) -> float:
+    """FVD between uint8 clip sets [N, T, H, W, C] and [M, T, H, W, C] (protocol in ``metrics/fvd.py``)."""
+    from sciffusion.domains.video.metrics.fvd import cached_features, fvd_from_features
+    from sciffusion.domains.video.metrics.i3d import load_i3d
+
+    model = None
+
+    def model_fn():
+        nonlocal model
+        if model is None:
+            model = load_i3d(i3d_weights)
+        return model
+
+    feats_real = cached_features(model_fn, real, feature_cache, batch_size, progress)
+    feats_fake = cached_features(model_fn, fake, feature_cache, batch_size, progress)
+    return fvd_from_features(feats_real, feats_fake)
+
+
+def load_pair(pred_path: Path, truth_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """-> (prediction [N, K, Tp, ...], truth future [N, Tp, ...], truth context [N, Tc, ...], pred attrs)."""
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    pred_store = open_video_store(pred_path, kind="prediction")
+    truth_store = open_video_store(truth_path, kind="dataset")
+    attrs = dict(pred_store.attrs)
+    context, horizon = int(attrs.get("context", -1)), int(attrs.get("horizon", -1))
+    n, _, tp = pred_store.video.shape[:3]
+    if context < 0 or horizon != tp:
+        raise ValueError(f"{pred_path}: attrs context/horizon ({context}, {horizon}) do not match {tp} predicted frames")
+    nt, t = truth_store.video.shape[:2]
+    if n > nt:
+        raise ValueError(f"{pred_path}: {n} clips, but {truth_path} has only {nt}")
+    if t < context + horizon:
+        raise ValueError(f"{truth_path}: {t} frames per clip, need context + horizon = {context + horizon}")
+    if pred_store.video.shape[3:] != truth_store.video.shape[2:]:
+        raise ValueError(f"{pred_path}: frames {pred_store.video.shape[3:]} != truth frames {truth_store.video.shape[2:]}")
+    truth_all = truth_store.video[:n, : context + horizon]
+    return pred_store.video[...], truth_all[:, context:], truth_all[:, :context], attrs
+
+
+def plot_ssim_per_frame(path: Path, curves: dict[str, np.ndarray], context: int) -> None:
+    """curves: method -> mean SSIM per predicted frame [T_pred]; x axis = frame index after the context."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
+    for name, curve in curves.items():
+        ax.plot(np.arange(context + 1, context + 1 + len(curve)), curve, marker="o", ms=3, label=name)
+    ax.set_xlabel("frame (1-based, after %d context frames)" % context)
+    ax.set_ylabel("SSIM (mean over clips)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None) -> EvaluateResult:
+    """Score ``cfg.pred`` against ``cfg.truth`` and write the report folder ``cfg.out`` atomically."""
+    import pandas as pd
+
+    prediction, future, context, attrs = load_pair(Path(cfg.pred), Path(cfg.truth))
+    method = str(attrs.get("method", Path(cfg.pred).stem))
+    scores = score_frames(prediction, future, cfg.reduce)
+    fvd_value, n_fvd = None, 0
+    if cfg.fvd:
+        n_fvd = len(prediction) if cfg.fvd_clips is None else min(cfg.fvd_clips, len(prediction))
+        if n_fvd < 2:
+            raise ValueError(f"{cfg.pred}: FVD needs at least 2 clips, got {n_fvd}")
+        real = np.concatenate([context[:n_fvd], future[:n_fvd]], axis=1)
+        fake = np.concatenate([context[:n_fvd], prediction[:n_fvd, 0]], axis=1)
+        fvd_value = fvd_between(real, fake, cfg.i3d_weights, cfg.batch_size, cfg.feature_cache, progress)
+    psnr_clip, ssim_clip = scores.psnr.mean(axis=1), scores.ssim.mean(axis=1)
+    result = EvaluateResult(method=method, clips=len(prediction), psnr=float(psnr_clip.mean()),
+                            ssim=float(ssim_clip.mean()), fvd=fvd_value, fvd_clips=n_fvd,
+                            per_frame_psnr=scores.psnr.mean(axis=0).tolist(),
+                            per_frame_ssim=scores.ssim.mean(axis=0).tolist())
+    summary = {"method": method, "clips": result.clips, "context": int(attrs["context"]),
+               "horizon": int(attrs["horizon"]), "samples": int(prediction.shape[1]), "reduce": cfg.reduce,
+               "psnr": result.psnr, "ssim": result.ssim, "fvd": fvd_value, "fvd_clips": n_fvd,
+               "fvd_protocol": "I3D (TF-Hub K400) time-averaged logits; RGB [-1,1]; bilinear 224x224; "
+                               "real = context + truth, fake = context + prediction sample 0",
+               "pred": str(cfg.pred), "truth": str(cfg.truth),
+               "per_frame_psnr": result.per_frame_psnr, "per_frame_ssim": result.per_frame_ssim}
+    with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
+        tmp.mkdir()
+        pd.DataFrame({"clip": np.arange(len(psnr_clip)), "method": method, "psnr": psnr_clip,
+                      "ssim": ssim_clip}).to_csv(tmp / "metrics.csv", index=False)
+        pd.DataFrame({"method": method, "frame": np.arange(int(attrs["context"]) + 1,
+                                                          int(attrs["context"]) + 1 + future.shape[1]),
+                      "psnr": result.per_frame_psnr, "ssim": result.per_frame_ssim}).to_csv(
+            tmp / "per_frame.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        plot_ssim_per_frame(tmp / "ssim_per_frame.png", {method: scores.ssim.mean(axis=0)}, int(attrs["context"]))
+    return result

@@ -1,0 +1,44 @@
+"""Context | prediction | truth grids from a prediction store and its truth store."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sciffusion.common.io.atomic import atomic_path
+
+SUFFIXES = (".png", ".gif", ".mp4")
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    pred: Path
+    truth: Path
+    out: Path
+    clips: int = 4
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if Path(self.out).suffix.lower() not in SUFFIXES:
+            raise ValueError(f"--out: {self.out} must end in one of {SUFFIXES}")
+        if self.clips < 1:
+            raise ValueError(f"--clips: must be >= 1, got {self.clips}")
+
+
+def write_grid(cfg: GridConfig) -> Path:
+    """PNG: still strips (context|prediction over context|truth) per clip; GIF/MP4: animated
+    context | prediction | truth panels, one row per clip. Uses sample 0 of each prediction."""
+    from sciffusion.domains.video import writers
+    from sciffusion.pipelines.video.evaluate import load_pair
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    prediction, future, context, _ = load_pair(Path(cfg.pred), Path(cfg.truth))
+    n = min(cfg.clips, len(prediction))
+    pred, fut, ctx = prediction[:n, 0], future[:n], context[:n]
+    fps = open_video_store(cfg.truth).fps or 10.0
+    suffix = Path(cfg.out).suffix.lower()
+    with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
+        if suffix == ".png":
+            writers.write_png(tmp, writers.comparison_still(ctx, pred, fut))
+        else:
+            writers.write_video(tmp.with_suffix(suffix), writers.comparison_frames(ctx, pred, fut), fps)
+    return Path(cfg.out)
