@@ -166,7 +166,8 @@ def _mean_sd(per_seed: dict[str, dict]) -> dict:
     out = {}
     for key in keys:
         values = np.array([s[key] for s in per_seed.values() if s[key] is not None], dtype=float)
-        out[key] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+        with np.errstate(invalid="ignore"):  # inf medians (missing predictions) give nan sd
+            out[key] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
     return out
 
 
