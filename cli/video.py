@@ -61,7 +61,7 @@ def make_driving(
     seed: int = typer.Option(0, "--seed"),
     clip_frames: int = typer.Option(20, "--clip-frames", help="Frames T per stored clip."),
     clips_per_episode: int = typer.Option(4, "--clips-per-episode"),
-    fps: int = typer.Option(5, "--fps", help="Simulation (= policy = frame) frequency, Hz."),
+    fps: int = typer.Option(10, "--fps", help="Simulation (= policy = frame) frequency, Hz."),
     perturb: float = typer.Option(0.3, "--perturb", help="Probability of a seeded random ego action per step."),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
