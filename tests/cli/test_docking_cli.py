@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sciffusion.cli.main import app
+
+DATA = Path(__file__).parents[2] / "domains" / "docking" / "data"
+runner = CliRunner()
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["docking", "--help"])
+    assert result.exit_code == 0
+    for command in ("prepare", "evaluate", "baseline", "make-index"):
+        assert command in result.output
+    assert "vina" in runner.invoke(app, ["docking", "baseline", "--help"]).output
+
+
+def test_prepare_and_evaluate_round_trip(tmp_path):
+    index = tmp_path / "index.csv"
+    index.write_text("id,protein,ligand,pocket_ligand\n"
+                     f"6YQW_82I,{DATA}/6YQW_82I_pocket.pdb.gz,{DATA}/6YQW_82I_ligand.sdf,{DATA}/6YQW_82I_ligand.sdf\n")
+    result = runner.invoke(app, ["docking", "prepare", "--index", str(index), "--out", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    assert "prepared 1" in result.output and (tmp_path / "cache" / "6YQW_82I.pt").exists()
+    pred = tmp_path / "pred" / "6YQW_82I"
+    pred.mkdir(parents=True)
+    shutil.copy(DATA / "6YQW_82I_ligand.sdf", pred / "rank1.sdf")
+    args = ["docking", "evaluate", "--pred", str(tmp_path / "pred"), "--ref", str(DATA),
+            "--out", str(tmp_path / "report"), "--no-posebusters", "--name", "crystal"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "crystal" in result.output and "100.0%" in result.output
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["per_seed"]["0"]["top1_rmsd_lt2"] == 1.0
+    again = runner.invoke(app, args)  # never overwrite an existing report
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_bad_inputs_give_one_line_error_and_exit_2(tmp_path):
+    result = runner.invoke(app, ["docking", "prepare", "--index", str(tmp_path / "none.csv"), "--out", str(tmp_path / "c")])
+    assert result.exit_code == 2 and "none.csv: index file not found" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = runner.invoke(app, ["docking", "evaluate", "--pred", str(tmp_path), "--ref", str(DATA),
+                                 "--out", str(tmp_path / "r"), "--top-k", "0"])
+    assert result.exit_code == 2 and "--top-k" in result.output
+    result = runner.invoke(app, ["docking", "baseline", "vina", "--index", str(tmp_path / "i.csv"),
+                                 "--out", str(tmp_path / "o"), "--workers", "0"])
+    assert result.exit_code == 2 and "--workers" in result.output
+
+
+def test_make_index(tmp_path):
+    root = tmp_path / "data"
+    (root / "splits").mkdir(parents=True)
+    (root / "train_pdb_ccd").mkdir()
+    (root / "train_pdb_ccd" / "1ABC_ligand.sdf").write_text("")
+    (root / "splits" / "train.txt").write_text("1ABC\n")
+    out = tmp_path / "index.csv"
+    result = runner.invoke(app, ["docking", "make-index", "--data-root", str(root), "--out", str(out), "--splits", "train"])
+    assert result.exit_code == 0 and "1 complexes" in result.output
+    assert out.read_text().splitlines()[1].startswith("1ABC,")
+    again = runner.invoke(app, ["docking", "make-index", "--data-root", str(root), "--out", str(out), "--splits", "train"])
+    assert again.exit_code == 2 and "already exists" in again.output
