@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+pytest.importorskip("highway_env")
+
+from sciffusion.domains.video.datasets.driving import (  # noqa: E402
+    LABELS, DrivingConfig, class_balance, generate_driving)
+
+
+@pytest.fixture(scope="module")
+def small():
+    cfg = DrivingConfig(episodes=2, clip_frames=6, clips_per_episode=2, seed=3, perturb=0.5)
+    return cfg, generate_driving(cfg)
+
+
+def test_driving_clips_have_labels_and_real_pixels(small):
+    cfg, (video, labels) = small
+    assert video.shape == (4, 6, 64, 64, 3) and video.dtype == np.uint8
+    assert video.mean() > 20 and video.std() > 5  # not the black SDL-dummy frames
+    for name in LABELS:
+        assert labels[name].shape == (4, 6) and set(np.unique(labels[name])) <= {0, 1}
+    assert labels["episode"].tolist() == [0, 0, 1, 1] and labels["start_frame"].tolist() == [0, 6, 0, 6]
+
+
+def test_driving_is_deterministic_given_the_seed(small):
+    cfg, (video, labels) = small
+    video2, labels2 = generate_driving(DrivingConfig(episodes=1, clip_frames=6, clips_per_episode=2, seed=3,
+                                                     perturb=0.5))
+    np.testing.assert_array_equal(video[:2], video2)
+    for name in LABELS:
+        np.testing.assert_array_equal(labels[name][:2], labels2[name])
+
+
+def test_class_balance_counts():
+    labels = {name: np.zeros((2, 3), np.uint8) for name in LABELS}
+    labels["cut_in"][1, 2] = 1
+    balance = class_balance(labels)
+    assert balance["cut_in"] == {"frames": 1, "frame_fraction": 1 / 6, "clips": 1, "clip_fraction": 0.5}
+    assert balance["near_miss"]["frames"] == 0
+
+
+@pytest.mark.parametrize("kwargs", [{"size": 96}, {"perturb": 1.5}, {"episodes": 0}])
+def test_config_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        DrivingConfig(**kwargs)

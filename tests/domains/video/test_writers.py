@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from sciffusion.domains.video import writers
+
+
+def _frames(t=6, h=20, w=30, c=3):
+    x = np.linspace(0, 255, w, dtype=np.float32)
+    return np.stack([np.broadcast_to(np.roll(x, 3 * k)[None, :, None], (h, w, c)) for k in range(t)]).astype(np.uint8)
+
+
+def test_mp4_round_trip_frame_count_and_content(tmp_path):
+    import av
+
+    frames = _frames()
+    writers.write_mp4(tmp_path / "a.mp4", frames, fps=5)
+    with av.open(str(tmp_path / "a.mp4")) as c:
+        back = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    assert back.shape == frames.shape
+    assert np.abs(back.astype(int) - frames.astype(int)).mean() < 8
+
+
+def test_gif_round_trip_grey(tmp_path):
+    import imageio.v3 as iio
+
+    frames = _frames(c=1)
+    writers.write_gif(tmp_path / "a.gif", frames, fps=10)
+    back = iio.imread(tmp_path / "a.gif")
+    assert back.shape[:3] == frames.shape[:3]
+
+
+def test_grids_have_the_documented_layout():
+    ctx, pred, truth = _frames(3), _frames(2), _frames(2)
+    strip = writers.comparison_strip(ctx, pred, truth)
+    sep = writers.SEPARATOR_PX
+    assert strip.shape == (2 * 20 + sep, 5 * 30 + 4 * sep, 3)
+    anim = writers.comparison_frames(ctx[None].repeat(2, 0), pred[None].repeat(2, 0), truth[None].repeat(2, 0))
+    assert anim.shape == (5, 2 * 20 + sep, 3 * 30 + 2 * sep, 3)
+    assert anim[0, :20, 30 + sep:60 + sep].max() == 0  # no prediction during the context
+    np.testing.assert_array_equal(anim[3, :20, 30 + sep:60 + sep], pred[0])
+
+
+def test_unknown_suffix_and_float_frames_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="suffix"):
+        writers.write_video(tmp_path / "a.avi", _frames(), 5)
+    with pytest.raises(ValueError, match="uint8"):
+        writers.write_gif(tmp_path / "a.gif", _frames().astype(float), 5)

@@ -1,0 +1,86 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig
+from sciffusion.domains.video.ingest import IngestConfig
+from sciffusion.domains.video.zarr_store import open_video_store
+from sciffusion.pipelines.video.baseline import BaselineConfig, run_baseline
+from sciffusion.pipelines.video.evaluate import EvaluateConfig, evaluate, score_frames
+from sciffusion.pipelines.video.grid import GridConfig, write_grid
+from sciffusion.pipelines.video.ingest import IngestPipelineConfig, ingest_video
+from sciffusion.pipelines.video.make_smmnist import MakeSMMNISTConfig, make_smmnist
+
+BUNDLED_CLIP = Path(__file__).resolve().parents[3] / "domains" / "video" / "data" / "udacity_lane_clip.mp4"
+
+
+@pytest.fixture
+def smmnist(tmp_path):
+    cfg = MakeSMMNISTConfig(out=tmp_path / "s.zarr", data=SMMNISTConfig(clips=4, frames=20, seed=1, split="test"))
+    return make_smmnist(cfg)
+
+
+def test_make_smmnist_writes_metadata_and_digit_ids(smmnist):
+    store = open_video_store(smmnist)
+    assert store.video.shape == (4, 20, 64, 64, 1)
+    assert store.attrs["seed"] == 1 and store.attrs["split"] == "test" and store.fps == 10.0
+    assert store.labels["digit_ids"].shape == (4, 2) and store.labels["digit_classes"][...].max() <= 9
+
+
+def test_outputs_never_overwrite(smmnist):
+    with pytest.raises(FileExistsError):
+        make_smmnist(MakeSMMNISTConfig(out=smmnist, data=SMMNISTConfig(clips=1)))
+    with pytest.raises(ValueError, match="input"):
+        BaselineConfig(data=smmnist, out=smmnist)
+
+
+def test_baseline_then_evaluate_writes_the_report(smmnist, tmp_path):
+    pred = run_baseline(BaselineConfig(data=smmnist, out=tmp_path / "p.zarr", context=10, horizon=10,
+                                       method="copy-last"))
+    assert open_video_store(pred, kind="prediction").video.shape == (4, 1, 10, 64, 64, 1)
+    result = evaluate(EvaluateConfig(pred=pred, truth=smmnist, out=tmp_path / "report", fvd=False))
+    metrics = pd.read_csv(tmp_path / "report" / "metrics.csv")
+    assert list(metrics.columns) == ["clip", "method", "psnr", "ssim"] and len(metrics) == 4
+    assert (metrics.method == "copy-last").all()
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert "fvd" in summary and summary["fvd"] is None
+    assert summary["psnr"] == pytest.approx(metrics.psnr.mean()) == pytest.approx(result.psnr)
+    assert (tmp_path / "report" / "ssim_per_frame.png").stat().st_size > 1000
+    # copy-last gets worse with the horizon on bouncing digits
+    assert result.per_frame_ssim[0] > result.per_frame_ssim[-1]
+
+
+def test_perfect_prediction_scores_ssim_one(smmnist):
+    truth = open_video_store(smmnist).video[...]
+    scores = score_frames(truth[:, None, 10:], truth[:, 10:])
+    np.testing.assert_allclose(scores.ssim, 1.0)
+
+
+def test_too_short_data_is_rejected(smmnist, tmp_path):
+    with pytest.raises(ValueError, match="need context"):
+        run_baseline(BaselineConfig(data=smmnist, out=tmp_path / "p.zarr", context=15, horizon=10))
+    assert not (tmp_path / "p.zarr").exists()
+
+
+def test_grid_png_and_gif(smmnist, tmp_path):
+    pred = run_baseline(BaselineConfig(data=smmnist, out=tmp_path / "p.zarr", method="linear"))
+    for name in ("g.png", "g.gif"):
+        write_grid(GridConfig(pred=pred, truth=smmnist, out=tmp_path / name, clips=2))
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_ingest_pipeline_and_atomic_failure(tmp_path):
+    out = ingest_video(IngestPipelineConfig(source=BUNDLED_CLIP, out=tmp_path / "r.zarr",
+                                            ingest=IngestConfig(size=64, clip_frames=10)))
+    store = open_video_store(out)
+    assert store.video.shape == (3, 10, 64, 64, 3)
+    assert store.labels["source_frame"][...].tolist()[1] == list(range(10, 20))
+    assert store.attrs["decoder"] == "decord" and store.attrs["source"] == BUNDLED_CLIP.name
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(ValueError):
+        ingest_video(IngestPipelineConfig(source=bad, out=tmp_path / "bad.zarr", ingest=IngestConfig()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "r.zarr"]  # no zarr, no temp left
