@@ -31,7 +31,8 @@ def _cell(key: str, stats: dict | None) -> str:
 
 def format_table(summaries: list[dict]) -> str:
     """One line per method summary (from ``run_evaluate``): mean (± sd over seeds) of the headline metrics."""
-    header = ["method", "n", "seeds"] + [label for _, label in COLUMNS]
+    k = summaries[0].get("top_k", 5) if summaries else 5
+    header = ["method", "n", "seeds"] + [label.replace("top5", f"top{k}") for _, label in COLUMNS]
     lines = [header]
     for s in summaries:
         first = next(iter(s["per_seed"].values()))
