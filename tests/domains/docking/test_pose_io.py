@@ -24,7 +24,8 @@ def test_ranked_poses_round_trip_with_hydrogens(tmp_path):
     h_pos = first.GetConformer().GetPositions()[[a.GetIdx() for a in first.GetAtoms() if a.GetAtomicNum() == 1]]
     assert np.abs(h_pos).sum() > 0
     np.testing.assert_allclose(second.GetConformer().GetPositions(), pos + 1.0, atol=1e-3)
-    assert first.GetProp("score") == "-5.0000"
+    tagged = next(iter(Chem.SDMolSupplier(str(folder / "rank1.sdf"))))
+    assert tagged.GetProp("score") == "-5.0000"
     with pytest.raises(FileExistsError):
         write_ranked_poses(tmp_path / "6YQW_82I", mol, [pos])
     with pytest.raises(ValueError, match="2 scores for 1 poses"):
