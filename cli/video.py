@@ -17,7 +17,7 @@ app = typer.Typer(help="video commands.", no_args_is_help=True)
 
 
 @contextlib.contextmanager
-def _progress(description: str, total: int) -> Iterator:
+def _progress(description: str, total: int | None) -> Iterator:
     """A rich progress bar; yields ``advance(n)``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -146,7 +146,7 @@ def evaluate(
     cfg = EvaluateConfig(pred=pred, truth=truth, out=out, reduce=reduce, fvd=fvd, fvd_clips=fvd_clips,
                          i3d_weights=i3d_weights, batch_size=batch_size, feature_cache=feature_cache,
                          overwrite=overwrite)
-    with _progress("I3D features", 2 * (fvd_clips or 0)) as advance:
+    with _progress("I3D features (real + predicted clips)", 2 * fvd_clips if fvd_clips else None) as advance:
         result = run(cfg, advance)
     table = Table(title=f"{pred} vs {truth}")
     for col in ("method", "clips", "PSNR (dB)", "SSIM", "FVD"):

@@ -23,6 +23,8 @@ Per-frame labels (uint8 [N, T]) from the simulator state, see ``docs/video.md``:
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from typing import Callable
 
@@ -76,6 +78,9 @@ def make_env(cfg: DrivingConfig):
     """A ``highway-v0`` env with one frame per simulation tick, rendering rgb_array at 3× ``size``."""
     import gymnasium as gym
     import highway_env  # noqa: F401  (registers the envs)
+
+    if not os.environ.get("XDG_RUNTIME_DIR"):  # silence SDL's "XDG_RUNTIME_DIR is invalid" on headless hosts
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="sciffusion-xdg-")
 
     side = cfg.size * RENDER_FACTOR
     return gym.make("highway-v0", render_mode="rgb_array", config={
