@@ -84,3 +84,19 @@ def test_ingest_pipeline_and_atomic_failure(tmp_path):
     with pytest.raises(ValueError):
         ingest_video(IngestPipelineConfig(source=bad, out=tmp_path / "bad.zarr", ingest=IngestConfig()))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "r.zarr"]  # no zarr, no temp left
+
+
+@pytest.mark.slow
+def test_evaluate_with_fvd_uses_the_feature_cache(smmnist, tmp_path):
+    from sciffusion.domains.video.metrics.i3d import default_weights_path
+
+    if not default_weights_path().is_file():
+        pytest.skip(f"I3D weights not found at {default_weights_path()} (set SCIFFUSION_I3D_WEIGHTS)")
+    pred = run_baseline(BaselineConfig(data=smmnist, out=tmp_path / "p.zarr", method="copy-last"))
+    cache = tmp_path / "cache"
+    result = evaluate(EvaluateConfig(pred=pred, truth=smmnist, out=tmp_path / "r1", fvd_clips=2,
+                                     feature_cache=cache))
+    assert result.fvd is not None and result.fvd > 0 and result.fvd_clips == 2
+    assert len(list(cache.glob("i3d_*.npy"))) == 2  # real and predicted sets
+    summary = json.loads((tmp_path / "r1" / "summary.json").read_text())
+    assert summary["fvd"] == pytest.approx(result.fvd)

@@ -43,3 +43,8 @@ def test_class_balance_counts():
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         DrivingConfig(**kwargs)
+
+
+def test_driving_renders_128_px():
+    video, labels = generate_driving(DrivingConfig(episodes=1, size=128, clip_frames=3, clips_per_episode=1))
+    assert video.shape == (1, 3, 128, 128, 3) and video.std() > 5
