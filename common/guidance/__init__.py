@@ -1,0 +1,1 @@
+"""Guidance as denoiser (or sampler) wrappers that compose with every registered sampler."""
