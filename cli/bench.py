@@ -1,6 +1,53 @@
 """`sciffusion bench` commands."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
+from sciffusion.cli.errors import user_errors_exit
+
 app = typer.Typer(help="bench commands.", no_args_is_help=True)
+
+
+def _names(value: Optional[str]) -> tuple[str, ...]:
+    """Split a comma list, keeping commas inside parentheses: ``a,UniPC(bh2,karras)`` → 2 names."""
+    if not value:
+        return ()
+    names, depth, cur = [], 0, ""
+    for ch in value:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            names.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return tuple(n.strip() for n in names + [cur] if n.strip())
+
+
+def _budgets(value: Optional[str]) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in _names(value))
+    except ValueError:
+        raise ValueError(f"--budgets: need comma-separated integers, got {value!r}") from None
+
+
+@app.command("samplers")
+@user_errors_exit
+def samplers(
+    out: Path = typer.Option(..., "--out", help="Output folder (samplers.csv, overhead.csv, ratios.csv, samplers.png)."),
+    quick: bool = typer.Option(False, "--quick", help="Small N, budgets 5,20, 2 timing repeats."),
+    no_timing: bool = typer.Option(False, "--no-timing", help="Skip the per-step overhead timing."),
+    only: Optional[str] = typer.Option(None, "--only", help="Libraries: sciffusion,k-diffusion,diffusers."),
+    sampler_names: Optional[str] = typer.Option(None, "--samplers", help="Comma list of sampler names to keep."),
+    budgets: Optional[str] = typer.Option(None, "--budgets", help="NFE budgets, e.g. 5,10,20,35,50."),
+) -> None:
+    """Our samplers vs k-diffusion and diffusers on exact Gaussian-mixture denoisers, same run."""
+    from sciffusion.pipelines.bench.contenders import LIBRARIES
+    from sciffusion.pipelines.bench.samplers import SamplerBenchConfig, run_sampler_bench
+
+    cfg = SamplerBenchConfig(out=out, quick=quick, timing=not no_timing,
+                             libraries=_names(only) or LIBRARIES, samplers=_names(sampler_names),
+                             budgets=_budgets(budgets))
+    run_sampler_bench(cfg)

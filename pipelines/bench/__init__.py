@@ -1,0 +1,1 @@
+"""Benchmarks of the core against peer libraries (``sciffusion bench ...``)."""

@@ -1,0 +1,109 @@
+"""Benchmark targets with an exact denoiser: a 1-D and a 64-D isotropic Gaussian mixture.
+
+σ-space (variance exploding / EDM): x = x0 + σ ε. The exact denoiser D(x, σ) = E[x0 | x] is the
+responsibility-weighted posterior mean, computed in float64 whatever the state's dtype.
+
+- ``gmm1d``: 0.3 N(−2, 0.5²) + 0.7 N(2, 0.5²); scored by W1 against the exact CDF.
+- ``gmm64``: 8 components in R^64, std 0.3, means of norm 3 (seed 0), weights in [0.5, 1.5]
+  normalised; scored by sliced W1 over 256 fixed directions (seed 7) against exact samples (seed 99).
+
+Same targets, seeds and metrics as ``/work/shared/reference/peer_samplers.py``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats
+from torch import Tensor
+
+SEED_REF = 99
+SEED_DIRECTIONS = 7
+N_DIRECTIONS = 256
+
+
+class GaussianMixture:
+    """Isotropic Gaussian mixture: weights [K], means [K, d], stds [K] (data units)."""
+
+    def __init__(self, weights: Tensor, means: Tensor, stds: Tensor):
+        self.weights = torch.as_tensor(weights, dtype=torch.float64)
+        self.means = torch.as_tensor(means, dtype=torch.float64)
+        self.stds = torch.as_tensor(stds, dtype=torch.float64)
+        if self.means.dim() != 2 or len({len(self.weights), len(self.means), len(self.stds)}) != 1:
+            raise ValueError("mixture: need weights [K], means [K, d], stds [K]")
+        self.dim = self.means.shape[1]
+        self._log_w = self.weights.log()
+        self._mean_sq = (self.means ** 2).sum(1)
+        self._var = self.stds ** 2
+
+    def denoise(self, x: Tensor, sigma: Tensor | float) -> Tensor:
+        """E[x0 | x0 + σ ε = x]: x [B, d], σ scalar or [B]; returns [B, d] in x's dtype."""
+        dtype = x.dtype
+        x = x.double()
+        s2 = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1, 1) ** 2  # [1 or B, 1]
+        total = self._var + s2                                                 # [., K]
+        d2 = (x * x).sum(1, keepdim=True) - 2 * x @ self.means.T + self._mean_sq
+        logp = self._log_w - d2 / (2 * total) - 0.5 * self.dim * total.log()
+        r = torch.softmax(logp, dim=1)
+        out = (r * s2 / total) @ self.means + (r * self._var / total).sum(1, keepdim=True) * x
+        return out.to(dtype)
+
+    def sample(self, n: int, seed: int) -> Tensor:
+        """n exact samples [n, d], float64."""
+        g = torch.Generator().manual_seed(seed)
+        k = torch.multinomial(self.weights, n, replacement=True, generator=g)
+        return self.means[k] + self.stds[k, None] * torch.randn(n, self.dim, generator=g, dtype=torch.float64)
+
+    def cdf_1d(self, x: np.ndarray) -> np.ndarray:
+        """Exact CDF of a 1-D mixture at x (any shape)."""
+        m, s = self.means[:, 0].numpy(), self.stds.numpy()
+        return (self.weights.numpy() * stats.norm.cdf((np.asarray(x)[..., None] - m) / s)).sum(-1)
+
+
+def make_targets() -> dict[str, GaussianMixture]:
+    """The two benchmark targets, ``gmm1d`` and ``gmm64``."""
+    g1 = GaussianMixture(torch.tensor([0.3, 0.7]), torch.tensor([[-2.0], [2.0]]), torch.tensor([0.5, 0.5]))
+    g = torch.Generator().manual_seed(0)
+    k, d = 8, 64
+    means = torch.randn(k, d, generator=g, dtype=torch.float64)
+    means = 3.0 * means / means.norm(dim=1, keepdim=True)
+    w = 0.5 + torch.rand(k, generator=g, dtype=torch.float64)
+    g64 = GaussianMixture(w / w.sum(), means, torch.full((k,), 0.3, dtype=torch.float64))
+    return {"gmm1d": g1, "gmm64": g64}
+
+
+@dataclass
+class W1Scorer:
+    """W1 (1-D: exact CDF, trapezoid on 10^6 points) or sliced W1 (d > 1: mean over 256 fixed unit
+    directions of the 1-D W1 between sorted projections of ``n`` samples and ``n`` exact samples).
+    Returns nan when any sample is non-finite."""
+
+    mixture: GaussianMixture
+    n: int
+
+    def __post_init__(self) -> None:
+        if self.n < 2:
+            raise ValueError(f"scorer: need n >= 2 samples, got {self.n}")
+        if self.mixture.dim > 1:
+            g = torch.Generator().manual_seed(SEED_DIRECTIONS)
+            dirs = torch.randn(N_DIRECTIONS, self.mixture.dim, generator=g, dtype=torch.float64)
+            self._dirs = dirs / dirs.norm(dim=1, keepdim=True)
+            self._ref_proj = torch.sort(self.mixture.sample(self.n, SEED_REF) @ self._dirs.T, dim=0).values
+
+    def __call__(self, x: Tensor) -> float:
+        x = torch.as_tensor(x).double().reshape(self.n, -1)
+        if not torch.isfinite(x).all():
+            return float("nan")
+        if self.mixture.dim == 1:
+            xs = np.sort(x[:, 0].numpy())
+            grid = np.linspace(min(xs[0], -10.0), max(xs[-1], 10.0), 1_000_001)
+            empirical = np.searchsorted(xs, grid, side="right") / len(xs)
+            return float(np.trapezoid(np.abs(empirical - self.mixture.cdf_1d(grid)), grid))
+        proj = torch.sort(x @ self._dirs.T, dim=0).values
+        return (proj - self._ref_proj).abs().mean().item()
+
+
+def ode_rmse(x: Tensor, x_ref: Tensor) -> float:
+    """RMS per coordinate of x − x_ref (float64)."""
+    return (x.double() - x_ref.double()).pow(2).mean().sqrt().item()
