@@ -1,0 +1,120 @@
+"""One LightningModule for every domain: a network, a preconditioning/loss, AdamW, EMA, sampling.
+
+The network is any ``nn.Module`` called as ``net(x_in [B, ...], c_noise [B], cond) -> [B, ...]``
+(see :mod:`~sciffusion.common.training.losses` for x_in and c_noise). Data comes from the domain's
+own ``LightningDataModule``; a batch is a tensor ``x0 [B, ...]`` or a pair ``(x0, cond)``.
+
+Reproducibility: the σ and noise draws of optimizer step k come from a generator seeded with
+``config.seed + k`` (k = ``global_step``), so a run resumed from a checkpoint sees exactly the
+draws of an uninterrupted one. Under data parallelism each rank draws the *global* batch
+(B_local × world size) and keeps rows ``rank::world``, matching ``DistributedSampler``'s interleaving:
+with an unshuffled loader, DDP on W processes and one process on the same global batch see the same
+(x0, σ, noise) triples.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from sciffusion.common.grids import karras_grid
+from sciffusion.common.samplers.base import SampleResult, StepCallback
+from sciffusion.common.training.config import TrainConfig
+from sciffusion.common.training.ema import ExponentialMovingAverage
+from sciffusion.common.training.losses import Preconditioning
+
+
+def split_batch(batch: Any) -> tuple[Tensor, Any]:
+    """``x0`` or ``(x0, cond)`` → ``(x0, cond)``."""
+    if isinstance(batch, Tensor):
+        return batch, None
+    if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[0], Tensor):
+        return batch[0], batch[1]
+    if isinstance(batch, (tuple, list)) and len(batch) == 1 and isinstance(batch[0], Tensor):
+        return batch[0], None
+    raise ValueError(f"batch: expected a tensor or (x0, cond), got {type(batch).__name__}")
+
+
+class DiffusionModule(pl.LightningModule):
+    """Trains ``net`` as a denoiser with the loss of ``config`` (saved as hparams ``config``)."""
+
+    def __init__(self, net: nn.Module, config: TrainConfig | dict = TrainConfig()):
+        super().__init__()
+        if isinstance(config, dict):
+            config = TrainConfig.from_dict(config)
+        self.config = config
+        self.save_hyperparameters({"config": config.to_dict()})
+        self.net = net
+        self.precond = Preconditioning(config.loss, config.sigma_data)
+        self.ema = ExponentialMovingAverage(net, config.ema_decay, config.ema_warmup)
+
+    # ---- denoisers -----------------------------------------------------------------------------
+    def denoise(self, x: Tensor, sigma: Tensor | float, cond: Any = None, use_ema: bool = False) -> Tensor:
+        """D(x [B, ...], σ [B] or scalar, cond) → x0 estimate, with the training or EMA weights."""
+        return self.precond.denoise(self.ema.shadow if use_ema else self.net, x, sigma, cond)
+
+    def denoiser(self, cond: Any = None, use_ema: bool = True) -> Callable[[Tensor, Tensor], Tensor]:
+        """The sampler-signature denoiser ``(x, sigma) -> x0`` with ``cond`` bound."""
+        return lambda x, sigma: self.denoise(x, sigma, cond, use_ema)
+
+    # ---- training --------------------------------------------------------------------------------
+    def step_draws(self, x0: Tensor, step: int) -> tuple[Tensor, Tensor]:
+        """σ ``[B]`` and noise (shape of x0) for optimizer step ``step`` on this rank (module docstring; Lightning's automatic sampler shuffles, so pass your own unshuffled DistributedSampler with use_distributed_sampler=False for that identity)."""
+        world, rank = 1, 0
+        if self._trainer is not None:
+            world, rank = self.trainer.world_size, self.trainer.global_rank
+        g = torch.Generator().manual_seed(self.config.seed + step)
+        total = len(x0) * world
+        sigma = self.config.sigma.sample(total, g, dtype=x0.dtype)[rank::world]
+        noise = torch.randn((total, *x0.shape[1:]), generator=g, dtype=x0.dtype)[rank::world]
+        return sigma.to(x0.device), noise.to(x0.device)
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        x0, cond = split_batch(batch)
+        sigma, noise = self.step_draws(x0, self.global_step)
+        loss = self.precond.loss(self.net, x0, sigma, noise, cond).mean()
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=len(x0))
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
+        x0, cond = split_batch(batch)
+        sigma, noise = self.step_draws(x0, 10**9 + batch_idx)  # the same draws at every validation
+        loss = self.precond.loss(self.ema.shadow, x0, sigma, noise, cond).mean()
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(x0))
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.ema.update(self.net)
+
+    def configure_optimizers(self):
+        c = self.config
+        opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay, betas=c.betas)
+        if c.lr_warmup_steps == 0:
+            return opt
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / c.lr_warmup_steps))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        clip = self.config.grad_clip if gradient_clip_val is None else gradient_clip_val
+        if clip is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+
+    # ---- sampling ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, shape: tuple[int, ...], *, sampler: str = "dpmpp_2m", steps: int = 20,
+               sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0, cond: Any = None,
+               generator: Optional[torch.Generator] = None, use_ema: bool = True,
+               callback: Optional[StepCallback] = None) -> SampleResult:
+        """Draw ``shape`` = ``(B, ...)`` samples with a registered sampler on a Karras grid (σ in data
+        units). ``generator`` (CPU) seeds the initial noise and any stochastic sampler."""
+        from sciffusion.common.samplers.registry import get_sampler
+
+        spec = get_sampler(sampler)
+        sigmas = karras_grid(steps, sigma_min, sigma_max, rho).to(self.device)
+        x = torch.randn(shape, generator=generator).to(self.device) * sigmas[0]
+        return spec(self.denoiser(cond, use_ema), sigmas, x, generator=generator, callback=callback)
+
+
+__all__ = ["DiffusionModule", "split_batch"]
