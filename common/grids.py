@@ -94,7 +94,7 @@ def discrete_timesteps(num_train_timesteps: int, steps: int, spacing: TimestepSp
 
     - ``leading``:  t = arange(0, steps) · (T // steps), reversed, + offset (DDIM paper / SD).
     - ``trailing``: t = round(arange(T, 0, −T/steps)) − 1 (Lin et al. 2024: always includes T−1).
-    - ``linspace``: t = round(linspace(0, T−1, steps)), reversed.
+    - ``linspace``: t = round(linspace(0, T−1, steps)), reversed (a single step starts at T−1).
     """
     if not 1 <= steps <= num_train_timesteps:
         raise ValueError(f"steps: must be in [1, {num_train_timesteps}], got {steps}")
@@ -106,6 +106,8 @@ def discrete_timesteps(num_train_timesteps: int, steps: int, spacing: TimestepSp
         ts = torch.round(torch.arange(T, 0, -T / steps, dtype=torch.float64)).long() - 1
     elif spacing == "linspace":
         ts = torch.round(torch.linspace(0, T - 1, steps, dtype=torch.float64)).long().flip(0)
+        if steps == 1:
+            ts = torch.tensor([T - 1])
     else:
         raise ValueError(f"spacing: unknown {spacing!r} (choose leading, trailing, linspace)")
     return ts
