@@ -62,9 +62,15 @@ def _log_p_and_score(theta: Tensor, mean: Tensor | float, sigma: Tensor | float)
     _check_sigma(sigma)
     d, sigma = torch.broadcast_tensors(d, sigma)
     small = sigma <= FOURIER_SWITCH_SIGMA
-    lp_i, s_i = log_density_images(d, sigma.clamp(max=FOURIER_SWITCH_SIGMA))
-    lp_f, s_f = log_density_fourier(d, sigma.clamp(min=FOURIER_SWITCH_SIGMA))
-    return torch.where(small, lp_i, lp_f).to(dtype), torch.where(small, s_i, s_f).to(dtype)
+    if bool(small.all()):
+        lp, sc = log_density_images(d, sigma)
+    elif not bool(small.any()):
+        lp, sc = log_density_fourier(d, sigma)
+    else:  # both branches on safe σ, so neither produces nan (also in autograd)
+        lp_i, s_i = log_density_images(d, sigma.clamp(max=FOURIER_SWITCH_SIGMA))
+        lp_f, s_f = log_density_fourier(d, sigma.clamp(min=FOURIER_SWITCH_SIGMA))
+        lp, sc = torch.where(small, lp_i, lp_f), torch.where(small, s_i, s_f)
+    return lp.to(dtype), sc.to(dtype)
 
 
 def wrapped_normal_log_density(theta: Tensor, mean: Tensor | float, sigma: Tensor | float) -> Tensor:
