@@ -110,6 +110,17 @@ def add_churn(x: Tensor, sigma: float, sigma_hat: float, s_noise: float,
     return x + s_noise * math.sqrt(sigma_hat**2 - sigma**2) * randn_like(x, generator)
 
 
+def reverse_diffusion_step(x: Tensor, denoised: Tensor, sigma: float, sigma_next: float,
+                           generator: Optional[torch.Generator]) -> Tensor:
+    """Euler–Maruyama step of the reverse VE SDE in the variance time τ = σ² (Song et al. 2021's
+    "reverse diffusion" predictor): x' = x + (σ² − σ'²) ∇log p + sqrt(σ² − σ'²) z with
+    ∇log p = (D − x)/σ²; to σ' = 0 it returns the denoised estimate."""
+    if sigma_next == 0:
+        return denoised
+    dvar = sigma**2 - sigma_next**2
+    return x + (dvar / sigma**2) * (denoised - x) + math.sqrt(dvar) * randn_like(x, generator)
+
+
 def report(callback: Optional[StepCallback], i: int, sigma: float, sigma_next: float,
            x: Tensor, denoised: Tensor) -> None:
     if callback is not None:

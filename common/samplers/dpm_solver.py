@@ -28,25 +28,11 @@ def dpm_solver_1(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *,
 
 def dpmpp_2m(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *, generator: Optional[torch.Generator] = None,
              callback: Optional[StepCallback] = None) -> SampleResult:
-    """DPM-Solver++(2M), Lu et al. 2022 Algorithm 2: D_eff = (1 + 1/(2r)) D_i − 1/(2r) D_{i−1},
-    r = h_{i−1}/h_i; first step first order; the step to σ = 0 returns D. NFE = steps."""
-    den, sig = prepare(denoise, sigmas, x)
-    d_prev, h_prev = None, None
-    for i in range(len(sig) - 1):
-        d = den(x, sig[i])
-        if sig[i + 1] == 0:
-            x = d
-        else:
-            h = math.log(sig[i] / sig[i + 1])
-            d_eff = d
-            if d_prev is not None:
-                r = h_prev / h
-                d_eff = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * d_prev
-            x = (sig[i + 1] / sig[i]) * x - math.expm1(-h) * d_eff
-            h_prev = h
-        d_prev = d
-        report(callback, i, sig[i], sig[i + 1], x, d)
-    return SampleResult(x, den.nfe)
+    """DPM-Solver++(2M), Lu et al. 2022 Algorithm 2: x' = (σ'/σ) x − (e^{−h} − 1) D_eff with
+    D_eff = (1 + 1/(2r)) D_i − 1/(2r) D_{i−1}, r = h_{i−1}/h_i; first step first order; the step to
+    σ = 0 returns D. It is :func:`dpmpp_2m_sde` with η = 0 (midpoint form), which expands to exactly
+    this update. NFE = steps."""
+    return dpmpp_2m_sde(denoise, sigmas, x, generator=generator, callback=callback, eta=0.0)
 
 
 def dpmpp_2m_sde(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *,

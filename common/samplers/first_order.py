@@ -4,7 +4,6 @@ with s = 1); Euler on it, DDIM(η=0) and first-order DPM-Solver coincide exactly
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
@@ -12,6 +11,7 @@ from torch import Tensor
 
 from sciffusion.common.samplers.base import (
     DenoiseFn, SampleResult, StepCallback, add_churn, ancestral_split, churn_sigma, prepare, randn_like, report,
+    reverse_diffusion_step,
 )
 
 
@@ -69,10 +69,6 @@ def euler_maruyama(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *,
     den, sig = prepare(denoise, sigmas, x)
     for i in range(len(sig) - 1):
         d = den(x, sig[i])
-        if sig[i + 1] == 0:
-            x = d
-        else:
-            dvar = sig[i] ** 2 - sig[i + 1] ** 2
-            x = x + (dvar / sig[i] ** 2) * (d - x) + math.sqrt(dvar) * randn_like(x, generator)
+        x = reverse_diffusion_step(x, d, sig[i], sig[i + 1], generator)
         report(callback, i, sig[i], sig[i + 1], x, d)
     return SampleResult(x, den.nfe)

@@ -2,13 +2,14 @@
 followed by Langevin corrector steps at the new noise level."""
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
 from torch import Tensor
 
-from sciffusion.common.samplers.base import DenoiseFn, SampleResult, StepCallback, prepare, randn_like, report
+from sciffusion.common.samplers.base import (
+    DenoiseFn, SampleResult, StepCallback, prepare, randn_like, report, reverse_diffusion_step,
+)
 
 
 def _mean_norm(v: Tensor) -> Tensor:
@@ -42,11 +43,8 @@ def predictor_corrector(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *,
     den, sig = prepare(denoise, sigmas, x)
     for i in range(len(sig) - 1):
         d = den(x, sig[i])
-        if sig[i + 1] == 0:
-            x = d
-        else:
-            dvar = sig[i] ** 2 - sig[i + 1] ** 2
-            x = x + (dvar / sig[i] ** 2) * (d - x) + math.sqrt(dvar) * randn_like(x, generator)
+        x = reverse_diffusion_step(x, d, sig[i], sig[i + 1], generator)
+        if sig[i + 1] > 0:
             x = langevin_correct(den, x, sig[i + 1], snr, corrector_steps, generator)
         report(callback, i, sig[i], sig[i + 1], x, d)
     return SampleResult(x, den.nfe)
