@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -111,6 +112,31 @@ def ligand_pdbqt(mol, seed: int) -> str:
     return pdbqt
 
 
+_UNKNOWN_TYPE = re.compile(r"Atom type (\S+) is not a valid AutoDock type")
+
+
+def _vina_with_receptor(rec: Path, cpu: int, seed: int, max_drops: int = 5):
+    """A Vina object with the receptor set. Atoms of types Vina cannot parse (e.g. boron in a borate
+    het group) are removed from the receptor PDBQT, one type at a time; returns (vina, dropped types)."""
+    from vina import Vina
+
+    dropped: list[str] = []
+    while True:
+        vina = Vina(sf_name="vina", cpu=cpu, seed=seed, verbosity=0)
+        try:
+            vina.set_receptor(str(rec))
+            return vina, dropped
+        except TypeError as exc:
+            match = _UNKNOWN_TYPE.search(" ".join(str(exc).split()))
+            if match is None or len(dropped) >= max_drops:
+                raise
+            bad = match.group(1)
+            lines = rec.read_text().splitlines(keepends=True)
+            rec.write_text("".join(l for l in lines if not (l.startswith(("ATOM", "HETATM"))
+                                                              and l[77:79].strip() == bad)))
+            dropped.append(bad)
+
+
 def _poses(vina_out: str) -> list:
     """Heavy-atom RDKit Mols, one per pose, in Vina's order."""
     from meeko import PDBQTMolecule, RDKitMolCreate
@@ -131,7 +157,6 @@ def _poses(vina_out: str) -> list:
 def dock_one(entry: IndexEntry, cfg: VinaConfig) -> dict:
     """Dock one complex and write ``cfg.out/<id>/`` atomically; returns its meta dict."""
     from rdkit import Chem
-    from vina import Vina
 
     from sciffusion.domains.docking.ligand_io import read_ligand
     from sciffusion.domains.docking.pockets import resolve_pocket
@@ -144,8 +169,7 @@ def dock_one(entry: IndexEntry, cfg: VinaConfig) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         rec = receptor_pdbqt(entry.protein, Path(tmp), cfg.ph)
         lig = ligand_pdbqt(ligand, cfg.seed)
-        vina = Vina(sf_name="vina", cpu=cpu, seed=cfg.seed, verbosity=0)
-        vina.set_receptor(str(rec))
+        vina, dropped = _vina_with_receptor(rec, cpu, cfg.seed)
         vina.set_ligand_from_string(lig)
         vina.compute_vina_maps(center=list(box.center), box_size=list(box.size))
         vina.dock(exhaustiveness=cfg.exhaustiveness, n_poses=cfg.n_poses)
@@ -154,7 +178,8 @@ def dock_one(entry: IndexEntry, cfg: VinaConfig) -> dict:
     seconds = time.perf_counter() - start
     meta = {"id": entry.id, "seconds": round(seconds, 2), "seed": cfg.seed, "n_poses": len(poses),
             "vina_kcal_mol": [round(float(e[0]), 3) for e in energies[: len(poses)]],
-            "box_center": list(box.center), "box_size": list(box.size)}
+            "box_center": list(box.center), "box_size": list(box.size),
+            "receptor_dropped_atom_types": dropped}
     with atomic_path(cfg.out / entry.id) as folder:
         folder.mkdir()
         for rank, (pose, energy) in enumerate(zip(poses, meta["vina_kcal_mol"]), start=1):
