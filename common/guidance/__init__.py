@@ -1,1 +1,7 @@
-"""Guidance as denoiser (or sampler) wrappers that compose with every registered sampler."""
+"""Guidance that composes with every sampler: each guidance is a denoiser wrapper
+``(x, sigma) -> x0`` (RePaint: a sampler wrapper), so registered samplers run unchanged."""
+from sciffusion.common.guidance.cfg import cfg
+from sciffusion.common.guidance.gradient import dps, energy_guidance
+from sciffusion.common.guidance.inpaint import inpaint_replace, repaint, shifted_denoiser
+
+__all__ = ["cfg", "dps", "energy_guidance", "inpaint_replace", "repaint", "shifted_denoiser"]
