@@ -69,15 +69,16 @@ def score_frames(prediction: np.ndarray, truth: np.ndarray, reduce: str = "best"
     """prediction uint8 [N, K, T, H, W, C], truth uint8 [N, T, H, W, C] -> per-frame scores.
 
     ``best`` keeps, per clip and per metric, the sample with the best clip-mean score (SVG/MCVD).
+    PSNR is capped at ``REPORT_MAX_DB`` (100 dB) per frame so identical frames keep means finite.
     """
     from sciffusion.domains.video.metrics.best_of_k import reduce_samples
-    from sciffusion.domains.video.metrics.psnr import psnr_per_frame
+    from sciffusion.domains.video.metrics.psnr import REPORT_MAX_DB, psnr_per_frame
     from sciffusion.domains.video.metrics.ssim import ssim_per_frame
 
     if prediction.ndim != 6 or prediction.shape[:1] + prediction.shape[2:] != truth.shape:
         raise ValueError(f"prediction {prediction.shape} does not match truth {truth.shape} as [N, K, T, H, W, C]")
     expanded = np.broadcast_to(truth[:, None], prediction.shape)
-    psnr, _ = reduce_samples(psnr_per_frame(prediction, expanded), reduce)
+    psnr, _ = reduce_samples(psnr_per_frame(prediction, expanded, max_db=REPORT_MAX_DB), reduce)
     ssim, chosen = reduce_samples(ssim_per_frame(prediction, expanded), reduce)
     return FrameScores(psnr, ssim, chosen)
 
@@ -164,7 +165,7 @@ def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None)
                             per_frame_ssim=scores.ssim.mean(axis=0).tolist())
     summary = {"method": method, "clips": result.clips, "context": int(attrs["context"]),
                "horizon": int(attrs["horizon"]), "samples": int(prediction.shape[1]), "reduce": cfg.reduce,
-               "psnr": result.psnr, "ssim": result.ssim, "fvd": fvd_value, "fvd_clips": n_fvd,
+               "psnr": result.psnr, "psnr_max_db": 100.0, "ssim": result.ssim, "fvd": fvd_value, "fvd_clips": n_fvd,
                "fvd_protocol": "I3D (TF-Hub K400) time-averaged logits; RGB [-1,1]; bilinear 224x224; "
                                "real = context + truth, fake = context + prediction sample 0",
                "pred": str(cfg.pred), "truth": str(cfg.truth),

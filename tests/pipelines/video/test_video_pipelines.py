@@ -100,3 +100,9 @@ def test_evaluate_with_fvd_uses_the_feature_cache(smmnist, tmp_path):
     assert len(list(cache.glob("i3d_*.npy"))) == 2  # real and predicted sets
     summary = json.loads((tmp_path / "r1" / "summary.json").read_text())
     assert summary["fvd"] == pytest.approx(result.fvd)
+
+
+def test_identical_frames_keep_psnr_finite_in_reports(smmnist):
+    truth = open_video_store(smmnist).video[...]
+    scores = score_frames(truth[:, None, 10:], truth[:, 10:])
+    np.testing.assert_allclose(scores.psnr, 100.0)

@@ -69,3 +69,10 @@ def test_best_of_k_picks_the_sample_with_best_clip_mean():
     np.testing.assert_allclose(mean, [[0.3, 1.7 / 3]])
     with pytest.raises(ValueError):
         reduce_samples(scores, "max")
+
+
+def test_psnr_cap_only_touches_identical_frames():
+    a, b = _pair(1)
+    capped = psnr_per_frame(np.concatenate([a, a[:1]]), np.concatenate([b, a[:1]]), max_db=100.0)
+    np.testing.assert_allclose(capped[:-1], psnr_per_frame(a, b))
+    assert capped[-1] == 100.0
