@@ -51,3 +51,18 @@ def samplers(
                              libraries=_names(only) or LIBRARIES, samplers=_names(sampler_names),
                              budgets=_budgets(budgets))
     run_sampler_bench(cfg)
+
+
+@app.command("likelihood")
+@user_errors_exit
+def likelihood(
+    out: Path = typer.Option(..., "--out", help="Output folder (likelihood.csv, likelihood.png)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    points: int = typer.Option(16, "--points", help="Test points per case."),
+) -> None:
+    """PF-ODE log-likelihood error (exact trace and Hutchinson) on Gaussian data, d = 2, 8, 64."""
+    from sciffusion.pipelines.bench.likelihood import LikelihoodBenchConfig, format_table, run_likelihood_bench
+
+    rows = run_likelihood_bench(LikelihoodBenchConfig(out=out, overwrite=overwrite, points=points))
+    typer.echo(format_table(rows))
+    typer.echo(f"wrote {out}/likelihood.csv and {out}/likelihood.png")
