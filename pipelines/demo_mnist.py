@@ -60,7 +60,7 @@ class MnistDemoConfig:
     seed: int = 0
     samples: int = 64
     overwrite: bool = False
-    batch_size: int = 64
+    batch_size: int = 32
     max_steps: Optional[int] = None
     bpd_digits: int = 200
     bpd_probes: int = 1
