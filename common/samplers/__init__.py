@@ -5,9 +5,11 @@ from sciffusion.common.samplers.dpm_solver import dpm_solver_1, dpmpp_2m, dpmpp_
 from sciffusion.common.samplers.exp_multistep import exp_multistep, unipc
 from sciffusion.common.samplers.first_order import ddim, ddpm_ancestral, euler, euler_maruyama
 from sciffusion.common.samplers.heun import heun
+from sciffusion.common.samplers.linear_multistep import lms
+from sciffusion.common.samplers.unipc import unipc_bh
 from sciffusion.common.samplers.predictor_corrector import predictor_corrector
 from sciffusion.common.samplers.registry import SAMPLERS, SamplerSpec, get_sampler, register
 
 __all__ = ["CountingDenoiser", "SAMPLERS", "SampleResult", "SamplerSpec", "StepInfo", "adaptive_ode", "ddim",
            "ddpm_ancestral", "dpm_solver_1", "dpmpp_2m", "dpmpp_2m_sde", "euler", "euler_maruyama",
-           "exp_multistep", "get_sampler", "heun", "predictor_corrector", "register", "unipc"]
+           "exp_multistep", "get_sampler", "heun", "lms", "predictor_corrector", "register", "unipc", "unipc_bh"]

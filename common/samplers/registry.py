@@ -11,6 +11,8 @@ from sciffusion.common.samplers.dpm_solver import dpm_solver_1, dpmpp_2m, dpmpp_
 from sciffusion.common.samplers.exp_multistep import exp_multistep, unipc
 from sciffusion.common.samplers.first_order import ddim, ddpm_ancestral, euler, euler_maruyama
 from sciffusion.common.samplers.heun import heun
+from sciffusion.common.samplers.linear_multistep import lms
+from sciffusion.common.samplers.unipc import unipc_bh
 from sciffusion.common.samplers.predictor_corrector import predictor_corrector
 
 
@@ -58,6 +60,18 @@ _SPECS = [
                 {"order": 2}),
     SamplerSpec("unipc3", unipc, False, "UniPC-style predictor-corrector, order 3 (+1 from the corrector)",
                 {"order": 3}),
+    SamplerSpec("unipc_bh1", unipc_bh, False, "UniPC (Zhao et al. 2023) B(h)=h, order 2 (+1 corrector), final correction",
+                {"order": 2, "variant": "bh1"}),
+    SamplerSpec("unipc_bh2", unipc_bh, False, "UniPC B(h)=e^h-1, order 2 (+1 corrector), final correction",
+                {"order": 2, "variant": "bh2"}),
+    SamplerSpec("unipc3_bh2", unipc_bh, False, "UniPC B(h)=e^h-1, order 3 (+1 corrector), final correction",
+                {"order": 3, "variant": "bh2"}),
+    SamplerSpec("lms", lms, False, "linear multistep (variable-step Adams-Bashforth 4 in sigma on eps)",
+                {"order": 4}),
+    SamplerSpec("lms_pc", lms, False, "Adams-Bashforth 4 + Adams-Moulton corrector (PEC) in sigma, final correction",
+                {"order": 4, "corrector": True}),
+    SamplerSpec("ipndm", lms, False, "iPNDM (Zhang & Chen 2023): fixed Adams-Bashforth 4 coefficients in sigma",
+                {"order": 4, "variable_step": False}),
     SamplerSpec("adaptive_ode", adaptive_ode, False, "adaptive PF-ODE (torchdiffeq dopri5, rtol=atol=1e-3)",
                 {"rtol": 1e-3, "atol": 1e-3}, adaptive=True),
 ]
