@@ -79,7 +79,7 @@ def test_exact_denoiser_is_the_identity_at_tiny_sigma_and_the_mean_at_huge_sigma
     x = torch.linspace(-3, 3, 7, dtype=torch.float64)[:, None]
     assert torch.allclose(mixture.denoise(x, 1e-6), x, atol=1e-9)
     mean = (mixture.weights[:, None] * mixture.means).sum(0)
-    assert torch.allclose(mixture.denoise(x * 1e4, 1e4), mean.expand(7, 1), atol=1e-3)
+    assert torch.allclose(mixture.denoise(x * 1e4, 1e4), mean.expand(7, 1), atol=5e-3)
 
 
 def test_config_rejects_bad_values(tmp_path):
