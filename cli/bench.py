@@ -42,6 +42,8 @@ def samplers(
     only: Optional[str] = typer.Option(None, "--only", help="Libraries: sciffusion,k-diffusion,diffusers."),
     sampler_names: Optional[str] = typer.Option(None, "--samplers", help="Comma list of sampler names to keep."),
     budgets: Optional[str] = typer.Option(None, "--budgets", help="NFE budgets, e.g. 5,10,20,35,50."),
+    n_gmm1d: Optional[int] = typer.Option(None, "--n-gmm1d", help="Samples for gmm1d (default 65536; quick 4096)."),
+    n_gmm64: Optional[int] = typer.Option(None, "--n-gmm64", help="Samples for gmm64 (default 32768; quick 2048)."),
 ) -> None:
     """Our samplers vs k-diffusion and diffusers on exact Gaussian-mixture denoisers, same run."""
     from sciffusion.pipelines.bench.contenders import LIBRARIES
@@ -49,7 +51,7 @@ def samplers(
 
     cfg = SamplerBenchConfig(out=out, quick=quick, timing=not no_timing,
                              libraries=_names(only) or LIBRARIES, samplers=_names(sampler_names),
-                             budgets=_budgets(budgets))
+                             budgets=_budgets(budgets), n_gmm1d=n_gmm1d, n_gmm64=n_gmm64)
     run_sampler_bench(cfg)
 
 

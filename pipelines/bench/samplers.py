@@ -461,3 +461,42 @@ def run_sampler_bench(cfg: SamplerBenchConfig, log: Callable[[str], None] = prin
     print_tables(result, cfg.budget_list)
     log(f"wrote {cfg.out}")
     return result
+
+
+def markdown_report(out: Path, command: str) -> str:
+    """A Markdown summary of a finished run read back from its CSV files (used for
+    ``docs/benchmarks/samplers.md``): best-of-ours vs best peer, overhead ratios, full table."""
+    def read(name: str) -> list[dict]:
+        with open(out / name) as f:
+            return list(csv.DictReader(f))
+
+    ratios, rows = read("ratios.csv"), read("samplers.csv")
+    info = json.loads((out / "config.json").read_text())
+    L = ["# Sampler benchmark: sciffusion vs k-diffusion and diffusers", "",
+         f"Command: `{command}`", "", f"Versions: `{info['versions']}`", "",
+         "Exact float64 Gaussian-mixture denoisers (gmm1d: W1; gmm64: sliced W1 over 256 directions), float32 "
+         "sampler state, shared noise (seeds 1234 / 5678), ODE RMSE against a float64 500-step Heun solution from "
+         "the same noise (deterministic samplers only). `same-grid`: everyone on the Karras grid "
+         "(0.002, 80, ρ = 7, then 0); `own-grid`: each library's own schedules (ours: the error-equidistributing "
+         "grid of `common/grid_design.py`, suffix `@designed`). Best of each side at NFE ≤ budget; "
+         "ratio = ours / best peer (< 1: ours better).", ""]
+    for target in dict.fromkeys(r["target"] for r in ratios if r["kind"] == "quality"):
+        for track in TRACKS:
+            sel = [r for r in ratios if r["kind"] == "quality" and r["target"] == target and r["track"] == track]
+            if not sel:
+                continue
+            L += [f"## {target}, {track}", "", "| NFE | metric | ours | our sampler | best peer | peer sampler | ratio |",
+                  "|---|---|---|---|---|---|---|"]
+            L += [f"| {r['nfe']} | {r['metric']} | {r['ours']} | {r['ours_sampler']} | {r['peer']} | "
+                  f"{r['peer_library']} {r['peer_sampler']} | {r['ratio']} |" for r in sel]
+            L.append("")
+    over = [r for r in ratios if r["kind"] == "overhead"]
+    if over:
+        L += ["## Overhead (ms per model call, near-free denoiser, 1 thread)", "",
+              "| batch | ours | ms | peer | ms | ratio |", "|---|---|---|---|---|---|"]
+        L += [f"| {r['metric'].split('_b')[-1]} | {r['ours_sampler']} | {r['ours']} | {r['peer_library']} "
+              f"{r['peer_sampler']} | {r['peer']} | {r['ratio']} |" for r in over]
+        L.append("")
+    L += ["## All rows (`samplers.csv`)", "", "| " + " | ".join(CSV_COLUMNS) + " |", "|" + "---|" * len(CSV_COLUMNS)]
+    L += ["| " + " | ".join(r[c] for c in CSV_COLUMNS) + " |" for r in rows]
+    return "\n".join(L) + "\n"
