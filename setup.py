@@ -6,7 +6,7 @@ pyproject.toml; only the package layout is computed here.
 """
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 ROOT_PACKAGES = ("common", "domains", "pipelines", "cli")
 HERE = Path(__file__).parent
@@ -14,7 +14,10 @@ HERE = Path(__file__).parent
 package_dir = {"sciffusion": "sciffusion_root"}
 packages = ["sciffusion"]
 for top in ROOT_PACKAGES:
-    for sub in [""] + [f".{p}" for p in find_packages(str(HERE / top))]:
+    # namespace discovery also maps folders without __init__.py (bundled data such as
+    # domains/docking/data), so package_data below finds them; caches are left out
+    subs = find_namespace_packages(str(HERE / top), exclude=["*__pycache__*"])
+    for sub in [""] + [f".{p}" for p in subs]:
         name = f"sciffusion.{top}{sub}"
         packages.append(name)
         package_dir[name] = f"{top}{sub}".replace(".", "/")
@@ -22,8 +25,6 @@ for top in ROOT_PACKAGES:
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"sciffusion.domains.docking": ["data/*", "data/**/*"],
-                  "sciffusion.domains.video": ["data/*"],
-                  "sciffusion.pipelines": ["data/*"]},
+    package_data={"": ["*.gz", "*.pdb", "*.sdf", "*.mol2", "*.smi", "*.csv", "*.mp4", "*.md", "*.txt", "*.json"]},
     include_package_data=True,
 )
