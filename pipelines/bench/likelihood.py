@@ -67,9 +67,10 @@ def run_likelihood_bench(config: LikelihoodBenchConfig) -> list[dict[str, Any]]:
     import torch
     from torch.distributions import MultivariateNormal
 
-    from sciffusion.common.io.atomic import atomic_path
+    from sciffusion.common.io.atomic import atomic_path, refuse_existing
     from sciffusion.common.likelihood import LikelihoodConfig, log_likelihood
 
+    refuse_existing(config.out, config.overwrite)  # before the work, not after it
     rows: list[dict[str, Any]] = []
     for d in config.dims:
         cov, denoise = gaussian_case(d, config.seed)
