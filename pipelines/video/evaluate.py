@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from sciffusion.common.io.atomic import atomic_path
+from sciffusion.common.io.atomic import atomic_path, refuse_existing
 
 REDUCTIONS = ("best", "mean")
 
@@ -147,6 +147,7 @@ def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None)
     """Score ``cfg.pred`` against ``cfg.truth`` and write the report folder ``cfg.out`` atomically."""
     import pandas as pd
 
+    refuse_existing(Path(cfg.out), cfg.overwrite, "report folder")  # before minutes of FVD, not after
     prediction, future, context, attrs = load_pair(Path(cfg.pred), Path(cfg.truth))
     method = str(attrs.get("method", Path(cfg.pred).stem))
     scores = score_frames(prediction, future, cfg.reduce)
