@@ -90,6 +90,7 @@ def lms(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *, generator: Optional[to
         del eps_hist[order:]
         if sig[i + 1] == 0:
             x = d + (x - x_pred) if x is not x_pred else d
+            d = x  # the final denoised estimate (corrected state, predicted state's ε̂)
         else:
             k, pred, _ = plan[i]
             x_prev = x

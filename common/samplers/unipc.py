@@ -146,6 +146,7 @@ def unipc_bh(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *, generator: Option
         del hist[order:]
         if sig[i + 1] == 0:
             x = d + (x - x_pred) if (final_correction and x is not x_pred) else d
+            d = x  # the final denoised estimate (corrected state, predicted state's ε̂)
         else:
             p, pred, _ = plan[i]
             x_prev = x
