@@ -28,6 +28,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from sciffusion.common.manifolds.piecewise import switch_on_sigma
+
 from sciffusion.common.manifolds.so3 import exp_map, log_map, random_axis
 
 SERIES_SWITCH_SIGMA = 1.0
@@ -77,16 +79,8 @@ def log_density_images(omega: Tensor, sigma: Tensor, images: int = IMAGE_TERMS) 
 
 
 def _log_f_and_score(omega: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
-    use_images = sigma <= SERIES_SWITCH_SIGMA
     w = omega.clamp(_OMEGA_EPS, math.pi)
-    if bool(use_images.all()):
-        log_f, dlog_f = log_density_images(w, sigma)
-    elif not bool(use_images.any()):
-        log_f, dlog_f = log_density_series(w, sigma)
-    else:  # both branches on safe σ, so neither produces nan (also in autograd)
-        lf_i, d_i = log_density_images(w, sigma.clamp(max=SERIES_SWITCH_SIGMA))
-        lf_s, d_s = log_density_series(w, sigma.clamp(min=SERIES_SWITCH_SIGMA))
-        log_f, dlog_f = torch.where(use_images, lf_i, lf_s), torch.where(use_images, d_i, d_s)
+    log_f, dlog_f = switch_on_sigma(log_density_images, log_density_series, w, sigma, SERIES_SWITCH_SIGMA)
     dlog_f = torch.where(omega < _OMEGA_EPS, dlog_f * omega / _OMEGA_EPS, dlog_f)
     return log_f, dlog_f
 

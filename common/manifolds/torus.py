@@ -18,6 +18,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from sciffusion.common.manifolds.piecewise import switch_on_sigma
+
 FOURIER_SWITCH_SIGMA = 1.5
 IMAGE_TERMS = 5
 """Images k = −5..5: for σ ≤ 1.5 the first dropped term is below exp(−(9π)²/(2·1.5²)) ≈ e⁻¹⁷⁷."""
@@ -61,15 +63,7 @@ def _log_p_and_score(theta: Tensor, mean: Tensor | float, sigma: Tensor | float)
     sigma = torch.as_tensor(sigma, dtype=torch.float64, device=theta.device)
     _check_sigma(sigma)
     d, sigma = torch.broadcast_tensors(d, sigma)
-    small = sigma <= FOURIER_SWITCH_SIGMA
-    if bool(small.all()):
-        lp, sc = log_density_images(d, sigma)
-    elif not bool(small.any()):
-        lp, sc = log_density_fourier(d, sigma)
-    else:  # both branches on safe σ, so neither produces nan (also in autograd)
-        lp_i, s_i = log_density_images(d, sigma.clamp(max=FOURIER_SWITCH_SIGMA))
-        lp_f, s_f = log_density_fourier(d, sigma.clamp(min=FOURIER_SWITCH_SIGMA))
-        lp, sc = torch.where(small, lp_i, lp_f), torch.where(small, s_i, s_f)
+    lp, sc = switch_on_sigma(log_density_images, log_density_fourier, d, sigma, FOURIER_SWITCH_SIGMA)
     return lp.to(dtype), sc.to(dtype)
 
 
