@@ -221,9 +221,9 @@ def run_vina_baseline(cfg: VinaConfig) -> dict:
                 for future in as_completed(futures):
                     cid, meta, error = future.result()
                     _record(progress, task, cid, error, failures)
-                    _write_timing(cfg.out, entries)
-    _write_timing(cfg.out, entries)
-    _write_failures(cfg.out / "failures.csv", failures)
+                    _write_timing(cfg.out)
+    _write_timing(cfg.out)
+    _write_failures(cfg.out, failures, attempted={e.id for e in todo})
     done = sum((cfg.out / e.id).exists() for e in entries)
     return {"complexes": len(entries), "done": done, "skipped_existing": len(entries) - len(todo),
             "failed": len(failures)}
@@ -252,20 +252,28 @@ def _version(md, package: str) -> str:
         return "not installed"
 
 
-def _write_timing(out: Path, entries: list[IndexEntry]) -> None:
+def _write_timing(out: Path) -> None:
+    """``timing.csv`` for every complex docked in ``out`` so far (this run's index or an earlier
+    one), so a resumed run or a run over another index never drops earlier timings."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["id", "seconds"])
-    for entry in entries:
-        meta = out / entry.id / "meta.json"
-        if meta.exists():
-            writer.writerow([entry.id, json.loads(meta.read_text())["seconds"]])
+    for meta in sorted(out.glob("*/meta.json")):
+        writer.writerow([meta.parent.name, json.loads(meta.read_text())["seconds"]])
     write_text_atomic(out / "timing.csv", buf.getvalue())
 
 
-def _write_failures(path: Path, failures: list[tuple[str, str]]) -> None:
+def _write_failures(out: Path, failures: list[tuple[str, str]], attempted: set[str]) -> None:
+    """``failures.csv``: this run's failures plus earlier ones for complexes this run did not try
+    again and that are still not docked."""
+    path = out / "failures.csv"
+    kept: list[tuple[str, str]] = []
+    if path.exists():
+        with open(path, newline="") as fh:
+            kept = [(r["id"], r["error"]) for r in csv.DictReader(fh)
+                    if r["id"] not in attempted and not (out / r["id"]).exists()]
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["id", "error"])
-    writer.writerows(sorted(failures))
+    writer.writerows(sorted(kept + failures))
     write_text_atomic(path, buf.getvalue())

@@ -40,3 +40,26 @@ def test_vina_redocks_small_ligand_and_evaluates(tmp_path):
     stats = report["per_seed"]["0"]
     assert stats["n"] == 1 and stats["median_seconds"] > 0
     assert stats["topk_rmsd_lt2"] == 1.0  # an 11-atom fragment in its own pocket: Vina finds it
+
+
+def test_reruns_keep_earlier_timings_and_failures(tmp_path):
+    """A run over another index (e.g. retrying one complex) must not drop what earlier runs recorded."""
+    import csv as _csv
+    import json as _json
+
+    from sciffusion.pipelines.docking.vina_baseline import _write_failures, _write_timing
+
+    for cid, sec in [("AAAA_X", 12.5), ("BBBB_Y", 40.0)]:
+        (tmp_path / cid).mkdir()
+        (tmp_path / cid / "meta.json").write_text(_json.dumps({"seconds": sec}))
+    _write_failures(tmp_path, [("CCCC_Z", "ValueError: bad"), ("DDDD_W", "TypeError: B")], attempted={"CCCC_Z", "DDDD_W"})
+    # second run: only DDDD_W, which now docks
+    (tmp_path / "DDDD_W").mkdir()
+    (tmp_path / "DDDD_W" / "meta.json").write_text(_json.dumps({"seconds": 300.0}))
+    _write_timing(tmp_path)
+    _write_failures(tmp_path, [], attempted={"DDDD_W"})
+    with open(tmp_path / "timing.csv") as fh:
+        assert {r["id"]: float(r["seconds"]) for r in _csv.DictReader(fh)} == {
+            "AAAA_X": 12.5, "BBBB_Y": 40.0, "DDDD_W": 300.0}
+    with open(tmp_path / "failures.csv") as fh:
+        assert [(r["id"], r["error"]) for r in _csv.DictReader(fh)] == [("CCCC_Z", "ValueError: bad")]
