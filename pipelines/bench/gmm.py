@@ -15,55 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import Tensor
+
+from sciffusion.common.analytic import GaussianMixture, bimodal_1d
 
 SEED_REF = 99
 SEED_DIRECTIONS = 7
 N_DIRECTIONS = 256
 
 
-class GaussianMixture:
-    """Isotropic Gaussian mixture: weights [K], means [K, d], stds [K] (data units)."""
-
-    def __init__(self, weights: Tensor, means: Tensor, stds: Tensor):
-        self.weights = torch.as_tensor(weights, dtype=torch.float64)
-        self.means = torch.as_tensor(means, dtype=torch.float64)
-        self.stds = torch.as_tensor(stds, dtype=torch.float64)
-        if self.means.dim() != 2 or len({len(self.weights), len(self.means), len(self.stds)}) != 1:
-            raise ValueError("mixture: need weights [K], means [K, d], stds [K]")
-        self.dim = self.means.shape[1]
-        self._log_w = self.weights.log()
-        self._mean_sq = (self.means ** 2).sum(1)
-        self._var = self.stds ** 2
-
-    def denoise(self, x: Tensor, sigma: Tensor | float) -> Tensor:
-        """E[x0 | x0 + σ ε = x]: x [B, d], σ scalar or [B]; returns [B, d] in x's dtype."""
-        dtype = x.dtype
-        x = x.double()
-        s2 = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1, 1) ** 2  # [1 or B, 1]
-        total = self._var + s2                                                 # [., K]
-        d2 = (x * x).sum(1, keepdim=True) - 2 * x @ self.means.T + self._mean_sq
-        logp = self._log_w - d2 / (2 * total) - 0.5 * self.dim * total.log()
-        r = torch.softmax(logp, dim=1)
-        out = (r * s2 / total) @ self.means + (r * self._var / total).sum(1, keepdim=True) * x
-        return out.to(dtype)
-
-    def sample(self, n: int, seed: int) -> Tensor:
-        """n exact samples [n, d], float64."""
-        g = torch.Generator().manual_seed(seed)
-        k = torch.multinomial(self.weights, n, replacement=True, generator=g)
-        return self.means[k] + self.stds[k, None] * torch.randn(n, self.dim, generator=g, dtype=torch.float64)
-
-    def cdf_1d(self, x: np.ndarray) -> np.ndarray:
-        """Exact CDF of a 1-D mixture at x (any shape)."""
-        m, s = self.means[:, 0].numpy(), self.stds.numpy()
-        return (self.weights.numpy() * stats.norm.cdf((np.asarray(x)[..., None] - m) / s)).sum(-1)
-
-
 def make_targets() -> dict[str, GaussianMixture]:
     """The two benchmark targets, ``gmm1d`` and ``gmm64``."""
-    g1 = GaussianMixture(torch.tensor([0.3, 0.7]), torch.tensor([[-2.0], [2.0]]), torch.tensor([0.5, 0.5]))
+    g1 = bimodal_1d()
     g = torch.Generator().manual_seed(0)
     k, d = 8, 64
     means = torch.randn(k, d, generator=g, dtype=torch.float64)
@@ -89,13 +52,13 @@ class W1Scorer:
             g = torch.Generator().manual_seed(SEED_DIRECTIONS)
             dirs = torch.randn(N_DIRECTIONS, self.mixture.dim, generator=g, dtype=torch.float64)
             self._dirs = dirs / dirs.norm(dim=1, keepdim=True)
-            self._ref_proj = torch.sort(self.mixture.sample(self.n, SEED_REF) @ self._dirs.T, dim=0).values
+            self._ref_proj = torch.sort(self.mixture.sample(self.n, torch.Generator().manual_seed(SEED_REF)) @ self._dirs.T, dim=0).values
 
     def _cdf_on(self, grid: np.ndarray, lo: float, hi: float) -> np.ndarray:
         if (lo, hi) != (-10.0, 10.0):
-            return self.mixture.cdf_1d(grid)
+            return self.mixture.cdf_1d(torch.from_numpy(grid)).numpy()
         if getattr(self, "_cdf_default", None) is None:  # the usual grid: compute the exact CDF once
-            self._cdf_default = self.mixture.cdf_1d(grid)
+            self._cdf_default = self.mixture.cdf_1d(torch.from_numpy(grid)).numpy()
         return self._cdf_default
 
     def __call__(self, x: Tensor) -> float:
