@@ -137,8 +137,26 @@ class SubVPProcess(VPProcess):
         return (-self.beta_min + torch.sqrt(self.beta_min**2 + 2 * d * c)) / d
 
 
+class _UnscaledProcess(ForwardProcess):
+    """Shared by processes with s(t) = 1 and a σ range given as ``sigma_lo``/``sigma_hi`` (VE, EDM)."""
+
+    sigma_lo: float
+    sigma_hi: float
+
+    def scale(self, t):
+        return torch.ones_like(_as_tensor(t))
+
+    @property
+    def sigma_min(self):
+        return self.sigma_lo
+
+    @property
+    def sigma_max(self):
+        return self.sigma_hi
+
+
 @dataclass(frozen=True)
-class VEProcess(ForwardProcess):
+class VEProcess(_UnscaledProcess):
     """Variance-exploding SDE (Song et al. 2021): σ(t) = σ_min (σ_max/σ_min)^t on t ∈ [0, 1], s = 1."""
 
     sigma_lo: float = 0.01
@@ -151,23 +169,12 @@ class VEProcess(ForwardProcess):
     def sigma(self, t):
         return self.sigma_lo * (self.sigma_hi / self.sigma_lo) ** _as_tensor(t)
 
-    def scale(self, t):
-        return torch.ones_like(_as_tensor(t))
-
     def t_of_sigma(self, sigma):
         return torch.log(_as_tensor(sigma) / self.sigma_lo) / math.log(self.sigma_hi / self.sigma_lo)
 
-    @property
-    def sigma_min(self):
-        return self.sigma_lo
-
-    @property
-    def sigma_max(self):
-        return self.sigma_hi
-
 
 @dataclass(frozen=True)
-class EDMProcess(ForwardProcess):
+class EDMProcess(_UnscaledProcess):
     """EDM (Karras et al. 2022): σ(t) = t, s = 1, σ ∈ [σ_min, σ_max], data std σ_data."""
 
     sigma_lo: float = 0.002
@@ -183,19 +190,8 @@ class EDMProcess(ForwardProcess):
     def sigma(self, t):
         return _as_tensor(t).clone()
 
-    def scale(self, t):
-        return torch.ones_like(_as_tensor(t))
-
     def t_of_sigma(self, sigma):
         return _as_tensor(sigma).clone()
-
-    @property
-    def sigma_min(self):
-        return self.sigma_lo
-
-    @property
-    def sigma_max(self):
-        return self.sigma_hi
 
 
 TERMINAL_ALPHA_BAR = 2.0**-24
