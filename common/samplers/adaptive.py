@@ -13,7 +13,7 @@ from sciffusion.common.samplers.base import DenoiseFn, SampleResult, StepCallbac
 def adaptive_ode(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *,
                  generator: Optional[torch.Generator] = None, callback: Optional[StepCallback] = None,
                  rtol: float = 1e-3, atol: float = 1e-3, method: str = "dopri5") -> SampleResult:
-    """Integrate dx/dt = x − D(x, e^{−t})... in t = log σ: dx/dt = σ dx/dσ = x − D(x, σ), from
+    """Integrate the PF-ODE in t = log σ, dx/dt = σ dx/dσ = x − D(x, σ), from
     σ = sigmas[0] to the last nonzero σ of the grid with an adaptive solver, then one final denoising
     call. Only the grid's end points are used; NFE is whatever the solver needed, plus one."""
     from torchdiffeq import odeint
