@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -63,12 +64,83 @@ class GaussianMixture:
         z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
         return self.means[k] + self.stds[k, None] * z
 
+    def condition(self, known: Sequence[int], values: Tensor) -> "GaussianMixture":
+        """p(x_u | x_known = values), again an isotropic mixture over the other coordinates (in order):
+        weights ∝ w_k N(values; μ_k,known, s_k² I), means μ_k,u, the same stds. values: [len(known)]."""
+        idx = _split(self.dim, known)
+        v = torch.as_tensor(values, dtype=torch.float64).reshape(1, -1)
+        sub = GaussianMixture(self.weights, self.means[:, idx.known], self.stds)
+        log_w = sub._log_resp(v, (self.stds**2).reshape(1, -1))[0]
+        return GaussianMixture(torch.softmax(log_w, 0), self.means[:, idx.unknown], self.stds)
+
     def cdf_1d(self, x: Tensor) -> Tensor:
         """CDF of a 1-D mixture at points ``x`` (any shape)."""
         if self.dim != 1:
             raise ValueError(f"cdf_1d: mixture is {self.dim}-dimensional")
         z = (x.double().unsqueeze(-1) - self.means[:, 0]) / self.stds
         return (self.weights * 0.5 * (1 + torch.erf(z / math.sqrt(2)))).sum(-1)
+
+
+@dataclass(frozen=True)
+class _Split:
+    known: list[int]
+    unknown: list[int]
+
+
+def _split(dim: int, known: Sequence[int]) -> _Split:
+    k = [int(i) for i in known]
+    if not k or len(set(k)) != len(k) or min(k) < 0 or max(k) >= dim:
+        raise ValueError(f"known: need distinct coordinates in [0, {dim}), got {list(known)}")
+    return _Split(k, [i for i in range(dim) if i not in k])
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """N(mean [d], cov [d, d]) with its exact denoiser and conditionals (float64).
+
+    D(x, σ) = μ + Σ (Σ + σ² I)⁻¹ (x − μ); the posterior covariance Cov[x0 | x_σ] = σ² ∂D/∂x.
+    """
+
+    mean: Tensor
+    cov: Tensor
+
+    def __post_init__(self) -> None:
+        m, c = torch.as_tensor(self.mean, dtype=torch.float64), torch.as_tensor(self.cov, dtype=torch.float64)
+        if m.dim() != 1 or c.shape != (m.shape[0], m.shape[0]):
+            raise ValueError(f"gaussian: need mean [d], cov [d, d]; got {tuple(m.shape)}, {tuple(c.shape)}")
+        if not torch.allclose(c, c.T) or float(torch.linalg.eigvalsh(c).min()) <= 0:
+            raise ValueError("gaussian: cov must be symmetric positive definite")
+        object.__setattr__(self, "mean", m)
+        object.__setattr__(self, "cov", c)
+
+    @property
+    def dim(self) -> int:
+        return self.mean.shape[0]
+
+    def denoise(self, x: Tensor, sigma: Tensor | float) -> Tensor:
+        """Exact E[x0 | x0 + σε = x]; x [N, d], σ scalar or [N]; differentiable in x."""
+        evals, q = torch.linalg.eigh(self.cov)
+        s2 = torch.as_tensor(sigma, dtype=torch.float64, device=x.device).reshape(-1, 1) ** 2
+        xc = x.double() - self.mean
+        return (self.mean + ((xc @ q) * evals / (evals + s2)) @ q.T).to(x.dtype)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n exact samples, [n, d] float64."""
+        z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
+        return self.mean + z @ torch.linalg.cholesky(self.cov).T
+
+    def condition(self, known: Sequence[int], values: Tensor) -> "Gaussian":
+        """p(x_u | x_known = values) over the other coordinates (in order): mean μ_u + Σ_uk Σ_kk⁻¹ (v − μ_k),
+        cov Σ_uu − Σ_uk Σ_kk⁻¹ Σ_ku."""
+        idx = _split(self.dim, known)
+        k, u = idx.known, idx.unknown
+        v = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
+        gain = torch.linalg.solve(self.cov[k][:, k], self.cov[k][:, u]).T
+        return Gaussian(self.mean[u] + gain @ (v - self.mean[k]), self.cov[u][:, u] - gain @ self.cov[k][:, u])
+
+    def marginal_1d(self, i: int) -> GaussianMixture:
+        """The 1-D marginal of coordinate i, as a one-component mixture (for W1 / KS against samples)."""
+        return GaussianMixture(torch.ones(1), self.mean[i].reshape(1, 1), self.cov[i, i].sqrt().reshape(1))
 
 
 def bimodal_1d() -> GaussianMixture:

@@ -3,5 +3,9 @@
 from sciffusion.common.guidance.cfg import cfg
 from sciffusion.common.guidance.gradient import dps, energy_guidance
 from sciffusion.common.guidance.inpaint import inpaint_replace, repaint, shifted_denoiser
+from sciffusion.common.guidance.posterior import inpaint_posterior, tweedie_posterior
 
-__all__ = ["cfg", "dps", "energy_guidance", "inpaint_replace", "repaint", "shifted_denoiser"]
+__all__ = [
+    "cfg", "dps", "energy_guidance", "inpaint_posterior", "inpaint_replace", "repaint", "shifted_denoiser",
+    "tweedie_posterior",
+]

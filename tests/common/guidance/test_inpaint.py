@@ -7,6 +7,7 @@ Exact denoiser D(x, σ) = Σ(Σ + σ²I)⁻¹x. Analytic conditional: mean Σ_uk
 - RePaint (Euler–Maruyama, jump 2, 20 resamplings) cuts the mean error to ≈ 0.14 and the covariance
   error to ≈ 0.09, but does NOT reach Monte-Carlo tolerance (≈ 0.01): its harmonisation fixed point
   is not the exact conditional. Bounds below are set from these measurements, not from MC error.
+  The exact conditional comes from ``inpaint_posterior`` (test_posterior.py).
 - The RePaint machinery itself (sub-grids with the shifted denoiser, re-noising) is exact: without
   a mask it reproduces N(0, Σ) within MC tolerance, and the shifted denoiser matches its closed form.
 """
