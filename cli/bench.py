@@ -68,3 +68,24 @@ def likelihood(
     rows = run_likelihood_bench(LikelihoodBenchConfig(out=out, overwrite=overwrite, points=points))
     typer.echo(format_table(rows))
     typer.echo(f"wrote {out}/likelihood.csv and {out}/likelihood.png")
+
+
+@app.command("inpaint")
+@user_errors_exit
+def inpaint(
+    out: Path = typer.Option(..., "--out", help="Output folder (inpaint.csv, ratios.csv, inpaint.png)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer step counts; the peer at 50 steps only."),
+    n: int = typer.Option(20_000, "--n", help="Samples per row."),
+    cg_iters: int = typer.Option(2, "--cg-iters", help="Conjugate-gradient iterations of the posterior denoiser."),
+    no_peers: bool = typer.Option(False, "--no-peers", help="Skip diffusers' RePaintScheduler."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same noise for every method)."),
+) -> None:
+    """Inpainting error against closed-form conditionals: replacement, RePaint, posterior, diffusers RePaint."""
+    from sciffusion.pipelines.bench.inpaint import InpaintBenchConfig, format_table, ratio_rows, run_inpaint_bench
+
+    cfg = InpaintBenchConfig(out=out, overwrite=overwrite, quick=quick, n=n, cg_iters=cg_iters,
+                             peers=not no_peers, seed=seed)
+    rows = run_inpaint_bench(cfg, log=typer.echo)
+    typer.echo(format_table(rows, ratio_rows(rows)))
+    typer.echo(f"wrote {out}/inpaint.csv, {out}/ratios.csv and {out}/inpaint.png")

@@ -77,16 +77,21 @@ def _check_solver_args(noise_std: float, cg_iters: int) -> None:
 
 
 def tweedie_posterior(denoise: DenoiseFn, operator: LinearOperator, y: Tensor, noise_std: float = 0.0,
-                      cg_iters: int = 10) -> DenoiseFn:
+                      cg_iters: int = 2, damping: float = 0.0) -> DenoiseFn:
     """Moment-matching posterior denoiser D_y(x, σ) for y = A x0 + N(0, noise_std²) (module docstring).
 
     denoise: prior D(x [B, ...], σ [B]) → x0 estimate; operator: LINEAR A(x0 [B, ...]) → [B, ...]
     (differentiable; its adjoint is taken by autograd); y: measurements, A's output shape;
     noise_std: s_y ≥ 0 in data units (0 = exact measurements); cg_iters: conjugate-gradient
-    iterations (exact after dim(y) iterations in exact arithmetic). Cost per call: one forward and
-    cg_iters + 1 backward passes through D.
+    iterations — exact after dim(y) iterations for an exact denoiser (symmetric PSD J), but a learned
+    denoiser's J is only nearly so and many iterations can amplify its errors: 1-3, as in MMPS, is the
+    usual choice (the MNIST demo measures 2 best); damping: λ ≥ 0 added to the scaled system
+    (A J Aᵀ + s_y²/σ² + λ) (0 = exact; > 0 trades exactness for stability). Cost per call: one forward
+    and cg_iters + 1 backward passes through D.
     """
     _check_solver_args(noise_std, cg_iters)
+    if not (math.isfinite(damping) and damping >= 0):
+        raise ValueError(f"damping: must be finite and >= 0, got {damping}")
 
     def adjoint(w: Tensor, like: Tensor) -> Tensor:
         with torch.enable_grad():
@@ -108,7 +113,7 @@ def tweedie_posterior(denoise: DenoiseFn, operator: LinearOperator, y: Tensor, n
             s2 = _per_sample(torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1).expand(x.shape[0]) ** 2,
                              residual)
             # Scaled system (A J Aᵀ + s_y²/σ² I) w' = y − A D with w' = σ² w: well scaled at every σ.
-            ratio = noise_std**2 / s2
+            ratio = noise_std**2 / s2 + damping
 
             def matvec(v: Tensor) -> Tensor:
                 return operator(jt(adjoint(v, d0))) + ratio * v
@@ -119,7 +124,8 @@ def tweedie_posterior(denoise: DenoiseFn, operator: LinearOperator, y: Tensor, n
     return posterior
 
 
-def inpaint_posterior(denoise: DenoiseFn, known: Tensor, mask: Tensor, cg_iters: int = 10) -> DenoiseFn:
+def inpaint_posterior(denoise: DenoiseFn, known: Tensor, mask: Tensor, cg_iters: int = 2,
+                      damping: float = 0.0) -> DenoiseFn:
     """Inpainting by the moment-matching posterior: exact conditional denoiser for Gaussian data.
 
     known: [B, ...] or broadcastable, the values where mask = 1; mask: 0/1, broadcastable to x
@@ -129,8 +135,8 @@ def inpaint_posterior(denoise: DenoiseFn, known: Tensor, mask: Tensor, cg_iters:
         D_u + J_uk J_kk⁻¹ (known − D_k)   (the block form of the module formula with A = mask),
 
     the mean of p(x0 | x_σ) conditioned on x0_k = known. Costs one forward and cg_iters + 1 backward
-    passes per call; cg_iters ≥ the number of known entries per sample solves exactly (a handful is
-    usually enough).
+    passes per call; cg_iters ≥ the number of known entries per sample solves exactly for an exact
+    denoiser; for learned ones see ``tweedie_posterior`` on cg_iters and damping.
     """
     if not bool(((mask == 0) | (mask == 1)).all()):
         raise ValueError("mask: values must be 0 or 1 (soft masks: use inpaint_replace)")
@@ -139,7 +145,7 @@ def inpaint_posterior(denoise: DenoiseFn, known: Tensor, mask: Tensor, cg_iters:
     def select(x0: Tensor) -> Tensor:
         return mask.to(x0) * x0
 
-    inner = tweedie_posterior(denoise, select, mask * known, 0.0, cg_iters)
+    inner = tweedie_posterior(denoise, select, mask * known, 0.0, cg_iters, damping)
 
     def posterior(x: Tensor, sigma: Tensor) -> Tensor:
         m = mask.to(x)

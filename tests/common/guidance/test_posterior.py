@@ -168,5 +168,7 @@ def test_bad_arguments():
         inpaint_posterior(DATA.denoise, KNOWN, MASK * 0.5)
     with pytest.raises(ValueError, match="cg_iters"):
         inpaint_posterior(DATA.denoise, KNOWN, MASK, cg_iters=0)
+    with pytest.raises(ValueError, match="damping"):
+        inpaint_posterior(DATA.denoise, KNOWN, MASK, damping=-0.1)
     with pytest.raises(ValueError, match="noise_std"):
         tweedie_posterior(DATA.denoise, lambda x0: x0, Y, noise_std=-1.0)
