@@ -93,13 +93,27 @@ def tweedie_posterior(denoise: DenoiseFn, operator: LinearOperator, y: Tensor, n
     if not (math.isfinite(damping) and damping >= 0):
         raise ValueError(f"damping: must be finite and >= 0, got {damping}")
 
+    pair = posterior_and_prior(denoise, operator, y, noise_std, cg_iters, damping)
+
+    def posterior(x: Tensor, sigma: Tensor) -> Tensor:
+        return pair(x, sigma)[0]
+
+    return posterior
+
+
+def posterior_and_prior(denoise: DenoiseFn, operator: LinearOperator, y: Tensor, noise_std: float = 0.0,
+                        cg_iters: int = 2, damping: float = 0.0) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """``(x, σ) -> (D_y(x, σ), D(x, σ))``: the posterior denoiser of :func:`tweedie_posterior` and the prior
+    denoiser from the same forward pass (for samplers that need both, e.g. :mod:`.smc`)."""
+    _check_solver_args(noise_std, cg_iters)
+
     def adjoint(w: Tensor, like: Tensor) -> Tensor:
         with torch.enable_grad():
             z = torch.zeros_like(like, requires_grad=True)
             (at_w,) = torch.autograd.grad(operator(z), z, grad_outputs=w)
         return at_w
 
-    def posterior(x: Tensor, sigma: Tensor) -> Tensor:
+    def pair(x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
         with torch.enable_grad():
             x_in = x.detach().requires_grad_(True)
             d = denoise(x_in, sigma)
@@ -119,9 +133,9 @@ def tweedie_posterior(denoise: DenoiseFn, operator: LinearOperator, y: Tensor, n
                 return operator(jt(adjoint(v, d0))) + ratio * v
 
             w = batched_cg(matvec, residual, cg_iters)
-            return d0 + jt(adjoint(w, d0)).detach()
+            return d0 + jt(adjoint(w, d0)).detach(), d0
 
-    return posterior
+    return pair
 
 
 def inpaint_posterior(denoise: DenoiseFn, known: Tensor, mask: Tensor, cg_iters: int = 2,
