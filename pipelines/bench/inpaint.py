@@ -8,7 +8,8 @@ Cases (exact denoisers, so every error left is the method's):
 
 Methods: ``replace`` (known part substituted into D), ``repaint`` (ours, around Euler–Maruyama,
 jump 10 × 10 resamplings), ``posterior`` (the moment-matching posterior denoiser,
-:mod:`sciffusion.common.guidance.posterior`) with an ODE and an SDE sampler, and the peer
+:mod:`sciffusion.common.guidance.posterior`) with an ODE and an SDE sampler, ``smc`` (twisted SMC,
+:mod:`sciffusion.common.guidance.smc`, all N samples one particle population), and the peer
 ``diffusers_repaint`` (``RePaintScheduler`` on a 1000-step linear-β DDPM, the RePaint paper's jump 10 ×
 10 resamplings; the exact denoiser wrapped as an ε-model, clipping off). All run in one process on the
 same targets with the same N.
@@ -105,6 +106,7 @@ def _methods(cfg: InpaintBenchConfig) -> list[tuple[str, str, int]]:
     rows += [("posterior", "dpmpp_2m", s) for s in ode_steps]
     rows += [("posterior", "heun", s) for s in ode_steps[1:]]
     rows += [("posterior", "dpmpp_2m_sde", s) for s in sde_steps]
+    rows += [("smc", "twisted_smc", s) for s in ((200,) if cfg.quick else (200, 500, 1000))]
     return rows
 
 
@@ -126,7 +128,7 @@ def run_ours(case: InpaintCase, method: str, sampler: str, steps: int, cfg: Inpa
     import torch
 
     from sciffusion.common.grids import karras_grid
-    from sciffusion.common.guidance import inpaint_posterior, inpaint_replace, repaint
+    from sciffusion.common.guidance import inpaint_posterior, inpaint_replace, inpaint_smc, repaint
     from sciffusion.common.samplers import SAMPLERS
 
     f64 = torch.float64
@@ -138,11 +140,15 @@ def run_ours(case: InpaintCase, method: str, sampler: str, steps: int, cfg: Inpa
     g = torch.Generator().manual_seed(cfg.seed)
     x = grid[0] * torch.randn(cfg.n, case.dim, generator=g, dtype=f64)
     backward_per_call = 0
+    den = case.denoise
     if method == "posterior":
         den, backward_per_call = inpaint_posterior(case.denoise, known, mask, cfg.cg_iters), cfg.cg_iters + 1
-    else:
+    elif method in ("replace", "repaint"):
         den = inpaint_replace(case.denoise, known, mask)
-    fn = SAMPLERS[sampler]
+    if method == "smc":
+        fn, backward_per_call = inpaint_smc(known, mask, cg_iters=cfg.cg_iters), cfg.cg_iters + 1
+    else:
+        fn = SAMPLERS[sampler]
     if method == "repaint":
         fn = repaint(fn, 10, 10)
     t0 = time.perf_counter()
@@ -217,19 +223,19 @@ def run_inpaint_bench(cfg: InpaintBenchConfig, log: Callable[[str], None] = lamb
 
 
 def ratio_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per case: the best posterior row costing at most the best diffusers RePaint row's passes, vs that row."""
+    """Per case: our best posterior or SMC row costing at most the best diffusers RePaint row's passes, vs that row."""
     out = []
     for case in sorted({r["case"] for r in rows}):
         peer = [r for r in rows if r["case"] == case and r["method"] == "diffusers_repaint"]
         if not peer:
             continue
         best_peer = min(peer, key=lambda r: r["w1_max"])
-        ours = [r for r in rows if r["case"] == case and r["method"] == "posterior"
+        ours = [r for r in rows if r["case"] == case and r["method"] in ("posterior", "smc")
                 and r["passes"] <= best_peer["passes"]]
         if not ours:
             continue
         best = min(ours, key=lambda r: r["w1_max"])
-        out.append({"case": case, "ours": f"posterior/{best['sampler']}/{best['steps']}", "ours_nfe": best["nfe"],
+        out.append({"case": case, "ours": f"{best['method']}/{best['sampler']}/{best['steps']}", "ours_nfe": best["nfe"],
                     "ours_passes": best["passes"], "ours_w1": best["w1_max"],
                     "peer": f"diffusers_repaint/{best_peer['steps']}", "peer_nfe": best_peer["nfe"],
                     "peer_w1": best_peer["w1_max"], "w1_ratio": best["w1_max"] / best_peer["w1_max"],

@@ -30,6 +30,8 @@ def test_rows_csv_ratios_and_plot(tmp_path):
     post, repl = g[("posterior", "dpmpp_2m", 50)], g[("replace", "dpmpp_2m", 50)]
     assert post["w1_max"] < 0.06 < 0.3 < repl["w1_max"], (post, repl)
     assert post["passes"] == 4 * post["nfe"]  # 1 forward + (cg_iters = 2) + 1 backward passes
+    m = {(r["method"], r["steps"]): r for r in rows if r["case"] == "gmm2d"}
+    assert m[("smc", 200)]["w1_max"] < 0.6 * m[("posterior", 50)]["w1_max"]  # weights fix the mode masses
     if HAVE_DIFFUSERS:
         ratios = ratio_rows(rows)
         assert [q["case"] for q in ratios] == ["gauss4d", "gmm2d"]
