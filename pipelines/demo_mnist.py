@@ -141,23 +141,26 @@ def _datamodule(train_k, batch_size: int, seed: int):
     return MnistData()
 
 
-def _save_grid(images, path: Path, title: str) -> None:
+def _save_grid(images, path: Path, title: str, cols: Optional[int] = None, pad: int = 0) -> None:
+    """Images [N, 1, 28, 28] in [−1, 1] as one grey grid (``cols`` per row, default ≈ sqrt N; ``pad``
+    black pixels around each image) with a title."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     n = len(images)
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    grid = images.new_full((rows * 28, cols * 28), -1.0)
+    cell = 28 + 2 * pad
+    grid = images.new_full((rows * cell, cols * cell), -1.0)
     for i, im in enumerate(images):
         r, c = divmod(i, cols)
-        grid[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = im[0]
+        grid[r * cell + pad:r * cell + pad + 28, c * cell + pad:c * cell + pad + 28] = im[0]
     fig = Figure(figsize=(cols * 0.6 + 0.4, rows * 0.6 + 0.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.imshow(grid.numpy(), cmap="gray", vmin=-1, vmax=1)
     ax.set_axis_off()
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title, fontsize=8 if pad == 0 else 6)
     fig.savefig(path, bbox_inches="tight")
 
 
@@ -218,28 +221,11 @@ def inpaint_top_half(denoise, digits_k, config: MnistDemoConfig, path: Optional[
     if path is not None:
         seen = truth * mask + (1 - mask) * 0.0  # unknown half shown grey
         rows = torch.cat([truth, seen, results["replace"], results["posterior"]])
-        _save_grid_rows(rows, len(truth), path,
+        _save_grid(rows, path,
                         f"rows: digit / known top half / replacement (MSE {out['replace']['mse_unknown']:.3f}) / "
-                        f"posterior (MSE {out['posterior']['mse_unknown']:.3f}); {config.sampler}, {config.steps} steps")
+                        f"posterior (MSE {out['posterior']['mse_unknown']:.3f}); {config.sampler}, {config.steps} steps",
+                   cols=len(truth), pad=1)
     return out
-
-
-def _save_grid_rows(images, cols: int, path: Path, title: str) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    rows = math.ceil(len(images) / cols)
-    grid = images.new_full((rows * 30, cols * 30), -1.0)
-    for i, im in enumerate(images):
-        r, c = divmod(i, cols)
-        grid[r * 30 + 1:r * 30 + 29, c * 30 + 1:c * 30 + 29] = im[0]
-    fig = Figure(figsize=(cols * 0.7 + 0.4, rows * 0.7 + 0.6), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.imshow(grid.numpy(), cmap="gray", vmin=-1, vmax=1)
-    ax.set_axis_off()
-    ax.set_title(title, fontsize=6)
-    fig.savefig(path, bbox_inches="tight")
 
 
 def run_mnist_demo(config: MnistDemoConfig) -> dict[str, Any]:
