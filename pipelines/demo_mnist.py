@@ -222,8 +222,8 @@ def inpaint_top_half(denoise, digits_k, config: MnistDemoConfig, path: Optional[
         seen = truth * mask + (1 - mask) * 0.0  # unknown half shown grey
         rows = torch.cat([truth, seen, results["replace"], results["posterior"]])
         _save_grid(rows, path,
-                        f"rows: digit / known top half / replacement (MSE {out['replace']['mse_unknown']:.3f}) / "
-                        f"posterior (MSE {out['posterior']['mse_unknown']:.3f}); {config.sampler}, {config.steps} steps",
+                   f"rows: digit / known top half / replacement (MSE {out['replace']['mse_unknown']:.3f}) / "
+                   f"posterior (MSE {out['posterior']['mse_unknown']:.3f}); {config.sampler}, {config.steps} steps",
                    cols=len(truth), pad=1)
     return out
 
