@@ -55,8 +55,10 @@ def systematic_resample(log_w: Tensor, generator: Optional[torch.Generator]) -> 
     w = torch.softmax(log_w, dim=1)
     cdf = torch.cumsum(w, dim=1)
     cdf[:, -1] = 1.0
-    u = (torch.rand(g, 1, generator=generator, dtype=w.dtype) + torch.arange(p, dtype=w.dtype)) / p
-    return torch.searchsorted(cdf, u.to(cdf.device)).clamp_max(p - 1)
+    dev = generator.device if generator is not None else w.device
+    u = torch.rand(g, 1, generator=generator, dtype=w.dtype, device=dev).to(w.device)
+    u = (u + torch.arange(p, dtype=w.dtype, device=w.device)) / p
+    return torch.searchsorted(cdf, u).clamp_max(p - 1)
 
 
 def twisted_smc(operator: LinearOperator, y: Tensor, noise_std: float = 0.0, *, groups: int = 1,
