@@ -5,9 +5,9 @@ from sciffusion.common.guidance.cfg import cfg
 from sciffusion.common.guidance.gradient import dps, energy_guidance
 from sciffusion.common.guidance.inpaint import inpaint_replace, repaint, shifted_denoiser
 from sciffusion.common.guidance.posterior import inpaint_posterior, tweedie_posterior
-from sciffusion.common.guidance.smc import inpaint_smc, twisted_smc
+from sciffusion.common.guidance.smc import energy_smc, guided_smc, inpaint_smc, twisted_smc
 
 __all__ = [
-    "cfg", "dps", "energy_guidance", "inpaint_posterior", "inpaint_replace", "inpaint_smc", "repaint",
-    "shifted_denoiser", "tweedie_posterior", "twisted_smc",
+    "cfg", "dps", "energy_guidance", "energy_smc", "guided_smc", "inpaint_posterior", "inpaint_replace",
+    "inpaint_smc", "repaint", "shifted_denoiser", "tweedie_posterior", "twisted_smc",
 ]

@@ -1,4 +1,8 @@
-"""Twisted sequential Monte Carlo for linear measurements: asymptotically exact conditional sampling.
+"""Twisted sequential Monte Carlo: asymptotically exact conditional sampling and tilting.
+
+:func:`guided_smc` takes any (proposal, twist) pair; :func:`twisted_smc` / :func:`inpaint_smc` are
+the linear-measurement instance described below, :func:`energy_smc` the tilt p(x0) exp(−λ E(x0))
+(proposal: x̂0 energy guidance; twist exp(−λ E(D(x, σ)))).
 
 The posterior denoiser of :mod:`.posterior` is exact only where p(x0 | x_σ) is Gaussian; on a
 multimodal conditional it gets the mode weights wrong. This sampler corrects it by importance
@@ -29,6 +33,8 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.grids import check_grid
+from sciffusion.common.denoisers import expand_sigma, per_sample
+from sciffusion.common.guidance.gradient import _grad_through_denoiser
 from sciffusion.common.guidance.posterior import LinearOperator, posterior_and_prior
 from sciffusion.common.samplers.base import SampleResult, StepCallback, StepInfo, randn_like
 
@@ -61,28 +67,26 @@ def systematic_resample(log_w: Tensor, generator: Optional[torch.Generator]) -> 
     return torch.searchsorted(cdf, u).clamp_max(p - 1)
 
 
-def twisted_smc(operator: LinearOperator, y: Tensor, noise_std: float = 0.0, *, groups: int = 1,
-                cg_iters: int = 2, ess_threshold: float = 0.5, finalize: Optional[Callable[[Tensor], Tensor]] = None):
-    """A sampler for y = A x0 + N(0, s_y²): ``(denoise, sigmas, x, *, generator, callback) -> SMCResult``.
+PairFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
-    Call it like any sampler with the PRIOR denoiser D(x [B, ...], σ [B]) and a grid ending in 0 (the
-    last step returns the posterior denoiser's estimate). operator: linear A [B, ...] → measurement
-    shape; y: measurements (per sample or broadcastable); groups: the batch B is ``groups`` contiguous
-    groups of B/groups particles, resampled within the group; ess_threshold ∈ (0, 1]: resample a group
-    when its ESS/P falls below it; finalize: applied to the output (e.g. put the known pixels back).
+
+def guided_smc(make_pair: Callable[[DenoiseFn], PairFn], log_twist: Callable[[Tensor, float], Tensor], *,
+               groups: int = 1, ess_threshold: float = 0.5, finalize: Optional[Callable[[Tensor], Tensor]] = None):
+    """The SMC sampler for any twist: ``(denoise, sigmas, x, *, generator, callback) -> SMCResult``.
+
+    make_pair: prior D ↦ ``(x, σ) -> (D_guided, D)``, the proposal's denoiser and the prior's from one
+    pass; log_twist: ``(D(x, σ) [B, ...], σ) -> [B]``, log p̃ of the condition given x at σ, which must
+    tend to the target's log-tilt as σ → 0 (e.g. −λ E(x0)). See :func:`twisted_smc` for the rest.
     """
     if not 0 < ess_threshold <= 1:
         raise ValueError(f"ess_threshold: must be in (0, 1], got {ess_threshold}")
     if groups < 1:
         raise ValueError(f"groups: must be >= 1, got {groups}")
 
-    def log_twist(d: Tensor, sigma: float) -> Tensor:
-        return -0.5 * _sq_norm(y.to(d) - operator(d)) / (noise_std**2 + sigma**2)
-
     def sample(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *, generator: Optional[torch.Generator] = None,
                callback: Optional[StepCallback] = None) -> SMCResult:
         check_grid(sigmas)
-        pair = posterior_and_prior(denoise, operator, y, noise_std, cg_iters)
+        pair = make_pair(denoise)
         b = x.shape[0]
         if b % groups:
             raise ValueError(f"x: batch {b} is not a multiple of groups={groups}")
@@ -130,6 +134,44 @@ def twisted_smc(operator: LinearOperator, y: Tensor, noise_std: float = 0.0, *, 
         return SMCResult(out, nfe, ess_hist, resamples)
 
     return sample
+
+
+def twisted_smc(operator: LinearOperator, y: Tensor, noise_std: float = 0.0, *, groups: int = 1,
+                cg_iters: int = 2, ess_threshold: float = 0.5, finalize: Optional[Callable[[Tensor], Tensor]] = None):
+    """A sampler for y = A x0 + N(0, s_y²): ``(denoise, sigmas, x, *, generator, callback) -> SMCResult``.
+
+    Call it like any sampler with the PRIOR denoiser D(x [B, ...], σ [B]) and a grid ending in 0 (the
+    last step returns the posterior denoiser's estimate). operator: linear A [B, ...] → measurement
+    shape; y: measurements (per sample or broadcastable); groups: the batch B is ``groups`` contiguous
+    groups of B/groups particles, resampled within the group; ess_threshold ∈ (0, 1]: resample a group
+    when its ESS/P falls below it; finalize: applied to the output (e.g. put the known pixels back).
+    """
+    def log_twist(d: Tensor, sigma: float) -> Tensor:
+        return -0.5 * _sq_norm(y.to(d) - operator(d)) / (noise_std**2 + sigma**2)
+
+    return guided_smc(lambda denoise: posterior_and_prior(denoise, operator, y, noise_std, cg_iters), log_twist,
+                      groups=groups, ess_threshold=ess_threshold, finalize=finalize)
+
+
+def energy_smc(energy: Callable[[Tensor], Tensor], scale: float, *, groups: int = 1, ess_threshold: float = 0.5):
+    """Exact tilting p(x0) exp(−λ E(x0)) in the limit of many particles: the proposal is
+    :func:`~sciffusion.common.guidance.gradient.energy_guidance` (D − λσ²∇E(D)), the twist
+    exp(−λ E(D(x, σ))), which is the target tilt at σ → 0. energy: ``E(x0 [B, ...]) -> [B]``; scale: λ ≥ 0.
+    Returns a sampler ``(denoise, sigmas, x, *, generator, callback) -> SMCResult``."""
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"scale: must be finite and >= 0, got {scale}")
+
+    def make_pair(denoise: DenoiseFn) -> PairFn:
+        def pair(x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
+            d, grad = _grad_through_denoiser(denoise, x, sigma, energy)
+            return d - scale * per_sample(expand_sigma(sigma, x), x) ** 2 * grad, d
+
+        return pair
+
+    def log_twist(d: Tensor, sigma: float) -> Tensor:
+        return -scale * energy(d).detach()
+
+    return guided_smc(make_pair, log_twist, groups=groups, ess_threshold=ess_threshold)
 
 
 def inpaint_smc(known: Tensor, mask: Tensor, *, groups: int = 1, cg_iters: int = 2, ess_threshold: float = 0.5):
