@@ -81,7 +81,7 @@ def inpaint(
     no_peers: bool = typer.Option(False, "--no-peers", help="Skip diffusers' RePaintScheduler."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same noise for every method)."),
 ) -> None:
-    """Inpainting error against closed-form conditionals: replacement, RePaint, posterior, diffusers RePaint."""
+    """Inpainting error against closed-form conditionals: replacement, RePaint, posterior denoiser, SMC, diffusers RePaint."""
     from sciffusion.pipelines.bench.inpaint import InpaintBenchConfig, format_table, ratio_rows, run_inpaint_bench
 
     cfg = InpaintBenchConfig(out=out, overwrite=overwrite, quick=quick, n=n, cg_iters=cg_iters,

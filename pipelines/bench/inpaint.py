@@ -48,9 +48,9 @@ class InpaintBenchConfig:
 
     def __post_init__(self) -> None:
         if self.n < 100:
-            raise ValueError(f"n: need at least 100 samples, got {self.n}")
+            raise ValueError(f"--n: need at least 100 samples, got {self.n}")
         if self.cg_iters < 1:
-            raise ValueError(f"cg_iters: must be >= 1, got {self.cg_iters}")
+            raise ValueError(f"--cg-iters: must be >= 1, got {self.cg_iters}")
         if not 0 < self.sigma_min < self.sigma_max:
             raise ValueError(f"sigma range: need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
 

@@ -50,7 +50,7 @@ def test_cli_refuses_existing_output(tmp_path):
 
 
 def test_config_validates(tmp_path):
-    with pytest.raises(ValueError, match="cg_iters"):
+    with pytest.raises(ValueError, match="--cg-iters"):
         InpaintBenchConfig(out=tmp_path, cg_iters=0)
-    with pytest.raises(ValueError, match="n:"):
+    with pytest.raises(ValueError, match="--n:"):
         InpaintBenchConfig(out=tmp_path, n=5)
