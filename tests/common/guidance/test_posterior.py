@@ -172,3 +172,21 @@ def test_bad_arguments():
         inpaint_posterior(DATA.denoise, KNOWN, MASK, damping=-0.1)
     with pytest.raises(ValueError, match="noise_std"):
         tweedie_posterior(DATA.denoise, lambda x0: x0, Y, noise_std=-1.0)
+
+
+@pytest.mark.parametrize("centred", [True, False])
+def test_conditional_start_removes_the_sigma_max_bias(centred):
+    """Gaussian data: the PF-ODE map is affine, so antithetic starts (ε, −ε) make the output mean the
+    pure bias. From x_T = σ_max ε at σ_max = 80 it is 3.6e-3 (measured); from the centred start < 1e-5."""
+    from sciffusion.common.guidance import conditional_start
+
+    grid = karras_grid(100, 0.002, 80.0, dtype=F64)
+    z = torch.randn(500, 4, generator=torch.Generator().manual_seed(0), dtype=F64)
+    z = torch.cat([z, -z])
+    den = inpaint_posterior(DATA.denoise, KNOWN, MASK)
+    x = conditional_start(den, z, 80.0) if centred else grid[0] * z
+    out = SAMPLERS["dpmpp_2m"](den, grid, x).x
+    bias = float((out[:, U].mean(0) - COND.mean).abs().max())
+    assert (bias < 1e-5) == centred, bias
+    if not centred:
+        assert bias > 1e-3
