@@ -23,7 +23,7 @@ from sciffusion.common.denoisers import expand_sigma, per_sample
 DenoiseFn = Callable[[Tensor, Tensor], Tensor]
 
 
-def _grad_through_denoiser(denoise: DenoiseFn, x: Tensor, sigma: Tensor,
+def grad_through_denoiser(denoise: DenoiseFn, x: Tensor, sigma: Tensor,
                            objective: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
     """(D(x, σ) detached, ∇_x Σ_b objective(D(x, σ))_b) with autograd enabled locally."""
     with torch.enable_grad():
@@ -49,7 +49,7 @@ def energy_guidance(denoise: DenoiseFn, energy: Callable[[Tensor], Tensor], scal
     def guided(x: Tensor, sigma: Tensor) -> Tensor:
         if scale == 0:
             return denoise(x, sigma)
-        d, grad = _grad_through_denoiser(denoise, x, sigma, energy)
+        d, grad = grad_through_denoiser(denoise, x, sigma, energy)
         return d - scale * per_sample(expand_sigma(sigma, x), x) ** 2 * grad
 
     return guided
@@ -75,7 +75,7 @@ def dps(denoise: DenoiseFn, operator: Callable[[Tensor], Tensor], y: Tensor, zet
     def guided(x: Tensor, sigma: Tensor) -> Tensor:
         if zeta == 0:
             return denoise(x, sigma)
-        d, grad = _grad_through_denoiser(denoise, x, sigma, residual_norm)
+        d, grad = grad_through_denoiser(denoise, x, sigma, residual_norm)
         return d - zeta * grad
 
     return guided

@@ -27,17 +27,35 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from sciffusion.common.denoisers import expand_sigma, per_sample
+
 DenoiseFn = Callable[[Tensor, Tensor], Tensor]
 LinearOperator = Callable[[Tensor], Tensor]
 
 
-def _batch_dot(a: Tensor, b: Tensor) -> Tensor:
+def batch_dot(a: Tensor, b: Tensor) -> Tensor:
     """Per-sample inner product of [B, ...] tensors → [B]."""
     return (a * b).reshape(a.shape[0], -1).sum(dim=1)
 
 
-def _per_sample(v: Tensor, like: Tensor) -> Tensor:
-    return v.reshape(-1, *([1] * (like.dim() - 1)))
+def mask_operator(mask: Tensor) -> LinearOperator:
+    """A(x0) = mask · x0 for a 0/1 ``mask`` (1 = known), checked here (soft masks: use inpaint_replace)."""
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError("mask: values must be 0 or 1 (soft masks: use inpaint_replace)")
+
+    def select(x0: Tensor) -> Tensor:
+        return mask.to(x0) * x0
+
+    return select
+
+
+def keep_known(known: Tensor, mask: Tensor) -> Callable[[Tensor], Tensor]:
+    """x ↦ mask · known + (1 − mask) · x: puts the known values back exactly."""
+    def put_back(x: Tensor) -> Tensor:
+        m = mask.to(x)
+        return m * known.to(x) + (1 - m) * x
+
+    return put_back
 
 
 def batched_cg(matvec: Callable[[Tensor], Tensor], rhs: Tensor, iters: int, rtol: float = 1e-7) -> Tensor:
@@ -50,21 +68,21 @@ def batched_cg(matvec: Callable[[Tensor], Tensor], rhs: Tensor, iters: int, rtol
     w = torch.zeros_like(rhs)
     r = rhs.clone()
     p = r.clone()
-    rr = _batch_dot(r, r)
+    rr = batch_dot(r, r)
     stop = rr * rtol**2
     for _ in range(iters):
         active = rr > stop
         if not bool(active.any()):
             break
         mp = matvec(p)
-        pmp = _batch_dot(p, mp)
+        pmp = batch_dot(p, mp)
         ok = active & (pmp > 0)
         alpha = torch.where(ok, rr / torch.where(ok, pmp, torch.ones_like(pmp)), torch.zeros_like(rr))
-        w = w + _per_sample(alpha, w) * p
-        r = r - _per_sample(alpha, r) * mp
-        rr_new = _batch_dot(r, r)
+        w = w + per_sample(alpha, w) * p
+        r = r - per_sample(alpha, r) * mp
+        rr_new = batch_dot(r, r)
         beta = torch.where(ok, rr_new / torch.where(ok, rr, torch.ones_like(rr)), torch.zeros_like(rr))
-        p = r + _per_sample(beta, p) * p
+        p = r + per_sample(beta, p) * p
         rr = torch.where(ok, rr_new, torch.zeros_like(rr))  # a frozen sample stays frozen
     return w
 
@@ -124,8 +142,7 @@ def posterior_and_prior(denoise: DenoiseFn, operator: LinearOperator, y: Tensor,
 
             d0 = d.detach()
             residual = (y.to(d0) - operator(d0)).detach()
-            s2 = _per_sample(torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1).expand(x.shape[0]) ** 2,
-                             residual)
+            s2 = per_sample(expand_sigma(sigma, x) ** 2, residual)
             # Scaled system (A J Aᵀ + s_y²/σ² I) w' = y − A D with w' = σ² w: well scaled at every σ.
             ratio = noise_std**2 / s2 + damping
 
@@ -152,18 +169,11 @@ def inpaint_posterior(denoise: DenoiseFn, known: Tensor, mask: Tensor, cg_iters:
     passes per call; cg_iters ≥ the number of known entries per sample solves exactly for an exact
     denoiser; for learned ones see ``tweedie_posterior`` on cg_iters and damping.
     """
-    if not bool(((mask == 0) | (mask == 1)).all()):
-        raise ValueError("mask: values must be 0 or 1 (soft masks: use inpaint_replace)")
-    _check_solver_args(0.0, cg_iters)
-
-    def select(x0: Tensor) -> Tensor:
-        return mask.to(x0) * x0
-
-    inner = tweedie_posterior(denoise, select, mask * known, 0.0, cg_iters, damping)
+    inner = tweedie_posterior(denoise, mask_operator(mask), mask * known, 0.0, cg_iters, damping)
+    put_back = keep_known(known, mask)
 
     def posterior(x: Tensor, sigma: Tensor) -> Tensor:
-        m = mask.to(x)
-        return m * known.to(x) + (1 - m) * inner(x, sigma)
+        return put_back(inner(x, sigma))
 
     return posterior
 

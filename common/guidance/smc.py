@@ -34,8 +34,10 @@ from torch import Tensor
 
 from sciffusion.common.grids import check_grid
 from sciffusion.common.denoisers import expand_sigma, per_sample
-from sciffusion.common.guidance.gradient import _grad_through_denoiser
-from sciffusion.common.guidance.posterior import LinearOperator, posterior_and_prior
+from sciffusion.common.guidance.gradient import grad_through_denoiser
+from sciffusion.common.guidance.posterior import (
+    LinearOperator, batch_dot, keep_known, mask_operator, posterior_and_prior,
+)
 from sciffusion.common.samplers.base import SampleResult, StepCallback, StepInfo, randn_like
 
 DenoiseFn = Callable[[Tensor, Tensor], Tensor]
@@ -52,7 +54,7 @@ class SMCResult(SampleResult):
 
 
 def _sq_norm(v: Tensor) -> Tensor:
-    return v.reshape(v.shape[0], -1).pow(2).sum(1)
+    return batch_dot(v, v)
 
 
 def systematic_resample(log_w: Tensor, generator: Optional[torch.Generator]) -> Tensor:
@@ -163,7 +165,7 @@ def energy_smc(energy: Callable[[Tensor], Tensor], scale: float, *, groups: int 
 
     def make_pair(denoise: DenoiseFn) -> PairFn:
         def pair(x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
-            d, grad = _grad_through_denoiser(denoise, x, sigma, energy)
+            d, grad = grad_through_denoiser(denoise, x, sigma, energy)
             return d - scale * per_sample(expand_sigma(sigma, x), x) ** 2 * grad, d
 
         return pair
@@ -177,15 +179,5 @@ def energy_smc(energy: Callable[[Tensor], Tensor], scale: float, *, groups: int 
 def inpaint_smc(known: Tensor, mask: Tensor, *, groups: int = 1, cg_iters: int = 2, ess_threshold: float = 0.5):
     """:func:`twisted_smc` for a 0/1 ``mask`` (1 = known) with ``known`` values; the output keeps the
     known part exactly. Call the result like a sampler: ``inpaint_smc(known, mask)(D, sigmas, x)``."""
-    if not bool(((mask == 0) | (mask == 1)).all()):
-        raise ValueError("mask: values must be 0 or 1")
-
-    def select(x0: Tensor) -> Tensor:
-        return mask.to(x0) * x0
-
-    def put_back(x: Tensor) -> Tensor:
-        m = mask.to(x)
-        return m * known.to(x) + (1 - m) * x
-
-    return twisted_smc(select, mask * known, 0.0, groups=groups, cg_iters=cg_iters,
-                       ess_threshold=ess_threshold, finalize=put_back)
+    return twisted_smc(mask_operator(mask), mask * known, 0.0, groups=groups, cg_iters=cg_iters,
+                       ess_threshold=ess_threshold, finalize=keep_known(known, mask))
