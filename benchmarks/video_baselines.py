@@ -22,9 +22,10 @@ import numpy as np
 
 def smmnist_set(clips: int, seed: int) -> np.ndarray:
     from sciffusion.common.io.idx import read_idx
-    from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig, default_mnist_paths, generate_smmnist
+    from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig, generate_smmnist
+    from sciffusion.common.data import mnist_test_paths
 
-    images = read_idx(default_mnist_paths()[0])
+    images = read_idx(mnist_test_paths()[0])
     video, _ = generate_smmnist(images, SMMNISTConfig(clips=clips, frames=20, size=64, seed=seed, split="test"))
     return video
 

@@ -3,7 +3,7 @@ sample with a registered sampler, and score bits/dim on held-out digits.
 
     sciffusion demo mnist --out DIR [--minutes 4 --sampler dpmpp_2m --steps 20 --seed 0 --samples 64]
 
-Data: the bundled 10,000 MNIST test digits (``pipelines/data/mnist``): the first 9,000 train, the last
+Data: the bundled 10,000 MNIST test digits (``common/data/mnist``): the first 9,000 train, the last
 1,000 are held out. Pixels k ∈ {0..255} → x = k/127.5 − 1 ∈ [−1, 1] for training.
 
 Model: :class:`~sciffusion.common.networks.UNet2D` inside a
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-DATA_DIR = Path(__file__).resolve().parent / "data" / "mnist"
+from sciffusion.common.data import MNIST_DIR as DATA_DIR
 N_TRAIN = 9000
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,17 +20,53 @@ def refuse_existing(path: Path, overwrite: bool = False, what: str = "output") -
         raise FileExistsError(f"{path}: {what} already exists (pass --overwrite to replace it)")
 
 
+def _pid_alive(pid: int) -> bool:
+    """True if a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path | str) -> list[Path]:
+    """Remove the temporaries that killed runs left beside ``path``; returns what was removed.
+
+    :func:`atomic_path` names its temporary ``.<name>.<pid>.<random>.tmp``. A run killed by SIGKILL
+    never reaches its clean-up, so the next run for the same output removes every such sibling
+    whose process no longer exists (a concurrent run's temporary is left alone).
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\.[^/]*\.tmp$")
+    removed = []
+    for sibling in path.parent.iterdir():
+        match = pattern.match(sibling.name)
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            if sibling.is_dir() and not sibling.is_symlink():
+                shutil.rmtree(sibling, ignore_errors=True)
+            else:
+                sibling.unlink(missing_ok=True)
+            removed.append(sibling)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path``.
 
     Works for files and folders (e.g. a zarr store). On an exception the temporary is removed
-    and ``path`` is left untouched.
+    and ``path`` is left untouched; temporaries of earlier killed runs are removed first
+    (:func:`remove_stale_temporaries`).
     """
     path = Path(path)
     refuse_existing(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    remove_stale_temporaries(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
     target = tmp / path.name
     try:
         yield target

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Callable
 
 from sciffusion.common.io.atomic import atomic_path
-from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig, default_mnist_paths, generate_smmnist
+from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig, generate_smmnist
+from sciffusion.common.data import mnist_test_paths
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def make_smmnist(cfg: MakeSMMNISTConfig, progress: Callable[[int], None] | None 
     from sciffusion.common.io.idx import read_idx
     from sciffusion.domains.video.zarr_store import write_video_store
 
-    default_images, default_labels = default_mnist_paths()
+    default_images, default_labels = mnist_test_paths()
     images_path = Path(cfg.mnist_images or default_images)
     labels_path = Path(cfg.mnist_labels or (default_labels if cfg.mnist_images is None else
                                             images_path.with_name("t10k-labels-idx1-ubyte.gz")))

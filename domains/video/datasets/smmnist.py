@@ -127,11 +127,3 @@ def generate_smmnist(images: np.ndarray, cfg: SMMNISTConfig, progress=None) -> t
         if progress is not None:
             progress(1)
     return video, ids
-
-
-def default_mnist_paths() -> tuple[Path, Path]:
-    """The MNIST test images/labels bundled with ``sciffusion.pipelines`` (``pipelines/data/mnist``)."""
-    import sciffusion.pipelines as pipelines_pkg
-
-    root = Path(pipelines_pkg.__file__).parent / "data" / "mnist"
-    return root / "t10k-images-idx3-ubyte.gz", root / "t10k-labels-idx1-ubyte.gz"

@@ -8,7 +8,7 @@ import pytest
 
 from sciffusion.common.io.idx import read_idx
 
-BUNDLED = Path(__file__).resolve().parents[3] / "pipelines" / "data" / "mnist"
+from sciffusion.common.data import MNIST_DIR as BUNDLED
 
 
 def write_idx(path, arr):

@@ -3,12 +3,13 @@ import pytest
 
 from sciffusion.common.io.idx import read_idx
 from sciffusion.domains.video.datasets.smmnist import (
-    SMMNISTConfig, bouncing_trajectory, default_mnist_paths, generate_smmnist, split_digit_indices)
+    SMMNISTConfig, bouncing_trajectory, generate_smmnist, split_digit_indices)
+from sciffusion.common.data import mnist_test_paths
 
 
 @pytest.fixture(scope="module")
 def images():
-    return read_idx(default_mnist_paths()[0])
+    return read_idx(mnist_test_paths()[0])
 
 
 def test_train_and_test_digit_pools_are_disjoint_and_cover_all(images):

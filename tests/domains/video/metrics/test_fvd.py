@@ -63,10 +63,11 @@ def test_features_are_batched_and_cached_on_disk(tmp_path):
 
 @pytest.mark.slow
 def test_i3d_fvd_self_is_zero_and_grows_monotonically_with_noise(i3d_model):
-    from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig, default_mnist_paths, generate_smmnist
+    from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig, generate_smmnist
+    from sciffusion.common.data import mnist_test_paths
     from sciffusion.common.io.idx import read_idx
 
-    video, _ = generate_smmnist(read_idx(default_mnist_paths()[0]), SMMNISTConfig(clips=3, frames=9, seed=3))
+    video, _ = generate_smmnist(read_idx(mnist_test_paths()[0]), SMMNISTConfig(clips=3, frames=9, seed=3))
     real = extract_features(i3d_model, video, batch_size=2)
     assert fvd_from_features(real, real) < 1e-3
     rng = np.random.default_rng(0)

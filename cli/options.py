@@ -1,0 +1,27 @@
+"""Options shared by several commands, each checked once here.
+
+``seed_option()`` gives every command the same ``--seed`` with the same range check, so a seed that
+numpy, torch or Vina cannot take is a one-line error naming ``--seed``, never an overflow traceback
+from deep inside a run.
+"""
+from __future__ import annotations
+
+import typer
+
+SEED_MAX = 2**32 - 1  # numpy's SeedSequence-free legacy seeding and Vina take unsigned 32-bit seeds
+
+
+def check_seed(value: int | None) -> int | None:
+    """Option callback: ``error: --seed: ...`` and exit 2 unless ``0 <= value <= 2**32 - 1`` (None passes).
+
+    It runs while the options are parsed, before the command does any work.
+    """
+    if value is not None and not 0 <= value <= SEED_MAX:
+        typer.echo(f"error: --seed: must be an integer in [0, {SEED_MAX}], got {value}", err=True)
+        raise typer.Exit(code=2)
+    return value
+
+
+def seed_option(default: int = 0, help: str = "Random seed.") -> int:
+    """A ``--seed`` option with the shared range check."""
+    return typer.Option(default, "--seed", help=f"{help} Integer in [0, 2^32 - 1].", callback=check_seed)
