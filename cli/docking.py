@@ -30,7 +30,7 @@ def make_index(
 ) -> None:
     """Write an INDEX.csv (id,protein,ligand,split,pocket_ligand) from the data folders and split files."""
     from sciffusion.common.io.atomic import refuse_existing, write_text_atomic
-    from sciffusion.pipelines.docking.index import build_index
+    from sciffusion.domains.docking.index import build_index
 
     refuse_existing(out, overwrite)
     text = build_index(data_root, tuple(s for s in splits.split(",") if s), pocket=pocket, sample=sample, seed=seed)

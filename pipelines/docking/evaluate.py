@@ -103,7 +103,7 @@ def score_complex(cid: str, folder: Path | None, ligand: Path, protein: Path, cf
     """One complex of one seed: (per-complex row, per-pose rows)."""
     from rdkit import Chem
 
-    from sciffusion.pipelines.docking.pose_metrics import centroid_distance, pose_rmsd, posebusters_checks
+    from sciffusion.domains.docking.pose_metrics import centroid_distance, pose_rmsd, posebusters_checks
 
     row = {"id": cid, "n_poses": 0, "top1_rmsd": math.inf, "topk_min_rmsd": math.inf,
            "top1_centroid": math.inf, "top1_pb_valid": False, "top1_pb_failed": "", "error": ""}

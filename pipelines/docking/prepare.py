@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from sciffusion.common.io.atomic import atomic_path, write_text_atomic
-from sciffusion.pipelines.docking.index import IndexEntry, read_index
+from sciffusion.domains.docking.index import IndexEntry, read_index
 
 FORMAT_VERSION = 1
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sciffusion.common.io.atomic import atomic_path, write_text_atomic
-from sciffusion.pipelines.docking.index import IndexEntry, read_index
+from sciffusion.domains.docking.index import IndexEntry, read_index
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 
 from sciffusion.pipelines.docking.evaluate import EvaluateConfig, run_evaluate, seed_runs
-from sciffusion.pipelines.docking.pose_metrics import pose_rmsd
+from sciffusion.domains.docking.pose_metrics import pose_rmsd
 
 DATA = Path(__file__).parents[3] / "domains" / "docking" / "data"
 IDS = ("6YQW_82I", "6XG5_TOP")

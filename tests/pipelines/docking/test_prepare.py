@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sciffusion.pipelines.docking.index import build_index, read_index
+from sciffusion.domains.docking.index import build_index, read_index
 from sciffusion.pipelines.docking.prepare import PrepareConfig, load_prepared, run_prepare
 
 DATA = Path(__file__).parents[3] / "domains" / "docking" / "data"
