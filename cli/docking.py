@@ -1,4 +1,4 @@
-"""`sciffusion docking` commands: make-index, prepare, evaluate, baseline vina.
+"""`sciffusion docking` commands: make-index, prepare, evaluate, check-ligands, baseline vina.
 
 Each command parses arguments, builds one typed config and calls one pipeline function; heavy
 modules are imported inside the commands.
@@ -12,7 +12,10 @@ import typer
 
 from sciffusion.cli.errors import user_errors_exit
 
-app = typer.Typer(help="docking commands.", no_args_is_help=True)
+app = typer.Typer(
+    help="Protein-ligand docking: build an INDEX.csv, prepare complexes into tensors, run the AutoDock Vina "
+         "baseline, evaluate predicted poses (RMSD, PoseBusters) and check ligand files record by record.",
+    no_args_is_help=True)
 baseline_app = typer.Typer(help="classical docking baselines.", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
 
@@ -97,3 +100,19 @@ def baseline_vina(
                                            limit=limit))
     typer.echo(f"vina: {summary['done']}/{summary['complexes']} docked "
                f"({summary['skipped_existing']} already done), {summary['failed']} failed; see {out / 'failures.csv'}")
+
+
+@app.command("check-ligands")
+@user_errors_exit
+def check_ligands(
+    file: Path = typer.Argument(..., help="ligand file: SDF (multi-record, .gz ok), MOL2, .smi or CSV"),
+    smiles_column: str = typer.Option("smiles", help="SMILES column of a CSV file"),
+) -> None:
+    """Report every ligand record (ok, or its number, line range and problem); exit 1 if any failed."""
+    from sciffusion.pipelines.docking.check_ligands import check_ligands as run_check
+
+    report = run_check(file, smiles_column=smiles_column)
+    for line in report.lines:
+        typer.echo(line)
+    if report.failed:
+        raise typer.Exit(code=1)

@@ -2,40 +2,53 @@
 
 Sanitisation keeps the input's stereochemistry (3D files: from coordinates and parity flags; SMILES:
 as written). A bad record raises :class:`LigandRecordError` (a ``ValueError``) whose one-line message
-names the file, the record and the problem; :func:`read_ligands` skips such records and returns them
-in ``failures`` so that nothing is dropped silently.
+names the file, the record (and its line range in an SDF) and the problem; :func:`read_ligands`
+skips such records and returns them in ``failures`` so that nothing is dropped silently. SDF files
+are split into records by :mod:`sciffusion.domains.docking.sdf_records`, so a truncated or garbage
+record is reported on its own and never swallows the good record after it.
 """
 from __future__ import annotations
 
 import csv
-import gzip
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+from sciffusion.domains.docking.sdf_records import COUNTS_LINE, SdfBlock, block_bytes, read_sdf_lines, sdf_blocks
 
 SINGLE_SUFFIXES = (".sdf", ".mol", ".sdf.gz", ".mol2")
 BATCH_SUFFIXES = (".sdf", ".sdf.gz", ".mol2", ".smi", ".csv")
 
 
 class LigandRecordError(ValueError):
-    """A ligand record that cannot be used: ``<file>: record <k> (<name>): <problem>``."""
+    """A ligand record that cannot be used: ``<file>: record <k> (<name>), lines <a>-<b>: <problem>``
+    (name and line range when known)."""
 
-    def __init__(self, source: str, record: int, name: str, problem: str) -> None:
-        self.source, self.record, self.name, self.problem = source, record, name, problem
-        label = f"record {record}" + (f" ({name})" if name else "")
-        super().__init__(f"{source}: {label}: {problem}")
+    def __init__(self, source: str, record: int, name: str, problem: str,
+                 lines: tuple[int, int] | None = None) -> None:
+        self.source, self.record, self.name, self.problem, self.lines = source, record, name, problem, lines
+        super().__init__(f"{source}: {record_label(record, name, lines)}: {problem}")
+
+
+def record_label(record: int, name: str = "", lines: tuple[int, int] | None = None) -> str:
+    """``record 3 (name), lines 40-52`` (name and lines only when known)."""
+    label = f"record {record}" + (f" ({name})" if name else "")
+    return label + (f", lines {lines[0]}-{lines[1]}" if lines is not None else "")
 
 
 @dataclass(frozen=True)
 class LigandRecord:
     """One parsed ligand. ``record`` is 1-based in its file; ``mol`` is a sanitised RDKit Mol
-    (with a 3D conformer when the input had one); ``has_3d`` tells whether coordinates came in."""
+    (with a 3D conformer when the input had one); ``has_3d`` tells whether coordinates came in.
+    ``lines``: 1-based inclusive line range in an SDF file (None for other formats)."""
 
     source: str
     record: int
     name: str
     mol: object
     has_3d: bool
+    lines: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,18 +59,18 @@ class LigandBatch:
     failures: tuple[LigandRecordError, ...] = field(default=())
 
 
-def _sanitize(mol, source: str, record: int, name: str):
+def _sanitize(mol, source: str, record: int, name: str, lines: tuple[int, int] | None = None):
     from rdkit import Chem
 
     if mol is None:
-        raise LigandRecordError(source, record, name, "RDKit could not parse the record")
+        raise LigandRecordError(source, record, name, "RDKit could not parse the record", lines)
     if mol.GetNumAtoms() == 0:
-        raise LigandRecordError(source, record, name, "no atoms")
+        raise LigandRecordError(source, record, name, "no atoms", lines)
     try:
         Chem.SanitizeMol(mol)
     except Exception as exc:  # RDKit raises several MolSanitizeException subclasses
         problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LigandRecordError(source, record, name, f"sanitisation failed: {problem}") from None
+        raise LigandRecordError(source, record, name, f"sanitisation failed: {problem}", lines) from None
     has_3d = mol.GetNumConformers() > 0 and mol.GetConformer().Is3D()
     if has_3d:
         Chem.AssignStereochemistryFrom3D(mol, replaceExistingTags=False)
@@ -66,11 +79,11 @@ def _sanitize(mol, source: str, record: int, name: str):
     return mol, has_3d
 
 
-def _record(mol, source: str, record: int, name: str = "") -> LigandRecord:
+def _record(mol, source: str, record: int, name: str = "", lines: tuple[int, int] | None = None) -> LigandRecord:
     if mol is not None and not name and mol.HasProp("_Name"):
         name = mol.GetProp("_Name").strip()
-    mol, has_3d = _sanitize(mol, source, record, name)
-    return LigandRecord(source=source, record=record, name=name, mol=mol, has_3d=has_3d)
+    mol, has_3d = _sanitize(mol, source, record, name, lines)
+    return LigandRecord(source=source, record=record, name=name, mol=mol, has_3d=has_3d, lines=lines)
 
 
 def _check_path(path: Path, suffixes: tuple[str, ...]) -> str:
@@ -83,12 +96,23 @@ def _check_path(path: Path, suffixes: tuple[str, ...]) -> str:
     raise ValueError(f"{path}: unsupported ligand format (expected one of {', '.join(suffixes)})")
 
 
-def _sdf_mols(path: Path) -> Iterator:
+def _sdf_records(path: Path) -> Iterator[LigandRecord | LigandRecordError]:
+    """One item per SDF record (:func:`sdf_blocks`): the parsed record or why it failed."""
+    for block in sdf_blocks(read_sdf_lines(path)):
+        yield _try(lambda: _sdf_record(block, str(path)))
+
+
+def _sdf_record(block: SdfBlock, source: str) -> LigandRecord:
     from rdkit import Chem
 
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        yield from Chem.ForwardSDMolSupplier(handle, sanitize=False, removeHs=False)
+    lines = (block.first_line, block.last_line)
+    text_lines = block.text.splitlines()
+    has_header = len(text_lines) > 3 and COUNTS_LINE.match(text_lines[3])
+    name = text_lines[0].strip() if has_header else ""
+    if block.problem:
+        raise LigandRecordError(source, block.record, name, block.problem, lines)
+    supplier = Chem.ForwardSDMolSupplier(io.BytesIO(block_bytes(block)), sanitize=False, removeHs=False)
+    return _record(next(supplier, None), source, block.record, lines=lines)
 
 
 def _mol2_blocks(path: Path) -> list[str]:
@@ -107,8 +131,7 @@ def _iter_records(path: Path, smiles_column: str) -> Iterator[LigandRecord | Lig
     suffix = _check_path(path, BATCH_SUFFIXES)
     source = str(path)
     if suffix in (".sdf", ".sdf.gz"):
-        for k, mol in enumerate(_sdf_mols(path), start=1):
-            yield _try(lambda: _record(mol, source, k))
+        yield from _sdf_records(path)
     elif suffix == ".mol2":
         for k, block in enumerate(_mol2_blocks(path), start=1):
             yield _try(lambda: _record(_mol2_mol(block), source, k))
@@ -171,10 +194,10 @@ def read_ligand(path: str | Path) -> LigandRecord:
         if len(blocks) != 1:
             raise ValueError(f"{path}: expected one MOL2 molecule, found {len(blocks)}")
         return _record(_mol2_mol(blocks[0]), str(path), 1)
-    mols = list(_sdf_mols(path))
-    if len(mols) != 1:
-        raise ValueError(f"{path}: expected one molecule, found {len(mols)} records")
-    return _record(mols[0], str(path), 1)
+    blocks = list(sdf_blocks(read_sdf_lines(path)))
+    if len(blocks) != 1:
+        raise ValueError(f"{path}: expected one molecule, found {len(blocks)} records")
+    return _sdf_record(blocks[0], str(path))
 
 
 def read_ligands(path: str | Path, smiles_column: str = "smiles") -> LigandBatch:

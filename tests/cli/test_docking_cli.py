@@ -15,8 +15,10 @@ runner = CliRunner()
 def test_help_lists_commands():
     result = runner.invoke(app, ["docking", "--help"])
     assert result.exit_code == 0
-    for command in ("prepare", "evaluate", "baseline", "make-index"):
+    for command in ("prepare", "evaluate", "baseline", "make-index", "check-ligands"):
         assert command in result.output
+    top = " ".join(runner.invoke(app, ["--help"]).output.split())
+    assert "docking commands." not in top and "Vina baseline" in top and "check ligand files" in top
     assert "vina" in runner.invoke(app, ["docking", "baseline", "--help"]).output
 
 
@@ -64,3 +66,23 @@ def test_make_index(tmp_path):
     assert out.read_text().splitlines()[1].startswith("1ABC,")
     again = runner.invoke(app, ["docking", "make-index", "--data-root", str(root), "--out", str(out), "--splits", "train"])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_check_ligands_reports_every_record_and_fails_on_bad_ones(tmp_path):
+    first, second = (DATA / "6YQW_82I_ligand.sdf").read_text(), (DATA / "6XG5_TOP_ligand.sdf").read_text()
+    cut = "".join(second.splitlines(keepends=True)[:12])
+    mixed = tmp_path / "mixed.sdf"
+    mixed.write_text(first + "garbage line\nmore garbage\n" + cut + second)
+    result = runner.invoke(app, ["docking", "check-ligands", str(mixed)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 5
+    assert lines[0].endswith("record 1 (6YQW_82I), lines 1-40: ok")
+    assert "record 2, lines 41-42: not a molecule record" in lines[1]
+    assert "record 3 (6XG5_TOP), lines 43-54: truncated" in lines[2]
+    assert lines[3].endswith("record 4 (6XG5_TOP), lines 55-115: ok")
+    assert lines[4].endswith("4 record(s): 2 ok, 2 failed")
+    good = runner.invoke(app, ["docking", "check-ligands", str(DATA / "6XG5_TOP_ligand.sdf")])
+    assert good.exit_code == 0 and good.output.strip().endswith("1 record(s): 1 ok, 0 failed")
+    missing = runner.invoke(app, ["docking", "check-ligands", str(tmp_path / "none.sdf")])
+    assert missing.exit_code == 2 and "none.sdf: ligand file not found" in missing.output

@@ -76,7 +76,7 @@ def test_batch_sdf_skips_and_reports_bad_record(tmp_path):
     assert [r.record for r in batch.records] == [1, 4]
     assert [f.record for f in batch.failures] == [2, 3]
     assert all(str(path) in str(f) for f in batch.failures)
-    assert "could not parse" in str(batch.failures[0])
+    assert "counts line declares 3 atoms and 1 bonds" in str(batch.failures[0])
     assert "record 3 (pentaC)" in str(batch.failures[1]) and "valence" in str(batch.failures[1]).lower()
     assert "\n" not in str(batch.failures[1])
 
@@ -114,3 +114,42 @@ def test_gzipped_sdf(tmp_path):
     with gzip.open(path, "wt") as fh:
         fh.write((DATA / "6YQW_82I_ligand.sdf").read_text())
     assert read_ligand(path).mol.GetNumAtoms() == 11
+
+
+def _good_garbage_truncated_good(tmp_path) -> Path:
+    """Records: 1 good (6YQW_82I, 40 lines), 2 garbage (2 lines, no $$$$), 3 the first 12 lines of
+    6XG5_TOP (cut inside its atom block, no $$$$), 4 good (6XG5_TOP)."""
+    first = (DATA / "6YQW_82I_ligand.sdf").read_text()
+    second = (DATA / "6XG5_TOP_ligand.sdf").read_text()
+    cut = "".join(second.splitlines(keepends=True)[:12])
+    path = tmp_path / "mixed.sdf"
+    path.write_text(first + "this is garbage\nnot a molecule\n" + cut + second)
+    return path
+
+
+def test_batch_sdf_truncated_and_garbage_records_do_not_swallow_the_next(tmp_path):
+    path = _good_garbage_truncated_good(tmp_path)
+    n_first = len((DATA / "6YQW_82I_ligand.sdf").read_text().splitlines())
+    batch = read_ligands(path)
+    assert [(r.record, r.name) for r in batch.records] == [(1, "6YQW_82I"), (4, "6XG5_TOP")]
+    assert batch.records[1].mol.GetNumAtoms() == 21
+    assert [f.record for f in batch.failures] == [2, 3]
+    garbage, truncated = batch.failures
+    assert garbage.lines == (n_first + 1, n_first + 2) and "no V2000/V3000 counts line" in str(garbage)
+    assert truncated.lines == (n_first + 3, n_first + 14)
+    assert f"record 3 (6XG5_TOP), lines {n_first + 3}-{n_first + 14}" in str(truncated)
+    assert f"no 'M  END' line before the next record starts at line {n_first + 15}" in str(truncated)
+    assert batch.records[0].lines == (1, n_first)
+
+
+def test_sdf_record_cut_at_end_of_file_is_reported(tmp_path):
+    good = (DATA / "6YQW_82I_ligand.sdf").read_text()
+    path = tmp_path / "cut.sdf"
+    path.write_text(good + good[: len(good) // 3])
+    batch = read_ligands(path)
+    assert [r.record for r in batch.records] == [1]
+    assert [f.record for f in batch.failures] == [2] and "before the file ends" in str(batch.failures[0])
+    single = tmp_path / "single.sdf"
+    single.write_text(good[: len(good) // 3])
+    with pytest.raises(ValueError, match=r"single.sdf: record 1 \(6YQW_82I\), lines 1-\d+: truncated"):
+        read_ligand(single)
