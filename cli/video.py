@@ -12,8 +12,10 @@ from typing import Iterator, Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
+from sciffusion.cli.options import seed_option
 
-app = typer.Typer(help="video commands.", no_args_is_help=True)
+app = typer.Typer(help="Video datasets in zarr, footage ingest, prediction baselines, metrics (PSNR, SSIM, "
+                       "FVD), mosaics.", no_args_is_help=True)
 
 
 @contextlib.contextmanager
@@ -34,7 +36,7 @@ def make_smmnist(
     clips: int = typer.Option(256, "--clips", help="Number of clips N."),
     frames: int = typer.Option(20, "--frames", help="Frames T per clip."),
     size: int = typer.Option(64, "--size", help="Frame size H = W in px (digits are size/2)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = seed_option(0, "Random seed of digits, positions and velocities."),
     split: str = typer.Option("train", "--split", help="train | test (disjoint MNIST digit images)."),
     fps: float = typer.Option(10.0, "--fps", help="Playback rate stored in the metadata."),
     mnist: Optional[Path] = typer.Option(None, "--mnist", help="MNIST images IDX(.gz); default: bundled t10k."),
@@ -58,7 +60,7 @@ def make_driving(
     out: Path = typer.Option(..., "--out", help="Output zarr store (must not exist)."),
     episodes: int = typer.Option(8, "--episodes", help="Number of highway-env episodes."),
     size: int = typer.Option(64, "--size", help="64 or 128."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = seed_option(0, "Random seed of the episodes and perturbations."),
     clip_frames: int = typer.Option(20, "--clip-frames", help="Frames T per stored clip."),
     clips_per_episode: int = typer.Option(4, "--clips-per-episode"),
     fps: int = typer.Option(10, "--fps", help="Simulation (= policy = frame) frequency, Hz."),
@@ -166,8 +168,8 @@ def grid(
     clips: int = typer.Option(4, "--clips", help="How many clips (rows)."),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
-    """Side-by-side grid context | prediction | truth, for one clip or many."""
-    from sciffusion.pipelines.video.grid import GridConfig, write_grid
+    """Mosaic context | prediction | truth, one row per clip: still (.png) or animated (.gif, .mp4)."""
+    from sciffusion.pipelines.video.mosaic import MosaicConfig, write_mosaic
 
-    path = write_grid(GridConfig(pred=pred, truth=truth, out=out, clips=clips, overwrite=overwrite))
+    path = write_mosaic(MosaicConfig(pred=pred, truth=truth, out=out, clips=clips, overwrite=overwrite))
     typer.echo(f"wrote {path}")

@@ -9,11 +9,17 @@ Layout (format version 1, documented in ``docs/video.md``)::
                         "fps": float, ... generator metadata (seed, split, source, ...)}
 
 A prediction store (``kind == "prediction"``) holds ``video`` uint8 [N, K, T_pred, H, W, C]
-(K samples per clip, K=1 for deterministic baselines) and attrs ``context``, ``horizon``,
-``method`` and ``truth`` (the path of the data store it predicts).
+(K samples per clip, K=1 for deterministic baselines) and integer attrs ``context`` and ``horizon``
+(= T_pred), with ``method`` and ``truth`` (the path of the data store it predicts).
+
+Every chunk of the grid is written, all-zero ones included, so :func:`open_video_store` can tell a
+deleted chunk (which zarr would silently read as zeros) from data. Opening a store checks the whole
+layout (dtypes, shapes, attrs, every chunk present and decodable) and raises one-line errors that
+name the store.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,11 +30,12 @@ import zarr
 FORMAT = "sciffusion-video"
 VERSION = 1
 KINDS = ("dataset", "prediction")
+METADATA_FILES = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
 
 
 @dataclass(frozen=True)
 class VideoStore:
-    """A read-only view of a video zarr group.
+    """A read-only view of a video zarr group whose layout :func:`open_video_store` has checked.
 
     video: zarr array, uint8 [N, T, H, W, C] (dataset) or [N, K, T, H, W, C] (prediction).
     labels: name -> zarr array, first axis N.
@@ -42,7 +49,7 @@ class VideoStore:
 
     @property
     def kind(self) -> str:
-        return str(self.attrs.get("kind", "dataset"))
+        return str(self.attrs["kind"])
 
     @property
     def num_clips(self) -> int:
@@ -50,30 +57,45 @@ class VideoStore:
 
     @property
     def fps(self) -> float:
-        return float(self.attrs.get("fps", 0.0))
+        return float(self.attrs["fps"])
+
+    @property
+    def context(self) -> int:
+        """Prediction stores: frames of the truth clip the prediction was conditioned on."""
+        return int(self.attrs["context"])
+
+    @property
+    def horizon(self) -> int:
+        """Prediction stores: predicted frames per sample, T_pred."""
+        return int(self.attrs["horizon"])
 
 
 def _create_array(group, name: str, data: np.ndarray, chunks: tuple[int, ...]):
     if hasattr(group, "create_array"):  # zarr >= 3
-        arr = group.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype)
+        arr = group.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype,
+                                 config={"write_empty_chunks": True})
     else:  # zarr 2
-        arr = group.create_dataset(name, shape=data.shape, chunks=chunks, dtype=data.dtype)
+        arr = group.create_dataset(name, shape=data.shape, chunks=chunks, dtype=data.dtype,
+                                   write_empty_chunks=True)
     arr[...] = data
     return arr
 
 
-def check_video_array(video: np.ndarray, kind: str = "dataset", name: str = "video") -> None:
-    """Raise ``ValueError`` unless ``video`` is uint8 [N, T, H, W, C] (or [N, K, T, H, W, C]) with C in (1, 3)."""
+def check_video_array(video: Any, kind: str = "dataset", name: str = "video") -> None:
+    """Raise ``ValueError`` unless ``video`` (numpy or zarr) is uint8 [N, T, H, W, C] (dataset) or
+    [N, K, T, H, W, C] (prediction) with C in (1, 3) and no empty axis."""
     ndim = 5 if kind == "dataset" else 6
+    axes = "[N, T, H, W, C]" if ndim == 5 else "[N, K, T, H, W, C]"
     if video.dtype != np.uint8:
         raise ValueError(f"{name}: need uint8 frames, got {video.dtype}")
     if video.ndim != ndim:
-        axes = "[N, T, H, W, C]" if ndim == 5 else "[N, K, T, H, W, C]"
         raise ValueError(f"{name}: need {axes}, got shape {tuple(video.shape)}")
     if video.shape[-1] not in (1, 3):
         raise ValueError(f"{name}: need 1 or 3 channels in the last axis, got {video.shape[-1]}")
+    if kind == "prediction" and video.shape[1] < 1:
+        raise ValueError(f"{name}: need K >= 1 samples per clip, got shape {tuple(video.shape)} {axes}")
     if min(video.shape) < 1:
-        raise ValueError(f"{name}: empty array of shape {tuple(video.shape)}")
+        raise ValueError(f"{name}: empty array of shape {tuple(video.shape)} {axes}")
 
 
 def write_video_store(path: Path | str, video: np.ndarray, attrs: Mapping[str, Any],
@@ -81,7 +103,7 @@ def write_video_store(path: Path | str, video: np.ndarray, attrs: Mapping[str, A
     """Write ``video`` (uint8 [N, T, H, W, C], or [N, K, T, H, W, C] for predictions) to a new zarr store.
 
     The caller makes ``path`` atomic (``sciffusion.common.io.atomic.atomic_path``); this function
-    only writes. Every array is chunked one clip per chunk.
+    only writes. Every array is chunked one clip per chunk, and every chunk is written.
     """
     if kind not in KINDS:
         raise ValueError(f"kind: must be one of {KINDS}, got {kind!r}")
@@ -116,12 +138,15 @@ def _jsonable(attrs: Mapping[str, Any]) -> dict[str, Any]:
 def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     """Open a store written by :func:`write_video_store`; ``kind`` (if given) must match.
 
-    Raises ``FileNotFoundError`` for a missing path and ``ValueError`` for a folder that is not a
-    sciffusion video store.
+    The layout is checked here, once for every reader: metadata JSON, ``format``/``kind``/``fps``
+    attrs, ``video`` dtype and shape, prediction attrs ``context`` and ``horizon``, labels with N
+    first, and every chunk present and decodable (this reads the whole store once). Raises
+    ``FileNotFoundError`` for a missing path and ``ValueError`` (``<store>: <problem>``) otherwise.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such zarr store")
+    _check_metadata_json(path)
     try:
         group = zarr.open_group(str(path), mode="r")
     except Exception as exc:  # zarr raises several types for a non-store folder
@@ -129,10 +154,108 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     attrs = dict(group.attrs)
     if attrs.get("format") != FORMAT or "video" not in group:
         raise ValueError(f"{path}: not a sciffusion video store (no 'video' array / format attr)")
-    if kind is not None and attrs.get("kind") != kind:
-        raise ValueError(f"{path}: expected a {kind} store, got kind {attrs.get('kind')!r}")
-    labels = {}
-    if "labels" in group:
-        sub = group["labels"]
-        labels = {name: sub[name] for name in sorted(sub.array_keys())}
-    return VideoStore(path=path, video=group["video"], labels=labels, attrs=attrs)
+    if attrs.get("kind") not in KINDS:
+        raise ValueError(f"{path}: attr 'kind' must be one of {KINDS}, got {attrs.get('kind')!r}")
+    if kind is not None and attrs["kind"] != kind:
+        raise ValueError(f"{path}: expected a {kind} store, got kind {attrs['kind']!r}")
+    fps = attrs.get("fps")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
+        raise ValueError(f"{path}: attr 'fps' must be a number > 0, got {fps!r}")
+    video = group["video"]
+    if not isinstance(video, zarr.Array):
+        raise ValueError(f"{path}: 'video' is a group, need a uint8 array")
+    check_video_array(video, attrs["kind"], name=f"{path}/video")
+    if attrs["kind"] == "prediction":
+        _check_prediction_attrs(path, attrs, video.shape)
+    labels = _open_labels(path, group, video.shape[0])
+    for arr in (video, *labels.values()):
+        check_chunks(path, arr)
+    return VideoStore(path=path, video=video, labels=labels, attrs=attrs)
+
+
+def _check_metadata_json(path: Path) -> None:
+    """Raise naming the first metadata file of the store root, ``video`` or ``labels`` that is not JSON."""
+    labels = path / "labels"
+    nodes = [path, path / "video", labels] + (sorted(labels.iterdir()) if labels.is_dir() else [])
+    for node in nodes:
+        for name in METADATA_FILES:
+            meta = node / name
+            if not meta.is_file():
+                continue
+            try:
+                json.loads(meta.read_bytes())
+            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+                raise ValueError(f"{path}: {meta.relative_to(path)} is not valid JSON ({exc})") from None
+
+
+def _int_attr(path: Path, attrs: Mapping[str, Any], name: str) -> int:
+    value = attrs.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{path}: attr {name!r} must be an integer, got {value!r}")
+    return value
+
+
+def _check_prediction_attrs(path: Path, attrs: Mapping[str, Any], shape: tuple[int, ...]) -> None:
+    context, horizon = _int_attr(path, attrs, "context"), _int_attr(path, attrs, "horizon")
+    if context < 0:
+        raise ValueError(f"{path}: attr 'context' must be >= 0, got {context}")
+    if horizon != shape[2]:
+        raise ValueError(f"{path}: attr 'horizon' is {horizon}, but video holds {shape[2]} predicted frames")
+
+
+def _open_labels(path: Path, group, num_clips: int) -> dict[str, Any]:
+    """labels/<name> -> zarr array [N, ...]; anything else under labels is an error."""
+    if "labels" not in group:
+        return {}
+    sub = group["labels"]
+    if isinstance(sub, zarr.Array):
+        raise ValueError(f"{path}: 'labels' is an array, need a group of arrays [N, ...]")
+    nested = sorted(sub.group_keys())
+    if nested:
+        raise ValueError(f"{path}: labels/{nested[0]} is a group, need an array [N, ...]")
+    labels = {name: sub[name] for name in sorted(sub.array_keys())}
+    for name, arr in labels.items():
+        if arr.ndim < 1 or arr.shape[0] != num_clips:
+            raise ValueError(f"{path}: labels/{name} has shape {tuple(arr.shape)}, need N = {num_clips} first")
+    return labels
+
+
+def _chunk_key(arr, coords: tuple[int, ...]) -> str:
+    """The store key of one chunk, relative to the array's folder."""
+    metadata = getattr(arr, "metadata", None)
+    if hasattr(metadata, "encode_chunk_key"):  # zarr >= 3, for v2 and v3 stores
+        return metadata.encode_chunk_key(coords)
+    return (getattr(arr, "_dimension_separator", None) or ".").join(map(str, coords))  # zarr 2
+
+
+def check_chunks(path: Path, arr) -> None:
+    """Raise unless every chunk on ``arr``'s chunk grid is a file in the store at ``path`` and decodes.
+
+    zarr reads a missing chunk as the fill value, so a deleted clip would score as black frames.
+    """
+    name = arr.path.strip("/")
+    if getattr(arr, "shards", None) is not None:
+        raise ValueError(f"{path}: {name} is sharded; the layout stores one chunk file per clip")
+    for coords in np.ndindex(*arr.cdata_shape):
+        key = f"{name}/{_chunk_key(arr, coords)}"
+        if not (path / key).is_file():
+            raise ValueError(f"{path}: chunk {key} is missing")
+        region = tuple(slice(c * n, (c + 1) * n) for c, n in zip(coords, arr.chunks))
+        try:
+            arr[region]
+        except Exception as exc:  # codecs raise RuntimeError, ValueError, ...; all mean a bad chunk
+            raise ValueError(f"{path}: chunk {key} is corrupt ({type(exc).__name__})") from None
+
+
+def check_prediction_pair(pred: VideoStore, truth: VideoStore) -> None:
+    """Raise unless ``pred`` predicts every clip of ``truth``: same N, same frame size [H, W, C], and
+    truth clips of at least context + horizon frames."""
+    n, t = pred.num_clips, truth.video.shape[1]
+    if n != truth.num_clips:
+        raise ValueError(f"{pred.path}: {n} clips, but its truth store {truth.path} has {truth.num_clips}")
+    if t < pred.context + pred.horizon:
+        raise ValueError(f"{truth.path}: {t} frames per clip, need context + horizon = "
+                         f"{pred.context + pred.horizon}")
+    if pred.video.shape[3:] != truth.video.shape[2:]:
+        raise ValueError(f"{pred.path}: frames {tuple(pred.video.shape[3:])} != truth frames "
+                         f"{tuple(truth.video.shape[2:])} in {truth.path}")

@@ -15,8 +15,7 @@ from typing import Callable
 import numpy as np
 
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
-
-REDUCTIONS = ("best", "mean")
+from sciffusion.domains.video.metrics.best_of_k import REDUCTIONS
 
 
 @dataclass(frozen=True)
@@ -102,26 +101,32 @@ def fvd_between(real: np.ndarray, fake: np.ndarray, i3d_weights: Path | None = N
     return fvd_from_features(feats_real, feats_fake)
 
 
-def load_pair(pred_path: Path, truth_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """-> (prediction [N, K, Tp, ...], truth future [N, Tp, ...], truth context [N, Tc, ...], pred attrs)."""
-    from sciffusion.domains.video.zarr_store import open_video_store
+@dataclass(frozen=True)
+class PredictionPair:
+    """A prediction store read next to its truth store (both layouts checked on open).
+
+    prediction: uint8 [N, K, T_pred, H, W, C]; future: truth frames [context, context + T_pred),
+    uint8 [N, T_pred, H, W, C]; context: truth frames [0, context), uint8 [N, context, H, W, C].
+    """
+
+    prediction: np.ndarray
+    future: np.ndarray
+    context: np.ndarray
+    attrs: dict
+    fps: float  # of the truth store
+
+
+def load_pair(pred_path: Path, truth_path: Path) -> PredictionPair:
+    """Open both stores, check that ``pred_path`` predicts every clip of ``truth_path``, read them."""
+    from sciffusion.domains.video.zarr_store import check_prediction_pair, open_video_store
 
     pred_store = open_video_store(pred_path, kind="prediction")
     truth_store = open_video_store(truth_path, kind="dataset")
-    attrs = dict(pred_store.attrs)
-    context, horizon = int(attrs.get("context", -1)), int(attrs.get("horizon", -1))
-    n, _, tp = pred_store.video.shape[:3]
-    if context < 0 or horizon != tp:
-        raise ValueError(f"{pred_path}: attrs context/horizon ({context}, {horizon}) do not match {tp} predicted frames")
-    nt, t = truth_store.video.shape[:2]
-    if n > nt:
-        raise ValueError(f"{pred_path}: {n} clips, but {truth_path} has only {nt}")
-    if t < context + horizon:
-        raise ValueError(f"{truth_path}: {t} frames per clip, need context + horizon = {context + horizon}")
-    if pred_store.video.shape[3:] != truth_store.video.shape[2:]:
-        raise ValueError(f"{pred_path}: frames {pred_store.video.shape[3:]} != truth frames {truth_store.video.shape[2:]}")
-    truth_all = truth_store.video[:n, : context + horizon]
-    return pred_store.video[...], truth_all[:, context:], truth_all[:, :context], attrs
+    check_prediction_pair(pred_store, truth_store)
+    c = pred_store.context
+    truth_all = truth_store.video[:, : c + pred_store.horizon]
+    return PredictionPair(prediction=pred_store.video[...], future=truth_all[:, c:], context=truth_all[:, :c],
+                          attrs=dict(pred_store.attrs), fps=truth_store.fps)
 
 
 def plot_ssim_per_frame(path: Path, curves: dict[str, np.ndarray], context: int) -> None:
@@ -148,7 +153,9 @@ def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None)
     import pandas as pd
 
     refuse_existing(Path(cfg.out), cfg.overwrite, "report folder")  # before minutes of FVD, not after
-    prediction, future, context, attrs = load_pair(Path(cfg.pred), Path(cfg.truth))
+    pair = load_pair(Path(cfg.pred), Path(cfg.truth))
+    prediction, future, context, attrs = pair.prediction, pair.future, pair.context, pair.attrs
+    n_context = context.shape[1]
     method = str(attrs.get("method", Path(cfg.pred).stem))
     scores = score_frames(prediction, future, cfg.reduce)
     fvd_value, n_fvd = None, 0
@@ -164,8 +171,8 @@ def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None)
                             ssim=float(ssim_clip.mean()), fvd=fvd_value, fvd_clips=n_fvd,
                             per_frame_psnr=scores.psnr.mean(axis=0).tolist(),
                             per_frame_ssim=scores.ssim.mean(axis=0).tolist())
-    summary = {"method": method, "clips": result.clips, "context": int(attrs["context"]),
-               "horizon": int(attrs["horizon"]), "samples": int(prediction.shape[1]), "reduce": cfg.reduce,
+    summary = {"method": method, "clips": result.clips, "context": n_context,
+               "horizon": future.shape[1], "samples": int(prediction.shape[1]), "reduce": cfg.reduce,
                "psnr": result.psnr, "psnr_max_db": 100.0, "ssim": result.ssim, "fvd": fvd_value, "fvd_clips": n_fvd,
                "fvd_protocol": "I3D (TF-Hub K400) time-averaged logits; RGB [-1,1]; bilinear 224x224; "
                                "real = context + truth, fake = context + prediction sample 0",
@@ -175,10 +182,10 @@ def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None)
         tmp.mkdir()
         pd.DataFrame({"clip": np.arange(len(psnr_clip)), "method": method, "psnr": psnr_clip,
                       "ssim": ssim_clip}).to_csv(tmp / "metrics.csv", index=False)
-        pd.DataFrame({"method": method, "frame": np.arange(int(attrs["context"]) + 1,
-                                                          int(attrs["context"]) + 1 + future.shape[1]),
+        pd.DataFrame({"method": method, "frame": np.arange(n_context + 1,
+                                                          n_context + 1 + future.shape[1]),
                       "psnr": result.per_frame_psnr, "ssim": result.per_frame_ssim}).to_csv(
             tmp / "per_frame.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plot_ssim_per_frame(tmp / "ssim_per_frame.png", {method: scores.ssim.mean(axis=0)}, int(attrs["context"]))
+        plot_ssim_per_frame(tmp / "ssim_per_frame.png", {method: scores.ssim.mean(axis=0)}, n_context)
     return result

@@ -5,16 +5,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from sciffusion.common.data import mnist_test_paths
 from sciffusion.common.io.atomic import atomic_path
 from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig, generate_smmnist
-from sciffusion.common.data import mnist_test_paths
 
 
 @dataclass(frozen=True)
 class MakeSMMNISTConfig:
     out: Path
     data: SMMNISTConfig
-    mnist_images: Path | None = None  # None: the digits bundled in sciffusion.pipelines
+    mnist_images: Path | None = None  # None: the t10k digits of sciffusion.common.data
     mnist_labels: Path | None = None
     overwrite: bool = False
 

@@ -23,6 +23,7 @@ Per-frame labels (uint8 [N, T]) from the simulator state, see ``docs/video.md``:
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ VIEW_M = 50.0  # metres across the rendered frame
 CUT_IN_RANGE_M = 30.0
 NEAR_MISS_TTC_S = 2.0
 PERTURB_RANGE_M = 60.0
+EXTRA_MODULES = ("highway_env", "gymnasium", "pygame")  # the ``driving`` extra and what it pulls in
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,13 @@ class DrivingConfig:
     @property
     def frames_per_episode(self) -> int:
         return self.clip_frames * self.clips_per_episode
+
+
+def check_driving_installed() -> None:
+    """Raise a one-line ValueError naming the ``driving`` extra when highway-env or pygame is missing."""
+    missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(f"driving set needs {', '.join(missing)}: pip install 'sciffusion[driving]'")
 
 
 def make_env(cfg: DrivingConfig):
@@ -178,6 +187,7 @@ def generate_driving(cfg: DrivingConfig, progress: Callable[[int], None] | None 
                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """All episodes -> video uint8 [N, T, S, S, 3] (N = episodes · clips_per_episode, T = clip_frames) and
     labels: the four event labels uint8 [N, T], ``episode`` and ``start_frame`` int64 [N]."""
+    check_driving_installed()
     clips, labels = [], {name: [] for name in LABELS}
     for ep in range(cfg.episodes):
         frames, ep_labels = simulate_episode(cfg, ep)

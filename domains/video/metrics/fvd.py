@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sciffusion.common.io.atomic import atomic_path
+
 I3D_SIZE = 224
 MIN_FRAMES = 9
 PROTOCOL = "i3d-tfhub-k400-logits/rgb[-1,1]/bilinear224/v1"
@@ -87,10 +89,8 @@ def cached_features(model_fn: Callable[[], torch.nn.Module], clips: np.ndarray, 
             progress(len(clips))
         return feats
     feats = extract_features(model_fn(), clips, batch_size, progress)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npy")
-    np.save(tmp, feats)
-    tmp.replace(cache)
+    with atomic_path(cache, overwrite=True) as tmp:  # a concurrent run may have written the same features
+        np.save(tmp, feats)
     return feats
 
 

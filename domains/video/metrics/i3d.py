@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,22 @@ def _conv_units(model: InceptionI3d) -> dict[str, Unit3D]:
     return units
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of the npz archive at ``path``; a one-line ValueError naming it when it is not one."""
+    unreadable = (ValueError, OSError, EOFError, zipfile.BadZipFile)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except unreadable as exc:
+        raise ValueError(f"{path}: not an npz archive of I3D weights ({type(exc).__name__})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: a single .npy array, need an npz archive of I3D weights")
+    try:
+        with npz:
+            return {key: npz[key] for key in npz.files}
+    except unreadable as exc:
+        raise ValueError(f"{path}: unreadable npz archive of I3D weights ({type(exc).__name__})") from None
+
+
 def load_i3d(path: Path | str | None = None) -> InceptionI3d:
     """Build :class:`InceptionI3d` in eval mode with the npz weights at ``path`` (default:
     :func:`default_weights_path`). Raises ``FileNotFoundError`` if absent and ``ValueError`` if a key
@@ -176,9 +193,8 @@ def load_i3d(path: Path | str | None = None) -> InceptionI3d:
     path = Path(path) if path is not None else default_weights_path()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: I3D weights not found (set --i3d-weights or ${WEIGHTS_ENV})")
+    arrays = _read_npz(path)
     model = InceptionI3d()
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
     used: set[str] = set()
 
     def take(key: str, shape: tuple[int, ...] | None = None) -> torch.Tensor:

@@ -1,11 +1,35 @@
+import re
+import shutil
+
 import numpy as np
 import pytest
+import zarr
 
-from sciffusion.domains.video.zarr_store import open_video_store, write_video_store
+from sciffusion.domains.video.zarr_store import (
+    FORMAT, check_prediction_pair, open_video_store, write_video_store)
+
+PRED_ATTRS = {"fps": 10.0, "context": 2, "horizon": 3, "method": "copy-last", "truth": "t.zarr"}
+
+
+def _random_video(shape, seed=0):
+    return np.random.default_rng(seed).integers(1, 256, shape, dtype=np.uint8)
+
+
+def _raw_store(path, video, kind="prediction", zarr_format=3, **attrs):
+    """A store written with zarr directly, so it can break the layout that write_video_store enforces."""
+    group = zarr.open_group(str(path), mode="w-", zarr_format=zarr_format)
+    arr = group.create_array("video", shape=video.shape, chunks=(1,) + video.shape[1:], dtype=video.dtype)
+    arr[...] = video
+    group.attrs.update({"format": FORMAT, "version": 1, "kind": kind, **PRED_ATTRS, **attrs})
+    return path
+
+
+def _prediction(path, n=3, k=2):
+    return write_video_store(path, _random_video((n, k, 3, 8, 8, 1)), PRED_ATTRS, kind="prediction")
 
 
 def test_round_trip_keeps_frames_labels_attrs_and_chunks(tmp_path):
-    video = np.random.default_rng(0).integers(0, 256, (3, 5, 8, 8, 1), dtype=np.uint8)
+    video = _random_video((3, 5, 8, 8, 1))
     labels = {"near_miss": np.eye(3, 5, dtype=np.uint8)}
     write_video_store(tmp_path / "a.zarr", video, {"fps": 10.0, "seed": np.int64(3)}, labels)
     store = open_video_store(tmp_path / "a.zarr", kind="dataset")
@@ -13,6 +37,16 @@ def test_round_trip_keeps_frames_labels_attrs_and_chunks(tmp_path):
     np.testing.assert_array_equal(store.labels["near_miss"][...], labels["near_miss"])
     assert store.video.chunks == (1, 5, 8, 8, 1)
     assert store.attrs["seed"] == 3 and store.fps == 10.0 and store.kind == "dataset"
+
+
+def test_all_zero_clips_and_labels_are_stored_as_chunks(tmp_path):
+    """zarr skips all-zero chunks by default; the reader would then take them for deleted ones."""
+    video = _random_video((3, 2, 8, 8, 1))
+    video[1] = 0
+    write_video_store(tmp_path / "a.zarr", video, {"fps": 1.0}, {"cut_in": np.zeros((3, 2), np.uint8)})
+    store = open_video_store(tmp_path / "a.zarr")
+    assert store.video.nchunks_initialized == 3 and store.labels["cut_in"].nchunks_initialized == 3
+    np.testing.assert_array_equal(store.video[1], 0)
 
 
 def test_rejects_float_frames_and_missing_fps(tmp_path):
@@ -28,6 +62,109 @@ def test_open_rejects_missing_foreign_and_wrong_kind(tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(ValueError, match="not a"):
         open_video_store(tmp_path / "plain")
-    write_video_store(tmp_path / "a.zarr", np.zeros((1, 2, 8, 8, 3), np.uint8), {"fps": 1.0})
+    write_video_store(tmp_path / "a.zarr", np.ones((1, 2, 8, 8, 3), np.uint8), {"fps": 1.0})
     with pytest.raises(ValueError, match="prediction"):
         open_video_store(tmp_path / "a.zarr", kind="prediction")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_open_rejects_video_that_is_not_uint8(tmp_path, dtype):
+    path = _raw_store(tmp_path / "p.zarr", _random_video((2, 1, 3, 8, 8, 1)).astype(dtype))
+    expected = rf"^{re.escape(str(tmp_path))}/p.zarr/video: need uint8 frames, got {dtype}$"
+    with pytest.raises(ValueError, match=expected):
+        open_video_store(path)
+
+
+def test_open_rejects_video_that_is_a_group(tmp_path):
+    group = zarr.open_group(str(tmp_path / "p.zarr"), mode="w-")
+    group.create_group("video")
+    group.attrs.update({"format": FORMAT, "version": 1, "kind": "dataset", "fps": 1.0})
+    with pytest.raises(ValueError, match=r"p.zarr: 'video' is a group"):
+        open_video_store(tmp_path / "p.zarr")
+
+
+@pytest.mark.parametrize("shape,problem", [((2, 3, 8, 8, 1), "need \\[N, K, T, H, W, C\\]"),
+                                           ((2, 0, 3, 8, 8, 1), "need K >= 1 samples"),
+                                           ((2, 1, 3, 8, 8, 2), "need 1 or 3 channels")])
+def test_open_rejects_prediction_shapes(tmp_path, shape, problem):
+    path = _raw_store(tmp_path / "p.zarr", np.ones(shape, np.uint8), horizon=shape[2] if len(shape) == 6 else 3)
+    with pytest.raises(ValueError, match=rf"p.zarr/video: {problem}"):
+        open_video_store(path)
+
+
+def test_open_rejects_a_deleted_chunk(tmp_path):
+    path = _prediction(tmp_path / "p.zarr")
+    (path / "video" / "c" / "1" / "0" / "0" / "0" / "0" / "0").unlink()
+    with pytest.raises(ValueError, match=r"p.zarr: chunk video/c/1/0/0/0/0/0 is missing$"):
+        open_video_store(path)
+
+
+def test_open_rejects_a_deleted_label_chunk(tmp_path):
+    write_video_store(tmp_path / "a.zarr", _random_video((2, 3, 8, 8, 1)), {"fps": 1.0},
+                      {"episode": np.arange(2)})
+    (tmp_path / "a.zarr" / "labels" / "episode" / "c" / "1").unlink()
+    with pytest.raises(ValueError, match=r"a.zarr: chunk labels/episode/c/1 is missing$"):
+        open_video_store(tmp_path / "a.zarr")
+
+
+def test_open_rejects_a_corrupt_chunk(tmp_path):
+    path = _prediction(tmp_path / "p.zarr")
+    (path / "video" / "c" / "2" / "0" / "0" / "0" / "0" / "0").write_bytes(b"not zstd at all")
+    with pytest.raises(ValueError, match=r"p.zarr: chunk video/c/2/0/0/0/0/0 is corrupt"):
+        open_video_store(path)
+
+
+def test_open_checks_chunks_of_zarr_v2_stores(tmp_path):
+    path = _raw_store(tmp_path / "p.zarr", _random_video((2, 1, 3, 8, 8, 1)), zarr_format=2)
+    assert open_video_store(path).num_clips == 2
+    (path / "video" / "1.0.0.0.0.0").unlink()
+    with pytest.raises(ValueError, match=r"p.zarr: chunk video/1.0.0.0.0.0 is missing$"):
+        open_video_store(path)
+
+
+@pytest.mark.parametrize("zarr_format,meta", [(3, "zarr.json"), (2, ".zattrs")])
+def test_open_names_metadata_that_is_not_json(tmp_path, zarr_format, meta):
+    path = _raw_store(tmp_path / "p.zarr", _random_video((2, 1, 3, 8, 8, 1)), zarr_format=zarr_format)
+    (path / meta).write_text('{"attributes": {')
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path))}/p.zarr: {meta} is not valid JSON \("):
+        open_video_store(path)
+
+
+@pytest.mark.parametrize("attrs,problem", [
+    ({"context": "ten"}, "attr 'context' must be an integer, got 'ten'"),
+    ({"horizon": 3.0}, "attr 'horizon' must be an integer, got 3.0"),
+    ({"horizon": 4}, "attr 'horizon' is 4, but video holds 3"),
+    ({"context": -1}, "attr 'context' must be >= 0"),
+    ({"fps": "fast"}, "attr 'fps' must be a number > 0"),
+])
+def test_open_rejects_bad_prediction_attrs(tmp_path, attrs, problem):
+    path = _raw_store(tmp_path / "p.zarr", _random_video((2, 1, 3, 8, 8, 1)), **attrs)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path))}/p.zarr: {problem}"):
+        open_video_store(path)
+
+
+def test_open_rejects_labels_without_clips_first(tmp_path):
+    path = write_video_store(tmp_path / "a.zarr", _random_video((2, 3, 8, 8, 1)), {"fps": 1.0})
+    group = zarr.open_group(str(path), mode="r+")
+    group.create_array("labels/episode", shape=(3,), chunks=(1,), dtype="int64")[...] = 1
+    with pytest.raises(ValueError, match=r"a.zarr: labels/episode has shape \(3,\), need N = 2 first"):
+        open_video_store(path)
+
+
+def test_prediction_pair_needs_every_truth_clip(tmp_path):
+    truth = write_video_store(tmp_path / "t.zarr", _random_video((3, 5, 8, 8, 1)), {"fps": 1.0})
+    check_prediction_pair(open_video_store(_prediction(tmp_path / "p.zarr", n=3)), open_video_store(truth))
+    fewer = open_video_store(_prediction(tmp_path / "fewer.zarr", n=2))
+    with pytest.raises(ValueError, match=r"fewer.zarr: 2 clips, but its truth store .*t.zarr has 3"):
+        check_prediction_pair(fewer, open_video_store(truth))
+    short = write_video_store(tmp_path / "short.zarr", _random_video((3, 4, 8, 8, 1)), {"fps": 1.0})
+    with pytest.raises(ValueError, match=r"short.zarr: 4 frames per clip, need context \+ horizon = 5"):
+        check_prediction_pair(open_video_store(tmp_path / "p.zarr"), open_video_store(short))
+
+
+def test_copied_store_with_every_chunk_opens(tmp_path):
+    """Negative control for the chunk checks: a byte-for-byte copy is accepted."""
+    path = _prediction(tmp_path / "p.zarr")
+    shutil.copytree(path, tmp_path / "copy.zarr")
+    np.testing.assert_array_equal(open_video_store(tmp_path / "copy.zarr").video[...],
+                                  open_video_store(path).video[...])

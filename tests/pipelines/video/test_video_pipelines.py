@@ -7,12 +7,12 @@ import pytest
 
 from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig
 from sciffusion.domains.video.ingest import IngestConfig
-from sciffusion.domains.video.zarr_store import open_video_store
+from sciffusion.domains.video.zarr_store import open_video_store, write_video_store
 from sciffusion.pipelines.video.baseline import BaselineConfig, run_baseline
 from sciffusion.pipelines.video.evaluate import EvaluateConfig, evaluate, score_frames
-from sciffusion.pipelines.video.grid import GridConfig, write_grid
 from sciffusion.pipelines.video.ingest import IngestPipelineConfig, ingest_video
 from sciffusion.pipelines.video.make_smmnist import MakeSMMNISTConfig, make_smmnist
+from sciffusion.pipelines.video.mosaic import MosaicConfig, write_mosaic
 
 BUNDLED_CLIP = Path(__file__).resolve().parents[3] / "domains" / "video" / "data" / "udacity_lane_clip.mp4"
 
@@ -65,11 +65,40 @@ def test_too_short_data_is_rejected(smmnist, tmp_path):
     assert not (tmp_path / "p.zarr").exists()
 
 
-def test_grid_png_and_gif(smmnist, tmp_path):
+def test_mosaic_png_and_gif(smmnist, tmp_path):
     pred = run_baseline(BaselineConfig(data=smmnist, out=tmp_path / "p.zarr", method="linear"))
-    for name in ("g.png", "g.gif"):
-        write_grid(GridConfig(pred=pred, truth=smmnist, out=tmp_path / name, clips=2))
+    for name in ("g.png", "g.gif", "G.GIF"):
+        write_mosaic(MosaicConfig(pred=pred, truth=smmnist, out=tmp_path / name, clips=2))
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_evaluate_refuses_a_prediction_of_fewer_clips(smmnist, tmp_path):
+    """Scoring the first N clips of the truth set silently would change every mean."""
+    truth = open_video_store(smmnist).video[...]
+    write_video_store(tmp_path / "p.zarr", truth[:3, None, 10:], {"fps": 10.0, "context": 10, "horizon": 10},
+                      kind="prediction")
+    with pytest.raises(ValueError, match=r"p.zarr: 3 clips, but its truth store .*s.zarr has 4"):
+        evaluate(EvaluateConfig(pred=tmp_path / "p.zarr", truth=smmnist, out=tmp_path / "report", fvd=False))
+    assert not (tmp_path / "report").exists()
+
+
+def test_evaluate_reduces_with_the_domain_reductions():
+    from sciffusion.domains.video.metrics import best_of_k
+    from sciffusion.pipelines.video import evaluate as evaluate_module
+
+    assert evaluate_module.REDUCTIONS is best_of_k.REDUCTIONS
+
+
+def test_make_smmnist_removes_a_killed_runs_temporary(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".s.zarr.{dead.pid}.abc123.tmp"
+    (stale / "s.zarr" / "video").mkdir(parents=True)
+    make_smmnist(MakeSMMNISTConfig(out=tmp_path / "s.zarr", data=SMMNISTConfig(clips=1, frames=2, split="test")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
 
 
 def test_ingest_pipeline_and_atomic_failure(tmp_path):

@@ -1,4 +1,4 @@
-"""Context | prediction | truth grids from a prediction store and its truth store."""
+"""Image mosaics of context | prediction | truth, from a prediction store and its truth store."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,9 @@ SUFFIXES = (".png", ".gif", ".mp4")
 
 
 @dataclass(frozen=True)
-class GridConfig:
+class MosaicConfig:
+    """A mosaic of the first ``clips`` clips (one row each), still (.png) or animated (.gif, .mp4)."""
+
     pred: Path
     truth: Path
     out: Path
@@ -24,21 +26,19 @@ class GridConfig:
             raise ValueError(f"--clips: must be >= 1, got {self.clips}")
 
 
-def write_grid(cfg: GridConfig) -> Path:
+def write_mosaic(cfg: MosaicConfig) -> Path:
     """PNG: still strips (context|prediction over context|truth) per clip; GIF/MP4: animated
     context | prediction | truth panels, one row per clip. Uses sample 0 of each prediction."""
     from sciffusion.domains.video import writers
     from sciffusion.pipelines.video.evaluate import load_pair
-    from sciffusion.domains.video.zarr_store import open_video_store
 
-    prediction, future, context, _ = load_pair(Path(cfg.pred), Path(cfg.truth))
-    n = min(cfg.clips, len(prediction))
-    pred, fut, ctx = prediction[:n, 0], future[:n], context[:n]
-    fps = open_video_store(cfg.truth).fps or 10.0
+    pair = load_pair(Path(cfg.pred), Path(cfg.truth))
+    n = min(cfg.clips, len(pair.prediction))
+    pred, fut, ctx = pair.prediction[:n, 0], pair.future[:n], pair.context[:n]
     suffix = Path(cfg.out).suffix.lower()
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         if suffix == ".png":
             writers.write_png(tmp, writers.comparison_still(ctx, pred, fut))
         else:
-            writers.write_video(tmp.with_suffix(suffix), writers.comparison_frames(ctx, pred, fut), fps)
+            writers.write_video(tmp, writers.comparison_frames(ctx, pred, fut), pair.fps)
     return Path(cfg.out)
