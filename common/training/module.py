@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from sciffusion.common.grids import karras_grid
+from sciffusion.common.noise import randn
 from sciffusion.common.samplers.base import SampleResult, StepCallback
 from sciffusion.common.training.config import TrainConfig
 from sciffusion.common.training.ema import ExponentialMovingAverage
@@ -113,7 +114,7 @@ class DiffusionModule(pl.LightningModule):
 
         spec = get_sampler(sampler)
         sigmas = karras_grid(steps, sigma_min, sigma_max, rho).to(self.device)
-        x = torch.randn(shape, generator=generator).to(self.device) * sigmas[0]
+        x = randn(shape, generator=generator).to(self.device) * sigmas[0]  # no generator: CPU global RNG
         return spec(self.denoiser(cond, use_ema), sigmas, x, generator=generator, callback=callback)
 
 
