@@ -76,3 +76,19 @@ def test_i3d_fvd_self_is_zero_and_grows_monotonically_with_noise(i3d_model):
         noisy = np.clip(video + rng.normal(0, std, video.shape), 0, 255).astype(np.uint8)
         values.append(fvd_from_features(real, extract_features(i3d_model, noisy, batch_size=2)))
     assert 0 < values[0] < values[1] < values[2], values
+
+
+def test_feature_cache_is_written_atomically_and_clears_killed_runs(tmp_path):
+    import subprocess
+    import sys
+
+    from sciffusion.domains.video.metrics.fvd import clips_digest
+
+    clips = np.random.default_rng(1).integers(0, 256, (2, 9, 16, 16, 3), dtype=np.uint8)
+    name = f"i3d_{clips_digest(clips)}.npy"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f".{name}.{dead.pid}.x1y2.tmp").mkdir()
+    feats = cached_features(_CountingModel, clips, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    np.testing.assert_array_equal(np.load(tmp_path / name), feats)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -29,6 +31,21 @@ def test_architecture_shapes_without_weights():
 def test_missing_weights_give_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="I3D weights"):
         load_i3d(tmp_path / "nope.npz")
+
+
+@pytest.mark.parametrize("content", ["text", "npy", "truncated zip"])
+def test_weights_that_are_not_an_npz_archive_are_named(tmp_path, content):
+    path = tmp_path / "weights.npz"
+    if content == "text":
+        path.write_text("not an npz archive")
+    elif content == "npy":
+        with path.open("wb") as f:
+            np.save(f, np.zeros(3))
+    else:
+        np.savez(path, a=np.zeros(100))
+        path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: .*npz archive of I3D weights"):
+        load_i3d(path)
 
 
 @pytest.mark.slow
