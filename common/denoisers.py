@@ -23,6 +23,10 @@ from sciffusion.common.processes.forward import ForwardProcess
 Network = Callable[[Tensor, Tensor, Any], Tensor]
 """``net(x_t [B, ...], t [B], cond) -> output [B, ...]``."""
 
+DenoiseFn = Callable[[Tensor, Tensor], Tensor]
+"""The sampler signature: ``denoise(x [B, ...], sigma [B]) -> x0 estimate [B, ...]`` (a
+:class:`Denoiser` with its condition bound, see :func:`bind_condition`)."""
+
 
 class Denoiser(Protocol):
     """``D(x [B, ...], sigma [B], cond=None) -> x0 estimate [B, ...]`` (σ-space, data units)."""
@@ -101,13 +105,32 @@ class ScoreDenoiser(_ProcessAdapter):
         return x + sigma**2 * s * out
 
 
+def noise_conditioning(sigma: Tensor) -> Tensor:
+    """c_noise(σ) = ln(σ) / 4 (Karras et al. 2022, Table 1): the network's noise input for σ ``[B]``."""
+    return torch.log(sigma) / 4
+
+
+def edm_coefficients(sigma: Tensor, sigma_data: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """EDM preconditioning (Karras et al. 2022, Table 1) for σ ``[B]`` and σ_d = ``sigma_data`` (data
+    units): (c_skip, c_out, c_in, c_noise), each ``[B]``, with c_skip = σ_d² / (σ² + σ_d²),
+    c_out = σ σ_d / sqrt(σ² + σ_d²), c_in = 1 / sqrt(σ² + σ_d²), c_noise = ln(σ) / 4."""
+    sd2 = sigma_data**2
+    root = torch.sqrt(sigma**2 + sd2)
+    return sd2 / (sigma**2 + sd2), sigma * sigma_data / root, 1 / root, noise_conditioning(sigma)
+
+
+def precondition(net: Network, x: Tensor, coefficients: tuple[Tensor, Tensor, Tensor, Tensor],
+                 cond: Any = None) -> Tensor:
+    """D(x, σ) = c_skip x + c_out F(c_in x, c_noise, cond) (Karras et al. 2022, eq. 7), with
+    ``coefficients`` (c_skip, c_out, c_in, c_noise) each ``[B]`` for x ``[B, ...]``."""
+    c_skip, c_out, c_in, c_noise = coefficients
+    return per_sample(c_skip, x) * x + per_sample(c_out, x) * net(per_sample(c_in, x) * x, c_noise, cond)
+
+
 class EDMPrecond(nn.Module):
     """EDM preconditioning (Karras et al. 2022, Table 1 / eq. 7), for s(t) = 1 processes:
-
-    D(x, σ) = c_skip(σ) x + c_out(σ) F(c_in(σ) x, c_noise(σ), cond), with
-    c_skip = σ_d² / (σ² + σ_d²), c_out = σ σ_d / sqrt(σ² + σ_d²), c_in = 1 / sqrt(σ² + σ_d²),
-    c_noise = ln(σ) / 4.
-    """
+    D(x, σ) = c_skip(σ) x + c_out(σ) F(c_in(σ) x, c_noise(σ), cond), coefficients from
+    :func:`edm_coefficients`."""
 
     def __init__(self, net: Network, sigma_data: float = 0.5):
         super().__init__()
@@ -118,21 +141,13 @@ class EDMPrecond(nn.Module):
 
     def coefficients(self, sigma: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """(c_skip, c_out, c_in, c_noise) for ``sigma`` ``[B]``."""
-        sd2 = self.sigma_data**2
-        c_skip = sd2 / (sigma**2 + sd2)
-        c_out = sigma * self.sigma_data / torch.sqrt(sigma**2 + sd2)
-        c_in = 1 / torch.sqrt(sigma**2 + sd2)
-        c_noise = torch.log(sigma) / 4
-        return c_skip, c_out, c_in, c_noise
+        return edm_coefficients(sigma, self.sigma_data)
 
     def forward(self, x: Tensor, sigma: Tensor, cond: Any = None) -> Tensor:
-        sigma = expand_sigma(sigma, x)
-        c_skip, c_out, c_in, c_noise = (per_sample(c, x) if i < 3 else c
-                                        for i, c in enumerate(self.coefficients(sigma)))
-        return c_skip * x + c_out * self.net(c_in * x, c_noise, cond)
+        return precondition(self.net, x, self.coefficients(expand_sigma(sigma, x)), cond)
 
 
-def bind_condition(denoise: Denoiser, cond: Any) -> Callable[[Tensor, Tensor], Tensor]:
+def bind_condition(denoise: Denoiser, cond: Any) -> DenoiseFn:
     """Fix ``cond`` so the result has the sampler signature ``(x, sigma) -> x0``."""
 
     def bound(x: Tensor, sigma: Tensor) -> Tensor:
@@ -141,7 +156,7 @@ def bind_condition(denoise: Denoiser, cond: Any) -> Callable[[Tensor, Tensor], T
     return bound
 
 
-def gaussian_denoiser(data_std: float | Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+def gaussian_denoiser(data_std: float | Tensor) -> DenoiseFn:
     """Exact denoiser for data ~ N(0, s² I): D(x, σ) = x s² / (s² + σ²). Used by tests and demos."""
     s2 = torch.as_tensor(data_std, dtype=torch.float64) ** 2
 
@@ -152,5 +167,6 @@ def gaussian_denoiser(data_std: float | Tensor) -> Callable[[Tensor, Tensor], Te
     return denoise
 
 
-__all__ = ["Denoiser", "EDMPrecond", "EpsDenoiser", "Network", "ScoreDenoiser", "VDenoiser", "X0Denoiser",
-           "bind_condition", "expand_sigma", "gaussian_denoiser", "per_sample"]
+__all__ = ["DenoiseFn", "Denoiser", "EDMPrecond", "EpsDenoiser", "Network", "ScoreDenoiser", "VDenoiser", "X0Denoiser",
+           "bind_condition", "edm_coefficients", "expand_sigma", "gaussian_denoiser", "noise_conditioning",
+           "per_sample", "precondition"]

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from sciffusion.common.denoisers import DenoiseFn
 from sciffusion.common.grids import check_grid
-
-DenoiseFn = Callable[[Tensor, Tensor], Tensor]
 
 
 @dataclass(frozen=True)

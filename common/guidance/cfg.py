@@ -6,14 +6,12 @@ D_w(x, σ) = D_u(x, σ) + w (D_c(x, σ) − D_u(x, σ)) for σ inside ``sigma_in
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor
 
-from sciffusion.common.denoisers import expand_sigma, per_sample
-
-DenoiseFn = Callable[[Tensor, Tensor], Tensor]
+from sciffusion.common.denoisers import DenoiseFn, expand_sigma, per_sample
 
 
 def cfg(denoise_cond: DenoiseFn, denoise_uncond: DenoiseFn, scale: float,

@@ -18,9 +18,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from sciffusion.common.denoisers import expand_sigma, per_sample
-
-DenoiseFn = Callable[[Tensor, Tensor], Tensor]
+from sciffusion.common.denoisers import DenoiseFn, expand_sigma, per_sample
 
 
 def grad_through_denoiser(denoise: DenoiseFn, x: Tensor, sigma: Tensor,

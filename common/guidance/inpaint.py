@@ -11,11 +11,11 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
-from sciffusion.common.denoisers import expand_sigma, per_sample
+from sciffusion.common.denoisers import DenoiseFn, expand_sigma, per_sample
 from sciffusion.common.grids import check_grid
-from sciffusion.common.samplers.base import SampleResult, StepCallback, StepInfo, randn_like
+from sciffusion.common.noise import randn_like
+from sciffusion.common.samplers.base import SampleResult, StepCallback, StepInfo
 
-DenoiseFn = Callable[[Tensor, Tensor], Tensor]
 SamplerFn = Callable[..., SampleResult]
 
 

@@ -27,9 +27,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from sciffusion.common.denoisers import expand_sigma, per_sample
+from sciffusion.common.denoisers import DenoiseFn, expand_sigma, per_sample
 
-DenoiseFn = Callable[[Tensor, Tensor], Tensor]
 LinearOperator = Callable[[Tensor], Tensor]
 
 

@@ -33,14 +33,13 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.grids import check_grid
-from sciffusion.common.denoisers import expand_sigma, per_sample
+from sciffusion.common.denoisers import DenoiseFn, expand_sigma, per_sample
 from sciffusion.common.guidance.gradient import grad_through_denoiser
 from sciffusion.common.guidance.posterior import (
     LinearOperator, batch_dot, keep_known, mask_operator, posterior_and_prior,
 )
-from sciffusion.common.samplers.base import SampleResult, StepCallback, StepInfo, randn_like
-
-DenoiseFn = Callable[[Tensor, Tensor], Tensor]
+from sciffusion.common.noise import rand, randn_like
+from sciffusion.common.samplers.base import SampleResult, StepCallback, StepInfo
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,7 @@ def systematic_resample(log_w: Tensor, generator: Optional[torch.Generator]) -> 
     w = torch.softmax(log_w, dim=1)
     cdf = torch.cumsum(w, dim=1)
     cdf[:, -1] = 1.0
-    dev = generator.device if generator is not None else w.device
-    u = torch.rand(g, 1, generator=generator, dtype=w.dtype, device=dev).to(w.device)
+    u = rand((g, 1), generator=generator, dtype=w.dtype, device=w.device)
     u = (u + torch.arange(p, dtype=w.dtype, device=w.device)) / p
     return torch.searchsorted(cdf, u).clamp_max(p - 1)
 

@@ -19,6 +19,8 @@ import math
 import torch
 from torch import Tensor
 
+from sciffusion.common.noise import rand
+
 UINT8_SCALE = 127.5
 """x = y / UINT8_SCALE − 1 maps dequantised 8-bit values y ∈ [0, 256) onto roughly [−1, 1]."""
 
@@ -28,8 +30,8 @@ def dequantize_uint8(k: Tensor, generator: torch.Generator | None = None) -> Ten
     x = (k + u) / 127.5 − 1, u ~ U[0, 1) drawn from ``generator``."""
     if k.is_floating_point() and ((k < 0).any() or (k > 255).any()):
         raise ValueError("k: 8-bit values must lie in [0, 255]")
-    u = torch.rand(k.shape, generator=generator, device=generator.device if generator is not None else k.device)
-    return (k.to(torch.float32) + u.to(k.device)) / UINT8_SCALE - 1.0
+    u = rand(k.shape, generator=generator, device=k.device)
+    return (k.to(torch.float32) + u) / UINT8_SCALE - 1.0
 
 
 def scale_offset_nats(dim: int, scale: float = UINT8_SCALE) -> float:

@@ -5,12 +5,14 @@ batch elements independently (no BatchNorm in train mode); GroupNorm/LayerNorm a
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor
 
-DenoiseFn = Callable[[Tensor, Tensor], Tensor]
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.noise import draw_device, randn
+
 ProbeKind = Literal["rademacher", "gaussian"]
 
 
@@ -41,14 +43,12 @@ def draw_probes(shape: tuple[int, ...], n_probes: int, kind: ProbeKind, generato
     if n_probes < 1:
         raise ValueError(f"n_probes: must be >= 1, got {n_probes}")
     full = (n_probes, *shape)
-    gen_device = generator.device if generator is not None else device
     if kind == "rademacher":
-        v = torch.randint(0, 2, full, generator=generator, device=gen_device).to(dtype) * 2 - 1
-    elif kind == "gaussian":
-        v = torch.randn(full, generator=generator, dtype=dtype, device=gen_device)
-    else:
-        raise ValueError(f"probe: must be 'rademacher' or 'gaussian', got {kind!r}")
-    return v.to(device)
+        bits = torch.randint(0, 2, full, generator=generator, device=draw_device(generator, device))
+        return (bits.to(dtype) * 2 - 1).to(device)
+    if kind == "gaussian":
+        return randn(full, generator=generator, dtype=dtype, device=device)
+    raise ValueError(f"probe: must be 'rademacher' or 'gaussian', got {kind!r}")
 
 
 def hutchinson_trace(denoise: DenoiseFn, x: Tensor, sigma: Tensor, probes: Tensor) -> tuple[Tensor, Tensor]:

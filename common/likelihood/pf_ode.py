@@ -38,10 +38,10 @@ from typing import Callable, Literal, Optional
 import torch
 from torch import Tensor
 
+from sciffusion.common.denoisers import DenoiseFn
 from sciffusion.common.likelihood.dequantize import bits_per_dim
 from sciffusion.common.likelihood.divergence import ProbeKind, draw_probes, exact_trace, hutchinson_trace
 
-DenoiseFn = Callable[[Tensor, Tensor], Tensor]
 LogPrior = Callable[[Tensor], Tensor]
 
 _METHODS = ("dopri5", "dopri8", "bosh3", "adaptive_heun", "rk4", "midpoint", "euler")

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from sciffusion.common.manifolds import igso3, torus
 from sciffusion.common.manifolds.so3 import exp_map
+from sciffusion.common.noise import randn
 
 State = dict[str, Tensor]
 ScoreFn = Callable[[State, Tensor], State]
@@ -51,11 +52,6 @@ def _per_sample(v: Tensor, x: Tensor, event_dims: int) -> Tensor:
     return v.to(x.dtype).reshape(v.shape + (1,) * event_dims)
 
 
-def _randn(shape, x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
-    dev = generator.device if generator is not None else x.device
-    return torch.randn(shape, dtype=x.dtype, generator=generator, device=dev).to(x.device)
-
-
 @dataclass(frozen=True)
 class Euclidean(_Schedule):
     """ℝⁿ part, state [B, ...] (any event shape), tangent = same shape. Prior N(0, σ_max² I)."""
@@ -64,12 +60,12 @@ class Euclidean(_Schedule):
         return x + v
 
     def tangent_noise(self, x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
-        return _randn(x.shape, x, generator)
+        return randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
     def perturb(self, x0: Tensor, sigma: Tensor, generator: Optional[torch.Generator]) -> tuple[Tensor, Tensor]:
         """(x0 + σ z, its conditional score −z/σ); sigma [B]."""
         s = _per_sample(sigma, x0, x0.dim() - 1)
-        z = _randn(x0.shape, x0, generator)
+        z = randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         return x0 + s * z, -z / s
 
     def prior(self, shape: tuple[int, ...], dtype: torch.dtype, generator: Optional[torch.Generator]) -> Tensor:
@@ -89,7 +85,7 @@ class SO3(_Schedule):
         return exp_map(v) @ x
 
     def tangent_noise(self, x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
-        return _randn(x.shape[:-1], x, generator)
+        return randn(x.shape[:-1], generator=generator, dtype=x.dtype, device=x.device)
 
     def perturb(self, x0: Tensor, sigma: Tensor, generator: Optional[torch.Generator]) -> tuple[Tensor, Tensor]:
         """(exp([v]×) R0 with v ~ IGSO(3)(σ), the conditional score of IGSO(3)(R0, σ) at it)."""
@@ -115,7 +111,7 @@ class Torus(_Schedule):
         return torus.wrap(x + v)
 
     def tangent_noise(self, x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
-        return _randn(x.shape, x, generator)
+        return randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
     def perturb(self, x0: Tensor, sigma: Tensor, generator: Optional[torch.Generator]) -> tuple[Tensor, Tensor]:
         """(wrap(θ0 + σ z), the wrapped-normal conditional score at it)."""

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.manifolds.piecewise import switch_on_sigma
+from sciffusion.common.noise import randn
 
 FOURIER_SWITCH_SIGMA = 1.5
 IMAGE_TERMS = 5
@@ -85,8 +86,7 @@ def sample_wrapped_normal(mean: Tensor, sigma: Tensor | float,
     sigma: scalar or broadcastable to mean (e.g. [B, 1] per sample)."""
     sigma = torch.as_tensor(sigma, dtype=mean.dtype, device=mean.device)
     _check_sigma(sigma)
-    z = torch.randn(mean.shape, dtype=mean.dtype, generator=generator,
-                    device=generator.device if generator is not None else mean.device).to(mean.device)
+    z = randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
     return wrap(mean + sigma * z)
 
 

@@ -7,7 +7,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from sciffusion.common.samplers.base import DenoiseFn, SampleResult, StepCallback, prepare, report
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.samplers.base import SampleResult, StepCallback, prepare, report
 
 
 def adaptive_ode(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *,

@@ -1,4 +1,4 @@
-"""What every sampler shares: the result type, NFE counting, the callback and the noise helpers.
+"""What every sampler shares: the result type, NFE counting, the callback and the noise-injection steps.
 
 A sampler is a function ``sampler(denoise, sigmas, x, *, generator=None, callback=None, **options)
 -> SampleResult``: ``denoise(x [B, ...], sigma [B]) -> x0`` (σ-space, see
@@ -15,10 +15,10 @@ from typing import Callable, Optional, Protocol
 import torch
 from torch import Tensor
 
+from sciffusion.common.denoisers import DenoiseFn
 from sciffusion.common.grids import check_grid
+from sciffusion.common.noise import randn_like
 
-DenoiseFn = Callable[[Tensor, Tensor], Tensor]
-"""``denoise(x [B, ...], sigma [B]) -> x0 estimate [B, ...]``."""
 
 StepCallback = Callable[["StepInfo"], None]
 
@@ -73,15 +73,6 @@ def prepare(denoise: DenoiseFn, sigmas: Tensor, x: Tensor) -> tuple[CountingDeno
     if x.dim() < 1 or x.shape[0] < 1:
         raise ValueError("x: need a batch dimension with at least one sample")
     return CountingDenoiser(denoise), [float(s) for s in sigmas]
-
-
-def randn_like(x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
-    """Standard normal noise shaped like ``x`` from ``generator`` (on x's device when it allows)."""
-    if generator is None:
-        return torch.randn_like(x)
-    if generator.device == x.device:
-        return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
 
 
 def ancestral_split(sigma: float, sigma_next: float, eta: float = 1.0) -> tuple[float, float]:

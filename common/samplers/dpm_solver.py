@@ -10,7 +10,9 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from sciffusion.common.samplers.base import DenoiseFn, SampleResult, StepCallback, prepare, randn_like, report
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.noise import randn_like
+from sciffusion.common.samplers.base import SampleResult, StepCallback, prepare, report
 
 
 def dpm_solver_1(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *,

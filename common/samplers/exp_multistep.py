@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sciffusion.common.samplers.base import DenoiseFn, SampleResult, StepCallback, prepare, report
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.samplers.base import SampleResult, StepCallback, prepare, report
 
 
 @lru_cache(maxsize=1)

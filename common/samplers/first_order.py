@@ -9,9 +9,10 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.noise import randn_like
 from sciffusion.common.samplers.base import (
-    DenoiseFn, SampleResult, StepCallback, add_churn, ancestral_split, churn_sigma, prepare, randn_like, report,
-    reverse_diffusion_step,
+    SampleResult, StepCallback, add_churn, ancestral_split, churn_sigma, prepare, report, reverse_diffusion_step,
 )
 
 

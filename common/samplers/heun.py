@@ -6,9 +6,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from sciffusion.common.samplers.base import (
-    DenoiseFn, SampleResult, StepCallback, add_churn, churn_sigma, prepare, report,
-)
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.samplers.base import SampleResult, StepCallback, add_churn, churn_sigma, prepare, report
 
 
 def heun(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *, generator: Optional[torch.Generator] = None,

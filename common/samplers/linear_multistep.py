@@ -21,7 +21,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from sciffusion.common.samplers.base import DenoiseFn, SampleResult, StepCallback, prepare, report
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.samplers.base import SampleResult, StepCallback, prepare, report
 
 ADAMS_BASHFORTH = {1: [1.0], 2: [1.5, -0.5], 3: [23 / 12, -16 / 12, 5 / 12], 4: [55 / 24, -59 / 24, 37 / 24, -9 / 24]}
 

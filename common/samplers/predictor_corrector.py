@@ -7,9 +7,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from sciffusion.common.samplers.base import (
-    DenoiseFn, SampleResult, StepCallback, prepare, randn_like, report, reverse_diffusion_step,
-)
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.noise import randn_like
+from sciffusion.common.samplers.base import SampleResult, StepCallback, prepare, report, reverse_diffusion_step
 
 
 def _mean_norm(v: Tensor) -> Tensor:

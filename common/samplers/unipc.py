@@ -29,7 +29,8 @@ from typing import Literal, Optional, Sequence
 import torch
 from torch import Tensor
 
-from sciffusion.common.samplers.base import DenoiseFn, SampleResult, StepCallback, prepare, report
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.samplers.base import SampleResult, StepCallback, prepare, report
 
 Variant = Literal["bh1", "bh2"]
 

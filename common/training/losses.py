@@ -30,7 +30,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from sciffusion.common.denoisers import expand_sigma, per_sample
+from sciffusion.common.denoisers import edm_coefficients, expand_sigma, noise_conditioning, per_sample, precondition
+from sciffusion.common.noise import rand, randn
 
 LossKind = Literal["edm", "eps", "v"]
 LOSS_KINDS: tuple[str, ...] = ("edm", "eps", "v")
@@ -51,12 +52,11 @@ class Preconditioning:
             raise ValueError(f"sigma_data: must be > 0, got {self.sigma_data}")
 
     def coefficients(self, sigma: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(c_skip, c_out, c_in, c_noise), each ``[B]`` for ``sigma`` ``[B]``."""
-        c_noise = torch.log(sigma) / 4
+        """(c_skip, c_out, c_in, c_noise), each ``[B]`` for ``sigma`` ``[B]``. edm: the core's
+        :func:`~sciffusion.common.denoisers.edm_coefficients`, the ones ``EDMPrecond`` uses."""
         if self.kind == "edm":
-            sd2 = self.sigma_data**2
-            root = torch.sqrt(sigma**2 + sd2)
-            return sd2 / (sigma**2 + sd2), sigma * self.sigma_data / root, 1 / root, c_noise
+            return edm_coefficients(sigma, self.sigma_data)
+        c_noise = noise_conditioning(sigma)
         alpha = 1 / torch.sqrt(1 + sigma**2)
         if self.kind == "eps":
             return torch.ones_like(sigma), -sigma, alpha, c_noise
@@ -64,10 +64,7 @@ class Preconditioning:
 
     def denoise(self, net: nn.Module, x: Tensor, sigma: Tensor | float, cond: Any = None) -> Tensor:
         """D(x, σ) = c_skip x + c_out F(c_in x, c_noise, cond); x ``[B, ...]``, σ ``[B]`` or scalar."""
-        sigma = expand_sigma(sigma, x)
-        c_skip, c_out, c_in, c_noise = self.coefficients(sigma)
-        out = net(per_sample(c_in, x) * x, c_noise, cond)
-        return per_sample(c_skip, x) * x + per_sample(c_out, x) * out
+        return precondition(net, x, self.coefficients(expand_sigma(sigma, x)), cond)
 
     def loss(self, net: nn.Module, x0: Tensor, sigma: Tensor, noise: Tensor, cond: Any = None) -> Tensor:
         """Per-sample ``[B]`` MSE between F and its target F* = (x0 − c_skip x̂)/c_out, x̂ = x0 + σ noise."""
@@ -108,14 +105,13 @@ class SigmaDistribution:
 
     def sample(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
                device: torch.device | str = "cpu") -> Tensor:
-        """``[n]`` noise levels drawn with ``generator`` (on the generator's device, then moved)."""
-        gdev = generator.device if generator is not None else device
+        """``[n]`` noise levels drawn with ``generator`` (on the generator's device, then moved to ``device``)."""
         if self.kind == "lognormal":
-            z = torch.randn(n, generator=generator, dtype=dtype, device=gdev)
-            return torch.exp(self.p_mean + self.p_std * z).to(device)
-        u = torch.rand(n, generator=generator, dtype=dtype, device=gdev)
+            z = randn(n, generator=generator, dtype=dtype, device=device)
+            return torch.exp(self.p_mean + self.p_std * z)
+        u = rand(n, generator=generator, dtype=dtype, device=device)
         lo, hi = math.log(self.sigma_min), math.log(self.sigma_max)
-        return torch.exp(lo + (hi - lo) * u).to(device)
+        return torch.exp(lo + (hi - lo) * u)
 
 
 __all__ = ["LOSS_KINDS", "LossKind", "Preconditioning", "SigmaDistribution", "edm_weight"]

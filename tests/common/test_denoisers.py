@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from sciffusion.common.denoisers import (
-    EDMPrecond, EpsDenoiser, ScoreDenoiser, VDenoiser, X0Denoiser, bind_condition, gaussian_denoiser, per_sample,
+    EDMPrecond, EpsDenoiser, ScoreDenoiser, VDenoiser, X0Denoiser, bind_condition, edm_coefficients, gaussian_denoiser,
+    per_sample,
 )
 from sciffusion.common.processes import DiscreteProcess, EDMProcess, SubVPProcess, VEProcess, VPProcess
 
@@ -97,3 +98,18 @@ def test_bind_condition_and_scalar_sigma():
     assert seen == {"cond": "label-3", "sigma_shape": (5,)}
     assert torch.allclose(out, torch.full((5, 2), DATA_STD**2 / (DATA_STD**2 + 1)))
     assert torch.allclose(gaussian_denoiser(1.0)(torch.ones(3, 1), 1.0), torch.full((3, 1), 0.5))
+
+
+def test_edm_coefficients_closed_form():
+    """Karras et al. 2022, Table 1: c_skip = 1/2 at σ = σ_d; c_skip → 1, c_out → 0 as σ → 0 (D → x);
+    c_skip → 0, c_out → σ_d as σ → ∞; c_in² (σ² + σ_d²) = 1 (unit-variance input); c_noise = ln σ / 4."""
+    sd = 0.7
+    sigma = torch.tensor([sd, 1e-6, 1e6, 2.0], dtype=torch.float64)
+    c_skip, c_out, c_in, c_noise = edm_coefficients(sigma, sd)
+    assert torch.allclose(c_skip, torch.tensor([0.5, 1.0, 0.0, sd**2 / (4 + sd**2)], dtype=torch.float64), atol=1e-10)
+    assert torch.allclose(c_out, torch.tensor([sd / 2**0.5, 0.0, sd, 2 * sd / (4 + sd**2) ** 0.5],
+                                              dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(c_in**2 * (sigma**2 + sd**2), torch.ones(4, dtype=torch.float64))
+    assert torch.allclose(c_noise, sigma.log() / 4)
+    # App. B.6: c_out² = c_skip² σ² + (1 − c_skip)² σ_d², i.e. the network's target has unit variance
+    assert torch.allclose(c_skip**2 * sigma**2 + (1 - c_skip) ** 2 * sd**2, c_out**2)

@@ -47,13 +47,21 @@ def test_exact_denoiser_reaches_the_irreducible_loss(kind, expected, sigma):
     assert _expected_loss(kind, s, sigma, scale=1.1) > got
 
 
-def test_edm_preconditioning_agrees_with_core_edmprecond():
-    net = nn.Linear(3, 3).double()
-    wrapped = lambda x_in, c_noise, cond: net(x_in) * (1 + c_noise[:, None])
-    x, sigma = torch.randn(5, 3, dtype=torch.float64), torch.rand(5, dtype=torch.float64) + 0.1
-    ours = Preconditioning("edm", 0.5).denoise(wrapped, x, sigma)
-    core = EDMPrecond(wrapped, 0.5)(x, sigma)
-    assert torch.allclose(ours, core)
+def test_edm_loss_denoiser_is_core_edmprecond():
+    """One EDM definition: for the same network the loss's D(x, σ) and EDMPrecond's are the same
+    numbers, and the loss is λ(σ)‖D − x0‖² with that D."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    wrapped = lambda x_in, c_noise, cond: net(torch.cat([x_in, c_noise[:, None]], 1))
+    x0, noise, sigma = torch.randn(6, 3), torch.randn(6, 3), torch.logspace(-2, 1.5, 6)
+    x_noisy = x0 + sigma[:, None] * noise
+    with torch.no_grad():
+        core = EDMPrecond(wrapped, 0.7)(x_noisy, sigma)
+        pre = Preconditioning("edm", 0.7)
+        assert torch.equal(pre.denoise(wrapped, x_noisy, sigma), core)
+        assert torch.equal(pre.denoise(wrapped, x_noisy, 0.3), EDMPrecond(wrapped, 0.7)(x_noisy, 0.3))
+        loss = pre.loss(wrapped, x0, sigma, noise)
+    assert torch.allclose(loss, edm_weight(sigma, 0.7) * ((core - x0) ** 2).mean(1), rtol=1e-4)
 
 
 def test_edm_loss_is_lambda_weighted_x0_mse():
