@@ -13,6 +13,7 @@ with an unshuffled loader, DDP on W processes and one process on the same global
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytorch_lightning as pl
@@ -50,6 +51,28 @@ class DiffusionModule(pl.LightningModule):
         self.net = net
         self.precond = Preconditioning(config.loss, config.sigma_data)
         self.ema = ExponentialMovingAverage(net, config.ema_decay, config.ema_warmup)
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str, net: nn.Module, *, trust: bool = False,
+                        map_location: Any = "cpu") -> "DiffusionModule":
+        """Rebuild a module saved by a Lightning ``Trainer`` around ``net`` (same architecture): config from
+        the hparams, training and EMA weights from the state dict. Reads the file with
+        :func:`~sciffusion.common.io.checkpoint.load_checkpoint` (weights-only unless ``trust``)."""
+        from sciffusion.common.io.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(path, trust=trust, map_location=map_location)
+        config = ckpt.get("hyper_parameters", {}).get("config") if isinstance(ckpt, dict) else None
+        if not isinstance(config, dict) or not isinstance(ckpt.get("state_dict"), dict):
+            raise ValueError(f"{path}: not a DiffusionModule checkpoint (no hyper_parameters.config/state_dict)")
+        module = cls(net, config)
+        try:
+            module.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as exc:
+            lines = [line.strip() for line in str(exc).strip().splitlines()]
+            detail = lines[1] if len(lines) > 1 else lines[0]
+            detail = detail if len(detail) <= 160 else detail[:159] + "…"
+            raise ValueError(f"{path}: weights do not fit this network ({detail})") from None
+        return module
 
     # ---- denoisers -----------------------------------------------------------------------------
     def denoise(self, x: Tensor, sigma: Tensor | float, cond: Any = None, use_ema: bool = False) -> Tensor:

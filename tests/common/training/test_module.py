@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from sciffusion.common.io.checkpoint import load_checkpoint
 from sciffusion.common.training import DiffusionModule, LossHistory, SigmaDistribution, TrainConfig, split_batch
 
 
@@ -62,13 +63,30 @@ def test_checkpoint_stores_resolved_config_and_reloads(tmp_path):
     trainer = _trainer(2, LossHistory(), tmp_path)
     trainer.fit(module, _loader())
     trainer.save_checkpoint(tmp_path / "m.ckpt")
-    ckpt = torch.load(tmp_path / "m.ckpt", weights_only=False)
+    ckpt = load_checkpoint(tmp_path / "m.ckpt")  # weights-only: a DiffusionModule checkpoint needs nothing more
     assert ckpt["hyper_parameters"]["config"]["loss"] == "v"
     assert ckpt["hyper_parameters"]["config"]["sigma"]["kind"] == "loguniform"
     again = DiffusionModule.load_from_checkpoint(tmp_path / "m.ckpt", net=MLP())
     assert again.config == cfg
     x = torch.randn(3, 4)
     assert torch.allclose(again.denoise(x, 0.5, use_ema=True), module.denoise(x, 0.5, use_ema=True))
+    ours = DiffusionModule.from_checkpoint(tmp_path / "m.ckpt", MLP())
+    assert ours.config == cfg
+    assert torch.allclose(ours.denoise(x, 0.5, use_ema=True), module.denoise(x, 0.5, use_ema=True))
+    assert torch.allclose(ours.denoise(x, 0.5), module.denoise(x, 0.5))
+    assert not torch.allclose(ours.denoise(x, 0.5), ours.denoise(x, 0.5, use_ema=True))  # both sets were restored
+
+
+def test_from_checkpoint_errors_are_one_line(tmp_path):
+    trainer = _trainer(1, LossHistory(), tmp_path)
+    trainer.fit(_module(), _loader())
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    with pytest.raises(ValueError, match=r"m.ckpt: weights do not fit this network") as info:
+        DiffusionModule.from_checkpoint(tmp_path / "m.ckpt", MLP(h=8))
+    assert "\n" not in str(info.value)
+    torch.save({"w": torch.zeros(1)}, tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="plain.pt: not a DiffusionModule checkpoint"):
+        DiffusionModule.from_checkpoint(tmp_path / "plain.pt", MLP())
 
 
 @pytest.mark.parametrize("loss", ["edm", "eps", "v"])
