@@ -7,13 +7,19 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
+from sciffusion.cli.options import seed_option
 
-app = typer.Typer(help="bench commands.", no_args_is_help=True)
+app = typer.Typer(
+    help="Benchmarks against peer libraries and closed forms: samplers, likelihood, inpainting, docking, "
+         "video baselines; one table, CSVs and a plot per run.",
+    no_args_is_help=True,
+)
 
 
-def _names(value: Optional[str]) -> tuple[str, ...]:
-    """Split a comma list, keeping commas inside parentheses: ``a,UniPC(bh2,karras)`` → 2 names."""
-    if not value:
+def _names(value: Optional[str], option: str) -> tuple[str, ...]:
+    """Split a comma list, keeping commas inside parentheses: ``a,UniPC(bh2,karras)`` → 2 names.
+    ``None`` (option not given) → ``()``; a given list with no name in it is an error."""
+    if value is None:
         return ()
     names, depth, cur = [], 0, ""
     for ch in value:
@@ -23,25 +29,32 @@ def _names(value: Optional[str]) -> tuple[str, ...]:
             cur = ""
         else:
             cur += ch
-    return tuple(n.strip() for n in names + [cur] if n.strip())
+    out = tuple(n.strip() for n in names + [cur] if n.strip())
+    if not out:
+        raise ValueError(f"{option}: no name in {value!r}")
+    return out
 
 
 def _budgets(value: Optional[str]) -> tuple[int, ...]:
     try:
-        return tuple(int(v) for v in _names(value))
+        return tuple(int(v) for v in _names(value, "--budgets"))
     except ValueError:
-        raise ValueError(f"--budgets: need comma-separated integers, got {value!r}") from None
+        raise ValueError(f"--budgets: need comma-separated positive integers, got {value!r}") from None
 
 
 @app.command("samplers")
 @user_errors_exit
 def samplers(
-    out: Path = typer.Option(..., "--out", help="Output folder (samplers.csv, overhead.csv, ratios.csv, samplers.png)."),
+    out: Path = typer.Option(..., "--out", help="Output folder (samplers.csv, overhead.csv, ratios.csv, "
+                                                "config.json, samplers.png)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
     quick: bool = typer.Option(False, "--quick", help="Small N, budgets 5,20, 2 timing repeats."),
     no_timing: bool = typer.Option(False, "--no-timing", help="Skip the per-step overhead timing."),
     only: Optional[str] = typer.Option(None, "--only", help="Libraries: sciffusion,k-diffusion,diffusers."),
-    sampler_names: Optional[str] = typer.Option(None, "--samplers", help="Comma list of sampler names to keep."),
-    budgets: Optional[str] = typer.Option(None, "--budgets", help="NFE budgets, e.g. 5,10,20,35,50."),
+    sampler_names: Optional[str] = typer.Option(
+        None, "--samplers", help="Comma list of sampler names to keep (ours, e.g. euler,dpmpp_2m@designed, or a "
+                                 "peer's, e.g. EDMEuler); an unknown name is an error that lists the known ones."),
+    budgets: Optional[str] = typer.Option(None, "--budgets", help="NFE budgets, positive integers, e.g. 5,10,20,35,50."),
     n_gmm1d: Optional[int] = typer.Option(None, "--n-gmm1d", help="Samples for gmm1d (default 65536; quick 4096)."),
     n_gmm64: Optional[int] = typer.Option(None, "--n-gmm64", help="Samples for gmm64 (default 32768; quick 2048)."),
 ) -> None:
@@ -49,10 +62,11 @@ def samplers(
     from sciffusion.pipelines.bench.contenders import LIBRARIES
     from sciffusion.pipelines.bench.samplers import SamplerBenchConfig, run_sampler_bench
 
-    cfg = SamplerBenchConfig(out=out, quick=quick, timing=not no_timing,
-                             libraries=_names(only) or LIBRARIES, samplers=_names(sampler_names),
-                             budgets=_budgets(budgets), n_gmm1d=n_gmm1d, n_gmm64=n_gmm64)
-    run_sampler_bench(cfg)
+    cfg = SamplerBenchConfig(out=out, overwrite=overwrite, quick=quick, timing=not no_timing,
+                             libraries=_names(only, "--only") if only is not None else LIBRARIES,
+                             samplers=_names(sampler_names, "--samplers"), budgets=_budgets(budgets),
+                             n_gmm1d=n_gmm1d, n_gmm64=n_gmm64)
+    run_sampler_bench(cfg, log=typer.echo)
 
 
 @app.command("likelihood")
@@ -79,7 +93,7 @@ def inpaint(
     n: int = typer.Option(20_000, "--n", help="Samples per row."),
     cg_iters: int = typer.Option(2, "--cg-iters", help="Conjugate-gradient iterations of the posterior denoiser."),
     no_peers: bool = typer.Option(False, "--no-peers", help="Skip diffusers' RePaintScheduler."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same noise for every method)."),
+    seed: int = seed_option(0, "Random seed (same noise for every method)."),
 ) -> None:
     """Inpainting error against closed-form conditionals: replacement, RePaint, posterior denoiser, SMC, diffusers RePaint."""
     from sciffusion.pipelines.bench.inpaint import InpaintBenchConfig, format_table, ratio_rows, run_inpaint_bench

@@ -21,12 +21,23 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sciffusion.pipelines.bench.contenders import (
-    BenchDenoiser, Contender, SampleFn, Track, grid_for, heun_steps, same_steps,
-)
+from sciffusion.common.denoisers import EDMPrecond
+from sciffusion.common.samplers.registry import SAMPLERS
+from sciffusion.pipelines.bench.contenders import BenchDenoiser, Contender, SampleFn, Track, grid_for, same_steps
 
 SAME_AND_OWN: tuple[Track, ...] = ("same-grid", "own-grid")
 OWN_ONLY: tuple[Track, ...] = ("own-grid",)
+HEUN_STEPS = SAMPLERS["heun"].steps_for_nfe  # the core's rule: the last step is Euler, NFE = 2 steps − 1
+
+DPM_ADAPTIVE_TOLERANCES = ((0.2, 0.05), (0.1, 0.02), (0.05, 0.0078), (0.02, 0.002), (0.01, 0.001))
+KDIFFUSION_SAMPLERS = ("euler", "heun", "lms", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m_sde", "dpm_fast",
+                       *(f"dpm_adaptive(rtol={r},atol={a})" for r, a in DPM_ADAPTIVE_TOLERANCES))
+DIFFUSERS_SAMPLERS = ("EDMEuler", "EDMDPMSolver(2M)", "EDMDPMSolver(3M)", "EDMDPMSolver(2M-SDE)",
+                      "HeunDiscrete(karras)", "DPMSolverMultistep(2M,karras)", "UniPC(bh2,karras)",
+                      "UniPC(bh2,order3,karras)", "DDIM(trailing)", "EDMDPMSolver(3M,exponential)",
+                      "DPMSolverMultistep(3M,lu_lambdas)")
+PEER_SAMPLERS = {"k-diffusion": KDIFFUSION_SAMPLERS, "diffusers": DIFFUSERS_SAMPLERS}
+"""The contender names of each peer library, known without importing it (``--samplers`` checks)."""
 
 
 def peer_available(library: str) -> bool:
@@ -35,10 +46,6 @@ def peer_available(library: str) -> bool:
     if module in sys.modules:  # k_diffusion may be our stub package (no __spec__) after load_k_sampling
         return True
     return importlib.util.find_spec(module) is not None
-
-
-def peer_version(library: str) -> str:
-    return importlib.metadata.version(library)
 
 
 # ----------------------------------------------------------------------------- k-diffusion
@@ -95,14 +102,14 @@ def kdiffusion_contenders(sigma_min: float, sigma_max: float, rho: float) -> lis
     lib = "k-diffusion"
     out = [
         Contender(lib, "euler", on_grid(K.sample_euler), True),
-        Contender(lib, "heun", on_grid(K.sample_heun), True, steps_for_nfe=heun_steps),
+        Contender(lib, "heun", on_grid(K.sample_heun), True, steps_for_nfe=HEUN_STEPS),
         Contender(lib, "lms", on_grid(K.sample_lms), True),
         Contender(lib, "dpmpp_2m", on_grid(K.sample_dpmpp_2m), True),
         Contender(lib, "dpmpp_2m_sde", on_grid(K.sample_dpmpp_2m_sde), False),
         Contender(lib, "dpmpp_3m_sde", on_grid(K.sample_dpmpp_3m_sde), False),
         Contender(lib, "dpm_fast", dpm_fast, True, OWN_ONLY),  # log-SNR-uniform grid, NFE = budget
     ]
-    for rtol, atol in [(0.2, 0.05), (0.1, 0.02), (0.05, 0.0078), (0.02, 0.002), (0.01, 0.001)]:
+    for rtol, atol in DPM_ADAPTIVE_TOLERANCES:
         out.append(Contender(lib, f"dpm_adaptive(rtol={rtol},atol={atol})", dpm_adaptive(rtol, atol), True,
                              OWN_ONLY, adaptive=True))
     return out
@@ -124,6 +131,18 @@ def _scheduler_sigmas(sched: Any) -> Tensor:
     return torch.cat([((1 - acp) / acp).sqrt(), torch.zeros(1, dtype=torch.float64)])
 
 
+def _edm_skip_out(sigmas: list[float], sigma_data: float) -> tuple[list[float], list[float]]:
+    """EDM's c_skip(σ) and c_out(σ) at each σ of the grid, as Python floats, from the core's
+    :meth:`~sciffusion.common.denoisers.EDMPrecond.coefficients` (float64)."""
+    precond = EDMPrecond(_no_network, sigma_data)
+    c_skip, c_out, _, _ = precond.coefficients(torch.tensor(sigmas, dtype=torch.float64))
+    return c_skip.tolist(), c_out.tolist()
+
+
+def _no_network(x: Tensor, t: Tensor, cond: Any) -> Tensor:
+    raise RuntimeError("only EDMPrecond's coefficients are used here; there is no network")
+
+
 def _diffusers_make(cls: type, kwargs: dict, convention: str, sigma_start: float) -> Callable[[int], SampleFn]:
     """``convention``: ``edm`` (model output F with EDM preconditioning, σ_data from the config),
     ``ve`` (ε, state in VE units) or ``vp`` (ε, state x_vp = x_ve / sqrt(1 + σ²))."""
@@ -138,13 +157,13 @@ def _diffusers_make(cls: type, kwargs: dict, convention: str, sigma_start: float
             z = x_init / sigma_start
             x = z * s0 if convention in ("ve", "edm") else z * (s0 / math.sqrt(1 + s0 * s0))
             kw = {"generator": generator} if takes_gen else {}
-            sd = sched.config.sigma_data if convention == "edm" else 0.0
+            if convention == "edm":
+                c_skip, c_out = _edm_skip_out(sig, sched.config.sigma_data)
             for i, t in enumerate(sched.timesteps):
                 s = sig[i]  # the σ the solver assumes at this call (not the rounded timestep's)
                 sched.scale_model_input(x, t)  # for its side effects (step index bookkeeping)
-                if convention == "edm":
-                    c_skip, c_out = sd**2 / (s**2 + sd**2), s * sd / math.sqrt(s**2 + sd**2)
-                    out = (denoise(x, s) - c_skip * x) / c_out
+                if convention == "edm":  # invert D = c_skip x + c_out F for the scheduler's F
+                    out = (denoise(x, s) - c_skip[i] * x) / c_out[i]
                 elif convention == "ve":
                     out = (x - denoise(x, s)) / s
                 else:
@@ -171,7 +190,7 @@ def diffusers_contenders(sigma_min: float, sigma_max: float, rho: float) -> list
                              same_steps, SAME_AND_OWN),
         "EDMDPMSolver(2M-SDE)": (D.EDMDPMSolverMultistepScheduler, dict(edm, algorithm_type="sde-dpmsolver++"),
                                  "edm", False, same_steps, SAME_AND_OWN),
-        "HeunDiscrete(karras)": (D.HeunDiscreteScheduler, karras, "ve", True, heun_steps, SAME_AND_OWN),
+        "HeunDiscrete(karras)": (D.HeunDiscreteScheduler, karras, "ve", True, HEUN_STEPS, SAME_AND_OWN),
         "DPMSolverMultistep(2M,karras)": (D.DPMSolverMultistepScheduler, karras, "vp", True, same_steps,
                                           SAME_AND_OWN),
         "UniPC(bh2,karras)": (D.UniPCMultistepScheduler, karras, "vp", True, same_steps, SAME_AND_OWN),

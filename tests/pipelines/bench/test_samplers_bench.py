@@ -7,9 +7,10 @@ import torch
 from typer.testing import CliRunner
 
 from sciffusion.pipelines.bench.gmm import W1Scorer, make_targets
-from sciffusion.pipelines.bench.samplers import CSV_COLUMNS, SamplerBenchConfig, run_sampler_bench
+from sciffusion.pipelines.bench.samplers import CSV_COLUMNS, SamplerBenchConfig, known_samplers, run_sampler_bench
 
 HAS_KD = importlib.util.find_spec("k_diffusion") is not None
+HAS_DIFFUSERS = importlib.util.find_spec("diffusers") is not None
 
 
 def _rows(path):
@@ -19,7 +20,7 @@ def _rows(path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
+    out = tmp_path_factory.mktemp("bench") / "run"
     libs = ("sciffusion", "k-diffusion") if HAS_KD else ("sciffusion",)
     cfg = SamplerBenchConfig(out=out, quick=True, libraries=libs, samplers=("euler", "ipndm", "dpmpp_2m", "ddpm"),
                              budgets=(5, 10), n_gmm1d=512, n_gmm64=128, timing_reps=1, ode_ref_steps=40,
@@ -87,6 +88,48 @@ def test_config_rejects_bad_values(tmp_path):
         SamplerBenchConfig(out=tmp_path, libraries=("torchsde",))
     with pytest.raises(ValueError):
         SamplerBenchConfig(out=tmp_path, budgets=(0, 5))
+
+
+def test_config_checks_sampler_names_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="--samplers: unknown warp_drive"):
+        SamplerBenchConfig(out=tmp_path, samplers=("euler", "warp_drive"))
+    with pytest.raises(ValueError, match="--samplers: EDMEuler not in the libraries of --only"):
+        SamplerBenchConfig(out=tmp_path, libraries=("sciffusion",), samplers=("EDMEuler",))
+    SamplerBenchConfig(out=tmp_path, samplers=("euler", "dpmpp_2m@designed", "EDMEuler", "dpm_fast"))
+
+
+@pytest.mark.parametrize("library,available", [("k-diffusion", HAS_KD), ("diffusers", HAS_DIFFUSERS)])
+def test_declared_peer_names_are_the_built_contenders(library, available):
+    from sciffusion.pipelines.bench import peers
+
+    if not available:
+        pytest.skip(f"{library} not installed")
+    make = peers.kdiffusion_contenders if library == "k-diffusion" else peers.diffusers_contenders
+    assert tuple(c.name for c in make(0.002, 80.0, 7.0)) == known_samplers(library)
+
+
+def test_a_failed_run_leaves_nothing_at_out(tmp_path, monkeypatch):
+    from sciffusion.pipelines.bench.samplers import plots
+
+    def broken_plot(rows, path):
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(plots, "plot", broken_plot)
+    cfg = SamplerBenchConfig(out=tmp_path / "run", libraries=("sciffusion",), samplers=("euler",), budgets=(5,),
+                             n_gmm1d=64, n_gmm64=16, timing=False, ode_ref_steps=20, pilot_batch=16, pilot_steps=20)
+    with pytest.raises(RuntimeError, match="plot failed"):
+        run_sampler_bench(cfg, log=lambda s: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_edm_coefficients_invert_the_preconditioning():
+    """The diffusers adapter turns D into the scheduler's F with the core's c_skip, c_out: D = c_skip x + c_out F."""
+    from sciffusion.pipelines.bench.peers import _edm_skip_out
+
+    sigmas = [80.0, 1.0, 0.5, 0.002]
+    c_skip, c_out = _edm_skip_out(sigmas, 0.5)
+    assert c_skip[2] == pytest.approx(0.5) and c_out[2] == pytest.approx(0.5 / math.sqrt(2))
+    assert c_skip[0] == pytest.approx(0.25 / (6400.25)) and c_out[-1] == pytest.approx(0.002, rel=1e-4)
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path):
