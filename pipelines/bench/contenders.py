@@ -23,10 +23,6 @@ def same_steps(budget: int) -> int:
     return budget
 
 
-def heun_steps(budget: int) -> int:
-    return (budget + 1) // 2  # last step (to σ = 0) is Euler: NFE = 2 steps − 1
-
-
 @dataclass(frozen=True)
 class Contender:
     """A sampler as benchmarked. ``make(steps)`` returns the sample function for a grid of ``steps``
