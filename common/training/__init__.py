@@ -1,9 +1,10 @@
 """Training: losses (edm/eps/v), EMA, the shared DiffusionModule and callbacks."""
-from sciffusion.common.training.callbacks import LossHistory, TimeBudget
+from sciffusion.common.training.callbacks import LossHistory, StepProgressBar, StopReason, TimeBudget, stop_reason
 from sciffusion.common.training.config import TrainConfig
 from sciffusion.common.training.ema import ExponentialMovingAverage
 from sciffusion.common.training.losses import LOSS_KINDS, Preconditioning, SigmaDistribution, edm_weight
 from sciffusion.common.training.module import DiffusionModule, split_batch
 
 __all__ = ["DiffusionModule", "ExponentialMovingAverage", "LOSS_KINDS", "LossHistory", "Preconditioning",
-           "SigmaDistribution", "TimeBudget", "TrainConfig", "edm_weight", "split_batch"]
+           "SigmaDistribution", "StepProgressBar", "StopReason", "TimeBudget", "TrainConfig", "edm_weight",
+           "split_batch", "stop_reason"]

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal, Optional
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import RichProgressBar
 
 
 class LossHistory(pl.Callback):
@@ -26,22 +27,73 @@ class LossHistory(pl.Callback):
 
 class TimeBudget(pl.Callback):
     """Stops training after ``minutes`` of wall-clock time from the start of fitting (checked after
-    every batch; ranks agree through the strategy's broadcast)."""
+    every batch; ranks agree through the strategy's broadcast). ``stopped`` tells whether it did."""
 
     def __init__(self, minutes: float) -> None:
         if minutes <= 0:
             raise ValueError(f"minutes: must be > 0, got {minutes}")
         self.seconds = 60.0 * minutes
         self.start: float | None = None
+        self.stopped = False
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.start = time.monotonic()
+        self.stopped = False
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
         over = self.start is not None and time.monotonic() - self.start >= self.seconds
         if trainer.strategy.broadcast(torch.tensor(over)).item():
             trainer.should_stop = True
+            self.stopped = True
 
 
-__all__ = ["LossHistory", "TimeBudget"]
+StopReason = Literal["steps", "time", "epochs", "interrupted"]
+
+
+def stop_reason(trainer: pl.Trainer, time_budget: Optional[TimeBudget] = None) -> StopReason:
+    """Which bound ended ``trainer.fit``: ``"steps"`` (``max_steps`` optimizer steps done; wins a tie),
+    ``"time"`` (``time_budget`` fired first), ``"epochs"`` (``max_epochs`` done) or ``"interrupted"``."""
+    if trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps:
+        return "steps"
+    if time_budget is not None and time_budget.stopped:
+        return "time"
+    if trainer.max_epochs is not None and trainer.max_epochs > 0 and trainer.current_epoch >= trainer.max_epochs:
+        return "epochs"
+    return "interrupted"
+
+
+class StepProgressBar(RichProgressBar):
+    """A rich training bar that counts optimizer steps out of ``trainer.max_steps`` across epochs
+    ("train steps 130/1300"), for step-budgeted runs (Lightning's own bar counts the batches of the
+    current epoch and shows "Epoch 0/-2" when ``max_epochs=-1``). Without a step budget it falls back to
+    Lightning's per-epoch bar."""
+
+    def __init__(self, description: str = "train steps", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.description = description
+
+    def _step_budget(self) -> Optional[int]:
+        return self.trainer.max_steps if self.trainer.max_steps > 0 else None
+
+    @property
+    def total_train_batches(self) -> int | float:
+        budget = self._step_budget()
+        return budget if budget is not None else super().total_train_batches
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        return self.description if self._step_budget() is not None else super()._get_train_description(current_epoch)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._step_budget() is None or self.train_progress_bar_id is None:
+            super().on_train_epoch_start(trainer, pl_module)  # one bar for the whole run, not reset per epoch
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if self._step_budget() is not None and self.progress is not None and self.train_progress_bar_id is not None:
+            self.progress.update(self.train_progress_bar_id, completed=trainer.global_step)
+            self.refresh()
+
+
+__all__ = ["LossHistory", "StepProgressBar", "StopReason", "TimeBudget", "stop_reason"]

@@ -1,0 +1,55 @@
+"""TimeBudget / stop_reason say which bound ended training; StepProgressBar counts steps of the budget."""
+import pytorch_lightning as pl
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from sciffusion.common.training import (DiffusionModule, LossHistory, StepProgressBar, TimeBudget, TrainConfig,
+                                        stop_reason)
+
+
+class _MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(3, 2)
+
+    def forward(self, x_in, c_noise, cond=None):
+        return self.body(torch.cat([x_in, c_noise[:, None]], dim=1))
+
+
+def _fit(max_steps, callbacks, progress=False):
+    torch.manual_seed(0)
+    loader = DataLoader(TensorDataset(torch.randn(8, 2)), batch_size=4)  # 2 batches per epoch
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1, max_steps=max_steps, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
+                         callbacks=callbacks)
+    trainer.fit(DiffusionModule(_MLP(), TrainConfig()), loader)
+    return trainer
+
+
+def test_step_budget_reached_first_is_reported_as_steps():
+    budget = TimeBudget(minutes=10.0)
+    trainer = _fit(5, [budget])
+    assert trainer.global_step == 5 and not budget.stopped and stop_reason(trainer, budget) == "steps"
+
+
+def test_time_cap_reached_first_is_reported_as_time():
+    budget, history = TimeBudget(minutes=1e-9), LossHistory()
+    trainer = _fit(50, [budget, history])
+    assert budget.stopped and stop_reason(trainer, budget) == "time"
+    assert trainer.global_step == 1 == len(history.losses)  # stopped after the first step
+
+
+def test_time_budget_rejects_non_positive_minutes():
+    with pytest.raises(ValueError, match="minutes"):
+        TimeBudget(0)
+
+
+def test_step_progress_bar_counts_optimizer_steps_across_epochs():
+    bar = StepProgressBar()
+    _fit(7, [bar], progress=True)  # 7 steps = 4 epochs of 2 batches
+    task = bar.progress.tasks[bar.train_progress_bar_id]
+    assert task.total == 7 and task.completed == 7
+    assert "train steps" in task.description and "Epoch" not in task.description
+    assert len([t for t in bar.progress.tasks if "train" in t.description]) == 1  # one bar, not one per epoch
