@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
+from sciffusion.cli.options import seed_option
 
 app = typer.Typer(
     help="Protein-ligand docking: build an INDEX.csv, prepare complexes into tensors, run the AutoDock Vina "
@@ -28,7 +29,7 @@ def make_index(
     splits: str = typer.Option("train,val,test_public", help="comma-separated split names"),
     pocket: str = typer.Option("ligand", help="'ligand' (crystal ligand box + margin) or 'blind'"),
     sample: Optional[int] = typer.Option(None, help="keep this many ids per split (seeded)"),
-    seed: int = typer.Option(0, help="seed for --sample"),
+    seed: int = seed_option(0, "Seed for --sample."),
     overwrite: bool = typer.Option(False, help="replace an existing --out"),
 ) -> None:
     """Write an INDEX.csv (id,protein,ligand,split,pocket_ligand) from the data folders and split files."""
@@ -50,13 +51,19 @@ def prepare(
     pocket_margin: float = typer.Option(4.0, help="margin around a reference ligand/residues, Å"),
     limit: Optional[int] = typer.Option(None, help="only the first N index rows"),
 ) -> None:
-    """Turn complexes into torch tensors (<id>.pt) that load with torch alone; writes failures.csv."""
+    """Turn complexes into torch tensors (<id>.pt) that load with torch alone; writes failures.csv.
+    Exits 1 when no complex could be prepared."""
     from sciffusion.pipelines.docking.prepare import PrepareConfig, run_prepare
 
     summary = run_prepare(PrepareConfig(index=index, out=out, include_atoms=include_atoms,
                                         pocket_margin=pocket_margin, limit=limit))
     typer.echo(f"prepared {summary['prepared']} (already cached {summary['cached']}), "
-               f"failed {summary['failed']} of {summary['complexes']}; see {out / 'failures.csv'}")
+               f"failed {summary['failed']} of {summary['complexes']}; see {out / 'failures.csv'}"
+               + (f"; {summary['warned']} with input warnings, see {out / 'manifest.json'}" if summary["warned"] else ""))
+    if summary["prepared"] + summary["cached"] == 0:
+        typer.echo(f"error: {index}: nothing prepared, all {summary['failed']} complexes failed; "
+                   f"see {out / 'failures.csv'}", err=True)
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -86,13 +93,14 @@ def baseline_vina(
     out: Path = typer.Option(..., "--out", help="PRED_DIR to fill (resumable)"),
     exhaustiveness: int = typer.Option(8, help="Vina exhaustiveness"),
     n_poses: int = typer.Option(9, help="poses per complex"),
-    seed: int = typer.Option(42, help="seed for ETKDG and Vina"),
+    seed: int = seed_option(42, "Seed for ETKDG and Vina."),
     pocket_margin: float = typer.Option(4.0, help="margin around reference ligand/residues, Å"),
     workers: int = typer.Option(1, help="worker processes (each Vina gets 1 CPU when > 1)"),
     cpu: int = typer.Option(0, help="CPUs per Vina run (0: all if workers == 1, else 1)"),
     limit: Optional[int] = typer.Option(None, help="only the first N index rows"),
 ) -> None:
-    """Dock the index with AutoDock Vina into PRED_DIR (<id>/rank<k>.sdf, timing.csv, failures.csv)."""
+    """Dock the index with AutoDock Vina into PRED_DIR (<id>/rank<k>.sdf, timing.csv, failures.csv).
+    Exits 1 when no complex is docked."""
     from sciffusion.pipelines.docking.vina_baseline import VinaConfig, run_vina_baseline
 
     summary = run_vina_baseline(VinaConfig(index=index, out=out, exhaustiveness=exhaustiveness, n_poses=n_poses,
@@ -100,6 +108,10 @@ def baseline_vina(
                                            limit=limit))
     typer.echo(f"vina: {summary['done']}/{summary['complexes']} docked "
                f"({summary['skipped_existing']} already done), {summary['failed']} failed; see {out / 'failures.csv'}")
+    if summary["done"] == 0:
+        typer.echo(f"error: {index}: nothing docked, all {summary['failed']} complexes failed; "
+                   f"see {out / 'failures.csv'}", err=True)
+        raise typer.Exit(code=1)
 
 
 @app.command("check-ligands")

@@ -48,8 +48,8 @@ class Box:
 
 
 def _check_margin(margin: float) -> None:
-    if margin < 0:
-        raise ValueError(f"pocket margin: must be >= 0 Å, got {margin}")
+    if not (np.isfinite(margin) and margin >= 0):
+        raise ValueError(f"pocket margin: must be a finite number >= 0 Å, got {margin}")
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,15 @@ def resolve_pocket(spec: PocketSpec, protein: Protein) -> Box:
 def _residue_atoms(residues: tuple[str, ...], protein: Protein) -> np.ndarray:
     keys = np.char.add(np.char.add(protein.residue_chain.astype(str), ":"), protein.residue_number.astype(str))
     mask = np.zeros(protein.num_atoms, dtype=bool)
+    missing = []
     for res in residues:
         hits = np.nonzero(keys == res)[0]
         if len(hits) == 0:
-            raise ValueError(f"{protein.path}: residue {res} not found")
+            missing.append(res)
         mask |= np.isin(protein.atom_residue, hits)
+    if missing:
+        label = "residue" if len(missing) == 1 else f"{len(missing)} of {len(residues)} residues"
+        raise ValueError(f"{protein.path}: {label} {' '.join(missing)} not found")
     return mask
 
 

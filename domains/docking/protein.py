@@ -2,9 +2,17 @@
 
 Waters, alternate locations, hydrogens and hetero groups (other ligands, cofactors, ions) are
 handled by explicit options in :class:`ProteinReadConfig`; nothing is dropped silently.
+
+Truncation (PDB format): a file whose last coordinate line is cut mid-record (shorter than the
+coordinates, or no final newline and shorter than the coordinate line before it) is an error, as
+is a cut gzip stream. A file that has no END record and stops inside the coordinate section may
+have been cut at a line boundary, which cannot be told from a complete file without END: it is
+read, with a warning in :attr:`Protein.warnings`. (gemmi itself rejects an mmCIF cut mid-loop;
+an mmCIF cut at a line boundary is not detected.)
 """
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +28,9 @@ MODIFIED_PARENT = {"MSE": "MET", "SEP": "SER", "TPO": "THR", "PTR": "TYR", "HID"
 PROTEIN_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".ent.gz", ".cif.gz", ".mmcif.gz")
 ALTLOC_MODES = ("highest_occupancy", "first")
 HETERO_MODES = ("keep", "drop", "metals_only")
+PDB_SUFFIXES = (".pdb", ".ent", ".pdb.gz", ".ent.gz")
+COORDINATE_RECORDS = ("ATOM", "HETATM", "ANISOU", "TER")
+COORDINATES_END = 54  # PDB columns 31-54 hold x, y, z
 METALS = frozenset({"LI", "NA", "K", "MG", "CA", "MN", "FE", "CO", "NI", "CU", "ZN", "CD", "HG", "SR",
                     "BA", "CS", "RB", "AL", "GA", "PT", "PD", "AG", "AU", "MO", "W", "V", "CR"})
 
@@ -70,6 +81,7 @@ class Protein:
     residue_number: np.ndarray
     residue_is_amino_acid: np.ndarray
     notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def num_atoms(self) -> int:
@@ -111,6 +123,7 @@ def read_protein(path: str | Path, config: ProteinReadConfig = ProteinReadConfig
 
     path = Path(path)
     _check_protein_path(path)
+    warnings = pdb_truncation_warnings(path) if str(path).lower().endswith(PDB_SUFFIXES) else ()
     try:
         structure = gemmi.read_structure(str(path))
     except (RuntimeError, ValueError) as exc:
@@ -168,7 +181,34 @@ def read_protein(path: str | Path, config: ProteinReadConfig = ProteinReadConfig
         residue_number=np.asarray(res_num),
         residue_is_amino_acid=np.asarray(res_aa, dtype=bool),
         notes=notes,
+        warnings=warnings,
     )
+
+
+def pdb_truncation_warnings(path: Path) -> tuple[str, ...]:
+    """ValueError when a PDB file (plain or gzipped) is cut mid-record; else the warnings of a file
+    that may be cut at a line boundary (no END record, stops inside the coordinate section)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            text = handle.read().decode("latin-1")
+    except (EOFError, OSError) as exc:
+        raise ValueError(f"{path}: truncated or unreadable file ({exc})") from None
+    lines = text.rstrip("\r\n").splitlines()
+    if not lines:
+        return ()
+    last, number = lines[-1].rstrip("\r"), len(lines)
+    if last.startswith(("ATOM", "HETATM")):
+        previous = next((line.rstrip("\r") for line in reversed(lines[:-1]) if line.startswith(("ATOM", "HETATM"))), "")
+        cut_short = len(last) < COORDINATES_END
+        cut_unterminated = not text.endswith("\n") and len(last) < len(previous)
+        if cut_short or cut_unterminated:
+            raise ValueError(f"{path}: truncated: line {number} is cut mid-record ({last[:30].rstrip()!r}...)")
+    has_end = any(line[:6].rstrip() == "END" for line in lines)
+    if not has_end and last.startswith(COORDINATE_RECORDS):
+        return (f"{path}: no END record and the file stops inside the coordinate section "
+                f"(line {number}); it may be truncated",)
+    return ()
 
 
 def _is_amino_acid_name(name: str) -> bool:

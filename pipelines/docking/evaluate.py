@@ -14,7 +14,6 @@ Outputs (REPORT_DIR, written atomically): ``per_complex.csv`` (one row per id an
 """
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import math
@@ -69,14 +68,10 @@ def ranked_poses(folder: Path) -> list[Path]:
 
 
 def _read_timing(run: Path) -> dict[str, float]:
+    from sciffusion.domains.docking.pose_io import read_timing
+
     path = run / "timing.csv"
-    if not path.exists():
-        return {}
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if rows and not {"id", "seconds"} <= set(rows[0]):
-        raise ValueError(f"{path}: needs columns id,seconds")
-    return {r["id"]: float(r["seconds"]) for r in rows}
+    return read_timing(path) if path.exists() else {}
 
 
 def _reference(ref: Path, cid: str) -> tuple[Path, Path]:

@@ -4,8 +4,9 @@ Each ``<id>.pt`` is a plain ``torch.save`` of the dict described in
 :mod:`sciffusion.domains.docking.graphs` plus ``id`` and ``meta`` (input sha256s, config, versions);
 :func:`load_prepared` reads it with ``torch.load(weights_only=True)``. Resumable: an entry whose
 ``.pt`` exists with the same input checksums and config is kept. ``failures.csv`` lists every
-complex that could not be prepared and why; ``manifest.json`` records versions, config and the
-checksum of every input and output.
+complex that could not be prepared, its index line and why (a bad pocket in one index row fails
+that row only); ``manifest.json`` records versions, config, the checksum of every input and output
+and each entry's input warnings (e.g. a protein file that may be truncated).
 """
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ import csv
 import hashlib
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from sciffusion.common.io.atomic import atomic_path, write_text_atomic
+from sciffusion.common.io.provenance import package_versions
 from sciffusion.domains.docking.index import IndexEntry, read_index
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: meta["warnings"]
+VERSIONED_PACKAGES = ("sciffusion", "torch", "rdkit", "gemmi", "numpy")
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,8 @@ class PrepareConfig:
     limit: int | None = None
 
     def __post_init__(self) -> None:
-        if self.pocket_margin < 0:
-            raise ValueError(f"--pocket-margin: must be >= 0 Å, got {self.pocket_margin}")
+        if not (math.isfinite(self.pocket_margin) and self.pocket_margin >= 0):
+            raise ValueError(f"--pocket-margin: must be a finite number >= 0 Å, got {self.pocket_margin}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit: must be >= 1, got {self.limit}")
 
@@ -87,20 +91,14 @@ def prepare_one(entry: IndexEntry, cfg: PrepareConfig) -> dict:
 
     tensors["id"] = entry.id
     tensors["meta"] = {"inputs": inputs, "config": cfg.record(), "versions": versions(),
-                       "smiles": Chem.MolToSmiles(ligand.mol), "protein_notes": list(protein.notes)}
+                       "smiles": Chem.MolToSmiles(ligand.mol), "protein_notes": list(protein.notes),
+                       "warnings": list(protein.warnings)}
     return tensors
 
 
 def versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {}
-    for package in ("sciffusion", "torch", "rdkit", "gemmi", "numpy"):
-        try:
-            out[package] = md.version(package)
-        except md.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
+    """Versions of the packages that shape a prepared entry."""
+    return package_versions(VERSIONED_PACKAGES)
 
 
 def _is_cached(path: Path, entry: IndexEntry, cfg: PrepareConfig) -> bool:
@@ -114,12 +112,13 @@ def _is_cached(path: Path, entry: IndexEntry, cfg: PrepareConfig) -> bool:
 
 
 def run_prepare(cfg: PrepareConfig) -> dict:
-    """Prepare every index entry; returns counts. Failures never stop the run."""
+    """Prepare every index entry; returns counts (``warned``: entries with input warnings).
+    Failures never stop the run; they are counted and listed in ``failures.csv``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     entries = read_index(cfg.index)[: cfg.limit]
     cfg.out.mkdir(parents=True, exist_ok=True)
-    failures, manifest, prepared, cached = [], {}, 0, 0
+    failures, manifest, prepared, cached, warned = [], {}, 0, 0, 0
     columns = (TextColumn("prepare {task.fields[current]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns) as progress:
         task = progress.add_task("prepare", total=len(entries), current="")
@@ -127,6 +126,8 @@ def run_prepare(cfg: PrepareConfig) -> dict:
             progress.update(task, current=entry.id)
             target = cfg.out / f"{entry.id}.pt"
             try:
+                if entry.pocket_error:  # a bad pocket in this index row: never a cached or new entry
+                    raise ValueError(entry.pocket_error)
                 if _is_cached(target, entry, cfg):
                     cached += 1
                 else:
@@ -134,17 +135,20 @@ def run_prepare(cfg: PrepareConfig) -> dict:
                     with atomic_path(target, overwrite=True) as tmp:
                         torch.save(tensors, tmp)
                     prepared += 1
-                manifest[entry.id] = {"file": target.name, "sha256": sha256(target),
-                                      "inputs": load_prepared(target)["meta"]["inputs"]}
+                meta = load_prepared(target)["meta"]
+                manifest[entry.id] = {"file": target.name, "sha256": sha256(target), "inputs": meta["inputs"],
+                                      "warnings": meta["warnings"]}
+                warned += bool(meta["warnings"])
             except Exception as exc:  # every failure is recorded with its reason, none stops the run
-                failures.append((entry.id, _reason(exc)))
+                failures.append((entry.id, entry.line, _reason(exc)))
                 if target.exists():
                     target.unlink()  # stale entry from older inputs
             progress.advance(task)
     _write_failures(cfg.out / "failures.csv", failures)
     write_text_atomic(cfg.out / "manifest.json", json.dumps(
         {"index": str(cfg.index), "config": cfg.record(), "versions": versions(), "entries": manifest}, indent=1))
-    return {"complexes": len(entries), "prepared": prepared, "cached": cached, "failed": len(failures)}
+    return {"complexes": len(entries), "prepared": prepared, "cached": cached, "failed": len(failures),
+            "warned": warned}
 
 
 def _reason(exc: Exception) -> str:
@@ -152,9 +156,10 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
-def _write_failures(path: Path, failures: list[tuple[str, str]]) -> None:
+def _write_failures(path: Path, failures: list[tuple[str, int, str]]) -> None:
+    """``failures.csv``: id, index line, reason."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["id", "reason"])
+    writer.writerow(["id", "line", "reason"])
     writer.writerows(failures)
     write_text_atomic(path, buf.getvalue())

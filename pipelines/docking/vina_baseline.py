@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -24,8 +25,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sciffusion.common.io.atomic import atomic_path, write_text_atomic
+from sciffusion.common.io.atomic import write_text_atomic
+from sciffusion.common.io.provenance import package_versions
 from sciffusion.domains.docking.index import IndexEntry, read_index
+from sciffusion.domains.docking.pose_io import timing_csv_text, write_ranked_poses
+
+SEED_MAX = 2**32 - 1  # Vina and RDKit take unsigned 32-bit seeds
+VERSIONED_PACKAGES = ("vina", "meeko", "openbabel-wheel", "rdkit", "sciffusion")
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,10 @@ class VinaConfig:
             raise ValueError(f"--workers: must be >= 1, got {self.workers}")
         if self.cpu < 0:
             raise ValueError(f"--cpu: must be >= 0, got {self.cpu}")
-        if self.pocket_margin < 0:
-            raise ValueError(f"--pocket-margin: must be >= 0 Å, got {self.pocket_margin}")
+        if not (math.isfinite(self.pocket_margin) and self.pocket_margin >= 0):
+            raise ValueError(f"--pocket-margin: must be a finite number >= 0 Å, got {self.pocket_margin}")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"--seed: must be an integer in [0, {SEED_MAX}], got {self.seed}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit: must be >= 1, got {self.limit}")
 
@@ -138,7 +146,7 @@ def _vina_with_receptor(rec: Path, cpu: int, seed: int, max_drops: int = 5):
 
 
 def _poses(vina_out: str) -> list:
-    """Heavy-atom RDKit Mols, one per pose, in Vina's order."""
+    """Heavy-atom RDKit Mols, one per pose, in Vina's order (one molecule: same atoms, same order)."""
     from meeko import PDBQTMolecule, RDKitMolCreate
     from rdkit import Chem
 
@@ -156,15 +164,14 @@ def _poses(vina_out: str) -> list:
 
 def dock_one(entry: IndexEntry, cfg: VinaConfig) -> dict:
     """Dock one complex and write ``cfg.out/<id>/`` atomically; returns its meta dict."""
-    from rdkit import Chem
-
     from sciffusion.domains.docking.ligand_io import read_ligand
     from sciffusion.domains.docking.pockets import resolve_pocket
     from sciffusion.domains.docking.protein import read_protein
 
     start = time.perf_counter()
     ligand = read_ligand(entry.ligand).mol
-    box = resolve_pocket(entry.pocket(cfg.pocket_margin), read_protein(entry.protein))
+    protein = read_protein(entry.protein)
+    box = resolve_pocket(entry.pocket(cfg.pocket_margin), protein)
     cpu = cfg.cpu if cfg.cpu else (0 if cfg.workers == 1 else 1)
     with tempfile.TemporaryDirectory() as tmp:
         rec = receptor_pdbqt(entry.protein, Path(tmp), cfg.ph)
@@ -179,15 +186,10 @@ def dock_one(entry: IndexEntry, cfg: VinaConfig) -> dict:
     meta = {"id": entry.id, "seconds": round(seconds, 2), "seed": cfg.seed, "n_poses": len(poses),
             "vina_kcal_mol": [round(float(e[0]), 3) for e in energies[: len(poses)]],
             "box_center": list(box.center), "box_size": list(box.size),
-            "receptor_dropped_atom_types": dropped}
-    with atomic_path(cfg.out / entry.id) as folder:
-        folder.mkdir()
-        for rank, (pose, energy) in enumerate(zip(poses, meta["vina_kcal_mol"]), start=1):
-            pose.SetProp("_Name", f"{entry.id}_vina_rank{rank}")
-            pose.SetProp("vina_kcal_mol", str(energy))
-            with Chem.SDWriter(str(folder / f"rank{rank}.sdf")) as writer:
-                writer.write(pose)
-        (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+            "receptor_dropped_atom_types": dropped, "protein_warnings": list(protein.warnings)}
+    write_ranked_poses(cfg.out / entry.id, poses[0], [p.GetConformer().GetPositions() for p in poses],
+                       scores=meta["vina_kcal_mol"], score_name="vina_kcal_mol", name_prefix=f"{entry.id}_vina_",
+                       extra_files={"meta.json": json.dumps(meta, indent=1)})
     return meta
 
 
@@ -237,30 +239,29 @@ def _record(progress, task, cid: str, error: str, failures: list) -> None:
 
 
 def _config_record(cfg: VinaConfig) -> dict:
-    import importlib.metadata as md
-
     record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
-    record["versions"] = {p: _version(md, p) for p in ("vina", "meeko", "openbabel-wheel", "rdkit", "sciffusion")}
+    record["versions"] = package_versions(VERSIONED_PACKAGES)
     record["protocol"] = "OpenBabel receptor pH 7.4; seeded ETKDGv3+MMFF ligand via Meeko; Vina scoring"
     return record
-
-
-def _version(md, package: str) -> str:
-    try:
-        return md.version(package)
-    except md.PackageNotFoundError:
-        return "not installed"
 
 
 def _write_timing(out: Path) -> None:
     """``timing.csv`` for every complex docked in ``out`` so far (this run's index or an earlier
     one), so a resumed run or a run over another index never drops earlier timings."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["id", "seconds"])
-    for meta in sorted(out.glob("*/meta.json")):
-        writer.writerow([meta.parent.name, json.loads(meta.read_text())["seconds"]])
-    write_text_atomic(out / "timing.csv", buf.getvalue())
+    seconds = {meta.parent.name: _meta_seconds(meta) for meta in sorted(out.glob("*/meta.json"))}
+    write_text_atomic(out / "timing.csv", timing_csv_text(seconds))
+
+
+def _meta_seconds(path: Path) -> float:
+    """``seconds`` of an earlier run's ``<id>/meta.json``; a broken file is an error naming it."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))["seconds"]
+        seconds = float(value)
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: no readable 'seconds' ({type(exc).__name__}: {exc})") from None
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"{path}: seconds must be a number >= 0, got {value!r}")
+    return seconds
 
 
 def _write_failures(out: Path, failures: list[tuple[str, str]], attempted: set[str]) -> None:
@@ -269,11 +270,21 @@ def _write_failures(out: Path, failures: list[tuple[str, str]], attempted: set[s
     path = out / "failures.csv"
     kept: list[tuple[str, str]] = []
     if path.exists():
-        with open(path, newline="") as fh:
-            kept = [(r["id"], r["error"]) for r in csv.DictReader(fh)
-                    if r["id"] not in attempted and not (out / r["id"]).exists()]
+        kept = [(cid, error) for cid, error in _read_failures(path)
+                if cid not in attempted and not (out / cid).exists()]
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["id", "error"])
     writer.writerows(sorted(kept + failures))
     write_text_atomic(path, buf.getvalue())
+
+def _read_failures(path: Path) -> list[tuple[str, str]]:
+    """(id, error) rows of an earlier run's ``failures.csv``; a broken file is an error naming it."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if not {"id", "error"} <= set(reader.fieldnames or []):
+                raise ValueError(f"{path}: needs columns id,error, got {reader.fieldnames}")
+            return [(r["id"], r["error"]) for r in reader]
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text; is this a failures.csv?") from None

@@ -86,3 +86,39 @@ def test_check_ligands_reports_every_record_and_fails_on_bad_ones(tmp_path):
     assert good.exit_code == 0 and good.output.strip().endswith("1 record(s): 1 ok, 0 failed")
     missing = runner.invoke(app, ["docking", "check-ligands", str(tmp_path / "none.sdf")])
     assert missing.exit_code == 2 and "none.sdf: ligand file not found" in missing.output
+
+
+def test_prepare_exits_non_zero_when_nothing_was_prepared(tmp_path):
+    index = tmp_path / "index.csv"
+    index.write_text("id,protein,ligand\n"
+                     f"A,{tmp_path}/missing.pdb,{DATA}/6YQW_82I_ligand.sdf\n"
+                     f"B,{DATA}/6YQW_82I_pocket.pdb.gz,{tmp_path}/missing.sdf\n")
+    result = runner.invoke(app, ["docking", "prepare", "--index", str(index), "--out", str(tmp_path / "cache")])
+    assert result.exit_code == 1
+    assert "prepared 0 (already cached 0), failed 2 of 2" in result.output
+    assert "error: " in result.output and "nothing prepared, all 2 complexes failed" in result.output
+
+
+def test_errors_name_their_input(tmp_path):
+    binary = tmp_path / "index.csv"
+    binary.write_bytes(b"id,protein,ligand\n\xff\xfe\x00\x81\n")
+    result = runner.invoke(app, ["docking", "prepare", "--index", str(binary), "--out", str(tmp_path / "c")])
+    assert result.exit_code == 2 and result.output.startswith(f"error: {binary}: not UTF-8 text")
+    assert "codec" not in result.output
+    for margin in ("nan", "inf", "-1"):
+        result = runner.invoke(app, ["docking", "prepare", "--index", str(binary), "--out", str(tmp_path / "c"),
+                                     "--pocket-margin", margin])
+        assert result.exit_code == 2 and "error: --pocket-margin: must be a finite number >= 0" in result.output
+    for seed in ("-1", str(2**32)):
+        result = runner.invoke(app, ["docking", "baseline", "vina", "--index", str(binary),
+                                     "--out", str(tmp_path / "o"), "--seed", seed])
+        assert result.exit_code == 2 and result.output.startswith("error: --seed: must be an integer in [0, ")
+        assert len(result.output.strip().splitlines()) == 1
+    pred = tmp_path / "pred"
+    (pred / "6YQW_82I").mkdir(parents=True)
+    shutil.copy(DATA / "6YQW_82I_ligand.sdf", pred / "6YQW_82I" / "rank1.sdf")
+    (pred / "timing.csv").write_text("id,seconds\n6YQW_82I,fast\n")
+    result = runner.invoke(app, ["docking", "evaluate", "--pred", str(pred), "--ref", str(DATA),
+                                 "--out", str(tmp_path / "r"), "--no-posebusters"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {pred / 'timing.csv'}: line 2: seconds must be a number >= 0, got 'fast'"

@@ -45,7 +45,18 @@ def test_errors(protein):
         Box(center=(0.0, 0.0, 0.0), size=(10.0, 0.0, 10.0))
     with pytest.raises(ValueError, match="residue Z:9999 not found"):
         resolve_pocket(ResiduePocket(("Z:9999",)), protein)
+    key = f"{protein.residue_chain[0]}:{protein.residue_number[0]}"
+    with pytest.raises(ValueError, match=r"2 of 3 residues Z:9999 Y:1 not found$"):
+        resolve_pocket(ResiduePocket(("Z:9999", key, "Y:1")), protein)
     with pytest.raises(ValueError, match="not CHAIN:NUMBER"):
         ResiduePocket(("45",))
     with pytest.raises(ValueError, match="margin"):
         LigandPocket(ligand_pos=((0.0, 0.0, 0.0),), margin=-1.0)
+
+
+@pytest.mark.parametrize("margin", [float("nan"), float("inf"), -0.5])
+def test_margin_must_be_finite_and_non_negative(margin):
+    for make in (lambda: ResiduePocket(("A:1",), margin=margin), lambda: BlindPocket(margin=margin),
+                 lambda: LigandPocket(ligand_pos=((0.0, 0.0, 0.0),), margin=margin)):
+        with pytest.raises(ValueError, match=r"pocket margin: must be a finite number >= 0 Å, got"):
+            make()

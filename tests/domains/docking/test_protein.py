@@ -76,3 +76,40 @@ def test_errors(tmp_path):
     only_water.write_text(PDB.splitlines()[8] + "\nEND\n")
     with pytest.raises(ValueError, match="no atoms left"):
         read_protein(only_water)
+
+
+def _real_pdb_lines() -> list[str]:
+    return gzip.open(DATA / "6YQW_82I_pocket.pdb.gz", "rt").read().splitlines(keepends=True)
+
+
+def test_real_pdb_cut_mid_record_is_an_error(tmp_path):
+    text = "".join(_real_pdb_lines())
+    middle = text.index("\nATOM", len(text) // 3) + 40  # inside an ATOM line, past its x coordinate
+    cut = tmp_path / "cut.pdb"
+    cut.write_text(text[:middle])
+    with pytest.raises(ValueError, match=r"cut.pdb: truncated: line \d+ is cut mid-record \('ATOM"):
+        read_protein(cut)
+    past_coordinates = tmp_path / "cut_late.pdb"  # x, y, z complete but occupancy/element cut
+    past_coordinates.write_text(text[: text.index("\nATOM", len(text) // 3) + 60])
+    import gemmi
+    assert 0 < gemmi.read_structure(str(past_coordinates))[0].count_atom_sites() < 483  # gemmi alone accepts it
+    with pytest.raises(ValueError, match=r"cut_late.pdb: truncated: line \d+ is cut mid-record"):
+        read_protein(past_coordinates)
+    gz = tmp_path / "cut.pdb.gz"
+    gz.write_bytes(gzip.compress(text.encode())[:3000])
+    with pytest.raises(ValueError, match=r"cut.pdb.gz: truncated or unreadable file"):
+        read_protein(gz)
+
+
+def test_real_pdb_cut_at_a_line_boundary_is_read_with_a_warning(tmp_path):
+    lines = _real_pdb_lines()
+    atoms = [i for i, line in enumerate(lines) if line.startswith(("ATOM", "HETATM"))]
+    cut = tmp_path / "cut.pdb"
+    cut.write_text("".join(lines[: atoms[len(atoms) // 2] + 1]))
+    prot = read_protein(cut)
+    assert 0 < prot.num_atoms < 483
+    assert len(prot.warnings) == 1 and "no END record" in prot.warnings[0] and str(cut) in prot.warnings[0]
+    assert read_protein(DATA / "6YQW_82I_pocket.pdb.gz").warnings == ()  # complete: ends with CONECT
+    ended = tmp_path / "ended.pdb"
+    ended.write_text("".join(lines[: atoms[len(atoms) // 2] + 1]) + "END\n")
+    assert read_protein(ended).warnings == ()

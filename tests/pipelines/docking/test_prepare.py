@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from sciffusion.domains.docking.index import build_index, read_index
 from sciffusion.pipelines.docking.prepare import PrepareConfig, load_prepared, run_prepare
 
 DATA = Path(__file__).parents[3] / "domains" / "docking" / "data"
@@ -31,9 +30,9 @@ def test_prepare_writes_torch_only_cache_failures_and_resumes(tmp_path):
     index = _index(tmp_path)
     cfg = PrepareConfig(index=index, out=tmp_path / "cache")
     summary = run_prepare(cfg)
-    assert summary == {"complexes": 4, "prepared": 2, "cached": 0, "failed": 2}
+    assert summary == {"complexes": 4, "prepared": 2, "cached": 0, "failed": 2, "warned": 0}
     failures = pd.read_csv(tmp_path / "cache" / "failures.csv")
-    assert failures["id"].tolist() == ["BAD_RES", "NO_FILE"]
+    assert failures["id"].tolist() == ["BAD_RES", "NO_FILE"] and failures["line"].tolist() == [4, 5]
     assert "residue Z:999 not found" in failures["reason"][0] and "not found" in failures["reason"][1]
     manifest = json.loads((tmp_path / "cache" / "manifest.json").read_text())
     assert set(manifest["entries"]) == {"6YQW_82I", "6XG5_TOP"} and "torch" in manifest["versions"]
@@ -60,38 +59,42 @@ def test_graph_from_cache_matches_direct_build(tmp_path):
     assert graph["ligand", "radius", "receptor"].edge_index.shape[1] > 0
 
 
-def test_index_round_trip_and_errors(tmp_path):
-    entries = read_index(_index(tmp_path))
-    assert [e.id for e in entries][:2] == ["6YQW_82I", "6XG5_TOP"]
-    assert entries[0].pocket().__class__.__name__ == "LigandPocket"
-    assert entries[1].pocket().__class__.__name__ == "BlindPocket"
-    assert entries[2].pocket().__class__.__name__ == "ResiduePocket"
-    bad = tmp_path / "bad.csv"
-    bad.write_text("id,protein\na,b\n")
-    with pytest.raises(ValueError, match="missing column"):
-        read_index(bad)
-    dup = tmp_path / "dup.csv"
-    dup.write_text("id,protein,ligand\na,p.pdb,l.sdf\na,p.pdb,l.sdf\n")
-    with pytest.raises(ValueError, match="line 3: duplicate id"):
-        read_index(dup)
-    box = tmp_path / "box.csv"
-    box.write_text("id,protein,ligand,pocket_center_x,pocket_center_y,pocket_center_z,pocket_size_x,pocket_size_y,pocket_size_z\n"
-                   "a,p.pdb,l.sdf,1,2,3,10,10,x\n")
-    with pytest.raises(ValueError, match="pocket box needs all six numbers"):
-        read_index(box)
+def test_bad_box_row_fails_alone_with_its_line(tmp_path):
+    index = tmp_path / "index.csv"
+    header = "id,protein,ligand,pocket_center_x,pocket_center_y,pocket_center_z,pocket_size_x,pocket_size_y,pocket_size_z\n"
+    index.write_text(header + f"FLAT,{DATA}/6XG5_TOP_pocket.pdb.gz,{DATA}/6XG5_TOP_ligand.sdf,0,0,0,0.0,10,10\n"
+                     + f"6XG5_TOP,{DATA}/6XG5_TOP_pocket.pdb.gz,{DATA}/6XG5_TOP_ligand.sdf,,,,,,\n")
+    cfg = PrepareConfig(index=index, out=tmp_path / "cache")
+    summary = run_prepare(cfg)
+    assert (summary["prepared"], summary["failed"]) == (1, 1)
+    failures = pd.read_csv(tmp_path / "cache" / "failures.csv")
+    assert failures.values.tolist() == [["FLAT", 2, f"ValueError: {index}: line 2: id FLAT: box: every size must "
+                                                    "be > 0 Å, got (0.0, 10.0, 10.0)"]]
+    # a stale entry of the same id from an earlier, good index row is not reported as cached
+    index.write_text(header + f"FLAT,{DATA}/6XG5_TOP_pocket.pdb.gz,{DATA}/6XG5_TOP_ligand.sdf,,,,,,\n")
+    assert run_prepare(cfg)["prepared"] == 1
+    index.write_text(header + f"FLAT,{DATA}/6XG5_TOP_pocket.pdb.gz,{DATA}/6XG5_TOP_ligand.sdf,0,0,0,0,10,10\n")
+    assert run_prepare(cfg)["failed"] == 1 and not (tmp_path / "cache" / "FLAT.pt").exists()
 
 
-def test_build_index_from_shared_layout(tmp_path):
-    root = tmp_path / "data"
-    (root / "splits").mkdir(parents=True)
-    (root / "posebusters_v2_public").mkdir()
-    for cid in ("A_1", "B_2", "C_3"):
-        (root / "posebusters_v2_public" / f"{cid}_ligand.sdf").write_text("")
-    (root / "splits" / "test_public.txt").write_text("A_1\nB_2\nC_3\n")
-    text = build_index(root, ("test_public",), sample=2, seed=0)
-    lines = text.strip().splitlines()
-    assert lines[0] == "id,protein,ligand,split,pocket_ligand" and len(lines) == 3
-    assert text == build_index(root, ("test_public",), sample=2, seed=0)
-    (root / "splits" / "test_public.txt").write_text("Z_9\n")
-    with pytest.raises(ValueError, match="Z_9 not found"):
-        build_index(root, ("test_public",))
+def test_protein_that_may_be_truncated_is_recorded_in_entry_and_manifest(tmp_path):
+    import gzip
+
+    lines = gzip.open(DATA / "6XG5_TOP_pocket.pdb.gz", "rt").read().splitlines(keepends=True)
+    atoms = [i for i, line in enumerate(lines) if line.startswith(("ATOM", "HETATM"))]
+    cut = tmp_path / "cut_pocket.pdb"
+    cut.write_text("".join(lines[: atoms[len(atoms) // 2] + 1]))  # cut at a line boundary, no END
+    index = tmp_path / "index.csv"
+    index.write_text(f"id,protein,ligand\nCUT,{cut},{DATA}/6XG5_TOP_ligand.sdf\n")
+    summary = run_prepare(PrepareConfig(index=index, out=tmp_path / "cache"))
+    assert summary["prepared"] == 1 and summary["warned"] == 1
+    warning = f"{cut}: no END record and the file stops inside the coordinate section"
+    assert load_prepared(tmp_path / "cache" / "CUT.pt")["meta"]["warnings"][0].startswith(warning)
+    manifest = json.loads((tmp_path / "cache" / "manifest.json").read_text())
+    assert manifest["entries"]["CUT"]["warnings"][0].startswith(warning)
+
+
+def test_config_rejects_non_finite_margin(tmp_path):
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="--pocket-margin: must be a finite number >= 0"):
+            PrepareConfig(index=tmp_path / "i.csv", out=tmp_path / "c", pocket_margin=bad)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,12 @@ def test_config_validation(tmp_path):
         VinaConfig(index=tmp_path / "i.csv", out=tmp_path, exhaustiveness=0)
     with pytest.raises(ValueError, match="--workers"):
         VinaConfig(index=tmp_path / "i.csv", out=tmp_path, workers=0)
+    for margin in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="--pocket-margin: must be a finite number >= 0"):
+            VinaConfig(index=tmp_path / "i.csv", out=tmp_path, pocket_margin=margin)
+    for seed in (-1, 2**32):
+        with pytest.raises(ValueError, match=r"--seed: must be an integer in \[0, 4294967295\]"):
+            VinaConfig(index=tmp_path / "i.csv", out=tmp_path, seed=seed)
 
 
 @pytest.mark.slow
@@ -31,8 +38,16 @@ def test_vina_redocks_small_ligand_and_evaluates(tmp_path):
     cfg = VinaConfig(index=index, out=tmp_path / "pred", exhaustiveness=2, n_poses=3)
     summary = run_vina_baseline(cfg)
     assert summary == {"complexes": 2, "done": 1, "skipped_existing": 0, "failed": 1}
-    assert sorted(p.name for p in (tmp_path / "pred" / "6YQW_82I").glob("rank*.sdf")) == [
-        "rank1.sdf", "rank2.sdf", "rank3.sdf"]
+    folder = tmp_path / "pred" / "6YQW_82I"
+    assert sorted(p.name for p in folder.glob("rank*.sdf")) == ["rank1.sdf", "rank2.sdf", "rank3.sdf"]
+    meta = json.loads((folder / "meta.json").read_text())
+    from rdkit import Chem
+    poses = [next(iter(Chem.SDMolSupplier(str(folder / f"rank{k}.sdf")))) for k in (1, 2, 3)]
+    assert [p.GetProp("_Name") for p in poses] == ["6YQW_82I_vina_rank1", "6YQW_82I_vina_rank2", "6YQW_82I_vina_rank3"]
+    assert [float(p.GetProp("vina_kcal_mol")) for p in poses] == meta["vina_kcal_mol"]
+    assert all(p.GetNumAtoms() == 11 for p in poses) and meta["protein_warnings"] == []
+    config = json.loads((tmp_path / "pred" / "config.json").read_text())
+    assert set(config["versions"]) == {"vina", "meeko", "openbabel-wheel", "rdkit", "sciffusion"}
     failures = pd.read_csv(tmp_path / "pred" / "failures.csv")
     assert failures["id"].tolist() == ["BROKEN"] and "nope.sdf" in failures["error"][0]
     assert run_vina_baseline(cfg)["skipped_existing"] == 1  # resumable
@@ -63,3 +78,22 @@ def test_reruns_keep_earlier_timings_and_failures(tmp_path):
             "AAAA_X": 12.5, "BBBB_Y": 40.0, "DDDD_W": 300.0}
     with open(tmp_path / "failures.csv") as fh:
         assert [(r["id"], r["error"]) for r in _csv.DictReader(fh)] == [("CCCC_Z", "ValueError: bad")]
+
+
+def test_broken_earlier_outputs_are_named(tmp_path):
+    """Resuming reads earlier runs' meta.json and failures.csv: a broken one is a one-line error naming it."""
+    from sciffusion.pipelines.docking.vina_baseline import _write_failures, _write_timing
+
+    (tmp_path / "AAAA_X").mkdir()
+    (tmp_path / "AAAA_X" / "meta.json").write_text('{"seconds": "slow"}')
+    with pytest.raises(ValueError, match=r"AAAA_X/meta.json: no readable 'seconds' \(ValueError"):
+        _write_timing(tmp_path)
+    (tmp_path / "AAAA_X" / "meta.json").write_text('{"seconds": 3.5')
+    with pytest.raises(ValueError, match=r"AAAA_X/meta.json: no readable 'seconds' \(JSONDecodeError"):
+        _write_timing(tmp_path)
+    (tmp_path / "failures.csv").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match=r"failures.csv: not UTF-8 text"):
+        _write_failures(tmp_path, [], attempted=set())
+    (tmp_path / "failures.csv").write_text("name,reason\nX,bad\n")
+    with pytest.raises(ValueError, match=r"failures.csv: needs columns id,error"):
+        _write_failures(tmp_path, [], attempted=set())
