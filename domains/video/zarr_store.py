@@ -228,23 +228,37 @@ def _chunk_key(arr, coords: tuple[int, ...]) -> str:
     return (getattr(arr, "_dimension_separator", None) or ".").join(map(str, coords))  # zarr 2
 
 
-def check_chunks(path: Path, arr) -> None:
+def check_chunks(path: Path, arr, slab_bytes: int = 64 * 2**20) -> None:
     """Raise unless every chunk on ``arr``'s chunk grid is a file in the store at ``path`` and decodes.
 
     zarr reads a missing chunk as the fill value, so a deleted clip would score as black frames.
+    Chunks are decoded in slabs of about ``slab_bytes`` along axis 0, one by one only to name a bad one.
     """
     name = arr.path.strip("/")
     if getattr(arr, "shards", None) is not None:
         raise ValueError(f"{path}: {name} is sharded; the layout stores one chunk file per clip")
-    for coords in np.ndindex(*arr.cdata_shape):
+    grid = tuple(arr.cdata_shape)
+    for coords in np.ndindex(*grid):
         key = f"{name}/{_chunk_key(arr, coords)}"
         if not (path / key).is_file():
             raise ValueError(f"{path}: chunk {key} is missing")
-        region = tuple(slice(c * n, (c + 1) * n) for c, n in zip(coords, arr.chunks))
+    row_bytes = arr.chunks[0] * int(np.prod(arr.shape[1:])) * arr.dtype.itemsize
+    step = max(1, slab_bytes // max(row_bytes, 1))  # chunk rows per slab
+    for first in range(0, grid[0], step):
         try:
-            arr[region]
-        except Exception as exc:  # codecs raise RuntimeError, ValueError, ...; all mean a bad chunk
-            raise ValueError(f"{path}: chunk {key} is corrupt ({type(exc).__name__})") from None
+            arr[first * arr.chunks[0]:(first + step) * arr.chunks[0]]
+        except Exception:  # codecs raise RuntimeError, ValueError, ...; find and name the chunk
+            for coords in np.ndindex(min(step, grid[0] - first), *grid[1:]):
+                _decode_chunk(path, arr, (first + coords[0],) + coords[1:])
+
+
+def _decode_chunk(path: Path, arr, coords: tuple[int, ...]) -> None:
+    region = tuple(slice(c * n, (c + 1) * n) for c, n in zip(coords, arr.chunks))
+    try:
+        arr[region]
+    except Exception as exc:  # any decode failure means a bad chunk
+        key = f"{arr.path.strip('/')}/{_chunk_key(arr, coords)}"
+        raise ValueError(f"{path}: chunk {key} is corrupt ({type(exc).__name__})") from None
 
 
 def check_prediction_pair(pred: VideoStore, truth: VideoStore) -> None:
