@@ -57,9 +57,9 @@ def prepare(
 
     summary = run_prepare(PrepareConfig(index=index, out=out, include_atoms=include_atoms,
                                         pocket_margin=pocket_margin, limit=limit))
+    warned = f"; {summary['warned']} with input warnings, see {out / 'manifest.json'}" if summary["warned"] else ""
     typer.echo(f"prepared {summary['prepared']} (already cached {summary['cached']}), "
-               f"failed {summary['failed']} of {summary['complexes']}; see {out / 'failures.csv'}"
-               + (f"; {summary['warned']} with input warnings, see {out / 'manifest.json'}" if summary["warned"] else ""))
+               f"failed {summary['failed']} of {summary['complexes']}; see {out / 'failures.csv'}{warned}")
     if summary["prepared"] + summary["cached"] == 0:
         typer.echo(f"error: {index}: nothing prepared, all {summary['failed']} complexes failed; "
                    f"see {out / 'failures.csv'}", err=True)

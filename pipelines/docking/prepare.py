@@ -24,7 +24,7 @@ from sciffusion.common.io.atomic import atomic_path, write_text_atomic
 from sciffusion.common.io.provenance import package_versions
 from sciffusion.domains.docking.index import IndexEntry, read_index
 
-FORMAT_VERSION = 2  # 2: meta["warnings"]
+FORMAT_VERSION = 2  # 2: meta["warnings"], meta["pocket"]
 VERSIONED_PACKAGES = ("sciffusion", "torch", "rdkit", "gemmi", "numpy")
 
 
@@ -92,8 +92,14 @@ def prepare_one(entry: IndexEntry, cfg: PrepareConfig) -> dict:
     tensors["id"] = entry.id
     tensors["meta"] = {"inputs": inputs, "config": cfg.record(), "versions": versions(),
                        "smiles": Chem.MolToSmiles(ligand.mol), "protein_notes": list(protein.notes),
-                       "warnings": list(protein.warnings)}
+                       "warnings": list(protein.warnings), "pocket": _pocket_record(entry)}
     return tensors
+
+
+def _pocket_record(entry: IndexEntry) -> dict:
+    """The index row's pocket columns (part of the cache key: editing them rebuilds the entry)."""
+    box = None if entry.pocket_box is None else [list(entry.pocket_box.center), list(entry.pocket_box.size)]
+    return {"box": box, "residues": list(entry.pocket_residues)}
 
 
 def versions() -> dict[str, str]:
@@ -106,7 +112,8 @@ def _is_cached(path: Path, entry: IndexEntry, cfg: PrepareConfig) -> bool:
         return False
     try:
         meta = load_prepared(path)["meta"]
-        return meta["config"] == cfg.record() and meta["inputs"] == _inputs(entry)
+        return (meta["config"] == cfg.record() and meta["inputs"] == _inputs(entry)
+                and meta["pocket"] == _pocket_record(entry))
     except (OSError, RuntimeError, KeyError, FileNotFoundError):
         return False
 

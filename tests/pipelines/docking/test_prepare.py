@@ -73,6 +73,9 @@ def test_bad_box_row_fails_alone_with_its_line(tmp_path):
     # a stale entry of the same id from an earlier, good index row is not reported as cached
     index.write_text(header + f"FLAT,{DATA}/6XG5_TOP_pocket.pdb.gz,{DATA}/6XG5_TOP_ligand.sdf,,,,,,\n")
     assert run_prepare(cfg)["prepared"] == 1
+    moved = header + f"FLAT,{DATA}/6XG5_TOP_pocket.pdb.gz,{DATA}/6XG5_TOP_ligand.sdf,0,0,0,30,30,30\n"
+    index.write_text(moved)  # an edited pocket rebuilds the entry
+    assert run_prepare(cfg)["prepared"] == 1 and run_prepare(cfg)["cached"] == 1
     index.write_text(header + f"FLAT,{DATA}/6XG5_TOP_pocket.pdb.gz,{DATA}/6XG5_TOP_ligand.sdf,0,0,0,0,10,10\n")
     assert run_prepare(cfg)["failed"] == 1 and not (tmp_path / "cache" / "FLAT.pt").exists()
 
