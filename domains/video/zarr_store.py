@@ -168,8 +168,9 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     if attrs["kind"] == "prediction":
         _check_prediction_attrs(path, attrs, video.shape)
     labels = _open_labels(path, group, video.shape[0])
-    for arr in (video, *labels.values()):
-        check_chunks(path, arr)
+    check_chunks(path, video)
+    for arr in labels.values():  # zarr's default writer omits all-fill chunks: an absent one reads as fill
+        check_chunks(path, arr, require_present=False)
     return VideoStore(path=path, video=video, labels=labels, attrs=attrs)
 
 
@@ -228,17 +229,20 @@ def _chunk_key(arr, coords: tuple[int, ...]) -> str:
     return (getattr(arr, "_dimension_separator", None) or ".").join(map(str, coords))  # zarr 2
 
 
-def check_chunks(path: Path, arr, slab_bytes: int = 64 * 2**20) -> None:
+def check_chunks(path: Path, arr, slab_bytes: int = 64 * 2**20, require_present: bool = True) -> None:
     """Raise unless every chunk on ``arr``'s chunk grid is a file in the store at ``path`` and decodes.
 
-    zarr reads a missing chunk as the fill value, so a deleted clip would score as black frames.
+    zarr reads a missing chunk as the fill value, so a deleted clip would score as black frames:
+    ``video`` needs every chunk. Labels pass ``require_present=False``: stores written by zarr's
+    default writer (ours before all-zero chunks were stored, or another tool's) omit chunks that
+    are all fill value (a driving clip without events), so an absent label chunk means "fill".
     Chunks are decoded in slabs of about ``slab_bytes`` along axis 0, one by one only to name a bad one.
     """
     name = arr.path.strip("/")
     if getattr(arr, "shards", None) is not None:
         raise ValueError(f"{path}: {name} is sharded; the layout stores one chunk file per clip")
     grid = tuple(arr.cdata_shape)
-    for coords in np.ndindex(*grid):
+    for coords in np.ndindex(*grid) if require_present else ():
         key = f"{name}/{_chunk_key(arr, coords)}"
         if not (path / key).is_file():
             raise ValueError(f"{path}: chunk {key} is missing")

@@ -99,11 +99,16 @@ def test_open_rejects_a_deleted_chunk(tmp_path):
         open_video_store(path)
 
 
-def test_open_rejects_a_deleted_label_chunk(tmp_path):
+def test_absent_label_chunk_reads_as_fill_but_a_corrupt_one_is_named(tmp_path):
+    """zarr's default writer omits all-fill label chunks (stores written before all-zero chunks were
+    stored): they open and read as fill; a label chunk that is there but does not decode is an error."""
     write_video_store(tmp_path / "a.zarr", _random_video((2, 3, 8, 8, 1)), {"fps": 1.0},
-                      {"episode": np.arange(2)})
+                      {"episode": np.arange(2) + 5})
     (tmp_path / "a.zarr" / "labels" / "episode" / "c" / "1").unlink()
-    with pytest.raises(ValueError, match=r"a.zarr: chunk labels/episode/c/1 is missing$"):
+    store = open_video_store(tmp_path / "a.zarr")
+    assert store.labels["episode"][:].tolist() == [5, 0]
+    (tmp_path / "a.zarr" / "labels" / "episode" / "c" / "0").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"a.zarr: chunk labels/episode/c/0 is corrupt"):
         open_video_store(tmp_path / "a.zarr")
 
 
