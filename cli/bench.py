@@ -103,3 +103,60 @@ def inpaint(
     rows = run_inpaint_bench(cfg, log=typer.echo)
     typer.echo(format_table(rows, ratio_rows(rows)))
     typer.echo(f"wrote {out}/inpaint.csv, {out}/ratios.csv and {out}/inpaint.png")
+
+
+@app.command("video-baselines")
+@user_errors_exit
+def video_baselines(
+    out: Path = typer.Option(..., "--out", help="Output folder (baselines.csv, per_frame.csv, ssim_per_frame.png, "
+                                                "config.json, driving_class_balance.json)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    datasets: str = typer.Option("smmnist,driving", "--datasets", help="Comma list of: smmnist, driving "
+                                                                        "(driving needs the 'driving' extra)."),
+    smmnist_clips: int = typer.Option(256, "--smmnist-clips", help="SM-MNIST test clips."),
+    driving_episodes: int = typer.Option(32, "--driving-episodes", help="Driving episodes, 4 clips each."),
+    fvd_clips: int = typer.Option(32, "--fvd-clips", help="Clips per data set for FVD (the first ones; >= 2)."),
+    no_fvd: bool = typer.Option(False, "--no-fvd", help="Skip FVD (no I3D); PSNR/SSIM only."),
+    context: int = typer.Option(10, "--context", help="Context frames given to each baseline (>= 2)."),
+    horizon: int = typer.Option(10, "--horizon", help="Frames predicted after the context."),
+    seed: int = seed_option(1, "Seed of the SM-MNIST and driving clips."),
+    i3d_weights: Optional[Path] = typer.Option(None, "--i3d-weights", help="I3D weights (.npz); default "
+                                               "$SCIFFUSION_I3D_WEIGHTS or the shared copy."),
+) -> None:
+    """Copy-last and linear-extrapolation baselines on SM-MNIST and driving: PSNR, SSIM, FVD."""
+    from sciffusion.pipelines.bench.video_baselines import VideoBaselinesConfig, format_table, run_video_baselines
+
+    cfg = VideoBaselinesConfig(out=out, overwrite=overwrite, datasets=_names(datasets, "--datasets"),
+                               smmnist_clips=smmnist_clips, driving_episodes=driving_episodes, fvd=not no_fvd,
+                               fvd_clips=fvd_clips, context=context, horizon=horizon, seed=seed,
+                               i3d_weights=i3d_weights)
+    rows = run_video_baselines(cfg, log=typer.echo)
+    typer.echo(format_table(rows))
+    typer.echo(f"wrote {out}/baselines.csv, per_frame.csv and ssim_per_frame.png")
+
+
+@app.command("docking")
+@user_errors_exit
+def docking(
+    index: Path = typer.Option(..., "--index", help="INDEX.csv of the complexes (id, protein, ligand, pocket columns)."),
+    out: Path = typer.Option(..., "--out", help="Output folder (<method>_report/, table.txt, summary.json, "
+                                                "rmsd_cdf.png, ref/, ids.txt, config.json)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    methods: str = typer.Option("vina,crystal", "--methods", help="Comma list of methods run here: vina (AutoDock "
+                                "Vina re-docking), crystal (crystal pose as rank 1: a harness check)."),
+    pred: Optional[list[str]] = typer.Option(None, "--pred", help="NAME=PRED_DIR: predictions made elsewhere, in "
+                                             "the 'docking evaluate' layout (repeatable)."),
+    workers: int = typer.Option(1, "--workers", help="Parallel Vina runs."),
+    exhaustiveness: int = typer.Option(8, "--exhaustiveness", help="Vina exhaustiveness."),
+    top_k: int = typer.Option(5, "--top-k", help="Poses scored per complex."),
+    no_posebusters: bool = typer.Option(False, "--no-posebusters", help="Skip the PoseBusters checks (faster)."),
+) -> None:
+    """Docking methods on the same complexes, one evaluation: RMSD and PoseBusters table, CDF plot."""
+    from sciffusion.pipelines.bench.docking import DockingBenchConfig, parse_prediction, run_docking_bench
+
+    cfg = DockingBenchConfig(index=index, out=out, overwrite=overwrite, methods=_names(methods, "--methods"),
+                             predictions=tuple(parse_prediction(p) for p in pred or ()), workers=workers,
+                             exhaustiveness=exhaustiveness, top_k=top_k, posebusters=not no_posebusters)
+    run_docking_bench(cfg, log=typer.echo)
+    typer.echo((out / "table.txt").read_text().rstrip())
+    typer.echo(f"wrote {out}/table.txt, summary.json and rmsd_cdf.png")

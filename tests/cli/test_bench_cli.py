@@ -99,3 +99,48 @@ def test_every_option_is_in_help(command, options):
     assert result.exit_code == 0, result.output
     for option in options:
         assert option in result.output, option
+
+
+def test_docking_bad_method_and_pred_are_one_line(tmp_path):
+    index = tmp_path / "index.csv"
+    index.write_text("id,protein,ligand\n")
+    for args, start in ((["--methods", "crystal,diffdock"], "error: --methods: unknown diffdock"),
+                        (["--methods", "crystal", "--pred", "runs/x"], "error: --pred: expected NAME=PRED_DIR"),
+                        (["--methods", ","], "error: --methods:")):
+        result = CliRunner().invoke(app, ["bench", "docking", "--index", str(index), "--out", str(tmp_path / "o"),
+                                          *args])
+        assert _one_error_line(result).startswith(start)
+    assert not (tmp_path / "o").exists()
+
+
+def test_docking_refuses_an_existing_out(tmp_path):
+    index = tmp_path / "index.csv"
+    index.write_text("id,protein,ligand\n")
+    result = CliRunner().invoke(app, ["bench", "docking", "--index", str(index), "--out", str(tmp_path),
+                                      "--methods", "crystal"])
+    assert "already exists" in _one_error_line(result)
+
+
+@pytest.mark.parametrize("args,start", [
+    (["--seed", "-1"], "error: --seed:"),
+    (["--context", "1"], "error: --context:"),
+    (["--datasets", "smmnist,kitti"], "error: --datasets:"),
+])
+def test_video_baselines_bad_input_is_one_line(tmp_path, args, start):
+    out = tmp_path / "vb"
+    result = CliRunner().invoke(app, ["bench", "video-baselines", "--out", str(out), "--no-fvd", *args])
+    assert _one_error_line(result).startswith(start)
+    assert not out.exists()
+
+
+def test_video_baselines_tiny_run_and_overwrite(tmp_path):
+    out = tmp_path / "vb"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    args = ["bench", "video-baselines", "--out", str(out), "--datasets", "smmnist", "--smmnist-clips", "2",
+            "--no-fvd", "--context", "2", "--horizon", "1"]
+    assert "already exists" in _one_error_line(CliRunner().invoke(app, args))
+    result = CliRunner().invoke(app, args + ["--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "smmnist  copy-last" in result.output and not (out / "stale.txt").exists()
+    assert (out / "baselines.csv").read_text().splitlines()[0].startswith("dataset,method,clips,psnr")

@@ -1,0 +1,168 @@
+"""``sciffusion bench docking``: several docking methods on the same complexes, one evaluation, one table.
+
+Methods: ``vina`` (AutoDock Vina re-docking through :mod:`sciffusion.pipelines.docking.vina_baseline`,
+poses in ``OUT/vina/``), ``crystal`` (the crystal pose as rank 1: a harness check that must give
+RMSD 0 Å and PB-valid), and any ``NAME=PRED_DIR`` already in the PRED_DIR layout of
+``sciffusion docking evaluate``. For a long Vina run that must survive interruptions, run the
+resumable ``sciffusion docking baseline vina`` first and pass its folder as ``vina=DIR``.
+
+Every method is scored by :func:`sciffusion.pipelines.docking.evaluate.run_evaluate` on the index ids
+(a missing prediction is a failure) against one reference folder built from the index (``OUT/ref``,
+symlinks in the shared layout). Writes ``OUT/<method>_report/``, ``OUT/table.txt``,
+``OUT/summary.json`` (method → mean ± sd of the metrics over seeds), ``OUT/rmsd_cdf.png``,
+``OUT/ids.txt`` and ``OUT/config.json``, all at once: OUT appears only when every method is scored.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+METHODS = ("vina", "crystal")
+
+
+@dataclass(frozen=True)
+class DockingBenchConfig:
+    """``index``: INDEX.csv of the complexes; ``out``: the benchmark folder; ``methods`` run here;
+    ``predictions``: (name, PRED_DIR) pairs made elsewhere; Vina's ``workers`` and ``exhaustiveness``;
+    ``top_k`` poses scored per complex; ``posebusters``: run the PoseBusters redock checks."""
+
+    index: Path
+    out: Path
+    overwrite: bool = False
+    methods: tuple[str, ...] = METHODS
+    predictions: tuple[tuple[str, Path], ...] = ()
+    workers: int = 1
+    exhaustiveness: int = 8
+    top_k: int = 5
+    posebusters: bool = True
+
+    def __post_init__(self) -> None:
+        if not Path(self.index).is_file():
+            raise FileNotFoundError(f"{self.index}: index file not found (--index)")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"--methods: unknown {', '.join(unknown)} (choose from {', '.join(METHODS)}; "
+                             "use --pred NAME=DIR for others)")
+        names = list(self.methods) + [name for name, _ in self.predictions]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"--methods/--pred: method name used twice: {', '.join(repeated)}")
+        if not names:
+            raise ValueError("--methods/--pred: nothing to evaluate (give a method or --pred NAME=DIR)")
+        for name, folder in self.predictions:
+            if not name or "/" in name or name in ("ref",):
+                raise ValueError(f"--pred: bad method name {name!r} (no '/', not 'ref')")
+            if not Path(folder).is_dir():
+                raise FileNotFoundError(f"{folder}: prediction folder of {name} not found (--pred)")
+        if self.workers < 1:
+            raise ValueError(f"--workers: must be >= 1, got {self.workers}")
+        if self.exhaustiveness < 1:
+            raise ValueError(f"--exhaustiveness: must be >= 1, got {self.exhaustiveness}")
+        if self.top_k < 1:
+            raise ValueError(f"--top-k: must be >= 1, got {self.top_k}")
+
+
+def parse_prediction(item: str) -> tuple[str, Path]:
+    """``NAME=PRED_DIR`` → (name, path); one-line error otherwise."""
+    name, sep, path = item.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise ValueError(f"--pred: expected NAME=PRED_DIR, got {item!r}")
+    return name.strip(), Path(path.strip())
+
+
+def build_ref_dir(entries, ref: Path) -> None:
+    """Symlink each entry's ligand/protein as ``<id>_ligand.sdf`` / ``<id>_protein.pdb[.gz]`` in ``ref``."""
+    ref.mkdir(parents=True, exist_ok=True)
+    for e in entries:
+        suffix = ".pdb.gz" if e.protein.name.endswith(".gz") else ".pdb"
+        for kind, source, name in (("ligand", e.ligand, f"{e.id}_ligand.sdf"),
+                                   ("protein", e.protein, f"{e.id}_protein{suffix}")):
+            if not source.is_file():
+                raise FileNotFoundError(f"{source}: {kind} of {e.id} not found")
+            link = ref / name
+            if not link.exists():
+                os.symlink(source.resolve(), link)
+
+
+def crystal_predictions(entries, out: Path) -> None:
+    """The crystal ligand as ``out/<id>/rank1.sdf`` for every entry."""
+    for e in entries:
+        folder = out / e.id
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(e.ligand, folder / "rank1.sdf")
+
+
+def _top1_rmsds(report: Path) -> list[float]:
+    with open(report / "per_complex.csv", newline="") as fh:
+        return [float(r["top1_rmsd"]) for r in csv.DictReader(fh)]
+
+
+def _relocate(summary_json: Path, tmp: Path, final: Path) -> None:
+    """Point a report's ``pred``/``ref`` paths at the final folder instead of the run's temporary."""
+    summary = json.loads(summary_json.read_text())
+    for key in ("pred", "ref"):
+        if summary.get(key, "").startswith(str(tmp)):
+            summary[key] = str(final) + summary[key][len(str(tmp)):]
+    summary_json.write_text(json.dumps(summary, indent=1))
+
+
+def run_docking_bench(cfg: DockingBenchConfig, log: Callable[[str], None] = print) -> list[dict]:
+    """Run the methods, evaluate each with the same settings, write ``cfg.out`` atomically (an existing
+    folder only with ``cfg.overwrite``, refused before any work); return the evaluation summaries."""
+    from sciffusion.common.io.atomic import atomic_path, refuse_existing
+    from sciffusion.domains.docking.index import read_index
+    from sciffusion.pipelines.docking.evaluate import EvaluateConfig, format_table, run_evaluate
+    from sciffusion.pipelines.docking.report import rmsd_cdf_plot
+
+    refuse_existing(cfg.out, cfg.overwrite)
+    entries = read_index(cfg.index)
+    if "vina" in cfg.methods:
+        from sciffusion.pipelines.docking.vina_baseline import check_vina_installed
+
+        check_vina_installed()
+    log(f"{len(entries)} complexes from {cfg.index}; methods: "
+        f"{', '.join(list(cfg.methods) + [n for n, _ in cfg.predictions])}")
+    with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
+        tmp.mkdir()
+        build_ref_dir(entries, tmp / "ref")
+        ids_file = tmp / "ids.txt"
+        ids_file.write_text("".join(f"{e.id}\n" for e in entries))
+        preds: dict[str, Path] = {}
+        for method in cfg.methods:
+            log(f"{method}: predicting")
+            if method == "vina":
+                from sciffusion.pipelines.docking.vina_baseline import VinaConfig, run_vina_baseline
+
+                counts = run_vina_baseline(VinaConfig(index=cfg.index, out=tmp / "vina", workers=cfg.workers,
+                                                      exhaustiveness=cfg.exhaustiveness))
+                log(f"vina: {counts}")
+            else:
+                crystal_predictions(entries, tmp / "crystal")
+            preds[method] = tmp / method
+        preds.update(dict(cfg.predictions))
+        summaries, curves = [], {}
+        for name, pred in preds.items():
+            log(f"{name}: evaluating {len(entries)} complexes"
+                + ("" if cfg.posebusters else " (no PoseBusters checks)"))
+            report = tmp / f"{name}_report"
+            summaries.append(run_evaluate(EvaluateConfig(pred=pred, ref=tmp / "ref", out=report, ids_file=ids_file,
+                                                         top_k=cfg.top_k, name=name, posebusters=cfg.posebusters)))
+            _relocate(report / "summary.json", tmp, cfg.out)
+            curves[name] = _top1_rmsds(report)
+        table = format_table(summaries)
+        (tmp / "table.txt").write_text(table + "\n")
+        (tmp / "summary.json").write_text(json.dumps({s["method"]: s["mean_sd"] for s in summaries},
+                                                     indent=1, default=str) + "\n")
+        config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
+        config["predictions"] = [[n, str(p)] for n, p in cfg.predictions]
+        (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+        rmsd_cdf_plot(curves, tmp / "rmsd_cdf.png")
+    return summaries
+
+
+__all__ = ["DockingBenchConfig", "METHODS", "parse_prediction", "run_docking_bench"]
