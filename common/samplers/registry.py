@@ -8,7 +8,7 @@ from typing import Any, Callable
 from sciffusion.common.samplers.adaptive import adaptive_ode
 from sciffusion.common.samplers.base import Sampler
 from sciffusion.common.samplers.dpm_solver import dpm_solver_1, dpmpp_2m, dpmpp_2m_sde
-from sciffusion.common.samplers.exp_multistep import exp_multistep, unipc
+from sciffusion.common.samplers.exp_multistep import exp_multistep
 from sciffusion.common.samplers.first_order import ddim, ddpm_ancestral, euler, euler_maruyama
 from sciffusion.common.samplers.heun import heun
 from sciffusion.common.samplers.linear_multistep import lms
@@ -56,10 +56,10 @@ _SPECS = [
     SamplerSpec("dpmpp_2m_sde", dpmpp_2m_sde, True, "SDE-DPM-Solver++(2M), eta 1, midpoint"),
     SamplerSpec("exp3m", exp_multistep, False, "exponential-integrator multistep, order 3 (DPM-Solver++(3M)-like)",
                 {"order": 3}),
-    SamplerSpec("unipc", unipc, False, "UniPC-style predictor-corrector, order 2 (+1 from the corrector)",
-                {"order": 2}),
-    SamplerSpec("unipc3", unipc, False, "UniPC-style predictor-corrector, order 3 (+1 from the corrector)",
-                {"order": 3}),
+    SamplerSpec("unipc", exp_multistep, False, "UniPC, exact exp-integrator weights, order 2 (+1 corrector)",
+                {"order": 2, "corrector": True}),
+    SamplerSpec("unipc3", exp_multistep, False, "UniPC, exact exp-integrator weights, order 3 (+1 corrector)",
+                {"order": 3, "corrector": True}),
     SamplerSpec("unipc_bh1", unipc_bh, False, "UniPC (Zhao et al. 2023) B(h)=h, order 2 (+1 corrector), final correction",
                 {"order": 2, "variant": "bh1"}),
     SamplerSpec("unipc_bh2", unipc_bh, False, "UniPC B(h)=e^h-1, order 2 (+1 corrector), final correction",

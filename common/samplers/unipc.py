@@ -19,7 +19,9 @@ thrown away (diffusers does this). With ``final_correction`` the last output is 
 D(x̃) + (x_c − x̃) = x_c − σ_min ε̂(x̃): the corrected state denoised with the predicted state's noise
 estimate (exact as σ_min → 0 because ∂D/∂x → I), which costs no model call.
 
-All coefficients are Python floats computed before the loop.
+This module only supplies the B(h) weights; the loop, the plan and the weighted sum are those of
+:func:`~sciffusion.common.samplers.exp_multistep.run_multistep`, whose exact-integral weights give the
+registry's ``unipc`` / ``unipc3``. All coefficients are Python floats computed before the loop.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.denoisers import DenoiseFn
-from sciffusion.common.samplers.base import SampleResult, StepCallback, prepare, report
+from sciffusion.common.samplers.base import SampleResult, StepCallback
+from sciffusion.common.samplers.exp_multistep import StepWeights, run_multistep
 
 Variant = Literal["bh1", "bh2"]
 
@@ -99,58 +102,27 @@ def _update_weights(h: float, rks: list[float], variant: Variant, corrector: boo
     return w
 
 
-def unipc_plan(sig: list[float], order: int, variant: Variant, lower_order_final: bool = True
-               ) -> list[tuple[int, list[float], Optional[list[float]]]]:
-    """Per step i (σ_i → σ_{i+1} > 0): (order used, predictor weights, corrector weights). The
-    corrector of step i is applied at step i+1 (after the model call at σ_{i+1})."""
-    n = len(sig) - 1
-    lam = [-math.log(s) for s in sig[:-1]]
-    plan = []
-    for i in range(n - 1):  # the step to σ = 0 is handled apart
-        p = min(order, i + 1)
-        if lower_order_final:
-            p = min(p, n - i)
-        h = lam[i + 1] - lam[i]
-        rks = [(lam[i - k] - lam[i]) / h for k in range(1, p)]
-        pred = _update_weights(h, rks, variant, corrector=False)
-        corr = _update_weights(h, rks + [1.0], variant, corrector=True)
-        plan.append((p, pred, corr))
-    return plan
+def bh_weights(variant: Variant) -> StepWeights:
+    """UniPC's step weights for B(h) ``variant`` in the form :func:`~.exp_multistep.run_multistep` takes.
+    They equal :func:`~.exp_multistep.exact_weights` wherever ρ comes from the full solve; they differ
+    where the reference fixes ρ = 1/2 (order-2 predictor, order-1 corrector)."""
+    if variant not in ("bh1", "bh2"):
+        raise ValueError(f"variant: must be bh1 or bh2, got {variant!r}")
 
+    def weights(h: float, offsets: list[float], corrector: bool) -> list[float]:
+        return _update_weights(h, [o / h for o in offsets[1:]], variant, corrector)
 
-def _combine(x: Tensor, a: float, weights: list[float], ds: list[Tensor]) -> Tensor:
-    out = torch.mul(x, a)
-    for w, d in zip(weights, ds):
-        out.add_(d, alpha=w)
-    return out
+    return weights
 
 
 def unipc_bh(denoise: DenoiseFn, sigmas: Tensor, x: Tensor, *, generator: Optional[torch.Generator] = None,
              callback: Optional[StepCallback] = None, order: int = 2, variant: Variant = "bh2",
              corrector: bool = True, lower_order_final: bool = True, final_correction: bool = True) -> SampleResult:
     """UniPC-p with B(h) ``variant`` (bh1 / bh2), predictor order ``order`` (1-3) plus the UniC
-    corrector (effective order + 1). NFE = steps. See the module docstring for ``final_correction``."""
+    corrector (effective order + 1), on the loop of :func:`~.exp_multistep.run_multistep`. NFE = steps.
+    See the module docstring for ``lower_order_final`` and ``final_correction``."""
     if not 1 <= order <= 3:
         raise ValueError(f"order: must be in 1..3, got {order}")
-    den, sig = prepare(denoise, sigmas, x)
-    n = len(sig) - 1
-    plan = unipc_plan(sig, order, variant, lower_order_final)
-    hist: list[Tensor] = []          # model outputs, newest first
-    x_prev: Optional[Tensor] = None  # state at the start of the previous step
-    for i in range(n):
-        d = den(x, sig[i])
-        x_pred = x
-        if corrector and x_prev is not None:
-            p, _, corr = plan[i - 1]
-            x = _combine(x_prev, sig[i] / sig[i - 1], corr, hist[:p] + [d])
-        hist.insert(0, d)
-        del hist[order:]
-        if sig[i + 1] == 0:
-            x = d + (x - x_pred) if (final_correction and x is not x_pred) else d
-            d = x  # the final denoised estimate (corrected state, predicted state's ε̂)
-        else:
-            p, pred, _ = plan[i]
-            x_prev = x
-            x = _combine(x, sig[i + 1] / sig[i], pred, hist[:p])
-        report(callback, i, sig[i], sig[i + 1], x, d)
-    return SampleResult(x, den.nfe)
+    return run_multistep(denoise, sigmas, x, bh_weights(variant), order=order, corrector=corrector,
+                         lower_order_below=math.inf if lower_order_final else 0, final_correction=final_correction,
+                         callback=callback)

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from sciffusion.common.grids import karras_grid, log_linear_grid
-from sciffusion.common.samplers.unipc import solve_small, unipc_bh, unipc_rhos
+from sciffusion.common.samplers.exp_multistep import exact_weights, exp_multistep, multistep_plan
+from sciffusion.common.samplers.unipc import bh_weights, solve_small, unipc_bh, unipc_rhos
 
 S = 0.7
 
@@ -76,3 +77,28 @@ def test_rejects_bad_options():
         unipc_bh(gaussian_denoiser, karras_grid(5), x, order=4)
     with pytest.raises(ValueError):
         unipc_bh(gaussian_denoiser, karras_grid(5), x, variant="bh3")
+
+
+@pytest.mark.parametrize("variant", ["bh1", "bh2"])
+def test_bh_weights_are_the_exact_ones_except_where_rho_is_fixed(variant):
+    """The registry's unipc / unipc3 (exact weights) and unipc_bh share one loop and differ only in the
+    weights: B(h) cancels wherever ρ comes from the full solve, so only the order-1 corrector and the
+    order-2 predictor (ρ = 1/2 in the reference) differ."""
+    sig = [float(s) for s in karras_grid(8, dtype=torch.float64)]
+    bh = multistep_plan(sig, 3, bh_weights(variant), math.inf, corrector=True)
+    exact = multistep_plan(sig, 3, exact_weights, math.inf, corrector=True)
+    assert [p for p, _, _ in bh] == [p for p, _, _ in exact] == [1, 2, 3, 3, 3, 3, 2]
+    for (p, pred_bh, corr_bh), (_, pred_ex, corr_ex) in zip(bh, exact):
+        assert np.allclose(pred_bh, pred_ex, rtol=1e-9, atol=1e-12) == (p != 2)
+        assert np.allclose(corr_bh, corr_ex, rtol=1e-9, atol=1e-12) == (p != 1)
+
+
+def test_exact_weight_unipc_is_exp_multistep_with_the_corrector():
+    """unipc3 through the shared loop: order-3 predictor and UniC give order 4 on the Gaussian ODE."""
+    x = torch.linspace(-3, 3, 7, dtype=torch.float64)[:, None] * 5.0
+    errs = []
+    for n in (20, 40):
+        grid = log_linear_grid(n, sigma_min=0.05, sigma_max=5.0, dtype=torch.float64)
+        got = exp_multistep(gaussian_denoiser, grid, x, order=3, corrector=True).x
+        errs.append((got - gaussian_denoiser(exact_state(x, 5.0, 0.05), torch.tensor([0.05]))).abs().max().item())
+    assert math.log2(errs[0] / errs[1]) > 3.3
