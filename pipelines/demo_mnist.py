@@ -1,15 +1,17 @@
-"""The core demo: train a small U-Net denoiser on the bundled MNIST digits for a few CPU minutes,
-sample with a registered sampler, and score bits/dim on held-out digits.
+"""The core demo: train a small U-Net denoiser on the bundled MNIST digits for a fixed number of
+optimizer steps (a few idle-CPU minutes), sample with a registered sampler, inpaint, and score bits/dim on
+held-out digits.
 
-    sciffusion demo mnist --out DIR [--minutes 4 --sampler dpmpp_2m --steps 20 --seed 0 --samples 64]
+    sciffusion demo mnist --out DIR [--train-steps 1300 --minutes 20 --sampler dpmpp_2m --steps 20 --seed 0]
 
 Data: the bundled 10,000 MNIST test digits (``common/data/mnist``): the first 9,000 train, the last
 1,000 are held out. Pixels k ∈ {0..255} → x = k/127.5 − 1 ∈ [−1, 1] for training.
 
 Model: :class:`~sciffusion.common.networks.UNet2D` inside a
 :class:`~sciffusion.common.training.DiffusionModule` with EDM preconditioning and the EDM loss
-(σ_d = 0.5, ln σ ~ N(−1.2, 1.2²)); training stops after ``minutes`` of wall-clock time
-(:class:`~sciffusion.common.training.TimeBudget`) or ``max_steps``.
+(σ_d = 0.5, ln σ ~ N(−1.2, 1.2²)); training stops after ``train_steps`` optimizer steps, so the result
+does not depend on how busy the machine is, unless the wall-clock cap ``minutes`` comes first
+(:class:`~sciffusion.common.training.TimeBudget`); ``metrics.json`` says which (``stopped_by``).
 
 Inpainting: the last ``inpaint_digits`` held-out digits (disjoint from the first ``bpd_digits`` unless
 both are large), top 14 rows known; see :func:`inpaint_top_half`.
@@ -22,17 +24,19 @@ Outputs in DIR (written into a temporary folder and renamed at the end, so DIR i
 ``samples.png`` (grid), ``loss.png`` (training loss), ``inpaint.png`` (bottom halves of held-out digits
 completed from their top halves, by replacement and by the moment-matching posterior denoiser),
 ``model.ckpt`` (Lightning checkpoint, resolved train config in its hparams), ``config.json`` (the
-resolved demo config) and ``metrics.json``.
+resolved demo config) and ``metrics.json``. With ``progress``, every stage (training, sampling,
+inpainting, bits/dim) shows a rich progress bar.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from sciffusion.common.data import MNIST_DIR as DATA_DIR
 N_TRAIN = 9000
@@ -53,20 +57,21 @@ def _default_train():
 
 @dataclass(frozen=True)
 class MnistDemoConfig:
-    """Everything the demo does. ``minutes``: training wall-clock budget; ``max_steps``: optional cap on
-    optimizer steps (None = time only); ``steps``: sampler steps (Karras grid σ ∈ [0.002, 80], ρ = 7);
+    """Everything the demo does. ``train_steps``: optimizer steps to train (≈ 4 min on an idle 2-core
+    CPU); ``minutes``: wall-clock cap on training (stops earlier if reached first);
+    ``steps``: sampler steps (Karras grid σ ∈ [0.002, 80], ρ = 7);
     ``samples``: images in the grid; ``bpd_digits``/``bpd_probes``/``bpd_rtol``: the likelihood
     evaluation (0 digits skips it)."""
 
     out: Path
-    minutes: float = 4.0
+    train_steps: int = 1300
+    minutes: float = 20.0
     sampler: str = "dpmpp_2m"
     steps: int = 20
     seed: int = 0
     samples: int = 64
     overwrite: bool = False
     batch_size: int = 32
-    max_steps: Optional[int] = None
     bpd_digits: int = 200
     bpd_probes: int = 1
     bpd_rtol: float = 1e-3
@@ -82,6 +87,8 @@ class MnistDemoConfig:
         from sciffusion.common.samplers.registry import get_sampler
         from sciffusion.common.training.config import TrainConfig
 
+        if self.train_steps < 1:
+            raise ValueError(f"--train-steps: must be >= 1, got {self.train_steps}")
         if not self.minutes > 0:
             raise ValueError(f"--minutes: must be > 0, got {self.minutes}")
         get_sampler(self.sampler)  # raises "sampler: unknown ..."
@@ -91,8 +98,6 @@ class MnistDemoConfig:
             raise ValueError(f"--samples: must be >= 1, got {self.samples}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps: must be >= 1 or None, got {self.max_steps}")
         if not 0 <= self.bpd_digits <= 10000 - N_TRAIN:
             raise ValueError(f"bpd_digits: must be in [0, {10000 - N_TRAIN}], got {self.bpd_digits}")
         if not 0 <= self.inpaint_digits <= 10000 - N_TRAIN:
@@ -184,6 +189,29 @@ def _save_loss(steps: list[int], losses: list[float], path: Path) -> None:
     fig.savefig(path)
 
 
+@contextlib.contextmanager
+def stage_progress(enabled: bool, description: str, total: float) -> Iterator[Callable[..., None]]:
+    """A rich progress bar for one stage; yields ``update(completed, note="")`` (a no-op when disabled).
+    Off a terminal, rich prints the bar once, when the stage ends."""
+    if not enabled:
+        yield lambda completed, note="": None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"), TimeElapsedColumn())
+    with Progress(*columns) as bar:
+        task = bar.add_task(description, total=total, note="")
+        yield lambda completed, note="": bar.update(task, completed=completed, note=note)
+
+
+def _watch_sigma(denoise, on_sigma: Callable[[float], None]):
+    """``denoise`` that also reports the largest σ of every call (progress of a PF-ODE solve)."""
+    def watched(x, sigma):
+        on_sigma(float(sigma.max()))
+        return denoise(x, sigma)
+    return watched
+
+
 def inpaint_top_half(denoise, digits_k, config: MnistDemoConfig, path: Optional[Path] = None) -> dict[str, Any]:
     """Complete the bottom half of held-out digits from their top 14 rows, by replacement and by the
     moment-matching posterior denoiser, with the demo's sampler and steps (Karras grid, σ ∈ [0.002, 80]).
@@ -209,15 +237,20 @@ def inpaint_top_half(denoise, digits_k, config: MnistDemoConfig, path: Optional[
     out: dict[str, Any] = {"digits": len(truth), "known": "top 14 of 28 rows", "sampler": config.sampler,
                            "steps": config.steps, "cg_iters": config.inpaint_cg_iters}
     results = {}
-    for name, den in (("replace", inpaint_replace(denoise, truth, mask)),
-                      ("posterior", inpaint_posterior(denoise, truth, mask, config.inpaint_cg_iters))):
-        t0 = time.monotonic()
-        res = spec(den, sigmas, z.clone(), generator=torch.Generator().manual_seed(config.seed + 4))
-        x = res.x.clamp(-1, 1).detach()
-        results[name] = x
-        out[name] = {"mse_unknown": float(((x - truth) ** 2 * (1 - mask)).sum() / ((1 - mask).sum() * len(x))),
-                     "known_max_err": float(((x - truth).abs() * mask).max()), "nfe": res.nfe,
-                     "seconds": round(time.monotonic() - t0, 2)}
+    methods = (("replace", inpaint_replace(denoise, truth, mask)),
+               ("posterior", inpaint_posterior(denoise, truth, mask, config.inpaint_cg_iters)))
+    with stage_progress(config.progress, f"inpainting {len(truth)} digits", len(methods) * config.steps) as update:
+        for k, (name, den) in enumerate(methods):
+            t0 = time.monotonic()
+            step = lambda info, k=k, name=name: update(k * config.steps + info.i + 1,
+                                                       f"{name}: step {info.i + 1}/{config.steps}")
+            res = spec(den, sigmas, z.clone(), generator=torch.Generator().manual_seed(config.seed + 4),
+                       callback=step)
+            results[name] = res.x.clamp(-1, 1).detach()
+            out[name] = {"mse_unknown": float(((results[name] - truth) ** 2 * (1 - mask)).sum()
+                                              / ((1 - mask).sum() * len(truth))),
+                         "known_max_err": float(((results[name] - truth).abs() * mask).max()), "nfe": res.nfe,
+                         "seconds": round(time.monotonic() - t0, 2)}
     if path is not None:
         seen = truth * mask + (1 - mask) * 0.0  # unknown half shown grey
         rows = torch.cat([truth, seen, results["replace"], results["posterior"]])
@@ -228,15 +261,66 @@ def inpaint_top_half(denoise, digits_k, config: MnistDemoConfig, path: Optional[
     return out
 
 
-def run_mnist_demo(config: MnistDemoConfig) -> dict[str, Any]:
-    """Train, sample, score and write the outputs (module docstring). Returns the metrics dict."""
+def _train(config: MnistDemoConfig, train_k, root: Path):
+    """Fit the denoiser for ``config.train_steps`` steps, capped at ``config.minutes``. Returns
+    ``(module, trainer, loss history, stopped_by, seconds)``."""
     import pytorch_lightning as pl
     import torch
 
-    from sciffusion.common.io.atomic import atomic_path, refuse_existing
+    from sciffusion.common.networks.unet2d import UNet2D
+    from sciffusion.common.training import DiffusionModule, LossHistory, StepProgressBar, TimeBudget, stop_reason
+
+    torch.manual_seed(config.seed)  # network initialisation
+    module = DiffusionModule(UNet2D(config.net), dataclasses.replace(config.train, seed=config.seed))
+    history, time_cap = LossHistory(), TimeBudget(config.minutes)
+    callbacks: list[pl.Callback] = [time_cap, history] + ([StepProgressBar()] if config.progress else [])
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1, max_steps=config.train_steps, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=config.progress,
+                         enable_model_summary=False, callbacks=callbacks, default_root_dir=root,
+                         num_sanity_val_steps=0)
+    t0 = time.monotonic()
+    trainer.fit(module, datamodule=_datamodule(train_k, config.batch_size, config.seed))
+    return module, trainer, history, stop_reason(trainer, time_cap), time.monotonic() - t0
+
+
+def _bits_per_dim(denoise, digits_k, config: MnistDemoConfig) -> dict[str, Any]:
+    """Held-out bits/dim of uint8 ``digits_k`` [B, 1, 28, 28] (module docstring), with a progress bar
+    over ln σ from σ_min to σ_max."""
+    import torch
+
     from sciffusion.common.likelihood import LikelihoodConfig, dequantize_uint8, log_likelihood
-    from sciffusion.common.networks.unet2d import UNet2D, count_parameters
-    from sciffusion.common.training import DiffusionModule, LossHistory, TimeBudget
+
+    lcfg = LikelihoodConfig(sigma_min=0.002, sigma_max=80.0, trace="hutchinson", n_probes=config.bpd_probes,
+                            rtol=config.bpd_rtol, atol=config.bpd_rtol, data_scale=127.5)
+    x = dequantize_uint8(digits_k, torch.Generator().manual_seed(config.seed + 1))
+    t0 = time.monotonic()
+    span = math.log(lcfg.sigma_max / lcfg.sigma_min)
+    reached = [lcfg.sigma_min]  # the PF-ODE runs from σ_min up to σ_max
+    with stage_progress(config.progress, f"bits/dim on {len(x)} digits", 1.0) as update:
+        def on_sigma(sigma: float) -> None:
+            reached[0] = min(max(reached[0], sigma), lcfg.sigma_max)  # adaptive steps may overshoot
+            update(math.log(reached[0] / lcfg.sigma_min) / span, f"σ {reached[0]:.3g}/{lcfg.sigma_max:g}")
+
+        lik = log_likelihood(_watch_sigma(denoise, on_sigma), x, lcfg,
+                             generator=torch.Generator().manual_seed(config.seed + 2))
+    bpd = lik.bpd
+    return {
+        "mean": float(bpd.mean()),
+        "stderr": float(bpd.std() / math.sqrt(len(bpd))) if len(bpd) > 1 else None,
+        "digits": len(bpd), "held_out_split": f"last {10000 - N_TRAIN} of the bundled digits, first {len(bpd)} used",
+        "trace": f"hutchinson, {config.bpd_probes} rademacher probe(s)", "ode": f"dopri5 rtol=atol={config.bpd_rtol}",
+        "sigma_min": 0.002, "sigma_max": 80.0, "nfe": lik.nfe, "seconds": round(time.monotonic() - t0, 2),
+        "convention": "uniform dequantisation, x = (k + u)/127.5 - 1, bpd = (-log p(x) + D log 127.5)/(D ln 2), "
+                      "log p evaluated at sigma_min (log p_{sigma_min}(x))",
+    }
+
+
+def run_mnist_demo(config: MnistDemoConfig) -> dict[str, Any]:
+    """Train, sample, score and write the outputs (module docstring). Returns the metrics dict."""
+    import torch
+
+    from sciffusion.common.io.atomic import atomic_path, refuse_existing
+    from sciffusion.common.networks.unet2d import count_parameters
 
     out = Path(config.out)
     refuse_existing(out, config.overwrite, "output folder")
@@ -244,64 +328,34 @@ def run_mnist_demo(config: MnistDemoConfig) -> dict[str, Any]:
 
     with atomic_path(out, overwrite=config.overwrite) as tmp:
         tmp.mkdir()
-        torch.manual_seed(config.seed)  # network initialisation
-        net = UNet2D(config.net)
-        module = DiffusionModule(net, dataclasses.replace(config.train, seed=config.seed))
-        history = LossHistory()
-        callbacks: list[pl.Callback] = [TimeBudget(config.minutes), history]
-        if config.progress:
-            callbacks.append(pl.callbacks.RichProgressBar())
-        trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1,
-                             max_steps=config.max_steps if config.max_steps is not None else -1,
-                             logger=False, enable_checkpointing=False, enable_progress_bar=config.progress,
-                             enable_model_summary=False, callbacks=callbacks, default_root_dir=tmp,
-                             num_sanity_val_steps=0)
-        t0 = time.monotonic()
-        trainer.fit(module, datamodule=_datamodule(train_k, config.batch_size, config.seed))
-        train_seconds = time.monotonic() - t0
-        trainer.save_checkpoint(tmp / "model.ckpt")
+        module, trainer, history, stopped_by, train_seconds = _train(config, train_k, tmp)
+        trainer.save_checkpoint(tmp / "model.ckpt", weights_only=False)  # full: weights, optimizer, loops
         module.eval()
 
         g = torch.Generator().manual_seed(config.seed)
         t1 = time.monotonic()
-        res = module.sample((config.samples, 1, 28, 28), sampler=config.sampler, steps=config.steps, generator=g)
+        with stage_progress(config.progress, f"sampling {config.samples} images", config.steps) as update:
+            res = module.sample((config.samples, 1, 28, 28), sampler=config.sampler, steps=config.steps, generator=g,
+                                callback=lambda info: update(info.i + 1, f"step {info.i + 1}/{config.steps}"))
         sample_seconds = time.monotonic() - t1
-        images = res.x.clamp(-1, 1).cpu()
-        _save_grid(images, tmp / "samples.png",
+        _save_grid(res.x.clamp(-1, 1).cpu(), tmp / "samples.png",
                    f"{config.sampler}, {config.steps} steps, NFE {res.nfe}; {trainer.global_step} train steps")
         _save_loss(history.steps, history.losses, tmp / "loss.png")
-        inpaint = None
-        if config.inpaint_digits:
-            inpaint = inpaint_top_half(module.denoiser(use_ema=True), held_k[-config.inpaint_digits:], config,
-                                       tmp / "inpaint.png")
 
         metrics: dict[str, Any] = {
-            "train_steps": trainer.global_step, "train_seconds": round(train_seconds, 2),
+            "train_steps": trainer.global_step, "train_steps_budget": config.train_steps,
+            "train_minutes_cap": config.minutes, "stopped_by": stopped_by, "train_seconds": round(train_seconds, 2),
             "train_images_seen": trainer.global_step * config.batch_size,
             "final_loss_mean_last_50": (sum(history.losses[-50:]) / len(history.losses[-50:])
                                         if history.losses else None),
-            "parameters": count_parameters(net), "sampler": config.sampler, "sampler_nfe": res.nfe,
+            "parameters": count_parameters(module.net), "sampler": config.sampler, "sampler_nfe": res.nfe,
             "sample_seconds": round(sample_seconds, 2),
         }
-        if inpaint is not None:
-            metrics["inpaint"] = inpaint
+        if config.inpaint_digits:
+            metrics["inpaint"] = inpaint_top_half(module.denoiser(use_ema=True), held_k[-config.inpaint_digits:],
+                                                  config, tmp / "inpaint.png")
         if config.bpd_digits:
-            lcfg = LikelihoodConfig(sigma_min=0.002, sigma_max=80.0, trace="hutchinson", n_probes=config.bpd_probes,
-                                    rtol=config.bpd_rtol, atol=config.bpd_rtol, data_scale=127.5)
-            x = dequantize_uint8(held_k[:config.bpd_digits], torch.Generator().manual_seed(config.seed + 1))
-            t2 = time.monotonic()
-            lik = log_likelihood(module.denoiser(use_ema=True), x, lcfg,
-                                 generator=torch.Generator().manual_seed(config.seed + 2))
-            bpd = lik.bpd
-            metrics["bpd"] = {
-                "mean": float(bpd.mean()),
-                "stderr": float(bpd.std() / math.sqrt(len(bpd))) if len(bpd) > 1 else None,
-                "digits": len(bpd), "held_out_split": f"last {10000 - N_TRAIN} of the bundled digits, first {len(bpd)} used",
-                "trace": f"hutchinson, {config.bpd_probes} rademacher probe(s)", "ode": f"dopri5 rtol=atol={config.bpd_rtol}",
-                "sigma_min": 0.002, "sigma_max": 80.0, "nfe": lik.nfe, "seconds": round(time.monotonic() - t2, 2),
-                "convention": "uniform dequantisation, x = (k + u)/127.5 - 1, bpd = (-log p(x) + D log 127.5)/(D ln 2), "
-                              "log p evaluated at sigma_min (log p_{sigma_min}(x))",
-            }
+            metrics["bpd"] = _bits_per_dim(module.denoiser(use_ema=True), held_k[:config.bpd_digits], config)
         resolved = config.to_dict()
         resolved["train"] = module.config.to_dict()
         (tmp / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")

@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from sciffusion.common.io.checkpoint import load_checkpoint
 from sciffusion.common.networks import UNet2DConfig
 from sciffusion.common.training import TrainConfig
 from sciffusion.pipelines.demo_mnist import MnistDemoConfig, load_mnist, run_mnist_demo
@@ -14,7 +15,7 @@ TINY = UNet2DConfig(base_channels=8, channel_mults=(1, 2), num_res_blocks=1, att
 @pytest.mark.slow
 def test_demo_end_to_end_writes_every_file(tmp_path):
     out = tmp_path / "demo"
-    cfg = MnistDemoConfig(out=out, minutes=0.2, max_steps=30, samples=9, steps=4, bpd_digits=4, batch_size=16,
+    cfg = MnistDemoConfig(out=out, minutes=5, train_steps=30, samples=9, steps=4, bpd_digits=4, batch_size=16,
                           inpaint_digits=3,
                           progress=False, net=TINY, train=TrainConfig(lr=2e-3))
     metrics = run_mnist_demo(cfg)
@@ -23,17 +24,27 @@ def test_demo_end_to_end_writes_every_file(tmp_path):
     assert not list(tmp_path.glob(".demo.*"))  # the temporary folder is gone
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
-    assert 1 <= saved["train_steps"] <= 30 and saved["sampler_nfe"] == 4
+    assert saved["train_steps"] == 30 and saved["stopped_by"] == "steps" and saved["sampler_nfe"] == 4
     assert saved["bpd"]["digits"] == 4 and 0.5 < saved["bpd"]["mean"] < 20  # 8-bit data: sane range
     for method in ("replace", "posterior"):
         assert saved["inpaint"][method]["known_max_err"] == 0.0 and saved["inpaint"][method]["nfe"] == 4
         assert 0 < saved["inpaint"][method]["mse_unknown"] < 4  # [-1, 1] pixels
     config = json.loads((out / "config.json").read_text())
     assert config["net"]["base_channels"] == 8 and config["train"]["loss"] == "edm" and config["seed"] == 0
-    ckpt = torch.load(out / "model.ckpt", weights_only=False)
+    ckpt = load_checkpoint(out / "model.ckpt")  # the demo's checkpoint loads weights-only
     assert ckpt["hyper_parameters"]["config"]["lr"] == 2e-3
     with pytest.raises(FileExistsError, match="already exists"):
         run_mnist_demo(cfg)
+
+
+@pytest.mark.slow
+def test_time_cap_stops_training_and_says_so(tmp_path):
+    cfg = MnistDemoConfig(out=tmp_path / "demo", minutes=1e-6, train_steps=1000, samples=1, steps=1, bpd_digits=0,
+                          inpaint_digits=0, batch_size=8, progress=False, net=TINY, train=TrainConfig(lr=2e-3))
+    metrics = run_mnist_demo(cfg)
+    assert metrics["stopped_by"] == "time" and metrics["train_steps"] == 1 and metrics["train_steps_budget"] == 1000
+    assert sorted(p.name for p in cfg.out.iterdir()) == ["config.json", "loss.png", "metrics.json", "model.ckpt",
+                                                         "samples.png"]  # no inpaint.png when skipped
 
 
 def test_load_mnist_split():
@@ -41,7 +52,7 @@ def test_load_mnist_split():
     assert train.shape == (9000, 1, 28, 28) and held.shape == (1000, 1, 28, 28) and train.dtype == torch.uint8
 
 
-@pytest.mark.parametrize("kw, match", [({"minutes": 0}, "--minutes"), ({"sampler": "nope"}, "sampler"),
+@pytest.mark.parametrize("kw, match", [({"minutes": 0}, "--minutes"), ({"train_steps": 0}, "--train-steps"), ({"sampler": "nope"}, "sampler"),
                                        ({"steps": 0}, "--steps"), ({"bpd_digits": 1001}, "bpd_digits"),
                                        ({"inpaint_digits": -1}, "inpaint-digits")])
 def test_config_validation(tmp_path, kw, match):
