@@ -99,7 +99,7 @@ def equivariance_errors(fn: Callable[..., Any], inputs: Sequence[Any], *,
         expected = move(a, kind, rotation, t)
         if expected.shape != b.shape:
             raise AssertionError(f"output shape changed under the motion: {tuple(expected.shape)} vs {tuple(b.shape)}")
-        errors.append(float((expected - b).abs().max()) if b.numel() else 0.0)
+        errors.append(float((expected - b).detach().abs().max()) if b.numel() else 0.0)
     return errors
 
 
