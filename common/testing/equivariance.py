@@ -126,14 +126,15 @@ def assert_equivariant(fn: Callable[..., Any], inputs: Sequence[Any], *,
         r = random_rotation(1, dtype=torch.float64, generator=generator)[0]
         if parity and trial % 2 == 1:
             r = -r
-        t = torch.randn(3, dtype=torch.float64, generator=generator) if translate else torch.zeros(3, dtype=torch.float64)
+        t = torch.randn(3, dtype=torch.float64, generator=generator) if translate else None
         errs = equivariance_errors(fn, inputs, transforms=(transforms[0], transforms[1]), rotation=r, translation=t)
         worst = errs if not worst else [max(a, b) for a, b in zip(worst, errs)]
     if atol is None:
         first = _as_tuple(fn(*inputs))[0]
         atol = DEFAULT_ATOL.get(first.dtype, 1e-3) if torch.is_tensor(first) else 1e-7
     if max(worst, default=0.0) > atol or any(e != e for e in worst):
-        detail = ", ".join(f"output {i} ({_kind_name(k)}): {e:.3e}" for i, (k, e) in enumerate(zip(transforms[1], worst)))
+        detail = ", ".join(f"output {i} ({_kind_name(k)}): {e:.3e}"
+                           for i, (k, e) in enumerate(zip(transforms[1], worst)))
         raise AssertionError(f"not equivariant over {n_trials} random motion(s) (atol {atol:.1e}); "
                              f"max error per output: {detail}")
     return worst

@@ -31,7 +31,8 @@ def edge_sh(sh_irreps: o3.Irreps, vec: Tensor) -> Tensor:
 
 
 class GaussianSmearing(nn.Module):
-    """Distances [E] (Å) -> [E, n] Gaussians exp(−(d − μ_k)² / 2Δ²), μ_k evenly spaced on [start, stop], Δ the spacing."""
+    """Distances [E] (Å) -> [E, n] Gaussians exp(−(d − μ_k)² / 2Δ²); μ_k evenly spaced on [start, stop],
+    Δ the spacing."""
 
     def __init__(self, start: float, stop: float, n: int) -> None:
         super().__init__()

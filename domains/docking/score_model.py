@@ -168,7 +168,7 @@ class DockingScoreModel(nn.Module):
         """inputs: B complexes; sigma_*: [B] (or one float for all), σ_tr in Å, σ_rot and σ_tor in radians."""
         c, ns = self.config, self.config.scalar_channels
         if c.use_atoms and not inputs.has_atoms:
-            raise ValueError("inputs: the model was configured with use_atoms=True but the complexes have no receptor atoms")
+            raise ValueError("inputs: no receptor atoms, but the model was configured with use_atoms=True")
         sigmas = _sigmas(inputs, sigma_tr, sigma_rot, sigma_tor)  # [B, 3]
         sig = self.sigma_embedding(sigmas)
         pos = {"lig": inputs.ligand_pos, "rec": inputs.receptor_pos}

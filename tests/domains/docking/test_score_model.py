@@ -131,7 +131,8 @@ def _dense_mask(g) -> torch.Tensor:
 def test_batch_shapes_and_batched_equals_one_at_a_time(inputs):
     """A hand-concatenated pair gives [2, 3], [2, 3], [5 + 1] and the same numbers as one complex at a time."""
     model = _model()
-    one = [_scores(model, inputs[n], sigmas=s) for n, s in (("6XG5_TOP", (3.0, 0.7, 0.9)), ("6YQW_82I", (8.0, 1.2, 0.2)))]
+    one = [_scores(model, inputs[n], sigmas=s)
+           for n, s in (("6XG5_TOP", (3.0, 0.7, 0.9)), ("6YQW_82I", (8.0, 1.2, 0.2)))]
     pair = concat_inputs([inputs["6XG5_TOP"], inputs["6YQW_82I"]])
     sig = [torch.tensor(s, dtype=torch.float64) for s in ((3.0, 8.0), (0.7, 1.2), (0.9, 0.2))]
     tr, rot, tor = _scores(model, pair, sigmas=sig)
