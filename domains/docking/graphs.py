@@ -5,11 +5,15 @@ torch-geometric only, so training reads the cache without chemistry toolkits.
 
 Tensor dict layout (all positions in Å, float32)::
 
-    ligand:   x [N, 7] int64 (see features.LIGAND_ATOM_FEATURES), pos [N, 3],
-              bond_index [2, 2B], bond_type [2B], rot_edges [n_rot, 2], rot_mask [n_rot, N] bool
-    receptor: type [R] int64, pos [R, 3] (Cα), side_chain_vecs [R, 3, 3], residue_index [R]
-    atoms:    element [A] int64, pos [A, 3], residue_index [A]      (only with include_atoms)
-    pocket:   center [3], size [3]
+    ligand:     x [N, 7] int64 (see features.LIGAND_ATOM_FEATURES), pos [N, 3] (crystal / input pose),
+                bond_index [2, 2B], bond_type [2B], rot_edges [m, 2] (u, v; v moves),
+                rot_mask [m, N] bool (moving side), rot_dihedrals [m, 4] (a, u, v, d per bond)
+    receptor:   type [R] int64, pos [R, 3] (Cα), side_chain_vecs [R, 3, 3], residue_index [R]
+    atoms:      element [A] int64, pos [A, 3], residue_index [A]      (only with include_atoms)
+    pocket:     center [3], size [3]
+    conformers: (only when prepared with conformers, see conformers.conformer_targets)
+                pos [K, N, 3], torsion_delta [K, m] rad, rotation [K, 3, 3], translation [K, 3],
+                rmsd_rigid [K], rmsd_matched [K] Å, seed [K] int64
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from sciffusion.domains.docking.features import (
 from sciffusion.domains.docking.neighbors import radius, radius_graph
 from sciffusion.domains.docking.pockets import Box
 from sciffusion.domains.docking.protein import Protein
-from sciffusion.domains.docking.torsions import rotatable_bonds
+from sciffusion.domains.docking.torsions import dihedral_quadruples, rotatable_bonds
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ def ligand_tensors(mol) -> dict[str, torch.Tensor]:
         "bond_type": bond_type,
         "rot_edges": rot_edges,
         "rot_mask": rot_mask,
+        "rot_dihedrals": dihedral_quadruples(mol, rot_edges),
     }
 
 
@@ -87,20 +92,31 @@ def complex_tensors(protein: Protein, ligand_mol, box: Box, include_atoms: bool 
     return out
 
 
-def build_graph(tensors: dict, config: GraphConfig = GraphConfig()):
-    """``HeteroData`` with node types ``ligand``, ``receptor`` (and ``atom`` when present).
+def build_graph(tensors: dict, config: GraphConfig = GraphConfig(), conformer: int | None = None):
+    """A :class:`~sciffusion.domains.docking.collate.ComplexGraph` (``HeteroData`` that batches with
+    ``Batch.from_data_list``) with node types ``ligand``, ``receptor`` (and ``atom`` when present).
 
     Edge types: (ligand, bond, ligand) with ``edge_attr`` bond codes; (ligand, radius, ligand);
     (receptor, radius, receptor); (ligand, radius, receptor) and its reverse; with atoms also
     (atom, radius, atom), (ligand, radius, atom) and reverse, (atom, in, receptor).
+
+    Ligand torsions: ``rot_edges`` [m, 2], the sparse moving sides ``rot_mask_torsion``,
+    ``rot_mask_atom`` [nnz] (shifted on batching, see collate.py). Graph level: ``pocket_center``,
+    ``pocket_size`` [1, 3] Å. conformer: also put conformer k of the cache on the graph:
+    ``ligand.conformer_pos`` [N, 3] Å, ``ligand.rot_conformer_delta`` [m] rad, ``conformer_rotation``
+    [1, 3, 3], ``conformer_translation`` [1, 3] Å (the change taking the conformer onto the crystal pose).
     """
-    from torch_geometric.data import HeteroData
+    from sciffusion.domains.docking.collate import ComplexGraph
+    from sciffusion.domains.docking.kinematics import mask_to_index
 
     lig, rec = tensors["ligand"], tensors["receptor"]
     kw = {"chunk_size": config.chunk_size, "max_neighbors": config.max_neighbors}
-    data = HeteroData()
+    data = ComplexGraph()
     data["ligand"].x, data["ligand"].pos = lig["x"], lig["pos"]
-    data["ligand"].rot_edges, data["ligand"].rot_mask = lig["rot_edges"], lig["rot_mask"]
+    data["ligand"].rot_edges = lig["rot_edges"]
+    data["ligand"].rot_mask_torsion, data["ligand"].rot_mask_atom = mask_to_index(lig["rot_mask"])
+    if conformer is not None:
+        _put_conformer(data, tensors, conformer)
     data["receptor"].x, data["receptor"].pos = rec["type"], rec["pos"]
     data["receptor"].side_chain_vecs = rec["side_chain_vecs"]
     data["ligand", "bond", "ligand"].edge_index = lig["bond_index"]
@@ -118,8 +134,21 @@ def build_graph(tensors: dict, config: GraphConfig = GraphConfig()):
         data["ligand", "radius", "atom"].edge_index = lig_atom
         data["atom", "radius", "ligand"].edge_index = lig_atom.flip(0)
         data["atom", "in", "receptor"].edge_index = _atom_to_residue(atoms["residue_index"], rec["residue_index"])
-    data.pocket_center, data.pocket_size = tensors["pocket"]["center"], tensors["pocket"]["size"]
+    data.pocket_center = tensors["pocket"]["center"].reshape(1, 3)
+    data.pocket_size = tensors["pocket"]["size"].reshape(1, 3)
     return data
+
+
+def _put_conformer(data, tensors: dict, k: int) -> None:
+    """Conformer ``k`` of the cache entry and its change onto the crystal pose, on the graph."""
+    confs = tensors.get("conformers")
+    count = 0 if confs is None else confs["pos"].shape[0]
+    if not 0 <= k < count:
+        raise ValueError(f"conformer: index {k} out of range, the entry has {count} conformer(s)")
+    data["ligand"].conformer_pos = confs["pos"][k]
+    data["ligand"].rot_conformer_delta = confs["torsion_delta"][k]
+    data.conformer_rotation = confs["rotation"][k].reshape(1, 3, 3)
+    data.conformer_translation = confs["translation"][k].reshape(1, 3)
 
 
 def _atom_to_residue(atom_residue: torch.Tensor, residue_index: torch.Tensor) -> torch.Tensor:

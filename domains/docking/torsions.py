@@ -1,40 +1,68 @@
-"""Ligand flexibility: rotatable bonds, torsion updates and rigid moves (torch, any float dtype).
+"""Rotatable bonds of a ligand and the side of each bond that a torsion update moves.
 
-A rotatable bond is a non-ring single bond whose two atoms each have at least one other heavy
-neighbour. A torsion update about bond (u, v) rotates the smaller side (the side holding v, after
-swapping u and v if needed) about the u->v axis, so that bond lengths and angles are preserved and
-only dihedrals about that bond change.
-Ideas after DiffDock ``utils/torsion.py`` (Corso et al. 2023); own implementation.
+A bond is rotatable when it matches RDKit's *strict* rotatable-bond SMARTS (the pattern behind
+``rdMolDescriptors.CalcNumRotatableBonds(mol, strict=True)``, RDKit ``Lipinski.cpp``, version 3.1.0,
+reproduced in :data:`STRICT_ROTATABLE_SMARTS`): a single (or aromatic) bond outside rings between
+two atoms that each have another heavy neighbour, where neither atom is in a triple bond, a CF3,
+CCl3, CBr3 or tert-butyl carbon, and the bond is not the C–N / C–O / C–S bond of an amide, ester,
+thioester or amidinium (those stay planar, as in Vina and Meeko). So ``CC(=O)NC`` has none,
+``CCC#N`` none, ``c1ccccc1-c1ccccc1`` one.
+
+The moving side of bond (u, v) is the side holding v after removing the bond, chosen as the smaller
+side (ties: the bond's end atom). With that choice one rigid fragment never moves and the moving
+sides of all bonds are nested or disjoint (a rooted torsion tree), which
+:mod:`sciffusion.domains.docking.kinematics` relies on.
+
+Pose maths (torsion updates, rigid moves, dihedrals) lives in :mod:`~sciffusion.domains.docking.kinematics`;
+``apply_torsion_updates``, ``rigid_move`` and ``dihedral`` are importable from here as well.
 """
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor
 
+from sciffusion.domains.docking.kinematics import apply_torsion_updates, dihedral, rigid_move  # noqa: F401
+
+STRICT_ROTATABLE_SMARTS = (
+    "[!$(*#*)&!D1&!$(C(F)(F)F)&!$(C(Cl)(Cl)Cl)&!$(C(Br)(Br)Br)&!$(C([CH3])([CH3])[CH3])"
+    "&!$([CD3](=[N,O,S])-!@[#7,O,S!D1])&!$([#7,O,S!D1]-!@[CD3]=[N,O,S])&!$([CD3](=[N+])-!@[#7!D1])"
+    "&!$([#7!D1]-!@[CD3]=[N+])]-,:;!@[!$(*#*)&!D1&!$(C(F)(F)F)&!$(C(Cl)(Cl)Cl)&!$(C(Br)(Br)Br)"
+    "&!$(C([CH3])([CH3])[CH3])]"
+)
+"""RDKit's strict rotatable-bond pattern (Lipinski.cpp, ``NumRotatableBondsOptions.Strict``).
+The amide/ester exclusions sit on the first atom only; a bond counts when it matches in either
+direction, so an aryl–C(=O)N bond is rotatable and the C(=O)–N bond is not."""
+
+
+def rotatable_bond_pairs(mol) -> list[tuple[int, int]]:
+    """Atom index pairs (begin, end) of the strict rotatable bonds of a heavy-atom RDKit Mol, in
+    bond order. Hydrogens that ``RemoveHs`` keeps (e.g. the N–H fixing an imine's stereo) are fine;
+    a Mol with hydrogens on carbon is a ValueError (a CH3 would no longer be terminal)."""
+    from rdkit import Chem
+
+    if any(atom.GetAtomicNum() == 1 and any(n.GetAtomicNum() == 6 for n in atom.GetNeighbors())
+           for atom in mol.GetAtoms()):
+        raise ValueError("ligand: rotatable bonds need a heavy-atom molecule, got hydrogens on carbon "
+                         "(conformers.strip_hydrogens first)")
+    pattern = Chem.MolFromSmarts(STRICT_ROTATABLE_SMARTS)
+    matched = {frozenset(match) for match in mol.GetSubstructMatches(pattern, uniquify=False, maxMatches=1_000_000)}
+    return [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()
+            if frozenset((b.GetBeginAtomIdx(), b.GetEndAtomIdx())) in matched]
+
 
 def rotatable_bonds(mol) -> tuple[Tensor, Tensor]:
-    """Rotatable bonds of a heavy-atom RDKit Mol.
+    """Rotatable bonds of a heavy-atom RDKit Mol and the atoms each one moves.
 
-    Returns ``edges`` [n_rot, 2] int64 (u, v) and ``mask`` [n_rot, N] bool: the atoms that move
-    (v's side, the smaller side; ties keep the bond's second atom side).
+    Returns ``edges`` [n_rot, 2] int64 (u, v), v on the moving side, and ``mask`` [n_rot, N] bool:
+    the atoms that move (v's side, the smaller side; ties keep the bond's end atom side).
     """
     n = mol.GetNumAtoms()
-    neighbours = [[a.GetIdx() for a in atom.GetNeighbors() if a.GetAtomicNum() > 1] for atom in mol.GetAtoms()]
     edges, masks = [], []
-    for bond in mol.GetBonds():
-        if bond.IsInRing() or bond.GetBondTypeAsDouble() != 1.0:
-            continue
-        u, v = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-        if mol.GetAtomWithIdx(u).GetAtomicNum() <= 1 or mol.GetAtomWithIdx(v).GetAtomicNum() <= 1:
-            continue
-        if len(neighbours[u]) < 2 or len(neighbours[v]) < 2:
-            continue
-        side = _side(mol, u, v)
-        if side.sum() > n - side.sum():
+    for u, v in rotatable_bond_pairs(mol):
+        side = bond_side(mol, u, v)
+        if int(side.sum()) > n - int(side.sum()):
             u, v = v, u
-            side = _side(mol, u, v)
+            side = ~side
         edges.append((u, v))
         masks.append(side)
     if not edges:
@@ -42,8 +70,9 @@ def rotatable_bonds(mol) -> tuple[Tensor, Tensor]:
     return torch.tensor(edges, dtype=torch.long), torch.stack(masks)
 
 
-def _side(mol, u: int, v: int) -> Tensor:
-    """Atoms reachable from v without crossing bond (u, v), as a [N] bool mask (includes v)."""
+def bond_side(mol, u: int, v: int) -> Tensor:
+    """Atoms reachable from v without crossing bond (u, v), as a [N] bool mask (includes v).
+    Raises ValueError when (u, v) lies in a ring (both sides would be the whole molecule)."""
     seen = torch.zeros(mol.GetNumAtoms(), dtype=torch.bool)
     stack = [v]
     seen[v] = True
@@ -55,64 +84,17 @@ def _side(mol, u: int, v: int) -> Tensor:
                 continue
             seen[j] = True
             stack.append(j)
+    if seen[u]:
+        raise ValueError(f"bond ({u}, {v}): in a ring, it has no moving side")
     return seen
 
 
-def axis_angle_to_matrix(axis: Tensor, angle: Tensor) -> Tensor:
-    """Rodrigues rotation matrix [3, 3] for a unit ``axis`` [3] and ``angle`` (scalar, radians)."""
-    x, y, z = axis
-    zero = torch.zeros((), dtype=axis.dtype)
-    k = torch.stack([torch.stack([zero, -z, y]), torch.stack([z, zero, -x]), torch.stack([-y, x, zero])])
-    eye = torch.eye(3, dtype=axis.dtype)
-    return eye + torch.sin(angle) * k + (1 - torch.cos(angle)) * (k @ k)
-
-
-def apply_torsion_updates(pos: Tensor, edges: Tensor, mask: Tensor, delta: Tensor) -> Tensor:
-    """Rotate each bond's moving side by ``delta`` in turn; returns new positions (input untouched).
-
-    pos: [N, 3], Å. edges: [n_rot, 2]. mask: [n_rot, N] bool. delta: [n_rot], radians.
-    """
-    if delta.shape != (edges.shape[0],):
-        raise ValueError(f"delta: expected shape ({edges.shape[0]},), got {tuple(delta.shape)}")
-    pos = pos.clone()
-    for k in range(edges.shape[0]):
-        u, v = int(edges[k, 0]), int(edges[k, 1])
-        axis = pos[v] - pos[u]
-        norm = axis.norm()
-        if norm < 1e-8:
-            raise ValueError(f"bond ({u}, {v}): zero length, cannot define a torsion axis")
-        rot = axis_angle_to_matrix(axis / norm, delta[k].to(pos.dtype))
-        moving = mask[k]
-        pos[moving] = (pos[moving] - pos[v]) @ rot.T + pos[v]
-    return pos
-
-
-def dihedral(pos: Tensor, a: int, b: int, c: int, d: int) -> Tensor:
-    """Dihedral angle a-b-c-d in radians, (-pi, pi]."""
-    b0, b1, b2 = pos[a] - pos[b], pos[c] - pos[b], pos[d] - pos[c]
-    b1n = b1 / b1.norm()
-    v = b0 - (b0 @ b1n) * b1n
-    w = b2 - (b2 @ b1n) * b1n
-    x = v @ w
-    y = torch.linalg.cross(b1n, v) @ w
-    return torch.atan2(y, x)
-
-
-def wrap_angle(angle: Tensor) -> Tensor:
-    """Map radians onto (-pi, pi]."""
-    return torch.remainder(angle + math.pi, 2 * math.pi) - math.pi
-
-
-def rigid_move(pos: Tensor, rotation: Tensor, translation: Tensor) -> Tensor:
-    """Rotate ``pos`` [N, 3] about its centroid by ``rotation`` [3, 3] and shift by ``translation`` [3] (Å)."""
-    centre = pos.mean(dim=0, keepdim=True)
-    return (pos - centre) @ rotation.T + centre + translation
-
-
-def random_rotation(dtype: torch.dtype = torch.float64, generator: torch.Generator | None = None) -> Tensor:
-    """A uniformly random proper rotation [3, 3] (QR of a Gaussian matrix, det +1)."""
-    q, r = torch.linalg.qr(torch.randn(3, 3, dtype=dtype, generator=generator))
-    q = q * torch.sign(torch.diagonal(r))
-    if torch.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
+def dihedral_quadruples(mol, edges: Tensor) -> Tensor:
+    """One dihedral a-u-v-d per rotatable bond: a = u's lowest-index heavy neighbour other than v,
+    d = v's lowest-index heavy neighbour other than u. Returns [n_rot, 4] int64."""
+    quads = []
+    for u, v in edges.tolist():
+        a = min(n.GetIdx() for n in mol.GetAtomWithIdx(u).GetNeighbors() if n.GetIdx() != v and n.GetAtomicNum() > 1)
+        d = min(n.GetIdx() for n in mol.GetAtomWithIdx(v).GetNeighbors() if n.GetIdx() != u and n.GetAtomicNum() > 1)
+        quads.append((a, u, v, d))
+    return torch.tensor(quads, dtype=torch.long).reshape(-1, 4)
