@@ -214,3 +214,13 @@ def test_config_and_input_validation(inputs):
         model(inputs["6XG5_TOP"], torch.ones(2), 1.0, 1.0)
     with pytest.raises(ValueError, match="rot_edges"):
         replace(inputs["6XG5_TOP"], rot_edges=torch.tensor([[0, 99]]))
+
+
+def test_rigid_ligand_gives_no_torsion_scores(inputs):
+    """A complex without rotatable bonds (alone and in a batch) gives finite rigid scores and [0] / fewer torsions."""
+    model = _model()
+    rigid = replace(inputs["6YQW_82I"], rot_edges=torch.zeros((0, 2), dtype=torch.long))
+    tr, rot, tor = _scores(model, rigid)
+    assert tor.shape == (0,) and torch.isfinite(tr).all() and torch.isfinite(rot).all()
+    tr2, rot2, tor2 = _scores(model, concat_inputs([inputs["6XG5_TOP"], rigid]))
+    assert tor2.shape == (5,) and torch.allclose(tr2[1], tr[0], atol=1e-10)
