@@ -73,3 +73,24 @@ def test_batched_kinematics_equal_unbatched(graphs):
                                   deltas[0])
     zero = torch.zeros(1, 3, dtype=torch.float64)
     assert torch.allclose(move_ligands(graph, zero, zero, deltas[0]), dense, atol=1e-12)
+
+
+def test_conformer_change_on_batched_graphs_reproduces_crystal(graphs):
+    from sciffusion.domains.docking.conformers import conformer_targets, strip_hydrogens
+
+    built = []
+    for folder, cid in COMPLEXES[:2]:
+        mol = strip_hydrogens(read_ligand(folder / f"{cid}_ligand.sdf").mol)
+        tensors = dict(graphs[len(built)][0], conformers=conformer_targets(mol, count=2, seed=0))
+        built.append((tensors, build_graph(tensors, conformer=1)))
+    batch = collate_complexes([g for _, g in built])
+    assert batch.conformer_rotation.shape == (2, 3, 3) and batch.conformer_translation.shape == (2, 3)
+    lig = batch["ligand"]
+    moved = move_ligands(batch, batch.conformer_translation.double(), batch.conformer_rotation.double(),
+                         lig.rot_conformer_delta.double(), pos=lig.conformer_pos.double())
+    for i, (tensors, _) in enumerate(built):
+        part = moved[lig.batch == i]
+        rmsd = ((part - tensors["ligand"]["pos"].double()) ** 2).sum(-1).mean().sqrt()
+        assert abs(float(rmsd) - float(tensors["conformers"]["rmsd_matched"][1])) < 1e-3
+    with pytest.raises(ValueError, match="conformer: index 2 out of range"):
+        build_graph(built[0][0], conformer=2)
