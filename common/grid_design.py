@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.denoisers import DenoiseFn
-from sciffusion.common.grids import check_grid
+from sciffusion.common.grids import check_grid, check_sigma_range
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,7 @@ class GridDesignConfig:
     smooth: float = 0.25
 
     def __post_init__(self) -> None:
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(f"sigma range: need 0 < min < max, got ({self.sigma_min}, {self.sigma_max})")
+        check_sigma_range(self.sigma_min, self.sigma_max)
         if not 1 <= self.order <= 4:
             raise ValueError(f"order: must be in 1..4, got {self.order}")
         if self.pilot_steps < 4 * (self.order + 1):

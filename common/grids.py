@@ -42,11 +42,16 @@ def _with_zero(sigmas: Tensor) -> Tensor:
     return check_grid(torch.cat([sigmas, sigmas.new_zeros(1)]))
 
 
+def check_sigma_range(sigma_min: float, sigma_max: float) -> None:
+    """Raise ``ValueError`` unless 0 < σ_min < σ_max (data units)."""
+    if not 0 < sigma_min < sigma_max:
+        raise ValueError(f"sigma range: need 0 < min < max, got ({sigma_min}, {sigma_max})")
+
+
 def _check_range(steps: int, sigma_min: float, sigma_max: float) -> None:
     if steps < 1:
         raise ValueError(f"steps: must be >= 1, got {steps}")
-    if not 0 < sigma_min < sigma_max:
-        raise ValueError(f"sigma range: need 0 < min < max, got ({sigma_min}, {sigma_max})")
+    check_sigma_range(sigma_min, sigma_max)
 
 
 def karras_grid(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0,

@@ -41,16 +41,26 @@ def energy_guidance(denoise: DenoiseFn, energy: Callable[[Tensor], Tensor], scal
     scale: λ ≥ 0, the tilt p(x0) exp(−λ E(x0)). Works with every sampler (one denoiser call plus
     one backward pass per NFE).
     """
+    pair = energy_guided_pair(denoise, energy, scale)
+
+    def guided(x: Tensor, sigma: Tensor) -> Tensor:
+        return denoise(x, sigma) if scale == 0 else pair(x, sigma)[0]
+
+    return guided
+
+
+def energy_guided_pair(denoise: DenoiseFn, energy: Callable[[Tensor], Tensor], scale: float
+                       ) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """``(x, σ) -> (D − scale · σ² · ∇_x E(D), D)`` from one pass: :func:`energy_guidance`'s output
+    and the prior's, as twisted SMC needs both. Arguments as in :func:`energy_guidance`."""
     if not (math.isfinite(scale) and scale >= 0):
         raise ValueError(f"scale: must be finite and >= 0, got {scale}")
 
-    def guided(x: Tensor, sigma: Tensor) -> Tensor:
-        if scale == 0:
-            return denoise(x, sigma)
+    def pair(x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
         d, grad = grad_through_denoiser(denoise, x, sigma, energy)
-        return d - scale * per_sample(expand_sigma(sigma, x), x) ** 2 * grad
+        return d - scale * per_sample(expand_sigma(sigma, x), x) ** 2 * grad, d
 
-    return guided
+    return pair
 
 
 def dps(denoise: DenoiseFn, operator: Callable[[Tensor], Tensor], y: Tensor, zeta: float) -> DenoiseFn:

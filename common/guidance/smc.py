@@ -33,8 +33,8 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.grids import check_grid
-from sciffusion.common.denoisers import DenoiseFn, expand_sigma, per_sample
-from sciffusion.common.guidance.gradient import grad_through_denoiser
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.guidance.gradient import energy_guided_pair
 from sciffusion.common.guidance.posterior import (
     LinearOperator, batch_dot, keep_known, mask_operator, posterior_and_prior,
 )
@@ -161,17 +161,11 @@ def energy_smc(energy: Callable[[Tensor], Tensor], scale: float, *, groups: int 
     if not (math.isfinite(scale) and scale >= 0):
         raise ValueError(f"scale: must be finite and >= 0, got {scale}")
 
-    def make_pair(denoise: DenoiseFn) -> PairFn:
-        def pair(x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
-            d, grad = grad_through_denoiser(denoise, x, sigma, energy)
-            return d - scale * per_sample(expand_sigma(sigma, x), x) ** 2 * grad, d
-
-        return pair
-
     def log_twist(d: Tensor, sigma: float) -> Tensor:
         return -scale * energy(d).detach()
 
-    return guided_smc(make_pair, log_twist, groups=groups, ess_threshold=ess_threshold)
+    return guided_smc(lambda denoise: energy_guided_pair(denoise, energy, scale), log_twist, groups=groups,
+                      ess_threshold=ess_threshold)
 
 
 def inpaint_smc(known: Tensor, mask: Tensor, *, groups: int = 1, cg_iters: int = 2, ess_threshold: float = 0.5):

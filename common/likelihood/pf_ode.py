@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.grids import check_sigma_range
 from sciffusion.common.likelihood.dequantize import bits_per_dim
 from sciffusion.common.likelihood.divergence import ProbeKind, draw_probes, exact_trace, hutchinson_trace
 
@@ -70,8 +71,7 @@ class LikelihoodConfig:
     data_scale: Optional[float] = 127.5
 
     def __post_init__(self) -> None:
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(f"sigma range: need 0 < sigma_min < sigma_max, got ({self.sigma_min}, {self.sigma_max})")
+        check_sigma_range(self.sigma_min, self.sigma_max)
         if self.trace not in ("exact", "hutchinson"):
             raise ValueError(f"trace: must be 'exact' or 'hutchinson', got {self.trace!r}")
         if self.n_probes < 1:

@@ -24,6 +24,7 @@ from typing import Callable, Mapping, Optional, Protocol, Union
 import torch
 from torch import Tensor
 
+from sciffusion.common.grids import check_sigma_range
 from sciffusion.common.manifolds import igso3, torus
 from sciffusion.common.manifolds.so3 import exp_map
 from sciffusion.common.noise import randn
@@ -39,8 +40,7 @@ class _Schedule:
     sigma_max: float
 
     def __post_init__(self) -> None:
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(f"sigma range: need 0 < min < max, got ({self.sigma_min}, {self.sigma_max})")
+        check_sigma_range(self.sigma_min, self.sigma_max)
 
     def sigma(self, t: Tensor | float) -> Tensor:
         """σ(t) = σ_min^{1−t} σ_max^t, t ∈ [0, 1] (float64 tensor of t's shape)."""

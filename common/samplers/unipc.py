@@ -4,7 +4,7 @@ variants of the paper: ``bh1`` B(h) = −h... (written for hh = −h: B = hh) an
 
 Per step from σ_i to σ_{i+1} with model outputs D_i, D_{i−1}, ... and r_k = (λ_{i−k} − λ_i)/h:
 
-    predictor (UniP-p):  x̃' = (σ'/σ) x − (e^{−h} − 1)·(−1)... = (σ'/σ) x − φ₁ D_i − B(h) Σ_k ρ_k (D_{i−k} − D_i)/r_k
+    predictor (UniP-p):  x̃' = (σ'/σ) x − φ₁ D_i − B(h) Σ_k ρ_k (D_{i−k} − D_i)/r_k
     corrector (UniC-p):  after D' = D(x̃', σ') the same step is redone with D' as one more node
                          (ρ from the full p×p system, ρ = 1/2 for p = 1): effective order p + 1,
                          no extra model call; the next step starts from the corrected state.

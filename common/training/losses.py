@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from sciffusion.common.denoisers import edm_coefficients, expand_sigma, noise_conditioning, per_sample, precondition
+from sciffusion.common.grids import check_sigma_range
 from sciffusion.common.noise import rand, randn
 
 LossKind = Literal["edm", "eps", "v"]
@@ -100,8 +101,7 @@ class SigmaDistribution:
             raise ValueError(f"sigma distribution: must be 'lognormal' or 'loguniform', got {self.kind!r}")
         if self.p_std <= 0:
             raise ValueError(f"p_std: must be > 0, got {self.p_std}")
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(f"sigma range: need 0 < min < max, got ({self.sigma_min}, {self.sigma_max})")
+        check_sigma_range(self.sigma_min, self.sigma_max)
 
     def sample(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
                device: torch.device | str = "cpu") -> Tensor:

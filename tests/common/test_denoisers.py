@@ -106,7 +106,8 @@ def test_edm_coefficients_closed_form():
     sd = 0.7
     sigma = torch.tensor([sd, 1e-6, 1e6, 2.0], dtype=torch.float64)
     c_skip, c_out, c_in, c_noise = edm_coefficients(sigma, sd)
-    assert torch.allclose(c_skip, torch.tensor([0.5, 1.0, 0.0, sd**2 / (4 + sd**2)], dtype=torch.float64), atol=1e-10)
+    want_skip = torch.tensor([0.5, 1.0, 0.0, sd**2 / (4 + sd**2)], dtype=torch.float64)
+    assert torch.allclose(c_skip, want_skip, atol=1e-10)
     assert torch.allclose(c_out, torch.tensor([sd / 2**0.5, 0.0, sd, 2 * sd / (4 + sd**2) ** 0.5],
                                               dtype=torch.float64), atol=1e-6)
     assert torch.allclose(c_in**2 * (sigma**2 + sd**2), torch.ones(4, dtype=torch.float64))
