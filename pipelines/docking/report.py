@@ -44,12 +44,10 @@ def format_table(summaries: list[dict]) -> str:
 
 def rmsd_cdf_plot(rmsds: dict[str, list[float]], path: Path, max_rmsd: float = 10.0) -> None:
     """Cumulative fraction of complexes with top-1 RMSD <= x (Å), one line per method; PNG at ``path``."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
+    fig = Figure(figsize=(5, 3.6), dpi=120)
+    ax = fig.add_subplot()
     grid = np.linspace(0, max_rmsd, 401)
     for name, values in rmsds.items():
         values = np.asarray(values, dtype=float)
@@ -61,4 +59,3 @@ def rmsd_cdf_plot(rmsds: dict[str, list[float]], path: Path, max_rmsd: float = 1
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)

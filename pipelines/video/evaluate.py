@@ -131,12 +131,10 @@ def load_pair(pred_path: Path, truth_path: Path) -> PredictionPair:
 
 def plot_ssim_per_frame(path: Path, curves: dict[str, np.ndarray], context: int) -> None:
     """curves: method -> mean SSIM per predicted frame [T_pred]; x axis = frame index after the context."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
+    fig = Figure(figsize=(5, 3.2), dpi=120)
+    ax = fig.add_subplot()
     for name, curve in curves.items():
         ax.plot(np.arange(context + 1, context + 1 + len(curve)), curve, marker="o", ms=3, label=name)
     ax.set_xlabel("frame (1-based, after %d context frames)" % context)
@@ -145,7 +143,6 @@ def plot_ssim_per_frame(path: Path, curves: dict[str, np.ndarray], context: int)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None) -> EvaluateResult:
