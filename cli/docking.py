@@ -24,20 +24,34 @@ app.add_typer(baseline_app, name="baseline")
 @app.command("make-index")
 @user_errors_exit
 def make_index(
-    data_root: Path = typer.Option(..., "--data-root", help="shared docking data folder (with splits/)"),
     out: Path = typer.Option(..., "--out", help="INDEX.csv to write"),
-    splits: str = typer.Option("train,val,test_public", help="comma-separated split names"),
+    data_root: Optional[Path] = typer.Option(
+        None, "--data-root", help="shared docking data folder (with splits/), or any folder of <id>_protein.pdb[.gz] + "
+                                  "<id>_ligand.sdf pairs (flat or one sub-folder per id)"),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="CSV of paths (id,protein,ligand[,split,pocket columns]; "
+                                                          "relative to the CSV) instead of --data-root"),
+    splits: Optional[str] = typer.Option(None, help="comma-separated split names (shared folder only; "
+                                                    "default train,val,test_public)"),
     pocket: str = typer.Option("ligand", help="'ligand' (crystal ligand box + margin) or 'blind'"),
     sample: Optional[int] = typer.Option(None, help="keep this many ids per split (seeded)"),
     seed: int = seed_option(0, "Seed for --sample."),
     overwrite: bool = typer.Option(False, help="replace an existing --out"),
 ) -> None:
-    """Write an INDEX.csv (id,protein,ligand,split,pocket_ligand) from the data folders and split files."""
+    """Write an INDEX.csv (id,protein,ligand,split,pocket_ligand) from a folder of complexes or a CSV of paths.
+    Paths resolve from the index file: relative to it for a relative --data-root/--csv, else absolute."""
     from sciffusion.common.io.atomic import refuse_existing, write_text_atomic
-    from sciffusion.domains.docking.index import build_index
+    from sciffusion.domains.docking.index import build_index, index_from_csv
 
+    if (data_root is None) == (csv is None):
+        raise ValueError("--data-root/--csv: give exactly one of them")
     refuse_existing(out, overwrite)
-    text = build_index(data_root, tuple(s for s in splits.split(",") if s), pocket=pocket, sample=sample, seed=seed)
+    if csv is not None:
+        if splits is not None or sample is not None:
+            raise ValueError("--csv: --splits and --sample apply to --data-root only")
+        text = index_from_csv(csv, pocket=pocket, out=out)
+    else:
+        names = None if splits is None else tuple(s for s in splits.split(",") if s)
+        text = build_index(data_root, names, pocket=pocket, sample=sample, seed=seed, out=out)
     write_text_atomic(out, text, overwrite=overwrite)
     typer.echo(f"wrote {out} ({text.count(chr(10)) - 1} complexes)")
 
@@ -50,13 +64,17 @@ def prepare(
     include_atoms: bool = typer.Option(False, help="also store receptor atoms"),
     pocket_margin: float = typer.Option(4.0, help="margin around a reference ligand/residues, Å"),
     limit: Optional[int] = typer.Option(None, help="only the first N index rows"),
+    conformers: int = typer.Option(4, help="seeded ETKDG conformers per ligand, with their change onto the "
+                                           "crystal pose (0: none)"),
+    conformer_seed: int = typer.Option(0, help="seed of the first conformer (the others count up)"),
 ) -> None:
     """Turn complexes into torch tensors (<id>.pt) that load with torch alone; writes failures.csv.
     Exits 1 when no complex could be prepared."""
     from sciffusion.pipelines.docking.prepare import PrepareConfig, run_prepare
 
     summary = run_prepare(PrepareConfig(index=index, out=out, include_atoms=include_atoms,
-                                        pocket_margin=pocket_margin, limit=limit))
+                                        pocket_margin=pocket_margin, limit=limit, conformers=conformers,
+                                        conformer_seed=conformer_seed))
     warned = f"; {summary['warned']} with input warnings, see {out / 'manifest.json'}" if summary["warned"] else ""
     typer.echo(f"prepared {summary['prepared']} (already cached {summary['cached']}), "
                f"failed {summary['failed']} of {summary['complexes']}; see {out / 'failures.csv'}{warned}")

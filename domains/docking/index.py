@@ -17,6 +17,7 @@ it against the row's id and line and goes on with the others.
 from __future__ import annotations
 
 import csv
+import io
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from sciffusion.domains.docking.pockets import (
 
 BOX_COLUMNS = ("pocket_center_x", "pocket_center_y", "pocket_center_z", "pocket_size_x", "pocket_size_y", "pocket_size_z")
 DATA_FOLDERS = ("posebusters_v2_public", "train_pdb_ccd", "train_pdbbind2020_subset")
+PROTEIN_SUFFIXES = (".pdb", ".pdb.gz", ".ent", ".ent.gz", ".cif", ".cif.gz", ".mmcif", ".mmcif.gz")
 
 
 @dataclass(frozen=True)
@@ -126,36 +128,131 @@ def _box(values: list[str]) -> Box | None:
     return Box(center=tuple(numbers[:3]), size=tuple(numbers[3:]))
 
 
-def build_index(data_root: str | Path, splits: tuple[str, ...] = ("train", "val", "test_public"),
-                pocket: str = "ligand", sample: int | None = None, seed: int = 0) -> str:
-    """INDEX.csv text for the shared docking data folder layout.
+INDEX_COLUMNS = ("id", "protein", "ligand", "split", "pocket_ligand", *BOX_COLUMNS, "pocket_residues")
 
-    data_root: folder with ``splits/<name>.txt`` and the complex folders (:data:`DATA_FOLDERS`).
+
+def build_index(data_root: str | Path, splits: tuple[str, ...] | None = None, pocket: str = "ligand",
+                sample: int | None = None, seed: int = 0, out: str | Path = "index.csv") -> str:
+    """INDEX.csv text for a folder of complexes, to be written at ``out``.
+
+    data_root: either the shared docking data folder (``splits/<name>.txt`` plus
+    :data:`DATA_FOLDERS`; ``splits`` default train, val, test_public) or any folder of
+    ``<id>_protein.<pdb|ent|cif|mmcif>[.gz]`` + ``<id>_ligand.sdf`` pairs, flat or one sub-folder per
+    id (split column empty; ``splits`` must be None).
     pocket: ``"ligand"`` (pocket_ligand = the crystal ligand, i.e. pocket given) or ``"blind"``.
-    sample: keep this many ids per split, drawn with ``random.Random(seed)`` (None = all), in file order.
+    sample: keep this many ids per split, drawn with ``random.Random(seed)`` (None = all), in order.
+    Paths are written relative to ``out``'s folder when ``data_root`` is relative, else absolute,
+    so that :func:`read_index` (which resolves them against the index file) finds the files.
     """
     root = Path(data_root)
     if pocket not in ("ligand", "blind"):
         raise ValueError(f"pocket: must be 'ligand' or 'blind', got {pocket!r}")
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: data folder not found")
+    if (root / "splits").is_dir():
+        rows = _shared_layout_rows(root, splits or ("train", "val", "test_public"), sample, seed)
+    else:
+        if splits is not None:
+            raise ValueError(f"--splits: {root} has no splits/ folder (a plain folder of complexes has no splits)")
+        rows = _sample(_folder_pairs(root), sample, seed, str(root))
+    place = _path_writer(Path(out), absolute=root.is_absolute())
+    lines = ["id,protein,ligand,split,pocket_ligand"]
+    for cid, protein, ligand, split in rows:
+        lines.append(_csv_line([cid, place(protein), place(ligand), split, place(ligand) if pocket == "ligand" else ""]))
+    return "\n".join(lines) + "\n"
+
+
+def index_from_csv(source: str | Path, pocket: str = "ligand", out: str | Path = "index.csv") -> str:
+    """INDEX.csv text from a CSV of paths (columns ``id,protein,ligand`` and optionally ``split`` and
+    the pocket columns; paths absolute or relative to the CSV's folder), with every path rewritten
+    to resolve from ``out`` (relative to its folder when the CSV path is relative, else absolute).
+    Every listed file must exist. pocket ``"ligand"``: a row without pocket columns gets its ligand
+    as ``pocket_ligand``."""
+    source = Path(source)
+    if pocket not in ("ligand", "blind"):
+        raise ValueError(f"pocket: must be 'ligand' or 'blind', got {pocket!r}")
+    place = _path_writer(Path(out), absolute=source.is_absolute())
+    lines = [",".join(INDEX_COLUMNS)]
+    for e in read_index(source):
+        for role, path in (("protein", e.protein), ("ligand", e.ligand), ("pocket_ligand", e.pocket_ligand)):
+            if path is not None and not path.is_file():
+                raise FileNotFoundError(f"{source}: line {e.line}: id {e.id}: {role} file not found: {path}")
+        if e.pocket_error:
+            raise ValueError(e.pocket_error)
+        own = e.pocket_box is not None or e.pocket_residues or e.pocket_ligand is not None
+        ref = e.pocket_ligand if e.pocket_ligand is not None else (e.ligand if pocket == "ligand" and not own else None)
+        box = [] if e.pocket_box is None else [*e.pocket_box.center, *e.pocket_box.size]
+        lines.append(_csv_line([e.id, place(e.protein), place(e.ligand), e.split, "" if ref is None else place(ref),
+                                *([repr(float(v)) for v in box] or [""] * 6), " ".join(e.pocket_residues)]))
+    return "\n".join(lines) + "\n"
+
+
+def _path_writer(out: Path, absolute: bool):
+    """Path → text for the index at ``out``: absolute, or relative to out's folder."""
+    import os
+
+    base = Path(os.path.abspath(out)).parent
+
+    def place(path: Path) -> str:
+        full = os.path.abspath(path)
+        return full if absolute else os.path.relpath(full, base)
+
+    return place
+
+
+def _csv_line(values: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(values)
+    return buf.getvalue()
+
+
+def _sample(rows: list, sample: int | None, seed: int, what: str) -> list:
+    if sample is None:
+        return rows
+    if not 0 < sample <= len(rows):
+        raise ValueError(f"sample: must be in 1..{len(rows)} for {what}, got {sample}")
+    keep = set(random.Random(seed).sample([r[0] for r in rows], sample))
+    return [r for r in rows if r[0] in keep]
+
+
+def _shared_layout_rows(root: Path, splits: tuple[str, ...], sample: int | None, seed: int) -> list:
     where = {}
     for folder in DATA_FOLDERS:
         for lig in sorted((root / folder).glob("*_ligand.sdf")):
             where[lig.name[: -len("_ligand.sdf")]] = root / folder
-    lines = ["id,protein,ligand,split,pocket_ligand"]
+    rows = []
     for split in splits:
         split_file = root / "splits" / f"{split}.txt"
         if not split_file.is_file():
             raise FileNotFoundError(f"{split_file}: split file not found")
         ids = [s.strip() for s in split_file.read_text().split() if s.strip()]
-        if sample is not None:
-            if not 0 < sample <= len(ids):
-                raise ValueError(f"sample: must be in 1..{len(ids)} for split {split}, got {sample}")
-            keep = set(random.Random(seed).sample(ids, sample))
-            ids = [i for i in ids if i in keep]
-        for cid in ids:
-            if cid not in where:
-                raise ValueError(f"{split_file}: id {cid} not found in any of {', '.join(DATA_FOLDERS)}")
-            folder = where[cid]
-            lig = folder / f"{cid}_ligand.sdf"
-            lines.append(f"{cid},{folder / f'{cid}_protein.pdb.gz'},{lig},{split},{lig if pocket == 'ligand' else ''}")
-    return "\n".join(lines) + "\n"
+        missing = [cid for cid in ids if cid not in where]
+        if missing:
+            raise ValueError(f"{split_file}: id {missing[0]} not found in any of {', '.join(DATA_FOLDERS)}")
+        chosen = _sample([(cid,) for cid in ids], sample, seed, f"split {split}")
+        rows += [(cid, where[cid] / f"{cid}_protein.pdb.gz", where[cid] / f"{cid}_ligand.sdf", split)
+                 for (cid,) in chosen]
+    return rows
+
+
+def _folder_pairs(root: Path) -> list[tuple[str, Path, Path, str]]:
+    """(id, protein, ligand, "") for every ``<id>_ligand.sdf`` in root or root/<id>/, sorted by id."""
+    ligands = sorted(root.glob("*_ligand.sdf")) + sorted(root.glob("*/*_ligand.sdf"))
+    rows, seen = [], {}
+    for lig in ligands:
+        cid = lig.name[: -len("_ligand.sdf")]
+        if lig.parent != root and lig.parent.name != cid:
+            raise ValueError(f"{lig}: in sub-folder {lig.parent.name}/, expected {cid}/ (one sub-folder per id)")
+        if cid in seen:
+            raise ValueError(f"{root}: id {cid} found twice ({seen[cid]} and {lig})")
+        seen[cid] = lig
+        proteins = [lig.parent / f"{cid}_protein{suffix}" for suffix in PROTEIN_SUFFIXES]
+        proteins = [p for p in proteins if p.is_file()]
+        if len(proteins) != 1:
+            problem = "no protein file" if not proteins else "several protein files"
+            raise ValueError(f"{lig}: {problem} {cid}_protein.<{'|'.join(s.lstrip('.') for s in PROTEIN_SUFFIXES)}> "
+                             f"beside it" + (f" ({', '.join(p.name for p in proteins)})" if proteins else ""))
+        rows.append((cid, proteins[0], lig, ""))
+    if not rows:
+        raise ValueError(f"{root}: no <id>_ligand.sdf files (flat or in <id>/ sub-folders), and no splits/ folder")
+    return sorted(rows)

@@ -24,29 +24,43 @@ from sciffusion.common.io.atomic import atomic_path, write_text_atomic
 from sciffusion.common.io.provenance import package_versions
 from sciffusion.domains.docking.index import IndexEntry, read_index
 
-FORMAT_VERSION = 2  # 2: meta["warnings"], meta["pocket"]
+FORMAT_VERSION = 3  # 2: meta["warnings"], meta["pocket"]; 3: strict rotatable bonds, rot_dihedrals, conformers
 VERSIONED_PACKAGES = ("sciffusion", "torch", "rdkit", "gemmi", "numpy")
 
 
 @dataclass(frozen=True)
 class PrepareConfig:
     """index: INDEX.csv. out: cache folder. include_atoms: also store receptor atoms.
-    pocket_margin: Å around a reference ligand / residue list. limit: first N rows only."""
+    pocket_margin: Å around a reference ligand / residue list. limit: first N rows only.
+    conformers: seeded ETKDG conformers per ligand with their change onto the crystal pose
+    (0: none); conformer_seed: seed of the first (the others count up); conformer_refine_steps:
+    L-BFGS steps refining the torsion changes (see conformers.conformer_targets)."""
 
     index: Path
     out: Path
     include_atoms: bool = False
     pocket_margin: float = 4.0
     limit: int | None = None
+    conformers: int = 4
+    conformer_seed: int = 0
+    conformer_refine_steps: int = 50
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.pocket_margin) and self.pocket_margin >= 0):
             raise ValueError(f"--pocket-margin: must be a finite number >= 0 Å, got {self.pocket_margin}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit: must be >= 1, got {self.limit}")
+        if self.conformers < 0:
+            raise ValueError(f"--conformers: must be >= 0, got {self.conformers}")
+        if not 0 <= self.conformer_seed < 2**31 - self.conformers:
+            raise ValueError(f"--conformer-seed: must be in [0, 2**31 - conformers), got {self.conformer_seed}")
+        if self.conformer_refine_steps < 0:
+            raise ValueError(f"conformer_refine_steps: must be >= 0, got {self.conformer_refine_steps}")
 
     def record(self) -> dict:
         return {"include_atoms": self.include_atoms, "pocket_margin": self.pocket_margin,
+                "conformers": self.conformers, "conformer_seed": self.conformer_seed,
+                "conformer_refine_steps": self.conformer_refine_steps,
                 "format_version": FORMAT_VERSION}
 
 
@@ -87,6 +101,11 @@ def prepare_one(entry: IndexEntry, cfg: PrepareConfig) -> dict:
         raise ValueError(f"{entry.ligand}: ligand has no 3D coordinates")
     box = resolve_pocket(entry.pocket(cfg.pocket_margin), protein)
     tensors = complex_tensors(protein, ligand.mol, box, include_atoms=cfg.include_atoms)
+    if cfg.conformers:
+        from sciffusion.domains.docking.conformers import conformer_targets, strip_hydrogens
+
+        tensors["conformers"] = conformer_targets(strip_hydrogens(ligand.mol), cfg.conformers, cfg.conformer_seed,
+                                                  refine_steps=cfg.conformer_refine_steps)
     from rdkit import Chem
 
     tensors["id"] = entry.id

@@ -68,6 +68,32 @@ def test_make_index(tmp_path):
     assert again.exit_code == 2 and "already exists" in again.output
 
 
+def test_make_index_on_a_users_folder_then_prepare(tmp_path, monkeypatch):
+    """A relative folder of <id>_protein/<id>_ligand pairs: the index resolves from its own folder."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    shutil.copy(DATA / "6YQW_82I_ligand.sdf", mine / "6YQW_82I_ligand.sdf")
+    shutil.copy(DATA / "6YQW_82I_pocket.pdb.gz", mine / "6YQW_82I_protein.pdb.gz")
+    (tmp_path / "idx").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["docking", "make-index", "--data-root", "mine", "--out", "idx/index.csv"])
+    assert result.exit_code == 0 and "1 complexes" in result.output, result.output
+    assert (tmp_path / "idx" / "index.csv").read_text().splitlines()[1].startswith("6YQW_82I,../mine/")
+    result = runner.invoke(app, ["docking", "prepare", "--index", "idx/index.csv", "--out", "cache", "--conformers", "1"])
+    assert result.exit_code == 0 and "prepared 1" in result.output, result.output
+    csv_list = tmp_path / "list.csv"
+    csv_list.write_text("id,protein,ligand\nA,mine/6YQW_82I_protein.pdb.gz,mine/6YQW_82I_ligand.sdf\n")
+    result = runner.invoke(app, ["docking", "make-index", "--csv", "list.csv", "--out", "idx/from_csv.csv"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "idx" / "from_csv.csv").read_text().splitlines()[1].startswith("A,../mine/")
+    both = runner.invoke(app, ["docking", "make-index", "--csv", "list.csv", "--data-root", "mine", "--out", "x.csv"])
+    assert both.exit_code == 2 and "give exactly one of them" in both.output
+    splits = runner.invoke(app, ["docking", "make-index", "--data-root", "mine", "--splits", "train", "--out", "y.csv"])
+    assert splits.exit_code == 2 and "has no splits/ folder" in splits.output
+    bad = runner.invoke(app, ["docking", "prepare", "--index", "idx/index.csv", "--out", "c2", "--conformers", "-1"])
+    assert bad.exit_code == 2 and "--conformers: must be >= 0" in bad.output
+
+
 def test_check_ligands_reports_every_record_and_fails_on_bad_ones(tmp_path):
     first, second = (DATA / "6YQW_82I_ligand.sdf").read_text(), (DATA / "6XG5_TOP_ligand.sdf").read_text()
     cut = "".join(second.splitlines(keepends=True)[:12])

@@ -82,3 +82,74 @@ def test_build_index_from_shared_layout(tmp_path):
     (root / "splits" / "test_public.txt").write_text("Z_9\n")
     with pytest.raises(ValueError, match="Z_9 not found"):
         build_index(root, ("test_public",))
+
+
+def _user_folder(root: Path, nested: bool) -> None:
+    """Two real complexes in a user's own layout: flat or one sub-folder per id."""
+    import shutil
+
+    for cid in ("6XG5_TOP", "6YQW_82I"):
+        folder = root / cid if nested else root
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DATA / f"{cid}_ligand.sdf", folder / f"{cid}_ligand.sdf")
+        shutil.copy(DATA / f"{cid}_pocket.pdb.gz", folder / f"{cid}_protein.pdb.gz")
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["flat", "sub-folders"])
+def test_any_folder_of_pairs_indexes_and_relative_paths_resolve(tmp_path, monkeypatch, nested):
+    _user_folder(tmp_path / "mine", nested)
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)  # relative --data-root, index written in another folder
+    text = build_index("mine", out="out/index.csv")
+    (tmp_path / "out" / "index.csv").write_text(text)
+    assert text.splitlines()[1].startswith("6XG5_TOP,../mine/")
+    entries = read_index(tmp_path / "out" / "index.csv")
+    assert [e.id for e in entries] == ["6XG5_TOP", "6YQW_82I"]
+    for e in entries:
+        assert e.protein.is_file() and e.ligand.is_file() and e.pocket_ligand == e.ligand and e.split == ""
+    absolute = build_index(tmp_path / "mine", pocket="blind", out="out/index.csv")
+    assert f",{tmp_path / 'mine'}" in absolute and absolute.splitlines()[1].endswith(",,")
+    with pytest.raises(ValueError, match="--splits: .* has no splits/ folder"):
+        build_index("mine", ("train",))
+
+
+def test_folder_problems_are_named(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "X_ligand.sdf").write_text("")
+    with pytest.raises(ValueError, match=r"X_ligand.sdf: no protein file X_protein"):
+        build_index(tmp_path / "a")
+    (tmp_path / "a" / "X_protein.pdb").write_text("")
+    (tmp_path / "a" / "X_protein.pdb.gz").write_text("")
+    with pytest.raises(ValueError, match=r"several protein files .* beside it \(X_protein.pdb, X_protein.pdb.gz\)"):
+        build_index(tmp_path / "a")
+    (tmp_path / "b" / "other").mkdir(parents=True)
+    (tmp_path / "b" / "other" / "Y_ligand.sdf").write_text("")
+    with pytest.raises(ValueError, match="expected Y/"):
+        build_index(tmp_path / "b")
+    (tmp_path / "c").mkdir()
+    with pytest.raises(ValueError, match="no <id>_ligand.sdf files"):
+        build_index(tmp_path / "c")
+    with pytest.raises(FileNotFoundError, match="data folder not found"):
+        build_index(tmp_path / "none")
+
+
+def test_csv_of_paths_is_rebased_onto_the_index(tmp_path, monkeypatch):
+    from sciffusion.domains.docking.index import index_from_csv
+
+    _user_folder(tmp_path / "data", nested=False)
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "mine.csv").write_text(
+        "id,protein,ligand,split\n"
+        "a,../data/6XG5_TOP_protein.pdb.gz,../data/6XG5_TOP_ligand.sdf,train\n"
+        "b,../data/6YQW_82I_protein.pdb.gz,../data/6YQW_82I_ligand.sdf,val\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    text = index_from_csv("lists/mine.csv", out="deep/er/index.csv")
+    (tmp_path / "deep" / "er" / "index.csv").write_text(text)
+    entries = read_index(tmp_path / "deep" / "er" / "index.csv")
+    assert [(e.id, e.split) for e in entries] == [("a", "train"), ("b", "val")]
+    assert all(e.protein.is_file() and e.ligand.is_file() and e.pocket_ligand == e.ligand for e in entries)
+    assert text.splitlines()[1].split(",")[1] == "../../data/6XG5_TOP_protein.pdb.gz"
+    (tmp_path / "lists" / "bad.csv").write_text("id,protein,ligand\na,../data/none.pdb,../data/6XG5_TOP_ligand.sdf\n")
+    with pytest.raises(FileNotFoundError, match=r"bad.csv: line 2: id a: protein file not found"):
+        index_from_csv("lists/bad.csv", out="deep/er/index.csv")
