@@ -25,8 +25,9 @@ _UNREADABLE = (RuntimeError, EOFError, KeyError, IndexError, ValueError, pickle.
                zipfile.BadZipFile, UnicodeDecodeError)
 
 
-def _first_line(exc: BaseException, limit: int = 120) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _first_line(exc: BaseException, limit: int = 100) -> str:
+    """The first sentence of ``exc``'s message, shortened to ``limit`` characters."""
+    text = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else "ended early"
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
