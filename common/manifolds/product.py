@@ -1,36 +1,42 @@
-"""A product of Euclidean, SO(3) and torus diffusions under one time t ∈ [0, 1] and one sampler loop.
+"""A product of Euclidean, SO(3) and torus diffusions under one time t ∈ [0, 1].
 
 Each named component k has its own geometric noise schedule σ_k(t) = σ_min^{1−t} σ_max^t and is a
 variance-exploding diffusion on its manifold: Brownian motion with d(σ_k²)/dt = 2 σ_k² ln(σ_max/σ_min),
 so the marginal at t is the data convolved with the heat kernel of "variance" σ_k(t)² (Gaussian on
-ℝⁿ, IGSO(3) on SO(3), wrapped normal on the torus; Song et al. 2021, De Bortoli et al. 2022). The
-state is a dict of tensors, e.g. ``{"r3": [B, 3] or [B, N, 3], "so3": [B, 3, 3], "torus": [B, m]}``;
-the score model returns a dict of tangent vectors of the same names (``[B, ...]``, ``[B, 3]`` as a
-left rotation vector, ``[B, m]``). A rigid-body-plus-angles pose diffusion is one instance.
+ℝⁿ, IGSO(3) on SO(3), wrapped normal on the torus; Song et al. 2021, De Bortoli et al. 2022).
 
-Sampler step from t to t' < t, with Δ_k = σ_k(t)² − σ_k(t')² (the exact integral of g² over the step):
+State: a dict, one entry per component, each either a dense tensor with the batch first or a
+:class:`~sciffusion.common.manifolds.ragged.Ragged` part (rows of varying number per sample, flat,
+with a sample index), e.g.::
 
-    reverse SDE (Euler–Maruyama):  v = Δ_k s_k + sqrt(Δ_k) z,   PF-ODE (Euler):  v = ½ Δ_k s_k,
+    {"r3": [B, 3] (or [B, N, 3]), "so3": [B, 3, 3], "torus": Ragged(values [M], index [M], B)}
 
-and the state moves by the component's retraction: x + v on ℝⁿ, exp([v]×) R on SO(3) (left /
-space frame, see :mod:`~sciffusion.common.manifolds.so3`), wrap(θ + v) on the torus.
+Tangents (scores, noise, updates): a dict of plain tensors of the same names, each of the shape of its
+component's values: ``[B, 3]``, ``[B, 3]`` (a left / space-frame rotation vector, see
+:mod:`~sciffusion.common.manifolds.so3`), ``[M]``. Components work row by row: every method takes σ
+per leading row ([B] for a dense part, σ[index] ``[M]`` for a ragged one). A rigid-body-plus-angles
+pose diffusion is one instance. The samplers are functions in :mod:`sciffusion.common.samplers.product`.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Protocol, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import torch
 from torch import Tensor
 
 from sciffusion.common.grids import check_sigma_range
 from sciffusion.common.manifolds import igso3, torus
+from sciffusion.common.manifolds.ragged import Ragged, RaggedShape
 from sciffusion.common.manifolds.so3 import exp_map
 from sciffusion.common.noise import randn
 
-State = dict[str, Tensor]
-ScoreFn = Callable[[State, Tensor], State]
+Part = Union[Tensor, Ragged]
+State = dict[str, Part]
+"""Component name → dense tensor ``[B, ...]`` or :class:`Ragged` part (module docstring)."""
+Tangents = dict[str, Tensor]
+"""Component name → tangent vectors, the shape of the component's values (``[B, ...]`` or ``[M, ...]``)."""
+ScoreFn = Callable[[State, Tensor], Tangents]
 """``score_fn(state, t [B]) -> {name: tangent score}``."""
 
 
@@ -49,12 +55,12 @@ class _Schedule:
 
 
 def _per_sample(v: Tensor, x: Tensor, event_dims: int) -> Tensor:
-    return v.to(x.dtype).reshape(v.shape + (1,) * event_dims)
+    return v.to(device=x.device, dtype=x.dtype).reshape(v.shape + (1,) * event_dims)
 
 
 @dataclass(frozen=True)
 class Euclidean(_Schedule):
-    """ℝⁿ part, state [B, ...] (any event shape), tangent = same shape. Prior N(0, σ_max² I)."""
+    """ℝⁿ part, rows [R, ...] (any event shape), tangent = same shape. Prior N(0, σ_max² I)."""
 
     def retract(self, x: Tensor, v: Tensor) -> Tensor:
         return x + v
@@ -63,7 +69,7 @@ class Euclidean(_Schedule):
         return randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
     def perturb(self, x0: Tensor, sigma: Tensor, generator: Optional[torch.Generator]) -> tuple[Tensor, Tensor]:
-        """(x0 + σ z, its conditional score −z/σ); sigma [B]."""
+        """(x0 + σ z, its conditional score −z/σ); sigma [R], one per row of x0."""
         s = _per_sample(sigma, x0, x0.dim() - 1)
         z = randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         return x0 + s * z, -z / s
@@ -78,7 +84,7 @@ class Euclidean(_Schedule):
 
 @dataclass(frozen=True)
 class SO3(_Schedule):
-    """SO(3) part, state [B, 3, 3], tangent [B, 3] (left rotation vector, radians). Prior
+    """SO(3) part, rows [R, 3, 3], tangent [R, 3] (left rotation vector, radians). Prior
     IGSO(3)(I, σ_max) (≈ Haar-uniform once σ_max ≳ 2)."""
 
     def retract(self, x: Tensor, v: Tensor) -> Tensor:
@@ -94,7 +100,7 @@ class SO3(_Schedule):
 
     def prior(self, shape: tuple[int, ...], dtype: torch.dtype, generator: Optional[torch.Generator]) -> Tensor:
         if tuple(shape[1:]) != (3, 3):
-            raise ValueError(f"so3 shape: need (B, 3, 3), got {tuple(shape)}")
+            raise ValueError(f"so3 shape: need (rows, 3, 3), got {tuple(shape)}")
         v = igso3.sample_igso3_vec(torch.full((shape[0],), self.sigma_max, dtype=torch.float64), generator)
         return exp_map(v).to(dtype)
 
@@ -104,7 +110,8 @@ class SO3(_Schedule):
 
 @dataclass(frozen=True)
 class Torus(_Schedule):
-    """Torus part, state [B, m] angles in (−π, π], tangent [B, m] radians. Prior WN(0, σ_max²)
+    """Torus part, rows [R, ...] of angles in (−π, π] (e.g. [B, m] dense or [M] ragged), tangent
+    the same shape, radians. Prior WN(0, σ_max²)
     (≈ uniform once σ_max ≳ 3)."""
 
     def retract(self, x: Tensor, v: Tensor) -> Tensor:
@@ -127,11 +134,22 @@ class Torus(_Schedule):
 
 
 Component = Union[Euclidean, SO3, Torus]
+COMPONENT_KINDS: dict[str, type] = {"euclidean": Euclidean, "so3": SO3, "torus": Torus}
+"""Names of the component types in :meth:`ProductProcess.to_dict`."""
+
+
+def values_of(part: Part) -> Tensor:
+    """The rows of a part: the dense tensor itself or a ragged part's ``values``."""
+    return part.values if isinstance(part, Ragged) else part
+
+
+def _with_values(part: Part, values: Tensor) -> Part:
+    return part.with_values(values) if isinstance(part, Ragged) else values
 
 
 @dataclass(frozen=True)
 class ProductResult:
-    """Sampler output: the final state (dict of tensors) and the number of score-model calls."""
+    """Sampler output: the final state and the number of score-model calls."""
 
     state: State
     nfe: int
@@ -140,7 +158,8 @@ class ProductResult:
 @dataclass(frozen=True)
 class ProductProcess:
     """Named components under one time t ∈ [0, 1]; e.g.
-    ``ProductProcess({"r3": Euclidean(0.1, 20.0), "so3": SO3(0.03, 1.6), "torus": Torus(0.03, 3.1)})``."""
+    ``ProductProcess({"r3": Euclidean(0.1, 20.0), "so3": SO3(0.03, 1.6), "torus": Torus(0.03, 3.1)})``.
+    Any component may be dense or ragged in a given state (module docstring)."""
 
     components: Mapping[str, Component] = field(default_factory=dict)
 
@@ -155,53 +174,103 @@ class ProductProcess:
         """σ_k(t) per component (float64, t's shape)."""
         return {k: c.sigma(t) for k, c in self.components.items()}
 
-    def _check(self, state: Mapping[str, Tensor]) -> int:
+    def variance_drop(self, t: float, t_next: float) -> dict[str, float]:
+        """Δ_k = σ_k(t)² − σ_k(t')², the exact integral of g_k² from t' to t (a sampler step's size)."""
+        return {k: float(c.sigma(t) ** 2 - c.sigma(t_next) ** 2) for k, c in self.components.items()}
+
+    def batch_size(self, state: Mapping[str, Part]) -> int:
+        """Check the state (keys, part types, one batch size B across parts) and return B."""
         if set(state) != set(self.components):
             raise ValueError(f"state: keys {sorted(state)} do not match components {sorted(self.components)}")
-        sizes = {v.shape[0] for v in state.values()}
+        sizes = set()
+        for k, part in state.items():
+            if isinstance(part, Ragged):
+                sizes.add(part.num_samples)
+            elif isinstance(part, Tensor) and part.dim() >= 1:
+                sizes.add(part.shape[0])
+            else:
+                raise ValueError(f"state[{k!r}]: need a tensor [B, ...] or a Ragged part, got {type(part).__name__}")
         if len(sizes) != 1:
             raise ValueError(f"state: batch sizes differ across components: {sorted(sizes)}")
         return sizes.pop()
 
-    def perturb(self, state0: Mapping[str, Tensor], t: Tensor,
-                generator: Optional[torch.Generator] = None) -> tuple[State, State]:
-        """Training pairs: (noisy state at times t [B], conditional score targets per component)."""
-        self._check(state0)
-        noisy, targets = {}, {}
+    def check_tangents(self, state: Mapping[str, Part], tangents: Mapping[str, Tensor]) -> Tangents:
+        """Raise unless ``tangents`` has one tensor per component, shaped like its values."""
+        if set(tangents) != set(self.components):
+            raise ValueError(f"scores: keys {sorted(tangents)} do not match components {sorted(self.components)}")
+        for k, v in tangents.items():
+            x = values_of(state[k])
+            want = x.shape[:-2] + (3,) if isinstance(self.components[k], SO3) else x.shape
+            if not isinstance(v, Tensor) or v.shape != want:
+                got = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
+                raise ValueError(f"scores[{k!r}]: need shape {tuple(want)}, got {got}")
+        return dict(tangents)
+
+    def row_sigmas(self, state: Mapping[str, Part], t: Tensor) -> dict[str, Tensor]:
+        """σ_k(t) per row of each part, float64: ``[B]`` for dense parts, ``σ[index]`` ``[M]`` for ragged."""
+        out = {}
         for k, c in self.components.items():
-            noisy[k], targets[k] = c.perturb(state0[k], c.sigma(t), generator)
+            part, sigma = state[k], c.sigma(t)
+            out[k] = part.rows(sigma.to(part.index.device)) if isinstance(part, Ragged) else sigma
+        return out
+
+    def perturb(self, state0: Mapping[str, Part], t: Tensor,
+                generator: Optional[torch.Generator] = None) -> tuple[State, Tangents]:
+        """Training pairs: the noisy state at per-sample times ``t`` [B] and the conditional score
+        targets ∇ log p_t(x_t | x_0) per component (tangents, values' shapes)."""
+        batch = self.batch_size(state0)
+        if t.shape != (batch,):
+            raise ValueError(f"t: need shape ({batch},), got {tuple(t.shape)}")
+        noisy, targets = {}, {}
+        for k, sigma in self.row_sigmas(state0, t).items():
+            x, target = self.components[k].perturb(values_of(state0[k]), sigma, generator)
+            noisy[k], targets[k] = _with_values(state0[k], x), target
         return noisy, targets
 
-    def prior(self, shapes: Mapping[str, tuple[int, ...]], dtype: torch.dtype = torch.float64,
-              generator: Optional[torch.Generator] = None) -> State:
-        """Samples at t = 1; ``shapes`` gives each component's full shape, batch first."""
+    def prior(self, shapes: Mapping[str, tuple[int, ...] | RaggedShape], dtype: torch.dtype = torch.float64,
+              generator: Optional[torch.Generator] = None, device: torch.device | str | None = None) -> State:
+        """Samples at t = 1. ``shapes[k]``: a dense part's full shape (batch first) or a
+        :class:`RaggedShape` (rows per sample, event shape of a row) for a ragged part."""
         if set(shapes) != set(self.components):
             raise ValueError(f"shapes: keys {sorted(shapes)} do not match components {sorted(self.components)}")
-        return {k: c.prior(tuple(shapes[k]), dtype, generator) for k, c in self.components.items()}
+        out: State = {}
+        for k, c in self.components.items():
+            shape = shapes[k]
+            if isinstance(shape, RaggedShape):
+                values = c.prior((shape.num_rows, *shape.event_shape), dtype, generator).to(device)
+                out[k] = Ragged(values, shape.index(values.device), shape.num_samples)
+            else:
+                out[k] = c.prior(tuple(shape), dtype, generator).to(device)
+        self.batch_size(out)
+        return out
 
-    def sample(self, score_fn: ScoreFn, state: Mapping[str, Tensor], steps: int, *, ode: bool = False,
-               t_start: float = 1.0, generator: Optional[torch.Generator] = None,
-               callback: Optional[Callable[[int, float, State], None]] = None) -> ProductResult:
-        """Integrate from ``t_start`` to 0 in ``steps`` uniform t-steps: Euler–Maruyama on the reverse
-        SDE (default) or Euler on the PF-ODE (``ode=True``). Returns samples of the t = 0 marginal
-        (data ⊛ heat kernel of σ_min); there is no final denoising step on a manifold.
-        ``callback(i, t_next, state)`` after each step."""
-        if steps < 1:
-            raise ValueError(f"steps: must be >= 1, got {steps}")
-        if not 0 < t_start <= 1:
-            raise ValueError(f"t_start: must be in (0, 1], got {t_start}")
-        batch = self._check(state)
-        x = dict(state)
-        ts = [t_start * (1 - i / steps) for i in range(steps + 1)]
-        for i in range(steps):
-            any_x = next(iter(x.values()))
-            t_vec = torch.full((batch,), ts[i], dtype=any_x.dtype if any_x.is_floating_point() else torch.float64,
-                               device=any_x.device)
-            scores = score_fn(x, t_vec)
-            for k, c in self.components.items():
-                dvar = float(c.sigma(ts[i]) ** 2 - c.sigma(ts[i + 1]) ** 2)
-                v = (0.5 * dvar) * scores[k] if ode else dvar * scores[k] + math.sqrt(dvar) * c.tangent_noise(x[k], generator)
-                x[k] = c.retract(x[k], v)
-            if callback is not None:
-                callback(i, ts[i + 1], x)
-        return ProductResult(x, steps)
+    def retract(self, state: Mapping[str, Part], tangents: Mapping[str, Tensor]) -> State:
+        """Move every part along its tangent: x + v, exp([v]×) R, wrap(θ + v); layouts kept."""
+        return {k: _with_values(state[k], c.retract(values_of(state[k]), tangents[k]))
+                for k, c in self.components.items()}
+
+    def tangent_noise(self, state: Mapping[str, Part], generator: Optional[torch.Generator] = None) -> Tangents:
+        """Standard normal tangent vectors, one per coordinate of every part (drawn in component order)."""
+        return {k: c.tangent_noise(values_of(state[k]), generator) for k, c in self.components.items()}
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"kind": "euclidean"|"so3"|"torus", "sigma_min": …, "sigma_max": …}}`` (JSON-ready)."""
+        kinds = {cls: kind for kind, cls in COMPONENT_KINDS.items()}
+        return {k: {"kind": kinds[type(c)], "sigma_min": c.sigma_min, "sigma_max": c.sigma_max}
+                for k, c in self.components.items()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Mapping[str, Any]]) -> "ProductProcess":
+        """Inverse of :meth:`to_dict`."""
+        comps = {}
+        for name, spec in d.items():
+            spec = dict(spec)
+            kind = spec.pop("kind", None)
+            if kind not in COMPONENT_KINDS:
+                raise ValueError(f"components[{name!r}]: kind must be one of {', '.join(COMPONENT_KINDS)}, got {kind!r}")
+            comps[name] = COMPONENT_KINDS[kind](**spec)
+        return cls(comps)
+
+
+__all__ = ["COMPONENT_KINDS", "Component", "Euclidean", "Part", "ProductProcess", "ProductResult", "SO3", "ScoreFn",
+           "State", "Tangents", "Torus", "values_of"]

@@ -5,6 +5,8 @@ data convolved with its heat kernel, so at time t it is the same family with s_k
 (Gaussian, IGSO(3), wrapped normal all compose this way), and the exact score is known. Sampling from
 the exact t = 1 marginal with Euler–Maruyama must give the t = 0 marginals. Tolerances: EM has an
 O(1/steps) bias (measured ≈ 1-2 % in std / mean angle at 150 steps) on top of Monte-Carlo error.
+Every registered product sampler (also on ragged parts) is checked in
+tests/common/samplers/test_product_suite.py; here: which component's check catches which wrong score.
 """
 import math
 
@@ -16,6 +18,7 @@ from sciffusion.common.manifolds import (
     SO3, Euclidean, ProductProcess, Torus, exp_map, igso3_angle_cdf, igso3_score, log_map, rotation_angle,
     sample_igso3, sample_wrapped_normal, wrap, wrapped_normal_score,
 )
+from sciffusion.common.samplers.product import product_euler_maruyama, uniform_t_grid
 
 F64 = torch.float64
 B, STEPS = 3000, 150
@@ -69,7 +72,8 @@ def test_product_sampler_recovers_closed_form_marginals(broken):
     init = {"r3": M3 + s_eff("r3", S3, one)[:, None] * torch.randn(B, 3, dtype=F64, generator=g),
             "so3": sample_igso3(MU.expand(B, 3, 3), s_eff("so3", SR, one), g),
             "torus": sample_wrapped_normal(PHI.expand(B, 2), s_eff("torus", ST, one)[:, None], g)}
-    res = PROC.sample(lambda s, t: exact_score(s, t, broken), init, STEPS, generator=g)
+    res = product_euler_maruyama(PROC, lambda s, t: exact_score(s, t, broken), uniform_t_grid(STEPS), init,
+                                 generator=g)
     assert res.nfe == STEPS
     r = res.state["so3"]
     assert torch.allclose(r @ r.transpose(1, 2), torch.eye(3, dtype=F64).expand_as(r), atol=1e-9)
@@ -102,6 +106,6 @@ def test_config_validation():
     with pytest.raises(ValueError, match="components"):
         ProductProcess({})
     with pytest.raises(ValueError, match="state: keys"):
-        PROC.sample(lambda s, t: s, {"r3": torch.zeros(2, 3)}, 3)
+        product_euler_maruyama(PROC, lambda s, t: s, uniform_t_grid(3), {"r3": torch.zeros(2, 3)})
     with pytest.raises(ValueError, match="steps"):
-        PROC.sample(lambda s, t: s, {}, 0)
+        uniform_t_grid(0)
