@@ -1,0 +1,280 @@
+"""Pose generators: the one interface through which ``sciffusion dock`` asks for ligand poses.
+
+A generator gets the receptor (prepared once per run), a batch of prepared ligands (heavy atoms,
+one start conformer each), the pocket box and a number of samples, and returns one
+:class:`PoseSet` per ligand: ``pos [K, N, 3]`` Å heavy-atom coordinates in the protein's frame
+(atom order of the ligand's ``mol``) and ``confidence [K]`` (higher = better), plus optional
+per-pose properties written to ``poses.sdf``. Poses must be rigid moves plus torsion changes of the
+start conformer (:func:`poses_from_changes`, through :mod:`kinematics`), so bond lengths, angles,
+rings and stereocentres are those of the start conformer; :func:`pose_geometry_errors` checks it.
+
+:class:`RandomPoseGenerator` is the control ("random poses in the pocket"): Haar-uniform rotation,
+centroid uniform in the box, every torsion uniform in (−π, π], ranked by :func:`clash_confidence`.
+The learned score model plugs in as another :class:`PoseGenerator`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol, Sequence, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from sciffusion.common.manifolds.so3 import random_rotation
+from sciffusion.domains.docking.kinematics import apply_pose, apply_torsions, mask_to_index, torsion_tree
+from sciffusion.domains.docking.pockets import Box
+
+CLASH_DISTANCE = 2.5
+"""Å: a ligand-receptor heavy-atom pair closer than this is a clash (:func:`clash_confidence`)."""
+CONTACT_DISTANCE = 4.0
+"""Å: a ligand heavy atom with a receptor heavy atom within this distance is in contact."""
+CONTACT_WEIGHT = 0.5
+"""Weight of the contact fraction in :func:`clash_confidence` (< 1: never outweighs one clash)."""
+
+
+@dataclass(frozen=True)
+class PreparedReceptor:
+    """The receptor, prepared once for every ligand of a run.
+
+    residues: :func:`features.residue_features` (``pos`` [R, 3] Cα Å, ``type`` [R], ``side_chain_vecs``
+    [R, 3, 3] Å, ``residue_index`` [R]). atoms: :func:`features.receptor_atom_features` (``pos`` [A, 3] Å
+    heavy atoms, ``element`` [A], ``residue_index`` [A]). Together with a ligand's ``tensors`` and the
+    pocket they form the dict :func:`graphs.build_graph` reads (:meth:`complex_tensors`).
+    """
+
+    residues: Mapping[str, Tensor]
+    atoms: Mapping[str, Tensor]
+
+    @classmethod
+    def from_protein(cls, protein) -> "PreparedReceptor":
+        """From a :class:`protein.Protein`; no amino-acid residue is an error naming the file."""
+        from sciffusion.domains.docking.features import receptor_atom_features, residue_features
+
+        if protein.num_atoms == 0:
+            raise ValueError(f"{protein.path}: no receptor atoms")
+        return cls(residues=residue_features(protein), atoms=receptor_atom_features(protein))
+
+    def complex_tensors(self, ligand: "PreparedLigand", pocket: Box) -> dict:
+        """The tensor dict of :func:`graphs.complex_tensors` (with atoms) for one ligand and the pocket."""
+        return {"ligand": dict(ligand.tensors), "receptor": dict(self.residues), "atoms": dict(self.atoms),
+                "pocket": {"center": torch.tensor(pocket.center, dtype=torch.float32),
+                           "size": torch.tensor(pocket.size, dtype=torch.float32)}}
+
+
+@dataclass(frozen=True)
+class PreparedLigand:
+    """One ligand ready to dock: ``mol`` heavy-atom RDKit Mol holding the start conformer (stereo of
+    the input), ``tensors`` = :func:`graphs.ligand_tensors` of it (``x`` [N, 7], ``pos`` [N, 3] float32 Å,
+    ``bond_index``, ``bond_type``, ``rot_edges`` [m, 2], ``rot_mask`` [m, N], ``rot_dihedrals``)."""
+
+    name: str
+    mol: object
+    tensors: Mapping[str, Tensor]
+
+    @classmethod
+    def from_mol(cls, name: str, mol) -> "PreparedLigand":
+        """From a heavy-atom Mol with a 3D conformer (hydrogens are removed by ``ligand_tensors``)."""
+        from sciffusion.domains.docking.graphs import ligand_tensors
+
+        if mol.GetNumConformers() == 0:
+            raise ValueError(f"{name}: ligand has no coordinates (embed a conformer first)")
+        if any(a.GetAtomicNum() == 1 for a in mol.GetAtoms()):
+            raise ValueError(f"{name}: ligand mol must be heavy-atom only (conformers.strip_hydrogens)")
+        return cls(name=name, mol=mol, tensors=ligand_tensors(mol))
+
+    @property
+    def num_atoms(self) -> int:
+        return int(self.tensors["x"].shape[0])
+
+    @property
+    def start_pos(self) -> Tensor:
+        """Start conformer [N, 3] float64 Å (read from ``mol``, not the float32 tensor)."""
+        return torch.tensor(self.mol.GetConformer().GetPositions(), dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class PoseSet:
+    """Poses of one ligand: ``pos`` [K, N, 3] Å (protein frame, heavy atoms, ligand atom order),
+    ``confidence`` [K] (higher = better; any finite scale), ``properties``: optional extra per-pose
+    values {name: [K]} (written as SD properties). Any order; the pipeline ranks by confidence."""
+
+    pos: Tensor
+    confidence: Tensor
+    properties: Mapping[str, Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pos.dim() != 3 or self.pos.shape[-1] != 3 or self.pos.shape[0] == 0:
+            raise ValueError(f"pose set: pos must be [K, N, 3] with K >= 1, got {tuple(self.pos.shape)}")
+        k = self.pos.shape[0]
+        if self.confidence.shape != (k,):
+            raise ValueError(f"pose set: confidence must be [{k}], got {tuple(self.confidence.shape)}")
+        if not (torch.isfinite(self.pos).all() and torch.isfinite(self.confidence).all()):
+            raise ValueError("pose set: positions and confidences must be finite")
+        for key, value in self.properties.items():
+            if value.shape != (k,):
+                raise ValueError(f"pose set: property {key!r} must be [{k}], got {tuple(value.shape)}")
+
+    def ranked(self) -> "PoseSet":
+        """The same poses sorted by confidence, best first (stable for ties)."""
+        order = torch.sort(self.confidence, descending=True, stable=True).indices
+        return PoseSet(self.pos[order], self.confidence[order], {k: v[order] for k, v in self.properties.items()})
+
+
+@runtime_checkable
+class PoseGenerator(Protocol):
+    """What ``sciffusion dock`` calls. ``generate`` returns one :class:`PoseSet` per ligand, in order,
+    each with exactly ``samples`` poses; all randomness comes from ``generator`` (a seeded run repeats).
+    ``describe()`` is a JSON-able dict stored in the run's ``config.json``."""
+
+    name: str
+
+    def generate(self, receptor: PreparedReceptor, ligands: Sequence[PreparedLigand], pocket: Box,
+                 samples: int, generator: torch.Generator) -> list[PoseSet]: ...
+
+    def describe(self) -> dict: ...
+
+
+def poses_from_changes(ligand: PreparedLigand, translation: Tensor, rotation: Tensor, delta: Tensor) -> Tensor:
+    """K poses of ``ligand`` from pose changes of its start conformer (kinematics convention: torsions,
+    then rotation about the centroid, then translation).
+
+    translation [K, 3] Å, rotation [K, 3, 3] or rotation vectors [K, 3] radians, delta [K, m] radians
+    → pos [K, N, 3] float64 Å.
+    """
+    pos = ligand.start_pos.to(translation.device)
+    k, n = translation.shape[0], pos.shape[0]
+    edges, mask = ligand.tensors["rot_edges"].to(pos.device), ligand.tensors["rot_mask"].to(pos.device)
+    if delta.shape != (k, edges.shape[0]):
+        raise ValueError(f"delta: expected [{k}, {edges.shape[0]}], got {tuple(delta.shape)}")
+    mask_torsion, mask_atom = mask_to_index(mask)
+    m, nnz = edges.shape[0], mask_torsion.shape[0]
+    copy = torch.arange(k, device=pos.device)
+    flat_edges = (edges[None] + n * copy[:, None, None]).reshape(-1, 2)
+    flat_torsion = (mask_torsion[None] + m * copy[:, None]).reshape(-1)
+    flat_atom = (mask_atom[None] + n * copy[:, None]).reshape(-1)
+    tree = torsion_tree(flat_edges, flat_torsion, flat_atom, k * n)
+    batch = copy.repeat_interleave(n)
+    out = apply_pose(pos.repeat(k, 1), batch, flat_edges, flat_torsion, flat_atom, translation.to(pos.dtype),
+                     rotation.to(pos.dtype), delta.to(pos.dtype).reshape(-1), tree)
+    return out.reshape(k, n, 3)
+
+
+def torsioned_centroids(ligand: PreparedLigand, delta: Tensor) -> Tensor:
+    """Centroids [K, 3] Å of the start conformer after torsion changes ``delta`` [K, m] radians."""
+    zero_t = torch.zeros(delta.shape[0], 3, dtype=torch.float64, device=delta.device)
+    eye = torch.eye(3, dtype=torch.float64, device=delta.device).expand(delta.shape[0], 3, 3)
+    return poses_from_changes(ligand, zero_t, eye, delta).mean(dim=1)
+
+
+def clash_confidence(pos: Tensor, receptor_pos: Tensor, chunk: int = 16) -> dict[str, Tensor]:
+    """The random control's stated confidence, higher = better::
+
+        confidence = −clashes + CONTACT_WEIGHT · contact_fraction
+
+    clashes: ligand-receptor heavy-atom pairs closer than ``CLASH_DISTANCE`` (2.5 Å);
+    contact_fraction: share of ligand heavy atoms with a receptor heavy atom within
+    ``CONTACT_DISTANCE`` (4 Å), a buriedness term in [0, 1] that breaks ties between clash-free poses.
+    pos [K, N, 3] Å, receptor_pos [A, 3] Å → {confidence, clashes, contact_fraction}, each [K] float64.
+    """
+    clashes, contact = [], []
+    rec = receptor_pos.to(pos.device, torch.float64)
+    for start in range(0, pos.shape[0], chunk):
+        part = pos[start:start + chunk].to(torch.float64)
+        if rec.shape[0] == 0:
+            dist = torch.full(part.shape[:2] + (1,), math.inf, dtype=torch.float64, device=pos.device)
+        else:
+            dist = torch.cdist(part, rec.expand(part.shape[0], -1, -1))  # [k, N, A]
+        clashes.append((dist < CLASH_DISTANCE).sum(dim=(1, 2)).to(torch.float64))
+        contact.append((dist.amin(dim=2) <= CONTACT_DISTANCE).to(torch.float64).mean(dim=1))
+    clash, frac = torch.cat(clashes), torch.cat(contact)
+    return {"confidence": -clash + CONTACT_WEIGHT * frac, "clashes": clash, "contact_fraction": frac}
+
+
+@dataclass(frozen=True)
+class RandomPoseGenerator:
+    """Control: random poses in the pocket. Per ligand and sample, in this order from ``generator``:
+    a Haar-uniform rotation (``so3.random_rotation``), the centroid uniform in the box, every torsion
+    uniform in (−π, π]; ranked by :func:`clash_confidence` against the receptor heavy atoms. Extra properties: ``clashes``, ``contact_fraction``. No model, no steps, no sampler."""
+
+    name: str = "random"
+
+    def generate(self, receptor: PreparedReceptor, ligands: Sequence[PreparedLigand], pocket: Box,
+                 samples: int, generator: torch.Generator) -> list[PoseSet]:
+        if samples < 1:
+            raise ValueError(f"samples: must be >= 1, got {samples}")
+        device = generator.device
+        center = torch.tensor(pocket.center, dtype=torch.float64, device=device)
+        size = torch.tensor(pocket.size, dtype=torch.float64, device=device)
+        rec_pos = receptor.atoms["pos"].to(device, torch.float64)
+        out = []
+        for ligand in ligands:
+            rotation = random_rotation(samples, dtype=torch.float64, device=device, generator=generator)
+            target = center + (torch.rand(samples, 3, dtype=torch.float64, device=device, generator=generator)
+                               - 0.5) * size
+            m = int(ligand.tensors["rot_edges"].shape[0])
+            delta = (torch.rand(samples, m, dtype=torch.float64, device=device, generator=generator)
+                     * 2 - 1) * math.pi
+            translation = target - torsioned_centroids(ligand, delta)
+            pos = poses_from_changes(ligand, translation, rotation, delta)
+            near = _atoms_near(rec_pos, pos, CONTACT_DISTANCE)
+            scores = clash_confidence(pos, near)
+            out.append(PoseSet(pos=pos, confidence=scores["confidence"],
+                               properties={"clashes": scores["clashes"],
+                                           "contact_fraction": scores["contact_fraction"]}))
+        return out
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": "random control",
+                "confidence": f"-(ligand-receptor heavy-atom pairs < {CLASH_DISTANCE} A) + {CONTACT_WEIGHT} * "
+                              f"(fraction of ligand heavy atoms within {CONTACT_DISTANCE} A of the receptor)",
+                "uses_steps": False, "uses_sampler": False}
+
+
+def _atoms_near(rec_pos: Tensor, pos: Tensor, pad: float) -> Tensor:
+    """Receptor atoms [A', 3] inside the bounding box of all poses ``pos`` [K, N, 3] padded by ``pad`` Å
+    (the only ones that can be within ``pad`` of a ligand atom)."""
+    flat = pos.reshape(-1, 3)
+    keep = ((rec_pos >= flat.amin(0) - pad) & (rec_pos <= flat.amax(0) + pad)).all(dim=1)
+    return rec_pos[keep]
+
+
+def pose_geometry_errors(ligand: PreparedLigand, pos: Tensor) -> dict[str, float]:
+    """How far poses ``pos`` [K, N, 3] Å are from rigid moves + torsion changes of the start conformer:
+    ``bond_length`` (largest change of any bond length, Å) and ``chirality_flips`` (poses × tagged
+    stereocentres whose signed neighbour volume changed sign)."""
+    start = ligand.start_pos
+    pos = pos.to(torch.float64).cpu()
+    if pos.shape[1:] != start.shape:
+        raise ValueError(f"{ligand.name}: poses of shape {tuple(pos.shape)} for a ligand of {start.shape[0]} atoms")
+    bonds = ligand.tensors["bond_index"]
+    worst = 0.0
+    if bonds.numel():
+        ref = (start[bonds[0]] - start[bonds[1]]).norm(dim=-1)
+        now = (pos[:, bonds[0]] - pos[:, bonds[1]]).norm(dim=-1)
+        worst = float((now - ref).abs().max())
+    quads = _chiral_quads(ligand.mol)
+    flips = 0
+    if quads.numel():
+        flips = int((torch.sign(_signed_volumes(pos, quads)) != torch.sign(_signed_volumes(start[None], quads))).sum())
+    return {"bond_length": worst, "chirality_flips": float(flips)}
+
+
+def _chiral_quads(mol) -> Tensor:
+    """(centre, three neighbours) [C, 4] for every atom with a tetrahedral chiral tag."""
+    from rdkit import Chem
+
+    quads = []
+    for atom in mol.GetAtoms():
+        if atom.GetChiralTag() in (Chem.ChiralType.CHI_TETRAHEDRAL_CW, Chem.ChiralType.CHI_TETRAHEDRAL_CCW):
+            nbrs = [n.GetIdx() for n in atom.GetNeighbors()][:3]
+            if len(nbrs) == 3:
+                quads.append([atom.GetIdx(), *nbrs])
+    return torch.tensor(quads, dtype=torch.long).reshape(-1, 4)
+
+
+def _signed_volumes(pos: Tensor, quads: Tensor) -> Tensor:
+    """[K, C] signed volumes (a−c)·((b−c)×(d−c)) of neighbours a, b, d around centre c, Å³."""
+    c = pos[:, quads[:, 0]]
+    a, b, d = (pos[:, quads[:, i]] - c for i in (1, 2, 3))
+    return (a * torch.linalg.cross(b, d)).sum(-1)

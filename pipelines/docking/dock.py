@@ -1,0 +1,175 @@
+"""``sciffusion dock``: place candidate molecules in a protein with a pose generator.
+
+Flow: check the settings (:class:`DockConfig`) and that ``--out`` is free; read every ligand record
+(bad ones are kept as failures); read the protein and resolve the pocket box once; prepare the receptor
+once; then per batch of ``batch_size`` ligands: prepare each (heavy atoms, seeded ETKDG conformer,
+stereo checked), ask the :class:`~sciffusion.domains.docking.pose_generators.PoseGenerator` for
+``samples`` poses each, check that they are rigid moves + torsion changes of the start conformer
+(bond lengths within 1e-3 Å, no flipped stereocentre), rank by confidence and write the ligand's folder
+(:mod:`dock_outputs`). A ligand that fails anywhere is a ``failed`` row in ``summary.csv`` with its
+reason; the rest are docked. The whole ``--out`` folder is built in a temporary sibling and moved into
+place at the end; when no ligand docked nothing is left and a one-line ``ValueError`` is raised.
+
+Randomness: ETKDG uses ``--seed``; each batch's ``torch.Generator`` is seeded from (``--seed``, the
+batch's first input record), so a run repeats exactly with the same ``--seed`` and ``--batch-size``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sciffusion.common.io.atomic import atomic_path, refuse_existing
+from sciffusion.common.io.provenance import package_versions
+from sciffusion.pipelines.docking.dock_inputs import DockConfig, device_of, pocket_spec, resolve_generator
+from sciffusion.pipelines.docking.dock_outputs import LigandResult, summary_csv_text, write_ligand_outputs
+
+VERSIONED_PACKAGES = ("sciffusion", "torch", "rdkit", "gemmi", "numpy", "torch-geometric", "e3nn")
+GEOMETRY_TOLERANCE = 1e-3
+"""Å: largest bond-length change accepted from a generator (float32 poses far from the origin)."""
+
+__all__ = ["DockConfig", "run_dock"]
+
+
+def batch_seed(seed: int, first_record: int) -> int:
+    """Seed of one batch's ``torch.Generator`` from the run seed and the batch's first input record."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, first_record]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+@contextmanager
+def _progress(enabled: bool, total: int) -> Iterator:
+    """A rich progress bar over ligands; yields ``advance(n, current_name)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    columns = (TextColumn("dock {task.fields[current]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, disable=not enabled) as bar:
+        task = bar.add_task("dock", total=total, current="")
+
+        def advance(n: int, current: str = "") -> None:
+            bar.update(task, advance=n, current=current)
+
+        yield advance
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:300]
+    return text if isinstance(exc, ValueError) and text else f"{type(exc).__name__}: {text}"
+
+
+def run_dock(cfg: DockConfig) -> dict:
+    """Dock every ligand of ``cfg.ligand`` into ``cfg.protein``; returns counts and the output paths.
+
+    Raises ValueError/FileNotFoundError (one line) for bad settings, an existing ``--out`` without
+    ``overwrite``, an unreadable protein/ligand file or pocket, or when not one ligand docked.
+    """
+    import torch
+
+    from sciffusion.domains.docking.ligand_inputs import read_ligand_inputs
+    from sciffusion.domains.docking.pockets import resolve_pocket
+    from sciffusion.domains.docking.pose_generators import PreparedReceptor
+    from sciffusion.domains.docking.protein import read_protein
+
+    refuse_existing(cfg.out, cfg.overwrite)
+    device = device_of(cfg.device)
+    generator = resolve_generator(cfg)
+    inputs = read_ligand_inputs(cfg.ligand)
+    protein = read_protein(cfg.protein)
+    box = resolve_pocket(pocket_spec(cfg), protein)
+    receptor = PreparedReceptor.from_protein(protein)
+    start = time.perf_counter()
+    with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
+        tmp.mkdir()
+        with _progress(cfg.progress, len(inputs)) as advance:
+            results = []
+            for first in range(0, len(inputs), cfg.batch_size):
+                batch = inputs[first:first + cfg.batch_size]
+                results += _dock_batch(batch, cfg, generator, receptor, protein, box, tmp, device)
+                advance(len(batch), batch[-1].name)
+        docked = [r for r in results if r.status == "ok"]
+        if not docked:
+            first_reason = results[0].reason if results else "no ligands"
+            raise ValueError(f"{cfg.ligand}: no ligand docked, all {len(results)} failed "
+                             f"(first: {results[0].name if results else '-'}: {first_reason})")
+        (tmp / "summary.csv").write_text(summary_csv_text(results))
+        (tmp / "timing.csv").write_text("id,seconds\n" + "".join(f"{r.name},{r.seconds:.3f}\n" for r in docked))
+        (tmp / "config.json").write_text(json.dumps(_config_record(cfg, generator, protein, box, results), indent=1))
+    return {"ligands": len(results), "docked": len(docked), "failed": len(results) - len(docked),
+            "seconds": time.perf_counter() - start, "out": str(cfg.out), "pocket": cfg.pocket_kind,
+            "box_center": list(box.center), "box_size": list(box.size)}
+
+
+def _dock_batch(batch, cfg: DockConfig, generator, receptor, protein, box, out: Path, device) -> list[LigandResult]:
+    """Prepare, generate, check and write one batch; one :class:`LigandResult` per input, in order."""
+    import torch
+
+    from sciffusion.domains.docking.ligand_inputs import prepare_ligand
+
+    results: dict[int, LigandResult] = {}
+    prepared, prep_seconds = [], {}
+    for item in batch:
+        t0 = time.perf_counter()
+        try:
+            prepared.append((item, prepare_ligand(item, seed=cfg.seed, keep_conformer=cfg.keep_conformer,
+                                                  max_heavy_atoms=cfg.max_heavy_atoms)))
+        except ValueError as exc:
+            results[item.index] = LigandResult(item.name, item.smiles, "failed", _reason(exc),
+                                               seconds=time.perf_counter() - t0, input_record=item.index)
+        prep_seconds[item.index] = time.perf_counter() - t0
+    if prepared:
+        t0 = time.perf_counter()
+        rng = torch.Generator(device=device).manual_seed(batch_seed(cfg.seed, prepared[0][0].index))
+        try:
+            pose_sets = generator.generate(receptor, [lig for _, lig in prepared], box, cfg.samples, rng)
+            if len(pose_sets) != len(prepared):
+                raise ValueError(f"pose generator returned {len(pose_sets)} pose sets for {len(prepared)} ligands")
+            error = None
+        except Exception as exc:  # a failed batch is recorded per ligand, never stops the run
+            pose_sets, error = [None] * len(prepared), _reason(exc)
+        share = (time.perf_counter() - t0) / len(prepared)
+        for (item, ligand), poses in zip(prepared, pose_sets):
+            t1 = time.perf_counter()
+            try:
+                if error is not None:
+                    raise ValueError(error)
+                result = _write_one(item, ligand, poses, cfg, protein, out)
+            except Exception as exc:  # recorded with its reason in summary.csv
+                result = LigandResult(item.name, item.smiles, "failed", _reason(exc), input_record=item.index)
+            seconds = prep_seconds[item.index] + share + time.perf_counter() - t1
+            results[item.index] = LigandResult(**{**result.__dict__, "seconds": seconds})
+    return [results[item.index] for item in batch]
+
+
+def _write_one(item, ligand, poses, cfg: DockConfig, protein, out: Path) -> LigandResult:
+    from sciffusion.domains.docking.pose_generators import pose_geometry_errors
+
+    if poses.pos.shape[0] != cfg.samples:
+        raise ValueError(f"pose generator returned {poses.pos.shape[0]} poses, expected {cfg.samples}")
+    errors = pose_geometry_errors(ligand, poses.pos)
+    if errors["bond_length"] > GEOMETRY_TOLERANCE or errors["chirality_flips"]:
+        raise ValueError(f"poses are not rigid moves + torsion changes of the start conformer (bond lengths changed "
+                         f"by up to {errors['bond_length']:.2g} Å, {int(errors['chirality_flips'])} stereocentre flips)")
+    ranked = poses.ranked()
+    contacts = write_ligand_outputs(out / item.name, ligand, ranked, protein, cfg.top_k)
+    return LigandResult(item.name, item.smiles, "ok", n_poses=int(ranked.pos.shape[0]),
+                        top_confidence=float(ranked.confidence[0]), input_record=item.index,
+                        rank1_contacts=" ".join(c.label for c in contacts))
+
+
+def _config_record(cfg: DockConfig, generator, protein, box, results: list[LigandResult]) -> dict:
+    return {
+        "command": "sciffusion dock",
+        "config": cfg.record(),
+        "generator": generator.describe(),
+        "pocket": {"kind": cfg.pocket_kind, "center": list(box.center), "size": list(box.size)},
+        "protein": {"path": str(cfg.protein), "atoms": protein.num_atoms, "residues": protein.num_residues,
+                    "notes": list(protein.notes), "warnings": list(protein.warnings)},
+        "ligands": {"input": len(results), "docked": sum(r.status == "ok" for r in results),
+                    "failed": sum(r.status != "ok" for r in results)},
+        "versions": package_versions(VERSIONED_PACKAGES),
+    }

@@ -1,0 +1,188 @@
+"""``sciffusion dock`` settings: the typed config, the pocket it names, the device and the pose
+generator (``--model``)."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sciffusion.domains.docking.pockets import BlindPocket, Box, BoxPocket, PocketSpec, ResiduePocket
+
+SEED_MAX = 2**32 - 1
+DEFAULT_POCKET_MARGIN = 4.0
+RANDOM_MODEL = "random"
+BUNDLED_MODEL_NAME = "dock_model.pt"
+"""File name of the bundled score model in ``domains/docking/data/`` (none is bundled yet)."""
+
+
+@dataclass(frozen=True)
+class DockConfig:
+    """Everything one ``sciffusion dock`` run needs (units Å).
+
+    protein: PDB/mmCIF (``.gz`` ok). ligand: a ligand file or a SMILES string. out: output folder
+    (refused if it exists, unless ``overwrite``). Pocket, at most one of: ``ref_ligand`` (its heavy-atom
+    box + ``pocket_margin``), ``center`` and ``size`` (explicit box), ``residues`` (``"A:45"``; their box
+    + ``pocket_margin``); none = blind (whole protein). samples: poses per ligand; top_k: ranked poses
+    written as ``rank<k>.sdf``; steps, sampler: the learned generator's reverse diffusion (unused by the
+    random control; sampler None = the model's default). model: None (bundled model), ``"random"``
+    (random-pose control) or a checkpoint path, read weights-only unless ``trust_checkpoint``.
+    keep_conformer: start from a 3D input's own conformer instead of a seeded ETKDG one.
+    max_heavy_atoms: larger ligands are reported as failed. progress: show a progress bar.
+    """
+
+    protein: Path
+    ligand: str
+    out: Path
+    ref_ligand: Path | None = None
+    center: tuple[float, float, float] | None = None
+    size: tuple[float, float, float] | None = None
+    residues: tuple[str, ...] = ()
+    pocket_margin: float | None = None
+    samples: int = 10
+    top_k: int = 5
+    steps: int = 20
+    sampler: str | None = None
+    seed: int = 0
+    device: str = "cpu"
+    model: str | None = None
+    trust_checkpoint: bool = False
+    batch_size: int = 8
+    overwrite: bool = False
+    keep_conformer: bool = False
+    max_heavy_atoms: int = 150
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for flag, value, low in (("--samples", self.samples, 1), ("--top-k", self.top_k, 1), ("--steps", self.steps, 1),
+                                 ("--batch-size", self.batch_size, 1), ("--max-heavy-atoms", self.max_heavy_atoms, 1)):
+            if value < low:
+                raise ValueError(f"{flag}: must be >= {low}, got {value}")
+        if self.top_k > self.samples:
+            raise ValueError(f"--top-k: must be <= --samples ({self.samples}), got {self.top_k}")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"--seed: must be an integer in [0, {SEED_MAX}], got {self.seed}")
+        if not str(self.ligand).strip():
+            raise ValueError("--ligand: empty")
+        if self.sampler is not None and not self.sampler.strip():
+            raise ValueError("--sampler: empty name")
+        self._check_pocket()
+        device_of(self.device)
+        if not self.protein.exists():
+            raise FileNotFoundError(f"{self.protein}: protein file not found")
+        if self.ref_ligand is not None and not self.ref_ligand.exists():
+            raise FileNotFoundError(f"{self.ref_ligand}: reference ligand file not found")
+        if self.model not in (None, RANDOM_MODEL) and not Path(self.model).exists():
+            raise FileNotFoundError(f"{self.model}: model checkpoint not found (or pass --model {RANDOM_MODEL})")
+
+    def _check_pocket(self) -> None:
+        if (self.center is None) != (self.size is None):
+            raise ValueError("--center/--size: give both (box centre X Y Z and edge lengths SX SY SZ, Å) or neither")
+        given = [flag for flag, on in (("--ref-ligand", self.ref_ligand is not None),
+                                       ("--center/--size", self.center is not None),
+                                       ("--residues", bool(self.residues))) if on]
+        if len(given) > 1:
+            raise ValueError(f"{' and '.join(given)}: give at most one pocket definition")
+        if self.center is not None:
+            Box(tuple(self.center), tuple(self.size))  # finite centre, sizes > 0
+        if self.pocket_margin is not None:
+            if not (math.isfinite(self.pocket_margin) and self.pocket_margin >= 0):
+                raise ValueError(f"--pocket-margin: must be a finite number >= 0 Å, got {self.pocket_margin}")
+            if not (self.ref_ligand is not None or self.residues):
+                raise ValueError("--pocket-margin: applies to --ref-ligand and --residues only")
+        if self.residues:
+            ResiduePocket(tuple(self.residues))  # CHAIN:NUMBER format
+
+    @property
+    def pocket_kind(self) -> str:
+        """``ref_ligand``, ``box``, ``residues`` or ``blind``."""
+        if self.ref_ligand is not None:
+            return "ref_ligand"
+        if self.center is not None:
+            return "box"
+        return "residues" if self.residues else "blind"
+
+    def record(self) -> dict:
+        """JSON-able resolved settings (paths as strings, the margin filled in)."""
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        out["residues"] = list(self.residues)
+        out["pocket_margin"] = self.margin if self.pocket_kind in ("ref_ligand", "residues") else None
+        out["pocket"] = self.pocket_kind
+        return out
+
+    @property
+    def margin(self) -> float:
+        return DEFAULT_POCKET_MARGIN if self.pocket_margin is None else self.pocket_margin
+
+
+def parse_residues(text: str | None) -> tuple[str, ...]:
+    """``"A:45,A:87"`` → ``("A:45", "A:87")`` (spaces ignored, empty items dropped)."""
+    if text is None:
+        return ()
+    return tuple(part.strip() for part in text.replace(" ", ",").split(",") if part.strip())
+
+
+def pocket_spec(cfg: DockConfig) -> PocketSpec:
+    """The :mod:`pockets` definition the config names (reads ``--ref-ligand``)."""
+    from sciffusion.domains.docking.ligand_io import read_ligand
+    from sciffusion.domains.docking.pockets import ligand_pocket_from_mol
+
+    kind = cfg.pocket_kind
+    if kind == "ref_ligand":
+        try:
+            return ligand_pocket_from_mol(read_ligand(cfg.ref_ligand).mol, margin=cfg.margin)
+        except ValueError as exc:
+            raise ValueError(f"--ref-ligand: {exc}") from None
+    if kind == "box":
+        return BoxPocket(Box(tuple(cfg.center), tuple(cfg.size)))
+    if kind == "residues":
+        return ResiduePocket(cfg.residues, margin=cfg.margin)
+    return BlindPocket(margin=0.0)
+
+
+def device_of(name: str):
+    """``torch.device`` for ``--device`` (``cpu``, ``cuda``, ``cuda:1``, ...); CUDA must be available."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device: not a torch device name, got {name!r} (cpu, cuda, cuda:0, ...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device: {name} requested but CUDA is not available here")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device: only cpu and cuda are supported, got {name!r}")
+    return device
+
+
+def bundled_model() -> Path | None:
+    """The bundled score-model checkpoint, or None while none is bundled."""
+    import sciffusion.domains.docking as docking
+
+    path = Path(docking.__file__).parent / "data" / BUNDLED_MODEL_NAME
+    return path if path.is_file() else None
+
+
+def resolve_generator(cfg: DockConfig):
+    """The :class:`pose_generators.PoseGenerator` that ``--model`` names."""
+    from sciffusion.domains.docking.pose_generators import RandomPoseGenerator
+
+    if cfg.model == RANDOM_MODEL:
+        return RandomPoseGenerator()
+    path = Path(cfg.model) if cfg.model is not None else bundled_model()
+    if path is None:
+        raise ValueError(f"--model: no docking model is bundled yet; pass --model {RANDOM_MODEL} (the random-pose "
+                         "control) or a checkpoint file")
+    from sciffusion.common.io.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(path, trust=cfg.trust_checkpoint, map_location=device_of(cfg.device))
+    return generator_from_checkpoint(checkpoint, path, cfg)
+
+
+def generator_from_checkpoint(checkpoint, path: Path, cfg: DockConfig):
+    """The learned pose generator stored in ``checkpoint`` (loaded by ``load_checkpoint``).
+
+    The score model and product-space sampler plug in here: build the network from the checkpoint,
+    wrap it in a ``PoseGenerator`` using ``cfg.steps``, ``cfg.sampler`` and ``device_of(cfg.device)``.
+    """
+    raise ValueError(f"{path}: no learned pose generator can read this checkpoint yet; "
+                     f"use --model {RANDOM_MODEL} for the random-pose control")
