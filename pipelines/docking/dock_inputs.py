@@ -115,10 +115,13 @@ class DockConfig:
 
 
 def parse_residues(text: str | None) -> tuple[str, ...]:
-    """``"A:45,A:87"`` → ``("A:45", "A:87")`` (spaces ignored, empty items dropped)."""
+    """``"A:45,A:87"`` → ``("A:45", "A:87")`` (commas or spaces; None → ``()``, no residue → error)."""
     if text is None:
         return ()
-    return tuple(part.strip() for part in text.replace(" ", ",").split(",") if part.strip())
+    residues = tuple(part for part in text.replace(" ", ",").split(",") if part)
+    if not residues:
+        raise ValueError(f"--residues: no residue in {text!r} (expected e.g. A:45,A:87)")
+    return residues
 
 
 def pocket_spec(cfg: DockConfig) -> PocketSpec:

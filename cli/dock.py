@@ -1,0 +1,71 @@
+"""`sciffusion dock`: place candidate molecules in a protein (DiffDock-like).
+
+Parses the options, builds one :class:`~sciffusion.pipelines.docking.dock_inputs.DockConfig` and calls
+:func:`~sciffusion.pipelines.docking.dock.run_dock`; the pipeline is imported inside the command.
+Registered in ``cli/main.py`` as ``app.command("dock")(dock.dock)``; ``app`` here runs it alone.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Tuple
+
+import typer
+
+from sciffusion.cli.errors import user_errors_exit
+from sciffusion.cli.options import seed_option
+
+
+@user_errors_exit
+def dock(
+    protein: Path = typer.Option(..., "--protein", help="receptor: PDB or mmCIF (.pdb, .ent, .cif, .mmcif; .gz ok)"),
+    ligand: str = typer.Option(..., "--ligand", help="ligands: .sdf/.sdf.gz/.mol2 (many records), .mol, .csv "
+                                                     "(smiles column, optional name/id), .smi (SMILES [name] per "
+                                                     "line), or one SMILES string"),
+    out: Path = typer.Option(..., "--out", help="output folder (refused if it exists, unless --overwrite)"),
+    ref_ligand: Optional[Path] = typer.Option(None, "--ref-ligand", help="pocket: box around this ligand's heavy "
+                                                                         "atoms + --pocket-margin"),
+    center: Optional[Tuple[float, float, float]] = typer.Option(None, "--center", metavar="X Y Z",
+                                                                help="pocket: box centre, Å (with --size)"),
+    size: Optional[Tuple[float, float, float]] = typer.Option(None, "--size", metavar="SX SY SZ",
+                                                              help="pocket: box edge lengths, Å (with --center)"),
+    residues: Optional[str] = typer.Option(None, "--residues", help="pocket: box around these residues + "
+                                                                    "--pocket-margin, e.g. A:45,A:87"),
+    pocket_margin: Optional[float] = typer.Option(None, "--pocket-margin", help="margin around --ref-ligand or "
+                                                                                "--residues, Å (default 4)"),
+    samples: int = typer.Option(10, "--samples", help="poses generated per ligand"),
+    top_k: int = typer.Option(5, "--top-k", help="best poses written as rank1.sdf ... rank<k>.sdf (<= --samples)"),
+    steps: int = typer.Option(20, "--steps", help="reverse-diffusion steps (learned model; the random control "
+                                                  "has none)"),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="sampler of the learned model (default: the "
+                                                                  "model's own)"),
+    seed: int = seed_option(0, "Seed for conformers and poses."),
+    device: str = typer.Option("cpu", "--device", help="torch device: cpu, cuda, cuda:1, ..."),
+    model: Optional[str] = typer.Option(None, "--model", help="score-model checkpoint, or 'random' for the "
+                                                              "random-pose control (default: the bundled model)"),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="load --model with full pickle "
+                                                                            "(only for files you trust)"),
+    batch_size: int = typer.Option(8, "--batch-size", help="ligands per generator call"),
+    keep_conformer: bool = typer.Option(False, "--keep-conformer", help="start from a 3D input's own conformer "
+                                                                        "instead of a seeded ETKDG one"),
+    max_heavy_atoms: int = typer.Option(150, "--max-heavy-atoms", help="larger ligands are reported as failed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+) -> None:
+    """Dock ligands into a protein: OUT/<name>/rank<k>.sdf, poses.sdf, rank1.png, and OUT/summary.csv,
+    config.json. Bad ligands are listed as failed in summary.csv; exits non-zero only when none docked."""
+    from sciffusion.pipelines.docking.dock import run_dock
+    from sciffusion.pipelines.docking.dock_inputs import DockConfig, parse_residues
+
+    summary = run_dock(DockConfig(
+        protein=protein, ligand=ligand, out=out, ref_ligand=ref_ligand, center=center, size=size,
+        residues=parse_residues(residues), pocket_margin=pocket_margin, samples=samples, top_k=top_k, steps=steps,
+        sampler=sampler, seed=seed, device=device, model=model, trust_checkpoint=trust_checkpoint,
+        batch_size=batch_size, overwrite=overwrite, keep_conformer=keep_conformer, max_heavy_atoms=max_heavy_atoms,
+        progress=progress))
+    failed = f", {summary['failed']} failed" if summary["failed"] else ""
+    typer.echo(f"docked {summary['docked']} of {summary['ligands']} ligand(s){failed} in {summary['seconds']:.1f} s; "
+               f"see {out / 'summary.csv'}")
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app.command(help=dock.__doc__)(dock)
