@@ -23,7 +23,8 @@ see :mod:`sciffusion.common.likelihood` for the D·log 127.5 offset and the σ_m
 Outputs in DIR (written into a temporary folder and renamed at the end, so DIR is complete or absent):
 ``samples.png`` (grid), ``loss.png`` (training loss), ``inpaint.png`` (bottom halves of held-out digits
 completed from their top halves, by replacement and by the moment-matching posterior denoiser),
-``model.ckpt`` (Lightning checkpoint, resolved train config in its hparams), ``config.json`` (the
+``model.ckpt`` (Lightning checkpoint, resolved train config in its hparams; reload it weights-only with
+:meth:`~sciffusion.common.training.DiffusionModule.from_checkpoint`), ``config.json`` (the
 resolved demo config) and ``metrics.json``. With ``progress``, every stage (training, sampling,
 inpainting, bits/dim) shows a rich progress bar.
 """

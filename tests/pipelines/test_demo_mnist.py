@@ -33,6 +33,11 @@ def test_demo_end_to_end_writes_every_file(tmp_path):
     assert config["net"]["base_channels"] == 8 and config["train"]["loss"] == "edm" and config["seed"] == 0
     ckpt = load_checkpoint(out / "model.ckpt")  # the demo's checkpoint loads weights-only
     assert ckpt["hyper_parameters"]["config"]["lr"] == 2e-3
+    from sciffusion.common.networks.unet2d import UNet2D
+    from sciffusion.common.training import DiffusionModule
+
+    again = DiffusionModule.from_checkpoint(out / "model.ckpt", UNet2D(TINY))
+    assert again.config.lr == 2e-3 and int(again.ema.num_updates) == saved["train_steps"]
     with pytest.raises(FileExistsError, match="already exists"):
         run_mnist_demo(cfg)
 
