@@ -93,9 +93,9 @@ def _stem(path: Path) -> str:
 
 def safe_name(name: str, fallback: str = "ligand") -> str:
     """A folder name made of ``[A-Za-z0-9._-]`` (others become ``_``), no leading dot or dash, at most
-    80 characters; ``seed_*`` (what ``docking evaluate`` reads as a seed run) gets a ``ligand_`` prefix."""
+    80 characters, at least one letter or digit (else ``fallback``); ``seed_*`` (what ``docking evaluate`` reads as a seed run) gets a ``ligand_`` prefix."""
     clean = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip()).lstrip(".-")[:MAX_NAME_LENGTH].rstrip(".")
-    clean = clean or fallback
+    clean = clean if re.search(r"[A-Za-z0-9]", clean) else fallback
     if clean.lower().startswith("seed_"):
         clean = f"ligand_{clean}"[:MAX_NAME_LENGTH]
     return clean

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from rdkit import Chem
+
+import sciffusion.pipelines.docking.dock as dock_module
+from sciffusion.domains.docking.ligand_inputs import double_bond_labels, stereo_labels
+from sciffusion.domains.docking.pockets import Box
+from sciffusion.domains.docking.pose_generators import PoseSet, poses_from_changes
+from sciffusion.pipelines.docking.dock import DockConfig, run_dock
+from sciffusion.pipelines.docking.evaluate import EvaluateConfig, run_evaluate
+
+DATA = Path(__file__).parents[3] / "domains" / "docking" / "data"
+POCKET = DATA / "6YQW_82I_pocket.pdb.gz"
+CRYSTAL = DATA / "6YQW_82I_ligand.sdf"
+CHIRAL = {"thr_like": "C[C@@H](O)[C@H](N)/C=C/C", "ibu_s": "CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O"}
+
+
+def _cfg(tmp_path: Path, ligand, name="out", **kw) -> DockConfig:
+    settings = dict(protein=POCKET, ligand=str(ligand), out=tmp_path / name, model="random", samples=6, top_k=3,
+                    progress=False)
+    return DockConfig(**{**settings, **kw})
+
+
+def _summary(out: Path) -> list[dict]:
+    with open(out / "summary.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _records(path: Path) -> list:
+    return [m for m in Chem.SDMolSupplier(str(path), removeHs=False)]
+
+
+def test_dock_sdf_layout_properties_and_evaluate(tmp_path):
+    cfg = _cfg(tmp_path, CRYSTAL, ref_ligand=CRYSTAL, protein=DATA / "6YQW_82I_protein.pdb.gz")
+    summary = run_dock(cfg)
+    out = cfg.out
+    assert summary["docked"] == 1 and summary["failed"] == 0
+    folder = out / "6YQW_82I"
+    assert sorted(p.name for p in folder.iterdir()) == ["poses.sdf", "rank1.png", "rank1.sdf", "rank2.sdf",
+                                                         "rank3.sdf"]
+    poses = _records(folder / "poses.sdf")
+    assert len(poses) == 6 and [int(p.GetProp("rank")) for p in poses] == list(range(1, 7))
+    confidence = [float(p.GetProp("confidence")) for p in poses]
+    assert confidence == sorted(confidence, reverse=True)
+    assert all(p.HasProp("clashes") and p.HasProp("contact_fraction") for p in poses)
+    rank1 = _records(folder / "rank1.sdf")[0]
+    assert any(a.GetAtomicNum() == 1 for a in rank1.GetAtoms())
+    heavy = [a.GetIdx() for a in rank1.GetAtoms() if a.GetAtomicNum() > 1]
+    assert len(heavy) == 11
+    pos = rank1.GetConformer().GetPositions()
+    assert np.allclose(pos[heavy], poses[0].GetConformer().GetPositions()[heavy], atol=1e-3)
+    box = Box(tuple(summary["box_center"]), tuple(summary["box_size"]))
+    assert box.contains(pos[heavy].mean(0, keepdims=True)).all()  # in the protein's frame, inside the pocket
+    h_pos = pos[[a.GetIdx() for a in rank1.GetAtoms() if a.GetAtomicNum() == 1]]
+    assert np.linalg.norm(h_pos[:, None] - pos[heavy][None], axis=-1).min(axis=1).max() < 1.2  # H placed on atoms
+    assert float(rank1.GetProp("confidence")) == pytest.approx(confidence[0], abs=1e-4)
+    (row,) = _summary(out)
+    assert row["status"] == "ok" and row["n_poses"] == "6" and float(row["top_confidence"]) == pytest.approx(confidence[0])
+    assert row["smiles"] == Chem.MolToSmiles(Chem.MolFromMolFile(str(CRYSTAL)))
+    config = json.loads((out / "config.json").read_text())
+    assert config["generator"]["name"] == "random" and config["pocket"]["kind"] == "ref_ligand"
+    assert config["config"]["pocket_margin"] == 4.0 and config["versions"]["rdkit"] != "not installed"
+    assert (folder / "rank1.png").read_bytes()[:4] == b"\x89PNG"
+    report = run_evaluate(EvaluateConfig(pred=out, ref=DATA, out=tmp_path / "report", posebusters=False))
+    table = pd.read_csv(tmp_path / "report" / "per_complex.csv")
+    assert table["id"].tolist() == ["6YQW_82I"] and np.isfinite(table["top1_rmsd"]).all()
+    assert report["per_seed"]["0"]["n"] == 1
+
+
+def test_smiles_csv_with_a_bad_record_keeps_stereo(tmp_path):
+    library = tmp_path / "lib.csv"
+    library.write_text("name,smiles\n" + "".join(f"{k},{v}\n" for k, v in CHIRAL.items()) + "broken,C1CC(\n"
+                       "thr_like,CCO\n")
+    cfg = _cfg(tmp_path, library, batch_size=2)
+    summary = run_dock(cfg)
+    assert (summary["docked"], summary["failed"]) == (3, 1)
+    rows = _summary(cfg.out)
+    assert [r["name"] for r in rows] == ["thr_like", "ibu_s", "broken", "thr_like_2"]
+    assert [r["status"] for r in rows] == ["ok", "ok", "failed", "ok"]
+    assert "could not parse SMILES" in rows[2]["reason"] and not (cfg.out / "broken").exists()
+    for name, smiles in CHIRAL.items():
+        source = Chem.MolFromSmiles(smiles)
+        for k in (1, 2, 3):
+            pose = _records(cfg.out / name / f"rank{k}.sdf")[0]
+            Chem.AssignStereochemistryFrom3D(pose)
+            assert stereo_labels(pose) == stereo_labels(source) != {}
+        assert double_bond_labels(Chem.RemoveHs(pose)) == double_bond_labels(source)
+
+
+def test_all_bad_ligands_leave_no_folder(tmp_path):
+    with pytest.raises(ValueError, match="no ligand docked, all 1 failed .*could not parse SMILES"):
+        run_dock(_cfg(tmp_path, "C1CC("))
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary
+
+
+def test_existing_out_is_refused_unless_overwrite(tmp_path):
+    cfg = _cfg(tmp_path, "CCO")
+    run_dock(cfg)
+    with pytest.raises(FileExistsError, match="already exists"):
+        run_dock(cfg)
+    marker = cfg.out / "ligand" / "rank1.sdf"
+    before = marker.read_text()
+    with pytest.raises(ValueError, match="no ligand docked"):
+        run_dock(_cfg(tmp_path, "C1CC(", overwrite=True))  # failed rerun: the old results stay
+    assert marker.read_text() == before
+    run_dock(_cfg(tmp_path, "CCCO", overwrite=True))
+    assert _summary(cfg.out)[0]["smiles"] == "CCCO"
+
+
+def test_pocket_options(tmp_path):
+    crystal = Chem.MolFromMolFile(str(CRYSTAL)).GetConformer().GetPositions()
+    centre = tuple(float(v) for v in crystal.mean(0))
+    box = run_dock(_cfg(tmp_path, "CCO", "box", center=centre, size=(6.0, 7.0, 8.0), samples=8, top_k=8))
+    assert box["box_size"] == [6.0, 7.0, 8.0]
+    centroids = np.stack([_records(tmp_path / "box" / "ligand" / f"rank{k}.sdf")[0].GetConformer().GetPositions()[:3]
+                          .mean(0) for k in range(1, 9)])
+    assert Box(centre, (6.0, 7.0, 8.0)).contains(centroids).all()
+    residues = run_dock(_cfg(tmp_path, "CCO", "res", residues=("A:45",), pocket_margin=1.0))
+    assert residues["pocket"] == "residues" and min(residues["box_size"]) > 2.0
+    blind = run_dock(_cfg(tmp_path, "CCO", "blind"))
+    assert blind["pocket"] == "blind" and min(blind["box_size"]) > 20
+    assert json.loads((tmp_path / "blind" / "config.json").read_text())["config"]["pocket_margin"] is None
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"center": (0.0, 0.0, 0.0)}, "--center/--size: give both"),
+    ({"center": (0.0, 0.0, 0.0), "size": (1.0, 1.0, 1.0), "ref_ligand": CRYSTAL}, "at most one pocket"),
+    ({"residues": ("A:45",), "ref_ligand": CRYSTAL}, "at most one pocket"),
+    ({"center": (0.0, 0.0, 0.0), "size": (1.0, 0.0, 1.0)}, "size must be > 0"),
+    ({"center": (0.0, 0.0, 0.0), "size": (1.0, 1.0, 1.0), "pocket_margin": 2.0}, "--pocket-margin: applies"),
+    ({"ref_ligand": CRYSTAL, "pocket_margin": -1.0}, "--pocket-margin: must be"),
+    ({"residues": ("A45",)}, "not CHAIN:NUMBER"),
+    ({"top_k": 7}, "--top-k: must be <= --samples"),
+    ({"samples": 0}, "--samples: must be >= 1"),
+    ({"device": "tpu:x"}, "--device"),
+    ({"seed": -1}, "--seed"),
+])
+def test_config_conflicts_are_one_line_errors(tmp_path, kw, message):
+    with pytest.raises(ValueError, match=message) as info:
+        _cfg(tmp_path, "CCO", **kw)
+    assert "\n" not in str(info.value)
+
+
+def test_run_errors_before_writing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="protein file not found"):
+        _cfg(tmp_path, "CCO", protein=tmp_path / "none.pdb")
+    with pytest.raises(FileNotFoundError, match="model checkpoint not found"):
+        _cfg(tmp_path, "CCO", model=str(tmp_path / "none.pt"))
+    with pytest.raises(ValueError, match="no docking model is bundled yet"):
+        run_dock(_cfg(tmp_path, "CCO", model=None))
+    checkpoint = tmp_path / "model.pt"
+    torch.save({"weights": torch.zeros(2)}, checkpoint)
+    with pytest.raises(ValueError, match="no learned pose generator can read this checkpoint"):
+        run_dock(_cfg(tmp_path, "CCO", model=str(checkpoint)))
+    with pytest.raises(ValueError, match="residue A:999 not found"):
+        run_dock(_cfg(tmp_path, "CCO", residues=("A:999",)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+def test_seeded_runs_repeat(tmp_path):
+    texts = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        run_dock(_cfg(tmp_path, CRYSTAL, name, seed=seed))
+        texts.append((tmp_path / name / "6YQW_82I" / "poses.sdf").read_text())
+    assert texts[0] == texts[1] and texts[0] != texts[2]
+
+
+@dataclass(frozen=True)
+class _StartPose:
+    """A plug-in generator: the start conformer itself (``stretch`` != 1 breaks the bond lengths)."""
+
+    stretch: float = 1.0
+    name: str = "start"
+
+    def generate(self, receptor, ligands, pocket, samples, generator):
+        out = []
+        for ligand in ligands:
+            m = ligand.tensors["rot_edges"].shape[0]
+            zero = torch.zeros(samples, 3, dtype=torch.float64)
+            pos = poses_from_changes(ligand, zero, zero, torch.zeros(samples, m, dtype=torch.float64))
+            pos = pos.mean(1, keepdim=True) + self.stretch * (pos - pos.mean(1, keepdim=True))
+            out.append(PoseSet(pos.float(), torch.arange(samples, dtype=torch.float32)))
+        return out
+
+    def describe(self):
+        return {"name": self.name}
+
+
+def test_a_plugged_in_generator_and_the_geometry_guard(tmp_path, monkeypatch):
+    monkeypatch.setattr(dock_module, "resolve_generator", lambda cfg: _StartPose())
+    run_dock(_cfg(tmp_path, CRYSTAL, "start", keep_conformer=True))
+    run_evaluate(EvaluateConfig(pred=tmp_path / "start", ref=DATA, out=tmp_path / "report", posebusters=False))
+    table = pd.read_csv(tmp_path / "report" / "per_complex.csv")
+    assert table["top1_rmsd"].item() < 1e-3  # the crystal conformer, unmoved, written in the protein's frame
+    assert float(_records(tmp_path / "start" / "6YQW_82I" / "rank1.sdf")[0].GetProp("confidence")) == 5.0
+    monkeypatch.setattr(dock_module, "resolve_generator", lambda cfg: _StartPose(stretch=1.01))
+    with pytest.raises(ValueError, match="not rigid moves"):
+        run_dock(_cfg(tmp_path, CRYSTAL, "stretched", keep_conformer=True))
