@@ -5,6 +5,7 @@ from sciffusion.common.manifolds.igso3 import (
     igso3_angle_cdf, igso3_angle_density, igso3_angle_score, igso3_log_density, igso3_score, igso3_score_vec,
     sample_igso3, sample_igso3_angle, sample_igso3_vec, score_norm as igso3_score_norm,
 )
+from sciffusion.common.manifolds.closed_form import HeatKernelData
 from sciffusion.common.manifolds.product import (
     SO3, Euclidean, ProductProcess, ProductResult, ScoreFn, State, Tangents, Torus, values_of,
 )
@@ -17,7 +18,7 @@ from sciffusion.common.manifolds.torus import (
     wrapped_normal_score,
 )
 
-__all__ = ["Euclidean", "ProductProcess", "ProductResult", "Ragged", "RaggedShape", "SO3", "ScoreFn", "State",
+__all__ = ["Euclidean", "HeatKernelData", "ProductProcess", "ProductResult", "Ragged", "RaggedShape", "SO3", "ScoreFn", "State",
            "Tangents", "Torus", "exp_map", "haar_angle_density", "hat",
            "igso3_angle_cdf", "igso3_angle_density", "igso3_angle_score", "igso3_log_density", "igso3_score",
            "igso3_score_norm", "igso3_score_vec", "log_map", "random_rotation", "rotation_angle",
