@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.manifolds.so3 import random_rotation
-from sciffusion.domains.docking.kinematics import apply_pose, apply_torsions, mask_to_index, torsion_tree
+from sciffusion.domains.docking.kinematics import apply_pose, mask_to_index, torsion_tree
 from sciffusion.domains.docking.pockets import Box
 
 CLASH_DISTANCE = 2.5

@@ -68,8 +68,6 @@ def run_dock(cfg: DockConfig) -> dict:
     Raises ValueError/FileNotFoundError (one line) for bad settings, an existing ``--out`` without
     ``overwrite``, an unreadable protein/ligand file or pocket, or when not one ligand docked.
     """
-    import torch
-
     from sciffusion.domains.docking.ligand_inputs import read_ligand_inputs
     from sciffusion.domains.docking.pockets import resolve_pocket
     from sciffusion.domains.docking.pose_generators import PreparedReceptor

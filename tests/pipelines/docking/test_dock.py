@@ -205,3 +205,9 @@ def test_a_plugged_in_generator_and_the_geometry_guard(tmp_path, monkeypatch):
     monkeypatch.setattr(dock_module, "resolve_generator", lambda cfg: _StartPose(stretch=1.01))
     with pytest.raises(ValueError, match="not rigid moves"):
         run_dock(_cfg(tmp_path, CRYSTAL, "stretched", keep_conformer=True))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_device_without_cuda_is_a_one_line_error(tmp_path):
+    with pytest.raises(ValueError, match="--device: cuda requested but CUDA is not available"):
+        _cfg(tmp_path, "CCO", device="cuda")
