@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sciffusion.domains.docking.ligand_io import (
-    BATCH_SUFFIXES, SINGLE_SUFFIXES, LigandRecord, LigandRecordError, read_ligand, read_ligands, smiles_record,
+    BATCH_SUFFIXES, SINGLE_SUFFIXES, LigandRecord, LigandRecordError, read_ligand, read_ligands, record_label,
+    smiles_record,
 )
 
 RESERVED_NAMES = frozenset({"summary.csv", "config.json", "timing.csv"})
@@ -31,7 +32,8 @@ RDKIT_SEED_MAX = 2**31 - 1  # ETKDG's randomSeed is a signed 32-bit int
 class LigandInput:
     """One input record: ``index`` 1-based over the whole input, ``name`` (filesystem-safe, unique
     after :func:`safe_names`), ``record`` (None when it could not be read) and ``error`` (why not),
-    ``smiles``: the SMILES as given (SMILES inputs) or written by RDKit (parsed files; '' if unread)."""
+    ``smiles``: the SMILES as given (SMILES inputs) or written by RDKit (parsed files; '' if unread).
+    ``error`` names the record (``record 4, lines 30-41: <problem>``) when it came from a file."""
 
     index: int
     name: str
@@ -49,8 +51,16 @@ def read_ligand_inputs(spec: str) -> list[LigandInput]:
     """Every record of ``spec`` (a ligand file, or a SMILES string when it is no ligand file name).
 
     A missing file named with a ligand suffix is a ``FileNotFoundError``; an unreadable file (no
-    SMILES column, no records) a ``ValueError``; a bad record is an input with ``error`` set.
+    SMILES column, no records) a ``ValueError``; a bad record is an input with ``error`` set (RDKit's
+    own log lines about it are held back: the error says it once).
     """
+    from rdkit import rdBase
+
+    with rdBase.BlockLogs():
+        return _read_inputs(spec)
+
+
+def _read_inputs(spec: str) -> list[LigandInput]:
     from rdkit import Chem
 
     path = Path(spec)
@@ -77,7 +87,8 @@ def read_ligand_inputs(spec: str) -> list[LigandInput]:
     for k, item in enumerate(items, start=1):
         default = f"{_stem(path)}_{item.record}"
         if isinstance(item, LigandRecordError):
-            inputs.append(LigandInput(k, item.name or default, None, str(item)))
+            inputs.append(LigandInput(k, item.name or default, None,
+                                      f"{record_label(item.record, lines=item.lines)}: {item.problem}"))
         else:
             inputs.append(LigandInput(k, item.name or default, item, smiles=Chem.MolToSmiles(item.mol)))
     return safe_names(inputs)
@@ -156,7 +167,7 @@ def prepare_ligand(item: LigandInput, seed: int = 0, keep_conformer: bool = Fals
     from sciffusion.domains.docking.pose_generators import PreparedLigand
 
     if item.record is None:
-        raise ValueError(f"{item.name}: {item.error}")
+        raise ValueError(item.error)
     heavy = sum(atom.GetAtomicNum() > 1 for atom in item.record.mol.GetAtoms())
     if heavy == 0:
         raise ValueError(f"{item.name}: no heavy atoms")
