@@ -211,3 +211,18 @@ def test_a_plugged_in_generator_and_the_geometry_guard(tmp_path, monkeypatch):
 def test_cuda_device_without_cuda_is_a_one_line_error(tmp_path):
     with pytest.raises(ValueError, match="--device: cuda requested but CUDA is not available"):
         _cfg(tmp_path, "CCO", device="cuda")
+
+
+def test_sdf_records_each_read_or_reported(tmp_path):
+    """A garbage record and a too-large ligand fail on their own; the good record between them docks."""
+    sdf = tmp_path / "three.sdf"
+    sdf.write_text("garbage\nno counts line\n$$$$\n" + CRYSTAL.read_text() + (DATA / "6XG5_TOP_ligand.sdf").read_text())
+    summary = run_dock(_cfg(tmp_path, sdf, max_heavy_atoms=15))
+    assert (summary["docked"], summary["failed"]) == (1, 2)
+    rows = _summary(tmp_path / "out")
+    assert [(r["name"], r["status"]) for r in rows] == [("three_1", "failed"), ("6YQW_82I", "ok"),
+                                                         ("6XG5_TOP", "failed")]
+    assert rows[0]["reason"].startswith("record 1, lines 1-3:")
+    assert rows[2]["reason"] == "6XG5_TOP: 21 heavy atoms, more than the limit of 15"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["6YQW_82I", "config.json", "summary.csv",
+                                                                    "timing.csv"]
