@@ -68,14 +68,24 @@ class HeatKernelData:
         return out
 
     def sample(self, t: float, generator: Optional[torch.Generator] = None) -> State:
-        """Exact draws of the marginal at time ``t`` (t = 1: the sampler's exact start), float64."""
-        batch = self.process.batch_size(self.centers)
-        t_vec = torch.full((batch,), float(t), dtype=torch.float64)
+        """Exact draws of the marginal at time ``t`` (spread s_k(t); t = 1: a sampler's exact start), float64."""
+        t_vec = torch.full((self.process.batch_size(self.centers),), float(t), dtype=torch.float64)
+        return self._draw({k: self._row_spread(k, t_vec) for k in self.process.components}, generator)
+
+    def sample_data(self, generator: Optional[torch.Generator] = None) -> State:
+        """Exact draws of the data itself (spread s_k, no diffusion; s_k = 0: the centres), float64."""
+        rows = {k: values_of(c).shape[0] for k, c in self.centers.items()}
+        return self._draw({k: torch.full((rows[k],), float(self.spreads[k]), dtype=torch.float64)
+                           for k in self.process.components}, generator)
+
+    def _draw(self, spreads: Mapping[str, Tensor], generator: Optional[torch.Generator]) -> State:
         out: State = {}
         for k, comp in self.process.components.items():
             c = values_of(self.centers[k]).double()
-            s = self._row_spread(k, t_vec).to(c.device)
-            if isinstance(comp, Euclidean):
+            s = spreads[k].to(c.device)
+            if not bool((s > 0).any()):
+                x = c.clone()
+            elif isinstance(comp, Euclidean):
                 z = randn(c.shape, generator=generator, dtype=c.dtype, device=c.device)
                 x = c + s.reshape(s.shape + (1,) * (c.dim() - 1)) * z
             elif isinstance(comp, SO3):
@@ -85,6 +95,5 @@ class HeatKernelData:
             center = self.centers[k]
             out[k] = center.with_values(x) if isinstance(center, Ragged) else x
         return out
-
 
 __all__ = ["HeatKernelData"]

