@@ -7,7 +7,7 @@ from sciffusion.common.manifolds.igso3 import (
 )
 from sciffusion.common.manifolds.closed_form import HeatKernelData
 from sciffusion.common.manifolds.product import (
-    SO3, Euclidean, ProductProcess, ProductResult, ScoreFn, State, Tangents, Torus, values_of,
+    SO3, Euclidean, ProductProcess, ProductResult, ScoreFn, State, Tangents, Torus, concat_states, values_of,
 )
 from sciffusion.common.manifolds.ragged import Ragged, RaggedShape
 from sciffusion.common.manifolds.so3 import (
@@ -19,7 +19,7 @@ from sciffusion.common.manifolds.torus import (
 )
 
 __all__ = ["Euclidean", "HeatKernelData", "ProductProcess", "ProductResult", "Ragged", "RaggedShape", "SO3", "ScoreFn", "State",
-           "Tangents", "Torus", "exp_map", "haar_angle_density", "hat",
+           "Tangents", "Torus", "concat_states", "exp_map", "haar_angle_density", "hat",
            "igso3_angle_cdf", "igso3_angle_density", "igso3_angle_score", "igso3_log_density", "igso3_score",
            "igso3_score_norm", "igso3_score_vec", "log_map", "random_rotation", "rotation_angle",
            "sample_igso3", "sample_igso3_angle", "sample_igso3_vec", "sample_wrapped_normal", "vee", "wrap",

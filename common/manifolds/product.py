@@ -20,7 +20,7 @@ pose diffusion is one instance. The samplers are functions in :mod:`sciffusion.c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -145,6 +145,18 @@ def values_of(part: Part) -> Tensor:
 
 def _with_values(part: Part, values: Tensor) -> Part:
     return part.with_values(values) if isinstance(part, Ragged) else values
+
+
+def concat_states(states: Sequence[Mapping[str, Part]]) -> State:
+    """One batch from several states with the same keys (e.g. single samples, B = 1 each): dense parts
+    concatenated along the batch axis, ragged parts by :meth:`Ragged.concat`."""
+    if not states:
+        raise ValueError("states: need at least one")
+    keys = set(states[0])
+    if any(set(s) != keys for s in states):
+        raise ValueError("states: all must have the same component names")
+    return {k: Ragged.concat([s[k] for s in states]) if isinstance(states[0][k], Ragged)
+            else torch.cat([s[k] for s in states]) for k in states[0]}
 
 
 @dataclass(frozen=True)
@@ -272,5 +284,5 @@ class ProductProcess:
         return cls(comps)
 
 
-__all__ = ["COMPONENT_KINDS", "Component", "Euclidean", "Part", "ProductProcess", "ProductResult", "SO3", "ScoreFn",
+__all__ = ["COMPONENT_KINDS", "Component", "Euclidean", "Part", "concat_states", "ProductProcess", "ProductResult", "SO3", "ScoreFn",
            "State", "Tangents", "Torus", "values_of"]

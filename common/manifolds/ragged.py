@@ -79,6 +79,17 @@ class Ragged:
             raise ValueError(f"counts: sum {shape.num_rows} != {len(values)} rows")
         return cls(values, shape.index(values.device), shape.num_samples)
 
+    @classmethod
+    def concat(cls, parts: Sequence["Ragged"]) -> "Ragged":
+        """One batch from several: rows concatenated, sample ids shifted by the samples before."""
+        if not parts:
+            raise ValueError("ragged concat: need at least one part")
+        offsets = [0]
+        for p in parts:
+            offsets.append(offsets[-1] + p.num_samples)
+        index = torch.cat([p.index + off for p, off in zip(parts, offsets)])
+        return cls(torch.cat([p.values for p in parts]), index, offsets[-1])
+
     @property
     def shape(self) -> RaggedShape:
         """The layout: rows per sample and the event shape (syncs on an accelerator)."""

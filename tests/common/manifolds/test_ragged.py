@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from sciffusion.common.manifolds import (
-    SO3, Euclidean, ProductProcess, Ragged, RaggedShape, Torus, exp_map, igso3_score, wrap, wrapped_normal_score,
+    SO3, Euclidean, ProductProcess, Ragged, RaggedShape, Torus, concat_states, exp_map, igso3_score, wrap,
+    wrapped_normal_score,
 )
 
 F64 = torch.float64
@@ -142,3 +143,14 @@ def test_process_dict_round_trip():
     assert ProductProcess.from_dict(PROC.to_dict()) == PROC
     with pytest.raises(ValueError, match="kind must be one of"):
         ProductProcess.from_dict({"a": {"kind": "sphere", "sigma_min": 0.1, "sigma_max": 1.0}})
+
+
+def test_concat_states_shifts_sample_ids():
+    a, b = ragged_state((2, 0), seed=9), ragged_state((1,), seed=10)
+    both = concat_states([a, b])
+    assert PROC.batch_size(both) == 3
+    assert both["torus"].index.tolist() == [0, 0, 2] and both["torus"].counts().tolist() == [2, 0, 1]
+    assert torch.equal(both["r3"], torch.cat([a["r3"], b["r3"]]))
+    assert [v.tolist() for v in both["torus"].split()] == [v.tolist() for v in a["torus"].split() + b["torus"].split()]
+    with pytest.raises(ValueError, match="same component names"):
+        concat_states([a, {"r3": b["r3"]}])
