@@ -90,10 +90,10 @@ class StepProgressBar(RichProgressBar):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
-        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        if self._step_budget() is not None and self.progress is not None and self.train_progress_bar_id is not None:
-            self.progress.update(self.train_progress_bar_id, completed=trainer.global_step)
-            self.refresh()
+        # Lightning's bar shows batch_idx + 1 done; pass the steps done instead, so the bar (and rich's
+        # speed and time-left estimates) see one monotone count across epochs.
+        done = trainer.global_step if self._step_budget() is not None else batch_idx + 1
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, done - 1)
 
 
 __all__ = ["LossHistory", "StepProgressBar", "StopReason", "TimeBudget", "stop_reason"]
