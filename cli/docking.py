@@ -1,4 +1,4 @@
-"""`sciffusion docking` commands: make-index, prepare, evaluate, check-ligands, baseline vina.
+"""`sciffusion docking` commands: make-index, prepare, train, evaluate, check-ligands, baseline vina.
 
 Each command parses arguments, builds one typed config and calls one pipeline function; heavy
 modules are imported inside the commands.
@@ -82,6 +82,39 @@ def prepare(
         typer.echo(f"error: {index}: nothing prepared, all {summary['failed']} complexes failed; "
                    f"see {out / 'failures.csv'}", err=True)
         raise typer.Exit(code=1)
+
+
+@app.command()
+@user_errors_exit
+def train(
+    cache: Path = typer.Option(..., "--cache", help="prepared cache folder (<id>.pt, from 'docking prepare')"),
+    index: Path = typer.Option(..., "--index", help="INDEX.csv with a split column: train rows train, val rows "
+                                                    "validate; a test_public row is refused"),
+    out: Path = typer.Option(..., "--out", help="RUN_DIR: last.ckpt, model.ckpt, config.json, curves.csv/png"),
+    config: Optional[str] = typer.Option(None, "--config", help="CONFIG.json, or a bundled name: cpu, gpu "
+                                                                "(default: built-in defaults)"),
+    minutes: Optional[float] = typer.Option(None, "--minutes", help="wall-clock budget of this run"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="stop after this many optimizer steps in all"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="complexes per optimizer step"),
+    resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.ckpt (fresh start if none)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="seed of the data order and the noise draws"),
+    exclude_ids: Optional[Path] = typer.Option(None, "--exclude-ids", help="file of ids never to train or validate "
+                                                                           "on, e.g. splits/test_public.txt"),
+    accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu, gpu"),
+    devices: str = typer.Option("auto", "--devices", help="auto or a device count"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+) -> None:
+    """Train the pose-diffusion score model; `sciffusion dock --model RUN_DIR/model.ckpt` uses it."""
+    from sciffusion.pipelines.docking.train import TrainRunConfig, run_train
+    from sciffusion.pipelines.docking.train_config import bundled_config, load_train_config
+
+    path = None if config is None else (Path(config) if config.endswith(".json") else bundled_config(config))
+    settings = load_train_config(path).with_overrides(max_steps=max_steps, minutes=minutes, batch_size=batch_size,
+                                                      seed=seed)
+    summary = run_train(TrainRunConfig(cache=cache, index=index, out=out, config=settings, exclude_ids=exclude_ids,
+                                       resume=resume, accelerator=accelerator, devices=devices, progress=progress))
+    typer.echo(f"trained to step {summary['steps']} (stopped by {summary['stopped']}) on {summary['train']} complexes "
+               f"({summary['val']} val) in {summary['seconds']:.0f} s; see {out / 'model.ckpt'}")
 
 
 @app.command()

@@ -1,0 +1,196 @@
+"""``sciffusion docking train``: the pose-diffusion score model on a prepared cache.
+
+Flow: read INDEX.csv (``split`` column: ``train`` rows train, ``val`` rows validate; any other split
+is left out, and a ``test_public`` row or an id listed in ``--exclude-ids`` is refused), load the
+cache entries (``<cache>/<id>.pt``; ids missing from the cache, e.g. failed in ``prepare``, are
+counted and skipped), then train :class:`~sciffusion.domains.docking.pose_diffusion.PoseScoreNet`
+through the core's :class:`~sciffusion.common.training.product_module.ProductDiffusionModule`
+(product DSM loss, t ~ U(0, 1), AdamW, EMA) with a step and/or time budget and a progress bar.
+Files: :mod:`train_files` (last.ckpt, model.ckpt, curves.csv/png) and ``config.json`` (the resolved
+config, the ids of both splits with their sha256 and counts, the cache, versions).
+
+Resume: ``--resume`` continues from RUN_DIR/last.ckpt (step count, optimiser, EMA, curves) when it
+exists and starts afresh otherwise; the model, process and data settings must match config.json.
+Without ``--resume`` a RUN_DIR that already holds run files is refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from sciffusion.common.io.atomic import write_text_atomic
+from sciffusion.common.io.provenance import package_versions
+from sciffusion.pipelines.docking.train_config import DockTrainConfig
+
+TEST_SPLIT = "test_public"
+RUN_FILES = ("last.ckpt", "model.ckpt", "config.json", "curves.csv")
+MATCHED_SECTIONS = ("model", "process", "data")
+"""config.json sections a resumed run must share with the new config."""
+VERSIONED_PACKAGES = ("sciffusion", "torch", "pytorch-lightning", "e3nn", "torch-geometric")
+
+
+@dataclass(frozen=True)
+class TrainRunConfig:
+    """cache: folder of ``<id>.pt``. index: INDEX.csv with a ``split`` column. out: RUN_DIR.
+    config: the resolved :class:`DockTrainConfig`. exclude_ids: file of ids that must not be trained
+    or validated on (one per line, e.g. splits/test_public.txt). resume: continue from last.ckpt.
+    accelerator / devices: Lightning's (``auto``/``cpu``/``gpu``; ``auto`` or a count). progress: bar."""
+
+    cache: Path
+    index: Path
+    out: Path
+    config: DockTrainConfig = DockTrainConfig()
+    exclude_ids: Optional[Path] = None
+    resume: bool = False
+    accelerator: str = "auto"
+    devices: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.cache.is_dir():
+            raise FileNotFoundError(f"{self.cache}: cache folder not found")
+        if not self.index.is_file():
+            raise FileNotFoundError(f"{self.index}: index file not found")
+        if self.exclude_ids is not None and not self.exclude_ids.is_file():
+            raise FileNotFoundError(f"{self.exclude_ids}: --exclude-ids file not found")
+        sched = self.config.schedule
+        if sched.max_steps is None and sched.minutes is None:
+            raise ValueError("--max-steps/--minutes: give at least one budget (in the config or on the command line)")
+        if self.accelerator not in ("auto", "cpu", "gpu", "cuda"):
+            raise ValueError(f"--accelerator: must be auto, cpu, gpu or cuda, got {self.accelerator!r}")
+        if self.devices != "auto" and not (self.devices.isdigit() and int(self.devices) >= 1):
+            raise ValueError(f"--devices: must be 'auto' or a count >= 1, got {self.devices!r}")
+
+
+def split_ids(index: Path, exclude_ids: Optional[Path]) -> dict[str, list[str]]:
+    """{"train": ids, "val": ids} from INDEX.csv's ``split`` column; a ``test_public`` row, or a
+    train/val id listed in ``exclude_ids``, is a one-line error naming it."""
+    from sciffusion.domains.docking.index import read_index
+
+    entries = read_index(index)
+    test = [e.id for e in entries if e.split == TEST_SPLIT]
+    if test:
+        raise ValueError(f"{index}: {len(test)} row(s) of split {TEST_SPLIT} (first: {test[0]}); never train or "
+                         "validate on the public test split, pass an index without them")
+    splits = {name: [e.id for e in entries if e.split == name] for name in ("train", "val")}
+    if exclude_ids is not None:
+        banned = {line.strip() for line in exclude_ids.read_text().splitlines() if line.strip()}
+        hit = sorted(banned.intersection(splits["train"] + splits["val"]))
+        if hit:
+            raise ValueError(f"{index}: {len(hit)} id(s) listed in {exclude_ids} are in train/val (first: {hit[0]})")
+    if not splits["train"]:
+        raise ValueError(f"{index}: no rows with split 'train'")
+    return splits
+
+
+def _load_entries(cache: Path, ids: list[str]) -> tuple[list[dict], list[str]]:
+    from sciffusion.domains.docking.pose_dataset import read_prepared
+
+    entries, missing = [], []
+    for cid in ids:
+        path = cache / f"{cid}.pt"
+        if path.is_file():
+            entries.append(read_prepared(path))
+        else:
+            missing.append(cid)
+    return entries, missing
+
+
+def _ids_record(ids: list[str], missing: list[str]) -> dict:
+    used = [i for i in ids if i not in set(missing)]
+    return {"count": len(used), "sha256": hashlib.sha256("\n".join(used).encode()).hexdigest(), "ids": used,
+            "missing_from_cache": missing}
+
+
+def _check_run_dir(cfg: TrainRunConfig, resolved: dict) -> Optional[Path]:
+    """The checkpoint to resume from (None: a fresh start); refuses a used RUN_DIR without --resume and
+    a resume whose model/process/data differ from config.json."""
+    present = [name for name in RUN_FILES if (cfg.out / name).exists()]
+    if present and not cfg.resume:
+        raise ValueError(f"{cfg.out}: already holds a run ({', '.join(present)}); pass --resume to continue it "
+                         "or choose another --out")
+    last = cfg.out / "last.ckpt"
+    if not (cfg.resume and last.is_file()):
+        return None
+    saved_path = cfg.out / "config.json"
+    if saved_path.is_file():
+        saved = json.loads(saved_path.read_text())
+        for section in MATCHED_SECTIONS:
+            if saved.get("config", {}).get(section) != resolved[section]:
+                raise ValueError(f"{saved_path}: --resume with a different '{section}' config than the saved run")
+    return last
+
+
+def run_train(cfg: TrainRunConfig) -> dict:
+    """Train; returns {"steps", "stopped" ("steps"/"time"/...), "train", "val", "seconds", "out"}."""
+    import time
+
+    import pytorch_lightning as pl
+    import torch
+
+    from sciffusion.common.training.callbacks import StepProgressBar, TimeBudget, stop_reason
+    from sciffusion.common.training.product_module import ProductDiffusionModule
+    from sciffusion.domains.docking.pose_dataset import ConformerSampler, PoseDataset, collate_training
+    from sciffusion.domains.docking.pose_diffusion import PoseScoreNet
+    from sciffusion.domains.docking.score_model import DockingScoreModel
+    from sciffusion.pipelines.docking.train_files import RunFiles
+
+    conf, sched = cfg.config, cfg.config.schedule
+    resolved = conf.to_dict()
+    splits = split_ids(cfg.index, cfg.exclude_ids)
+    resume_from = _check_run_dir(cfg, resolved)
+    train_entries, train_missing = _load_entries(cfg.cache, splits["train"])
+    val_entries, val_missing = _load_entries(cfg.cache, splits["val"])
+    if not train_entries:
+        raise ValueError(f"{cfg.cache}: none of the {len(splits['train'])} train ids has a cache entry")
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(cfg.out / "config.json", json.dumps({
+        "command": "sciffusion docking train", "config": resolved, "cache": str(cfg.cache), "index": str(cfg.index),
+        "exclude_ids": None if cfg.exclude_ids is None else str(cfg.exclude_ids),
+        "splits": {"train": _ids_record(splits["train"], train_missing), "val": _ids_record(splits["val"], val_missing)},
+        "versions": package_versions(VERSIONED_PACKAGES)}, indent=1))
+
+    seed = conf.product.train.seed
+    pl.seed_everything(seed, workers=True, verbose=False)
+    train_set = PoseDataset(train_entries, conf.data)
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_size=sched.batch_size, sampler=ConformerSampler(train_set.conformer_counts, seed),
+        collate_fn=collate_training, num_workers=sched.num_workers, drop_last=len(train_set) > sched.batch_size)
+    val_loader = None
+    if val_entries:
+        val_set = PoseDataset(val_entries, conf.data)
+        val_loader = torch.utils.data.DataLoader(
+            val_set, batch_size=sched.val_batch_size, collate_fn=collate_training, num_workers=sched.num_workers,
+            sampler=ConformerSampler(val_set.conformer_counts, seed, shuffle=False, fixed_conformer=0))
+    module = ProductDiffusionModule(PoseScoreNet(DockingScoreModel(conf.model), conf.product.process), conf.product)
+    files = RunFiles(cfg.out, conf.data.to_dict(), sched.log_every, sched.checkpoint_every)
+    callbacks: list = [files]
+    budget = None
+    if sched.minutes is not None:
+        budget = TimeBudget(sched.minutes)
+        callbacks.append(budget)
+    if cfg.progress:
+        callbacks.append(StepProgressBar())
+    trainer = pl.Trainer(
+        accelerator="gpu" if cfg.accelerator == "cuda" else cfg.accelerator,
+        devices=cfg.devices if cfg.devices == "auto" else int(cfg.devices),
+        max_steps=-1 if sched.max_steps is None else sched.max_steps, max_epochs=-1,
+        val_check_interval=sched.val_every if val_loader is not None else None,
+        check_val_every_n_epoch=None, limit_val_batches=None if val_loader is not None else 0,
+        num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=cfg.progress,
+        enable_model_summary=False, callbacks=callbacks, gradient_clip_val=None)
+    start = time.perf_counter()
+    trainer.fit(module, loader, val_loader, ckpt_path=resume_from)
+    if val_loader is not None and trainer.global_step not in {int(r["step"]) for r in files.rows
+                                                              if r.get("val_loss") not in (None, "")}:
+        trainer.validate(module, val_loader, verbose=False)  # RunFiles records the final val row
+    files.save(trainer, module)
+    return {"steps": int(trainer.global_step), "stopped": stop_reason(trainer, budget),
+            "train": len(train_entries), "val": len(val_entries), "seconds": time.perf_counter() - start,
+            "out": str(cfg.out)}
+
+
+__all__ = ["TrainRunConfig", "run_train", "split_ids"]
