@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from sciffusion.cli import bench, demo, docking, video
+from sciffusion.cli import bench, demo, dock, docking, video
 
 app = typer.Typer(
     name="sciffusion",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("dock")(dock.dock)
 app.add_typer(demo.app, name="demo")
 app.add_typer(bench.app, name="bench")
 app.add_typer(docking.app, name="docking")
