@@ -10,13 +10,16 @@ rings and stereocentres are those of the start conformer; :func:`pose_geometry_e
 
 :class:`RandomPoseGenerator` is the control ("random poses in the pocket"): Haar-uniform rotation,
 centroid uniform in the box, every torsion uniform in (−π, π], ranked by :func:`clash_confidence`.
-The learned score model plugs in as another :class:`PoseGenerator`.
+:class:`DiffusionPoseGenerator` is the learned one: reverse pose diffusion with the score model
+(:mod:`.pose_diffusion`) from a prior around the pocket, ranked by the same clash/contact score until
+a confidence model exists.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -278,3 +281,129 @@ def _signed_volumes(pos: Tensor, quads: Tensor) -> Tensor:
     c = pos[:, quads[:, 0]]
     a, b, d = (pos[:, quads[:, i]] - c for i in (1, 2, 3))
     return (a * torch.linalg.cross(b, d)).sum(-1)
+
+
+ConfidenceFn = Callable[[Tensor, Tensor], Mapping[str, Tensor]]
+"""``confidence_fn(pos [K, N, 3] Å, receptor atoms near the poses [A', 3] Å) -> {"confidence": [K], ...}``
+(extra [K] entries become per-pose properties); :func:`clash_confidence` by default."""
+DIFFUSION_SAMPLERS = ("heun", "euler", "euler_maruyama")
+
+
+@dataclass(frozen=True, eq=False)
+class DiffusionPoseGenerator:
+    """Learned poses: the reverse pose diffusion of ``process`` (r3/so3/torus, :mod:`.pose_diffusion`)
+    scored by ``model`` (:class:`~.score_model.DockingScoreModel`), with the core's product ``sampler``
+    (``heun``, ``euler`` or ``euler_maruyama``) on a uniform grid of ``steps`` steps from t = 1 to 0,
+    optionally tempered (``low_temperature``: a :class:`~sciffusion.common.samplers.low_temperature.LowTemperature`).
+
+    Prior, per sample, in this order from ``generator``: a Haar-uniform rotation, the centroid
+    c' ~ N(pocket-box centre, σ_max,tr² I) (not clipped to the box), every torsion change uniform in
+    (−π, π]; applied to the ligand's start conformer (:class:`PreparedLigand`). All samples of all
+    ligands of a call are one collated graph batch (receptor cropped as in training, ``data``), so one
+    sampler run serves them all. Output poses are rebuilt in float64 from the start conformer
+    (:func:`poses_from_changes`), so bonds and stereocentres are the conformer's.
+
+    Confidence: no confidence model yet, so poses are ranked by ``confidence_fn`` (default
+    :func:`clash_confidence`, the random control's clash/contact score); a learned confidence plugs in there."""
+
+    model: Any
+    process: Any
+    data: Any
+    sampler: str = "heun"
+    steps: int = 20
+    low_temperature: Any = None
+    confidence_fn: Optional[ConfidenceFn] = None
+    source: str = ""
+    name: str = "diffusion"
+
+    def __post_init__(self) -> None:
+        from sciffusion.domains.docking.pose_diffusion import check_pose_process
+
+        if self.sampler not in DIFFUSION_SAMPLERS:
+            raise ValueError(f"--sampler: must be one of {', '.join(DIFFUSION_SAMPLERS)}, got {self.sampler!r}")
+        if self.steps < 1:
+            raise ValueError(f"--steps: must be >= 1, got {self.steps}")
+        check_pose_process(self.process)
+
+    def prior(self, layout, pocket: Box, generator: torch.Generator) -> dict:
+        """The t = 1 state of ``layout.num_ligands`` samples (class docstring), float32 on the generator's device."""
+        from sciffusion.common.noise import randn
+
+        device, b = generator.device, layout.num_ligands
+        rotation = random_rotation(b, dtype=torch.float64, device=device, generator=generator)
+        center = torch.tensor(pocket.center, dtype=torch.float64, device=device)
+        sigma = self.process.components["r3"].sigma_max
+        centroid = center + sigma * randn((b, 3), generator=generator, dtype=torch.float64, device=device)
+        m = layout.rot_edges.shape[0]
+        delta = (torch.rand(m, dtype=torch.float64, device=device, generator=generator) * 2 - 1) * math.pi
+        return {"r3": centroid.float(), "so3": rotation.float(), "torus": layout.torsion_part(delta.float())}
+
+    def graph(self, receptor: PreparedReceptor, ligand: PreparedLigand, pocket: Box):
+        """The ligand's complex graph as in training (receptor cropped; atoms only if the model reads them)."""
+        from sciffusion.domains.docking.graphs import build_graph
+        from sciffusion.domains.docking.pose_dataset import crop_receptor
+
+        tensors = receptor.complex_tensors(ligand, pocket)
+        if not self.model.config.use_atoms:
+            tensors.pop("atoms")
+        return build_graph(crop_receptor(tensors, self.data.receptor_radius), self.data.graph)
+
+    def generate(self, receptor: PreparedReceptor, ligands: Sequence[PreparedLigand], pocket: Box,
+                 samples: int, generator: torch.Generator) -> list[PoseSet]:
+        from sciffusion.common.samplers.low_temperature import low_temperature
+        from sciffusion.common.samplers.product import get_product_sampler, uniform_t_grid
+        from sciffusion.domains.docking.collate import collate_complexes
+        from sciffusion.domains.docking.pose_diffusion import LigandLayout, PoseScoreNet
+
+        if samples < 1:
+            raise ValueError(f"samples: must be >= 1, got {samples}")
+        if not ligands:
+            return []
+        device = generator.device
+        net = PoseScoreNet(self.model.to(device).eval(), self.process)
+        batch = collate_complexes([g for lig in ligands for g in [self.graph(receptor, lig, pocket)] * samples]).to(device)
+        layout = LigandLayout.of(batch, check=True)
+        state = self.prior(layout, pocket, generator)
+
+        def score(noisy, t):
+            return net(noisy, t, batch)
+
+        if self.low_temperature is not None:
+            score = low_temperature(self.process, score, self.low_temperature)
+        with torch.no_grad():
+            final = get_product_sampler(self.sampler)(self.process, score, uniform_t_grid(self.steps), state,
+                                                      generator=generator).state
+        return [self._pose_set(receptor, lig, final, i * samples, samples) for i, lig in enumerate(ligands)]
+
+    def _pose_set(self, receptor: PreparedReceptor, ligand: PreparedLigand, final: Mapping, first: int,
+                  samples: int) -> PoseSet:
+        """The poses of samples ``first`` … ``first + samples − 1`` (one ligand), rebuilt in float64."""
+        from sciffusion.common.manifolds.so3 import exp_map, log_map
+
+        rows = slice(first, first + samples)
+        torus = final["torus"]
+        mine = (torus.index >= first) & (torus.index < first + samples)
+        delta = torus.values[mine].double().reshape(samples, -1)
+        rotation = exp_map(log_map(final["so3"][rows].double()))  # back onto SO(3) after float32 steps
+        centroid = final["r3"][rows].double()
+        translation = centroid - torsioned_centroids(ligand, delta.to(ligand.start_pos.device)).to(centroid.device)
+        pos = poses_from_changes(ligand, translation, rotation, delta)
+        rec_pos = receptor.atoms["pos"].to(pos.device, torch.float64)
+        scores = dict((self.confidence_fn or clash_confidence)(pos, _atoms_near(rec_pos, pos, CONTACT_DISTANCE)))
+        confidence = scores.pop("confidence")
+        return PoseSet(pos=pos, confidence=confidence, properties=scores)
+
+    def describe(self) -> dict:
+        sigma_tr = self.process.components["r3"].sigma_max
+        return {"name": self.name, "kind": "pose diffusion", "checkpoint": self.source, "sampler": self.sampler,
+                "steps": self.steps, "process": self.process.to_dict(),
+                "model": dataclasses.asdict(self.model.config), "data": self.data.to_dict(),
+                "low_temperature": None if self.low_temperature is None else {
+                    "temperature": dict(self.low_temperature.temperature),
+                    "sigma_data": dict(self.low_temperature.sigma_data)},
+                "prior": f"Haar rotation, centroid ~ N(pocket centre, {sigma_tr:g}^2 A^2) unclipped, "
+                         "uniform torsions, on the start conformer",
+                "confidence": "no confidence model: " + ("custom confidence_fn" if self.confidence_fn else
+                              f"-(ligand-receptor heavy-atom pairs < {CLASH_DISTANCE} A) + {CONTACT_WEIGHT} * "
+                              f"(fraction of ligand heavy atoms within {CONTACT_DISTANCE} A of the receptor)"),
+                "uses_steps": True, "uses_sampler": True}

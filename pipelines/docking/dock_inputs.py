@@ -11,6 +11,8 @@ from sciffusion.domains.docking.pockets import BlindPocket, Box, BoxPocket, Pock
 SEED_MAX = 2**32 - 1
 DEFAULT_POCKET_MARGIN = 4.0
 RANDOM_MODEL = "random"
+DEFAULT_SAMPLER = "heun"
+"""Product sampler of a learned model when ``--sampler`` is not given."""
 BUNDLED_MODEL_NAME = "dock_model.pt"
 """File name of the bundled score model in ``domains/docking/data/`` (none is bundled yet)."""
 
@@ -182,10 +184,13 @@ def resolve_generator(cfg: DockConfig):
 
 
 def generator_from_checkpoint(checkpoint, path: Path, cfg: DockConfig):
-    """The learned pose generator stored in ``checkpoint`` (loaded by ``load_checkpoint``).
+    """The learned pose generator stored in ``checkpoint`` (the dict of ``RUN_DIR/model.ckpt`` written by
+    ``sciffusion docking train``, already read weights-only by ``load_checkpoint``): the score model on
+    ``--device``, its process and data settings, ``--sampler`` (default ``heun``) and ``--steps``."""
+    from sciffusion.domains.docking.pose_dataset import PoseDataConfig
+    from sciffusion.domains.docking.pose_diffusion import model_from_file
+    from sciffusion.domains.docking.pose_generators import DiffusionPoseGenerator
 
-    The score model and product-space sampler plug in here: build the network from the checkpoint,
-    wrap it in a ``PoseGenerator`` using ``cfg.steps``, ``cfg.sampler`` and ``device_of(cfg.device)``.
-    """
-    raise ValueError(f"{path}: no learned pose generator can read this checkpoint yet; "
-                     f"use --model {RANDOM_MODEL} for the random-pose control")
+    model, process, data = model_from_file(checkpoint, str(path))
+    return DiffusionPoseGenerator(model.to(device_of(cfg.device)), process, PoseDataConfig.from_dict(data),
+                                  sampler=cfg.sampler or DEFAULT_SAMPLER, steps=cfg.steps, source=str(path))
