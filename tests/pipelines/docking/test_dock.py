@@ -16,6 +16,7 @@ from sciffusion.domains.docking.ligand_inputs import double_bond_labels, stereo_
 from sciffusion.domains.docking.pockets import Box
 from sciffusion.domains.docking.pose_generators import PoseSet, poses_from_changes
 from sciffusion.pipelines.docking.dock import DockConfig, run_dock
+from sciffusion.pipelines.docking.dock_inputs import resolve_generator
 from sciffusion.pipelines.docking.evaluate import EvaluateConfig, run_evaluate
 
 DATA = Path(__file__).parents[3] / "domains" / "docking" / "data"
@@ -159,7 +160,7 @@ def test_run_errors_before_writing(tmp_path):
         run_dock(_cfg(tmp_path, "CCO", model=None))
     checkpoint = tmp_path / "model.pt"
     torch.save({"weights": torch.zeros(2)}, checkpoint)
-    with pytest.raises(ValueError, match="no learned pose generator can read this checkpoint"):
+    with pytest.raises(ValueError, match="not a pose-diffusion model file"):
         run_dock(_cfg(tmp_path, "CCO", model=str(checkpoint)))
     with pytest.raises(ValueError, match="residue A:999 not found"):
         run_dock(_cfg(tmp_path, "CCO", residues=("A:999",)))
@@ -226,3 +227,69 @@ def test_sdf_records_each_read_or_reported(tmp_path):
     assert rows[2]["reason"] == "6XG5_TOP: 21 heavy atoms, more than the limit of 15"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["6YQW_82I", "config.json", "summary.csv",
                                                                     "timing.csv"]
+
+
+TINY_MODEL = dict(scalar_channels=4, vector_channels=2, sigma_frequencies=2, distance_embed_dim=4, max_neighbors=8)
+
+
+def _tiny_model_file(path: Path, seed: int = 0) -> Path:
+    """An untrained tiny score model saved as ``sciffusion docking train`` saves ``model.ckpt``."""
+    from sciffusion.domains.docking.pose_dataset import PoseDataConfig
+    from sciffusion.domains.docking.pose_diffusion import default_pose_process, model_file
+    from sciffusion.domains.docking.score_model import DockingScoreModel, ScoreModelConfig
+
+    torch.manual_seed(seed)
+    model = DockingScoreModel(ScoreModelConfig(**TINY_MODEL))
+    torch.save(model_file(model, default_pose_process(), PoseDataConfig(receptor_radius=15.0).to_dict()), path)
+    return path
+
+
+def test_learned_model_docks_end_to_end_and_keeps_bonds_and_stereo(tmp_path):
+    ckpt = _tiny_model_file(tmp_path / "model.ckpt")
+    library = tmp_path / "lib.smi"
+    library.write_text("".join(f"{v} {k}\n" for k, v in CHIRAL.items()))
+    cfg = _cfg(tmp_path, library, model=str(ckpt), steps=2, samples=3, top_k=2, batch_size=2, ref_ligand=CRYSTAL)
+    summary = run_dock(cfg)
+    assert (summary["docked"], summary["failed"]) == (2, 0)
+    config = json.loads((cfg.out / "config.json").read_text())
+    assert config["generator"]["kind"] == "pose diffusion" and config["generator"]["sampler"] == "heun"
+    assert config["generator"]["steps"] == 2 and config["generator"]["checkpoint"] == str(ckpt)
+    for name, smiles in CHIRAL.items():
+        assert {p.name for p in (cfg.out / name).iterdir()} >= {"rank1.sdf", "rank2.sdf", "poses.sdf", "rank1.png"}
+        assert not (cfg.out / name / "rank3.sdf").exists()
+        poses = _records(cfg.out / name / "poses.sdf")
+        assert len(poses) == 3
+        source = Chem.MolFromSmiles(smiles)
+        reference = Chem.RemoveHs(poses[0])
+        bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in reference.GetBonds()]
+        lengths = []
+        for pose in poses:
+            heavy = Chem.RemoveHs(pose)
+            xyz = heavy.GetConformer().GetPositions()
+            lengths.append(np.array([np.linalg.norm(xyz[i] - xyz[j]) for i, j in bonds]))
+            Chem.AssignStereochemistryFrom3D(pose)
+            assert stereo_labels(pose) == stereo_labels(source) != {}
+        assert max(np.abs(a - lengths[0]).max() for a in lengths) < 2e-3  # SDF keeps 4 decimals
+        centroids = np.stack([Chem.RemoveHs(p).GetConformer().GetPositions().mean(0) for p in poses])
+        assert np.linalg.norm(centroids - centroids[0], axis=1).max() > 0.1  # samples differ
+
+
+def test_learned_generator_samplers_seeds_and_geometry(tmp_path):
+    from sciffusion.domains.docking.ligand_inputs import prepare_ligand, read_ligand_inputs
+    from sciffusion.domains.docking.pose_generators import PreparedReceptor, pose_geometry_errors
+    from sciffusion.domains.docking.protein import read_protein
+
+    ckpt = _tiny_model_file(tmp_path / "model.ckpt")
+    protein = read_protein(POCKET)
+    receptor = PreparedReceptor.from_protein(protein)
+    ligands = [prepare_ligand(item, seed=0) for item in read_ligand_inputs(CHIRAL["ibu_s"])]
+    box = Box(tuple(float(v) for v in receptor.atoms["pos"].mean(0)), (12.0, 12.0, 12.0))
+    for sampler in ("euler_maruyama", "euler", "heun"):
+        gen = resolve_generator(_cfg(tmp_path, "CCO", model=str(ckpt), steps=3, sampler=sampler))
+        runs = [gen.generate(receptor, ligands * 2, box, 4, torch.Generator().manual_seed(s))[0] for s in (1, 1, 2)]
+        assert torch.equal(runs[0].pos, runs[1].pos) and not torch.allclose(runs[0].pos, runs[2].pos)
+        errors = pose_geometry_errors(ligands[0], runs[0].pos)
+        assert errors["bond_length"] < 1e-6 and errors["chirality_flips"] == 0
+        assert set(runs[0].properties) == {"clashes", "contact_fraction"}
+    with pytest.raises(ValueError, match="^--sampler: must be one of heun, euler, euler_maruyama, got 'ddim'$"):
+        resolve_generator(_cfg(tmp_path, "CCO", model=str(ckpt), sampler="ddim"))
