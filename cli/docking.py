@@ -14,8 +14,9 @@ from sciffusion.cli.errors import user_errors_exit
 from sciffusion.cli.options import seed_option
 
 app = typer.Typer(
-    help="Protein-ligand docking: build an INDEX.csv, prepare complexes into tensors, train the pose-diffusion "
-         "model, run the AutoDock Vina baseline, evaluate predicted poses (RMSD, PoseBusters) and check ligand files record by record.",
+    help="Protein-ligand docking: build an INDEX.csv, prepare complexes into tensors, train the pose "
+         "model, run the AutoDock Vina baseline, evaluate predicted poses (RMSD, PoseBusters) and check "
+         "ligand files record by record.",
     no_args_is_help=True)
 baseline_app = typer.Typer(help="classical docking baselines.", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")

@@ -63,7 +63,8 @@ def check_pose_process(process: ProductProcess) -> ProductProcess:
         raise ValueError(f"process: pose diffusion needs components {sorted(kinds)}, got {sorted(process.components)}")
     for name, kind in kinds.items():
         if not isinstance(process.components[name], kind):
-            raise ValueError(f"process[{name!r}]: must be {kind.__name__}, got {type(process.components[name]).__name__}")
+            got = type(process.components[name]).__name__
+            raise ValueError(f"process[{name!r}]: must be {kind.__name__}, got {got}")
     return process
 
 
@@ -109,7 +110,8 @@ def poses(reference_pos: Tensor, state: Mapping[str, Any], layout: LigandLayout)
                           delta.to(reference_pos.dtype), layout.tree)
     centre = centroids(flex, layout.batch, layout.num_ligands)
     rot = state["so3"].to(reference_pos.dtype)[layout.batch]
-    return torch.einsum("nij,nj->ni", rot, flex - centre[layout.batch]) + state["r3"].to(reference_pos.dtype)[layout.batch]
+    target = state["r3"].to(reference_pos.dtype)[layout.batch]
+    return torch.einsum("nij,nj->ni", rot, flex - centre[layout.batch]) + target
 
 
 def target_state(graph, layout: LigandLayout | None = None) -> State:

@@ -361,7 +361,8 @@ class DiffusionPoseGenerator:
             return []
         device = generator.device
         net = PoseScoreNet(self.model.to(device).eval(), self.process)
-        batch = collate_complexes([g for lig in ligands for g in [self.graph(receptor, lig, pocket)] * samples]).to(device)
+        graphs = [g for lig in ligands for g in [self.graph(receptor, lig, pocket)] * samples]
+        batch = collate_complexes(graphs).to(device)
         layout = LigandLayout.of(batch, check=True)
         state = self.prior(layout, pocket, generator)
 

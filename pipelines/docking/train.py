@@ -150,7 +150,8 @@ def run_train(cfg: TrainRunConfig) -> dict:
     write_text_atomic(cfg.out / "config.json", json.dumps({
         "command": "sciffusion docking train", "config": resolved, "cache": str(cfg.cache), "index": str(cfg.index),
         "exclude_ids": None if cfg.exclude_ids is None else str(cfg.exclude_ids),
-        "splits": {"train": _ids_record(splits["train"], train_missing), "val": _ids_record(splits["val"], val_missing)},
+        "splits": {"train": _ids_record(splits["train"], train_missing),
+                   "val": _ids_record(splits["val"], val_missing)},
         "versions": package_versions(VERSIONED_PACKAGES)}, indent=1))
 
     seed = conf.product.train.seed

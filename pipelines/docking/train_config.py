@@ -19,8 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from sciffusion.common.training.config import TrainConfig
-from sciffusion.common.training.product_loss import ProductLossConfig
 from sciffusion.common.training.product_module import ProductTrainConfig
 from sciffusion.domains.docking.pose_dataset import PoseDataConfig
 from sciffusion.domains.docking.pose_diffusion import check_pose_process, default_pose_process, \

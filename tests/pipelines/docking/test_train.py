@@ -34,7 +34,8 @@ def cache(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("train_cache")
     index = root / "prep.csv"
     index.write_text("id,protein,ligand,pocket_ligand\n" + "".join(
-        f"{n},{DATA}/{n}_pocket.pdb.gz,{DATA}/{n}_ligand.sdf,{DATA}/{n}_ligand.sdf\n" for n in ("6YQW_82I", "6XG5_TOP")))
+        f"{n},{DATA}/{n}_pocket.pdb.gz,{DATA}/{n}_ligand.sdf,{DATA}/{n}_ligand.sdf\n"
+        for n in ("6YQW_82I", "6XG5_TOP")))
     run_prepare(PrepareConfig(index=index, out=root / "prepared", conformers=2, conformer_refine_steps=5))
     out = root / "cache"
     out.mkdir()
