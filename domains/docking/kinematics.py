@@ -202,12 +202,42 @@ def dihedral(pos: Tensor, a: int, b: int, c: int, d: int) -> Tensor:
     return dihedrals(pos, torch.tensor([[a, b, c, d]], device=pos.device))[0]
 
 
+def kabsch_rotations(mobile: Tensor, target: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    """Per ligand, the proper rotation R_b [B, 3, 3] minimising Σ_i |R_b (mobile_i − m̄_b) − (target_i − t̄_b)|²
+    (Kabsch 1976): mobile, target [ΣN, 3] Å in the same atom order, ``batch`` [ΣN] ligand of each atom.
+    One batched SVD; a ligand with a degenerate (collinear) geometry gets some minimiser, not a unique one."""
+    a = mobile - centroids(mobile, batch, num_graphs)[batch]
+    b = target - centroids(target, batch, num_graphs)[batch]
+    cov = torch.zeros(num_graphs, 3, 3, dtype=mobile.dtype, device=mobile.device).index_add_(
+        0, batch, b[:, :, None] * a[:, None, :])
+    u, _, vh = torch.linalg.svd(cov)
+    sign = torch.sign(torch.det(u @ vh))
+    fix = torch.ones(num_graphs, 3, dtype=mobile.dtype, device=mobile.device)
+    fix[:, 2] = torch.where(sign == 0, torch.ones_like(sign), sign)
+    return u @ torch.diag_embed(fix) @ vh
+
+
 def kabsch_rotation(mobile: Tensor, target: Tensor) -> Tensor:
     """Proper rotation R [3, 3] minimising Σ |R (mobile_i − m̄) − (target_i − t̄)|² (Kabsch 1976);
-    mobile, target: [N, 3] Å, same atom order."""
-    a = mobile - mobile.mean(0)
-    b = target - target.mean(0)
-    u, _, vh = torch.linalg.svd(b.T @ a)
-    sign = torch.sign(torch.det(u @ vh))
-    fix = torch.diag(torch.stack([torch.ones_like(sign), torch.ones_like(sign), sign]))
-    return u @ fix @ vh
+    mobile, target: [N, 3] Å, same atom order. One ligand of :func:`kabsch_rotations`."""
+    batch = torch.zeros(mobile.shape[0], dtype=torch.long, device=mobile.device)
+    return kabsch_rotations(mobile, target, batch, 1)[0]
+
+
+def torsion_alignments(reference: Tensor, flex: Tensor, batch: Tensor, num_graphs: int,
+                       rot_batch: Tensor) -> Tensor:
+    """The rotations A_b [B, 3, 3] that undo the rigid part of torsion changes: Kabsch of the
+    torsion-changed positions ``flex`` [ΣN, 3] onto ``reference`` [ΣN, 3] (Å), each about its centroid;
+    identity for ligands without rotatable bonds (``rot_batch`` [M]: ligand of each bond).
+
+    With A, a torsion change moves no ligand as a whole (DiffDock, Corso et al. 2023, §3.2 and App. A:
+    the torsion update is followed by a rigid alignment onto the pre-update pose), so the result does
+    not depend on which side of a bond is turned: turning v's side by +δ about u→v and u's side by +δ
+    about v→u differ by a rigid motion only, which the alignment removes."""
+    eye = torch.eye(3, dtype=flex.dtype, device=flex.device).expand(num_graphs, 3, 3)
+    if rot_batch.numel() == 0:
+        return eye.clone()
+    flexible = torch.zeros(num_graphs, dtype=torch.bool, device=flex.device)
+    flexible[rot_batch] = True
+    aligned = kabsch_rotations(flex, reference, batch, num_graphs)
+    return torch.where(flexible[:, None, None], aligned, eye)

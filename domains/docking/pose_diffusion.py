@@ -8,19 +8,23 @@ State of B ligands (the product layout of :mod:`sciffusion.common.manifolds.prod
     "torus": Ragged torsion changes δ [M] radians relative to the reference conformer, rows in the
              graph's ``rot_edges`` order, index = ligand of each bond
 
-Chart (:func:`poses`, the kinematics convention of :mod:`.kinematics`)::
+Chart (:func:`poses`)::
 
-    x = R (τ_δ(x_ref) − c_δ) + c',     c_δ = centroid of τ_δ(x_ref)
+    x = R A_δ (τ_δ(x_ref) − c_δ) + c',     c_δ = centroid of τ_δ(x_ref),
+    A_δ = Kabsch rotation of τ_δ(x_ref) onto x_ref (identity without rotatable bonds)
 
 so the retractions of the product process act on poses as: r3 ``c' + v`` moves every atom by v; so3
 ``exp([ω]×) R`` turns the pose by ω (left / space-frame rotation vector) about its centroid; torus
-``wrap(δ + v)`` turns each bond's moving side by v (the root fragment keeps its orientation) and
-re-centres the ligand on c'. The score network's outputs (translation, rotation about the centroid,
-torsion) are tangents of exactly these moves.
+``wrap(δ + v)`` changes the torsions by v and moves the ligand as a whole as little as possible
+(A_δ removes the rigid part, as DiffDock's torsion update does), so a torsion move is the same
+whichever side of a bond is turned (:func:`~.kinematics.torsion_alignments`), as the score model's
+side-independent torsion output assumes. The score network's outputs (translation, rotation about
+the centroid, torsion) are tangents of exactly these moves.
 
 Training target (:func:`target_state`): conformer k of a cache entry with its stored change onto the
-crystal pose (δ_k, R_k, t_k) gives ``state0 = {c_δk + t_k, R_k, δ_k}``, so ``poses(conformer, state0)``
-is the crystal-matched pose (RMSD to the crystal = the cache's ``rmsd_matched``).
+crystal pose (δ_k, R_k, t_k; kinematics convention x = R_k (τ_δk(x_ref) − c_δk) + c_δk + t_k) gives
+``state0 = {c_δk + t_k, R_k A_δk⁻¹, δ_k}``, so ``poses(conformer, state0)`` is the crystal-matched pose
+(RMSD to the crystal = the cache's ``rmsd_matched``).
 
 Default process (:func:`default_pose_process`), after DiffDock's ranges (Corso et al. 2023) with a
 translation range for **pocket-given** docking: σ_tr ∈ [0.1, 6] Å (the prior centre is the pocket-box
@@ -39,7 +43,9 @@ from torch import Tensor, nn
 
 from sciffusion.common.manifolds.product import SO3, Euclidean, ProductProcess, State, Tangents, Torus
 from sciffusion.common.manifolds.ragged import Ragged
-from sciffusion.domains.docking.kinematics import TorsionTree, apply_torsions, centroids, torsion_tree
+from sciffusion.domains.docking.kinematics import (
+    TorsionTree, apply_torsions, centroids, torsion_alignments, torsion_tree,
+)
 from sciffusion.domains.docking.score_inputs import complex_inputs, with_positions
 from sciffusion.domains.docking.score_model import DockingScoreModel, ScoreModelConfig
 
@@ -100,32 +106,42 @@ class LigandLayout:
         return Ragged(values, self.rot_batch, self.num_ligands)
 
 
-def poses(reference_pos: Tensor, state: Mapping[str, Any], layout: LigandLayout) -> Tensor:
-    """Ligand coordinates [ΣN, 3] Å of the state (module docstring): reference_pos [ΣN, 3] Å (the
-    reference conformers, flat), state {"r3" [B, 3] Å, "so3" [B, 3, 3], "torus" Ragged [M] radians}.
-    Batched over ligands and bonds (one tensor step per torsion-tree level), differentiable."""
-    torsion = state["torus"]
-    delta = torsion.values if isinstance(torsion, Ragged) else torsion
+def torsioned(reference_pos: Tensor, delta: Tensor, layout: "LigandLayout") -> tuple[Tensor, Tensor]:
+    """The rigid-free torsion change of the chart: ``(A_δ (τ_δ(x_ref) − c_δ) [ΣN, 3] Å, c_δ [B, 3] Å)``
+    for reference conformers [ΣN, 3] Å and torsion changes δ [M] radians (module docstring)."""
     flex = apply_torsions(reference_pos, layout.rot_edges, layout.mask_torsion, layout.mask_atom,
                           delta.to(reference_pos.dtype), layout.tree)
     centre = centroids(flex, layout.batch, layout.num_ligands)
+    align = torsion_alignments(reference_pos, flex, layout.batch, layout.num_ligands, layout.rot_batch)
+    local = torch.einsum("nij,nj->ni", align[layout.batch], flex - centre[layout.batch])
+    return local, centre
+
+
+def poses(reference_pos: Tensor, state: Mapping[str, Any], layout: LigandLayout) -> Tensor:
+    """Ligand coordinates [ΣN, 3] Å of the state (module docstring): reference_pos [ΣN, 3] Å (the
+    reference conformers, flat), state {"r3" [B, 3] Å, "so3" [B, 3, 3], "torus" Ragged [M] radians}.
+    Batched over ligands and bonds (one tensor step per torsion-tree level, one batched SVD)."""
+    torsion = state["torus"]
+    delta = torsion.values if isinstance(torsion, Ragged) else torsion
+    local, _ = torsioned(reference_pos, delta, layout)
     rot = state["so3"].to(reference_pos.dtype)[layout.batch]
     target = state["r3"].to(reference_pos.dtype)[layout.batch]
-    return torch.einsum("nij,nj->ni", rot, flex - centre[layout.batch]) + target
+    return torch.einsum("nij,nj->ni", rot, local) + target
 
 
 def target_state(graph, layout: LigandLayout | None = None) -> State:
     """The training target state0 of a graph or batch built with ``conformer=k`` whose ``ligand.pos``
     is the reference conformer (:func:`~.pose_dataset.training_graph`): r3 = c_δ + t_k [B, 3] Å,
-    so3 = R_k [B, 3, 3], torus = δ_k [M] radians (module docstring)."""
+    so3 = R_k A_δ⁻¹ [B, 3, 3], torus = δ_k [M] radians (module docstring)."""
     layout = LigandLayout.of(graph) if layout is None else layout
     lig = graph["ligand"]
     delta = lig.rot_conformer_delta.reshape(-1)
     flex = apply_torsions(lig.pos, layout.rot_edges, layout.mask_torsion, layout.mask_atom, delta, layout.tree)
     centre = centroids(flex, layout.batch, layout.num_ligands)
+    align = torsion_alignments(lig.pos, flex, layout.batch, layout.num_ligands, layout.rot_batch)
     b = layout.num_ligands
     return {"r3": centre + graph.conformer_translation.reshape(b, 3),
-            "so3": graph.conformer_rotation.reshape(b, 3, 3),
+            "so3": graph.conformer_rotation.reshape(b, 3, 3) @ align.transpose(1, 2),
             "torus": layout.torsion_part(delta)}
 
 

@@ -163,11 +163,22 @@ def poses_from_changes(ligand: PreparedLigand, translation: Tensor, rotation: Te
     return out.reshape(k, n, 3)
 
 
-def torsioned_centroids(ligand: PreparedLigand, delta: Tensor) -> Tensor:
-    """Centroids [K, 3] Å of the start conformer after torsion changes ``delta`` [K, m] radians."""
-    zero_t = torch.zeros(delta.shape[0], 3, dtype=torch.float64, device=delta.device)
-    eye = torch.eye(3, dtype=torch.float64, device=delta.device).expand(delta.shape[0], 3, 3)
-    return poses_from_changes(ligand, zero_t, eye, delta).mean(dim=1)
+def torsion_frames(ligand: PreparedLigand, delta: Tensor) -> tuple[Tensor, Tensor]:
+    """For torsion changes ``delta`` [K, m] radians of the start conformer: the centroids c_δ [K, 3] Å
+    of the changed conformers and the rotations A_δ [K, 3, 3] that align them back onto the start
+    conformer (:func:`~.kinematics.torsion_alignments`; identity without rotatable bonds)."""
+    from sciffusion.domains.docking.kinematics import torsion_alignments
+
+    k = delta.shape[0]
+    zero_t = torch.zeros(k, 3, dtype=torch.float64, device=delta.device)
+    eye = torch.eye(3, dtype=torch.float64, device=delta.device).expand(k, 3, 3)
+    flex = poses_from_changes(ligand, zero_t, eye, delta)  # [K, N, 3]
+    n = flex.shape[1]
+    batch = torch.arange(k, device=delta.device).repeat_interleave(n)
+    reference = ligand.start_pos.to(flex.device, torch.float64).repeat(k, 1)
+    rot_batch = torch.arange(k, device=delta.device).repeat_interleave(delta.shape[1])
+    align = torsion_alignments(reference, flex.reshape(-1, 3), batch, k, rot_batch)
+    return flex.mean(dim=1), align
 
 
 def clash_confidence(pos: Tensor, receptor_pos: Tensor, chunk: int = 16) -> dict[str, Tensor]:
@@ -218,7 +229,7 @@ class RandomPoseGenerator:
             m = int(ligand.tensors["rot_edges"].shape[0])
             delta = (torch.rand(samples, m, dtype=torch.float64, device=device, generator=generator)
                      * 2 - 1) * math.pi
-            translation = target - torsioned_centroids(ligand, delta)
+            translation = target - torsion_frames(ligand, delta)[0]
             pos = poses_from_changes(ligand, translation, rotation, delta)
             near = _atoms_near(rec_pos, pos, CONTACT_DISTANCE)
             scores = clash_confidence(pos, near)
@@ -387,8 +398,10 @@ class DiffusionPoseGenerator:
         delta = torus.values[mine].double().reshape(samples, -1)
         rotation = exp_map(log_map(final["so3"][rows].double()))  # back onto SO(3) after float32 steps
         centroid = final["r3"][rows].double()
-        translation = centroid - torsioned_centroids(ligand, delta.to(ligand.start_pos.device)).to(centroid.device)
-        pos = poses_from_changes(ligand, translation, rotation, delta)
+        # the chart of pose_diffusion.poses in kinematics terms: rotation R A_δ, translation c' − c_δ
+        centre, align = torsion_frames(ligand, delta.to(ligand.start_pos.device))
+        translation = centroid - centre.to(centroid.device)
+        pos = poses_from_changes(ligand, translation, rotation @ align.to(rotation.device), delta)
         rec_pos = receptor.atoms["pos"].to(pos.device, torch.float64)
         scores = dict((self.confidence_fn or clash_confidence)(pos, _atoms_near(rec_pos, pos, CONTACT_DISTANCE)))
         confidence = scores.pop("confidence")

@@ -14,7 +14,7 @@ from sciffusion.common.manifolds.ragged import Ragged
 from sciffusion.common.manifolds.so3 import exp_map, random_rotation
 from sciffusion.domains.docking.conformers import conformer_targets, strip_hydrogens
 from sciffusion.domains.docking.graphs import complex_tensors
-from sciffusion.domains.docking.kinematics import apply_torsions, dihedrals
+from sciffusion.domains.docking.kinematics import apply_torsions, centroids, dihedrals, kabsch_rotations
 from sciffusion.domains.docking.ligand_io import read_ligand
 from sciffusion.domains.docking.pockets import ligand_pocket_from_mol, resolve_pocket
 from sciffusion.domains.docking.pose_dataset import (
@@ -108,13 +108,19 @@ def test_chart_agrees_with_the_product_retractions(entries):
     eps = 1e-6
     fd = (poses(ref, proc.retract(state, {**zero, "so3": eps * w}), layout) - x) / eps
     assert torch.allclose(fd, torch.linalg.cross(w[layout.batch], x - c), atol=1e-5)
-    # torsions: turning bond k of the current pose by v_k about its current axis, then re-centring on r3
+    # torsions: the dihedrals change by exactly v_k, the centroid stays on r3, and no rigid part is
+    # left relative to the reference conformer (Kabsch of R⁻¹(pose − c') onto it is the identity)
     dv = torch.randn(m, generator=g, dtype=torch.float64) * 0.5
-    moved = poses(ref, proc.retract(state, {**zero, "torus": dv}), layout)
-    turned = apply_torsions(x, layout.rot_edges, layout.mask_torsion, layout.mask_atom, dv, layout.tree)
-    shift = torch.zeros(b, 3, dtype=torch.float64).index_add_(0, layout.batch, turned - x)
-    shift = shift / torch.bincount(layout.batch, minlength=b)[:, None]
-    assert torch.allclose(moved, turned - shift[layout.batch], atol=1e-9)
+    moved_state = proc.retract(state, {**zero, "torus": dv})
+    moved = poses(ref, moved_state, layout)
+    assert torch.allclose(centroids(moved, layout.batch, b), state["r3"], atol=1e-10)
+    local = torch.einsum("nji,nj->ni", state["so3"][layout.batch], moved - state["r3"][layout.batch])
+    eye = torch.eye(3, dtype=torch.float64).expand(b, 3, 3)
+    assert torch.allclose(kabsch_rotations(local, ref, layout.batch, b), eye, atol=1e-9)
+    # negative control: the same torsions without the alignment keep a rigid part
+    turned = apply_torsions(ref, layout.rot_edges, layout.mask_torsion, layout.mask_atom,
+                            moved_state["torus"].values, layout.tree)
+    assert not torch.allclose(kabsch_rotations(turned, ref, layout.batch, b), eye, atol=1e-3)
     quads = torch.cat([_quads(entries, batch, i) for i in range(b)])
     change = torch.remainder(dihedrals(moved, quads) - dihedrals(x, quads) - dv + math.pi, 2 * math.pi) - math.pi
     assert change.abs().max() < 1e-8
@@ -191,4 +197,33 @@ def test_target_state_needs_the_conformer_on_the_graph(entries):
     graph = training_graph(entries[1], 1)
     state = target_state(graph)
     assert state["torus"].values.shape == (graph["ligand"].rot_edges.shape[0],)
-    assert torch.allclose(state["so3"][0], entries[1]["conformers"]["rotation"][1])
+    # so3 = R_k A_δ⁻¹: the stored rotation up to the alignment that removes the torsions' rigid part
+    lig, layout = graph["ligand"], LigandLayout.of(graph)
+    flex = apply_torsions(lig.pos, layout.rot_edges, layout.mask_torsion, layout.mask_atom,
+                          lig.rot_conformer_delta.reshape(-1), layout.tree)
+    align = kabsch_rotations(flex, lig.pos, layout.batch, 1)[0]
+    assert torch.allclose(state["so3"][0] @ align, entries[1]["conformers"]["rotation"][1].to(align.dtype),
+                          atol=1e-5)
+    assert not torch.allclose(align, torch.eye(3, dtype=align.dtype), atol=1e-3)
+
+
+def test_chart_does_not_depend_on_which_side_of_a_bond_turns():
+    """Turning v's side by +δ about u→v or u's side by +δ about v→u gives the same pose in the chart
+    (the rigid difference is aligned away), as the score model's side-independent torsion output needs."""
+    from sciffusion.domains.docking.kinematics import torsion_tree
+
+    g = torch.Generator().manual_seed(3)
+    ref = torch.randn(7, 3, generator=g, dtype=torch.float64) * 1.5  # one bond 2-3; 0,1,2 | 3,4,5,6
+    edges = torch.tensor([[2, 3]])
+    small = torch.tensor([0, 1, 2])  # u's side as the moving side of the reversed bond (3, 2)
+    large = torch.tensor([3, 4, 5, 6])
+    batch = torch.zeros(7, dtype=torch.long)
+    state = {"r3": torch.randn(1, 3, generator=g, dtype=torch.float64), "so3": random_rotation(1, generator=g)}
+    delta = torch.tensor([0.9], dtype=torch.float64)
+    out = []
+    for e, side in ((edges, large), (edges.flip(1), small)):
+        tree = torsion_tree(e, torch.zeros(len(side), dtype=torch.long), side, 7)
+        layout = LigandLayout(batch, 1, e, torch.zeros(len(side), dtype=torch.long), side,
+                              torch.zeros(1, dtype=torch.long), tree)
+        out.append(poses(ref, {**state, "torus": layout.torsion_part(delta)}, layout))
+    assert torch.allclose(out[0], out[1], atol=1e-9)
