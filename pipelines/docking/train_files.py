@@ -123,10 +123,10 @@ class RunFiles(pl.Callback):
         """last.ckpt (all ranks take part), then model.ckpt and the curves on rank 0."""
         last = self.out / "last.ckpt"
         if not trainer.is_global_zero:
-            trainer.save_checkpoint(last)  # a collective call; only rank 0 writes
+            trainer.save_checkpoint(last, weights_only=False)  # a collective call; only rank 0 writes
             return
         with atomic_path(last, overwrite=True) as tmp:
-            trainer.save_checkpoint(tmp)
+            trainer.save_checkpoint(tmp, weights_only=False)  # full: weights, optimizer, loops (resume)
         net = pl_module.ema.shadow
         content = model_file(net.model, net.process, self.data, {"step": trainer.global_step})
         with atomic_path(self.out / "model.ckpt", overwrite=True) as path:
