@@ -4,16 +4,13 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
+from sciffusion.domains.docking.conformers import with_positions
 from sciffusion.domains.docking.pose_metrics import centroid_distance, pose_rmsd
 
 
 def _moved(mol, shift: float):
-    out = Chem.Mol(mol)
-    conf = out.GetConformer()
-    for i in range(out.GetNumAtoms()):
-        p = conf.GetAtomPosition(i)
-        conf.SetAtomPosition(i, (p.x + shift, p.y, p.z))
-    return out
+    """``mol`` shifted by ``shift`` Å along x (every atom, one conformer)."""
+    return with_positions(mol, mol.GetConformer().GetPositions() + [shift, 0.0, 0.0])
 
 
 def test_rmsd_is_symmetry_corrected_without_alignment():

@@ -10,6 +10,7 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
+from sciffusion.domains.docking.conformers import with_positions
 from sciffusion.pipelines.docking.evaluate import EvaluateConfig, run_evaluate, seed_runs
 
 DATA = Path(__file__).parents[3] / "domains" / "docking" / "data"
@@ -39,12 +40,8 @@ def test_crystal_against_itself_is_rmsd_zero_and_pb_valid(tmp_path):
 
 
 def _moved(mol, shift: float):
-    out = Chem.Mol(mol)
-    conf = out.GetConformer()
-    for i in range(out.GetNumAtoms()):
-        p = conf.GetAtomPosition(i)
-        conf.SetAtomPosition(i, (p.x + shift, p.y, p.z))
-    return out
+    """``mol`` shifted by ``shift`` Å along x (every atom, one conformer)."""
+    return with_positions(mol, mol.GetConformer().GetPositions() + [shift, 0.0, 0.0])
 
 
 def test_ranking_seeds_missing_and_timing(tmp_path):
