@@ -135,6 +135,14 @@ def video_baselines(
     typer.echo(f"wrote {out}/baselines.csv, per_frame.csv and ssim_per_frame.png")
 
 
+def _dock_method(item: str) -> tuple[str, str]:
+    """``NAME=MODEL`` → (name, model); one-line error otherwise."""
+    name, sep, model = item.partition("=")
+    if not sep or not name.strip() or not model.strip():
+        raise ValueError(f"--dock: expected NAME=MODEL (a checkpoint or 'random'), got {item!r}")
+    return name.strip(), model.strip()
+
+
 @app.command("docking")
 @user_errors_exit
 def docking(
@@ -150,13 +158,21 @@ def docking(
     exhaustiveness: int = typer.Option(8, "--exhaustiveness", help="Vina exhaustiveness."),
     top_k: int = typer.Option(5, "--top-k", help="Poses scored per complex."),
     no_posebusters: bool = typer.Option(False, "--no-posebusters", help="Skip the PoseBusters checks (faster)."),
+    dock: Optional[list[str]] = typer.Option(None, "--dock", help="NAME=MODEL: run 'sciffusion dock' on every "
+                                             "complex in this process, MODEL a pose-diffusion checkpoint or "
+                                             "'random' (the random-pose control) (repeatable)."),
+    samples: int = typer.Option(10, "--samples", help="Poses per complex for --dock methods."),
+    steps: int = typer.Option(20, "--steps", help="Reverse-diffusion steps for --dock methods."),
+    seed: int = seed_option(0, "Seed of the --dock runs."),
 ) -> None:
     """Docking methods on the same complexes, one evaluation: RMSD and PoseBusters table, CDF plot."""
     from sciffusion.pipelines.bench.docking import DockingBenchConfig, parse_prediction, run_docking_bench
 
     cfg = DockingBenchConfig(index=index, out=out, overwrite=overwrite, methods=_names(methods, "--methods"),
                              predictions=tuple(parse_prediction(p) for p in pred or ()), workers=workers,
-                             exhaustiveness=exhaustiveness, top_k=top_k, posebusters=not no_posebusters)
+                             exhaustiveness=exhaustiveness, top_k=top_k, posebusters=not no_posebusters,
+                             docked=tuple(_dock_method(d) for d in dock or ()), samples=samples, steps=steps,
+                             seed=seed)
     run_docking_bench(cfg, log=typer.echo)
     typer.echo((out / "table.txt").read_text().rstrip())
     typer.echo(f"wrote {out}/table.txt, summary.json and rmsd_cdf.png")

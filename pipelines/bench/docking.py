@@ -2,8 +2,11 @@
 
 Methods: ``vina`` (AutoDock Vina re-docking through :mod:`sciffusion.pipelines.docking.vina_baseline`,
 poses in ``OUT/vina/``), ``crystal`` (the crystal pose as rank 1: a harness check that must give
-RMSD 0 Å and PB-valid), and any ``NAME=PRED_DIR`` already in the PRED_DIR layout of
-``sciffusion docking evaluate``. For a long Vina run that must survive interruptions, run the
+RMSD 0 Å and PB-valid), ``--dock NAME=MODEL`` (``sciffusion dock`` in this process on every
+complex, pocket = the index row's pocket, e.g. crystal ligand box + 4 Å; MODEL a pose-diffusion
+checkpoint or ``random``, the random-pose control ranked by the same confidence; the input ligand's
+pose is never used: each run starts from a seeded ETKDG conformer), and any ``NAME=PRED_DIR`` already
+in the PRED_DIR layout of ``sciffusion docking evaluate``. For a long Vina run that must survive interruptions, run the
 resumable ``sciffusion docking baseline vina`` first and pass its folder as ``vina=DIR``.
 
 Every method is scored by :func:`sciffusion.pipelines.docking.evaluate.run_evaluate` on the index ids
@@ -40,6 +43,10 @@ class DockingBenchConfig:
     exhaustiveness: int = 8
     top_k: int = 5
     posebusters: bool = True
+    docked: tuple[tuple[str, str], ...] = ()
+    samples: int = 10
+    steps: int = 20
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if not Path(self.index).is_file():
@@ -48,7 +55,7 @@ class DockingBenchConfig:
         if unknown:
             raise ValueError(f"--methods: unknown {', '.join(unknown)} (choose from {', '.join(METHODS)}; "
                              "use --pred NAME=DIR for others)")
-        names = list(self.methods) + [name for name, _ in self.predictions]
+        names = list(self.methods) + [name for name, _ in self.predictions] + [name for name, _ in self.docked]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"--methods/--pred: method name used twice: {', '.join(repeated)}")
@@ -65,6 +72,13 @@ class DockingBenchConfig:
             raise ValueError(f"--exhaustiveness: must be >= 1, got {self.exhaustiveness}")
         if self.top_k < 1:
             raise ValueError(f"--top-k: must be >= 1, got {self.top_k}")
+        for name, model in self.docked:
+            if not name or "/" in name or name in ("ref",):
+                raise ValueError(f"--dock: bad method name {name!r} (no '/', not 'ref')")
+            if model != "random" and not Path(model).is_file():
+                raise FileNotFoundError(f"{model}: model checkpoint of {name} not found (--dock)")
+        if self.samples < 1 or self.steps < 1:
+            raise ValueError(f"--samples/--steps: must be >= 1, got {self.samples}/{self.steps}")
 
 
 def parse_prediction(item: str) -> tuple[str, Path]:
@@ -97,6 +111,42 @@ def crystal_predictions(entries, out: Path) -> None:
         shutil.copy(e.ligand, folder / "rank1.sdf")
 
 
+def dock_predictions(entries, model: str, out: Path, cfg: DockingBenchConfig,
+                     log: Callable[[str], None] = print) -> dict[str, int]:
+    """``sciffusion dock`` with ``model`` on every entry (its own pocket), poses as ``out/<id>/rank<k>.sdf``
+    and ``out/timing.csv``; a complex that fails is logged and left out (scored as a failure)."""
+    from sciffusion.pipelines.docking.dock import run_dock
+    from sciffusion.pipelines.docking.dock_inputs import DockConfig
+
+    out.mkdir(parents=True)
+    runs = out.parent / f".{out.name}_runs"
+    timing, failed = [], 0
+    for i, e in enumerate(entries):
+        try:
+            if e.pocket_box is not None:
+                pocket = {"center": tuple(e.pocket_box.center), "size": tuple(e.pocket_box.size)}
+            elif e.pocket_residues:
+                pocket = {"residues": tuple(e.pocket_residues)}
+            elif e.pocket_ligand is not None:
+                pocket = {"ref_ligand": e.pocket_ligand}
+            else:
+                pocket = {}
+            result = run_dock(DockConfig(protein=e.protein, ligand=str(e.ligand), out=runs / e.id, model=model,
+                                         samples=cfg.samples, top_k=min(cfg.top_k, cfg.samples), steps=cfg.steps,
+                                         seed=cfg.seed, batch_size=1, progress=False, **pocket))
+        except (ValueError, FileNotFoundError) as exc:
+            failed += 1
+            log(f"  {e.id}: failed: {exc}")
+            continue
+        (folder,) = [p for p in (runs / e.id).iterdir() if p.is_dir()]  # one ligand per complex
+        shutil.move(str(folder), str(out / e.id))
+        timing.append((e.id, result["seconds"]))
+        log(f"  {i + 1}/{len(entries)} {e.id}: {result['seconds']:.1f} s")
+    shutil.rmtree(runs, ignore_errors=True)
+    (out / "timing.csv").write_text("id,seconds\n" + "".join(f"{i},{t:.3f}\n" for i, t in timing))
+    return {"docked": len(timing), "failed": failed}
+
+
 def _top1_rmsds(report: Path) -> list[float]:
     with open(report / "per_complex.csv", newline="") as fh:
         return [float(r["top1_rmsd"]) for r in csv.DictReader(fh)]
@@ -126,7 +176,7 @@ def run_docking_bench(cfg: DockingBenchConfig, log: Callable[[str], None] = prin
 
         check_vina_installed()
     log(f"{len(entries)} complexes from {cfg.index}; methods: "
-        f"{', '.join(list(cfg.methods) + [n for n, _ in cfg.predictions])}")
+        f"{', '.join(list(cfg.methods) + [n for n, _ in cfg.docked] + [n for n, _ in cfg.predictions])}")
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
         build_ref_dir(entries, tmp / "ref")
@@ -144,6 +194,11 @@ def run_docking_bench(cfg: DockingBenchConfig, log: Callable[[str], None] = prin
             else:
                 crystal_predictions(entries, tmp / "crystal")
             preds[method] = tmp / method
+        for name, model in cfg.docked:
+            log(f"{name}: docking with {model}")
+            counts = dock_predictions(entries, model, tmp / name, cfg, log)
+            log(f"{name}: {counts}")
+            preds[name] = tmp / name
         preds.update(dict(cfg.predictions))
         summaries, curves = [], {}
         for name, pred in preds.items():
@@ -160,9 +215,10 @@ def run_docking_bench(cfg: DockingBenchConfig, log: Callable[[str], None] = prin
                                                      indent=1, default=str) + "\n")
         config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
         config["predictions"] = [[n, str(p)] for n, p in cfg.predictions]
+        config["docked"] = [[n, m] for n, m in cfg.docked]
         (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
         rmsd_cdf_plot(curves, tmp / "rmsd_cdf.png")
     return summaries
 
 
-__all__ = ["DockingBenchConfig", "METHODS", "parse_prediction", "run_docking_bench"]
+__all__ = ["DockingBenchConfig", "METHODS", "dock_predictions", "parse_prediction", "run_docking_bench"]

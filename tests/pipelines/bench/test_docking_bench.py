@@ -86,3 +86,33 @@ def test_config_and_pred_parsing_reject_bad_input(tmp_path):
     assert parse_prediction("mine=runs/x") == ("mine", Path("runs/x"))
     with pytest.raises(ValueError, match="NAME=PRED_DIR"):
         parse_prediction("runs/x")
+
+
+def test_dock_methods_run_sciffusion_dock_on_every_complex(tmp_path):
+    """--dock random=random: the random-pose control docked in this process, one folder per complex,
+    timing.csv for the evaluation, far from the crystal pose (a control that found it would be a bug)."""
+    index = tmp_path / "index.csv"
+    index.write_text("id,protein,ligand,pocket_ligand\n" + "".join(
+        f"{cid},{DATA / f'{cid}_protein.pdb.gz'},{DATA / f'{cid}_ligand.sdf'},{DATA / f'{cid}_ligand.sdf'}\n"
+        for cid in IDS))
+    out = tmp_path / "bench"
+    summaries = run_docking_bench(DockingBenchConfig(index=index, out=out, methods=("crystal",),
+                                                     docked=(("random", "random"),), samples=3, top_k=2,
+                                                     posebusters=False), log=lambda s: None)
+    by = {s["method"]: s["per_seed"]["0"] for s in summaries}
+    assert by["crystal"]["top1_rmsd_lt2"] == 1.0
+    assert by["random"]["n"] == 2 and by["random"]["n_missing"] == 0
+    for cid in IDS:
+        assert sorted(p.name for p in (out / "random" / cid).glob("rank*.sdf")) == ["rank1.sdf", "rank2.sdf"]
+    with open(out / "random_report" / "per_complex.csv") as fh:
+        assert all(float(r["top1_rmsd"]) > 2.0 for r in csv.DictReader(fh))
+    assert (out / "random" / "timing.csv").read_text().startswith("id,seconds\n")
+    assert json.loads((out / "config.json").read_text())["docked"] == [["random", "random"]]
+    assert not any(p.name.startswith(".") for p in out.iterdir())
+
+
+def test_dock_method_errors_are_one_line(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.ckpt: model checkpoint of mine not found"):
+        DockingBenchConfig(index=_index(tmp_path), out=tmp_path / "b", docked=(("mine", "nope.ckpt"),))
+    with pytest.raises(ValueError, match="--dock: bad method name"):
+        DockingBenchConfig(index=_index(tmp_path), out=tmp_path / "b", docked=(("a/b", "random"),))
