@@ -39,22 +39,21 @@ def split_batch(batch: Any) -> tuple[Tensor, Any]:
     raise ValueError(f"batch: expected a tensor or (x0, cond), got {type(batch).__name__}")
 
 
-class DiffusionModule(pl.LightningModule):
-    """Trains ``net`` as a denoiser with the loss of ``config`` (saved as hparams ``config``)."""
+class TrainedNetModule(pl.LightningModule):
+    """What every training module of the core shares: a network ``net`` with its EMA copy, the
+    optimiser and clipping of a :class:`TrainConfig` (``self.config``), the EMA update after each
+    optimizer step, and :meth:`from_checkpoint`. Subclasses define the loss (``training_step``)."""
 
-    def __init__(self, net: nn.Module, config: TrainConfig | dict = TrainConfig()):
-        super().__init__()
-        if isinstance(config, dict):
-            config = TrainConfig.from_dict(config)
-        self.config = config
-        self.save_hyperparameters({"config": config.to_dict()})
+    def _setup(self, net: nn.Module, train: TrainConfig, hparams_config: dict) -> None:
+        """Store ``net``, its EMA and ``train``; save ``hparams_config`` as hyperparameter ``config``."""
+        self.config = train
+        self.save_hyperparameters({"config": hparams_config})
         self.net = net
-        self.precond = Preconditioning(config.loss, config.sigma_data)
-        self.ema = ExponentialMovingAverage(net, config.ema_decay, config.ema_warmup)
+        self.ema = ExponentialMovingAverage(net, train.ema_decay, train.ema_warmup)
 
     @classmethod
     def from_checkpoint(cls, path: Path | str, net: nn.Module, *, trust: bool = False,
-                        map_location: Any = "cpu") -> "DiffusionModule":
+                        map_location: Any = "cpu") -> "TrainedNetModule":
         """Rebuild a module saved by a Lightning ``Trainer`` around ``net`` (same architecture): config from
         the hparams, training and EMA weights from the state dict. Reads the file with
         :func:`~sciffusion.common.io.checkpoint.load_checkpoint` (weights-only unless ``trust``)."""
@@ -63,7 +62,7 @@ class DiffusionModule(pl.LightningModule):
         ckpt = load_checkpoint(path, trust=trust, map_location=map_location)
         config = ckpt.get("hyper_parameters", {}).get("config") if isinstance(ckpt, dict) else None
         if not isinstance(config, dict) or not isinstance(ckpt.get("state_dict"), dict):
-            raise ValueError(f"{path}: not a DiffusionModule checkpoint (no hyper_parameters.config/state_dict)")
+            raise ValueError(f"{path}: not a {cls.__name__} checkpoint (no hyper_parameters.config/state_dict)")
         module = cls(net, config)
         try:
             module.load_state_dict(ckpt["state_dict"])
@@ -73,6 +72,33 @@ class DiffusionModule(pl.LightningModule):
             detail = detail if len(detail) <= 160 else detail[:159] + "…"
             raise ValueError(f"{path}: weights do not fit this network ({detail})") from None
         return module
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.ema.update(self.net)
+
+    def configure_optimizers(self):
+        c = self.config
+        opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay, betas=c.betas)
+        if c.lr_warmup_steps == 0:
+            return opt
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / c.lr_warmup_steps))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        clip = self.config.grad_clip if gradient_clip_val is None else gradient_clip_val
+        if clip is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+
+
+class DiffusionModule(TrainedNetModule):
+    """Trains ``net`` as a denoiser with the loss of ``config`` (saved as hparams ``config``)."""
+
+    def __init__(self, net: nn.Module, config: TrainConfig | dict = TrainConfig()):
+        super().__init__()
+        if isinstance(config, dict):
+            config = TrainConfig.from_dict(config)
+        self._setup(net, config, config.to_dict())
+        self.precond = Preconditioning(config.loss, config.sigma_data)
 
     # ---- denoisers -----------------------------------------------------------------------------
     def denoise(self, x: Tensor, sigma: Tensor | float, cond: Any = None, use_ema: bool = False) -> Tensor:
@@ -108,22 +134,6 @@ class DiffusionModule(pl.LightningModule):
         loss = self.precond.loss(self.ema.shadow, x0, sigma, noise, cond).mean()
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(x0))
         return loss
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.ema.update(self.net)
-
-    def configure_optimizers(self):
-        c = self.config
-        opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay, betas=c.betas)
-        if c.lr_warmup_steps == 0:
-            return opt
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / c.lr_warmup_steps))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
-        clip = self.config.grad_clip if gradient_clip_val is None else gradient_clip_val
-        if clip is not None:
-            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
 
     # ---- sampling ----------------------------------------------------------------------------------
     @torch.no_grad()

@@ -5,10 +5,10 @@ The network is any ``nn.Module`` called as ``net(noisy_state, t [B], cond) -> {n
 ragged part). A batch is a product state ``{name: tensor [B, ...] or Ragged}`` or a pair
 ``(state, cond)``, ``cond`` being whatever the network also reads (e.g. a graph batch), passed through.
 
-Sibling of :class:`~sciffusion.common.training.module.DiffusionModule`, sharing its parts rather than
-copying them: the :class:`TrainConfig` (AdamW, LR warm-up, EMA, gradient clipping, seed; its
-``loss``/``sigma_data``/``sigma`` fields are not used here), the EMA, and DiffusionModule's own
-``configure_optimizers``, ``configure_gradient_clipping``, EMA update hook and ``from_checkpoint``.
+Sibling of :class:`~sciffusion.common.training.module.DiffusionModule`: both subclass
+:class:`~sciffusion.common.training.module.TrainedNetModule` (network + EMA, AdamW with LR warm-up and
+gradient clipping from a :class:`TrainConfig` — whose ``loss``/``sigma_data``/``sigma`` fields are not
+used here —, the EMA update hook and ``from_checkpoint``).
 Loss: :func:`~sciffusion.common.training.product_loss.product_score_loss` at t ~ U(0, 1) per sample.
 
 Reproducibility: optimizer step k draws its times and noise from a generator seeded with
@@ -21,7 +21,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
@@ -29,8 +28,7 @@ from sciffusion.common.manifolds.product import Part, ProductProcess, ProductRes
 from sciffusion.common.manifolds.ragged import RaggedShape
 from sciffusion.common.noise import rand
 from sciffusion.common.training.config import TrainConfig
-from sciffusion.common.training.ema import ExponentialMovingAverage
-from sciffusion.common.training.module import DiffusionModule
+from sciffusion.common.training.module import TrainedNetModule
 from sciffusion.common.training.product_loss import ProductLoss, ProductLossConfig, product_score_loss
 
 
@@ -80,13 +78,9 @@ def _float_dtype(state: Mapping[str, Part]) -> torch.dtype:
     return next((values_of(p).dtype for p in state.values() if values_of(p).is_floating_point()), torch.float32)
 
 
-class ProductDiffusionModule(pl.LightningModule):
-    """Trains ``net`` as a product-space score with the loss of ``config`` (module docstring)."""
-
-    configure_optimizers = DiffusionModule.configure_optimizers  # read self.config (TrainConfig), self.net
-    configure_gradient_clipping = DiffusionModule.configure_gradient_clipping
-    on_train_batch_end = DiffusionModule.on_train_batch_end  # EMA update after every optimizer step
-    from_checkpoint = classmethod(DiffusionModule.from_checkpoint.__func__)  # cls(net, hparams["config"])
+class ProductDiffusionModule(TrainedNetModule):
+    """Trains ``net`` as a product-space score with the loss of ``config`` (module docstring); network,
+    EMA, optimiser, clipping and :meth:`from_checkpoint` are the core's shared ones."""
 
     def __init__(self, net: nn.Module, config: ProductTrainConfig | dict):
         super().__init__()
@@ -95,11 +89,8 @@ class ProductDiffusionModule(pl.LightningModule):
         if not isinstance(config, ProductTrainConfig):
             raise ValueError(f"config: must be a ProductTrainConfig, got {type(config).__name__}")
         self.product_config = config
-        self.config = config.train  # what the shared DiffusionModule methods read
         self.process = config.process
-        self.save_hyperparameters({"config": config.to_dict()})
-        self.net = net
-        self.ema = ExponentialMovingAverage(net, config.train.ema_decay, config.train.ema_warmup)
+        self._setup(net, config.train, config.to_dict())
 
     # ---- scores ------------------------------------------------------------------------------------
     def scores(self, state: State, t: Tensor, cond: Any = None, use_ema: bool = False) -> Tangents:
