@@ -54,6 +54,9 @@ RELATIONS = {"lig_lig": ("lig", "lig"), "rec_lig": ("rec", "lig"), "rec_rec": ("
              "lig_rec": ("lig", "rec")}
 ATOM_RELATIONS = {"atom_atom": ("atom", "atom"), "atom_lig": ("atom", "lig"), "lig_atom": ("lig", "atom"),
                   "atom_rec": ("atom", "rec"), "rec_atom": ("rec", "atom")}
+TORSION_RMS_EPS = 1e-4
+"""Floor of the channel rms in the torsion head's normalisation (a bond whose pseudoscalars all vanish,
+e.g. in a mirror-symmetric environment, keeps a zero score)."""
 SIDE_CHAIN_SCALE = 1.5
 """Å; side-chain vectors (~1.5 Å long) are divided by this before entering the network."""
 
@@ -71,7 +74,12 @@ class ScoreModelConfig:
     with the translation noise so a far-off ligand still sees the protein). cross_distance_max: range
     of the cross-edge Gaussians. center_distance_max: range of the atom-to-centroid Gaussians.
     atom_cutoff: receptor-atom edges (used when use_atoms). max_neighbors: nearest kept per target node.
-    scale_by_sigma: multiply outputs by the expected score norms at σ.
+    scale_by_sigma: multiply outputs by the expected score norms at σ. normalize_torsion: divide each
+    bond's pseudoscalar channels by their root mean square over channels (an invariant) before the
+    gate, so the torsion head starts at O(1) outputs; without it the bond convolution's outputs are
+    ~0.01 at initialisation and the torsion score barely moves in an hour of CPU training (measured:
+    raw torsion output std 0.01-0.2 against targets of std 1 after 3,000 steps). False keeps the
+    behaviour of models trained before the option existed.
     """
 
     scalar_channels: int = 16
@@ -90,6 +98,7 @@ class ScoreModelConfig:
     max_neighbors: Optional[int] = 24
     use_atoms: bool = False
     scale_by_sigma: bool = True
+    normalize_torsion: bool = False
 
     def __post_init__(self) -> None:
         for name in ("scalar_channels", "vector_channels", "sigma_frequencies", "distance_embed_dim"):
@@ -270,6 +279,8 @@ class DockingScoreModel(nn.Module):
         filt = self.bond_filter(edge_sh(self.sh_irreps, vec), axis_sh[e[1]])
         z = self.bond_conv(h_lig, e, scalars, filt, u.shape[0])
         odd, even = z[:, :ns], z[:, ns:]
+        if self.config.normalize_torsion:  # rms over channels is parity-even: odd / rms stays a pseudoscalar
+            odd = odd / (odd.pow(2).mean(-1, keepdim=True) + TORSION_RMS_EPS**2).sqrt()
         return (odd * self.torsion_gate(torch.cat([even, sig[bond_batch]], -1))).sum(-1)
 
 

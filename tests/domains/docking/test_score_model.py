@@ -80,13 +80,26 @@ def test_scores_are_se3_equivariant(inputs):
     assert tr.norm() > 1e-3 and rot.norm() > 1e-3 and tor.abs().min() > 1e-6  # not trivially zero
 
 
-def test_scores_have_the_right_parity(inputs):
+@pytest.mark.parametrize("lmax, normalize_torsion", [(2, False), (1, True)])
+def test_scores_have_the_right_parity(inputs, lmax, normalize_torsion):
     """Under a reflection the translation score is a vector, the rotation score an axial vector and the
-    torsion score a pseudoscalar (a mirrored pose has mirrored dihedrals)."""
-    model = _model(lmax=2)
+    torsion score a pseudoscalar (a mirrored pose has mirrored dihedrals); the torsion head's channel
+    normalisation keeps that."""
+    model = _model(lmax=lmax, normalize_torsion=normalize_torsion)
     fn, args = _rigid_fn(model, inputs["6XG5_TOP"])
     assert_equivariant(fn, args, transforms=(("point", "point", "vector"), ("vector", "pseudovector", "pseudoscalar")),
                        atol=1e-6, n_trials=2, parity=True, generator=torch.Generator().manual_seed(2))
+
+
+def test_normalized_torsion_head_starts_at_unit_scale(inputs):
+    """Without the channel normalisation the raw torsion outputs start ~100x below the O(1) targets of
+    the σ-scaled loss (what kept the torsion loss flat in training); with it they start at O(0.1-1)."""
+    raw = {}
+    for flag in (False, True):
+        model = _model(seed=3, normalize_torsion=flag, scale_by_sigma=False)
+        with torch.no_grad():
+            raw[flag] = _scores(model, inputs["6XG5_TOP"])[2].abs().mean().item()
+    assert raw[False] < 0.05 and raw[True] > 0.1 and raw[True] < 10
 
 
 def test_negative_control_coordinates_as_features_break_equivariance(inputs):
