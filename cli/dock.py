@@ -44,9 +44,15 @@ def dock(
                                                               "random-pose control (default: the bundled model)"),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="load --model with full pickle "
                                                                             "(only for files you trust)"),
+    confidence: Optional[Path] = typer.Option(None, "--confidence", help="rank a learned --model's poses by this "
+                                                                         "confidence model (DIR/confidence.ckpt of "
+                                                                         "'sciffusion docking train-confidence'; "
+                                                                         "default: clash/contact score)"),
     batch_size: int = typer.Option(8, "--batch-size", help="ligands per generator call"),
     keep_conformer: bool = typer.Option(False, "--keep-conformer", help="start from a 3D input's own conformer "
                                                                         "instead of a seeded ETKDG one"),
+    conformers: int = typer.Option(4, "--conformers", help="seeded ETKDG start conformers per ligand; samples go "
+                                                           "round robin over them"),
     max_heavy_atoms: int = typer.Option(150, "--max-heavy-atoms", help="larger ligands are reported as failed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
@@ -60,8 +66,9 @@ def dock(
         protein=protein, ligand=ligand, out=out, ref_ligand=ref_ligand, center=center, size=size,
         residues=parse_residues(residues), pocket_margin=pocket_margin, samples=samples, top_k=top_k, steps=steps,
         sampler=sampler, seed=seed, device=device, model=model, trust_checkpoint=trust_checkpoint,
-        batch_size=batch_size, overwrite=overwrite, keep_conformer=keep_conformer, max_heavy_atoms=max_heavy_atoms,
-        progress=progress))
+        confidence=confidence, batch_size=batch_size, overwrite=overwrite, keep_conformer=keep_conformer,
+        max_heavy_atoms=max_heavy_atoms,
+        conformers=conformers, progress=progress))
     failed = f", {summary['failed']} failed" if summary["failed"] else ""
     typer.echo(f"docked {summary['docked']} of {summary['ligands']} ligand(s){failed} in {summary['seconds']:.1f} s; "
                f"see {out / 'summary.csv'}")

@@ -1,4 +1,5 @@
-"""`sciffusion docking` commands: make-index, prepare, train, evaluate, check-ligands, baseline vina.
+"""`sciffusion docking` commands: make-index, prepare, train, train-confidence, evaluate, check-ligands,
+baseline vina.
 
 Each command parses arguments, builds one typed config and calls one pipeline function; heavy
 modules are imported inside the commands.
@@ -104,6 +105,8 @@ def train(
     accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu, gpu"),
     devices: str = typer.Option("auto", "--devices", help="auto or a device count"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="MODEL.ckpt whose weights start a fresh run "
+                                                                       "(fine-tuning; same model config)"),
 ) -> None:
     """Train the pose-diffusion score model; `sciffusion dock --model RUN_DIR/model.ckpt` uses it."""
     from sciffusion.pipelines.docking.train import TrainRunConfig, run_train
@@ -113,7 +116,8 @@ def train(
     settings = load_train_config(path).with_overrides(max_steps=max_steps, minutes=minutes, batch_size=batch_size,
                                                       seed=seed)
     summary = run_train(TrainRunConfig(cache=cache, index=index, out=out, config=settings, exclude_ids=exclude_ids,
-                                       resume=resume, accelerator=accelerator, devices=devices, progress=progress))
+                                       resume=resume, accelerator=accelerator, devices=devices, progress=progress,
+                                       init_from=init_from))
     typer.echo(f"trained to step {summary['steps']} (stopped by {summary['stopped']}) on {summary['train']} complexes "
                f"({summary['val']} val) in {summary['seconds']:.0f} s; see {out / 'model.ckpt'}")
 
@@ -180,3 +184,36 @@ def check_ligands(
         typer.echo(line)
     if report.failed:
         raise typer.Exit(code=1)
+
+
+@app.command("train-confidence")
+@user_errors_exit
+def train_confidence(
+    model: Path = typer.Option(..., "--model", help="score-model file MODEL.ckpt (from 'sciffusion docking train')"),
+    index: Path = typer.Option(..., "--index", help="INDEX.csv with train and val rows (a test_public row is refused)"),
+    out: Path = typer.Option(..., "--out", help="DIR: confidence.ckpt, samples.csv, failures.csv, report.json"),
+    samples: int = typer.Option(16, "--samples", help="poses sampled per complex (dock with a similar --samples)"),
+    steps: int = typer.Option(20, "--steps", help="reverse-diffusion steps per sample"),
+    conformers: int = typer.Option(4, "--conformers", help="seeded ETKDG start conformers per ligand (as in "
+                                                           "'sciffusion dock')"),
+    seed: int = seed_option(0, "Seed for conformers and poses."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="only the first N train and first N val rows"),
+    device: str = typer.Option("cpu", "--device", help="torch device of the score model: cpu, cuda, ..."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing DIR"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+) -> None:
+    """Fit the pose confidence model (label: RMSD < 2 Å) on the score model's own samples of the train
+    complexes and report it on val; `sciffusion dock --confidence DIR/confidence.ckpt` uses it."""
+    from sciffusion.pipelines.docking.confidence_train import ConfidenceTrainConfig, run_confidence_train
+
+    report = run_confidence_train(ConfidenceTrainConfig(model=model, index=index, out=out, samples=samples,
+                                                        steps=steps, conformers=conformers, seed=seed, limit=limit,
+                                                        device=device, overwrite=overwrite, progress=progress))
+    val = report["val"]
+    if val["learned"]["complexes"]:
+        typer.echo(f"val ({val['learned']['complexes']} complexes): AUROC learned {val['learned']['auroc']:.3f} vs "
+                   f"clash {val['clash_confidence']['auroc']:.3f}; top-1 success learned "
+                   f"{val['learned']['top1_success']:.3f}, clash {val['clash_confidence']['top1_success']:.3f}, "
+                   f"oracle {val['oracle']['top1_success']:.3f}")
+    typer.echo(f"fitted on {report['train']['learned']['complexes']} train complexes "
+               f"({len(report['failed'])} failed); see {out / 'report.json'}")

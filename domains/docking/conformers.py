@@ -29,10 +29,26 @@ def embed_conformer(mol, seed: int = 0, optimize: bool = True, keep_hydrogens: b
 
 
 def strip_hydrogens(mol):
-    """Heavy-atom copy of ``mol`` (what the model sees); stereo and coordinates kept."""
+    """Heavy-atom copy of ``mol`` (what the model sees); tetrahedral stereo and coordinates kept.
+
+    Every hydrogen goes, including those RDKit's default ``RemoveHs`` keeps: an H that defines a
+    double bond's stereo (e.g. an imine N–H; the E/Z label of such a bond is then undefined), a
+    wedged H, isotopes (D, T) and hydrides. The model and the output's re-added hydrogens work
+    from heavy atoms."""
     from rdkit import Chem
 
-    return Chem.RemoveHs(Chem.Mol(mol), sanitize=True)
+    params = Chem.RemoveHsParameters()
+    params.removeDefiningBondStereo = True
+    params.removeWithWedgedBond = True
+    params.removeIsotopes = True
+    params.removeHydrides = True
+    params.removeNonimplicit = True
+    params.removeWithQuery = True
+    params.removeDegreeZero = True
+    out = Chem.RemoveHs(Chem.Mol(mol), params, sanitize=True)
+    if any(atom.GetAtomicNum() == 1 for atom in out.GetAtoms()):  # e.g. H bonded to two atoms, H2
+        out = Chem.RemoveAllHs(out, sanitize=True)
+    return out
 
 
 def add_hydrogens(mol):

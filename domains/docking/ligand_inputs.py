@@ -153,13 +153,17 @@ def double_bond_labels(mol) -> dict[tuple[int, int], str]:
     return out
 
 
-def prepare_ligand(item: LigandInput, seed: int = 0, keep_conformer: bool = False, max_heavy_atoms: int = 150):
+def prepare_ligand(item: LigandInput, seed: int = 0, keep_conformer: bool = False, max_heavy_atoms: int = 150,
+                   conformers: int = 1):
     """A :class:`pose_generators.PreparedLigand` for ``item`` (a read record).
 
-    The start conformer is a seeded ETKDGv3 + MMFF embedding (``conformers.embed_conformer``), unless
-    ``keep_conformer`` and the input had 3D coordinates. Raises ``ValueError`` (one line, naming the
-    ligand) for no heavy atoms, more than ``max_heavy_atoms``, a failed embedding, or a start
-    conformer whose stereocentres (CIP R/S, E/Z) differ from the input's.
+    The start conformers are ``conformers`` seeded ETKDGv3 + MMFF embeddings
+    (``conformers.embed_conformer``, RDKit seeds seed+1, …, seed+C as in the prepared cache), unless
+    ``keep_conformer`` and the input had 3D coordinates: then the input's pose is conformer 0 and
+    C − 1 embeddings follow. Input hydrogens are removed (the model sees heavy atoms; hydrogens are
+    placed again on output). Raises ``ValueError`` (one line, naming the ligand) for no heavy atoms,
+    more than ``max_heavy_atoms``, a failed embedding, or a conformer whose stereocentres (CIP R/S,
+    E/Z) differ from the input's.
     """
     from rdkit import Chem
 
@@ -168,24 +172,31 @@ def prepare_ligand(item: LigandInput, seed: int = 0, keep_conformer: bool = Fals
 
     if item.record is None:
         raise ValueError(item.error)
+    if conformers < 1:
+        raise ValueError(f"conformers: must be >= 1, got {conformers}")
     heavy = sum(atom.GetAtomicNum() > 1 for atom in item.record.mol.GetAtoms())
     if heavy == 0:
         raise ValueError(f"{item.name}: no heavy atoms")
     if heavy > max_heavy_atoms:
         raise ValueError(f"{item.name}: {heavy} heavy atoms, more than the limit of {max_heavy_atoms}")
     mol = strip_hydrogens(item.record.mol)
-    if not (keep_conformer and item.record.has_3d):
-        want = (stereo_labels(mol), double_bond_labels(mol))
+    keep = keep_conformer and item.record.has_3d
+    if not keep:
+        mol.RemoveAllConformers()
+    want = (stereo_labels(mol), double_bond_labels(mol))
+    for k in range(conformers - (1 if keep else 0)):
+        rdkit_seed = (seed + 1 + k) % (RDKIT_SEED_MAX + 1)
         try:
-            mol = embed_conformer(mol, seed=seed % (RDKIT_SEED_MAX + 1))
+            embedded = embed_conformer(mol, seed=rdkit_seed)
         except ValueError:
-            raise ValueError(f"{item.name}: ETKDG could not embed a conformer (seed {seed})") from None
-        embedded = Chem.Mol(mol)
-        Chem.AssignStereochemistryFrom3D(embedded)
-        got = (stereo_labels(embedded), double_bond_labels(embedded))
+            raise ValueError(f"{item.name}: ETKDG could not embed a conformer (seed {rdkit_seed})") from None
+        check = Chem.Mol(embedded)
+        Chem.AssignStereochemistryFrom3D(check)
+        got = (stereo_labels(check), double_bond_labels(check))
         for wanted, found in zip(want, got):
             if any(found.get(key) != label for key, label in wanted.items()):
                 raise ValueError(f"{item.name}: the embedded conformer's stereo {found} differs from the "
                                  f"input's {wanted}")
+        mol.AddConformer(Chem.Conformer(embedded.GetConformer()), assignId=True)
     mol.SetProp("_Name", item.name)
     return PreparedLigand.from_mol(item.name, mol)

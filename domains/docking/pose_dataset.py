@@ -102,10 +102,11 @@ def training_graph(tensors: Mapping[str, Any], conformer: int, config: PoseDataC
     return data
 
 
-def collate_training(graphs: Sequence) -> tuple[State, Any]:
-    """(state0, graph batch) of training graphs: the batch's :func:`~.pose_diffusion.target_state`."""
+def collate_training(graphs: Sequence, torsions: bool = True) -> tuple[State, Any]:
+    """(state0, graph batch) of training graphs: the batch's :func:`~.pose_diffusion.target_state`
+    (``torsions=False``: the rigid process's target)."""
     batch = collate_complexes(graphs)
-    return target_state(batch, LigandLayout.of(batch)), batch
+    return target_state(batch, LigandLayout.of(batch), torsions=torsions), batch
 
 
 class ConformerSampler(torch.utils.data.Sampler):

@@ -34,6 +34,8 @@ CONTACT_DISTANCE = 4.0
 """Å: a ligand heavy atom with a receptor heavy atom within this distance is in contact."""
 CONTACT_WEIGHT = 0.5
 """Weight of the contact fraction in :func:`clash_confidence` (< 1: never outweighs one clash)."""
+CONFIDENCE_RADIUS = 8.0
+"""Å: a ``ConfidenceFn`` gets every receptor heavy atom within this distance of the poses (and maybe more)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,11 @@ class PreparedReceptor:
 
         if protein.num_atoms == 0:
             raise ValueError(f"{protein.path}: no receptor atoms")
-        return cls(residues=residue_features(protein), atoms=receptor_atom_features(protein))
+        residues = residue_features(protein)
+        if residues["pos"].shape[0] == 0:
+            raise ValueError(f"{protein.path}: no amino-acid residues with N, CA and C atoms (the score model reads "
+                             "protein residues; nucleic-acid-only receptors are not supported)")
+        return cls(residues=residues, atoms=receptor_atom_features(protein))
 
     def complex_tensors(self, ligand: "PreparedLigand", pocket: Box) -> dict:
         """The tensor dict of :func:`graphs.complex_tensors` (with atoms) for one ligand and the pocket."""
@@ -67,9 +73,11 @@ class PreparedReceptor:
 
 @dataclass(frozen=True)
 class PreparedLigand:
-    """One ligand ready to dock: ``mol`` heavy-atom RDKit Mol holding the start conformer (stereo of
-    the input), ``tensors`` = :func:`graphs.ligand_tensors` of it (``x`` [N, 7], ``pos`` [N, 3] float32 Å,
-    ``bond_index``, ``bond_type``, ``rot_edges`` [m, 2], ``rot_mask`` [m, N], ``rot_dihedrals``)."""
+    """One ligand ready to dock: ``mol`` heavy-atom RDKit Mol holding C ≥ 1 start conformers (stereo
+    of the input; conformer 0 first), ``tensors`` = :func:`graphs.ligand_tensors` of conformer 0
+    (``x`` [N, 7], ``pos`` [N, 3] float32 Å, ``bond_index``, ``bond_type``, ``rot_edges`` [m, 2],
+    ``rot_mask`` [m, N], ``rot_dihedrals``). Every pose is a rigid move + torsion change of one of
+    the C conformers (:attr:`PoseSet.conformer` says which)."""
 
     name: str
     mol: object
@@ -91,20 +99,35 @@ class PreparedLigand:
         return int(self.tensors["x"].shape[0])
 
     @property
+    def num_conformers(self) -> int:
+        return int(self.mol.GetNumConformers())
+
+    @property
     def start_pos(self) -> Tensor:
-        """Start conformer [N, 3] float64 Å (read from ``mol``, not the float32 tensor)."""
-        return torch.tensor(self.mol.GetConformer().GetPositions(), dtype=torch.float64)
+        """Start conformer 0 [N, 3] float64 Å (read from ``mol``, not the float32 tensor)."""
+        return torch.tensor(self.mol.GetConformers()[0].GetPositions(), dtype=torch.float64)
+
+    @property
+    def start_positions(self) -> Tensor:
+        """All C start conformers [C, N, 3] float64 Å."""
+        return torch.stack([torch.tensor(c.GetPositions(), dtype=torch.float64) for c in self.mol.GetConformers()])
+
+    def sample_conformers(self, samples: int) -> Tensor:
+        """Start conformer of each of ``samples`` poses [K] long: round robin over the C conformers."""
+        return torch.arange(samples) % self.num_conformers
 
 
 @dataclass(frozen=True)
 class PoseSet:
     """Poses of one ligand: ``pos`` [K, N, 3] Å (protein frame, heavy atoms, ligand atom order),
     ``confidence`` [K] (higher = better; any finite scale), ``properties``: optional extra per-pose
-    values {name: [K]} (written as SD properties). Any order; the pipeline ranks by confidence."""
+    values {name: [K]} (written as SD properties), ``conformer`` [K] long: the start conformer of
+    each pose (None: conformer 0 for all). Any order; the pipeline ranks by confidence."""
 
     pos: Tensor
     confidence: Tensor
     properties: Mapping[str, Tensor] = field(default_factory=dict)
+    conformer: Optional[Tensor] = None
 
     def __post_init__(self) -> None:
         if self.pos.dim() != 3 or self.pos.shape[-1] != 3 or self.pos.shape[0] == 0:
@@ -117,11 +140,20 @@ class PoseSet:
         for key, value in self.properties.items():
             if value.shape != (k,):
                 raise ValueError(f"pose set: property {key!r} must be [{k}], got {tuple(value.shape)}")
+        if self.conformer is not None and (self.conformer.shape != (k,) or self.conformer.dtype != torch.long):
+            raise ValueError(f"pose set: conformer must be a long tensor [{k}], got {tuple(self.conformer.shape)}")
+
+    def conformers(self) -> Tensor:
+        """Start conformer of each pose [K] long (zeros when not given)."""
+        if self.conformer is None:
+            return torch.zeros(self.pos.shape[0], dtype=torch.long)
+        return self.conformer
 
     def ranked(self) -> "PoseSet":
         """The same poses sorted by confidence, best first (stable for ties)."""
         order = torch.sort(self.confidence, descending=True, stable=True).indices
-        return PoseSet(self.pos[order], self.confidence[order], {k: v[order] for k, v in self.properties.items()})
+        return PoseSet(self.pos[order], self.confidence[order], {k: v[order] for k, v in self.properties.items()},
+                       None if self.conformer is None else self.conformer[order.to(self.conformer.device)])
 
 
 @runtime_checkable
@@ -138,15 +170,27 @@ class PoseGenerator(Protocol):
     def describe(self) -> dict: ...
 
 
-def poses_from_changes(ligand: PreparedLigand, translation: Tensor, rotation: Tensor, delta: Tensor) -> Tensor:
-    """K poses of ``ligand`` from pose changes of its start conformer (kinematics convention: torsions,
+def _starts(ligand: PreparedLigand, k: int, conformer: Optional[Tensor], device) -> Tensor:
+    """Start positions of K poses [K, N, 3] float64: conformer 0, or ``conformer`` [K] of the C."""
+    if conformer is None:
+        return ligand.start_pos.to(device).expand(k, -1, -1)
+    if conformer.shape != (k,):
+        raise ValueError(f"conformer: expected [{k}], got {tuple(conformer.shape)}")
+    return ligand.start_positions.to(device)[conformer.to(device)]
+
+
+def poses_from_changes(ligand: PreparedLigand, translation: Tensor, rotation: Tensor, delta: Tensor,
+                       conformer: Optional[Tensor] = None) -> Tensor:
+    """K poses of ``ligand`` from pose changes of its start conformers (kinematics convention: torsions,
     then rotation about the centroid, then translation).
 
-    translation [K, 3] Å, rotation [K, 3, 3] or rotation vectors [K, 3] radians, delta [K, m] radians
-    → pos [K, N, 3] float64 Å.
+    translation [K, 3] Å, rotation [K, 3, 3] or rotation vectors [K, 3] radians, delta [K, m] radians,
+    conformer [K] long (start conformer of each pose; None: conformer 0) → pos [K, N, 3] float64 Å.
     """
-    pos = ligand.start_pos.to(translation.device)
-    k, n = translation.shape[0], pos.shape[0]
+    k = translation.shape[0]
+    starts = _starts(ligand, k, conformer, translation.device)
+    n = starts.shape[1]
+    pos = starts[0]
     edges, mask = ligand.tensors["rot_edges"].to(pos.device), ligand.tensors["rot_mask"].to(pos.device)
     if delta.shape != (k, edges.shape[0]):
         raise ValueError(f"delta: expected [{k}, {edges.shape[0]}], got {tuple(delta.shape)}")
@@ -158,24 +202,26 @@ def poses_from_changes(ligand: PreparedLigand, translation: Tensor, rotation: Te
     flat_atom = (mask_atom[None] + n * copy[:, None]).reshape(-1)
     tree = torsion_tree(flat_edges, flat_torsion, flat_atom, k * n)
     batch = copy.repeat_interleave(n)
-    out = apply_pose(pos.repeat(k, 1), batch, flat_edges, flat_torsion, flat_atom, translation.to(pos.dtype),
+    out = apply_pose(starts.reshape(-1, 3), batch, flat_edges, flat_torsion, flat_atom, translation.to(pos.dtype),
                      rotation.to(pos.dtype), delta.to(pos.dtype).reshape(-1), tree)
     return out.reshape(k, n, 3)
 
 
-def torsion_frames(ligand: PreparedLigand, delta: Tensor) -> tuple[Tensor, Tensor]:
-    """For torsion changes ``delta`` [K, m] radians of the start conformer: the centroids c_δ [K, 3] Å
-    of the changed conformers and the rotations A_δ [K, 3, 3] that align them back onto the start
-    conformer (:func:`~.kinematics.torsion_alignments`; identity without rotatable bonds)."""
+def torsion_frames(ligand: PreparedLigand, delta: Tensor, conformer: Optional[Tensor] = None
+                   ) -> tuple[Tensor, Tensor]:
+    """For torsion changes ``delta`` [K, m] radians of the start conformers (``conformer`` [K], None:
+    conformer 0): the centroids c_δ [K, 3] Å of the changed conformers and the rotations A_δ
+    [K, 3, 3] that align them back onto their start conformer
+    (:func:`~.kinematics.torsion_alignments`; identity without rotatable bonds)."""
     from sciffusion.domains.docking.kinematics import torsion_alignments
 
     k = delta.shape[0]
     zero_t = torch.zeros(k, 3, dtype=torch.float64, device=delta.device)
     eye = torch.eye(3, dtype=torch.float64, device=delta.device).expand(k, 3, 3)
-    flex = poses_from_changes(ligand, zero_t, eye, delta)  # [K, N, 3]
+    flex = poses_from_changes(ligand, zero_t, eye, delta, conformer)  # [K, N, 3]
     n = flex.shape[1]
     batch = torch.arange(k, device=delta.device).repeat_interleave(n)
-    reference = ligand.start_pos.to(flex.device, torch.float64).repeat(k, 1)
+    reference = _starts(ligand, k, conformer, flex.device).reshape(-1, 3)
     rot_batch = torch.arange(k, device=delta.device).repeat_interleave(delta.shape[1])
     align = torsion_alignments(reference, flex.reshape(-1, 3), batch, k, rot_batch)
     return flex.mean(dim=1), align
@@ -209,9 +255,12 @@ def clash_confidence(pos: Tensor, receptor_pos: Tensor, chunk: int = 16) -> dict
 class RandomPoseGenerator:
     """Control: random poses in the pocket. Per ligand and sample, in this order from ``generator``:
     a Haar-uniform rotation (``so3.random_rotation``), the centroid uniform in the box, every torsion
-    uniform in (−π, π]; ranked by :func:`clash_confidence` against the receptor heavy atoms. Extra properties: ``clashes``, ``contact_fraction``. No model, no steps, no sampler."""
+    uniform in (−π, π], start conformers round robin over the ligand's C; ranked by ``confidence_fn``
+    (default :func:`clash_confidence` against the receptor heavy atoms; its other entries, e.g.
+    ``clashes``, ``contact_fraction``, become properties). No model, no steps, no sampler."""
 
     name: str = "random"
+    confidence_fn: Optional["ConfidenceFn"] = None
 
     def generate(self, receptor: PreparedReceptor, ligands: Sequence[PreparedLigand], pocket: Box,
                  samples: int, generator: torch.Generator) -> list[PoseSet]:
@@ -229,13 +278,13 @@ class RandomPoseGenerator:
             m = int(ligand.tensors["rot_edges"].shape[0])
             delta = (torch.rand(samples, m, dtype=torch.float64, device=device, generator=generator)
                      * 2 - 1) * math.pi
-            translation = target - torsion_frames(ligand, delta)[0]
-            pos = poses_from_changes(ligand, translation, rotation, delta)
-            near = _atoms_near(rec_pos, pos, CONTACT_DISTANCE)
-            scores = clash_confidence(pos, near)
-            out.append(PoseSet(pos=pos, confidence=scores["confidence"],
-                               properties={"clashes": scores["clashes"],
-                                           "contact_fraction": scores["contact_fraction"]}))
+            conformer = ligand.sample_conformers(samples).to(device)
+            translation = target - torsion_frames(ligand, delta, conformer)[0]
+            pos = poses_from_changes(ligand, translation, rotation, delta, conformer)
+            near = _atoms_near(rec_pos, pos, CONFIDENCE_RADIUS)
+            scores = dict((self.confidence_fn or clash_confidence)(pos, near))
+            out.append(PoseSet(pos=pos, confidence=scores.pop("confidence"), properties=scores,
+                               conformer=conformer))
         return out
 
     def describe(self) -> dict:
@@ -253,24 +302,26 @@ def _atoms_near(rec_pos: Tensor, pos: Tensor, pad: float) -> Tensor:
     return rec_pos[keep]
 
 
-def pose_geometry_errors(ligand: PreparedLigand, pos: Tensor) -> dict[str, float]:
-    """How far poses ``pos`` [K, N, 3] Å are from rigid moves + torsion changes of the start conformer:
-    ``bond_length`` (largest change of any bond length, Å) and ``chirality_flips`` (poses × tagged
-    stereocentres whose signed neighbour volume changed sign)."""
-    start = ligand.start_pos
+def pose_geometry_errors(ligand: PreparedLigand, pos: Tensor, conformer: Optional[Tensor] = None) -> dict[str, float]:
+    """How far poses ``pos`` [K, N, 3] Å are from rigid moves + torsion changes of their start
+    conformers (``conformer`` [K] long; None: conformer 0): ``bond_length`` (largest change of any bond
+    length, Å) and ``chirality_flips`` (poses × tagged stereocentres whose signed neighbour volume
+    changed sign)."""
     pos = pos.to(torch.float64).cpu()
-    if pos.shape[1:] != start.shape:
-        raise ValueError(f"{ligand.name}: poses of shape {tuple(pos.shape)} for a ligand of {start.shape[0]} atoms")
+    n = ligand.start_pos.shape[0]
+    if pos.dim() != 3 or pos.shape[1:] != (n, 3):
+        raise ValueError(f"{ligand.name}: poses of shape {tuple(pos.shape)} for a ligand of {n} atoms")
+    start = _starts(ligand, pos.shape[0], None if conformer is None else conformer.cpu(), "cpu")
     bonds = ligand.tensors["bond_index"]
     worst = 0.0
     if bonds.numel():
-        ref = (start[bonds[0]] - start[bonds[1]]).norm(dim=-1)
+        ref = (start[:, bonds[0]] - start[:, bonds[1]]).norm(dim=-1)
         now = (pos[:, bonds[0]] - pos[:, bonds[1]]).norm(dim=-1)
         worst = float((now - ref).abs().max())
     quads = _chiral_quads(ligand.mol)
     flips = 0
     if quads.numel():
-        flips = int((torch.sign(_signed_volumes(pos, quads)) != torch.sign(_signed_volumes(start[None], quads))).sum())
+        flips = int((torch.sign(_signed_volumes(pos, quads)) != torch.sign(_signed_volumes(start, quads))).sum())
     return {"bond_length": worst, "chirality_flips": float(flips)}
 
 
@@ -296,7 +347,8 @@ def _signed_volumes(pos: Tensor, quads: Tensor) -> Tensor:
 
 ConfidenceFn = Callable[[Tensor, Tensor], Mapping[str, Tensor]]
 """``confidence_fn(pos [K, N, 3] Å, receptor atoms near the poses [A', 3] Å) -> {"confidence": [K], ...}``
-(extra [K] entries become per-pose properties); :func:`clash_confidence` by default."""
+(extra [K] entries become per-pose properties); :func:`clash_confidence` by default. The receptor atoms
+include every one within ``CONFIDENCE_RADIUS`` of a pose atom."""
 DIFFUSION_SAMPLERS = ("heun", "euler", "euler_maruyama")
 
 
@@ -314,8 +366,9 @@ class DiffusionPoseGenerator:
     sampler run serves them all. Output poses are rebuilt in float64 from the start conformer
     (:func:`poses_from_changes`), so bonds and stereocentres are the conformer's.
 
-    Confidence: no confidence model yet, so poses are ranked by ``confidence_fn`` (default
-    :func:`clash_confidence`, the random control's clash/contact score); a learned confidence plugs in there."""
+    Confidence: poses are ranked by ``confidence_fn``: the learned confidence model of the file
+    ``confidence_source`` (:func:`~.confidence.confidence_fn`, trained on this model's own samples), or
+    by default :func:`clash_confidence`, the random control's clash/contact score."""
 
     model: Any
     process: Any
@@ -326,6 +379,7 @@ class DiffusionPoseGenerator:
     confidence_fn: Optional[ConfidenceFn] = None
     source: str = ""
     name: str = "diffusion"
+    confidence_source: str = ""
 
     def __post_init__(self) -> None:
         from sciffusion.domains.docking.pose_diffusion import check_pose_process
@@ -345,16 +399,22 @@ class DiffusionPoseGenerator:
         center = torch.tensor(pocket.center, dtype=torch.float64, device=device)
         sigma = self.process.components["r3"].sigma_max
         centroid = center + sigma * randn((b, 3), generator=generator, dtype=torch.float64, device=device)
-        m = layout.rot_edges.shape[0]
-        delta = (torch.rand(m, dtype=torch.float64, device=device, generator=generator) * 2 - 1) * math.pi
-        return {"r3": centroid.float(), "so3": rotation.float(), "torus": layout.torsion_part(delta.float())}
+        state = {"r3": centroid.float(), "so3": rotation.float()}
+        if "torus" in self.process.components:
+            m = layout.rot_edges.shape[0]
+            delta = (torch.rand(m, dtype=torch.float64, device=device, generator=generator) * 2 - 1) * math.pi
+            state["torus"] = layout.torsion_part(delta.float())
+        return state
 
-    def graph(self, receptor: PreparedReceptor, ligand: PreparedLigand, pocket: Box):
-        """The ligand's complex graph as in training (receptor cropped; atoms only if the model reads them)."""
+    def graph(self, receptor: PreparedReceptor, ligand: PreparedLigand, pocket: Box, conformer: int = 0):
+        """The ligand's complex graph as in training, ``ligand.pos`` = start conformer ``conformer``
+        (receptor cropped; atoms only if the model reads them)."""
         from sciffusion.domains.docking.graphs import build_graph
         from sciffusion.domains.docking.pose_dataset import crop_receptor
 
         tensors = receptor.complex_tensors(ligand, pocket)
+        if conformer:
+            tensors["ligand"]["pos"] = ligand.start_positions[conformer].to(torch.float32)
         if not self.model.config.use_atoms:
             tensors.pop("atoms")
         return build_graph(crop_receptor(tensors, self.data.receptor_radius), self.data.graph)
@@ -372,7 +432,10 @@ class DiffusionPoseGenerator:
             return []
         device = generator.device
         net = PoseScoreNet(self.model.to(device).eval(), self.process)
-        graphs = [g for lig in ligands for g in [self.graph(receptor, lig, pocket)] * samples]
+        graphs = []
+        for lig in ligands:
+            per_conformer = [self.graph(receptor, lig, pocket, c) for c in range(lig.num_conformers)]
+            graphs += [per_conformer[c] for c in lig.sample_conformers(samples).tolist()]
         batch = collate_complexes(graphs).to(device)
         layout = LigandLayout.of(batch, check=True)
         state = self.prior(layout, pocket, generator)
@@ -393,19 +456,25 @@ class DiffusionPoseGenerator:
         from sciffusion.common.manifolds.so3 import exp_map, log_map
 
         rows = slice(first, first + samples)
-        torus = final["torus"]
-        mine = (torus.index >= first) & (torus.index < first + samples)
-        delta = torus.values[mine].double().reshape(samples, -1)
+        if "torus" in final:
+            torus = final["torus"]
+            mine = (torus.index >= first) & (torus.index < first + samples)
+            delta = torus.values[mine].double().reshape(samples, -1)
+        else:  # rigid process: the start conformer's torsions
+            m = ligand.tensors["rot_edges"].reshape(-1, 2).shape[0]
+            delta = torch.zeros(samples, m, dtype=torch.float64, device=final["r3"].device)
         rotation = exp_map(log_map(final["so3"][rows].double()))  # back onto SO(3) after float32 steps
         centroid = final["r3"][rows].double()
+        conformer = ligand.sample_conformers(samples)
         # the chart of pose_diffusion.poses in kinematics terms: rotation R A_δ, translation c' − c_δ
-        centre, align = torsion_frames(ligand, delta.to(ligand.start_pos.device))
+        centre, align = torsion_frames(ligand, delta.cpu(), conformer)
         translation = centroid - centre.to(centroid.device)
-        pos = poses_from_changes(ligand, translation, rotation @ align.to(rotation.device), delta)
+        pos = poses_from_changes(ligand, translation, rotation @ align.to(rotation.device), delta,
+                                 conformer.to(delta.device))
         rec_pos = receptor.atoms["pos"].to(pos.device, torch.float64)
-        scores = dict((self.confidence_fn or clash_confidence)(pos, _atoms_near(rec_pos, pos, CONTACT_DISTANCE)))
+        scores = dict((self.confidence_fn or clash_confidence)(pos, _atoms_near(rec_pos, pos, CONFIDENCE_RADIUS)))
         confidence = scores.pop("confidence")
-        return PoseSet(pos=pos, confidence=confidence, properties=scores)
+        return PoseSet(pos=pos, confidence=confidence, properties=scores, conformer=conformer)
 
     def describe(self) -> dict:
         sigma_tr = self.process.components["r3"].sigma_max
@@ -416,8 +485,17 @@ class DiffusionPoseGenerator:
                     "temperature": dict(self.low_temperature.temperature),
                     "sigma_data": dict(self.low_temperature.sigma_data)},
                 "prior": f"Haar rotation, centroid ~ N(pocket centre, {sigma_tr:g}^2 A^2) unclipped, "
-                         "uniform torsions, on the start conformer",
-                "confidence": "no confidence model: " + ("custom confidence_fn" if self.confidence_fn else
-                              f"-(ligand-receptor heavy-atom pairs < {CLASH_DISTANCE} A) + {CONTACT_WEIGHT} * "
-                              f"(fraction of ligand heavy atoms within {CONTACT_DISTANCE} A of the receptor)"),
+                         + ("uniform torsions, " if "torus" in self.process.components else
+                            "torsions of the start conformer (rigid process), ")
+                         + "start conformers round robin",
+                "confidence": self._confidence_text(),
                 "uses_steps": True, "uses_sampler": True}
+
+    def _confidence_text(self) -> str:
+        if self.confidence_source:
+            return (f"learned confidence model {self.confidence_source}: logit of P(RMSD < 2 A) from invariant "
+                    "pose features (consensus with the other samples, clashes, contacts, buriedness, size)")
+        if self.confidence_fn is not None:
+            return "custom confidence_fn"
+        return (f"no confidence model: -(ligand-receptor heavy-atom pairs < {CLASH_DISTANCE} A) + {CONTACT_WEIGHT} * "
+                f"(fraction of ligand heavy atoms within {CONTACT_DISTANCE} A of the receptor)")

@@ -3,7 +3,7 @@
 Flow: check the settings (:class:`DockConfig`) and that ``--out`` is free; read every ligand record
 (bad ones are kept as failures); read the protein and resolve the pocket box once; prepare the receptor
 once; then per batch of ``batch_size`` ligands: prepare each (heavy atoms, seeded ETKDG conformer,
-stereo checked), ask the :class:`~sciffusion.domains.docking.pose_generators.PoseGenerator` for
+stereo checked; ``conformers`` start conformers each), ask the :class:`~sciffusion.domains.docking.pose_generators.PoseGenerator` for
 ``samples`` poses each, check that they are rigid moves + torsion changes of the start conformer
 (bond lengths within 1e-3 Å, no flipped stereocentre), rank by confidence and write the ligand's folder
 (:mod:`dock_outputs`). A ligand that fails anywhere is a ``failed`` row in ``summary.csv`` with its
@@ -114,7 +114,7 @@ def _dock_batch(batch, cfg: DockConfig, generator, receptor, protein, box, out: 
         t0 = time.perf_counter()
         try:
             prepared.append((item, prepare_ligand(item, seed=cfg.seed, keep_conformer=cfg.keep_conformer,
-                                                  max_heavy_atoms=cfg.max_heavy_atoms)))
+                                                  max_heavy_atoms=cfg.max_heavy_atoms, conformers=cfg.conformers)))
         except ValueError as exc:
             results[item.index] = LigandResult(item.name, item.smiles, "failed", _reason(exc),
                                                seconds=time.perf_counter() - t0, input_record=item.index)
@@ -148,7 +148,7 @@ def _write_one(item, ligand, poses, cfg: DockConfig, protein, out: Path) -> Liga
 
     if poses.pos.shape[0] != cfg.samples:
         raise ValueError(f"pose generator returned {poses.pos.shape[0]} poses, expected {cfg.samples}")
-    errors = pose_geometry_errors(ligand, poses.pos)
+    errors = pose_geometry_errors(ligand, poses.pos, poses.conformer)
     if errors["bond_length"] > GEOMETRY_TOLERANCE or errors["chirality_flips"]:
         raise ValueError(f"poses are not rigid moves + torsion changes of the start conformer (bond lengths changed "
                          f"by up to {errors['bond_length']:.2g} Å, {int(errors['chirality_flips'])} stereocentre flips)")

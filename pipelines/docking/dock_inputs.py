@@ -28,7 +28,10 @@ class DockConfig:
     written as ``rank<k>.sdf``; steps, sampler: the learned generator's reverse diffusion (unused by the
     random control; sampler None = the model's default). model: None (bundled model), ``"random"``
     (random-pose control) or a checkpoint path, read weights-only unless ``trust_checkpoint``.
+    confidence: a learned model's ranking confidence (``confidence.ckpt`` of ``sciffusion docking
+    train-confidence``; None: the clash/contact score).
     keep_conformer: start from a 3D input's own conformer instead of a seeded ETKDG one.
+    conformers: start conformers per ligand (seeded ETKDG; samples go round robin over them).
     max_heavy_atoms: larger ligands are reported as failed. progress: show a progress bar.
     """
 
@@ -48,15 +51,18 @@ class DockConfig:
     device: str = "cpu"
     model: str | None = None
     trust_checkpoint: bool = False
+    confidence: Path | None = None
     batch_size: int = 8
     overwrite: bool = False
     keep_conformer: bool = False
+    conformers: int = 4
     max_heavy_atoms: int = 150
     progress: bool = True
 
     def __post_init__(self) -> None:
         for flag, value, low in (("--samples", self.samples, 1), ("--top-k", self.top_k, 1), ("--steps", self.steps, 1),
-                                 ("--batch-size", self.batch_size, 1), ("--max-heavy-atoms", self.max_heavy_atoms, 1)):
+                                 ("--batch-size", self.batch_size, 1), ("--max-heavy-atoms", self.max_heavy_atoms, 1),
+                                 ("--conformers", self.conformers, 1)):
             if value < low:
                 raise ValueError(f"{flag}: must be >= {low}, got {value}")
         if self.top_k > self.samples:
@@ -75,6 +81,11 @@ class DockConfig:
             raise FileNotFoundError(f"{self.ref_ligand}: reference ligand file not found")
         if self.model not in (None, RANDOM_MODEL) and not Path(self.model).exists():
             raise FileNotFoundError(f"{self.model}: model checkpoint not found (or pass --model {RANDOM_MODEL})")
+        if self.confidence is not None:
+            if self.model == RANDOM_MODEL:
+                raise ValueError(f"--confidence: ranks a learned --model's poses, not the {RANDOM_MODEL} control")
+            if not Path(self.confidence).is_file():
+                raise FileNotFoundError(f"{self.confidence}: confidence model file not found (--confidence)")
 
     def _check_pocket(self) -> None:
         if (self.center is None) != (self.size is None):
@@ -186,11 +197,18 @@ def resolve_generator(cfg: DockConfig):
 def generator_from_checkpoint(checkpoint, path: Path, cfg: DockConfig):
     """The learned pose generator stored in ``checkpoint`` (the dict of ``RUN_DIR/model.ckpt`` written by
     ``sciffusion docking train``, already read weights-only by ``load_checkpoint``): the score model on
-    ``--device``, its process and data settings, ``--sampler`` (default ``heun``) and ``--steps``."""
+    ``--device``, its process and data settings, ``--sampler`` (default ``heun``), ``--steps`` and the
+    learned ``--confidence`` when given."""
     from sciffusion.domains.docking.pose_dataset import PoseDataConfig
     from sciffusion.domains.docking.pose_diffusion import model_from_file
     from sciffusion.domains.docking.pose_generators import DiffusionPoseGenerator
 
     model, process, data = model_from_file(checkpoint, str(path))
+    ranking = {}
+    if cfg.confidence is not None:
+        from sciffusion.domains.docking.confidence import confidence_fn, load_confidence_model
+
+        ranking = {"confidence_fn": confidence_fn(load_confidence_model(cfg.confidence, trust=cfg.trust_checkpoint)),
+                   "confidence_source": str(cfg.confidence)}
     return DiffusionPoseGenerator(model.to(device_of(cfg.device)), process, PoseDataConfig.from_dict(data),
-                                  sampler=cfg.sampler or DEFAULT_SAMPLER, steps=cfg.steps, source=str(path))
+                                  sampler=cfg.sampler or DEFAULT_SAMPLER, steps=cfg.steps, source=str(path), **ranking)

@@ -66,6 +66,7 @@ def poses_sdf_text(ligand, poses) -> str:
             pose.SetProp("ligand", ligand.name)
             pose.SetProp("rank", str(k + 1))
             pose.SetProp("confidence", f"{float(poses.confidence[k]):.4f}")
+            pose.SetProp("start_conformer", str(int(poses.conformers()[k])))
             for key, values in poses.properties.items():
                 pose.SetProp(key, _format(values[k]))
             writer.write(pose)

@@ -15,6 +15,7 @@ Without ``--resume`` a RUN_DIR that already holds run files is refused.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -37,7 +38,10 @@ class TrainRunConfig:
     """cache: folder of ``<id>.pt``. index: INDEX.csv with a ``split`` column. out: RUN_DIR.
     config: the resolved :class:`DockTrainConfig`. exclude_ids: file of ids that must not be trained
     or validated on (one per line, e.g. splits/test_public.txt). resume: continue from last.ckpt.
-    accelerator / devices: Lightning's (``auto``/``cpu``/``gpu``; ``auto`` or a count). progress: bar."""
+    accelerator / devices: Lightning's (``auto``/``cpu``/``gpu``; ``auto`` or a count). progress: bar.
+    init_from: a model file (``model.ckpt`` of an earlier run) whose score-model weights start a fresh
+    run (fine-tuning, e.g. the rigid process from a flexible run); its model config must equal this
+    one's, and it is recorded in config.json."""
 
     cache: Path
     index: Path
@@ -48,12 +52,15 @@ class TrainRunConfig:
     accelerator: str = "auto"
     devices: str = "auto"
     progress: bool = True
+    init_from: Optional[Path] = None
 
     def __post_init__(self) -> None:
         if not self.cache.is_dir():
             raise FileNotFoundError(f"{self.cache}: cache folder not found")
         if not self.index.is_file():
             raise FileNotFoundError(f"{self.index}: index file not found")
+        if self.init_from is not None and not self.init_from.is_file():
+            raise FileNotFoundError(f"{self.init_from}: --init-from model file not found")
         if self.exclude_ids is not None and not self.exclude_ids.is_file():
             raise FileNotFoundError(f"{self.exclude_ids}: --exclude-ids file not found")
         sched = self.config.schedule
@@ -99,6 +106,24 @@ def _load_entries(cache: Path, ids: list[str]) -> tuple[list[dict], list[str]]:
     return entries, missing
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _initial_weights(path: Path, model_config) -> dict:
+    """The score-model weights of the model file ``path``; its model config must equal ``model_config``."""
+    import dataclasses
+
+    from sciffusion.common.io.checkpoint import load_checkpoint
+    from sciffusion.domains.docking.pose_diffusion import model_from_file
+
+    model, _, _ = model_from_file(load_checkpoint(path), str(path))
+    if model.config != model_config:
+        diff = {k: v for k, v in dataclasses.asdict(model.config).items() if getattr(model_config, k) != v}
+        raise ValueError(f"{path}: --init-from model differs from the config's model in {sorted(diff)}")
+    return model.state_dict()
+
+
 def _ids_record(ids: list[str], missing: list[str]) -> dict:
     used = [i for i in ids if i not in set(missing)]
     return {"count": len(used), "sha256": hashlib.sha256("\n".join(used).encode()).hexdigest(), "ids": used,
@@ -134,7 +159,7 @@ def run_train(cfg: TrainRunConfig) -> dict:
     from sciffusion.common.training.callbacks import StepProgressBar, TimeBudget, stop_reason
     from sciffusion.common.training.product_module import ProductDiffusionModule
     from sciffusion.domains.docking.pose_dataset import ConformerSampler, PoseDataset, collate_training
-    from sciffusion.domains.docking.pose_diffusion import PoseScoreNet
+    from sciffusion.domains.docking.pose_diffusion import PoseScoreNet, has_torsions
     from sciffusion.domains.docking.score_model import DockingScoreModel
     from sciffusion.pipelines.docking.train_files import RunFiles
 
@@ -150,6 +175,8 @@ def run_train(cfg: TrainRunConfig) -> dict:
     write_text_atomic(cfg.out / "config.json", json.dumps({
         "command": "sciffusion docking train", "config": resolved, "cache": str(cfg.cache), "index": str(cfg.index),
         "exclude_ids": None if cfg.exclude_ids is None else str(cfg.exclude_ids),
+        "init_from": None if cfg.init_from is None else {"path": str(cfg.init_from),
+                                                         "sha256": _sha256(cfg.init_from)},
         "splits": {"train": _ids_record(splits["train"], train_missing),
                    "val": _ids_record(splits["val"], val_missing)},
         "versions": package_versions(VERSIONED_PACKAGES)}, indent=1))
@@ -157,16 +184,20 @@ def run_train(cfg: TrainRunConfig) -> dict:
     seed = conf.product.train.seed
     pl.seed_everything(seed, workers=True, verbose=False)
     train_set = PoseDataset(train_entries, conf.data)
+    collate = functools.partial(collate_training, torsions=has_torsions(conf.product.process))
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=sched.batch_size, sampler=ConformerSampler(train_set.conformer_counts, seed),
-        collate_fn=collate_training, num_workers=sched.num_workers, drop_last=len(train_set) > sched.batch_size)
+        collate_fn=collate, num_workers=sched.num_workers, drop_last=len(train_set) > sched.batch_size)
     val_loader = None
     if val_entries:
         val_set = PoseDataset(val_entries, conf.data)
         val_loader = torch.utils.data.DataLoader(
-            val_set, batch_size=sched.val_batch_size, collate_fn=collate_training, num_workers=sched.num_workers,
+            val_set, batch_size=sched.val_batch_size, collate_fn=collate, num_workers=sched.num_workers,
             sampler=ConformerSampler(val_set.conformer_counts, seed, shuffle=False, fixed_conformer=0))
-    module = ProductDiffusionModule(PoseScoreNet(DockingScoreModel(conf.model), conf.product.process), conf.product)
+    score_model = DockingScoreModel(conf.model)
+    if cfg.init_from is not None and resume_from is None:
+        score_model.load_state_dict(_initial_weights(cfg.init_from, conf.model))
+    module = ProductDiffusionModule(PoseScoreNet(score_model, conf.product.process), conf.product)
     files = RunFiles(cfg.out, conf.data.to_dict(), sched.log_every, sched.checkpoint_every)
     callbacks: list = [files]
     budget = None

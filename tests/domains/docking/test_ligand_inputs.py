@@ -69,3 +69,30 @@ def test_keep_conformer_uses_the_input_pose():
     kept = prepare_ligand(item, keep_conformer=True).mol.GetConformer().GetPositions()
     fresh = prepare_ligand(item, keep_conformer=False).mol.GetConformer().GetPositions()
     assert abs(kept - crystal).max() < 1e-6 and abs(fresh - crystal).max() > 1.0
+
+
+def test_several_start_conformers_keep_the_stereo():
+    smiles = "C[C@@H](O)[C@H](N)/C=C/CCCO"
+    (item,) = read_ligand_inputs(smiles)
+    ligand = prepare_ligand(item, seed=2, conformers=3)
+    assert ligand.num_conformers == 3
+    starts = ligand.start_positions
+    assert min(float((starts[i] - starts[j]).abs().max()) for i in range(3) for j in range(i)) > 0.05
+    source = Chem.MolFromSmiles(smiles)
+    for conf in ligand.mol.GetConformers():
+        one = Chem.Mol(ligand.mol, confId=conf.GetId())
+        Chem.AssignStereochemistryFrom3D(one, confId=conf.GetId())
+        assert stereo_labels(one) == stereo_labels(source) and double_bond_labels(one) == double_bond_labels(source)
+    # the first conformer is the one-conformer run's (same seed), so --conformers 1 repeats older runs
+    one = prepare_ligand(item, seed=2, conformers=1)
+    assert abs(one.mol.GetConformer().GetPositions() - ligand.mol.GetConformers()[0].GetPositions()).max() < 1e-9
+    with pytest.raises(ValueError, match="conformers: must be >= 1"):
+        prepare_ligand(item, conformers=0)
+
+
+def test_hydrogens_that_rdkit_keeps_are_removed_too():
+    """An imine N-H defining E/Z stereo and deuterium are kept by RemoveHs' defaults (2AOD, 6FH3 failed)."""
+    for smiles, heavy in (("[2H]C([2H])([2H])c1ccccc1", 7), ("CC(/C)=N/[H]", 4)):
+        (item,) = read_ligand_inputs(smiles)
+        ligand = prepare_ligand(item)
+        assert ligand.num_atoms == heavy and all(a.GetAtomicNum() > 1 for a in ligand.mol.GetAtoms())

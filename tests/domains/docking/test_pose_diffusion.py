@@ -227,3 +227,49 @@ def test_chart_does_not_depend_on_which_side_of_a_bond_turns():
                               torch.zeros(1, dtype=torch.long), tree)
         out.append(poses(ref, {**state, "torus": layout.torsion_part(delta)}, layout))
     assert torch.allclose(out[0], out[1], atol=1e-9)
+
+
+def test_rigid_target_is_the_conformer_superposed_on_the_crystal(entries):
+    graphs = [training_graph(_double(e), k) for e in entries for k in range(2)]
+    state0, batch = collate_training(graphs, torsions=False)
+    assert set(state0) == {"r3", "so3"}
+    layout = LigandLayout.of(batch)
+    pos = poses(batch["ligand"].pos, state0, layout)
+    crystal = batch["ligand"].crystal_pos
+    per_atom = ((pos - crystal) ** 2).sum(-1)
+    rmsd = torch.zeros(layout.num_ligands, dtype=per_atom.dtype).index_add_(0, layout.batch, per_atom)
+    rmsd = (rmsd / torch.bincount(layout.batch).to(rmsd)).sqrt()
+    stored = torch.stack([e["conformers"]["rmsd_rigid"][k] for e in entries for k in range(2)]).double()
+    assert torch.allclose(rmsd, stored, atol=2e-4), (rmsd, stored)
+    # the rigid chart keeps every internal distance of the reference conformer
+    ref = batch["ligand"].pos
+    for b in range(layout.num_ligands):
+        mine = layout.batch == b
+        assert torch.allclose(torch.cdist(pos[mine], pos[mine]), torch.cdist(ref[mine], ref[mine]), atol=1e-9)
+    # negative control: the flexible target changes the torsions, so it is closer to the crystal pose
+    flexible, _ = collate_training(graphs)
+    assert (matched_rmsd(batch, flexible) < rmsd - 0.05).any()
+
+
+def test_rigid_process_scores_only_translation_and_rotation(entries):
+    from sciffusion.common.manifolds.product import Euclidean, ProductProcess
+    from sciffusion.domains.docking.pose_diffusion import check_pose_process, has_torsions
+
+    rigid = default_pose_process(torsions=False)
+    assert not has_torsions(rigid) and has_torsions(default_pose_process())
+    assert set(check_pose_process(rigid).components) == {"r3", "so3"}
+    with pytest.raises(ValueError, match="needs components r3, so3"):
+        check_pose_process(ProductProcess({"r3": Euclidean(0.1, 6.0)}))
+    state, layout, batch = _state_and_layout(entries, seed=4)
+    del state["torus"]
+    net = PoseScoreNet(DockingScoreModel(TINY).double(), rigid)
+    out = net(state, torch.tensor([0.2, 0.9], dtype=torch.float64), batch)
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"r3": (2, 3), "so3": (2, 3)}
+    q = random_rotation(1, generator=torch.Generator().manual_seed(8))[0].double()
+    moved = batch.clone()
+    moved["receptor"].pos = batch["receptor"].pos @ q.T
+    moved["receptor"].side_chain_vecs = batch["receptor"].side_chain_vecs @ q.T
+    out_moved = net({"r3": state["r3"] @ q.T, "so3": q @ state["so3"]}, torch.tensor([0.2, 0.9],
+                    dtype=torch.float64), moved)
+    assert torch.allclose(out_moved["r3"], out["r3"] @ q.T, atol=1e-7)
+    assert torch.allclose(out_moved["so3"], out["so3"] @ q.T, atol=1e-7)

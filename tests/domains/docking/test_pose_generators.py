@@ -162,3 +162,52 @@ def test_interface_and_receptor_tensors(receptor, ligand, box):
     assert graph["ligand"].pos.shape == (ligand.num_atoms, 3) and graph["atom"].pos.shape[0] == receptor.atoms["pos"].shape[0]
     with pytest.raises(ValueError, match="samples"):
         RandomPoseGenerator().generate(receptor, [ligand], box, 0, torch.Generator())
+
+
+def _multi_conformer_ligand(count: int = 3) -> PreparedLigand:
+    mol = embed_conformer(Chem.MolFromSmiles(CHIRAL_SMILES), seed=3)
+    for seed in range(4, 3 + count):
+        mol.AddConformer(Chem.Conformer(embed_conformer(mol, seed=seed).GetConformer()), assignId=True)
+    return PreparedLigand.from_mol("multi", mol)
+
+
+def test_poses_start_from_their_own_conformer():
+    ligand = _multi_conformer_ligand(3)
+    assert ligand.num_conformers == 3 and ligand.sample_conformers(7).tolist() == [0, 1, 2, 0, 1, 2, 0]
+    starts = ligand.start_positions
+    assert starts.shape == (3, ligand.num_atoms, 3) and (starts[1] - starts[0]).abs().max() > 0.1
+    k, m = 5, int(ligand.tensors["rot_edges"].shape[0])
+    conformer = ligand.sample_conformers(k)
+    zero = torch.zeros(k, 3, dtype=torch.float64)
+    pos = poses_from_changes(ligand, zero, zero, torch.zeros(k, m, dtype=torch.float64), conformer)
+    assert torch.allclose(pos, starts[conformer], atol=1e-12)
+    shift = torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64).expand(k, 3)
+    rot = torch.randn(k, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    delta = torch.rand(k, m, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    moved = poses_from_changes(ligand, shift, rot, delta, conformer)
+    errors = pose_geometry_errors(ligand, moved, conformer)
+    assert errors["bond_length"] < 1e-9 and errors["chirality_flips"] == 0
+    # negative control: checked against conformer 0 the other conformers' bonds differ
+    assert pose_geometry_errors(ligand, moved)["bond_length"] > 1e-4
+
+
+def test_random_control_spreads_samples_over_the_conformers(receptor, box):
+    ligand = _multi_conformer_ligand(2)
+    (poses,) = RandomPoseGenerator().generate(receptor, [ligand], box, 6, torch.Generator().manual_seed(0))
+    assert poses.conformers().tolist() == [0, 1, 0, 1, 0, 1]
+    assert pose_geometry_errors(ligand, poses.pos, poses.conformer)["bond_length"] < 1e-9
+    ranked = poses.ranked()
+    order = torch.sort(poses.confidence, descending=True, stable=True).indices
+    assert torch.equal(ranked.conformer, poses.conformer[order])
+    with pytest.raises(ValueError, match="conformer must be a long tensor"):
+        PoseSet(poses.pos, poses.confidence, conformer=torch.zeros(5, dtype=torch.long))
+
+
+def test_receptor_without_amino_acids_is_a_one_line_error(tmp_path):
+    """A nucleic-acid-only receptor (as 4YB0 of the training set) is refused naming the file."""
+    pdb = tmp_path / "rna.pdb"
+    pdb.write_text("".join(
+        f"ATOM  {i + 1:5d}  {name:<3s}   A A   1    {x:8.3f}{0.0:8.3f}{0.0:8.3f}  1.00  0.00           {el}\n"
+        for i, (name, x, el) in enumerate([("P", 0.0, "P"), ("C4'", 1.5, "C"), ("N1", 3.0, "N")])) + "END\n")
+    with pytest.raises(ValueError, match=r"rna.pdb: no amino-acid residues with N, CA and C atoms"):
+        PreparedReceptor.from_protein(read_protein(pdb))

@@ -128,9 +128,10 @@ def test_config_errors_are_one_line(tmp_path, cache, content, message):
 
 
 def test_bundled_configs_load():
-    for name in ("cpu", "gpu"):
+    for name in ("cpu", "gpu", "cpu_rigid", "gpu_rigid"):
         cfg = load_train_config(bundled_config(name))
         assert cfg.product.process.components["r3"].sigma_max == 6.0
+        assert ("torus" in cfg.product.process.components) == ("rigid" not in name)
     assert load_train_config(bundled_config("cpu")).schedule.minutes == 60
     with pytest.raises(ValueError, match="no bundled config 'tpu'"):
         bundled_config("tpu")
@@ -147,3 +148,38 @@ def test_cli_train_runs_tiny(tmp_path, cache):
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
     assert saved["schedule"]["batch_size"] == 3 and saved["train"]["seed"] == 4
     shutil.rmtree(tmp_path / "run")
+
+
+def test_rigid_process_trains_and_init_from_starts_from_given_weights(tmp_path, cache):
+    flexible = tmp_path / "flexible"
+    run_train(TrainRunConfig(cache=cache, index=_index(tmp_path), out=flexible, config=_config(max_steps=1),
+                             progress=False))
+    rigid_config = DockTrainConfig.from_dict({**TINY, "process": {
+        "r3": {"kind": "euclidean", "sigma_min": 0.1, "sigma_max": 6.0},
+        "so3": {"kind": "so3", "sigma_min": 0.03, "sigma_max": 1.55}}, "loss": {"weights": {"r3": 1.0, "so3": 1.0}},
+        "schedule": {**TINY["schedule"], "max_steps": 1}})
+    # lr 1e-30 (below float32 resolution) keeps the initial weights, so the saved model equals the --init-from one
+    frozen = DockTrainConfig.from_dict({**rigid_config.to_dict(), "train": {**rigid_config.to_dict()["train"],
+                                                                             "lr": 1e-30, "ema_decay": 0.0}})
+    run = tmp_path / "rigid"
+    summary = run_train(TrainRunConfig(cache=cache, index=_index(tmp_path), out=run, config=frozen, progress=False,
+                                       init_from=flexible / "model.ckpt"))
+    assert summary["steps"] == 1
+    rows = _curves(run)
+    assert rows[0]["train_loss_torus"] == "" and math.isfinite(float(rows[0]["train_loss_so3"]))
+    start, _, _ = model_from_file(load_checkpoint(flexible / "model.ckpt"), "flexible")
+    model, process, _ = model_from_file(load_checkpoint(run / "model.ckpt"), "rigid")
+    assert set(process.components) == {"r3", "so3"}
+    assert all(torch.equal(a, b) for a, b in zip(start.state_dict().values(), model.state_dict().values()))
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["init_from"]["path"] == str(flexible / "model.ckpt") and len(saved["init_from"]["sha256"]) == 64
+    # negative control: without --init-from the weights are a fresh initialisation
+    fresh = tmp_path / "fresh"
+    run_train(TrainRunConfig(cache=cache, index=_index(tmp_path), out=fresh, config=frozen, progress=False))
+    other, _, _ = model_from_file(load_checkpoint(fresh / "model.ckpt"), "fresh")
+    assert not all(torch.equal(a, b) for a, b in zip(start.state_dict().values(), other.state_dict().values()))
+    # another model size is refused, one line naming the file
+    bigger = DockTrainConfig.from_dict({**frozen.to_dict(), "model": {**TINY["model"], "scalar_channels": 6}})
+    with pytest.raises(ValueError, match="--init-from model differs from the config's model in \\['scalar_channels'\\]"):
+        run_train(TrainRunConfig(cache=cache, index=_index(tmp_path), out=tmp_path / "bad", config=bigger,
+                                 progress=False, init_from=flexible / "model.ckpt"))
