@@ -139,7 +139,8 @@ def _dock_method(item: str) -> tuple[str, str]:
     """``NAME=MODEL`` → (name, model); one-line error otherwise."""
     name, sep, model = item.partition("=")
     if not sep or not name.strip() or not model.strip():
-        raise ValueError(f"--dock: expected NAME=MODEL (a checkpoint or 'random'), got {item!r}")
+        raise ValueError(f"--dock: expected NAME=MODEL (a checkpoint, MODEL.ckpt+CONF.ckpt or 'random'), "
+                         f"got {item!r}")
     return name.strip(), model.strip()
 
 
@@ -159,7 +160,8 @@ def docking(
     top_k: int = typer.Option(5, "--top-k", help="Poses scored per complex."),
     no_posebusters: bool = typer.Option(False, "--no-posebusters", help="Skip the PoseBusters checks (faster)."),
     dock: Optional[list[str]] = typer.Option(None, "--dock", help="NAME=MODEL: run 'sciffusion dock' on every "
-                                             "complex in this process, MODEL a pose-diffusion checkpoint or "
+                                             "complex in this process, MODEL a pose-diffusion checkpoint, "
+                                             "MODEL.ckpt+CONF.ckpt (ranked by a learned confidence model) or "
                                              "'random' (the random-pose control) (repeatable)."),
     samples: int = typer.Option(10, "--samples", help="Poses per complex for --dock methods."),
     steps: int = typer.Option(20, "--steps", help="Reverse-diffusion steps for --dock methods."),

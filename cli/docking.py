@@ -210,9 +210,11 @@ def train_confidence(
                                                         steps=steps, conformers=conformers, seed=seed, limit=limit,
                                                         device=device, overwrite=overwrite, progress=progress))
     val = report["val"]
-    if val["learned"]["complexes"]:
-        typer.echo(f"val ({val['learned']['complexes']} complexes): AUROC learned {val['learned']['auroc']:.3f} vs "
-                   f"clash {val['clash_confidence']['auroc']:.3f}; top-1 success learned "
+    if val["oracle"]["complexes"]:
+        aurocs = ["n/a" if v is None else f"{v:.3f}"
+                  for v in (val["learned"]["auroc"], val["clash_confidence"]["auroc"])]
+        typer.echo(f"val ({val['learned']['complexes']} complexes): AUROC learned {aurocs[0]} vs "
+                   f"clash {aurocs[1]}; top-1 success learned "
                    f"{val['learned']['top1_success']:.3f}, clash {val['clash_confidence']['top1_success']:.3f}, "
                    f"oracle {val['oracle']['top1_success']:.3f}")
     typer.echo(f"fitted on {report['train']['learned']['complexes']} train complexes "

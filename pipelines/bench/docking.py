@@ -4,7 +4,8 @@ Methods: ``vina`` (AutoDock Vina re-docking through :mod:`sciffusion.pipelines.d
 poses in ``OUT/vina/``), ``crystal`` (the crystal pose as rank 1: a harness check that must give
 RMSD 0 Å and PB-valid), ``--dock NAME=MODEL`` (``sciffusion dock`` in this process on every
 complex, pocket = the index row's pocket, e.g. crystal ligand box + 4 Å; MODEL a pose-diffusion
-checkpoint or ``random``, the random-pose control ranked by the same confidence; the input ligand's
+checkpoint, ``MODEL.ckpt+CONF.ckpt`` for one ranked by a learned confidence model (``sciffusion docking
+train-confidence``), or ``random``, the random-pose control ranked by the clash/contact score; the input ligand's
 pose is never used: each run starts from a seeded ETKDG conformer), and any ``NAME=PRED_DIR`` already
 in the PRED_DIR layout of ``sciffusion docking evaluate``. For a long Vina run that must survive interruptions, run the
 resumable ``sciffusion docking baseline vina`` first and pass its folder as ``vina=DIR``.
@@ -72,13 +73,27 @@ class DockingBenchConfig:
             raise ValueError(f"--exhaustiveness: must be >= 1, got {self.exhaustiveness}")
         if self.top_k < 1:
             raise ValueError(f"--top-k: must be >= 1, got {self.top_k}")
-        for name, model in self.docked:
+        for name, spec in self.docked:
             if not name or "/" in name or name in ("ref",):
                 raise ValueError(f"--dock: bad method name {name!r} (no '/', not 'ref')")
+            model, confidence = split_dock_model(spec)
             if model != "random" and not Path(model).is_file():
                 raise FileNotFoundError(f"{model}: model checkpoint of {name} not found (--dock)")
+            if confidence is not None and not confidence.is_file():
+                raise FileNotFoundError(f"{confidence}: confidence model of {name} not found (--dock)")
         if self.samples < 1 or self.steps < 1:
             raise ValueError(f"--samples/--steps: must be >= 1, got {self.samples}/{self.steps}")
+
+
+def split_dock_model(spec: str) -> tuple[str, Path | None]:
+    """``MODEL`` → (MODEL, None); ``MODEL.ckpt+CONF.ckpt`` → (MODEL.ckpt, CONF.ckpt): a score model and the
+    learned confidence that ranks its poses (split at the last '+')."""
+    model, sep, confidence = spec.rpartition("+")
+    if not sep:
+        return spec, None
+    if not model.strip() or not confidence.strip() or model.strip() == "random":
+        raise ValueError(f"--dock: expected MODEL or MODEL.ckpt+CONF.ckpt (a learned model), got {spec!r}")
+    return model.strip(), Path(confidence.strip())
 
 
 def parse_prediction(item: str) -> tuple[str, Path]:
@@ -113,11 +128,13 @@ def crystal_predictions(entries, out: Path) -> None:
 
 def dock_predictions(entries, model: str, out: Path, cfg: DockingBenchConfig,
                      log: Callable[[str], None] = print) -> dict[str, int]:
-    """``sciffusion dock`` with ``model`` on every entry (its own pocket), poses as ``out/<id>/rank<k>.sdf``
+    """``sciffusion dock`` with ``model`` (``MODEL`` or ``MODEL+CONF``, :func:`split_dock_model`) on every
+    entry (its own pocket), poses as ``out/<id>/rank<k>.sdf``
     and ``out/timing.csv``; a complex that fails is logged and left out (scored as a failure)."""
     from sciffusion.pipelines.docking.dock import run_dock
     from sciffusion.pipelines.docking.dock_inputs import DockConfig
 
+    model, confidence = split_dock_model(model)
     out.mkdir(parents=True)
     runs = out.parent / f".{out.name}_runs"
     timing, failed = [], 0
@@ -132,7 +149,8 @@ def dock_predictions(entries, model: str, out: Path, cfg: DockingBenchConfig,
             else:
                 pocket = {}
             result = run_dock(DockConfig(protein=e.protein, ligand=str(e.ligand), out=runs / e.id, model=model,
-                                         samples=cfg.samples, top_k=min(cfg.top_k, cfg.samples), steps=cfg.steps,
+                                         confidence=confidence, samples=cfg.samples,
+                                         top_k=min(cfg.top_k, cfg.samples), steps=cfg.steps,
                                          seed=cfg.seed, batch_size=1, progress=False, **pocket))
         except (ValueError, FileNotFoundError) as exc:
             failed += 1

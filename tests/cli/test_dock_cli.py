@@ -14,7 +14,8 @@ runner = CliRunner()
 
 OPTIONS = ("--protein", "--ligand", "--out", "--ref-ligand", "--center", "--size", "--residues", "--pocket-margin",
            "--samples", "--top-k", "--steps", "--sampler", "--seed", "--device", "--model", "--trust-checkpoint",
-           "--batch-size", "--keep-conformer", "--max-heavy-atoms", "--overwrite", "--progress")
+           "--confidence", "--batch-size", "--keep-conformer", "--conformers", "--max-heavy-atoms", "--overwrite",
+           "--progress")
 
 
 def _root() -> typer.Typer:
