@@ -53,6 +53,8 @@ def dock(
                                                                         "instead of a seeded ETKDG one"),
     conformers: int = typer.Option(4, "--conformers", help="seeded ETKDG start conformers per ligand; samples go "
                                                            "round robin over them"),
+    blind_pockets: int = typer.Option(3, "--blind-pockets", help="blind docking (no pocket option): spread the "
+                                                                 "samples over this many detected pockets"),
     max_heavy_atoms: int = typer.Option(150, "--max-heavy-atoms", help="larger ligands are reported as failed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
@@ -68,7 +70,7 @@ def dock(
         sampler=sampler, seed=seed, device=device, model=model, trust_checkpoint=trust_checkpoint,
         confidence=confidence, batch_size=batch_size, overwrite=overwrite, keep_conformer=keep_conformer,
         max_heavy_atoms=max_heavy_atoms,
-        conformers=conformers, progress=progress))
+        conformers=conformers, blind_pockets=blind_pockets, progress=progress))
     failed = f", {summary['failed']} failed" if summary["failed"] else ""
     typer.echo(f"docked {summary['docked']} of {summary['ligands']} ligand(s){failed} in {summary['seconds']:.1f} s; "
                f"see {out / 'summary.csv'}")

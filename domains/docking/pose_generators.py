@@ -156,6 +156,24 @@ class PoseSet:
                        None if self.conformer is None else self.conformer[order.to(self.conformer.device)])
 
 
+def merge_pose_sets(sets: Sequence[PoseSet], label: str) -> PoseSet:
+    """One pose set from several of the same ligand (e.g. searched in different boxes): poses,
+    confidences, properties and start conformers concatenated in order, plus the property ``label``
+    [K] = index of the set each pose came from. The sets must carry the same property names."""
+    if not sets:
+        raise ValueError("pose sets: need at least one")
+    names = set(sets[0].properties)
+    if any(set(s.properties) != names for s in sets):
+        raise ValueError("pose sets: property names differ between the sets")
+    if label in names:
+        raise ValueError(f"pose sets: property {label!r} already exists")
+    properties = {k: torch.cat([s.properties[k].cpu() for s in sets]) for k in sets[0].properties}
+    properties[label] = torch.cat([torch.full((s.pos.shape[0],), float(i), dtype=torch.float64)
+                                   for i, s in enumerate(sets)])
+    return PoseSet(torch.cat([s.pos.cpu() for s in sets]), torch.cat([s.confidence.cpu() for s in sets]),
+                   properties, torch.cat([s.conformers().cpu() for s in sets]))
+
+
 @runtime_checkable
 class PoseGenerator(Protocol):
     """What ``sciffusion dock`` calls. ``generate`` returns one :class:`PoseSet` per ligand, in order,

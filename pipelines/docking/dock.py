@@ -7,7 +7,8 @@ stereo checked; ``conformers`` start conformers each), ask the :class:`~sciffusi
 ``samples`` poses each, check that they are rigid moves + torsion changes of the start conformer
 (bond lengths within 1e-3 Å, no flipped stereocentre), rank by confidence and write the ligand's folder
 (:mod:`dock_outputs`). A ligand that fails anywhere is a ``failed`` row in ``summary.csv`` with its
-reason; the rest are docked. The whole ``--out`` folder is built in a temporary sibling and moved into
+reason; the rest are docked. Blind (no pocket given): the samples are spread over the best pockets that
+:mod:`~sciffusion.domains.docking.pocket_finder` finds (``blind_pockets``) and ranked together. The whole ``--out`` folder is built in a temporary sibling and moved into
 place at the end; when no ligand docked nothing is left and a one-line ``ValueError`` is raised.
 
 Randomness: ETKDG uses ``--seed``; each batch's ``torch.Generator`` is seeded from (``--seed``, the
@@ -80,6 +81,7 @@ def run_dock(cfg: DockConfig) -> dict:
     protein = read_protein(cfg.protein)
     box = resolve_pocket(pocket_spec(cfg), protein)
     receptor = PreparedReceptor.from_protein(protein)
+    boxes = search_boxes(cfg, protein, box)
     start = time.perf_counter()
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
@@ -87,7 +89,7 @@ def run_dock(cfg: DockConfig) -> dict:
             results = []
             for first in range(0, len(inputs), cfg.batch_size):
                 batch = inputs[first:first + cfg.batch_size]
-                results += _dock_batch(batch, cfg, generator, receptor, protein, box, tmp, device)
+                results += _dock_batch(batch, cfg, generator, receptor, protein, boxes, tmp, device)
                 advance(len(batch), batch[-1].name)
         docked = [r for r in results if r.status == "ok"]
         if not docked:
@@ -96,13 +98,46 @@ def run_dock(cfg: DockConfig) -> dict:
                              f"(first: {results[0].name if results else '-'}: {first_reason})")
         (tmp / "summary.csv").write_text(summary_csv_text(results))
         (tmp / "timing.csv").write_text("id,seconds\n" + "".join(f"{r.name},{r.seconds:.3f}\n" for r in docked))
-        (tmp / "config.json").write_text(json.dumps(_config_record(cfg, generator, protein, box, results), indent=1))
+        record = _config_record(cfg, generator, protein, box, results)
+        record["search_boxes"] = [{"center": list(b.center), "size": list(b.size)} for b in boxes]
+        (tmp / "config.json").write_text(json.dumps(record, indent=1))
     return {"ligands": len(results), "docked": len(docked), "failed": len(results) - len(docked),
             "seconds": time.perf_counter() - start, "out": str(cfg.out), "pocket": cfg.pocket_kind,
             "box_center": list(box.center), "box_size": list(box.size)}
 
 
-def _dock_batch(batch, cfg: DockConfig, generator, receptor, protein, box, out: Path, device) -> list[LigandResult]:
+def search_boxes(cfg: DockConfig, protein, box) -> list:
+    """Where the samples go: the pocket box, or blind (no pocket given) the ``cfg.blind_pockets``
+    best pockets of :func:`~sciffusion.domains.docking.pocket_finder.find_pockets` (the whole-protein
+    box when it finds none)."""
+    if cfg.pocket_kind != "blind":
+        return [box]
+    from sciffusion.domains.docking.pocket_finder import find_pockets
+
+    found = find_pockets(protein.atom_pos, cfg.blind_pockets)
+    return [p.box for p in found] or [box]
+
+
+def split_samples(samples: int, parts: int) -> list[int]:
+    """``samples`` spread over ``parts`` as evenly as possible, earlier parts first; zeros dropped."""
+    counts = [samples // parts + (i < samples % parts) for i in range(parts)]
+    return [c for c in counts if c > 0]
+
+
+def _generate(generator, receptor, ligands, boxes, samples: int, rng) -> list:
+    """One pose set per ligand with ``samples`` poses spread over ``boxes`` (a ``search_box`` property
+    says which box a pose was searched in when there are several)."""
+    from sciffusion.domains.docking.pose_generators import merge_pose_sets
+
+    counts = split_samples(samples, len(boxes))
+    per_box = [generator.generate(receptor, ligands, box, k, rng) for box, k in zip(boxes, counts)]
+    if len(per_box) == 1:
+        return per_box[0]
+    return [merge_pose_sets([sets[i] for sets in per_box], "search_box") for i in range(len(ligands))]
+
+
+def _dock_batch(batch, cfg: DockConfig, generator, receptor, protein, boxes, out: Path, device
+                ) -> list[LigandResult]:
     """Prepare, generate, check and write one batch; one :class:`LigandResult` per input, in order."""
     import torch
 
@@ -123,7 +158,7 @@ def _dock_batch(batch, cfg: DockConfig, generator, receptor, protein, box, out: 
         t0 = time.perf_counter()
         rng = torch.Generator(device=device).manual_seed(batch_seed(cfg.seed, prepared[0][0].index))
         try:
-            pose_sets = generator.generate(receptor, [lig for _, lig in prepared], box, cfg.samples, rng)
+            pose_sets = _generate(generator, receptor, [lig for _, lig in prepared], boxes, cfg.samples, rng)
             if len(pose_sets) != len(prepared):
                 raise ValueError(f"pose generator returned {len(pose_sets)} pose sets for {len(prepared)} ligands")
             error = None

@@ -32,6 +32,8 @@ class DockConfig:
     train-confidence``; None: the clash/contact score).
     keep_conformer: start from a 3D input's own conformer instead of a seeded ETKDG one.
     conformers: start conformers per ligand (seeded ETKDG; samples go round robin over them).
+    blind_pockets: blind docking (no pocket given) spreads the samples over this many pockets found by
+    :mod:`~sciffusion.domains.docking.pocket_finder`.
     max_heavy_atoms: larger ligands are reported as failed. progress: show a progress bar.
     """
 
@@ -56,13 +58,14 @@ class DockConfig:
     overwrite: bool = False
     keep_conformer: bool = False
     conformers: int = 4
+    blind_pockets: int = 3
     max_heavy_atoms: int = 150
     progress: bool = True
 
     def __post_init__(self) -> None:
         for flag, value, low in (("--samples", self.samples, 1), ("--top-k", self.top_k, 1), ("--steps", self.steps, 1),
                                  ("--batch-size", self.batch_size, 1), ("--max-heavy-atoms", self.max_heavy_atoms, 1),
-                                 ("--conformers", self.conformers, 1)):
+                                 ("--conformers", self.conformers, 1), ("--blind-pockets", self.blind_pockets, 1)):
             if value < low:
                 raise ValueError(f"{flag}: must be >= {low}, got {value}")
         if self.top_k > self.samples:

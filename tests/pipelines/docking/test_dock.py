@@ -296,3 +296,35 @@ def test_learned_generator_samplers_seeds_and_geometry(tmp_path):
         assert set(runs[0].properties) == {"clashes", "contact_fraction"}
     with pytest.raises(ValueError, match="^--sampler: must be one of heun, euler, euler_maruyama, got 'ddim'$"):
         resolve_generator(_cfg(tmp_path, "CCO", model=str(ckpt), sampler="ddim"))
+
+
+def test_blind_docking_spreads_samples_over_found_pockets(tmp_path, monkeypatch):
+    from sciffusion.domains.docking.pockets import Box
+    from sciffusion.pipelines.docking import dock as dock_module
+    from sciffusion.pipelines.docking.dock import split_samples
+
+    assert split_samples(10, 3) == [4, 3, 3] and split_samples(2, 3) == [1, 1] and split_samples(3, 1) == [3]
+    protein = DATA / "6YQW_82I_protein.pdb.gz"
+    run_dock(_cfg(tmp_path, CRYSTAL, "blind", protein=protein, samples=7, blind_pockets=2))
+    config = json.loads((tmp_path / "blind" / "config.json").read_text())
+    boxes = config["search_boxes"]
+    assert config["pocket"]["kind"] == "blind" and 1 <= len(boxes) <= 2
+    crystal = Chem.MolFromMolFile(str(CRYSTAL)).GetConformer().GetPositions().mean(0)
+    assert min(np.linalg.norm(np.asarray(b["center"]) - crystal) for b in boxes) < 6.0  # the real pocket is found
+    # two search boxes: the samples are split 4 + 3 and ranked together
+    two = [Box(tuple(crystal), (12.0, 12.0, 12.0)), Box(tuple(crystal + 8.0), (12.0, 12.0, 12.0))]
+    monkeypatch.setattr(dock_module, "search_boxes", lambda cfg, protein, box: two)
+    run_dock(_cfg(tmp_path, CRYSTAL, "two", protein=protein, samples=7))
+    poses = _records(tmp_path / "two" / "6YQW_82I" / "poses.sdf")
+    assert sorted(int(float(p.GetProp("search_box"))) for p in poses) == [0, 0, 0, 0, 1, 1, 1]
+    confidence = [float(p.GetProp("confidence")) for p in poses]
+    assert confidence == sorted(confidence, reverse=True)
+    for pose in poses:  # random poses lie in their own box
+        centre = Chem.RemoveHs(pose).GetConformer().GetPositions().mean(0)
+        assert two[int(float(pose.GetProp("search_box")))].contains(centre[None])[0]
+    monkeypatch.undo()
+    # with a pocket given there is one search box, the pocket's
+    run_dock(_cfg(tmp_path, CRYSTAL, "pocket", protein=protein, samples=3, ref_ligand=CRYSTAL))
+    given = json.loads((tmp_path / "pocket" / "config.json").read_text())
+    assert given["search_boxes"] == [{"center": given["pocket"]["center"], "size": given["pocket"]["size"]}]
+    assert not _records(tmp_path / "pocket" / "6YQW_82I" / "poses.sdf")[0].HasProp("search_box")
