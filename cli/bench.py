@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import seed_option
+from sciffusion.cli.options import seed_list, seed_option
 
 app = typer.Typer(
     help="Benchmarks against peer libraries and closed forms: samplers, likelihood, inpainting, docking, "
@@ -165,7 +165,10 @@ def docking(
                                              "'random' (the random-pose control) (repeatable)."),
     samples: int = typer.Option(10, "--samples", help="Poses per complex for --dock methods."),
     steps: int = typer.Option(20, "--steps", help="Reverse-diffusion steps for --dock methods."),
-    seed: int = seed_option(0, "Seed of the --dock runs."),
+    seeds: str = typer.Option("0", "--seeds", help="Comma list of seeds of the --dock runs; several give mean ± sd."),
+    conformers: int = typer.Option(4, "--conformers", help="Start conformers per ligand for --dock methods."),
+    blind: bool = typer.Option(False, "--blind", help="--dock methods ignore the index's pocket (blind docking)."),
+    blind_pockets: int = typer.Option(3, "--blind-pockets", help="Pockets searched per complex with --blind."),
 ) -> None:
     """Docking methods on the same complexes, one evaluation: RMSD and PoseBusters table, CDF plot."""
     from sciffusion.pipelines.bench.docking import DockingBenchConfig, parse_prediction, run_docking_bench
@@ -174,7 +177,7 @@ def docking(
                              predictions=tuple(parse_prediction(p) for p in pred or ()), workers=workers,
                              exhaustiveness=exhaustiveness, top_k=top_k, posebusters=not no_posebusters,
                              docked=tuple(_dock_method(d) for d in dock or ()), samples=samples, steps=steps,
-                             seed=seed)
+                             seeds=seed_list(seeds), conformers=conformers, blind=blind, blind_pockets=blind_pockets)
     run_docking_bench(cfg, log=typer.echo)
     typer.echo((out / "table.txt").read_text().rstrip())
     typer.echo(f"wrote {out}/table.txt, summary.json and rmsd_cdf.png")

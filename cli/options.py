@@ -25,3 +25,15 @@ def check_seed(value: int | None) -> int | None:
 def seed_option(default: int = 0, help: str = "Random seed.") -> int:
     """A ``--seed`` option with the shared range check."""
     return typer.Option(default, "--seed", help=f"{help} Integer in [0, 2^32 - 1].", callback=check_seed)
+
+
+def seed_list(text: str, flag: str = "--seeds") -> tuple[int, ...]:
+    """``"0,1,2"`` → ``(0, 1, 2)``: distinct seeds, each in [0, 2**32 − 1]; one-line ValueError naming
+    ``flag`` otherwise."""
+    try:
+        seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{flag}: expected a comma list of integers, got {text!r}") from None
+    if not seeds or any(not 0 <= s <= SEED_MAX for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{flag}: need distinct integers in [0, {SEED_MAX}], got {text!r}")
+    return seeds

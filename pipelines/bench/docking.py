@@ -33,7 +33,10 @@ METHODS = ("vina", "crystal")
 class DockingBenchConfig:
     """``index``: INDEX.csv of the complexes; ``out``: the benchmark folder; ``methods`` run here;
     ``predictions``: (name, PRED_DIR) pairs made elsewhere; Vina's ``workers`` and ``exhaustiveness``;
-    ``top_k`` poses scored per complex; ``posebusters``: run the PoseBusters redock checks."""
+    ``top_k`` poses scored per complex; ``posebusters``: run the PoseBusters redock checks. ``--dock``
+    methods: ``samples``, ``steps``, ``conformers`` per complex, one run per seed of ``seeds``
+    (``<method>/seed_<s>/`` when there are several: the evaluation reports mean ± sd over them),
+    ``blind``: ignore the index's pocket (the pocket finder's ``blind_pockets`` best pockets)."""
 
     index: Path
     out: Path
@@ -47,7 +50,10 @@ class DockingBenchConfig:
     docked: tuple[tuple[str, str], ...] = ()
     samples: int = 10
     steps: int = 20
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
+    conformers: int = 4
+    blind: bool = False
+    blind_pockets: int = 3
 
     def __post_init__(self) -> None:
         if not Path(self.index).is_file():
@@ -83,6 +89,10 @@ class DockingBenchConfig:
                 raise FileNotFoundError(f"{confidence}: confidence model of {name} not found (--dock)")
         if self.samples < 1 or self.steps < 1:
             raise ValueError(f"--samples/--steps: must be >= 1, got {self.samples}/{self.steps}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+            raise ValueError(f"--seeds: need distinct seeds >= 0, got {list(self.seeds)}")
+        if self.conformers < 1 or self.blind_pockets < 1:
+            raise ValueError(f"--conformers/--blind-pockets: must be >= 1, got {self.conformers}/{self.blind_pockets}")
 
 
 def split_dock_model(spec: str) -> tuple[str, Path | None]:
@@ -129,29 +139,45 @@ def crystal_predictions(entries, out: Path) -> None:
 def dock_predictions(entries, model: str, out: Path, cfg: DockingBenchConfig,
                      log: Callable[[str], None] = print) -> dict[str, int]:
     """``sciffusion dock`` with ``model`` (``MODEL`` or ``MODEL+CONF``, :func:`split_dock_model`) on every
-    entry (its own pocket), poses as ``out/<id>/rank<k>.sdf``
-    and ``out/timing.csv``; a complex that fails is logged and left out (scored as a failure)."""
+    entry (its own pocket, or blind with ``cfg.blind``), once per seed of ``cfg.seeds``: poses as
+    ``out/<id>/rank<k>.sdf`` and ``out/timing.csv`` (one seed) or the same under ``out/seed_<s>/``;
+    a complex that fails is logged and left out (scored as a failure)."""
+    out.mkdir(parents=True)
+    counts = {"docked": 0, "failed": 0}
+    for seed in cfg.seeds:
+        folder = out if len(cfg.seeds) == 1 else out / f"seed_{seed}"
+        one = _dock_one_seed(entries, model, folder, cfg, seed, log)
+        counts = {k: counts[k] + one[k] for k in counts}
+    return counts
+
+
+def _pocket_of(entry) -> dict:
+    if entry.pocket_box is not None:
+        return {"center": tuple(entry.pocket_box.center), "size": tuple(entry.pocket_box.size)}
+    if entry.pocket_residues:
+        return {"residues": tuple(entry.pocket_residues)}
+    if entry.pocket_ligand is not None:
+        return {"ref_ligand": entry.pocket_ligand}
+    return {}
+
+
+def _dock_one_seed(entries, model: str, out: Path, cfg: DockingBenchConfig, seed: int,
+                   log: Callable[[str], None]) -> dict[str, int]:
     from sciffusion.pipelines.docking.dock import run_dock
     from sciffusion.pipelines.docking.dock_inputs import DockConfig
 
     model, confidence = split_dock_model(model)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     runs = out.parent / f".{out.name}_runs"
     timing, failed = [], 0
     for i, e in enumerate(entries):
         try:
-            if e.pocket_box is not None:
-                pocket = {"center": tuple(e.pocket_box.center), "size": tuple(e.pocket_box.size)}
-            elif e.pocket_residues:
-                pocket = {"residues": tuple(e.pocket_residues)}
-            elif e.pocket_ligand is not None:
-                pocket = {"ref_ligand": e.pocket_ligand}
-            else:
-                pocket = {}
+            pocket = {} if cfg.blind else _pocket_of(e)
             result = run_dock(DockConfig(protein=e.protein, ligand=str(e.ligand), out=runs / e.id, model=model,
                                          confidence=confidence, samples=cfg.samples,
                                          top_k=min(cfg.top_k, cfg.samples), steps=cfg.steps,
-                                         seed=cfg.seed, batch_size=1, progress=False, **pocket))
+                                         conformers=cfg.conformers, blind_pockets=cfg.blind_pockets,
+                                         seed=seed, batch_size=1, progress=False, **pocket))
         except (ValueError, FileNotFoundError) as exc:
             failed += 1
             log(f"  {e.id}: failed: {exc}")
@@ -159,7 +185,7 @@ def dock_predictions(entries, model: str, out: Path, cfg: DockingBenchConfig,
         (folder,) = [p for p in (runs / e.id).iterdir() if p.is_dir()]  # one ligand per complex
         shutil.move(str(folder), str(out / e.id))
         timing.append((e.id, result["seconds"]))
-        log(f"  {i + 1}/{len(entries)} {e.id}: {result['seconds']:.1f} s")
+        log(f"  seed {seed} {i + 1}/{len(entries)} {e.id}: {result['seconds']:.1f} s")
     shutil.rmtree(runs, ignore_errors=True)
     (out / "timing.csv").write_text("id,seconds\n" + "".join(f"{i},{t:.3f}\n" for i, t in timing))
     return {"docked": len(timing), "failed": failed}

@@ -191,10 +191,27 @@ def resolve_generator(cfg: DockConfig):
     if path is None:
         raise ValueError(f"--model: no docking model is bundled yet; pass --model {RANDOM_MODEL} (the random-pose "
                          "control) or a checkpoint file")
-    from sciffusion.common.io.checkpoint import load_checkpoint
+    key = (_file_key(path), None if cfg.confidence is None else _file_key(Path(cfg.confidence)), cfg.trust_checkpoint,
+           cfg.device, cfg.sampler, cfg.steps)
+    if key not in _GENERATORS:
+        from sciffusion.common.io.checkpoint import load_checkpoint
 
-    checkpoint = load_checkpoint(path, trust=cfg.trust_checkpoint, map_location=device_of(cfg.device))
-    return generator_from_checkpoint(checkpoint, path, cfg)
+        checkpoint = load_checkpoint(path, trust=cfg.trust_checkpoint, map_location=device_of(cfg.device))
+        if len(_GENERATORS) >= _GENERATOR_CACHE_SIZE:
+            _GENERATORS.pop(next(iter(_GENERATORS)))
+        _GENERATORS[key] = generator_from_checkpoint(checkpoint, path, cfg)
+    return _GENERATORS[key]
+
+
+_GENERATOR_CACHE_SIZE = 4
+_GENERATORS: dict = {}
+"""Learned generators already built in this process (a benchmark docks complex after complex with the
+same model), keyed by the model and confidence files (path, size, mtime) and the settings used."""
+
+
+def _file_key(path: Path) -> tuple:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
 def generator_from_checkpoint(checkpoint, path: Path, cfg: DockConfig):

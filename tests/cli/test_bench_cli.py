@@ -144,3 +144,13 @@ def test_video_baselines_tiny_run_and_overwrite(tmp_path):
     assert result.exit_code == 0, result.output
     assert "smmnist  copy-last" in result.output and not (out / "stale.txt").exists()
     assert (out / "baselines.csv").read_text().splitlines()[0].startswith("dataset,method,clips,psnr")
+
+
+@pytest.mark.parametrize("seeds", ["a,b", "-1", "0,0", ""])
+def test_docking_bad_seed_list_is_one_line(tmp_path, seeds):
+    index = tmp_path / "index.csv"
+    index.write_text("id,protein,ligand\n")
+    result = CliRunner().invoke(app, ["bench", "docking", "--index", str(index), "--out", str(tmp_path / "o"),
+                                      "--dock", "r=random", "--seeds", seeds])
+    assert _one_error_line(result).startswith("error: --seeds:")
+    assert not (tmp_path / "o").exists()

@@ -116,3 +116,30 @@ def test_dock_method_errors_are_one_line(tmp_path):
         DockingBenchConfig(index=_index(tmp_path), out=tmp_path / "b", docked=(("mine", "nope.ckpt"),))
     with pytest.raises(ValueError, match="--dock: bad method name"):
         DockingBenchConfig(index=_index(tmp_path), out=tmp_path / "b", docked=(("a/b", "random"),))
+
+
+def test_dock_methods_over_several_seeds_and_blind(tmp_path):
+    """--seeds 0,1: one run per seed under seed_<s>/, the report has both seeds; --blind ignores the
+    index's pocket (the docked config says blind); bad seed lists are one-line errors."""
+    index = tmp_path / "index.csv"
+    index.write_text("id,protein,ligand,pocket_ligand\n" + "".join(
+        f"{cid},{DATA / f'{cid}_protein.pdb.gz'},{DATA / f'{cid}_ligand.sdf'},{DATA / f'{cid}_ligand.sdf'}\n"
+        for cid in IDS))
+    out = tmp_path / "bench"
+    summaries = run_docking_bench(DockingBenchConfig(index=index, out=out, methods=(), docked=(("random", "random"),),
+                                                     samples=2, top_k=1, seeds=(0, 1), conformers=2,
+                                                     posebusters=False), log=lambda s: None)
+    (random,) = summaries
+    assert sorted(random["per_seed"]) == ["0", "1"] and all(v["n"] == 2 for v in random["per_seed"].values())
+    for seed in (0, 1):
+        assert (out / "random" / f"seed_{seed}" / "timing.csv").is_file()
+        assert sorted(p.name for p in (out / "random" / f"seed_{seed}").iterdir() if p.is_dir()) == sorted(IDS)
+    first = (out / "random" / "seed_0" / IDS[0] / "rank1.sdf").read_text()
+    assert first != (out / "random" / "seed_1" / IDS[0] / "rank1.sdf").read_text()  # seeds differ
+    blind = tmp_path / "blind"
+    run_docking_bench(DockingBenchConfig(index=index, out=blind, methods=(), docked=(("random", "random"),),
+                                         samples=2, top_k=1, blind=True, blind_pockets=1, posebusters=False),
+                      log=lambda s: None)
+    assert json.loads((blind / "config.json").read_text())["blind"] is True
+    with pytest.raises(ValueError, match="--seeds: need distinct seeds"):
+        DockingBenchConfig(index=index, out=tmp_path / "x", docked=(("random", "random"),), seeds=(1, 1))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -328,3 +329,16 @@ def test_blind_docking_spreads_samples_over_found_pockets(tmp_path, monkeypatch)
     given = json.loads((tmp_path / "pocket" / "config.json").read_text())
     assert given["search_boxes"] == [{"center": given["pocket"]["center"], "size": given["pocket"]["size"]}]
     assert not _records(tmp_path / "pocket" / "6YQW_82I" / "poses.sdf")[0].HasProp("search_box")
+
+
+def test_learned_generator_is_built_once_per_model_file(tmp_path):
+    from sciffusion.pipelines.docking.dock_inputs import resolve_generator
+
+    ckpt = _tiny_model_file(tmp_path / "model.ckpt")
+    cfg = _cfg(tmp_path, "CCO", model=str(ckpt), steps=2)
+    first = resolve_generator(cfg)
+    assert resolve_generator(cfg) is first
+    assert resolve_generator(_cfg(tmp_path, "CCO", model=str(ckpt), steps=3)) is not first  # other settings
+    _tiny_model_file(ckpt, seed=1)  # the file changed: rebuilt
+    os.utime(ckpt, ns=(1, 1))
+    assert resolve_generator(cfg) is not first
