@@ -55,6 +55,9 @@ def dock(
                                                            "round robin over them"),
     blind_pockets: int = typer.Option(3, "--blind-pockets", help="blind docking (no pocket option): spread the "
                                                                  "samples over this many detected pockets"),
+    devices: int = typer.Option(1, "--devices", help="devices of --device's kind for Lightning's predict loop; "
+                                                     "with several processes each writes OUT.shard<r>of<W>"),
+    num_nodes: int = typer.Option(1, "--num-nodes", help="machines (Lightning num_nodes) sharing the ligands"),
     max_heavy_atoms: int = typer.Option(150, "--max-heavy-atoms", help="larger ligands are reported as failed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
@@ -70,10 +73,10 @@ def dock(
         sampler=sampler, seed=seed, device=device, model=model, trust_checkpoint=trust_checkpoint,
         confidence=confidence, batch_size=batch_size, overwrite=overwrite, keep_conformer=keep_conformer,
         max_heavy_atoms=max_heavy_atoms,
-        conformers=conformers, blind_pockets=blind_pockets, progress=progress))
+        conformers=conformers, blind_pockets=blind_pockets, devices=devices, num_nodes=num_nodes, progress=progress))
     failed = f", {summary['failed']} failed" if summary["failed"] else ""
     typer.echo(f"docked {summary['docked']} of {summary['ligands']} ligand(s){failed} in {summary['seconds']:.1f} s; "
-               f"see {out / 'summary.csv'}")
+               f"see {Path(summary['out']) / 'summary.csv'}")
 
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)

@@ -17,10 +17,13 @@ batch's first input record), so a run repeats exactly with the same ``--seed`` a
 from __future__ import annotations
 
 import json
+import logging
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+import pytorch_lightning as pl
 
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
 from sciffusion.common.io.provenance import package_versions
@@ -66,6 +69,10 @@ def _reason(exc: BaseException) -> str:
 def run_dock(cfg: DockConfig) -> dict:
     """Dock every ligand of ``cfg.ligand`` into ``cfg.protein``; returns counts and the output paths.
 
+    The ligands go through Lightning's predict loop (:class:`DockPredictModule`): with ``cfg.devices`` ×
+    ``cfg.num_nodes`` = W > 1 processes each rank docks its share of the ligands and writes it, complete
+    (ligand folders, ``summary.csv``, ``timing.csv``, ``config.json``), to ``OUT.shard<r>of<W>``.
+
     Raises ValueError/FileNotFoundError (one line) for bad settings, an existing ``--out`` without
     ``overwrite``, an unreadable protein/ligand file or pocket, or when not one ligand docked.
     """
@@ -75,7 +82,7 @@ def run_dock(cfg: DockConfig) -> dict:
     from sciffusion.domains.docking.protein import read_protein
 
     refuse_existing(cfg.out, cfg.overwrite)
-    device = device_of(cfg.device)
+    device_of(cfg.device)
     generator = resolve_generator(cfg)
     inputs = read_ligand_inputs(cfg.ligand)
     protein = read_protein(cfg.protein)
@@ -83,27 +90,129 @@ def run_dock(cfg: DockConfig) -> dict:
     receptor = PreparedReceptor.from_protein(protein)
     boxes = search_boxes(cfg, protein, box)
     start = time.perf_counter()
-    with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
-        tmp.mkdir()
+    module = DockPredictModule(cfg, generator, receptor, protein, boxes)
+    try:
         with _progress(cfg.progress, len(inputs)) as advance:
-            results = []
-            for first in range(0, len(inputs), cfg.batch_size):
-                batch = inputs[first:first + cfg.batch_size]
-                results += _dock_batch(batch, cfg, generator, receptor, protein, boxes, tmp, device)
-                advance(len(batch), batch[-1].name)
+            module.advance = advance
+            results = _predict(module, cfg, inputs)
+        out = module.output_path
         docked = [r for r in results if r.status == "ok"]
         if not docked:
             first_reason = results[0].reason if results else "no ligands"
             raise ValueError(f"{cfg.ligand}: no ligand docked, all {len(results)} failed "
                              f"(first: {results[0].name if results else '-'}: {first_reason})")
+        tmp = module.staging
         (tmp / "summary.csv").write_text(summary_csv_text(results))
         (tmp / "timing.csv").write_text("id,seconds\n" + "".join(f"{r.name},{r.seconds:.3f}\n" for r in docked))
         record = _config_record(cfg, generator, protein, box, results)
         record["search_boxes"] = [{"center": list(b.center), "size": list(b.size)} for b in boxes]
+        record["shard"] = {"rank": module.rank, "world_size": module.world_size}
         (tmp / "config.json").write_text(json.dumps(record, indent=1))
+    except BaseException as exc:
+        module.close(exc)
+        raise
+    module.close(None)
     return {"ligands": len(results), "docked": len(docked), "failed": len(results) - len(docked),
-            "seconds": time.perf_counter() - start, "out": str(cfg.out), "pocket": cfg.pocket_kind,
+            "seconds": time.perf_counter() - start, "out": str(out), "pocket": cfg.pocket_kind,
             "box_center": list(box.center), "box_size": list(box.size)}
+
+
+def _lightning_devices(cfg: DockConfig) -> tuple[str, object]:
+    """(accelerator, devices) for Lightning from ``--device`` and ``--devices``: ``cuda:1`` with one
+    device pins that GPU."""
+    device = device_of(cfg.device)
+    if device.type == "cpu":
+        return "cpu", cfg.devices
+    return "gpu", [device.index] if device.index is not None and cfg.devices == 1 else cfg.devices
+
+
+def _predict(module: "DockPredictModule", cfg: DockConfig, inputs) -> list[LigandResult]:
+    """Every input of this rank through ``Trainer.predict`` (batches of ``cfg.batch_size`` ligands)."""
+    import pytorch_lightning as pl
+    import torch
+
+    accelerator, devices = _lightning_devices(cfg)
+    quiet = logging.getLogger("pytorch_lightning")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # no "GPU available: ..." banner in the command's output
+    try:
+        trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
+                             enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False)
+        loader = torch.utils.data.DataLoader(inputs, batch_size=cfg.batch_size, shuffle=False, collate_fn=list)
+        outputs = trainer.predict(module, loader, return_predictions=True)
+    finally:
+        quiet.setLevel(level)
+    if module.staging is None:  # no batch on this rank (more processes than ligand batches)
+        module.open()
+    return [result for batch in outputs or [] for result in batch.results]
+
+
+class DockPredictModule(pl.LightningModule):
+    """Lightning's predict loop over batches of :class:`~.dock_inputs` ligand records: each
+    ``predict_step`` prepares, generates, checks and writes one batch (:func:`_dock_batch`) into this
+    rank's staging folder (opened on the first batch, moved into place by :meth:`close`)."""
+
+    def __init__(self, cfg: DockConfig, generator, receptor, protein, boxes) -> None:
+        super().__init__()
+        self.cfg, self.generator, self.receptor, self.protein, self.boxes = cfg, generator, receptor, protein, boxes
+        self.advance = None
+        self.staging: Path | None = None
+        self._stack = None
+
+    @property
+    def rank(self) -> int:
+        return int(self.global_rank) if self._trainer is not None else 0
+
+    @property
+    def world_size(self) -> int:
+        return int(self.trainer.world_size) if self._trainer is not None else 1
+
+    @property
+    def output_path(self) -> Path:
+        """``--out``, or ``OUT.shard<r>of<W>`` when W > 1 processes share the ligands."""
+        if self.world_size == 1:
+            return self.cfg.out
+        return self.cfg.out.with_name(f"{self.cfg.out.name}.shard{self.rank}of{self.world_size}")
+
+    def open(self) -> Path:
+        from contextlib import ExitStack
+
+        self._stack = ExitStack()
+        self.staging = self._stack.enter_context(atomic_path(self.output_path, overwrite=self.cfg.overwrite))
+        self.staging.mkdir()
+        return self.staging
+
+    def close(self, error: BaseException | None) -> None:
+        """Move the staging folder into place (``error`` None) or remove it."""
+        if self._stack is None:
+            return
+        stack, self._stack = self._stack, None
+        if error is None:
+            stack.close()
+        else:
+            stack.__exit__(type(error), error, error.__traceback__)
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx: int):
+        return batch  # ligand records, not tensors: each step builds its tensors on self.device
+
+    def predict_step(self, batch, batch_idx: int) -> "_BatchResults":
+        if self.staging is None:
+            self.open()
+        results = _dock_batch(batch, self.cfg, self.generator, self.receptor, self.protein, self.boxes, self.staging,
+                              self.device)
+        if self.advance is not None:
+            self.advance(len(batch), batch[-1].name)
+        return _BatchResults(results)
+
+
+class _BatchResults:
+    """One batch's :class:`LigandResult` list, opaque to Lightning's output handling (which would
+    try to move frozen dataclasses to a device)."""
+
+    __slots__ = ("results",)
+
+    def __init__(self, results: list[LigandResult]) -> None:
+        self.results = results
 
 
 def search_boxes(cfg: DockConfig, protein, box) -> list:

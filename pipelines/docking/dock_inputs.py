@@ -33,7 +33,8 @@ class DockConfig:
     keep_conformer: start from a 3D input's own conformer instead of a seeded ETKDG one.
     conformers: start conformers per ligand (seeded ETKDG; samples go round robin over them).
     blind_pockets: blind docking (no pocket given) spreads the samples over this many pockets found by
-    :mod:`~sciffusion.domains.docking.pocket_finder`.
+    :mod:`~sciffusion.domains.docking.pocket_finder`. devices, num_nodes: Lightning's, for large screens
+    (each of the devices × num_nodes processes writes its share to ``OUT.shard<r>of<W>``).
     max_heavy_atoms: larger ligands are reported as failed. progress: show a progress bar.
     """
 
@@ -59,13 +60,16 @@ class DockConfig:
     keep_conformer: bool = False
     conformers: int = 4
     blind_pockets: int = 3
+    devices: int = 1
+    num_nodes: int = 1
     max_heavy_atoms: int = 150
     progress: bool = True
 
     def __post_init__(self) -> None:
         for flag, value, low in (("--samples", self.samples, 1), ("--top-k", self.top_k, 1), ("--steps", self.steps, 1),
                                  ("--batch-size", self.batch_size, 1), ("--max-heavy-atoms", self.max_heavy_atoms, 1),
-                                 ("--conformers", self.conformers, 1), ("--blind-pockets", self.blind_pockets, 1)):
+                                 ("--conformers", self.conformers, 1), ("--blind-pockets", self.blind_pockets, 1),
+                                 ("--devices", self.devices, 1), ("--num-nodes", self.num_nodes, 1)):
             if value < low:
                 raise ValueError(f"{flag}: must be >= {low}, got {value}")
         if self.top_k > self.samples:

@@ -14,7 +14,7 @@ runner = CliRunner()
 
 OPTIONS = ("--protein", "--ligand", "--out", "--ref-ligand", "--center", "--size", "--residues", "--pocket-margin",
            "--samples", "--top-k", "--steps", "--sampler", "--seed", "--device", "--model", "--trust-checkpoint",
-           "--confidence", "--batch-size", "--keep-conformer", "--conformers", "--blind-pockets", "--max-heavy-atoms", "--overwrite",
+           "--confidence", "--batch-size", "--keep-conformer", "--conformers", "--blind-pockets", "--devices", "--num-nodes", "--max-heavy-atoms", "--overwrite",
            "--progress")
 
 

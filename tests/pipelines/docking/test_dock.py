@@ -342,3 +342,31 @@ def test_learned_generator_is_built_once_per_model_file(tmp_path):
     _tiny_model_file(ckpt, seed=1)  # the file changed: rebuilt
     os.utime(ckpt, ns=(1, 1))
     assert resolve_generator(cfg) is not first
+
+
+@pytest.mark.slow
+def test_two_processes_share_a_screen_through_lightning(tmp_path):
+    """--devices 2 on CPU: Lightning's predict loop runs two processes (DDP), each docks its share of the
+    ligands and writes it complete to OUT.shard<r>of2; together they hold every ligand once."""
+    import subprocess
+    import sys
+
+    library = tmp_path / "lib.smi"
+    library.write_text("CCO a\nCCCN b\nc1ccccc1O c\nCC(=O)O d\nCCCCO e\n")
+    out = tmp_path / "screen"
+    command = [sys.executable, "-m", "sciffusion.cli.main", "dock", "--protein", str(POCKET), "--ligand", str(library),
+               "--ref-ligand", str(CRYSTAL), "--model", "random", "--samples", "2", "--top-k", "1", "--batch-size", "1",
+               "--devices", "2", "--out", str(out), "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    shards = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("screen"))
+    assert shards == ["screen.shard0of2", "screen.shard1of2"]
+    names = []
+    for shard in shards:
+        rows = _summary(tmp_path / shard)
+        assert rows and all(r["status"] == "ok" for r in rows)
+        assert json.loads((tmp_path / shard / "config.json").read_text())["shard"]["world_size"] == 2
+        names += [r["name"] for r in rows]
+        assert all((tmp_path / shard / r["name"] / "rank1.sdf").is_file() for r in rows)
+    assert sorted(names) == ["a", "b", "c", "d", "e"]
