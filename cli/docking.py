@@ -199,6 +199,9 @@ def train_confidence(
     seed: int = seed_option(0, "Seed for conformers and poses."),
     limit: Optional[int] = typer.Option(None, "--limit", help="only the first N train and first N val rows"),
     device: str = typer.Option("cpu", "--device", help="torch device of the score model: cpu, cuda, ..."),
+    label_rmsd: float = typer.Option(2.0, "--label-rmsd", help="a sampled pose is a positive when its RMSD to the "
+                                                                "crystal is below this, Å (top-1 success is still "
+                                                                "reported at 2 Å)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing DIR"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
 ) -> None:
@@ -208,7 +211,8 @@ def train_confidence(
 
     report = run_confidence_train(ConfidenceTrainConfig(model=model, index=index, out=out, samples=samples,
                                                         steps=steps, conformers=conformers, seed=seed, limit=limit,
-                                                        device=device, overwrite=overwrite, progress=progress))
+                                                        device=device, overwrite=overwrite, progress=progress,
+                                                        label_rmsd=label_rmsd))
     val = report["val"]
     if val["oracle"]["complexes"]:
         aurocs = ["n/a" if v is None else f"{v:.3f}"
@@ -216,6 +220,7 @@ def train_confidence(
         typer.echo(f"val ({val['learned']['complexes']} complexes): AUROC learned {aurocs[0]} vs "
                    f"clash {aurocs[1]}; top-1 success learned "
                    f"{val['learned']['top1_success']:.3f}, clash {val['clash_confidence']['top1_success']:.3f}, "
-                   f"oracle {val['oracle']['top1_success']:.3f}")
+                   f"oracle {val['oracle']['top1_success']:.3f}; top-1 median RMSD learned "
+                   f"{val['learned']['top1_median_rmsd']:.2f} A, clash {val['clash_confidence']['top1_median_rmsd']:.2f} A")
     typer.echo(f"fitted on {report['train']['learned']['complexes']} train complexes "
                f"({len(report['failed'])} failed); see {out / 'report.json'}")

@@ -125,6 +125,14 @@ def test_one_class_keeps_the_samples_and_is_a_one_line_error(tmp_path):
     report = json.loads((cfg.out / "report.json").read_text())
     assert "both classes" in report["not_fitted"] and "learned" not in report["val"]
     assert report["val"]["oracle"]["complexes"] == 1
+    # a label loose enough for every pose is again one class, now named with its threshold
+    loose = ConfidenceTrainConfig(model=cfg.model, index=cfg.index, out=tmp_path / "loose", samples=2, steps=1,
+                                  progress=False, limit=1, label_rmsd=1000.0)
+    with pytest.raises(ValueError, match=r"2 of 2 train poses within 1000.0 A"):
+        run_confidence_train(loose)
+    assert json.loads((loose.out / "report.json").read_text())["label_rmsd"] == 1000.0
+    with pytest.raises(ValueError, match="--label-rmsd: must be a finite number > 0"):
+        ConfidenceTrainConfig(model=cfg.model, index=cfg.index, out=tmp_path / "x", label_rmsd=0.0)
 
 
 def _toy_confidence_file(path: Path) -> Path:
