@@ -279,6 +279,7 @@ class RandomPoseGenerator:
 
     name: str = "random"
     confidence_fn: Optional["ConfidenceFn"] = None
+    confidence_source: str = ""
 
     def generate(self, receptor: PreparedReceptor, ligands: Sequence[PreparedLigand], pocket: Box,
                  samples: int, generator: torch.Generator) -> list[PoseSet]:
@@ -306,9 +307,11 @@ class RandomPoseGenerator:
         return out
 
     def describe(self) -> dict:
+        clash = (f"-(ligand-receptor heavy-atom pairs < {CLASH_DISTANCE} A) + {CONTACT_WEIGHT} * "
+                 f"(fraction of ligand heavy atoms within {CONTACT_DISTANCE} A of the receptor)")
         return {"name": self.name, "kind": "random control",
-                "confidence": f"-(ligand-receptor heavy-atom pairs < {CLASH_DISTANCE} A) + {CONTACT_WEIGHT} * "
-                              f"(fraction of ligand heavy atoms within {CONTACT_DISTANCE} A of the receptor)",
+                "confidence": (f"learned confidence model {self.confidence_source}" if self.confidence_source else
+                               "custom confidence_fn" if self.confidence_fn else clash),
                 "uses_steps": False, "uses_sampler": False}
 
 

@@ -14,6 +14,7 @@ RANDOM_MODEL = "random"
 DEFAULT_SAMPLER = "heun"
 """Product sampler of a learned model when ``--sampler`` is not given."""
 BUNDLED_MODEL_NAME = "dock_model.pt"
+BUNDLED_CONFIDENCE_NAME = "dock_confidence.pt"
 """File name of the bundled score model in ``domains/docking/data/`` (none is bundled yet)."""
 
 
@@ -89,8 +90,6 @@ class DockConfig:
         if self.model not in (None, RANDOM_MODEL) and not Path(self.model).exists():
             raise FileNotFoundError(f"{self.model}: model checkpoint not found (or pass --model {RANDOM_MODEL})")
         if self.confidence is not None:
-            if self.model == RANDOM_MODEL:
-                raise ValueError(f"--confidence: ranks a learned --model's poses, not the {RANDOM_MODEL} control")
             if not Path(self.confidence).is_file():
                 raise FileNotFoundError(f"{self.confidence}: confidence model file not found (--confidence)")
 
@@ -177,6 +176,14 @@ def device_of(name: str):
     return device
 
 
+def bundled_confidence() -> Path | None:
+    """The bundled confidence model (trained on the bundled score model's samples), or None."""
+    import sciffusion.domains.docking as docking
+
+    path = Path(docking.__file__).parent / "data" / BUNDLED_CONFIDENCE_NAME
+    return path if path.is_file() else None
+
+
 def bundled_model() -> Path | None:
     """The bundled score-model checkpoint, or None while none is bundled."""
     import sciffusion.domains.docking as docking
@@ -190,7 +197,7 @@ def resolve_generator(cfg: DockConfig):
     from sciffusion.domains.docking.pose_generators import RandomPoseGenerator
 
     if cfg.model == RANDOM_MODEL:
-        return RandomPoseGenerator()
+        return RandomPoseGenerator(**ranking_of(cfg))
     path = Path(cfg.model) if cfg.model is not None else bundled_model()
     if path is None:
         raise ValueError(f"--model: no docking model is bundled yet; pass --model {RANDOM_MODEL} (the random-pose "
@@ -228,11 +235,20 @@ def generator_from_checkpoint(checkpoint, path: Path, cfg: DockConfig):
     from sciffusion.domains.docking.pose_generators import DiffusionPoseGenerator
 
     model, process, data = model_from_file(checkpoint, str(path))
-    ranking = {}
-    if cfg.confidence is not None:
-        from sciffusion.domains.docking.confidence import confidence_fn, load_confidence_model
-
-        ranking = {"confidence_fn": confidence_fn(load_confidence_model(cfg.confidence, trust=cfg.trust_checkpoint)),
-                   "confidence_source": str(cfg.confidence)}
     return DiffusionPoseGenerator(model.to(device_of(cfg.device)), process, PoseDataConfig.from_dict(data),
-                                  sampler=cfg.sampler or DEFAULT_SAMPLER, steps=cfg.steps, source=str(path), **ranking)
+                                  sampler=cfg.sampler or DEFAULT_SAMPLER, steps=cfg.steps, source=str(path),
+                                  **ranking_of(cfg))
+
+
+def ranking_of(cfg: DockConfig) -> dict:
+    """The generator's ranking settings: the learned ``--confidence`` model, else the bundled one when
+    the bundled score model docks (``--model`` not given), else none (the clash/contact score). The
+    random control takes ``--confidence`` too, so it can be ranked exactly as the model is."""
+    path = Path(cfg.confidence) if cfg.confidence is not None else (
+        bundled_confidence() if cfg.model is None else None)
+    if path is None:
+        return {}
+    from sciffusion.domains.docking.confidence import confidence_fn, load_confidence_model
+
+    return {"confidence_fn": confidence_fn(load_confidence_model(path, trust=cfg.trust_checkpoint)),
+            "confidence_source": str(path)}

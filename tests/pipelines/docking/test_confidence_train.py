@@ -161,8 +161,16 @@ def test_dock_ranks_by_the_learned_confidence(tmp_path):
     assert len(poses) == 4 and all(p.HasProp("consensus_rmsd") and p.HasProp("buriedness") for p in poses)
     confidences = [float(p.GetProp("confidence")) for p in poses]
     assert confidences == sorted(confidences, reverse=True)
-    with pytest.raises(ValueError, match="^--confidence: ranks a learned --model's poses, not the random control$"):
-        DockConfig(protein=cfg.protein, ligand="CCO", out=tmp_path / "o2", model="random", confidence=conf)
+    # the random control is ranked by the same confidence model (the control)
+    control = DockConfig(protein=cfg.protein, ligand="CCOc1ccccc1", out=tmp_path / "random", model="random",
+                         ref_ligand=cfg.ref_ligand, confidence=conf, samples=4, top_k=2, conformers=1, progress=False)
+    run_dock(control)
+    assert json.loads((control.out / "config.json").read_text())["generator"]["confidence"] == \
+        f"learned confidence model {conf}"
+    ranked = [m for m in Chem.SDMolSupplier(str(control.out / "ligand" / "poses.sdf"))]
+    assert all(p.HasProp("consensus_rmsd") for p in ranked)
+    assert [float(p.GetProp("confidence")) for p in ranked] == sorted((float(p.GetProp("confidence")) for p in ranked),
+                                                                      reverse=True)
     with pytest.raises(FileNotFoundError, match="none.ckpt: confidence model file not found"):
         DockConfig(protein=cfg.protein, ligand="CCO", out=tmp_path / "o2", model=cfg.model,
                    confidence=tmp_path / "none.ckpt")
