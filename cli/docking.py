@@ -1,5 +1,5 @@
 """`sciffusion docking` commands: make-index, prepare, train, train-confidence, evaluate, check-ligands,
-baseline vina.
+baseline vina, vina-agreement.
 
 Each command parses arguments, builds one typed config and calls one pipeline function; heavy
 modules are imported inside the commands.
@@ -224,3 +224,24 @@ def train_confidence(
                    f"{val['learned']['top1_median_rmsd']:.2f} A, clash {val['clash_confidence']['top1_median_rmsd']:.2f} A")
     typer.echo(f"fitted on {report['train']['learned']['complexes']} train complexes "
                f"({len(report['failed'])} failed); see {out / 'report.json'}")
+
+
+@app.command("vina-agreement")
+@user_errors_exit
+def vina_agreement(
+    index: Path = typer.Option(..., "--index", help="INDEX.csv"),
+    out: Path = typer.Option(..., "--out", help="DIR: poses.csv, report.json, scatter.png (must not exist)"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="only the first N index rows"),
+    perturbations: int = typer.Option(4, "--perturbations", help="perturbed poses per complex (besides the crystal)"),
+    seed: int = seed_option(0, "Seed for the perturbations."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing DIR"),
+) -> None:
+    """Score crystal and perturbed poses with AutoDock Vina and our torch Vina-like score; report
+    Pearson r and mean absolute difference (kcal/mol)."""
+    from sciffusion.pipelines.docking.vina_agreement import VinaAgreementConfig, run_vina_agreement
+
+    report = run_vina_agreement(VinaAgreementConfig(index=index, out=out, limit=limit, perturbations=perturbations,
+                                                    seed=seed, overwrite=overwrite))
+    total = report["total_normalised"]
+    typer.echo(f"{report['complexes']} complexes, {report['poses']} poses ({len(report['failed'])} failed): "
+               f"Pearson r {total['pearson_r']:.3f}, MAE {total['mae_kcal_mol']:.2f} kcal/mol; see {out / 'report.json'}")
