@@ -50,11 +50,14 @@ class PreparedReceptor:
 
     residues: Mapping[str, Tensor]
     atoms: Mapping[str, Tensor]
+    vina_types: Optional[Tensor] = None
+    """[A] long XS types of ``atoms`` (:func:`~.vina_types.receptor_types`) for the Vina-like score."""
 
     @classmethod
     def from_protein(cls, protein) -> "PreparedReceptor":
         """From a :class:`protein.Protein`; no amino-acid residue is an error naming the file."""
         from sciffusion.domains.docking.features import receptor_atom_features, residue_features
+        from sciffusion.domains.docking.vina_types import receptor_types
 
         if protein.num_atoms == 0:
             raise ValueError(f"{protein.path}: no receptor atoms")
@@ -62,7 +65,7 @@ class PreparedReceptor:
         if residues["pos"].shape[0] == 0:
             raise ValueError(f"{protein.path}: no amino-acid residues with N, CA and C atoms (the score model reads "
                              "protein residues; nucleic-acid-only receptors are not supported)")
-        return cls(residues=residues, atoms=receptor_atom_features(protein))
+        return cls(residues=residues, atoms=receptor_atom_features(protein), vina_types=receptor_types(protein))
 
     def complex_tensors(self, ligand: "PreparedLigand", pocket: Box) -> dict:
         """The tensor dict of :func:`graphs.complex_tensors` (with atoms) for one ligand and the pocket."""
@@ -389,7 +392,13 @@ class DiffusionPoseGenerator:
 
     Confidence: poses are ranked by ``confidence_fn``: the learned confidence model of the file
     ``confidence_source`` (:func:`~.confidence.confidence_fn`, trained on this model's own samples), or
-    by default :func:`clash_confidence`, the random control's clash/contact score."""
+    by default :func:`clash_confidence`, the random control's clash/contact score.
+
+    Physics guidance (``guidance_scale`` λ > 0, mol/kcal; 1/kT = 1.69 at 298 K): the score is tilted by
+    exp(−λ (Vina-like inter + intra)) of the chart's poses through the core's product-space energy
+    guidance (:mod:`~sciffusion.common.guidance.product`, weights and clip in :mod:`.pose_energy`),
+    the receptor grids over the pocket box taken from ``grids`` (a :class:`~.pose_energy.ReceptorGrids`
+    shared across calls; None: built per call). λ = 0 runs the unguided sampler unchanged."""
 
     model: Any
     process: Any
@@ -401,9 +410,14 @@ class DiffusionPoseGenerator:
     source: str = ""
     name: str = "diffusion"
     confidence_source: str = ""
+    guidance_scale: float = 0.0
+    grids: Any = None
 
     def __post_init__(self) -> None:
         from sciffusion.domains.docking.pose_diffusion import check_pose_process
+
+        if not (math.isfinite(self.guidance_scale) and self.guidance_scale >= 0):
+            raise ValueError(f"--guidance-scale: must be a finite number >= 0, got {self.guidance_scale}")
 
         if self.sampler not in DIFFUSION_SAMPLERS:
             raise ValueError(f"--sampler: must be one of {', '.join(DIFFUSION_SAMPLERS)}, got {self.sampler!r}")
@@ -466,10 +480,27 @@ class DiffusionPoseGenerator:
 
         if self.low_temperature is not None:
             score = low_temperature(self.process, score, self.low_temperature)
+        if self.guidance_scale > 0:
+            score = self._guided(score, receptor, ligands, pocket, samples, batch, layout)
         with torch.no_grad():
             final = get_product_sampler(self.sampler)(self.process, score, uniform_t_grid(self.steps), state,
                                                       generator=generator).state
         return [self._pose_set(receptor, lig, final, i * samples, samples) for i, lig in enumerate(ligands)]
+
+    def _guided(self, score, receptor: PreparedReceptor, ligands: Sequence[PreparedLigand], pocket: Box,
+                samples: int, batch, layout):
+        """``score`` tilted by exp(−guidance_scale · (Vina-like inter + intra)) through the core's
+        product-space energy guidance (:mod:`~sciffusion.common.guidance.product`)."""
+        from sciffusion.common.guidance.product import EnergyGuidance, energy_guidance
+        from sciffusion.domains.docking.pose_energy import (
+            GUIDANCE_CLIP, GUIDANCE_SIGMA_DATA, ReceptorGrids, state_energy_fn,
+        )
+
+        grids = (self.grids or ReceptorGrids()).for_box(receptor, pocket)
+        energy = state_energy_fn(grids, ligands, samples, batch["ligand"].pos, layout)
+        config = EnergyGuidance(self.guidance_scale, {k: GUIDANCE_SIGMA_DATA[k] for k in self.process.components},
+                                clip=GUIDANCE_CLIP)
+        return energy_guidance(self.process, score, energy, config)
 
     def _pose_set(self, receptor: PreparedReceptor, ligand: PreparedLigand, final: Mapping, first: int,
                   samples: int) -> PoseSet:
@@ -501,6 +532,7 @@ class DiffusionPoseGenerator:
         sigma_tr = self.process.components["r3"].sigma_max
         return {"name": self.name, "kind": "pose diffusion", "checkpoint": self.source, "sampler": self.sampler,
                 "steps": self.steps, "process": self.process.to_dict(),
+                "guidance_scale": self.guidance_scale,
                 "model": dataclasses.asdict(self.model.config), "data": self.data.to_dict(),
                 "low_temperature": None if self.low_temperature is None else {
                     "temperature": dict(self.low_temperature.temperature),

@@ -60,7 +60,7 @@ def vina_energy_fn(grid, ligand_types: Tensor, pairs: Tensor) -> EnergyFn:
     return energy
 
 
-def _ligand_at(ligand: PreparedLigand, pos: Tensor) -> PreparedLigand:
+def ligand_at(ligand: PreparedLigand, pos: Tensor) -> PreparedLigand:
     """The same ligand with the K poses ``pos`` [K, N, 3] as its start conformers."""
     from rdkit import Chem
     from rdkit.Geometry import Point3D
@@ -87,7 +87,7 @@ def refine_poses(ligand: PreparedLigand, pos: Tensor, energy_fn: EnergyFn,
         raise ValueError(f"{ligand.name}: poses must be finite")
     k, device = pos.shape[0], pos.device
     start = pos.detach().to(torch.float64)
-    moved = _ligand_at(ligand, start)
+    moved = ligand_at(ligand, start)
     conformer = torch.arange(k, device=device)
     m = int(ligand.tensors["rot_edges"].shape[0])
     params = [torch.zeros(k, 3, dtype=torch.float64, device=device, requires_grad=True),
