@@ -40,8 +40,20 @@ def dock(
                                                                   "model's own)"),
     seed: int = seed_option(0, "Seed for conformers and poses."),
     device: str = typer.Option("cpu", "--device", help="torch device: cpu, cuda, cuda:1, ..."),
-    model: Optional[str] = typer.Option(None, "--model", help="score-model checkpoint, or 'random' for the "
-                                                              "random-pose control (default: the bundled model)"),
+    model: Optional[str] = typer.Option(None, "--model", help="score-model checkpoint, 'random' for the "
+                                                              "random-pose control or 'physics' for the physics-only "
+                                                              "control (random starts + Monte-Carlo Vina-like "
+                                                              "refinement) (default: the bundled model)"),
+    refine_steps: int = typer.Option(0, "--refine-steps", help="refine every pose under the Vina-like score "
+                                                               "(Adam steps; 0 = off; --model physics: per round, "
+                                                               "0 = 100)"),
+    rank_by: Optional[str] = typer.Option(None, "--rank-by", help="confidence | vina (lowest normalised Vina-like "
+                                                                  "score first) | combined (mean of both rank "
+                                                                  "positions); default: vina for --model physics, "
+                                                                  "else confidence"),
+    guidance_scale: float = typer.Option(0.0, "--guidance-scale", help="tilt a learned model's sampler by "
+                                                                       "exp(-scale * Vina-like energy), mol/kcal "
+                                                                       "(0 = off)"),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="load --model with full pickle "
                                                                             "(only for files you trust)"),
     confidence: Optional[Path] = typer.Option(None, "--confidence", help="rank a learned --model's poses by this "
@@ -72,7 +84,7 @@ def dock(
         residues=parse_residues(residues), pocket_margin=pocket_margin, samples=samples, top_k=top_k, steps=steps,
         sampler=sampler, seed=seed, device=device, model=model, trust_checkpoint=trust_checkpoint,
         confidence=confidence, batch_size=batch_size, overwrite=overwrite, keep_conformer=keep_conformer,
-        max_heavy_atoms=max_heavy_atoms,
+        max_heavy_atoms=max_heavy_atoms, refine_steps=refine_steps, rank_by=rank_by, guidance_scale=guidance_scale,
         conformers=conformers, blind_pockets=blind_pockets, devices=devices, num_nodes=num_nodes, progress=progress))
     failed = f", {summary['failed']} failed" if summary["failed"] else ""
     typer.echo(f"docked {summary['docked']} of {summary['ligands']} ligand(s){failed} in {summary['seconds']:.1f} s; "

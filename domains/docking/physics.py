@@ -89,7 +89,8 @@ class PhysicsRanked:
             before = objective(pos)
         confidence, properties = poses.confidence.detach().cpu(), {k: v.cpu() for k, v in poses.properties.items()}
         if self.refine_steps:
-            pos = self.search(ligand, pos, objective, generator)
+            with torch.enable_grad():  # callers may run under no_grad (Lightning's predict loop)
+                pos = self.search(ligand, pos, objective, generator)
             if self.confidence_fn is not None:
                 rec = receptor.atoms["pos"].to(torch.float64).cpu()
                 scores = dict(self.confidence_fn(pos, _atoms_near(rec, pos, CONFIDENCE_RADIUS)))

@@ -136,8 +136,10 @@ def _predict(module: "DockPredictModule", cfg: DockConfig, inputs) -> list[Ligan
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # no "GPU available: ..." banner in the command's output
     try:
+        # no inference mode (plain no_grad): refinement and guidance take gradients inside the step
         trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
-                             enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False)
+                             enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False,
+                             inference_mode=False)
         loader = torch.utils.data.DataLoader(inputs, batch_size=cfg.batch_size, shuffle=False, collate_fn=list)
         outputs = trainer.predict(module, loader, return_predictions=True)
     finally:

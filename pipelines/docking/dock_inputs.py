@@ -11,6 +11,8 @@ from sciffusion.domains.docking.pockets import BlindPocket, Box, BoxPocket, Pock
 SEED_MAX = 2**32 - 1
 DEFAULT_POCKET_MARGIN = 4.0
 RANDOM_MODEL = "random"
+PHYSICS_MODEL = "physics"
+RANK_BY = ("confidence", "vina", "combined")
 DEFAULT_SAMPLER = "heun"
 """Product sampler of a learned model when ``--sampler`` is not given."""
 BUNDLED_MODEL_NAME = "dock_model.pt"
@@ -33,6 +35,12 @@ class DockConfig:
     train-confidence``; None: the clash/contact score).
     keep_conformer: start from a 3D input's own conformer instead of a seeded ETKDG one.
     conformers: start conformers per ligand (seeded ETKDG; samples go round robin over them).
+    refine_steps: Vina-like refinement (Adam steps) of every generated pose, 0 = off (``physics``: per
+    Monte-Carlo round, 0 = its default). rank_by: ``confidence``, ``vina`` or ``combined``
+    (:mod:`~sciffusion.domains.docking.physics`); None: ``vina`` for ``--model physics``, else
+    ``confidence`` (the run stays the plain generator's and builds no grid). guidance_scale: physics
+    guidance of a learned model's sampler, mol/kcal, 0 = off. model ``"physics"``: the physics-only
+    control (random starts + Monte-Carlo refinement under the Vina-like score).
     blind_pockets: blind docking (no pocket given) spreads the samples over this many pockets found by
     :mod:`~sciffusion.domains.docking.pocket_finder`. devices, num_nodes: Lightning's, for large screens
     (each of the devices × num_nodes processes writes its share to ``OUT.shard<r>of<W>``).
@@ -65,6 +73,9 @@ class DockConfig:
     num_nodes: int = 1
     max_heavy_atoms: int = 150
     progress: bool = True
+    refine_steps: int = 0
+    rank_by: str | None = None
+    guidance_scale: float = 0.0
 
     def __post_init__(self) -> None:
         for flag, value, low in (("--samples", self.samples, 1), ("--top-k", self.top_k, 1), ("--steps", self.steps, 1),
@@ -73,6 +84,14 @@ class DockConfig:
                                  ("--devices", self.devices, 1), ("--num-nodes", self.num_nodes, 1)):
             if value < low:
                 raise ValueError(f"{flag}: must be >= {low}, got {value}")
+        if not 0 <= self.refine_steps <= 1000:
+            raise ValueError(f"--refine-steps: must be in 0..1000, got {self.refine_steps}")
+        if self.rank_by is not None and self.rank_by not in RANK_BY:
+            raise ValueError(f"--rank-by: must be one of {', '.join(RANK_BY)}, got {self.rank_by!r}")
+        if not (math.isfinite(self.guidance_scale) and self.guidance_scale >= 0):
+            raise ValueError(f"--guidance-scale: must be a finite number >= 0, got {self.guidance_scale}")
+        if self.guidance_scale and self.model in (RANDOM_MODEL, PHYSICS_MODEL):
+            raise ValueError(f"--guidance-scale: guides a learned model's sampler, not --model {self.model}")
         if self.top_k > self.samples:
             raise ValueError(f"--top-k: must be <= --samples ({self.samples}), got {self.top_k}")
         if not 0 <= self.seed <= SEED_MAX:
@@ -87,8 +106,9 @@ class DockConfig:
             raise FileNotFoundError(f"{self.protein}: protein file not found")
         if self.ref_ligand is not None and not self.ref_ligand.exists():
             raise FileNotFoundError(f"{self.ref_ligand}: reference ligand file not found")
-        if self.model not in (None, RANDOM_MODEL) and not Path(self.model).exists():
-            raise FileNotFoundError(f"{self.model}: model checkpoint not found (or pass --model {RANDOM_MODEL})")
+        if self.model not in (None, RANDOM_MODEL, PHYSICS_MODEL) and not Path(self.model).exists():
+            raise FileNotFoundError(f"{self.model}: model checkpoint not found (or pass --model {RANDOM_MODEL} "
+                                    f"or {PHYSICS_MODEL})")
         if self.confidence is not None:
             if not Path(self.confidence).is_file():
                 raise FileNotFoundError(f"{self.confidence}: confidence model file not found (--confidence)")
@@ -193,17 +213,51 @@ def bundled_model() -> Path | None:
 
 
 def resolve_generator(cfg: DockConfig):
-    """The :class:`pose_generators.PoseGenerator` that ``--model`` names."""
+    """The :class:`pose_generators.PoseGenerator` that ``--model`` names, wrapped in
+    :class:`~sciffusion.domains.docking.physics.PhysicsRanked` when ``--refine-steps`` or ``--rank-by``
+    asks for physics (``--model physics``: the physics control)."""
+    return with_physics(_base_generator(cfg), cfg)
+
+
+def with_physics(generator, cfg: DockConfig):
+    """``generator`` as it is (no refinement, confidence ranking), or wrapped with refinement, Vina-like
+    scores and ``--rank-by``; ``--model physics``: the physics control. Grids are shared by the process."""
+    from sciffusion.domains.docking.physics import PhysicsRanked, physics_control
+    from sciffusion.domains.docking.pose_generators import clash_confidence
+
+    if cfg.model == PHYSICS_MODEL:
+        return physics_control(cfg.refine_steps, cfg.rank_by or "vina", grids=_receptor_grids(),
+                               confidence_fn=ranking_of(cfg).get("confidence_fn", clash_confidence))
+    rank_by = cfg.rank_by or "confidence"
+    if not cfg.refine_steps and rank_by == "confidence":
+        return generator
+    return PhysicsRanked(generator, refine_steps=cfg.refine_steps, rank_by=rank_by, grids=_receptor_grids(),
+                         confidence_fn=ranking_of(cfg).get("confidence_fn", clash_confidence))
+
+
+_GRIDS: list = []
+"""The process's one :class:`~sciffusion.domains.docking.pose_energy.ReceptorGrids` (created on first use)."""
+
+
+def _receptor_grids():
+    from sciffusion.domains.docking.pose_energy import ReceptorGrids
+
+    if not _GRIDS:
+        _GRIDS.append(ReceptorGrids())
+    return _GRIDS[0]
+
+
+def _base_generator(cfg: DockConfig):
     from sciffusion.domains.docking.pose_generators import RandomPoseGenerator
 
-    if cfg.model == RANDOM_MODEL:
+    if cfg.model in (RANDOM_MODEL, PHYSICS_MODEL):
         return RandomPoseGenerator(**ranking_of(cfg))
     path = Path(cfg.model) if cfg.model is not None else bundled_model()
     if path is None:
         raise ValueError(f"--model: no docking model is bundled yet; pass --model {RANDOM_MODEL} (the random-pose "
                          "control) or a checkpoint file")
     key = (_file_key(path), None if cfg.confidence is None else _file_key(Path(cfg.confidence)), cfg.trust_checkpoint,
-           cfg.device, cfg.sampler, cfg.steps)
+           cfg.device, cfg.sampler, cfg.steps, cfg.guidance_scale)
     if key not in _GENERATORS:
         from sciffusion.common.io.checkpoint import load_checkpoint
 
@@ -237,7 +291,8 @@ def generator_from_checkpoint(checkpoint, path: Path, cfg: DockConfig):
     model, process, data = model_from_file(checkpoint, str(path))
     return DiffusionPoseGenerator(model.to(device_of(cfg.device)), process, PoseDataConfig.from_dict(data),
                                   sampler=cfg.sampler or DEFAULT_SAMPLER, steps=cfg.steps, source=str(path),
-                                  **ranking_of(cfg))
+                                  guidance_scale=cfg.guidance_scale,
+                                  grids=_receptor_grids() if cfg.guidance_scale else None, **ranking_of(cfg))
 
 
 def ranking_of(cfg: DockConfig) -> dict:

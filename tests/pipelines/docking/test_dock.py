@@ -370,3 +370,27 @@ def test_two_processes_share_a_screen_through_lightning(tmp_path):
         names += [r["name"] for r in rows]
         assert all((tmp_path / shard / r["name"] / "rank1.sdf").is_file() for r in rows)
     assert sorted(names) == ["a", "b", "c", "d", "e"]
+
+
+def test_rank_by_vina_with_refinement_and_the_physics_control(tmp_path):
+    """--refine-steps/--rank-by vina: poses.sdf ordered by vina_score, properties written, bonds kept;
+    --model physics runs end to end, ranked by the Vina-like score; config.json records the settings."""
+    cfg = _cfg(tmp_path, CRYSTAL, ref_ligand=CRYSTAL, refine_steps=20, rank_by="vina", samples=4, conformers=2)
+    assert run_dock(cfg)["docked"] == 1
+    poses = _records(cfg.out / "6YQW_82I" / "poses.sdf")
+    scores = [float(p.GetProp("vina_score")) for p in poses]
+    assert scores == sorted(scores) and all(p.HasProp(k) for p in poses for k in
+                                             ("vina_inter", "energy_before_refine", "model_confidence"))
+    assert all(float(p.GetProp("vina_inter")) + float(p.GetProp("vina_intra")) <=
+               float(p.GetProp("energy_before_refine")) + 1e-3 for p in poses)
+    physics = _cfg(tmp_path, CRYSTAL, name="physics", ref_ligand=CRYSTAL, model="physics", refine_steps=10,
+                   samples=3, top_k=1)
+    assert run_dock(physics)["docked"] == 1
+    record = json.loads((physics.out / "config.json").read_text())["generator"]
+    assert record["name"] == "physics" and record["physics"]["rank_by"] == "vina"
+    scores = [float(p.GetProp("vina_score")) for p in _records(physics.out / "6YQW_82I" / "poses.sdf")]
+    assert scores == sorted(scores)
+    with pytest.raises(ValueError, match="--guidance-scale: guides a learned model's sampler, not --model physics"):
+        _cfg(tmp_path, CRYSTAL, model="physics", guidance_scale=1.0)
+    with pytest.raises(ValueError, match="--rank-by: must be one of confidence, vina, combined"):
+        _cfg(tmp_path, CRYSTAL, rank_by="energy")
