@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -36,7 +37,9 @@ class DockingBenchConfig:
     ``top_k`` poses scored per complex; ``posebusters``: run the PoseBusters redock checks. ``--dock``
     methods: ``samples``, ``steps``, ``conformers`` per complex, one run per seed of ``seeds``
     (``<method>/seed_<s>/`` when there are several: the evaluation reports mean ± sd over them),
-    ``blind``: ignore the index's pocket (the pocket finder's ``blind_pockets`` best pockets)."""
+    ``blind``: ignore the index's pocket (the pocket finder's ``blind_pockets`` best pockets);
+    ``refine_steps``, ``rank_by`` (None: each model's default) and ``guidance_scale`` (learned models
+    only) as in ``sciffusion dock``, for every ``--dock`` method (MODEL may be ``physics``)."""
 
     index: Path
     out: Path
@@ -54,6 +57,9 @@ class DockingBenchConfig:
     conformers: int = 4
     blind: bool = False
     blind_pockets: int = 3
+    refine_steps: int = 0
+    rank_by: str | None = None
+    guidance_scale: float = 0.0
 
     def __post_init__(self) -> None:
         if not Path(self.index).is_file():
@@ -83,7 +89,7 @@ class DockingBenchConfig:
             if not name or "/" in name or name in ("ref",):
                 raise ValueError(f"--dock: bad method name {name!r} (no '/', not 'ref')")
             model, confidence = split_dock_model(spec)
-            if model != "random" and not Path(model).is_file():
+            if model not in ("random", "physics") and not Path(model).is_file():
                 raise FileNotFoundError(f"{model}: model checkpoint of {name} not found (--dock)")
             if confidence is not None and not confidence.is_file():
                 raise FileNotFoundError(f"{confidence}: confidence model of {name} not found (--dock)")
@@ -91,6 +97,12 @@ class DockingBenchConfig:
             raise ValueError(f"--samples/--steps: must be >= 1, got {self.samples}/{self.steps}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise ValueError(f"--seeds: need distinct seeds >= 0, got {list(self.seeds)}")
+        if not 0 <= self.refine_steps <= 1000:
+            raise ValueError(f"--refine-steps: must be in 0..1000, got {self.refine_steps}")
+        if self.rank_by not in (None, "confidence", "vina", "combined"):
+            raise ValueError(f"--rank-by: must be one of confidence, vina, combined, got {self.rank_by!r}")
+        if not (math.isfinite(self.guidance_scale) and self.guidance_scale >= 0):
+            raise ValueError(f"--guidance-scale: must be a finite number >= 0, got {self.guidance_scale}")
         if self.conformers < 1 or self.blind_pockets < 1:
             raise ValueError(f"--conformers/--blind-pockets: must be >= 1, got {self.conformers}/{self.blind_pockets}")
 
@@ -101,8 +113,8 @@ def split_dock_model(spec: str) -> tuple[str, Path | None]:
     model, sep, confidence = spec.rpartition("+")
     if not sep:
         return spec, None
-    if not model.strip() or not confidence.strip() or model.strip() == "random":
-        raise ValueError(f"--dock: expected MODEL or MODEL.ckpt+CONF.ckpt (a learned model), got {spec!r}")
+    if not model.strip() or not confidence.strip():
+        raise ValueError(f"--dock: expected MODEL or MODEL+CONF.ckpt (MODEL a checkpoint or a control), got {spec!r}")
     return model.strip(), Path(confidence.strip())
 
 
@@ -177,7 +189,9 @@ def _dock_one_seed(entries, model: str, out: Path, cfg: DockingBenchConfig, seed
                                          confidence=confidence, samples=cfg.samples,
                                          top_k=min(cfg.top_k, cfg.samples), steps=cfg.steps,
                                          conformers=cfg.conformers, blind_pockets=cfg.blind_pockets,
-                                         seed=seed, batch_size=1, progress=False, **pocket))
+                                         seed=seed, batch_size=1, progress=False, refine_steps=cfg.refine_steps,
+                                         rank_by=cfg.rank_by, guidance_scale=0.0 if model in ("random", "physics")
+                                         else cfg.guidance_scale, **pocket))
         except (ValueError, FileNotFoundError) as exc:
             failed += 1
             log(f"  {e.id}: failed: {exc}")

@@ -182,6 +182,7 @@ def test_bench_dock_spec_with_a_confidence_model():
     assert split_dock_model("run/model.ckpt") == ("run/model.ckpt", None)
     assert split_dock_model("run/model.ckpt+conf/confidence.ckpt") == ("run/model.ckpt", Path("conf/confidence.ckpt"))
     assert split_dock_model("random") == ("random", None)
-    for bad in ("random+c.ckpt", "+c.ckpt", "m.ckpt+"):
-        with pytest.raises(ValueError, match="^--dock: expected MODEL or MODEL.ckpt\\+CONF.ckpt"):
+    assert split_dock_model("random+c.ckpt") == ("random", Path("c.ckpt"))  # the control, ranked the same way
+    for bad in ("+c.ckpt", "m.ckpt+"):
+        with pytest.raises(ValueError, match="^--dock: expected MODEL or MODEL\\+CONF.ckpt"):
             split_dock_model(bad)
