@@ -139,7 +139,7 @@ def _dock_method(item: str) -> tuple[str, str]:
     """``NAME=MODEL`` → (name, model); one-line error otherwise."""
     name, sep, model = item.partition("=")
     if not sep or not name.strip() or not model.strip():
-        raise ValueError(f"--dock: expected NAME=MODEL (a checkpoint, MODEL.ckpt+CONF.ckpt or 'random'), "
+        raise ValueError(f"--dock: expected NAME=MODEL (a checkpoint, MODEL.ckpt+CONF.ckpt, 'random' or 'physics'), "
                          f"got {item!r}")
     return name.strip(), model.strip()
 
@@ -162,13 +162,20 @@ def docking(
     dock: Optional[list[str]] = typer.Option(None, "--dock", help="NAME=MODEL: run 'sciffusion dock' on every "
                                              "complex in this process, MODEL a pose-diffusion checkpoint, "
                                              "MODEL.ckpt+CONF.ckpt (ranked by a learned confidence model) or "
-                                             "'random' (the random-pose control) (repeatable)."),
+                                             "'random' (the random-pose control) or 'physics' (random starts + "
+                                             "Monte-Carlo Vina-like refinement) (repeatable)."),
     samples: int = typer.Option(10, "--samples", help="Poses per complex for --dock methods."),
     steps: int = typer.Option(20, "--steps", help="Reverse-diffusion steps for --dock methods."),
     seeds: str = typer.Option("0", "--seeds", help="Comma list of seeds of the --dock runs; several give mean ± sd."),
     conformers: int = typer.Option(4, "--conformers", help="Start conformers per ligand for --dock methods."),
     blind: bool = typer.Option(False, "--blind", help="--dock methods ignore the index's pocket (blind docking)."),
     blind_pockets: int = typer.Option(3, "--blind-pockets", help="Pockets searched per complex with --blind."),
+    refine_steps: int = typer.Option(0, "--refine-steps", help="--dock methods: Vina-like refinement steps per "
+                                                               "pose (0 = off; physics: per round, 0 = 100)."),
+    rank_by: Optional[str] = typer.Option(None, "--rank-by", help="--dock methods: confidence | vina | combined "
+                                                                  "(default: vina for physics, else confidence)."),
+    guidance_scale: float = typer.Option(0.0, "--guidance-scale", help="--dock learned models: physics guidance "
+                                                                       "scale, mol/kcal (0 = off)."),
 ) -> None:
     """Docking methods on the same complexes, one evaluation: RMSD and PoseBusters table, CDF plot."""
     from sciffusion.pipelines.bench.docking import DockingBenchConfig, parse_prediction, run_docking_bench
@@ -177,7 +184,8 @@ def docking(
                              predictions=tuple(parse_prediction(p) for p in pred or ()), workers=workers,
                              exhaustiveness=exhaustiveness, top_k=top_k, posebusters=not no_posebusters,
                              docked=tuple(_dock_method(d) for d in dock or ()), samples=samples, steps=steps,
-                             seeds=seed_list(seeds), conformers=conformers, blind=blind, blind_pockets=blind_pockets)
+                             seeds=seed_list(seeds), conformers=conformers, blind=blind, blind_pockets=blind_pockets,
+                             refine_steps=refine_steps, rank_by=rank_by, guidance_scale=guidance_scale)
     run_docking_bench(cfg, log=typer.echo)
     typer.echo((out / "table.txt").read_text().rstrip())
     typer.echo(f"wrote {out}/table.txt, summary.json and rmsd_cdf.png")

@@ -90,7 +90,7 @@ def test_inpaint_seed_out_of_range_is_one_line(tmp_path, seed):
 
 @pytest.mark.parametrize("command,options", [
     ("docking", ["--index", "--out", "--overwrite", "--methods", "--pred", "--workers", "--exhaustiveness",
-                 "--top-k", "--no-posebusters"]),
+                 "--top-k", "--no-posebusters", "--dock", "--refine-steps", "--rank-by", "--guidance-scale"]),
     ("video-baselines", ["--out", "--overwrite", "--smmnist-clips", "--driving-episodes", "--fvd-clips",
                          "--context", "--horizon", "--seed", "--i3d-weights", "--no-fvd"]),
 ])

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from rdkit import Chem
 
 from sciffusion.pipelines.bench.docking import DockingBenchConfig, parse_prediction, run_docking_bench
 
@@ -143,3 +144,23 @@ def test_dock_methods_over_several_seeds_and_blind(tmp_path):
     assert json.loads((blind / "config.json").read_text())["blind"] is True
     with pytest.raises(ValueError, match="--seeds: need distinct seeds"):
         DockingBenchConfig(index=index, out=tmp_path / "x", docked=(("random", "random"),), seeds=(1, 1))
+
+
+def test_physics_control_as_a_dock_method(tmp_path):
+    """--dock physics=physics: the physics control docked in this process, its rank files ordered by the
+    Vina-like score; bad --rank-by is a one-line error before any work."""
+    index = tmp_path / "index.csv"
+    index.write_text("id,protein,ligand,pocket_ligand\n" + "".join(
+        f"{cid},{DATA / f'{cid}_pocket.pdb.gz'},{DATA / f'{cid}_ligand.sdf'},{DATA / f'{cid}_ligand.sdf'}\n"
+        for cid in IDS))
+    out = tmp_path / "bench"
+    summaries = run_docking_bench(DockingBenchConfig(index=index, out=out, methods=("crystal",), refine_steps=5,
+                                                     docked=(("physics", "physics"),), samples=2, top_k=2,
+                                                     posebusters=False), log=lambda s: None)
+    by = {s["method"]: s["per_seed"]["0"] for s in summaries}
+    assert by["physics"]["n_missing"] == 0
+    for folder in (p for p in (out / "physics").iterdir() if p.is_dir()):
+        ranks = [Chem.SDMolSupplier(str(folder / f"rank{k}.sdf"))[0] for k in (1, 2)]
+        assert float(ranks[0].GetProp("confidence")) >= float(ranks[1].GetProp("confidence"))  # −vina_score
+    with pytest.raises(ValueError, match="--rank-by: must be one of"):
+        DockingBenchConfig(index=index, out=tmp_path / "b", docked=(("p", "physics"),), rank_by="best")
