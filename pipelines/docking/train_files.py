@@ -51,10 +51,14 @@ def write_curves_png(rows: list[Mapping[str, Any]], path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 3))
+    def present(metric: str) -> bool:
+        return any(r.get(f"{split}_{metric}") not in (None, "") for r in rows for split in ("train", "val"))
+
+    metrics = [m for m in METRICS if present(m)] or list(METRICS[:1])  # a rigid run has no torsion loss
+    fig = Figure(figsize=(3 * len(metrics), 3))
     FigureCanvasAgg(fig)
-    for i, metric in enumerate(METRICS):
-        ax = fig.add_subplot(1, len(METRICS), i + 1)
+    for i, metric in enumerate(metrics):
+        ax = fig.add_subplot(1, len(metrics), i + 1)
         for split, style in (("train", "-"), ("val", "o-")):
             pts = [(int(r["step"]), float(r[f"{split}_{metric}"])) for r in rows
                    if r.get(f"{split}_{metric}") not in (None, "") and math.isfinite(float(r[f"{split}_{metric}"]))]
@@ -63,7 +67,8 @@ def write_curves_png(rows: list[Mapping[str, Any]], path: Path) -> None:
         ax.set_title(metric)
         ax.set_xlabel("step")
         ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(path, overwrite=True) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
