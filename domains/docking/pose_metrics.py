@@ -1,5 +1,5 @@
 """Per-pose metrics: symmetry-corrected heavy-atom RMSD without re-alignment, centroid distance,
-PoseBusters ``redock`` checks.
+PoseBusters ``redock`` checks (``dock`` checks when there is no reference ligand).
 
 RMSD: RDKit ``rdMolAlign.CalcRMS`` (symmetry via substructure matches, no alignment); when the
 predicted molecule's bond orders/charges differ from the reference (no substructure match), spyrmsd
@@ -15,8 +15,9 @@ RMSD_CHECK_PREFIX = "rmsd"
 PB_STATUS_COLUMNS = ("mol_pred_loaded", "mol_true_loaded", "mol_cond_loaded")
 
 
-def clean_pose(mol):
-    """Heavy-atom, single-conformer, property-free copy (what PoseBusters 0.6.5 needs)."""
+def clean_pose(mol, remove_hs: bool = True):
+    """Heavy-atom (all atoms when not ``remove_hs``), single-conformer, property-free copy (what
+    PoseBusters 0.6.5 needs)."""
     from rdkit import Chem
 
     if mol.GetNumConformers() == 0:
@@ -30,7 +31,7 @@ def clean_pose(mol):
     for atom in out.GetAtoms():
         for key in list(atom.GetPropNames()):
             atom.ClearProp(key)
-    return Chem.RemoveHs(out, sanitize=False)
+    return Chem.RemoveHs(out, sanitize=False) if remove_hs else out
 
 
 def pose_rmsd(pred, ref) -> float:
@@ -68,16 +69,35 @@ def centroid_distance(pred, ref) -> float:
     return float(np.linalg.norm(a - b))
 
 
-def posebusters_checks(poses: list, ref, protein_pdb: Path) -> list[tuple[bool, str]]:
-    """PoseBusters ``redock`` checks for each pose: (PB-valid, ``;``-joined failed checks).
+def posebusters_protein(path: Path):
+    """RDKit Mol of a PDB/mmCIF file (plain or ``.gz``) loaded as PoseBusters loads a ``.pdb``
+    ``mol_cond`` (unsanitized, hydrogens kept, no proximity bonding); ValueError when RDKit cannot."""
+    import gemmi
+    from rdkit import Chem
 
+    block = gemmi.read_structure(str(path)).make_pdb_string()
+    mol = Chem.MolFromPDBBlock(block, sanitize=False, removeHs=False, proximityBonding=False)
+    if mol is None:
+        raise ValueError(f"{path}: RDKit could not read the protein for PoseBusters")
+    return mol
+
+
+def posebusters_checks(poses: list, ref, protein_pdb, remove_hs: bool = True) -> list[tuple[bool, str]]:
+    """PoseBusters checks for each pose: (PB-valid, ``;``-joined failed checks).
+
+    ref: the true ligand (``redock`` configuration) or None (``dock``: ligand + protein only).
+    protein_pdb: a plain ``.pdb`` path or an RDKit Mol (:func:`posebusters_protein`). remove_hs: check
+    the heavy atoms only (False: the poses' explicit hydrogens too, as written).
     PB-valid means every boolean check except the RMSD one passed (PoseBusters-paper convention).
     """
     from posebusters import PoseBusters
+    from rdkit import Chem
 
     if not poses:
         return []
-    frame = PoseBusters(config="redock").bust([clean_pose(p) for p in poses], clean_pose(ref), str(protein_pdb))
+    protein = protein_pdb if isinstance(protein_pdb, Chem.Mol) else str(protein_pdb)
+    config, true = ("dock", None) if ref is None else ("redock", clean_pose(ref))
+    frame = PoseBusters(config=config).bust([clean_pose(p, remove_hs) for p in poses], true, protein)
     frame = frame.reset_index(drop=True)
     checks = [c for c in frame.columns if frame[c].dtype == bool and not c.lower().startswith(RMSD_CHECK_PREFIX)]
     if len(frame) != len(poses):

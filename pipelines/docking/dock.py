@@ -299,10 +299,12 @@ def _write_one(item, ligand, poses, cfg: DockConfig, protein, out: Path) -> Liga
         raise ValueError(f"poses are not rigid moves + torsion changes of the start conformer (bond lengths changed "
                          f"by up to {errors['bond_length']:.2g} Å, {int(errors['chirality_flips'])} stereocentre flips)")
     ranked = poses.ranked()
-    contacts = write_ligand_outputs(out / item.name, ligand, ranked, protein, cfg.top_k)
+    contacts, pb_tags = write_ligand_outputs(out / item.name, ligand, ranked, protein, cfg.top_k,
+                                             posebusters_protein=cfg.protein if cfg.posebusters else None)
     return LigandResult(item.name, item.smiles, "ok", n_poses=int(ranked.pos.shape[0]),
                         top_confidence=float(ranked.confidence[0]), input_record=item.index,
-                        rank1_contacts=" ".join(c.label for c in contacts))
+                        rank1_contacts=" ".join(c.label for c in contacts),
+                        rank1_pb_valid=None if pb_tags is None else pb_tags[0]["pb_valid"] == "1")
 
 
 def _config_record(cfg: DockConfig, generator, protein, box, results: list[LigandResult]) -> dict:

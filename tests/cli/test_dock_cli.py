@@ -15,7 +15,7 @@ runner = CliRunner()
 OPTIONS = ("--protein", "--ligand", "--out", "--ref-ligand", "--center", "--size", "--residues", "--pocket-margin",
            "--samples", "--top-k", "--steps", "--sampler", "--seed", "--device", "--model", "--trust-checkpoint",
            "--confidence", "--batch-size", "--keep-conformer", "--conformers", "--blind-pockets", "--devices", "--num-nodes", "--max-heavy-atoms", "--overwrite",
-           "--progress", "--refine-steps", "--rank-by", "--guidance-scale")
+           "--progress", "--refine-steps", "--rank-by", "--guidance-scale", "--posebusters")
 
 
 def _root() -> typer.Typer:

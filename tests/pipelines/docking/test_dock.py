@@ -203,10 +203,36 @@ def test_a_plugged_in_generator_and_the_geometry_guard(tmp_path, monkeypatch):
     run_evaluate(EvaluateConfig(pred=tmp_path / "start", ref=DATA, out=tmp_path / "report", posebusters=False))
     table = pd.read_csv(tmp_path / "report" / "per_complex.csv")
     assert table["top1_rmsd"].item() < 1e-3  # the crystal conformer, unmoved, written in the protein's frame
-    assert float(_records(tmp_path / "start" / "6YQW_82I" / "rank1.sdf")[0].GetProp("confidence")) == 5.0
+    rank1 = _records(tmp_path / "start" / "6YQW_82I" / "rank1.sdf")[0]
+    assert float(rank1.GetProp("confidence")) == 5.0
+    assert not rank1.HasProp("pb_valid") and _summary(tmp_path / "start")[0]["rank1_pb_valid"] == ""  # off by default
     monkeypatch.setattr(dock_module, "resolve_generator", lambda cfg: _StartPose(stretch=1.01))
     with pytest.raises(ValueError, match="not rigid moves"):
         run_dock(_cfg(tmp_path, CRYSTAL, "stretched", keep_conformer=True))
+
+
+def test_posebusters_tags_every_pose_rank_file_and_the_summary(tmp_path, monkeypatch):
+    """--posebusters: pb_valid (1/0) and pb_failed (space-separated check names, empty iff valid) on every
+    pose of poses.sdf and the rank files, rank1_pb_valid in summary.csv; random poses in the pocket clash,
+    the crystal pose (start conformer of the crystal ligand, unmoved) passes every 'dock' check."""
+    cfg = _cfg(tmp_path, CRYSTAL, samples=4, top_k=2, conformers=1, posebusters=True)
+    assert run_dock(cfg)["docked"] == 1
+    folder = cfg.out / "6YQW_82I"
+    tags = [(p.GetProp("pb_valid"), p.GetProp("pb_failed")) for p in _records(folder / "poses.sdf")]
+    assert len(tags) == 4 and all(valid in ("0", "1") and (valid == "1") == (failed == "") for valid, failed in tags)
+    assert any(valid == "0" for valid, _ in tags)
+    assert all(";" not in failed and "  " not in failed for _, failed in tags)
+    assert [(r.GetProp("pb_valid"), r.GetProp("pb_failed")) for k in (1, 2)
+            for r in _records(folder / f"rank{k}.sdf")] == tags[:2]
+    assert _records(folder / "rank1.sdf")[0].GetNumAtoms() == _records(folder / "poses.sdf")[0].GetNumAtoms()
+    assert _summary(cfg.out)[0]["rank1_pb_valid"] == tags[0][0]
+    monkeypatch.setattr(dock_module, "resolve_generator", lambda cfg: _StartPose())
+    crystal = _cfg(tmp_path, CRYSTAL, "crystal", samples=1, top_k=1, conformers=1, keep_conformer=True,
+                   posebusters=True)
+    run_dock(crystal)
+    pose = _records(crystal.out / "6YQW_82I" / "rank1.sdf")[0]
+    assert (pose.GetProp("pb_valid"), pose.GetProp("pb_failed")) == ("1", "")
+    assert _summary(crystal.out)[0]["rank1_pb_valid"] == "1"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
