@@ -28,13 +28,14 @@ def embed_conformer(mol, seed: int = 0, optimize: bool = True, keep_hydrogens: b
     return mol_h if keep_hydrogens else Chem.RemoveHs(mol_h)
 
 
-def strip_hydrogens(mol):
+def strip_hydrogens(mol, sanitize: bool = True):
     """Heavy-atom copy of ``mol`` (what the model sees); tetrahedral stereo and coordinates kept.
 
     Every hydrogen goes, including those RDKit's default ``RemoveHs`` keeps: an H that defines a
     double bond's stereo (e.g. an imine N–H; the E/Z label of such a bond is then undefined), a
     wedged H, isotopes (D, T) and hydrides. The model and the output's re-added hydrogens work
-    from heavy atoms."""
+    from heavy atoms. ``sanitize``: RDKit's sanitisation after the removal (off for poses read
+    unsanitised, as the evaluation does)."""
     from rdkit import Chem
 
     params = Chem.RemoveHsParameters()
@@ -45,9 +46,9 @@ def strip_hydrogens(mol):
     params.removeNonimplicit = True
     params.removeWithQuery = True
     params.removeDegreeZero = True
-    out = Chem.RemoveHs(Chem.Mol(mol), params, sanitize=True)
+    out = Chem.RemoveHs(Chem.Mol(mol), params, sanitize=sanitize)
     if any(atom.GetAtomicNum() == 1 for atom in out.GetAtoms()):  # e.g. H bonded to two atoms, H2
-        out = Chem.RemoveAllHs(out, sanitize=True)
+        out = Chem.RemoveAllHs(out, sanitize=sanitize)
     return out
 
 

@@ -34,3 +34,16 @@ def test_different_molecules_are_an_error():
         AllChem.EmbedMolecule(mol, randomSeed=1)
     with pytest.raises(ValueError, match="pose has 3 heavy atoms, reference 4"):
         pose_rmsd(a, b)
+
+
+def test_hydrogens_rdkit_keeps_do_not_break_the_rmsd():
+    """A reference with a deuterium (kept by RDKit's default RemoveHs) against the heavy-atom pose a
+    dock writes: same heavy atoms, RMSD 0 (16 train/val complexes failed this way before)."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    ref = Chem.AddHs(Chem.MolFromSmiles("[2H]OC(=O)c1ccccc1"))
+    AllChem.EmbedMolecule(ref, randomSeed=0)
+    assert any(a.GetAtomicNum() == 1 for a in Chem.RemoveHs(ref).GetAtoms())  # the default keeps D
+    pose = Chem.RemoveAllHs(ref)
+    assert pose_rmsd(pose, ref) < 1e-9
