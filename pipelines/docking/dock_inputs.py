@@ -36,9 +36,10 @@ class DockConfig:
     keep_conformer: start from a 3D input's own conformer instead of a seeded ETKDG one.
     conformers: start conformers per ligand (seeded ETKDG; samples go round robin over them).
     refine_steps: Vina-like refinement (Adam steps) of every generated pose, 0 = off (``physics``: per
-    Monte-Carlo round, 0 = its default). rank_by: ``confidence``, ``vina`` or ``combined``
-    (:mod:`~sciffusion.domains.docking.physics`); None: ``vina`` for ``--model physics``, else
-    ``confidence`` (the run stays the plain generator's and builds no grid). guidance_scale: physics
+    Monte-Carlo round, 0 = its default; ``sciffusion dock`` defaults to 100, the API to 0). rank_by:
+    ``confidence``, ``vina`` or ``combined`` (:mod:`~sciffusion.domains.docking.physics`); None: ``vina``
+    when poses are refined or for ``physics``, else ``confidence`` (then the run stays the plain
+    generator's and builds no grid). guidance_scale: physics
     guidance of a learned model's sampler, mol/kcal, 0 = off. model ``"physics"``: the physics-only
     control (random starts + Monte-Carlo refinement under the Vina-like score).
     blind_pockets: blind docking (no pocket given) spreads the samples over this many pockets found by
@@ -232,7 +233,7 @@ def with_physics(generator, cfg: DockConfig):
     if cfg.model == PHYSICS_MODEL:
         return physics_control(cfg.refine_steps, cfg.rank_by or "vina", grids=_receptor_grids(),
                                confidence_fn=ranking_of(cfg).get("confidence_fn", clash_confidence))
-    rank_by = cfg.rank_by or "confidence"
+    rank_by = cfg.rank_by or ("vina" if cfg.refine_steps else "confidence")  # refined poses: rank by the physics
     if not cfg.refine_steps and rank_by == "confidence":
         return generator
     return PhysicsRanked(generator, refine_steps=cfg.refine_steps, rank_by=rank_by, grids=_receptor_grids(),

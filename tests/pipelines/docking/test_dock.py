@@ -157,8 +157,6 @@ def test_run_errors_before_writing(tmp_path):
         _cfg(tmp_path, "CCO", protein=tmp_path / "none.pdb")
     with pytest.raises(FileNotFoundError, match="model checkpoint not found"):
         _cfg(tmp_path, "CCO", model=str(tmp_path / "none.pt"))
-    with pytest.raises(ValueError, match="no docking model is bundled yet"):
-        run_dock(_cfg(tmp_path, "CCO", model=None))
     checkpoint = tmp_path / "model.pt"
     torch.save({"weights": torch.zeros(2)}, checkpoint)
     with pytest.raises(ValueError, match="not a pose-diffusion model file"):
@@ -420,3 +418,16 @@ def test_rank_by_vina_with_refinement_and_the_physics_control(tmp_path):
         _cfg(tmp_path, CRYSTAL, model="physics", guidance_scale=1.0)
     with pytest.raises(ValueError, match="--rank-by: must be one of confidence, vina, combined"):
         _cfg(tmp_path, CRYSTAL, rank_by="energy")
+
+
+def test_bundled_model_and_confidence_are_the_default():
+    """No --model: the bundled rigid pose-diffusion model, ranked by the bundled confidence model."""
+    from sciffusion.domains.docking.pose_diffusion import has_torsions
+    from sciffusion.pipelines.docking.dock_inputs import bundled_confidence, bundled_model, resolve_generator
+
+    assert bundled_model() is not None and bundled_confidence() is not None
+    generator = resolve_generator(DockConfig(protein=POCKET, ligand="CCO", out=Path("unused"), progress=False))
+    base = getattr(generator, "base", generator)
+    assert base.source == str(bundled_model()) and not has_torsions(base.process)
+    described = generator.describe()
+    assert str(bundled_confidence()) in json.dumps(described)
