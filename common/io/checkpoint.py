@@ -82,4 +82,16 @@ def load_checkpoint(path: Path | str, *, trust: bool = False, map_location: Any 
                          f"{exc_text})") from None
 
 
-__all__ = ["TRUST_HINT", "load_checkpoint"]
+def check_file_kind(content: Any, source: str, kind: str, version: int, label: str, expected: str) -> dict:
+    """``content`` unchanged if it is a dict whose ``kind`` and ``format_version`` are ``kind`` and
+    ``version`` (a plain model file read by :func:`load_checkpoint`); otherwise a one-line ValueError
+    naming ``source``: ``label`` names the file type, ``expected`` says where such files come from."""
+    if not isinstance(content, dict) or content.get("kind") != kind:
+        raise ValueError(f"{source}: not a {label} file (expected {expected})")
+    if content.get("format_version") != version:
+        raise ValueError(f"{source}: {label} file format {content.get('format_version')!r}, this version reads "
+                         f"{version}")
+    return content
+
+
+__all__ = ["TRUST_HINT", "check_file_kind", "load_checkpoint"]

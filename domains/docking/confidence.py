@@ -188,12 +188,10 @@ class ConfidenceModel:
     @classmethod
     def from_file(cls, content: Any, source: str) -> "ConfidenceModel":
         """The model of a :meth:`to_file` dict; one-line ValueError naming ``source`` for anything else."""
-        if not isinstance(content, dict) or content.get("kind") != CONFIDENCE_FILE_KIND:
-            raise ValueError(f"{source}: not a confidence model file (expected DIR/confidence.ckpt written by "
-                             "'sciffusion docking train-confidence')")
-        if content.get("format_version") != CONFIDENCE_FILE_VERSION:
-            raise ValueError(f"{source}: confidence file format {content.get('format_version')!r}, "
-                             f"this version reads {CONFIDENCE_FILE_VERSION}")
+        from sciffusion.common.io.checkpoint import check_file_kind
+
+        check_file_kind(content, source, CONFIDENCE_FILE_KIND, CONFIDENCE_FILE_VERSION, "confidence model",
+                        "DIR/confidence.ckpt written by 'sciffusion docking train-confidence'")
         if tuple(content.get("feature_names", ())) != FEATURE_NAMES:
             raise ValueError(f"{source}: confidence model features {content.get('feature_names')} differ from "
                              f"this version's {list(FEATURE_NAMES)}")

@@ -47,6 +47,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor, nn
 
+from sciffusion.common.io.checkpoint import check_file_kind
 from sciffusion.common.manifolds.product import SO3, Euclidean, ProductProcess, State, Tangents, Torus
 from sciffusion.common.manifolds.ragged import Ragged
 from sciffusion.domains.docking.kinematics import (
@@ -222,12 +223,8 @@ def model_file(model: DockingScoreModel, process: ProductProcess, data: Mapping[
 def model_from_file(content: Any, source: str) -> tuple[DockingScoreModel, ProductProcess, dict]:
     """(model in eval mode, process, data settings) from a :func:`model_file` dict; one-line
     ValueError naming ``source`` for anything else."""
-    if not isinstance(content, dict) or content.get("kind") != MODEL_FILE_KIND:
-        raise ValueError(f"{source}: not a pose-diffusion model file (expected RUN_DIR/model.ckpt written by "
-                         "'sciffusion docking train')")
-    if content.get("format_version") != MODEL_FILE_VERSION:
-        raise ValueError(f"{source}: model file format {content.get('format_version')!r}, "
-                         f"this version reads {MODEL_FILE_VERSION}")
+    check_file_kind(content, source, MODEL_FILE_KIND, MODEL_FILE_VERSION, "pose-diffusion model",
+                    "RUN_DIR/model.ckpt written by 'sciffusion docking train'")
     try:
         model = DockingScoreModel(score_model_config_from_dict(content["model"]))
         process = check_pose_process(ProductProcess.from_dict(content["process"]))

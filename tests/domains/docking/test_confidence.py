@@ -122,7 +122,7 @@ def test_a_wrong_file_is_a_one_line_error_naming_it(tmp_path):
             ConfidenceModel.from_file(content, "bad.ckpt")
     x, y = _toy(40)
     good = ConfidenceModel.fit(x, y, ConfidenceFitConfig(hidden=4)).to_file()
-    for broken, message in (({**good, "format_version": 99}, "confidence file format 99, this version reads 1"),
+    for broken, message in (({**good, "format_version": 99}, "confidence model file format 99, this version reads 1"),
                             ({**good, "feature_names": ["a"]}, "confidence model features"),
                             ({**good, "hidden": 5}, "confidence file does not fit this model"),
                             ({**good, "mean": torch.zeros(3)}, "confidence file does not fit this model")):
