@@ -33,7 +33,8 @@ def dock(
     pocket_margin: Optional[float] = typer.Option(None, "--pocket-margin", help="margin around --ref-ligand or "
                                                                                 "--residues, Å (default 4)"),
     samples: int = typer.Option(10, "--samples", help="poses generated per ligand"),
-    top_k: int = typer.Option(5, "--top-k", help="best poses written as rank1.sdf ... rank<k>.sdf (<= --samples)"),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="best poses written as rank1.sdf ... rank<k>.sdf "
+                                                               "(<= --samples; default: 5, or --samples if fewer)"),
     steps: int = typer.Option(20, "--steps", help="reverse-diffusion steps (learned model; the random control "
                                                   "has none)"),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="sampler of the learned model (default: the "
@@ -86,7 +87,8 @@ def dock(
 
     summary = run_dock(DockConfig(
         protein=protein, ligand=ligand, out=out, ref_ligand=ref_ligand, center=center, size=size,
-        residues=parse_residues(residues), pocket_margin=pocket_margin, samples=samples, top_k=top_k, steps=steps,
+        residues=parse_residues(residues), pocket_margin=pocket_margin, samples=samples,
+        top_k=min(5, samples) if top_k is None else top_k, steps=steps,
         sampler=sampler, seed=seed, device=device, model=model, trust_checkpoint=trust_checkpoint,
         confidence=confidence, batch_size=batch_size, overwrite=overwrite, keep_conformer=keep_conformer,
         max_heavy_atoms=max_heavy_atoms, refine_steps=refine_steps, rank_by=rank_by, guidance_scale=guidance_scale,

@@ -87,3 +87,16 @@ def test_pocket_conflicts_and_existing_out(tmp_path):
     again = _dock(tmp_path, "--ligand", "CCO")
     assert again.exit_code == 2 and "already exists (pass --overwrite" in again.output
     assert _dock(tmp_path, "--ligand", "CCO", "--overwrite").exit_code == 0
+
+
+def test_top_k_defaults_to_at_most_the_samples(tmp_path):
+    """--samples 3 without --top-k writes rank1..rank3 (the default 5 would exceed the samples)."""
+    result = runner.invoke(_root(), ["dock", "--protein", POCKET, "--out", str(tmp_path / "out"), "--model", "random",
+                                     "--samples", "3", "--no-progress", "--ligand", "CCO", "--center", "-0.2", "13.6",
+                                     "11.3", "--size", "8", "8", "8"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out" / "ligand").glob("rank*.sdf")) == ["rank1.sdf", "rank2.sdf",
+                                                                                       "rank3.sdf"]
+    result = runner.invoke(_root(), ["dock", "--protein", POCKET, "--out", str(tmp_path / "o2"), "--model", "random",
+                                     "--samples", "3", "--top-k", "4", "--ligand", "CCO"])
+    assert result.exit_code != 0 and "--top-k: must be <= --samples (3), got 4" in result.output
