@@ -2,13 +2,15 @@
 
 Flow: check the settings (:class:`DockConfig`) and that ``--out`` is free; read every ligand record
 (bad ones are kept as failures); read the protein and resolve the pocket box once; prepare the receptor
-once; then per batch of ``batch_size`` ligands: prepare each (heavy atoms, seeded ETKDG conformer,
-stereo checked; ``conformers`` start conformers each), ask the :class:`~sciffusion.domains.docking.pose_generators.PoseGenerator` for
+once; then per batch of ``batch_size`` ligands (Lightning's predict loop): prepare each (heavy atoms,
+``conformers`` seeded ETKDG start conformers, stereo checked), ask the
+:class:`~sciffusion.domains.docking.pose_generators.PoseGenerator` for
 ``samples`` poses each, check that they are rigid moves + torsion changes of the start conformer
 (bond lengths within 1e-3 Å, no flipped stereocentre), rank by confidence and write the ligand's folder
 (:mod:`dock_outputs`). A ligand that fails anywhere is a ``failed`` row in ``summary.csv`` with its
-reason; the rest are docked. Blind (no pocket given): the samples are spread over the best pockets that
-:mod:`~sciffusion.domains.docking.pocket_finder` finds (``blind_pockets``) and ranked together. The whole ``--out`` folder is built in a temporary sibling and moved into
+reason; the rest are docked. Blind (no pocket given): the samples are spread over the best pockets
+that :mod:`~sciffusion.domains.docking.pocket_finder` finds (``blind_pockets``) and ranked together.
+The whole ``--out`` folder is built in a temporary sibling and moved into
 place at the end; when no ligand docked nothing is left and a one-line ``ValueError`` is raised.
 
 Randomness: ETKDG uses ``--seed``; each batch's ``torch.Generator`` is seeded from (``--seed``, the
@@ -128,7 +130,6 @@ def _lightning_devices(cfg: DockConfig) -> tuple[str, object]:
 
 def _predict(module: "DockPredictModule", cfg: DockConfig, inputs) -> list[LigandResult]:
     """Every input of this rank through ``Trainer.predict`` (batches of ``cfg.batch_size`` ligands)."""
-    import pytorch_lightning as pl
     import torch
 
     accelerator, devices = _lightning_devices(cfg)
