@@ -131,14 +131,15 @@ def evaluate(
     ids: Optional[Path] = typer.Option(None, help="file of ids to score (missing predictions count as failures)"),
     top_k: int = typer.Option(5, help="poses per complex to score (top-k success)"),
     posebusters: bool = typer.Option(True, help="run PoseBusters 'redock' checks on every scored pose"),
-    name: str = typer.Option("method", help="method name for the table"),
+    name: Optional[str] = typer.Option(None, help="method name for the table (default: the PRED_DIR folder's name)"),
     overwrite: bool = typer.Option(False, help="replace an existing REPORT_DIR"),
 ) -> None:
     """Score predicted poses: RMSD, centroid distance, PoseBusters; writes per_complex.csv, summary.json, CDF plot."""
     from sciffusion.pipelines.docking.evaluate import EvaluateConfig, format_table, run_evaluate
 
     summary = run_evaluate(EvaluateConfig(pred=pred, ref=ref, out=out, ids_file=ids, top_k=top_k,
-                                          posebusters=posebusters, name=name, overwrite=overwrite))
+                                          posebusters=posebusters, name=name or pred.resolve().name,
+                                          overwrite=overwrite))
     typer.echo(format_table([summary]))
 
 

@@ -6,9 +6,14 @@ imported inside the command, so ``sciffusion --help`` stays fast.
 """
 from __future__ import annotations
 
+import warnings
+
 import typer
 
 from sciffusion.cli import bench, demo, dock, docking, video
+
+# pytorch_lightning 2.6 warns about its own use of torch's pytree API on every import; not the user's concern
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 app = typer.Typer(
     name="sciffusion",

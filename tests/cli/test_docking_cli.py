@@ -148,3 +148,13 @@ def test_errors_name_their_input(tmp_path):
                                  "--out", str(tmp_path / "r"), "--no-posebusters"])
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {pred / 'timing.csv'}: line 2: seconds must be a number >= 0, got 'fast'"
+
+
+def test_evaluate_names_the_method_after_the_pred_folder(tmp_path):
+    (tmp_path / "mine" / "6YQW_82I").mkdir(parents=True)
+    shutil.copy(DATA / "6YQW_82I_ligand.sdf", tmp_path / "mine" / "6YQW_82I" / "rank1.sdf")
+    result = runner.invoke(app, ["docking", "evaluate", "--pred", str(tmp_path / "mine"), "--ref", str(DATA),
+                                      "--out", str(tmp_path / "report"), "--no-posebusters"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines() if line.startswith("mine")]
+    assert rows and rows[0][1] == "1" and rows[0][3] == "100.0%"
