@@ -23,13 +23,13 @@ import csv
 import io
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
 from sciffusion.domains.docking.confidence import ConfidenceFitConfig
+from sciffusion.pipelines.docking.dock import failure_reason, progress_bar
 from sciffusion.pipelines.docking.dock_inputs import resolve_generator
 
 if TYPE_CHECKING:
@@ -182,23 +182,6 @@ def evaluate_split(groups: list[ComplexSamples], model, success_rmsd: float) -> 
     return out
 
 
-@contextmanager
-def _progress(enabled: bool, total: int) -> Iterator:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
-
-    columns = (TextColumn("sample {task.fields[current]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, disable=not enabled) as bar:
-        task = bar.add_task("sample", total=total, current="")
-        yield lambda name: bar.update(task, advance=1, current=name)
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())[:300]
-    return text if isinstance(exc, (ValueError, FileNotFoundError)) and text else f"{type(exc).__name__}: {text}"
-
-
 def chosen_rows(cfg: ConfidenceTrainConfig) -> list[tuple[str, object]]:
     """(split, index entry) of the train rows then the val rows (first ``limit`` of each)."""
     from sciffusion.domains.docking.index import read_index
@@ -239,13 +222,13 @@ def run_confidence_train(cfg: ConfidenceTrainConfig) -> dict:
     start = time.perf_counter()
     groups: list[ComplexSamples] = []
     failures: list[tuple[str, str, str]] = []
-    with _progress(cfg.progress, len(rows)) as advance:
+    with progress_bar(cfg.progress, len(rows), "sample") as advance:
         for number, (split, entry) in enumerate(rows):
             try:
                 groups.append(sample_complex(entry, split, number, generator, cfg))
             except Exception as exc:  # a failed complex is recorded with its reason, never stops the run
-                failures.append((entry.id, split, _reason(exc)))
-            advance(entry.id)
+                failures.append((entry.id, split, failure_reason(exc)))
+            advance(1, entry.id)
     train = [g for g in groups if g.split == "train"]
     val = [g for g in groups if g.split == "val"]
     if not train:

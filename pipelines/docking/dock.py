@@ -47,15 +47,15 @@ def batch_seed(seed: int, first_record: int) -> int:
 
 
 @contextmanager
-def _progress(enabled: bool, total: int) -> Iterator:
-    """A rich progress bar over ligands; yields ``advance(n, current_name)``."""
+def progress_bar(enabled: bool, total: int, label: str = "dock") -> Iterator:
+    """A rich progress bar over ``total`` items; yields ``advance(n, current_name)``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
-    columns = (TextColumn("dock {task.fields[current]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    columns = (TextColumn(label + " {task.fields[current]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, disable=not enabled) as bar:
-        task = bar.add_task("dock", total=total, current="")
+        task = bar.add_task(label, total=total, current="")
 
         def advance(n: int, current: str = "") -> None:
             bar.update(task, advance=n, current=current)
@@ -63,9 +63,11 @@ def _progress(enabled: bool, total: int) -> Iterator:
         yield advance
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
+    """One line for a failed item: the message of a user error (ValueError, FileNotFoundError, which
+    name their input), else the exception type and message; at most 300 characters of message."""
     text = " ".join(str(exc).split())[:300]
-    return text if isinstance(exc, ValueError) and text else f"{type(exc).__name__}: {text}"
+    return text if isinstance(exc, (ValueError, FileNotFoundError)) and text else f"{type(exc).__name__}: {text}"
 
 
 def run_dock(cfg: DockConfig) -> dict:
@@ -94,7 +96,7 @@ def run_dock(cfg: DockConfig) -> dict:
     start = time.perf_counter()
     module = DockPredictModule(cfg, generator, receptor, protein, boxes)
     try:
-        with _progress(cfg.progress, len(inputs)) as advance:
+        with progress_bar(cfg.progress, len(inputs)) as advance:
             module.advance = advance
             results = _predict(module, cfg, inputs)
         out = module.output_path
@@ -263,7 +265,7 @@ def _dock_batch(batch, cfg: DockConfig, generator, receptor, protein, boxes, out
             prepared.append((item, prepare_ligand(item, seed=cfg.seed, keep_conformer=cfg.keep_conformer,
                                                   max_heavy_atoms=cfg.max_heavy_atoms, conformers=cfg.conformers)))
         except ValueError as exc:
-            results[item.index] = LigandResult(item.name, item.smiles, "failed", _reason(exc),
+            results[item.index] = LigandResult(item.name, item.smiles, "failed", failure_reason(exc),
                                                seconds=time.perf_counter() - t0, input_record=item.index)
         prep_seconds[item.index] = time.perf_counter() - t0
     if prepared:
@@ -275,7 +277,7 @@ def _dock_batch(batch, cfg: DockConfig, generator, receptor, protein, boxes, out
                 raise ValueError(f"pose generator returned {len(pose_sets)} pose sets for {len(prepared)} ligands")
             error = None
         except Exception as exc:  # a failed batch is recorded per ligand, never stops the run
-            pose_sets, error = [None] * len(prepared), _reason(exc)
+            pose_sets, error = [None] * len(prepared), failure_reason(exc)
         share = (time.perf_counter() - t0) / len(prepared)
         for (item, ligand), poses in zip(prepared, pose_sets):
             t1 = time.perf_counter()
@@ -284,7 +286,7 @@ def _dock_batch(batch, cfg: DockConfig, generator, receptor, protein, boxes, out
                     raise ValueError(error)
                 result = _write_one(item, ligand, poses, cfg, protein, out)
             except Exception as exc:  # recorded with its reason in summary.csv
-                result = LigandResult(item.name, item.smiles, "failed", _reason(exc), input_record=item.index)
+                result = LigandResult(item.name, item.smiles, "failed", failure_reason(exc), input_record=item.index)
             seconds = prep_seconds[item.index] + share + time.perf_counter() - t1
             results[item.index] = LigandResult(**{**result.__dict__, "seconds": seconds})
     return [results[item.index] for item in batch]
