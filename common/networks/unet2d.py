@@ -2,28 +2,32 @@
 the noise conditioning c_noise, optional self-attention at chosen resolutions, optional class labels.
 
 Call signature (the :class:`~sciffusion.common.training.DiffusionModule` contract):
-``net(x_in [B, C, H, W], c_noise [B], cond) -> [B, C, H, W]``, with ``cond`` None or integer class
-labels ``[B]`` when ``num_classes > 0``. H and W must be divisible by 2^(levels − 1)
+``net(x_in [B, C, H, W], c_noise [B], cond) -> [B, C_out, H, W]`` (C_out = ``out_channels``, by
+default C), with ``cond`` None or integer class labels ``[B]`` when ``num_classes > 0`` (a negative
+label means "no label": the null condition of classifier-free guidance). H and W must be divisible by 2^(levels − 1)
 (28 × 28 works with three levels: 28 → 14 → 7).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
+
+from sciffusion.common.networks.blocks import FourierEmbedding, LabelEmbedding, ResBlock, SelfAttention, \
+    count_parameters
 
 
 @dataclass(frozen=True)
 class UNet2DConfig:
-    """Channels per level = ``base_channels × channel_mults[i]``; ``num_res_blocks`` per level;
+    """``out_channels`` (None: ``in_channels``) is the head's width. Channels per level =
+    ``base_channels × channel_mults[i]``; ``num_res_blocks`` per level;
     ``attention`` one flag per level; ``fourier_scale`` the std of the random Fourier frequencies
     applied to c_noise (≈ ln σ / 4, order 1)."""
 
     in_channels: int = 1
+    out_channels: Optional[int] = None
     base_channels: int = 32
     channel_mults: tuple[int, ...] = (1, 2, 2)
     num_res_blocks: int = 2
@@ -34,9 +38,16 @@ class UNet2DConfig:
     dropout: float = 0.0
     num_classes: int = 0
 
+    @property
+    def head_channels(self) -> int:
+        """Output channels: ``out_channels``, or ``in_channels`` when None."""
+        return self.in_channels if self.out_channels is None else self.out_channels
+
     def __post_init__(self) -> None:
         if self.in_channels < 1 or self.base_channels < 1:
             raise ValueError(f"channels: in_channels and base_channels must be >= 1, got ({self.in_channels}, {self.base_channels})")
+        if self.out_channels is not None and self.out_channels < 1:
+            raise ValueError(f"out_channels: must be >= 1 or None (= in_channels), got {self.out_channels}")
         if not self.channel_mults or any(m < 1 for m in self.channel_mults):
             raise ValueError(f"channel_mults: need positive entries, got {self.channel_mults}")
         if len(self.attention) != len(self.channel_mults):
@@ -53,54 +64,6 @@ class UNet2DConfig:
             raise ValueError(f"num_classes: must be >= 0, got {self.num_classes}")
 
 
-class FourierEmbedding(nn.Module):
-    """[B] scalars → [B, dim] features [cos(2π f c), sin(2π f c)] with fixed frequencies f ~ N(0, scale²)
-    (drawn from a local generator, seed 0, so construction does not touch the global RNG)."""
-
-    def __init__(self, dim: int, scale: float):
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.register_buffer("freqs", torch.randn(dim // 2, generator=g) * scale)
-
-    def forward(self, c: Tensor) -> Tensor:
-        arg = 2 * math.pi * c[:, None].to(self.freqs.dtype) * self.freqs[None]
-        return torch.cat([arg.cos(), arg.sin()], dim=1)
-
-
-class ResBlock(nn.Module):
-    """GN → SiLU → conv3 → + Linear(emb) → GN → SiLU → dropout → conv3, plus a (1×1) skip."""
-
-    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, dropout: float):
-        super().__init__()
-        self.norm1, self.conv1 = nn.GroupNorm(groups, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.emb = nn.Linear(emb_dim, c_out)
-        self.norm2, self.conv2 = nn.GroupNorm(groups, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
-        self.dropout = nn.Dropout(dropout)
-        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
-
-    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.emb(emb)[:, :, None, None]
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
-        return self.skip(x) + h
-
-
-class SelfAttention(nn.Module):
-    """Single-head self-attention over the H·W positions, residual."""
-
-    def __init__(self, channels: int, groups: int):
-        super().__init__()
-        self.norm = nn.GroupNorm(groups, channels)
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
-        self.proj = nn.Conv2d(channels, channels, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        b, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, h * w).transpose(-1, -2).unbind(1)
-        out = F.scaled_dot_product_attention(q, k, v)  # [B, HW, C]
-        return x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
-
-
 class UNet2D(nn.Module):
     """The U-Net of the module docstring. Skip connections concatenate encoder features."""
 
@@ -110,7 +73,7 @@ class UNet2D(nn.Module):
         e = c.embed_dim
         self.fourier = FourierEmbedding(e, c.fourier_scale)
         self.embed = nn.Sequential(nn.Linear(e, e), nn.SiLU(), nn.Linear(e, e))
-        self.label = nn.Embedding(c.num_classes, e) if c.num_classes else None
+        self.label = LabelEmbedding(c.num_classes, e) if c.num_classes else None
         chans = [c.base_channels * m for m in c.channel_mults]
         self.stem = nn.Conv2d(c.in_channels, chans[0], 3, padding=1)
 
@@ -137,7 +100,7 @@ class UNet2D(nn.Module):
             if level > 0:
                 self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                                              nn.Conv2d(ch, ch, 3, padding=1)))
-        self.head = nn.Sequential(nn.GroupNorm(c.groups, ch), nn.SiLU(), nn.Conv2d(ch, c.in_channels, 3, padding=1))
+        self.head = nn.Sequential(nn.GroupNorm(c.groups, ch), nn.SiLU(), nn.Conv2d(ch, c.head_channels, 3, padding=1))
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
@@ -164,9 +127,4 @@ class UNet2D(nn.Module):
         return self.head(h)
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-__all__ = ["FourierEmbedding", "ResBlock", "SelfAttention", "UNet2D", "UNet2DConfig", "count_parameters"]
+__all__ = ["UNet2D", "UNet2DConfig", "count_parameters"]

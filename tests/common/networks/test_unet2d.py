@@ -55,3 +55,22 @@ def test_config_validation(kw, match):
 def test_wrong_input_shape():
     with pytest.raises(ValueError, match="x: expected"):
         _net()(torch.randn(2, 3, 28, 28), torch.zeros(2))
+
+
+def test_out_channels_sets_the_head_width():
+    cfg = UNet2DConfig(in_channels=3, out_channels=2, base_channels=8, channel_mults=(1, 2),
+                       attention=(False, False), groups=4, embed_dim=16)
+    out = _net(cfg)(torch.randn(2, 3, 16, 16), torch.zeros(2))
+    assert out.shape == (2, 2, 16, 16)
+    assert UNet2DConfig().head_channels == 1
+    with pytest.raises(ValueError, match="out_channels"):
+        UNet2DConfig(out_channels=0)
+
+
+def test_negative_label_is_the_null_condition():
+    cfg = UNet2DConfig(base_channels=8, channel_mults=(1, 2), attention=(False, False), groups=4, embed_dim=16,
+                       num_classes=3)
+    net = _net(cfg)
+    x, c = torch.randn(2, 1, 28, 28), torch.zeros(2)
+    assert torch.allclose(net(x, c, torch.tensor([-1, -1])), net(x, c, None), atol=1e-6)
+    assert not torch.allclose(net(x, c, torch.tensor([-1, -1])), net(x, c, torch.tensor([0, 0])))
