@@ -159,11 +159,15 @@ def docking(
     exhaustiveness: int = typer.Option(8, "--exhaustiveness", help="Vina exhaustiveness."),
     top_k: int = typer.Option(5, "--top-k", help="Poses scored per complex."),
     no_posebusters: bool = typer.Option(False, "--no-posebusters", help="Skip the PoseBusters checks (faster)."),
+    pb_top_k: Optional[int] = typer.Option(None, "--pb-top-k", help="PoseBusters checks on the first N ranked poses "
+                                           "only (default: all --top-k; 1 is top-k times cheaper)."),
     dock: Optional[list[str]] = typer.Option(None, "--dock", help="NAME=MODEL: run 'sciffusion dock' on every "
                                              "complex in this process, MODEL a pose-diffusion checkpoint, "
                                              "MODEL.ckpt+CONF.ckpt (ranked by a learned confidence model) or "
                                              "'random' (the random-pose control) or 'physics' (random starts + "
-                                             "Monte-Carlo Vina-like refinement) (repeatable)."),
+                                             "Monte-Carlo Vina-like refinement) (repeatable). Append "
+                                             "@guidance=G,refine=N,rank=R to give this method its own settings, "
+                                             "e.g. guided=M.pt+C.pt@guidance=0.3,refine=100,rank=vina."),
     samples: int = typer.Option(10, "--samples", help="Poses per complex for --dock methods."),
     steps: int = typer.Option(20, "--steps", help="Reverse-diffusion steps for --dock methods."),
     seeds: str = typer.Option("0", "--seeds", help="Comma list of seeds of the --dock runs; several give mean ± sd."),
@@ -185,7 +189,8 @@ def docking(
                              exhaustiveness=exhaustiveness, top_k=top_k, posebusters=not no_posebusters,
                              docked=tuple(_dock_method(d) for d in dock or ()), samples=samples, steps=steps,
                              seeds=seed_list(seeds), conformers=conformers, blind=blind, blind_pockets=blind_pockets,
-                             refine_steps=refine_steps, rank_by=rank_by, guidance_scale=guidance_scale)
+                             refine_steps=refine_steps, rank_by=rank_by, guidance_scale=guidance_scale,
+                             pb_top_k=pb_top_k)
     run_docking_bench(cfg, log=typer.echo)
     typer.echo((out / "table.txt").read_text().rstrip())
     typer.echo(f"wrote {out}/table.txt, summary.json and rmsd_cdf.png")

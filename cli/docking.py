@@ -131,6 +131,8 @@ def evaluate(
     ids: Optional[Path] = typer.Option(None, help="file of ids to score (missing predictions count as failures)"),
     top_k: int = typer.Option(5, help="poses per complex to score (top-k success)"),
     posebusters: bool = typer.Option(True, help="run PoseBusters 'redock' checks on every scored pose"),
+    pb_top_k: Optional[int] = typer.Option(None, "--pb-top-k", help="PoseBusters checks on the first N ranked poses "
+                                           "only (default: all --top-k)"),
     name: Optional[str] = typer.Option(None, help="method name for the table (default: the PRED_DIR folder's name)"),
     overwrite: bool = typer.Option(False, help="replace an existing REPORT_DIR"),
 ) -> None:
@@ -139,7 +141,7 @@ def evaluate(
 
     summary = run_evaluate(EvaluateConfig(pred=pred, ref=ref, out=out, ids_file=ids, top_k=top_k,
                                           posebusters=posebusters, name=name or pred.resolve().name,
-                                          overwrite=overwrite))
+                                          overwrite=overwrite, pb_top_k=pb_top_k))
     typer.echo(format_table([summary]))
 
 

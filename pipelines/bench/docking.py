@@ -39,7 +39,9 @@ class DockingBenchConfig:
     (``<method>/seed_<s>/`` when there are several: the evaluation reports mean ± sd over them),
     ``blind``: ignore the index's pocket (the pocket finder's ``blind_pockets`` best pockets);
     ``refine_steps``, ``rank_by`` (None: each model's default) and ``guidance_scale`` (learned models
-    only) as in ``sciffusion dock``, for every ``--dock`` method (MODEL may be ``physics``)."""
+    only) as in ``sciffusion dock``, for every ``--dock`` method (MODEL may be ``physics``) unless its
+    spec overrides them (:func:`parse_dock_spec`); ``pb_top_k``: ranked poses per complex that get the
+    PoseBusters checks (None: all ``top_k``)."""
 
     index: Path
     out: Path
@@ -60,6 +62,7 @@ class DockingBenchConfig:
     refine_steps: int = 0
     rank_by: str | None = None
     guidance_scale: float = 0.0
+    pb_top_k: int | None = None
 
     def __post_init__(self) -> None:
         if not Path(self.index).is_file():
@@ -88,7 +91,8 @@ class DockingBenchConfig:
         for name, spec in self.docked:
             if not name or "/" in name or name in ("ref",):
                 raise ValueError(f"--dock: bad method name {name!r} (no '/', not 'ref')")
-            model, confidence = split_dock_model(spec)
+            method = parse_dock_spec(spec, self)
+            model, confidence = method.model, method.confidence
             if model not in ("random", "physics") and not Path(model).is_file():
                 raise FileNotFoundError(f"{model}: model checkpoint of {name} not found (--dock)")
             if confidence is not None and not confidence.is_file():
@@ -103,6 +107,8 @@ class DockingBenchConfig:
             raise ValueError(f"--rank-by: must be one of confidence, vina, combined, got {self.rank_by!r}")
         if not (math.isfinite(self.guidance_scale) and self.guidance_scale >= 0):
             raise ValueError(f"--guidance-scale: must be a finite number >= 0, got {self.guidance_scale}")
+        if self.pb_top_k is not None and not 1 <= self.pb_top_k <= self.top_k:
+            raise ValueError(f"--pb-top-k: must be in 1..--top-k ({self.top_k}), got {self.pb_top_k}")
         if self.conformers < 1 or self.blind_pockets < 1:
             raise ValueError(f"--conformers/--blind-pockets: must be >= 1, got {self.conformers}/{self.blind_pockets}")
 
@@ -116,6 +122,46 @@ def split_dock_model(spec: str) -> tuple[str, Path | None]:
     if not model.strip() or not confidence.strip():
         raise ValueError(f"--dock: expected MODEL or MODEL+CONF.ckpt (MODEL a checkpoint or a control), got {spec!r}")
     return model.strip(), Path(confidence.strip())
+
+
+SPEC_KEYS = {"guidance": "guidance_scale", "refine": "refine_steps", "rank": "rank_by"}
+
+
+@dataclass(frozen=True)
+class DockMethod:
+    """One ``--dock`` method resolved: ``model`` (checkpoint path, ``random`` or ``physics``), its
+    ``confidence`` checkpoint (or None), ``refine_steps``, ``rank_by`` (None: the model's default) and
+    ``guidance_scale`` (mol/kcal; always 0 for the controls)."""
+
+    model: str
+    confidence: Path | None
+    refine_steps: int
+    rank_by: str | None
+    guidance_scale: float
+
+
+def parse_dock_spec(spec: str, cfg: DockingBenchConfig) -> DockMethod:
+    """``MODEL[+CONF][@key=value,...]`` → :class:`DockMethod`; keys ``guidance`` (scale, mol/kcal),
+    ``refine`` (steps) and ``rank`` (confidence | vina | combined | learned) override the bench-wide
+    ``--guidance-scale/--refine-steps/--rank-by`` for this method only, e.g.
+    ``M.pt+C.pt@guidance=0.3,refine=100,rank=vina``. One-line errors on an unknown key or bad value."""
+    settings = {"guidance_scale": cfg.guidance_scale, "refine_steps": cfg.refine_steps, "rank_by": cfg.rank_by}
+    head, sep, tail = spec.rpartition("@")
+    if sep and "=" in tail:
+        spec = head
+        for item in tail.split(","):
+            key, eq, value = (part.strip() for part in item.partition("="))
+            if not eq or key not in SPEC_KEYS or not value:
+                raise ValueError(f"--dock: bad setting {item!r} in {spec + sep + tail!r} "
+                                 f"(expected key=value with key one of {', '.join(SPEC_KEYS)})")
+            try:
+                settings[SPEC_KEYS[key]] = {"guidance": float, "refine": int, "rank": str}[key](value)
+            except ValueError:
+                raise ValueError(f"--dock: {key}={value!r} is not a valid value ({spec + sep + tail!r})") from None
+    model, confidence = split_dock_model(spec)
+    if model in ("random", "physics"):
+        settings["guidance_scale"] = 0.0
+    return DockMethod(model=model, confidence=confidence, **settings)
 
 
 def parse_prediction(item: str) -> tuple[str, Path]:
@@ -178,20 +224,20 @@ def _dock_one_seed(entries, model: str, out: Path, cfg: DockingBenchConfig, seed
     from sciffusion.pipelines.docking.dock import run_dock
     from sciffusion.pipelines.docking.dock_inputs import DockConfig
 
-    model, confidence = split_dock_model(model)
+    method = parse_dock_spec(model, cfg)
     out.mkdir(parents=True, exist_ok=True)
     runs = out.parent / f".{out.name}_runs"
     timing, failed = [], 0
     for i, e in enumerate(entries):
         try:
             pocket = {} if cfg.blind else _pocket_of(e)
-            result = run_dock(DockConfig(protein=e.protein, ligand=str(e.ligand), out=runs / e.id, model=model,
-                                         confidence=confidence, samples=cfg.samples,
+            result = run_dock(DockConfig(protein=e.protein, ligand=str(e.ligand), out=runs / e.id,
+                                         model=method.model, confidence=method.confidence, samples=cfg.samples,
                                          top_k=min(cfg.top_k, cfg.samples), steps=cfg.steps,
                                          conformers=cfg.conformers, blind_pockets=cfg.blind_pockets,
-                                         seed=seed, batch_size=1, progress=False, refine_steps=cfg.refine_steps,
-                                         rank_by=cfg.rank_by, guidance_scale=0.0 if model in ("random", "physics")
-                                         else cfg.guidance_scale, **pocket))
+                                         seed=seed, batch_size=1, progress=False,
+                                         refine_steps=method.refine_steps, rank_by=method.rank_by,
+                                         guidance_scale=method.guidance_scale, **pocket))
         except (ValueError, FileNotFoundError) as exc:
             failed += 1
             log(f"  {e.id}: failed: {exc}")
@@ -225,7 +271,7 @@ def run_docking_bench(cfg: DockingBenchConfig, log: Callable[[str], None] = prin
     from sciffusion.common.io.atomic import atomic_path, refuse_existing
     from sciffusion.domains.docking.index import read_index
     from sciffusion.pipelines.docking.evaluate import EvaluateConfig, format_table, run_evaluate
-    from sciffusion.pipelines.docking.report import rmsd_cdf_plot
+    from sciffusion.pipelines.docking.report import format_ratios, rmsd_cdf_plot
 
     refuse_existing(cfg.out, cfg.overwrite)
     entries = read_index(cfg.index)
@@ -264,10 +310,13 @@ def run_docking_bench(cfg: DockingBenchConfig, log: Callable[[str], None] = prin
                 + ("" if cfg.posebusters else " (no PoseBusters checks)"))
             report = tmp / f"{name}_report"
             summaries.append(run_evaluate(EvaluateConfig(pred=pred, ref=tmp / "ref", out=report, ids_file=ids_file,
-                                                         top_k=cfg.top_k, name=name, posebusters=cfg.posebusters)))
+                                                         top_k=cfg.top_k, name=name, posebusters=cfg.posebusters,
+                                                         pb_top_k=cfg.pb_top_k)))
             _relocate(report / "summary.json", tmp, cfg.out)
             curves[name] = _top1_rmsds(report)
         table = format_table(summaries)
+        if "vina" in preds:
+            table += "\n\nratios against vina (method / vina; time: lower is faster)\n" + format_ratios(summaries, "vina")
         (tmp / "table.txt").write_text(table + "\n")
         (tmp / "summary.json").write_text(json.dumps({s["method"]: s["mean_sd"] for s in summaries},
                                                      indent=1, default=str) + "\n")
@@ -279,4 +328,5 @@ def run_docking_bench(cfg: DockingBenchConfig, log: Callable[[str], None] = prin
     return summaries
 
 
-__all__ = ["DockingBenchConfig", "METHODS", "dock_predictions", "parse_prediction", "run_docking_bench"]
+__all__ = ["DockMethod", "DockingBenchConfig", "METHODS", "dock_predictions", "parse_dock_spec", "parse_prediction",
+           "run_docking_bench"]

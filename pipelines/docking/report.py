@@ -42,6 +42,36 @@ def format_table(summaries: list[dict]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in lines)
 
 
+RATIO_COLUMNS = (
+    ("top1_rmsd_lt2", "top1<2Å"),
+    ("top1_rmsd_lt2_pb_valid", "top1<2Å&PB"),
+    ("topk_rmsd_lt2", "top5<2Å"),
+    ("top1_pb_valid", "PB-valid"),
+    ("median_top1_rmsd", "med RMSD"),
+    ("median_seconds", "med s"),
+)
+
+
+def format_ratios(summaries: list[dict], reference: str) -> str:
+    """One line per method: its mean of each :data:`RATIO_COLUMNS` metric divided by the ``reference``
+    method's mean ("-" where either is missing or the reference is 0)."""
+    by_name = {s["method"]: s["mean_sd"] for s in summaries}
+    if reference not in by_name:
+        raise ValueError(f"ratios: reference method {reference!r} not among {', '.join(by_name)}")
+    ref = by_name[reference]
+    k = summaries[0].get("top_k", 5)
+    lines = [["method"] + [label.replace("top5", f"top{k}") for _, label in RATIO_COLUMNS]]
+    for name, stats in by_name.items():
+        row = [name]
+        for key, _ in RATIO_COLUMNS:
+            mine, theirs = stats.get(key), ref.get(key)
+            ok = mine is not None and theirs is not None and theirs["mean"] and np.isfinite(theirs["mean"])
+            row.append(f"{mine['mean'] / theirs['mean']:.2f}" if ok and np.isfinite(mine["mean"]) else "-")
+        lines.append(row)
+    widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in lines)
+
+
 def rmsd_cdf_plot(rmsds: dict[str, list[float]], path: Path, max_rmsd: float = 10.0) -> None:
     """Cumulative fraction of complexes with top-1 RMSD <= x (Å), one line per method; PNG at ``path``."""
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure state

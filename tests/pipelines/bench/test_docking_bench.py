@@ -164,3 +164,48 @@ def test_physics_control_as_a_dock_method(tmp_path):
         assert float(ranks[0].GetProp("confidence")) >= float(ranks[1].GetProp("confidence"))  # −vina_score
     with pytest.raises(ValueError, match="--rank-by: must be one of"):
         DockingBenchConfig(index=index, out=tmp_path / "b", docked=(("p", "physics"),), rank_by="best")
+
+
+def test_dock_spec_settings_override_the_bench_defaults_per_method(tmp_path):
+    from sciffusion.pipelines.bench.docking import parse_dock_spec
+
+    cfg = DockingBenchConfig(index=_index(tmp_path), out=tmp_path / "b", methods=("crystal",), refine_steps=7,
+                             guidance_scale=0.5)
+    plain = parse_dock_spec("m.pt+c.pt", cfg)
+    assert (plain.model, plain.confidence, plain.refine_steps, plain.guidance_scale, plain.rank_by) == (
+        "m.pt", Path("c.pt"), 7, 0.5, None)
+    own = parse_dock_spec("m.pt+c.pt@guidance=0.25,refine=100,rank=vina", cfg)
+    assert (own.model, own.confidence, own.refine_steps, own.guidance_scale, own.rank_by) == (
+        "m.pt", Path("c.pt"), 100, 0.25, "vina")
+    assert parse_dock_spec("physics@refine=50", cfg).guidance_scale == 0.0  # controls are never guided
+    assert parse_dock_spec("a@b/m.pt", cfg).model == "a@b/m.pt"  # an '@' in a path without settings
+    with pytest.raises(ValueError, match="bad setting 'speed=2'"):
+        parse_dock_spec("m.pt@speed=2", cfg)
+    with pytest.raises(ValueError, match="refine='many'"):
+        parse_dock_spec("m.pt@refine=many", cfg)
+
+
+def test_pb_top_k_checks_only_the_first_poses_and_vina_ratios(tmp_path):
+    from sciffusion.pipelines.docking.report import format_ratios
+
+    out = tmp_path / "bench"
+    pred = tmp_path / "mine"
+    for cid in IDS:
+        (pred / cid).mkdir(parents=True)
+        for k in (1, 2):
+            (pred / cid / f"rank{k}.sdf").write_text((DATA / f"{cid}_ligand.sdf").read_text())
+    summaries = run_docking_bench(DockingBenchConfig(index=_index(tmp_path), out=out, methods=("crystal",),
+                                                     predictions=(("mine", pred),), top_k=2, pb_top_k=1),
+                                  log=lambda s: None)
+    poses = list(csv.DictReader(open(out / "mine_report" / "per_pose.csv")))
+    assert {r["rank"]: r["pb_valid"] for r in poses if r["id"] == IDS[0]} == {"1": "True", "2": "False"}
+    stats = summaries[1]["per_seed"]["0"]
+    assert stats["top1_rmsd_lt2_pb_valid"] == 1.0 and "topk_rmsd_lt2_pb_valid" not in stats
+    with pytest.raises(ValueError, match="--pb-top-k"):
+        DockingBenchConfig(index=_index(tmp_path), out=tmp_path / "x", methods=("crystal",), top_k=2, pb_top_k=3)
+    half = dict(summaries[1], method="half", mean_sd={k: {"mean": v["mean"] / 2, "sd": 0.0}
+                                                      for k, v in summaries[1]["mean_sd"].items()})
+    lines = format_ratios([summaries[1], half], "mine").splitlines()
+    assert lines[1].split()[:3] == ["mine", "1.00", "1.00"] and lines[2].split()[:3] == ["half", "0.50", "0.50"]
+    with pytest.raises(ValueError, match="reference method 'vina'"):
+        format_ratios(summaries, "vina")
