@@ -12,8 +12,10 @@ from sciffusion.common.training.losses import LOSS_KINDS, LossKind, SigmaDistrib
 class TrainConfig:
     """Loss kind (``edm``/``eps``/``v``, see :mod:`~sciffusion.common.training.losses`), σ_d (data
     units, edm only), AdamW ``lr``/``weight_decay``/``betas``, linear LR warm-up in optimizer steps,
-    EMA ``ema_decay`` (+ warm-up), the training σ distribution, gradient-norm clipping (None = off)
-    and the ``seed`` of the per-step σ/noise draws (step k uses ``seed + k``)."""
+    EMA ``ema_decay`` (+ warm-up), the training σ distribution, gradient-norm clipping (None = off),
+    the ``seed`` of the per-step σ/noise draws (step k uses ``seed + k``) and ``cond_dropout``, the
+    probability that a training sample's condition is replaced by the null condition (classifier-free
+    guidance training, Ho & Salimans 2022; see :func:`~sciffusion.common.training.module.drop_condition`)."""
 
     loss: LossKind = "edm"
     sigma_data: float = 0.5
@@ -26,6 +28,7 @@ class TrainConfig:
     sigma: SigmaDistribution = field(default_factory=SigmaDistribution)
     grad_clip: Optional[float] = 1.0
     seed: int = 0
+    cond_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSS_KINDS:
@@ -46,6 +49,8 @@ class TrainConfig:
             raise ValueError(f"sigma: must be a SigmaDistribution, got {type(self.sigma).__name__}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ValueError(f"grad_clip: must be > 0 or None, got {self.grad_clip}")
+        if not 0 <= self.cond_dropout <= 1:
+            raise ValueError(f"cond_dropout: must be in [0, 1], got {self.cond_dropout}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict (the resolved config saved in checkpoints)."""

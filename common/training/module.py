@@ -4,6 +4,11 @@ The network is any ``nn.Module`` called as ``net(x_in [B, ...], c_noise [B], con
 (see :mod:`~sciffusion.common.training.losses` for x_in and c_noise). Data comes from the domain's
 own ``LightningDataModule``; a batch is a tensor ``x0 [B, ...]`` or a pair ``(x0, cond)``.
 
+Condition dropout (``TrainConfig.cond_dropout`` = p): each training sample's ``cond`` is replaced with
+probability p by the null condition (:func:`drop_condition`), so one network learns D(x, σ, cond) and
+D(x, σ, ∅) for classifier-free guidance (:func:`~sciffusion.common.guidance.cfg.cfg`). The keep/drop
+draws come from the same per-step generator, after σ and noise, so they do not change those draws.
+
 Reproducibility: the σ and noise draws of optimizer step k come from a generator seeded with
 ``config.seed + k`` (k = ``global_step``), so a run resumed from a checkpoint sees exactly the
 draws of an uninterrupted one. Under data parallelism each rank draws the *global* batch
@@ -13,6 +18,8 @@ with an unshuffled loader, DDP on W processes and one process on the same global
 """
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -26,6 +33,36 @@ from sciffusion.common.samplers.base import SampleResult, StepCallback
 from sciffusion.common.training.config import TrainConfig
 from sciffusion.common.training.ema import ExponentialMovingAverage
 from sciffusion.common.training.losses import Preconditioning
+
+
+def drop_condition(cond: Any, keep: Tensor) -> Any:
+    """Replace the condition of rows where ``keep`` ([B] bool) is False by the null condition.
+
+    Generic over the condition's type: None stays None; an object with a ``dropped(keep)`` method
+    decides itself (e.g. a video condition that drops only its event label); an integer tensor
+    ``[B, ...]`` gets -1 ("no label", see :class:`~sciffusion.common.networks.LabelEmbedding`); a
+    float or bool tensor ``[B, ...]`` gets zeros; mappings, tuples, lists and dataclasses are handled
+    field by field; anything else (a per-batch constant such as a string) is returned unchanged.
+    """
+    if cond is None:
+        return None
+    if hasattr(cond, "dropped"):
+        return cond.dropped(keep)
+    if isinstance(cond, Tensor):
+        if cond.dim() == 0 or cond.shape[0] != keep.shape[0]:
+            raise ValueError(f"cond: tensor of shape {tuple(cond.shape)} has no batch axis of {keep.shape[0]} rows")
+        mask = keep.to(cond.device).reshape((-1,) + (1,) * (cond.dim() - 1))
+        if cond.dtype.is_floating_point or cond.dtype == torch.bool or cond.is_complex():
+            return torch.where(mask, cond, torch.zeros((), dtype=cond.dtype, device=cond.device))
+        return torch.where(mask, cond, torch.full((), -1, dtype=cond.dtype, device=cond.device))
+    if isinstance(cond, Mapping):
+        return type(cond)({k: drop_condition(v, keep) for k, v in cond.items()})
+    if isinstance(cond, (tuple, list)):
+        return type(cond)(drop_condition(v, keep) for v in cond)
+    if dataclasses.is_dataclass(cond) and not isinstance(cond, type):
+        return dataclasses.replace(cond, **{f.name: drop_condition(getattr(cond, f.name), keep)
+                                            for f in dataclasses.fields(cond) if f.init})
+    return cond
 
 
 def split_batch(batch: Any) -> tuple[Tensor, Any]:
@@ -112,6 +149,13 @@ class DiffusionModule(TrainedNetModule):
     # ---- training --------------------------------------------------------------------------------
     def step_draws(self, x0: Tensor, step: int) -> tuple[Tensor, Tensor]:
         """σ ``[B]`` and noise (shape of x0) for optimizer step ``step`` on this rank (module docstring; Lightning's automatic sampler shuffles, so pass your own unshuffled DistributedSampler with use_distributed_sampler=False for that identity)."""
+        sigma, noise, _ = self._draws(x0, step)
+        return sigma, noise
+
+    def _draws(self, x0: Tensor, step: int) -> tuple[Tensor, Tensor, Tensor]:
+        """(σ [B], noise, keep [B] bool) of step ``step``: one generator seeded ``seed + step``, the
+        global batch drawn in that order (so ``keep``, True with probability 1 − ``cond_dropout``, leaves
+        σ and noise as they were without it) and sliced ``rank::world``."""
         world, rank = 1, 0
         if self._trainer is not None:
             world, rank = self.trainer.world_size, self.trainer.global_rank
@@ -119,11 +163,14 @@ class DiffusionModule(TrainedNetModule):
         total = len(x0) * world
         sigma = self.config.sigma.sample(total, g, dtype=x0.dtype)[rank::world]
         noise = torch.randn((total, *x0.shape[1:]), generator=g, dtype=x0.dtype)[rank::world]
-        return sigma.to(x0.device), noise.to(x0.device)
+        keep = (torch.rand(total, generator=g) >= self.config.cond_dropout)[rank::world]
+        return sigma.to(x0.device), noise.to(x0.device), keep.to(x0.device)
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         x0, cond = split_batch(batch)
-        sigma, noise = self.step_draws(x0, self.global_step)
+        sigma, noise, keep = self._draws(x0, self.global_step)
+        if cond is not None and self.config.cond_dropout > 0:
+            cond = drop_condition(cond, keep)
         loss = self.precond.loss(self.net, x0, sigma, noise, cond).mean()
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=len(x0))
         return loss
@@ -151,4 +198,4 @@ class DiffusionModule(TrainedNetModule):
         return spec(self.denoiser(cond, use_ema), sigmas, x, generator=generator, callback=callback)
 
 
-__all__ = ["DiffusionModule", "split_batch"]
+__all__ = ["DiffusionModule", "TrainedNetModule", "drop_condition", "split_batch"]
