@@ -1,0 +1,32 @@
+"""Event classes of the driving set, as the video model and its data module use them.
+
+A window's event is the highest-priority event labelled on any of its frames (``labels/<name>`` uint8
+[N, T] from ``make-driving``), else ``normal``. Index 0 is ``normal``; the indices are the model's
+event labels (-1 = no label, the classifier-free guidance null condition).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+EVENTS = ("normal", "ego_collision", "cut_in", "near_miss")
+"""Event classes, in priority order after ``normal`` (a window with a collision and a near-miss is a collision)."""
+
+
+def event_index(name: str) -> int:
+    """The model's label of event ``name`` (``collision`` is accepted for ``ego_collision``)."""
+    name = {"collision": "ego_collision", "cut-in": "cut_in", "near-miss": "near_miss"}.get(name, name)
+    if name not in EVENTS:
+        raise ValueError(f"--event: must be one of {', '.join(EVENTS)}, got {name!r}")
+    return EVENTS.index(name)
+
+
+def window_event(labels: dict[str, np.ndarray], start: int, stop: int | None) -> int:
+    """Event index of frames [start, stop) (None: to the end) of one clip; ``labels``: name -> [T] uint8 per-frame flags."""
+    for index, name in enumerate(EVENTS[1:], start=1):
+        flags = labels.get(name)
+        if flags is not None and bool(np.asarray(flags[start:stop]).any()):
+            return index
+    return 0
+
+
+__all__ = ["EVENTS", "event_index", "window_event"]
