@@ -1,0 +1,16 @@
+"""Anomaly and out-of-distribution scoring with any trained denoiser: scores (MSMA, reconstruction,
+PF-ODE NLL and its complexity correction, DiffPath-style path statistics) with per-level features,
+NFE and dense maps; calibration on normal data; metrics on raw scores; a PyOD-compatible detector."""
+from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate
+from sciffusion.common.anomaly.detector import DetectorConfig, DiffusionAnomalyDetector
+from sciffusion.common.anomaly.features import AnomalyScores, noise_levels
+from sciffusion.common.anomaly.likelihood_scores import complexity_corrected, compressed_bits, nll
+from sciffusion.common.anomaly.metrics import DetectionMetrics, detection_metrics
+from sciffusion.common.anomaly.networks import DenoiserNetConfig
+from sciffusion.common.anomaly.score_config import SCORE_KINDS, ScoreConfig, compute_scores
+from sciffusion.common.anomaly.scores import msma, path_statistics, reconstruction
+
+__all__ = ["AnomalyScores", "Calibration", "CalibrationConfig", "DenoiserNetConfig", "DetectionMetrics",
+           "DetectorConfig", "DiffusionAnomalyDetector", "SCORE_KINDS", "ScoreConfig", "calibrate",
+           "complexity_corrected", "compressed_bits", "compute_scores", "detection_metrics", "msma", "nll",
+           "noise_levels", "path_statistics", "reconstruction"]

@@ -1,0 +1,227 @@
+"""A PyOD-compatible anomaly detector built on a diffusion model.
+
+``fit(X)`` trains a denoiser on normal data X ``[N, ...]`` (data units; images ``[N, C, H, W]`` and
+clips ``[N, C, T, H, W]`` in [−1, 1], or PyOD's tabular ``[N, d]``) with
+:func:`~sciffusion.common.anomaly.training.train_denoiser` (a step cap and a time budget), or fine-tunes
+given weights, then calibrates (:mod:`~sciffusion.common.anomaly.calibration`) on a held-out part of X
+that training never saw. PyOD's conventions hold: higher scores are more anomalous,
+``decision_scores_`` are the scores of the fitting data X (all of it), ``threshold_`` is the
+(1 − contamination) quantile of the calibration scores (those of the held-out part; with
+``holdout_fraction = 0`` they are the scores of all of X, exactly PyOD's rule), ``labels_`` =
+``decision_scores_ > threshold_``. ``predict_proba`` returns ``[N, 2]`` = (1 − p, p) with p the
+normalised score, 0.5 at the threshold. ``save``/``load`` keep the weights and the calibration together.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate
+from sciffusion.common.anomaly.features import AnomalyScores, cat_batches
+from sciffusion.common.anomaly.networks import DenoiserNetConfig
+from sciffusion.common.anomaly.score_config import ScoreConfig, compute_scores
+from sciffusion.common.anomaly.training import FitReport, train_denoiser
+from sciffusion.common.training.config import TrainConfig
+
+FILE_KIND, FILE_VERSION = "sciffusion-anomaly-detector", 1
+
+
+def _default_train() -> TrainConfig:
+    return TrainConfig(lr=1e-3, ema_decay=0.995, lr_warmup_steps=20)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Score, calibration and training settings of a detector: ``minutes`` (wall budget) and
+    ``max_steps`` of training, ``batch_size`` for training, ``score_batch_size`` for scoring,
+    ``holdout_fraction`` of X kept out of training for calibration (0: calibrate on all of X),
+    ``seed`` of the split and the data order."""
+
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    train: TrainConfig = field(default_factory=_default_train)
+    minutes: float = 5.0
+    max_steps: int = 2000
+    batch_size: int = 64
+    score_batch_size: int = 128
+    holdout_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.minutes <= 0 or self.max_steps < 1:
+            raise ValueError(f"minutes/max_steps: need > 0 and >= 1, got ({self.minutes}, {self.max_steps})")
+        if self.batch_size < 1 or self.score_batch_size < 1:
+            raise ValueError("batch_size/score_batch_size: must be >= 1")
+        if not 0 <= self.holdout_fraction < 1:
+            raise ValueError(f"holdout_fraction: must be in [0, 1), got {self.holdout_fraction}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.update(score=self.score.to_dict(), calibration=self.calibration.to_dict(), train=self.train.to_dict())
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DetectorConfig":
+        d = dict(d)
+        return cls(score=ScoreConfig(**d.pop("score")), calibration=CalibrationConfig(**d.pop("calibration")),
+                   train=TrainConfig.from_dict(d.pop("train")), **d)
+
+
+def as_tensor(X: Any) -> Tensor:
+    """Inputs as float32 ``[N, ...]`` (numpy or torch); one-line ValueError otherwise."""
+    x = torch.as_tensor(np.asarray(X) if not isinstance(X, Tensor) else X).float()
+    if x.dim() < 2 or len(x) == 0:
+        raise ValueError(f"X: need [N, ...] with N >= 1, got shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError("X: contains nan or inf")
+    return x
+
+
+class DiffusionAnomalyDetector:
+    """PyOD-style detector (module docstring). ``contamination`` overrides the calibration's."""
+
+    def __init__(self, contamination: Optional[float] = None, config: DetectorConfig = DetectorConfig()):
+        if contamination is not None:
+            config = dataclasses.replace(config, calibration=dataclasses.replace(config.calibration,
+                                                                                 contamination=contamination))
+        self.config = config
+        self.module_ = None
+        self.net_config_: Optional[DenoiserNetConfig] = None
+        self.calibration_: Optional[Calibration] = None
+
+    @property
+    def contamination(self) -> float:
+        return self.config.calibration.contamination
+
+    # ---- fitting -------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, *, net_config: Optional[DenoiserNetConfig] = None,
+            init_state: Optional[dict[str, Tensor]] = None, val_X: Any = None, val_y: Any = None,
+            progress: bool = False) -> "DiffusionAnomalyDetector":
+        """Train on normal ``X`` (``y`` is ignored, as in PyOD), calibrate on its held-out part.
+
+        net_config: the network (default: chosen from X's shape); init_state: weights to start from
+        (fine-tuning). val_X/val_y: a labelled validation set for the ``f1`` threshold rule.
+        """
+        x, c = as_tensor(X), self.config
+        n_hold = 0 if c.holdout_fraction == 0 else max(2, int(round(c.holdout_fraction * len(x))))
+        if len(x) - n_hold < 1 or (n_hold == 0 and len(x) < 2):
+            raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on")
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(c.seed))
+        train_x, hold_x = (x[order[n_hold:]], x[order[:n_hold]]) if n_hold else (x, x)
+        self.net_config_ = net_config or DenoiserNetConfig(tuple(x.shape[1:]))
+        if tuple(self.net_config_.sample_shape) != tuple(x.shape[1:]):
+            raise ValueError(f"X: inputs of shape {list(x.shape[1:])}, the network expects "
+                             f"{list(self.net_config_.sample_shape)}")
+        torch.manual_seed(c.seed)  # network initialisation
+        net = self.net_config_.build()
+        if init_state is not None:
+            net.load_state_dict(init_state)
+        self.module_, self.fit_report_ = train_denoiser(net, train_x, c.train, minutes=c.minutes,
+                                                        max_steps=c.max_steps, batch_size=c.batch_size,
+                                                        seed=c.seed, progress=progress)
+        hold = self.score_samples(hold_x)
+        val_features = self.score_samples(as_tensor(val_X)).features.numpy() if val_X is not None else None
+        self.calibration_ = calibrate(hold.features.numpy(), c.calibration, val_features=val_features,
+                                      val_labels=None if val_y is None else np.asarray(val_y))
+        self.calibration_scores_ = self.calibration_.score(hold.features.numpy())
+        self.decision_scores_ = self.decision_function(x)
+        self.labels_ = self.calibration_.predict(self.decision_scores_)
+        return self
+
+    # ---- scoring -------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self.module_ is None or self.calibration_ is None:
+            raise ValueError("detector: not fitted (call fit or load first)")
+
+    @property
+    def threshold_(self) -> float:
+        self._check_fitted()
+        return self.calibration_.threshold
+
+    def denoiser(self) -> Callable[[Tensor, Tensor], Tensor]:
+        """The trained EMA denoiser ``(x [B, ...], sigma [B]) -> x0``."""
+        if self.module_ is None:
+            raise ValueError("detector: not fitted (call fit or load first)")
+        return self.module_.denoiser(use_ema=True)
+
+    def score_samples(self, X: Any, on_batch: Optional[Callable[[int], None]] = None) -> AnomalyScores:
+        """Uncalibrated scores (features, raw scalar, NFE per input, dense map) of ``X [N, ...]`` in
+        batches of ``score_batch_size``; ``on_batch(n)`` is called after each batch of n inputs."""
+        x = as_tensor(X)
+        if self.net_config_ is not None and tuple(x.shape[1:]) != tuple(self.net_config_.sample_shape):
+            raise ValueError(f"X: inputs of shape {list(x.shape[1:])}, the detector was fitted on "
+                             f"{list(self.net_config_.sample_shape)}")
+        denoise, device = self.denoiser(), self.module_.device
+        g = torch.Generator().manual_seed(self.config.score.seed)
+        parts = []
+        for chunk in torch.split(x, self.config.score_batch_size):
+            s = compute_scores(denoise, chunk.to(device), self.config.score, generator=g)
+            parts.append(AnomalyScores(s.features.cpu(), s.names, s.score.cpu(), s.nfe,
+                                       None if s.map is None else s.map.float().cpu()))
+            if on_batch is not None:
+                on_batch(len(chunk))
+        return cat_batches(parts)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Calibrated raw anomaly scores ``[N]``, higher = more anomalous."""
+        self._check_fitted()
+        return self.calibration_.score(self.score_samples(X).features.numpy())
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0 (normal) / 1 (anomaly) per input, ``score > threshold_``."""
+        return self.calibration_.predict(self.decision_function(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``[N, 2]``: (1 − p, p) with p the normalised score (0.5 at the threshold)."""
+        p = self.calibration_.normalise(self.decision_function(X))
+        return np.stack([1 - p, p], 1)
+
+    # ---- files ---------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything :meth:`from_state` needs, as tensors and plain containers (weights-only loadable)."""
+        self._check_fitted()
+        return {"kind": FILE_KIND, "format_version": FILE_VERSION, "config": self.config.to_dict(),
+                "net": self.net_config_.to_dict(), "calibration": self.calibration_.to_dict(),
+                "state_dict": {k: v.detach().cpu() for k, v in self.module_.ema.shadow.state_dict().items()},
+                "fit_report": dataclasses.asdict(self.fit_report_) if hasattr(self, "fit_report_") else None}
+
+    def save(self, path: Path | str) -> Path:
+        """Write the detector (weights, configs, calibration) to ``path`` atomically."""
+        from sciffusion.common.io.atomic import atomic_path
+
+        with atomic_path(path, overwrite=True) as tmp:
+            torch.save(self.state(), tmp)
+        return Path(path)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], source: str = "detector") -> "DiffusionAnomalyDetector":
+        from sciffusion.common.io.checkpoint import check_file_kind
+        from sciffusion.common.training import DiffusionModule
+
+        check_file_kind(state, source, FILE_KIND, FILE_VERSION, "detector", "sciffusion ood fit")
+        det = cls(config=DetectorConfig.from_dict(state["config"]))
+        net_cfg = state["net"]
+        det.net_config_ = DenoiserNetConfig(**{**net_cfg, "sample_shape": tuple(net_cfg["sample_shape"])})
+        net = det.net_config_.build()
+        net.load_state_dict(state["state_dict"])
+        det.module_ = DiffusionModule(net, det.config.train).eval()
+        det.calibration_ = Calibration.from_dict(state["calibration"])
+        if state.get("fit_report"):
+            det.fit_report_ = FitReport(**state["fit_report"])
+        return det
+
+    @classmethod
+    def load(cls, path: Path | str, map_location: Any = "cpu") -> "DiffusionAnomalyDetector":
+        """Read a detector written by :meth:`save` (weights-only load)."""
+        from sciffusion.common.io.checkpoint import load_checkpoint
+
+        return cls.from_state(load_checkpoint(path, map_location=map_location), str(path))
+
+
+__all__ = ["DetectorConfig", "DiffusionAnomalyDetector", "FILE_KIND", "FILE_VERSION", "as_tensor"]

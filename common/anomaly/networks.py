@@ -1,0 +1,102 @@
+"""The denoiser network a detector trains when none is given, chosen from the input shape.
+
+* ``[C, H, W]`` images: :class:`~sciffusion.common.networks.unet2d.UNet2D`.
+* ``[C, T, H, W]`` clips: the same U-Net on the T frames stacked as C·T channels (a frame-stack
+  denoiser: it sees the whole clip at once, so motion that breaks the clip's statistics raises its
+  score; the video issue's spatiotemporal U-Net can replace it through ``fit(..., net=...)``).
+* ``[d]`` vectors (PyOD's tabular case): a residual MLP with a Fourier embedding of c_noise.
+
+Every network follows the :class:`~sciffusion.common.training.DiffusionModule` contract
+``net(x_in [B, ...], c_noise [B], cond) -> [B, ...]``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from torch import Tensor, nn
+
+from sciffusion.common.networks.unet2d import FourierEmbedding, UNet2D, UNet2DConfig
+
+
+@dataclass(frozen=True)
+class DenoiserNetConfig:
+    """``sample_shape`` (one input, no batch axis), U-Net ``base_channels`` and maximum ``depth``
+    (levels; fewer when H, W are not divisible), MLP ``hidden`` width and ``blocks``."""
+
+    sample_shape: tuple[int, ...]
+    base_channels: int = 32
+    depth: int = 3
+    hidden: int = 256
+    blocks: int = 3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sample_shape", tuple(int(s) for s in self.sample_shape))
+        if len(self.sample_shape) not in (1, 3, 4) or min(self.sample_shape) < 1:
+            raise ValueError(f"sample_shape: need [d], [C, H, W] or [C, T, H, W], got {list(self.sample_shape)}")
+        if self.base_channels < 8 or self.base_channels % 8 or self.depth < 1 or self.hidden < 2 or self.blocks < 1:
+            raise ValueError("net: base_channels must be a multiple of 8, depth/blocks >= 1, hidden >= 2")
+
+    @property
+    def kind(self) -> str:
+        return {1: "mlp", 3: "unet2d", 4: "framestack"}[len(self.sample_shape)]
+
+    def unet_config(self) -> UNet2DConfig:
+        shape = self.sample_shape
+        channels = shape[0] * (shape[1] if len(shape) == 4 else 1)
+        h, w = shape[-2:]
+        levels = 1
+        while levels < self.depth and h % 2**levels == 0 and w % 2**levels == 0:
+            levels += 1
+        mults = tuple(min(2, i + 1) for i in range(levels))
+        return UNet2DConfig(in_channels=channels, base_channels=self.base_channels, channel_mults=mults,
+                            num_res_blocks=1, attention=(False,) * levels, groups=8)
+
+    def build(self) -> nn.Module:
+        if self.kind == "mlp":
+            return ResidualMLP(self.sample_shape[0], self.hidden, self.blocks)
+        unet = UNet2D(self.unet_config())
+        return unet if self.kind == "unet2d" else FrameStack(unet)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["sample_shape"] = list(self.sample_shape)
+        return d
+
+
+class FrameStack(nn.Module):
+    """``[B, C, T, H, W]`` → ``[B, C·T, H, W]`` → a 2-D network → back to ``[B, C, T, H, W]``."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor, c_noise: Tensor, cond: Optional[Any] = None) -> Tensor:
+        b, c, t, h, w = x.shape
+        return self.net(x.reshape(b, c * t, h, w), c_noise, cond).reshape(b, c, t, h, w)
+
+
+class ResidualMLP(nn.Module):
+    """``[B, d]`` → Linear → ``blocks`` × (LayerNorm → SiLU → Linear + emb → SiLU → Linear, residual) →
+    Linear ``[B, d]``; the last layer starts at zero."""
+
+    def __init__(self, dim: int, hidden: int, blocks: int):
+        super().__init__()
+        self.fourier, self.embed = FourierEmbedding(64, 16.0), nn.Sequential(nn.Linear(64, hidden), nn.SiLU())
+        self.stem = nn.Linear(dim, hidden)
+        self.blocks = nn.ModuleList(nn.ModuleList([nn.LayerNorm(hidden), nn.Linear(hidden, hidden),
+                                                   nn.Linear(hidden, hidden)]) for _ in range(blocks))
+        self.head = nn.Linear(hidden, dim)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: Tensor, c_noise: Tensor, cond: Optional[Any] = None) -> Tensor:
+        emb = self.embed(self.fourier(c_noise.reshape(-1).expand(len(x))).to(x.dtype))
+        h = self.stem(x)
+        for norm, first, second in self.blocks:
+            h = h + second(nn.functional.silu(first(nn.functional.silu(norm(h))) + emb))
+        return self.head(h)
+
+
+__all__ = ["DenoiserNetConfig", "FrameStack", "ResidualMLP"]

@@ -1,0 +1,100 @@
+"""Which anomaly score to compute, at which noise levels, for how many model calls: one typed config.
+
+``kind``:
+
+* ``msma``: score norms at ``levels`` σ's (NFE = levels);
+* ``recon``: reconstruction MSE at ``levels`` σ's with ``recon_steps`` Euler steps each
+  (NFE = levels · recon_steps);
+* ``nll``: PF-ODE NLL, fixed-step Euler over [nll_sigma_min, nll_sigma_max] in ``levels`` steps
+  (NFE = levels, plus ``nll_probes`` VJPs per call; exact trace when the input has ≤ 16 dimensions);
+* ``complexity``: the NLL minus the zlib code length (same NFE as ``nll``);
+* ``path``: DiffPath-style PF-ODE path statistics over ``levels`` σ's (NFE = levels);
+* ``combined``: MSMA at ⌈levels/2⌉ σ's and reconstruction at ⌊levels/2⌋ σ's over the same range
+  (NFE = levels when ``recon_steps`` = 1), features side by side.
+
+σ in data units (inputs scaled to [−1, 1] for 8-bit data).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
+
+import torch
+from torch import Tensor
+
+from sciffusion.common.anomaly.features import AnomalyScores, concat_scores, noise_levels
+from sciffusion.common.anomaly.likelihood_scores import budget_likelihood_config, complexity_corrected, nll
+from sciffusion.common.anomaly.scores import msma, path_statistics, reconstruction
+from sciffusion.common.denoisers import DenoiseFn
+from sciffusion.common.grids import check_sigma_range
+
+ScoreKind = Literal["msma", "recon", "nll", "complexity", "path", "combined"]
+SCORE_KINDS: tuple[str, ...] = ("msma", "recon", "nll", "complexity", "path", "combined")
+EXACT_TRACE_MAX_DIM = 16
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Score kind, number of levels (= the model-call budget for every kind when ``recon_steps`` = 1),
+    σ range of the level-based scores, reconstruction steps, the NLL's σ range and probes, and the
+    ``seed`` of the reconstruction noise and Hutchinson probes (module docstring)."""
+
+    kind: ScoreKind = "combined"
+    levels: int = 10
+    sigma_min: float = 0.01
+    sigma_max: float = 1.0
+    recon_steps: int = 1
+    nll_sigma_min: float = 0.002
+    nll_sigma_max: float = 80.0
+    nll_probes: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCORE_KINDS:
+            raise ValueError(f"score: must be one of {', '.join(SCORE_KINDS)}, got {self.kind!r}")
+        if self.levels < (2 if self.kind == "combined" else 1):
+            raise ValueError(f"levels: must be >= {2 if self.kind == 'combined' else 1} for {self.kind}, "
+                             f"got {self.levels}")
+        check_sigma_range(self.sigma_min, self.sigma_max)
+        check_sigma_range(self.nll_sigma_min, self.nll_sigma_max)
+        if self.recon_steps < 1 or self.nll_probes < 1:
+            raise ValueError(f"recon_steps/nll_probes: must be >= 1, got ({self.recon_steps}, {self.nll_probes})")
+
+    @property
+    def nfe(self) -> int:
+        """Denoiser forward calls per input."""
+        if self.kind == "recon":
+            return self.levels * self.recon_steps
+        if self.kind == "combined":
+            return (self.levels + 1) // 2 + (self.levels // 2) * self.recon_steps
+        return self.levels
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def compute_scores(denoise: DenoiseFn, x: Tensor, config: ScoreConfig, *,
+                   generator: Optional[torch.Generator] = None) -> AnomalyScores:
+    """The scores of ``config`` for one batch ``x [B, ...]`` (data units). ``generator`` (CPU) seeds the
+    reconstruction noise and the probes; None uses a fresh one seeded with ``config.seed``."""
+    g = generator if generator is not None else torch.Generator().manual_seed(config.seed)
+    c = config
+    if c.kind in ("nll", "complexity"):
+        trace = "exact" if x[0].numel() <= EXACT_TRACE_MAX_DIM else "hutchinson"
+        lik = budget_likelihood_config(c.levels, c.nll_sigma_min, c.nll_sigma_max, c.nll_probes, trace)
+        return (nll if c.kind == "nll" else complexity_corrected)(denoise, x, lik, generator=g)
+    if c.kind == "combined":
+        n_msma, n_recon = (c.levels + 1) // 2, c.levels // 2
+        return concat_scores([msma(denoise, x, noise_levels(n_msma, c.sigma_min, c.sigma_max)),
+                              reconstruction(denoise, x, noise_levels(n_recon, c.sigma_min, c.sigma_max),
+                                             steps=c.recon_steps, generator=g)])
+    sigmas = noise_levels(c.levels, c.sigma_min, c.sigma_max)
+    if c.kind == "msma":
+        return msma(denoise, x, sigmas)
+    if c.kind == "recon":
+        return reconstruction(denoise, x, sigmas, steps=c.recon_steps, generator=g)
+    return path_statistics(denoise, x, sigmas)
+
+
+__all__ = ["EXACT_TRACE_MAX_DIM", "SCORE_KINDS", "ScoreConfig", "ScoreKind", "compute_scores"]

@@ -1,0 +1,60 @@
+"""Train (or fine-tune) a denoiser on normal data for a detector: :class:`DiffusionModule`, AdamW, EMA,
+a step cap and a wall-clock budget (:class:`~sciffusion.common.training.TimeBudget`), CPU or one GPU."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from sciffusion.common.training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """What training did: optimizer ``steps``, wall ``seconds``, ``stopped_by`` (steps | time | epochs |
+    interrupted), the mean loss of the last 50 steps, and the number of training inputs."""
+
+    steps: int
+    seconds: float
+    stopped_by: str
+    final_loss: Optional[float]
+    inputs: int
+
+
+def train_denoiser(net: nn.Module, x: Tensor, train: TrainConfig, *, minutes: float, max_steps: int,
+                   batch_size: int, seed: int = 0, progress: bool = False):
+    """Fit ``net`` as a denoiser on ``x [N, ...]`` (data units) through :class:`DiffusionModule`.
+
+    Stops after ``max_steps`` optimizer steps or ``minutes`` of wall time, whichever comes first.
+    Returns ``(module in eval mode, FitReport)``; denoise with ``module.denoiser(use_ema=True)``.
+    """
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from sciffusion.common.training import DiffusionModule, LossHistory, StepProgressBar, TimeBudget, stop_reason
+
+    if len(x) < 1:
+        raise ValueError("x: no training inputs")
+    if max_steps < 1 or batch_size < 1:
+        raise ValueError(f"max_steps/batch_size: must be >= 1, got ({max_steps}, {batch_size})")
+    module = DiffusionModule(net, train)
+    history, budget = LossHistory(), TimeBudget(minutes)
+    loader = DataLoader(TensorDataset(x), batch_size=min(batch_size, len(x)), shuffle=True,
+                        drop_last=len(x) > batch_size, generator=torch.Generator().manual_seed(seed))
+    callbacks: list = [budget, history] + ([StepProgressBar("train steps")] if progress else [])
+    trainer = pl.Trainer(accelerator="auto", devices=1, max_epochs=-1, max_steps=max_steps, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
+                         callbacks=callbacks, num_sanity_val_steps=0)
+    start = time.monotonic()
+    trainer.fit(module, train_dataloaders=loader)
+    seconds = time.monotonic() - start
+    tail = history.losses[-50:]
+    module.eval()
+    return module, FitReport(trainer.global_step, round(seconds, 2), stop_reason(trainer, budget),
+                             sum(tail) / len(tail) if tail else None, len(x))
+
+
+__all__ = ["FitReport", "train_denoiser"]
