@@ -1,0 +1,145 @@
+"""The video model as one typed configuration, and its model file (what ``predict`` and ``generate`` load).
+
+:class:`VideoModelConfig` fixes the architecture (``spacetime``: the factorized space-time U-Net;
+``concat``: the channel-stacking baseline), the frame format (channels C, size H = W) and the block
+layout the model was trained on (T_past, T, T_future; events on/off). :func:`model_file` and
+:func:`read_model_file` write and read a plain dict (weights-only loadable)::
+
+    {"kind": "sciffusion-video-model", "format_version": 1, "model": VideoModelConfig dict,
+     "train": TrainConfig dict, "ema": EMA state dict, "meta": {"step": ..., "data": ...}}
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from torch import nn
+
+from sciffusion.domains.video.events import EVENTS
+
+ARCHS = ("spacetime", "concat")
+FILE_KIND = "sciffusion-video-model"
+FILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class VideoModelConfig:
+    """arch: ``spacetime`` or ``concat``. channels, size: frame format C and H = W (px). past_frames,
+    frames, future_frames: the training block layout T_past, T, T_future (``spacetime`` also runs other
+    counts; ``concat`` only these). events: condition on the driving event (:data:`EVENTS`). The rest
+    sizes the U-Net: channels per level ``base_channels × channel_mults``, ``num_res_blocks`` per level,
+    per-level ``spatial_attention`` and (spacetime) ``temporal_attention`` flags, attention ``heads``,
+    GroupNorm ``groups``, ``embed_dim``, ``dropout`` and (spacetime) gradient ``checkpointing``."""
+
+    arch: Literal["spacetime", "concat"] = "spacetime"
+    channels: int = 1
+    size: int = 64
+    past_frames: int = 2
+    frames: int = 5
+    future_frames: int = 0
+    events: bool = False
+    base_channels: int = 32
+    channel_mults: tuple[int, ...] = (1, 2, 2)
+    num_res_blocks: int = 1
+    spatial_attention: tuple[bool, ...] = (False, False, False)
+    temporal_attention: tuple[bool, ...] = (False, True, True)
+    heads: int = 4
+    groups: int = 8
+    embed_dim: int = 128
+    dropout: float = 0.0
+    checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch: must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels: must be 1 or 3, got {self.channels}")
+        levels = len(self.channel_mults)
+        if self.size < 8 or self.size % 2 ** (levels - 1):
+            raise ValueError(f"size: {self.size} must be >= 8 and divisible by 2^(levels - 1) = {2 ** (levels - 1)}")
+        if self.arch == "concat" and self.checkpointing:
+            raise ValueError("checkpointing: only the spacetime arch supports it")
+        self.network_config()  # the network's own checks, raised now
+
+    @property
+    def num_events(self) -> int:
+        return len(EVENTS) if self.events else 0
+
+    def network_config(self):
+        """The :class:`SpaceTimeUNetConfig` or :class:`ConcatUNetConfig` this config describes."""
+        from sciffusion.common.networks.unet2d import UNet2DConfig
+        from sciffusion.domains.video.networks import ConcatUNetConfig, SpaceTimeUNetConfig
+
+        if self.arch == "spacetime":
+            return SpaceTimeUNetConfig(
+                channels=self.channels, base_channels=self.base_channels, channel_mults=self.channel_mults,
+                num_res_blocks=self.num_res_blocks, spatial_attention=self.spatial_attention,
+                temporal_attention=self.temporal_attention, heads=self.heads, groups=self.groups,
+                embed_dim=self.embed_dim, dropout=self.dropout, num_events=self.num_events,
+                checkpointing=self.checkpointing)
+        unet = UNet2DConfig(base_channels=self.base_channels, channel_mults=self.channel_mults,
+                            num_res_blocks=self.num_res_blocks, attention=self.spatial_attention, groups=self.groups,
+                            embed_dim=self.embed_dim, dropout=self.dropout)
+        return ConcatUNetConfig(channels=self.channels, past_frames=self.past_frames, frames=self.frames,
+                                future_frames=self.future_frames, num_events=self.num_events, unet=unet)
+
+    def network(self) -> nn.Module:
+        """A freshly initialised network."""
+        from sciffusion.domains.video.networks import ConcatUNet, SpaceTimeUNet
+
+        cfg = self.network_config()
+        return SpaceTimeUNet(cfg) if self.arch == "spacetime" else ConcatUNet(cfg)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "VideoModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"model: unknown keys {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def model_file(net: nn.Module, model: VideoModelConfig, train: Mapping[str, Any], meta: Mapping[str, Any]) -> dict:
+    """The plain dict of the module docstring; ``net`` should be the EMA network."""
+    return {"kind": FILE_KIND, "format_version": FILE_VERSION, "model": model.to_dict(), "train": dict(train),
+            "ema": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "meta": dict(meta)}
+
+
+@dataclass(frozen=True)
+class LoadedVideoModel:
+    """A model file read back: its config, the training config (loss kind, σ_d), the network (eval mode,
+    EMA weights) and the file's meta."""
+
+    config: VideoModelConfig
+    train: Any
+    net: nn.Module
+    meta: dict
+
+
+def read_model_file(path: Path | str, map_location: Any = "cpu") -> LoadedVideoModel:
+    """Read a model file (weights-only), rebuild its network; one-line errors naming ``path``."""
+    from sciffusion.common.io.checkpoint import check_file_kind, load_checkpoint
+    from sciffusion.common.training.config import TrainConfig
+
+    content = check_file_kind(load_checkpoint(path, map_location=map_location), str(path), FILE_KIND, FILE_VERSION,
+                              "video model", "model.ckpt of 'sciffusion video train'")
+    try:
+        config = VideoModelConfig.from_dict(content["model"])
+        train = TrainConfig.from_dict(content["train"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: bad video model config ({' '.join(str(exc).split())})") from None
+    net = config.network()
+    try:
+        net.load_state_dict(content["ema"])
+    except (KeyError, RuntimeError) as exc:
+        raise ValueError(f"{path}: weights do not fit the model config ({str(exc).splitlines()[0][:160]})") from None
+    return LoadedVideoModel(config, train, net.eval(), dict(content.get("meta", {})))
+
+
+__all__ = ["ARCHS", "FILE_KIND", "LoadedVideoModel", "VideoModelConfig", "model_file", "read_model_file"]

@@ -1,0 +1,122 @@
+"""Sampling a video model with the core's samplers: one block, and autoregressive rollout.
+
+A block of T frames is drawn by a registered sampler (:func:`~sciffusion.common.samplers.get_sampler`)
+on a Karras σ grid from the model's denoiser D(x, σ; cond) (its preconditioning around the EMA network),
+optionally with classifier-free guidance on the event (:func:`~sciffusion.common.guidance.cfg.cfg`, the
+null condition is event −1). Rollout past the training length: each block is conditioned on the last
+T_past frames known so far (context, then predictions); the future block, if the model has one, is masked.
+Frames are float [B, C, T, H, W] in [-1, 1].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from sciffusion.domains.video.model import LoadedVideoModel
+from sciffusion.domains.video.networks.condition import VideoCondition
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """sampler: a registered sampler name; steps: grid steps; σ grid (data units) on [sigma_min,
+    sigma_max] with Karras ρ; guidance: CFG scale on the event (1 = plain conditional);
+    guidance_interval: (lo, hi) σ range where guidance applies (None: everywhere)."""
+
+    sampler: str = "dpmpp_2m"
+    steps: int = 20
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+    rho: float = 7.0
+    guidance: float = 1.0
+    guidance_interval: Optional[tuple[float, float]] = None
+
+    def __post_init__(self) -> None:
+        from sciffusion.common.grids import check_sigma_range
+        from sciffusion.common.samplers.registry import SAMPLERS
+
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"--sampler: unknown {self.sampler!r} (choose one of {', '.join(SAMPLERS)})")
+        if self.steps < 1:
+            raise ValueError(f"--steps: must be >= 1, got {self.steps}")
+        check_sigma_range(self.sigma_min, self.sigma_max)
+
+
+def block_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: SamplingConfig
+                   ) -> Callable[[Tensor, Tensor], Tensor]:
+    """``(x [B, C, T, H, W], σ [B]) -> x0`` for ``cond``, guided on the event when ``sampling.guidance != 1``."""
+    from sciffusion.common.guidance.cfg import cfg
+    from sciffusion.common.training.losses import Preconditioning
+
+    precond = Preconditioning(model.train.loss, model.train.sigma_data)
+
+    def denoiser(c: VideoCondition) -> Callable[[Tensor, Tensor], Tensor]:
+        return lambda x, sigma: precond.denoise(model.net, x, sigma, c)
+
+    if cond.event is None or sampling.guidance == 1.0:
+        return denoiser(cond)
+    return cfg(denoiser(cond), denoiser(replace(cond, event=torch.full_like(cond.event, -1))), sampling.guidance,
+               sampling.guidance_interval)
+
+
+@torch.no_grad()
+def sample_block(model: LoadedVideoModel, cond: VideoCondition, shape: tuple[int, ...], sampling: SamplingConfig,
+                 generator: Optional[torch.Generator] = None) -> Tensor:
+    """One block ``shape`` = (B, C, T, H, W) on the network's device; ``generator`` (CPU) seeds it."""
+    from sciffusion.common.grids import karras_grid
+    from sciffusion.common.noise import randn
+    from sciffusion.common.samplers.registry import get_sampler
+
+    device = next(model.net.parameters()).device
+    sigmas = karras_grid(sampling.steps, sampling.sigma_min, sampling.sigma_max, sampling.rho).to(device)
+    x = randn(shape, generator=generator).to(device) * sigmas[0]
+    result = get_sampler(sampling.sampler)(block_denoiser(model, cond.to(device), sampling), sigmas, x,
+                                           generator=generator)
+    return result.x.clamp(-1, 1)
+
+
+def _condition(model: LoadedVideoModel, known: Tensor, event: Optional[Tensor]) -> VideoCondition:
+    """The condition of the next block given the frames ``known`` so far [B, C, T_known, H, W]."""
+    cfg = model.config
+    b, c, t_known, h, w = known.shape
+    past = past_mask = future = future_mask = None
+    if cfg.past_frames:
+        if t_known >= cfg.past_frames:
+            past, past_mask = known[:, :, t_known - cfg.past_frames:], torch.ones(b)
+        else:  # too little known: an unconditional block (generation's first block)
+            past, past_mask = known.new_zeros(b, c, cfg.past_frames, h, w), torch.zeros(b)
+    if cfg.future_frames:
+        future, future_mask = known.new_zeros(b, c, cfg.future_frames, h, w), torch.zeros(b)
+    return VideoCondition(past=past, future=future, past_mask=past_mask, future_mask=future_mask, event=event)
+
+
+def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: SamplingConfig,
+            generator: Optional[torch.Generator] = None, event: Optional[Tensor] = None,
+            progress: Optional[Callable[[int], None]] = None) -> Tensor:
+    """Predict ``horizon`` frames after ``context`` [B, C, T_ctx, H, W] (T_ctx may be 0: generation),
+    T frames per block; returns [B, C, horizon, H, W]. ``event`` [B] (or None) conditions every block;
+    ``progress(frames)`` is called after every block."""
+    cfg = model.config
+    if horizon < 1:
+        raise ValueError(f"--frames: must be >= 1, got {horizon}")
+    if context.shape[2] and context.shape[2] < cfg.past_frames:
+        raise ValueError(f"--context: the model conditions on {cfg.past_frames} past frames, got {context.shape[2]}")
+    if event is not None and not cfg.events:
+        raise ValueError("--event: this model was trained without event labels")
+    b, c, _, h, w = context.shape
+    known = context.cpu()
+    produced = 0
+    while produced < horizon:
+        cond = _condition(model, known, event)
+        block = sample_block(model, cond, (b, c, cfg.frames, h, w), sampling, generator).cpu()
+        take = min(cfg.frames, horizon - produced)
+        known = torch.cat([known, block[:, :, :take]], dim=2)
+        produced += take
+        if progress is not None:
+            progress(take)
+    return known[:, :, context.shape[2]:]
+
+
+__all__ = ["SamplingConfig", "block_denoiser", "rollout", "sample_block"]

@@ -1,0 +1,82 @@
+import pytest
+import torch
+
+from sciffusion.common.training.config import TrainConfig
+from sciffusion.domains.video.model import VideoModelConfig, model_file, read_model_file
+from sciffusion.domains.video.sampling import SamplingConfig, block_denoiser, rollout
+from sciffusion.domains.video.networks import VideoCondition
+
+TINY = dict(size=8, base_channels=8, channel_mults=(1, 2), spatial_attention=(False, False),
+            temporal_attention=(False, True), heads=2, groups=4, embed_dim=16, past_frames=2, frames=3)
+
+
+def _saved(tmp_path, **kw):
+    cfg = VideoModelConfig(**{**TINY, **kw})
+    torch.manual_seed(0)
+    net = cfg.network()
+    head = net.head[-1] if cfg.arch == "spacetime" else net.unet.head[-1]
+    torch.nn.init.normal_(head.weight, std=0.1)
+    path = tmp_path / "model.ckpt"
+    torch.save(model_file(net, cfg, TrainConfig().to_dict(), {"step": 3}), path)
+    return net, path
+
+
+@pytest.mark.parametrize("arch", ["spacetime", "concat"])
+def test_model_file_round_trip(tmp_path, arch):
+    net, path = _saved(tmp_path, arch=arch, events=True)
+    loaded = read_model_file(path)
+    assert loaded.config.arch == arch and loaded.meta["step"] == 3
+    x = torch.randn(1, 1, 3, 8, 8)
+    cond = VideoCondition(past=torch.randn(1, 1, 2, 8, 8), event=torch.tensor([2]))
+    assert torch.allclose(loaded.net(x, torch.zeros(1), cond), net.eval()(x, torch.zeros(1), cond))
+
+
+def test_model_file_errors(tmp_path):
+    torch.save({"kind": "other"}, tmp_path / "x.ckpt")
+    with pytest.raises(ValueError, match="x.ckpt: not a video model file"):
+        read_model_file(tmp_path / "x.ckpt")
+    with pytest.raises(ValueError, match="arch"):
+        VideoModelConfig(arch="transformer")
+    with pytest.raises(ValueError, match="size"):
+        VideoModelConfig(size=30, channel_mults=(1, 2, 2))
+    cfg = VideoModelConfig(**TINY)
+    assert VideoModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("arch", ["spacetime", "concat"])
+def test_rollout_past_the_block_length_is_seeded(tmp_path, arch):
+    _, path = _saved(tmp_path, arch=arch)
+    model = read_model_file(path)
+    context = torch.rand(2, 1, 4, 8, 8) * 2 - 1
+    sampling = SamplingConfig(sampler="euler", steps=3)
+    done = []
+    out = rollout(model, context, 7, sampling, torch.Generator().manual_seed(0), progress=done.append)
+    assert out.shape == (2, 1, 7, 8, 8) and out.abs().max() <= 1
+    assert done == [3, 3, 1]  # three blocks of T = 3
+    again = rollout(model, context, 7, sampling, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    other_context = rollout(model, -context, 7, sampling, torch.Generator().manual_seed(0))
+    assert not torch.allclose(out, other_context)  # blocks are conditioned on the known frames
+    with pytest.raises(ValueError, match="--context"):
+        rollout(model, context[:, :, :1], 3, sampling)
+    with pytest.raises(ValueError, match="--event"):
+        rollout(model, context, 3, sampling, event=torch.tensor([1, 1]))
+
+
+def test_generation_from_no_context_and_guidance(tmp_path):
+    _, path = _saved(tmp_path, events=True)
+    model = read_model_file(path)
+    empty = torch.zeros(2, 1, 0, 8, 8)
+    event = torch.tensor([1, 1])
+    out = rollout(model, empty, 4, SamplingConfig(sampler="euler", steps=2, guidance=2.0),
+                  torch.Generator().manual_seed(1), event=event)
+    assert out.shape == (2, 1, 4, 8, 8)
+    cond = VideoCondition(past=torch.zeros(2, 1, 2, 8, 8), past_mask=torch.zeros(2), event=event)
+    x, sigma = torch.randn(2, 1, 3, 8, 8), torch.full((2,), 0.7)
+    plain = block_denoiser(model, cond, SamplingConfig(guidance=1.0))(x, sigma)
+    guided = block_denoiser(model, cond, SamplingConfig(guidance=3.0))(x, sigma)
+    uncond = block_denoiser(model, VideoCondition(past=cond.past, past_mask=cond.past_mask,
+                                                  event=torch.tensor([-1, -1])), SamplingConfig())(x, sigma)
+    assert torch.allclose(guided, uncond + 3.0 * (plain - uncond), atol=1e-5)  # CFG: D_u + w (D_c - D_u)
+    with pytest.raises(ValueError, match="--sampler"):
+        SamplingConfig(sampler="nope")
