@@ -176,7 +176,7 @@ def docking(
     blind_pockets: int = typer.Option(3, "--blind-pockets", help="Pockets searched per complex with --blind."),
     refine_steps: int = typer.Option(0, "--refine-steps", help="--dock methods: Vina-like refinement steps per "
                                                                "pose (0 = off; physics: per round, 0 = 100)."),
-    rank_by: Optional[str] = typer.Option(None, "--rank-by", help="--dock methods: confidence | vina | combined "
+    rank_by: Optional[str] = typer.Option(None, "--rank-by", help="--dock methods: confidence | vina | combined | learned "
                                                                   "(default: vina for physics, else confidence)."),
     guidance_scale: float = typer.Option(0.0, "--guidance-scale", help="--dock learned models: physics guidance "
                                                                        "scale, mol/kcal (0 = off)."),

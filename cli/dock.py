@@ -52,8 +52,12 @@ def dock(
                                                                  "2 to 6 (docs/docking.md)"),
     rank_by: Optional[str] = typer.Option(None, "--rank-by", help="confidence | vina (lowest normalised Vina-like "
                                                                   "score first) | combined (mean of both rank "
-                                                                  "positions); default: vina when poses are "
-                                                                  "refined or --model physics, else confidence"),
+                                                                  "positions) | learned (a ranking fitted on the "
+                                                                  "training split, --ranker); default: vina when "
+                                                                  "poses are refined or --model physics, else "
+                                                                  "confidence"),
+    ranker: Optional[Path] = typer.Option(None, "--ranker", help="pose ranker JSON for --rank-by learned ('sciffusion "
+                                                                 "docking train-ranker'; default: the bundled one)"),
     guidance_scale: float = typer.Option(0.0, "--guidance-scale", help="tilt a learned model's sampler by "
                                                                        "exp(-scale * Vina-like energy), mol/kcal "
                                                                        "(0 = off)"),
@@ -91,7 +95,8 @@ def dock(
         top_k=min(5, samples) if top_k is None else top_k, steps=steps,
         sampler=sampler, seed=seed, device=device, model=model, trust_checkpoint=trust_checkpoint,
         confidence=confidence, batch_size=batch_size, overwrite=overwrite, keep_conformer=keep_conformer,
-        max_heavy_atoms=max_heavy_atoms, refine_steps=refine_steps, rank_by=rank_by, guidance_scale=guidance_scale,
+        max_heavy_atoms=max_heavy_atoms, refine_steps=refine_steps, rank_by=rank_by, ranker=ranker,
+        guidance_scale=guidance_scale,
         conformers=conformers, blind_pockets=blind_pockets, devices=devices, num_nodes=num_nodes, progress=progress,
         posebusters=posebusters))
     failed = f", {summary['failed']} failed" if summary["failed"] else ""

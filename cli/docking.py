@@ -1,4 +1,4 @@
-"""`sciffusion docking` commands: make-index, prepare, train, train-confidence, evaluate, check-ligands,
+"""`sciffusion docking` commands: make-index, prepare, train, train-confidence, train-ranker, evaluate, check-ligands,
 baseline vina, vina-agreement.
 
 Each command parses arguments, builds one typed config and calls one pipeline function; heavy
@@ -227,6 +227,30 @@ def train_confidence(
                    f"{val['learned']['top1_median_rmsd']:.2f} A, clash {val['clash_confidence']['top1_median_rmsd']:.2f} A")
     typer.echo(f"fitted on {report['train']['learned']['complexes']} train complexes "
                f"({len(report['failed'])} failed); see {out / 'report.json'}")
+
+
+@app.command("train-ranker")
+@user_errors_exit
+def train_ranker(
+    train: list[str] = typer.Option(..., "--train", help="PRED_DIR=REF_DIR of docked training complexes (dock or "
+                                                         "bench runs with refinement and a learned confidence: "
+                                                         "<id>/poses.sdf); repeatable"),
+    out: Path = typer.Option(..., "--out", help="DIR: ranker.json, table.txt, poses.csv (must not exist)"),
+    val: Optional[list[str]] = typer.Option(None, "--val", help="PRED_DIR=REF_DIR evaluated, never fitted on; "
+                                                                "repeatable"),
+    l2: float = typer.Option(1e-2, "--l2", help="L2 penalty on the logistic weights"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing DIR"),
+) -> None:
+    """Fit the learned pose ranking (logistic model over learned confidence, Vina-like terms and pose
+    agreement; label RMSD < 2 Å) and compare it with the confidence, Vina-like and Borda rankings;
+    `sciffusion dock --rank-by learned --ranker DIR/ranker.json` uses it."""
+    from sciffusion.pipelines.docking.ranker_train import RankerTrainConfig, format_ranker_table, parse_pair, run_ranker_train
+
+    record = run_ranker_train(RankerTrainConfig(train=tuple(parse_pair(t, "--train") for t in train), out=out,
+                                                val=tuple(parse_pair(v, "--val") for v in val or ()), l2=l2,
+                                                overwrite=overwrite), log=typer.echo)
+    typer.echo(format_ranker_table(record["metrics"]))
+    typer.echo(f"wrote {out / 'ranker.json'}")
 
 
 @app.command("vina-agreement")

@@ -14,7 +14,9 @@ generator's confidence. Rankings (``rank_by``):
 - ``vina``: lowest ``vina_score`` first (confidence = −vina_score);
 - ``combined``: Borda count, the mean of the two rank positions (0 = best) over the ligand's poses,
   ties to the lower ``vina_score`` (confidence = −(r_conf + r_vina)/2 − r_vina/(4K)); rank-based so
-  neither scale (logits, kcal/mol) dominates.
+  neither scale (logits, kcal/mol) dominates;
+- ``learned``: a :class:`~.pose_ranker.PoseRanker` fitted on the training split over the learned
+  confidence, the Vina-like terms and the agreement between poses (``sciffusion docking train-ranker``).
 
 Receptor grids come from a :class:`~.pose_energy.ReceptorGrids` shared across calls (built once per
 receptor, box and ligand atom type).
@@ -28,6 +30,7 @@ import torch
 from torch import Tensor
 
 from sciffusion.domains.docking.pockets import Box
+from sciffusion.domains.docking.pose_ranker import PoseRanker
 from sciffusion.domains.docking.pose_energy import LigandVina, ReceptorGrids, pose_objective_fn, score_poses
 from sciffusion.domains.docking.pose_generators import (
     CONFIDENCE_RADIUS, ConfidenceFn, PoseSet, PreparedLigand, PreparedReceptor, RandomPoseGenerator, _atoms_near,
@@ -35,7 +38,7 @@ from sciffusion.domains.docking.pose_generators import (
 )
 from sciffusion.domains.docking.refine import RefineConfig, ligand_at, refine_poses
 
-RANK_BY = ("confidence", "vina", "combined")
+RANK_BY = ("confidence", "vina", "combined", "learned")
 PHYSICS_REFINE_STEPS = 100
 """Refinement steps per round of the physics control when none are asked for."""
 MC_ROUNDS = 4
@@ -61,10 +64,13 @@ class PhysicsRanked:
     grids: Optional[ReceptorGrids] = None
     name: str = ""
     kind: str = ""
+    ranker: Optional[PoseRanker] = None
 
     def __post_init__(self) -> None:
         if self.rank_by not in RANK_BY:
             raise ValueError(f"--rank-by: must be one of {', '.join(RANK_BY)}, got {self.rank_by!r}")
+        if self.rank_by == "learned" and self.ranker is None:
+            raise ValueError("--rank-by learned: needs a pose ranker (sciffusion docking train-ranker)")
         if not 0 <= self.refine_steps <= 1000:
             raise ValueError(f"--refine-steps: must be in 0..1000, got {self.refine_steps}")
         if self.mc_rounds < 1 or (self.mc_rounds > 1 and not self.refine_steps):
@@ -99,7 +105,7 @@ class PhysicsRanked:
         properties["energy_before_refine"] = before.detach()
         if self.rank_by != "confidence":
             properties["model_confidence"] = confidence.to(torch.float64)
-            confidence = rank_confidence(confidence, properties["vina_score"], self.rank_by)
+            confidence = rank_confidence(confidence, properties["vina_score"], self.rank_by, properties, self.ranker)
         return PoseSet(pos=pos, confidence=confidence, properties=properties,
                        conformer=None if poses.conformer is None else poses.conformer.cpu())
 
@@ -127,18 +133,25 @@ class PhysicsRanked:
                      "(1 + 0.05846 N_rot), kcal/mol",
             "refine_steps": self.refine_steps, "mc_rounds": self.mc_rounds,
             "mc_step": dict(MC_STEP) if self.mc_rounds > 1 else None, "rank_by": self.rank_by,
+            "ranker": None if self.ranker is None else self.ranker.to_dict(),
             "grid_spacing": self.grids.spacing}})
         return out
 
 
-def rank_confidence(confidence: Tensor, vina_score: Tensor, rank_by: str) -> Tensor:
+def rank_confidence(confidence: Tensor, vina_score: Tensor, rank_by: str,
+                    properties: Optional[dict] = None, ranker: Optional[PoseRanker] = None) -> Tensor:
     """Ranking confidence [K] (higher = better) from the generator's ``confidence`` [K] and
     ``vina_score`` [K] kcal/mol: ``confidence`` as is, ``vina`` −vina_score, ``combined`` the Borda
-    count of the module docstring."""
+    count of the module docstring, ``learned`` the ``ranker``'s logits over the poses' ``properties``
+    (which must hold ``model_confidence``)."""
     if rank_by == "confidence":
         return confidence
     if rank_by == "vina":
         return -vina_score.to(torch.float64)
+    if rank_by == "learned":
+        if ranker is None or properties is None:
+            raise ValueError("--rank-by learned: needs a pose ranker and the poses' properties")
+        return ranker.logits(properties)
     if rank_by != "combined":
         raise ValueError(f"--rank-by: must be one of {', '.join(RANK_BY)}, got {rank_by!r}")
     k = confidence.shape[0]

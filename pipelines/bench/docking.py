@@ -104,7 +104,7 @@ class DockingBenchConfig:
         if not 0 <= self.refine_steps <= 1000:
             raise ValueError(f"--refine-steps: must be in 0..1000, got {self.refine_steps}")
         if self.rank_by not in (None, "confidence", "vina", "combined"):
-            raise ValueError(f"--rank-by: must be one of confidence, vina, combined, got {self.rank_by!r}")
+            raise ValueError(f"--rank-by: must be one of confidence, vina, combined, learned, got {self.rank_by!r}")
         if not (math.isfinite(self.guidance_scale) and self.guidance_scale >= 0):
             raise ValueError(f"--guidance-scale: must be a finite number >= 0, got {self.guidance_scale}")
         if self.pb_top_k is not None and not 1 <= self.pb_top_k <= self.top_k:

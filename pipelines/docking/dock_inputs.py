@@ -12,11 +12,13 @@ SEED_MAX = 2**32 - 1
 DEFAULT_POCKET_MARGIN = 4.0
 RANDOM_MODEL = "random"
 PHYSICS_MODEL = "physics"
-RANK_BY = ("confidence", "vina", "combined")
+from sciffusion.domains.docking.physics import RANK_BY  # noqa: E402  (one list of rankings)
+
 DEFAULT_SAMPLER = "heun"
 """Product sampler of a learned model when ``--sampler`` is not given."""
 BUNDLED_MODEL_NAME = "dock_model.pt"
 BUNDLED_CONFIDENCE_NAME = "dock_confidence.pt"
+BUNDLED_RANKER_NAME = "dock_ranker.json"
 """File name of the bundled score model in ``domains/docking/data/`` (none is bundled yet)."""
 
 
@@ -39,7 +41,8 @@ class DockConfig:
     Monte-Carlo round, 0 = its default; ``sciffusion dock`` defaults to 100, the API to 0). rank_by:
     ``confidence``, ``vina`` or ``combined`` (:mod:`~sciffusion.domains.docking.physics`); None: ``vina``
     when poses are refined or for ``physics``, else ``confidence`` (then the run stays the plain
-    generator's and builds no grid). guidance_scale: physics
+    generator's and builds no grid); ``learned``: the pose ranker ``ranker`` (JSON of ``sciffusion docking
+    train-ranker``; None: the bundled one). guidance_scale: physics
     guidance of a learned model's sampler, mol/kcal, 0 = off. model ``"physics"``: the physics-only
     control (random starts + Monte-Carlo refinement under the Vina-like score).
     blind_pockets: blind docking (no pocket given) spreads the samples over this many pockets found by
@@ -79,6 +82,7 @@ class DockConfig:
     progress: bool = True
     refine_steps: int = 0
     rank_by: str | None = None
+    ranker: Path | None = None
     guidance_scale: float = 0.0
     posebusters: bool = False
 
@@ -237,7 +241,29 @@ def with_physics(generator, cfg: DockConfig):
     if not cfg.refine_steps and rank_by == "confidence":
         return generator
     return PhysicsRanked(generator, refine_steps=cfg.refine_steps, rank_by=rank_by, grids=_receptor_grids(),
-                         confidence_fn=ranking_of(cfg).get("confidence_fn", clash_confidence))
+                         confidence_fn=ranking_of(cfg).get("confidence_fn", clash_confidence),
+                         ranker=pose_ranker_of(cfg) if rank_by == "learned" else None)
+
+
+def pose_ranker_of(cfg: DockConfig):
+    """The :class:`~sciffusion.domains.docking.pose_ranker.PoseRanker` of ``--ranker`` (default: the
+    bundled ``dock_ranker.json``); one-line errors on a missing or malformed file."""
+    import json
+
+    import sciffusion.domains.docking as docking
+    from sciffusion.domains.docking.pose_ranker import PoseRanker
+
+    path = Path(cfg.ranker) if cfg.ranker is not None else Path(docking.__file__).parent / "data" / BUNDLED_RANKER_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: pose ranker not found (--ranker)")
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a pose ranker JSON ({exc})") from None
+    try:
+        return PoseRanker.from_dict(data.get("ranker", data) if isinstance(data, dict) else {})
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 _GRIDS: list = []

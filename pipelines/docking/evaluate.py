@@ -84,7 +84,8 @@ def _read_timing(run: Path) -> dict[str, float]:
     return read_timing(path) if path.exists() else {}
 
 
-def _reference(ref: Path, cid: str) -> tuple[Path, Path]:
+def reference_files(ref: Path, cid: str) -> tuple[Path, Path]:
+    """(ligand SDF, protein PDB[.gz]) of complex ``cid`` in a REF_DIR (``<id>_ligand.sdf``, ``<id>_protein.pdb[.gz]``)."""
     ligand = ref / f"{cid}_ligand.sdf"
     if not ligand.is_file():
         raise FileNotFoundError(f"{ligand}: reference ligand for {cid} not found")
@@ -189,7 +190,7 @@ def run_evaluate(cfg: EvaluateConfig) -> dict:
         ids = sorted({p.name for run in runs.values() for p in run.iterdir() if p.is_dir() and ranked_poses(p)})
     if not ids:
         raise ValueError(f"{cfg.pred}: no predictions found (expected <id>/rank1.sdf)")
-    refs = {cid: _reference(cfg.ref, cid) for cid in ids}
+    refs = {cid: reference_files(cfg.ref, cid) for cid in ids}
     rows, pose_rows, per_seed = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for seed, run in runs.items():
