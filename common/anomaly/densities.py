@@ -49,9 +49,10 @@ class DiagonalGMM:
     @classmethod
     def fit(cls, z: np.ndarray, components: int, seed: int = 0, iterations: int = 200,
             reg: float = 1e-3) -> "DiagonalGMM":
-        """EM from k-means++-style seeds; ``reg`` is added to every variance (z units²)."""
+        """EM from k-means++-style seeds; ``reg`` is added to every variance (z units²). At most
+        n / (5 F) components, so a small calibration set is not fitted point by point."""
         n, f = z.shape
-        k = max(1, min(components, n // 2 if n >= 4 else 1))
+        k = max(1, min(components, n // (5 * f)))
         rng = np.random.default_rng(seed)
         centres = [z[rng.integers(n)]]
         for _ in range(1, k):

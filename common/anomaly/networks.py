@@ -23,18 +23,25 @@ from sciffusion.common.networks.unet2d import FourierEmbedding, UNet2D, UNet2DCo
 @dataclass(frozen=True)
 class DenoiserNetConfig:
     """``sample_shape`` (one input, no batch axis), U-Net ``base_channels`` and maximum ``depth``
-    (levels; fewer when H, W are not divisible), MLP ``hidden`` width and ``blocks``."""
+    (levels; fewer when H, W are not divisible), MLP ``hidden`` width and ``blocks``; ``unet`` a full
+    U-Net configuration that replaces the derived one (e.g. that of a checkpoint to fine-tune)."""
 
     sample_shape: tuple[int, ...]
     base_channels: int = 32
     depth: int = 3
     hidden: int = 256
     blocks: int = 3
+    unet: Optional[UNet2DConfig] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sample_shape", tuple(int(s) for s in self.sample_shape))
         if len(self.sample_shape) not in (1, 3, 4) or min(self.sample_shape) < 1:
             raise ValueError(f"sample_shape: need [d], [C, H, W] or [C, T, H, W], got {list(self.sample_shape)}")
+        if isinstance(self.unet, dict):
+            unet = {k: tuple(v) if isinstance(v, list) else v for k, v in self.unet.items()}
+            object.__setattr__(self, "unet", UNet2DConfig(**unet))
+        if self.unet is not None and len(self.sample_shape) == 1:
+            raise ValueError("unet: only for image or clip inputs, not vectors")
         if self.base_channels < 8 or self.base_channels % 8 or self.depth < 1 or self.hidden < 2 or self.blocks < 1:
             raise ValueError("net: base_channels must be a multiple of 8, depth/blocks >= 1, hidden >= 2")
 
@@ -45,6 +52,11 @@ class DenoiserNetConfig:
     def unet_config(self) -> UNet2DConfig:
         shape = self.sample_shape
         channels = shape[0] * (shape[1] if len(shape) == 4 else 1)
+        if self.unet is not None:
+            if self.unet.in_channels != channels:
+                raise ValueError(f"unet: {self.unet.in_channels} input channels, inputs of shape "
+                                 f"{list(shape)} need {channels}")
+            return self.unet
         h, w = shape[-2:]
         levels = 1
         while levels < self.depth and h % 2**levels == 0 and w % 2**levels == 0:
@@ -62,6 +74,8 @@ class DenoiserNetConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["sample_shape"] = list(self.sample_shape)
+        if self.unet is not None:
+            d["unet"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["unet"].items()}
         return d
 
 
