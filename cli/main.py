@@ -11,6 +11,7 @@ import warnings
 import typer
 
 from sciffusion.cli import bench, demo, dock, docking, video
+from sciffusion.cli import ood
 
 # pytorch_lightning 2.6 warns about its own use of torch's pytree API on every import; not the user's concern
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
@@ -27,6 +28,7 @@ app.add_typer(demo.app, name="demo")
 app.add_typer(bench.app, name="bench")
 app.add_typer(docking.app, name="docking")
 app.add_typer(video.app, name="video")
+app.add_typer(ood.app, name="ood")
 
 
 @app.command()

@@ -1,0 +1,125 @@
+"""`sciffusion ood` commands: fit a diffusion anomaly detector on normal data, score inputs, evaluate scores.
+
+Each command parses its options, builds a typed config and calls one function of
+``sciffusion.pipelines.ood``; heavy imports happen inside the commands.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from sciffusion.cli.errors import user_errors_exit
+from sciffusion.cli.options import seed_option
+
+app = typer.Typer(help="Anomaly / out-of-distribution detection with diffusion models: fit on normal data, "
+                       "score, evaluate.", no_args_is_help=True)
+
+DATA_HELP = ("a video zarr store (video uint8 [N, T, H, W, C], labels/), or an .npz with 'images' uint8 "
+             "[N, H, W(, C)] or 'clips' uint8 [N, T, H, W(, C)] (optional 'label', 'frame_label', 'mask', 'id')")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+@contextlib.contextmanager
+def _progress(description: str) -> Iterator:
+    """A rich progress bar; yields ``(start(total), advance(n))``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield (lambda total: bar.update(task, total=total)), (lambda n=1: bar.advance(task, n))
+
+
+@app.command("fit")
+@user_errors_exit
+def fit(
+    data: Path = typer.Option(..., "--data", help=f"Normal training data: {DATA_HELP}. Inputs labelled 1 are left out."),
+    out: Path = typer.Option(..., "--out", help="Detector folder to write (detector.pt, config.json, fit.json)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Fine-tune from this checkpoint: a detector.pt, or a "
+                                         "DiffusionModule Lightning checkpoint with config.json ('net') beside it."),
+    minutes: float = typer.Option(5.0, "--minutes", help="Wall-clock training budget, minutes."),
+    max_steps: int = typer.Option(2000, "--max-steps", help="Training step cap."),
+    score: str = typer.Option("combined", "--score", help="msma | recon | nll | complexity | path | combined."),
+    levels: int = typer.Option(10, "--levels", help="Noise levels = model calls per input (NFE)."),
+    sigma_min: float = typer.Option(0.01, "--sigma-min", help="Lowest noise level, data units ([-1, 1] pixels)."),
+    sigma_max: float = typer.Option(1.0, "--sigma-max", help="Highest noise level, data units."),
+    density: str = typer.Option("gmm", "--density", help="Density on the z-scored features: gmm | kde | knn | mean."),
+    threshold: str = typer.Option("quantile", "--threshold", help="quantile | f1 (needs --val-data) | manual."),
+    manual_threshold: Optional[float] = typer.Option(None, "--manual-threshold", help="Threshold for --threshold manual."),
+    contamination: float = typer.Option(0.1, "--contamination", help="Expected anomaly fraction, (0, 0.5]."),
+    holdout: float = typer.Option(0.2, "--holdout", help="Fraction of the data kept out of training to calibrate on."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Training batch size."),
+    base_channels: int = typer.Option(32, "--base-channels", help="U-Net width (multiple of 8)."),
+    val_data: Optional[Path] = typer.Option(None, "--val-data", help="Labelled validation data for --threshold f1."),
+    label_names: str = typer.Option("", "--label-names", help="Store label arrays that mark anomalies (comma list; "
+                                    "default: 'label', else ego_collision,other_collision,near_miss)."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Load --model with full pickle."),
+    seed: int = seed_option(0, "Seed of the split, the training draws and the scores."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Train (or fine-tune) a diffusion model on normal data, calibrate on a held-out part, save the detector."""
+    from sciffusion.pipelines.ood.fit import OODFitConfig, detector_config, fit_ood
+
+    cfg = OODFitConfig(data=data, out=out, model=model, base_channels=base_channels, val_data=val_data,
+                       label_names=_names(label_names), trust_checkpoint=trust_checkpoint, overwrite=overwrite,
+                       detector=detector_config(score, levels, sigma_min, sigma_max, density, threshold,
+                                                contamination, manual_threshold, minutes, max_steps, batch_size,
+                                                holdout, seed))
+    report = fit_ood(cfg, progress=True)
+    train = report["train"]
+    typer.echo(f"wrote {out}: {report['inputs']} normal inputs {report['input_shape']}, {train['steps']} steps in "
+               f"{train['seconds']:.0f} s (stopped by {train['stopped_by']}), {report['score']} score, "
+               f"NFE {report['nfe_per_input']}/input, threshold {report['threshold']:.4g} ({report['threshold_rule']})")
+
+
+@app.command("score")
+@user_errors_exit
+def score(
+    detector: Path = typer.Option(..., "--detector", help="Detector folder from 'ood fit' (or its detector.pt)."),
+    data: Path = typer.Option(..., "--data", help=f"Inputs to score: {DATA_HELP}."),
+    out: Path = typer.Option(..., "--out", help="Scores table: .csv or .parquet (id, score, score_normalised, "
+                             "label_pred, features)."),
+    maps: Optional[Path] = typer.Option(None, "--maps", help="Folder for dense maps: maps.npz and PNG overlays."),
+    overlays: int = typer.Option(32, "--overlays", help="PNG overlays to draw (the first N inputs)."),
+    label_names: str = typer.Option("", "--label-names", help="Store label arrays that mark anomalies (comma list)."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Score inputs with a fitted detector: one row per input (higher = more anomalous), optional maps."""
+    from sciffusion.pipelines.ood.score import OODScoreConfig, score_ood
+
+    cfg = OODScoreConfig(detector=detector, data=data, out=out, maps=maps, overlays=overlays,
+                         label_names=_names(label_names), overwrite=overwrite)
+    with _progress("scoring") as (start, advance):
+        summary = score_ood(cfg, on_batch=advance, on_start=start)
+    typer.echo(f"wrote {out}: {summary['inputs']} inputs, {summary['flagged']} flagged, NFE "
+               f"{summary['nfe_per_input']}/input, {summary['seconds_per_1000_inputs']:.1f} s per 1,000 inputs"
+               + (f"; maps in {maps}" if maps is not None else ""))
+
+
+@app.command("evaluate")
+@user_errors_exit
+def evaluate(
+    scores: Path = typer.Option(..., "--scores", help="Scores table from 'ood score' (.csv or .parquet)."),
+    labels: Path = typer.Option(..., "--labels", help="labels.csv (id,label) or the scored data file with labels."),
+    out: Path = typer.Option(..., "--out", help="Report folder: metrics.json, metrics.md, ROC/PR plots, histogram."),
+    maps: Optional[Path] = typer.Option(None, "--maps", help="Maps folder from 'ood score --maps' for frame / pixel "
+                                        "AUROC (needs --labels to be the data with frame labels or masks)."),
+    label_names: str = typer.Option("", "--label-names", help="Store label arrays that mark anomalies (comma list)."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Metrics on raw scores (AUROC, AUPR-in/out, FPR@95TPR, F1-max; frame/pixel AUROC), plots, metrics.json."""
+    from sciffusion.pipelines.ood.evaluate import OODEvaluateConfig, evaluate_ood
+
+    cfg = OODEvaluateConfig(scores=scores, labels=labels, out=out, maps=maps, label_names=_names(label_names),
+                            overwrite=overwrite)
+    result = evaluate_ood(cfg)
+    extra = "".join(f", {k} {result[k]:.4f}" for k in ("frame_auroc", "pixel_auroc") if result.get(k) is not None)
+    typer.echo(f"wrote {out}: AUROC {result['auroc']:.4f}, AUPR-in {result['aupr_in']:.4f}, AUPR-out "
+               f"{result['aupr_out']:.4f}, FPR@95TPR {result['fpr_at_95_tpr']:.4f}, F1-max {result['f1_max']:.4f}"
+               f"{extra} ({result['n_normal']} normal, {result['n_anomaly']} anomalous)")

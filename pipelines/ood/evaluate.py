@@ -1,0 +1,128 @@
+"""``sciffusion ood evaluate``: metrics of a scores table against labels, with plots.
+
+Labels come from a labels CSV (``id,label``) or from a data file or store that holds them (the same
+``X`` that was scored; see :mod:`~sciffusion.pipelines.ood.inputs`). Every scored id needs a label.
+Metrics are computed on the raw ``score`` column (:mod:`~sciffusion.common.anomaly.metrics`): AUROC,
+AUPR-in, AUPR-out, FPR@95TPR, F1-max, and precision / recall / F1 of the detector's own ``label_pred``;
+the AUROC of every feature column on its own; with ``maps`` (the folder of ``ood score --maps``) the
+frame AUROC when the data has per-frame labels and the pixel AUROC when it has per-pixel masks.
+
+Writes ``report/`` atomically: ``metrics.json``, ``metrics.md`` (a table), ``features.csv``,
+``roc.png``, ``pr.png``, ``histogram.png``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OODEvaluateConfig:
+    """Scores table, labels (CSV or data), report folder, optional maps folder, label names for stores."""
+
+    scores: Path
+    labels: Path
+    out: Path
+    maps: Optional[Path] = None
+    label_names: tuple[str, ...] = ()
+    overwrite: bool = False
+
+
+def _labels(config: OODEvaluateConfig):
+    """(id → label, data or None): from a CSV, or from a data file that has labels."""
+    from sciffusion.pipelines.ood.inputs import read_inputs, read_labels_csv
+
+    if Path(config.labels).suffix == ".csv":
+        return read_labels_csv(config.labels), None
+    data = read_inputs(config.labels, config.label_names or None)
+    if data.labels is None:
+        raise ValueError(f"{config.labels}: holds no labels (need 'label' in an .npz, or labels/ in a store)")
+    return dict(zip(data.ids, data.labels.tolist())), data
+
+
+def _dense_metrics(config: OODEvaluateConfig, data, ids: list[str]) -> dict[str, Any]:
+    from sciffusion.common.anomaly.metrics import frame_auroc, pixel_auroc
+
+    path = Path(config.maps) / "maps.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no maps (write them with 'sciffusion ood score --maps')")
+    if data is None:
+        raise ValueError("--maps: frame and pixel AUROC need --labels to be the data file, not a CSV")
+    with np.load(path, allow_pickle=False) as archive:
+        map_ids, maps = [str(v) for v in archive["id"].tolist()], archive["maps"]
+        frames = archive["frame_scores"] if "frame_scores" in archive.files else None
+    index = {k: i for i, k in enumerate(data.ids)}
+    missing = [k for k in map_ids if k not in index]
+    if missing:
+        raise ValueError(f"{path}: id {missing[0]!r} is not in {config.labels}")
+    rows = np.array([index[k] for k in map_ids])
+    out: dict[str, Any] = {}
+    if data.frame_labels is not None and frames is not None:
+        labels = data.frame_labels[rows]
+        out["frame_auroc"] = frame_auroc(frames, labels) if 0 < labels.mean() < 1 else None
+    if data.masks is not None:
+        masks = data.masks[rows]
+        if masks.shape != maps.shape:
+            raise ValueError(f"{path}: maps of shape {list(maps.shape[1:])}, masks {list(masks.shape[1:])}")
+        out["pixel_auroc"] = pixel_auroc(maps, masks) if 0 < masks.mean() < 1 else None
+    return out
+
+
+def evaluate_ood(config: OODEvaluateConfig) -> dict[str, Any]:
+    """Compute the metrics and write the report (module docstring); returns ``metrics.json``'s content."""
+    import pandas as pd
+
+    from sciffusion.common.anomaly.metrics import auroc, detection_metrics, pr_curve, roc_curve
+    from sciffusion.common.io.atomic import atomic_path, refuse_existing
+    from sciffusion.pipelines.ood.plots import save_histogram, save_pr, save_roc
+    from sciffusion.pipelines.ood.score import read_table
+
+    refuse_existing(Path(config.out), config.overwrite, "report folder")
+    table = read_table(config.scores)
+    by_id, data = _labels(config)
+    missing = [k for k in table["id"] if k not in by_id]
+    if missing:
+        raise ValueError(f"{config.labels}: no label for id {missing[0]!r} of {config.scores} "
+                         f"({len(missing)} of {len(table)} ids unlabelled)")
+    y = np.array([by_id[k] for k in table["id"]])
+    s = table["score"].to_numpy(dtype=np.float64)
+    metrics = detection_metrics(s, y)
+    sidecar = Path(config.scores).with_name(Path(config.scores).name + ".json")
+    meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    result: dict[str, Any] = {"scores": str(config.scores), "labels": str(config.labels), **metrics.to_dict()}
+    if "label_pred" in table:
+        pred = table["label_pred"].to_numpy().astype(int)
+        tp, fp, fn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 1) & (y == 0)).sum()), \
+            int(((pred == 0) & (y == 1)).sum())
+        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        result["at_threshold"] = {"precision": precision, "recall": recall,
+                                  "f1": 2 * precision * recall / max(precision + recall, 1e-12),
+                                  "flagged": int(pred.sum())}
+    for key in ("nfe_per_input", "seconds_per_1000_inputs", "score", "threshold"):
+        if key in meta:
+            result[key] = meta[key]
+    if config.maps is not None:
+        result.update(_dense_metrics(config, data, list(table["id"])))
+    skip = {"id", "score", "score_normalised", "label_pred"}
+    features = pd.DataFrame([{"feature": c, "auroc": auroc(table[c].to_numpy(dtype=np.float64), y)}
+                             for c in table.columns if c not in skip])
+    fpr, tpr, _ = roc_curve(s, y)
+    precision, recall, _ = pr_curve(s, y)
+    lines = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+                                                  for k, v in metrics.to_dict().items()]
+    with atomic_path(config.out, overwrite=config.overwrite) as tmp:
+        tmp.mkdir()
+        (tmp / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+        (tmp / "metrics.md").write_text("\n".join(lines) + "\n")
+        features.to_csv(tmp / "features.csv", index=False)
+        save_roc({"detector": (fpr, tpr, metrics.auroc)}, tmp / "roc.png")
+        save_pr(precision, recall, metrics.aupr_out, float(y.mean()), tmp / "pr.png")
+        save_histogram(s, y, meta.get("threshold"), tmp / "histogram.png")
+    return result
+
+
+__all__ = ["OODEvaluateConfig", "evaluate_ood"]

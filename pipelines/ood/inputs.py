@@ -1,0 +1,153 @@
+"""Read the inputs of ``sciffusion ood``: a video zarr store, an ``.npz`` of images or clips, a labels CSV.
+
+Accepted layouts (uint8 pixels, scaled to [−1, 1] as x = k / 127.5 − 1):
+
+* a zarr store in the project's video layout: ``video`` ``[N, T, H, W, C]``; labels from ``labels/``:
+  ``labels/label`` ([N] per clip or [N, T] per frame) when present, else the driving set's
+  ``ego_collision``, ``other_collision`` and ``near_miss`` flags ([N, T]) — or the names given;
+* an ``.npz`` holding ``images`` ``[N, H, W]`` / ``[N, H, W, C]`` or ``clips`` ``[N, T, H, W]`` /
+  ``[N, T, H, W, C]``, with optional ``label`` [N] (0 normal, 1 anomaly), ``frame_label`` [N, T],
+  ``mask`` (per-pixel labels, [N, H, W] or [N, T, H, W]) and ``id`` [N]; other arrays are ignored;
+* a labels CSV with columns ``id,label``.
+
+Model layout: images ``[N, C, H, W]``, clips ``[N, C, T, H, W]``. Ids are the ``id`` array's entries
+as text, or the row numbers 0 … N−1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Optional, Sequence
+
+import numpy as np
+
+Layout = Literal["images", "clips"]
+DRIVING_ANOMALIES = ("ego_collision", "other_collision", "near_miss")
+
+
+@dataclass(frozen=True)
+class OODData:
+    """Inputs ``pixels`` uint8 in the file's layout, ``ids`` [N] text, optional ``labels`` [N] (0/1),
+    ``frame_labels`` [N, T] and ``masks`` (per-pixel 0/1 of the map's shape)."""
+
+    source: Path
+    layout: Layout
+    pixels: np.ndarray
+    ids: list[str]
+    labels: Optional[np.ndarray] = None
+    frame_labels: Optional[np.ndarray] = None
+    masks: Optional[np.ndarray] = None
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def model_inputs(self) -> np.ndarray:
+        """float32 in [−1, 1]: images ``[N, C, H, W]``, clips ``[N, C, T, H, W]``."""
+        x = self.pixels.astype(np.float32) / 127.5 - 1.0
+        return np.moveaxis(x, -1, 1)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.model_inputs_shape[1:])
+
+    @property
+    def model_inputs_shape(self) -> tuple[int, ...]:
+        s = self.pixels.shape
+        return (s[0], s[-1]) + tuple(s[1:-1])
+
+
+def _binary(name: str, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    values = np.asarray(values)
+    if values.shape != shape:
+        raise ValueError(f"{name}: shape {list(values.shape)}, need {list(shape)}")
+    if not np.isin(values, (0, 1)).all():
+        raise ValueError(f"{name}: values must be 0 (normal) or 1 (anomaly)")
+    return values.astype(np.int64)
+
+
+def _read_npz(path: Path) -> OODData:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
+    with archive:
+        keys = set(archive.files)
+        if ("images" in keys) == ("clips" in keys):
+            raise ValueError(f"{path}: need exactly one of the arrays 'images' or 'clips', found {sorted(keys)}")
+        layout: Layout = "images" if "images" in keys else "clips"
+        pixels = archive[layout]
+        rank = 3 if layout == "images" else 4
+        if pixels.dtype != np.uint8 or pixels.ndim not in (rank, rank + 1) or min(pixels.shape, default=0) < 1:
+            want = "[N, H, W] or [N, H, W, C]" if layout == "images" else "[N, T, H, W] or [N, T, H, W, C]"
+            raise ValueError(f"{path}: '{layout}' must be uint8 {want}, got {pixels.dtype} {list(pixels.shape)}")
+        if pixels.ndim == rank:
+            pixels = pixels[..., None]
+        n = len(pixels)
+        ids = [str(v) for v in archive["id"].tolist()] if "id" in keys else [str(i) for i in range(n)]
+        if len(ids) != n or len(set(ids)) != n:
+            raise ValueError(f"{path}: 'id' must hold {n} distinct entries")
+        labels = _binary(f"{path}: label", archive["label"], (n,)) if "label" in keys else None
+        frames = (_binary(f"{path}: frame_label", archive["frame_label"], (n, pixels.shape[1]))
+                  if "frame_label" in keys and layout == "clips" else None)
+        masks = _binary(f"{path}: mask", archive["mask"], tuple(pixels.shape[:-1])) if "mask" in keys else None
+    if labels is None and frames is not None:
+        labels = frames.max(1)
+    return OODData(path, layout, pixels, ids, labels, frames, masks)
+
+
+def _read_store(path: Path, label_names: Optional[Sequence[str]]) -> OODData:
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    store = open_video_store(path, kind="dataset")
+    pixels = np.asarray(store.video[:])
+    n, t = pixels.shape[:2]
+    names = list(label_names) if label_names else (["label"] if "label" in store.labels else
+                                                  [k for k in DRIVING_ANOMALIES if k in store.labels])
+    missing = [k for k in names if k not in store.labels]
+    if missing:
+        raise ValueError(f"{path}: no labels/{missing[0]} (has {', '.join(sorted(store.labels)) or 'no labels'})")
+    labels = frames = None
+    for name in names:
+        values = np.asarray(store.labels[name][:])
+        if values.shape == (n,):
+            labels = _binary(f"{path}: labels/{name}", values, (n,)) | (labels if labels is not None else 0)
+        else:
+            per_frame = _binary(f"{path}: labels/{name}", values, (n, t))
+            frames = per_frame if frames is None else frames | per_frame
+    if frames is not None:
+        labels = frames.max(1) if labels is None else labels | frames.max(1)
+    return OODData(path, "clips", pixels, [str(i) for i in range(n)], labels, frames)
+
+
+def read_inputs(path: Path | str, label_names: Optional[Sequence[str]] = None) -> OODData:
+    """Read ``path`` (module docstring); one-line ``FileNotFoundError``/``ValueError`` naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or store")
+    if path.suffix == ".npz" and path.is_file():
+        return _read_npz(path)
+    if path.is_dir():
+        return _read_store(path, label_names)
+    raise ValueError(f"{path}: need a video zarr store (folder) or an .npz file with 'images' or 'clips'")
+
+
+def read_labels_csv(path: Path | str) -> dict[str, int]:
+    """``id,label`` rows → {id: 0/1}; one-line ValueError on a bad file."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such labels file")
+    try:
+        table = pd.read_csv(path, dtype={"id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({type(exc).__name__})") from None
+    if not {"id", "label"} <= set(table.columns):
+        raise ValueError(f"{path}: need columns id,label, got {','.join(map(str, table.columns))}")
+    if table["id"].duplicated().any():
+        raise ValueError(f"{path}: id {table['id'][table['id'].duplicated()].iloc[0]!r} appears twice")
+    labels = _binary(f"{path}: label", table["label"].to_numpy(), (len(table),))
+    return dict(zip(table["id"].astype(str), labels.tolist()))
+
+
+__all__ = ["DRIVING_ANOMALIES", "OODData", "read_inputs", "read_labels_csv"]

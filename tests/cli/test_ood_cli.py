@@ -1,0 +1,77 @@
+"""`sciffusion ood fit | score | evaluate` with a tiny model: exit codes, outputs, one-line errors."""
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sciffusion.cli.main import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, ["ood", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ood_cli")
+    rng = np.random.default_rng(0)
+    normal = np.clip(rng.normal(60, 20, (40, 8, 8)), 0, 255).astype(np.uint8)
+    bright = np.clip(rng.normal(200, 20, (6, 8, 8)), 0, 255).astype(np.uint8)
+    np.savez(root / "train.npz", images=normal[:30])
+    np.savez(root / "test.npz", images=np.r_[normal[30:], bright], label=np.r_[np.zeros(10), np.ones(6)].astype(np.uint8))
+    return root
+
+
+def test_help_lists_every_option():
+    for command, flags in (("fit", ["--data", "--out", "--model", "--minutes", "--score", "--levels", "--density",
+                                    "--threshold", "--contamination", "--holdout"]),
+                           ("score", ["--detector", "--data", "--out", "--maps"]),
+                           ("evaluate", ["--scores", "--labels", "--out", "--maps"])):
+        r = invoke(command, "--help")
+        assert r.exit_code == 0 and all(flag in r.output for flag in flags), r.output
+
+
+@pytest.fixture(scope="module")
+def detector(files):
+    det = files / "det"
+    r = invoke("fit", "--data", files / "train.npz", "--out", det, "--max-steps", 10, "--levels", 2,
+               "--base-channels", 8, "--batch-size", 16, "--score", "msma", "--density", "knn")
+    assert r.exit_code == 0, r.output
+    assert "NFE 2/input" in r.output and (det / "detector.pt").is_file()
+    return det
+
+
+def test_fit_score_evaluate(files, detector):
+    scores, report = files / "s.csv", files / "report"
+    r = invoke("score", "--detector", detector, "--data", files / "test.npz", "--out", scores, "--maps", files / "maps")
+    assert r.exit_code == 0, r.output
+    assert "16 inputs" in r.output and (files / "maps" / "maps.npz").is_file()
+    assert scores.read_text().splitlines()[0].startswith("id,score,score_normalised,label_pred,msma_0")
+    r = invoke("evaluate", "--scores", scores, "--labels", files / "test.npz", "--out", report)
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert "AUROC" in r.output and metrics["n_anomaly"] == 6 and 0 <= metrics["auroc"] <= 1
+    r = invoke("score", "--detector", detector, "--data", files / "test.npz", "--out", scores)
+    assert r.exit_code == 2 and "already exists" in r.output  # never overwritten without --overwrite
+
+
+def test_bad_input_is_one_line_exit_2(files, tmp_path):
+    r = invoke("fit", "--data", tmp_path / "nope.npz", "--out", tmp_path / "d")
+    assert r.exit_code == 2 and r.output.strip() == f"error: {tmp_path / 'nope.npz'}: no such file or store"
+    np.savez(tmp_path / "both.npz", images=np.zeros((2, 8, 8), np.uint8), clips=np.zeros((2, 3, 8, 8), np.uint8))
+    r = invoke("fit", "--data", tmp_path / "both.npz", "--out", tmp_path / "d")
+    assert r.exit_code == 2 and "exactly one of the arrays" in r.output and len(r.output.strip().splitlines()) == 1
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "d", "--score", "magic")
+    assert r.exit_code == 2 and "error: score: must be one of" in r.output
+    r = invoke("score", "--detector", tmp_path, "--data", files / "test.npz", "--out", tmp_path / "s.csv")
+    assert r.exit_code == 2 and "no detector.pt" in r.output
+    assert not (tmp_path / "d").exists()
+
+
+def test_shape_mismatch_is_refused(detector, tmp_path):
+    np.savez(tmp_path / "rgb.npz", images=np.zeros((2, 8, 8, 3), np.uint8))
+    r = invoke("score", "--detector", detector, "--data", tmp_path / "rgb.npz", "--out", tmp_path / "s.csv")
+    assert r.exit_code == 2 and "inputs of shape [3, 8, 8]" in r.output and "fitted on [1, 8, 8]" in r.output

@@ -1,0 +1,117 @@
+"""fit → score → evaluate on tiny images and clips (a few training steps; the checks are on plumbing and
+on the metrics agreeing with the table, plus a separable toy set that any working detector ranks)."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sciffusion.common.anomaly.metrics import auroc
+from sciffusion.pipelines.ood.evaluate import OODEvaluateConfig, evaluate_ood
+from sciffusion.pipelines.ood.fit import OODFitConfig, detector_config, fit_ood
+from sciffusion.pipelines.ood.score import OODScoreConfig, score_ood
+
+
+def _fit(data, out, **kw):
+    cfg = detector_config(score=kw.pop("score", "combined"), levels=2, max_steps=kw.pop("max_steps", 30),
+                          batch_size=16, minutes=1.0, holdout=0.25)
+    return fit_ood(OODFitConfig(data=data, out=out, detector=cfg, base_channels=8, **kw))
+
+
+@pytest.fixture(scope="module")
+def image_detector(image_files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("det") / "det"
+    _fit(image_files / "train.npz", out)
+    return out
+
+
+def test_fit_writes_the_detector_folder(image_detector):
+    report = json.loads((image_detector / "fit.json").read_text())
+    assert sorted(p.name for p in image_detector.iterdir()) == ["config.json", "detector.pt", "fit.json"]
+    assert report["inputs"] == 60 and report["input_shape"] == [1, 8, 8] and report["nfe_per_input"] == 2
+    assert report["train"]["steps"] == 30 and report["threshold_rule"] == "quantile"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_score_and_evaluate(image_detector, image_files, tmp_path, suffix):
+    table_path, maps, report = tmp_path / f"s{suffix}", tmp_path / "maps", tmp_path / "report"
+    summary = score_ood(OODScoreConfig(detector=image_detector, data=image_files / "test.npz", out=table_path,
+                                       maps=maps, overlays=3))
+    table = pd.read_parquet(table_path) if suffix == ".parquet" else pd.read_csv(table_path)
+    assert list(table.columns[:4]) == ["id", "score", "score_normalised", "label_pred"]
+    assert len(table) == 24 and table.columns[4].startswith("msma_0") and summary["nfe_per_input"] == 2
+    assert ((table.score > summary["threshold"]) == table.label_pred.astype(bool)).all()
+    assert ((table.score_normalised > 0.5) == table.label_pred.astype(bool)).all()
+    with np.load(maps / "maps.npz") as m:
+        assert m["maps"].shape == (24, 8, 8)
+    assert len(list(maps.glob("*.png"))) == 3
+    result = evaluate_ood(OODEvaluateConfig(scores=table_path, labels=image_files / "test.npz", out=report, maps=maps))
+    y = np.r_[np.zeros(16), np.ones(8)]
+    assert result["auroc"] == pytest.approx(auroc(table.score.to_numpy(), y))
+    assert result["auroc"] > 0.9  # bright inputs vs dark training data: any working detector separates them
+    assert result["pixel_auroc"] is not None and result["nfe_per_input"] == 2
+    assert {p.name for p in report.iterdir()} >= {"metrics.json", "metrics.md", "roc.png", "pr.png", "histogram.png"}
+    csv = evaluate_ood(OODEvaluateConfig(scores=table_path, labels=image_files / "labels.csv", out=tmp_path / "r2"))
+    assert csv["auroc"] == result["auroc"]
+
+
+def test_shape_mismatch_and_existing_outputs(image_detector, tmp_path, image_files):
+    np.savez(tmp_path / "big.npz", images=np.zeros((2, 16, 16), np.uint8))
+    with pytest.raises(ValueError, match=r"big.npz: inputs of shape \[1, 16, 16\].*fitted on \[1, 8, 8\]"):
+        score_ood(OODScoreConfig(detector=image_detector, data=tmp_path / "big.npz", out=tmp_path / "s.csv"))
+    with pytest.raises(FileExistsError, match="already exists"):
+        _fit(image_files / "train.npz", image_detector)
+    with pytest.raises(ValueError, match="need a .csv or .parquet"):
+        OODScoreConfig(detector=image_detector, data=tmp_path / "big.npz", out=tmp_path / "s.txt")
+    (tmp_path / "short.csv").write_text("id,label\n0,0\n")
+    score_ood(OODScoreConfig(detector=image_detector, data=image_files / "test.npz", out=tmp_path / "t.csv"))
+    with pytest.raises(ValueError, match="no label for id '1'"):
+        evaluate_ood(OODEvaluateConfig(scores=tmp_path / "t.csv", labels=tmp_path / "short.csv", out=tmp_path / "r"))
+    assert not (tmp_path / "r").exists()
+
+
+def test_fine_tune_from_a_detector(image_detector, image_files, tmp_path):
+    report = _fit(image_files / "train.npz", tmp_path / "tuned", model=image_detector / "detector.pt", max_steps=5)
+    assert report["fine_tuned_from"].endswith("detector.pt") and report["train"]["steps"] == 5
+    np.savez(tmp_path / "rgb.npz", images=np.zeros((8, 8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="fitted on inputs of shape"):
+        _fit(tmp_path / "rgb.npz", tmp_path / "bad", model=image_detector / "detector.pt")
+
+
+def test_clip_store_frame_auroc(clip_store, tmp_path):
+    det = tmp_path / "det"
+    _fit(clip_store, det, score="msma")  # the labelled half is left out of training
+    assert json.loads((det / "fit.json").read_text())["inputs"] == 6
+    score_ood(OODScoreConfig(detector=det, data=clip_store, out=tmp_path / "s.csv", maps=tmp_path / "maps", overlays=1))
+    with np.load(tmp_path / "maps" / "maps.npz") as m:
+        assert m["maps"].shape == (12, 4, 8, 8) and m["frame_scores"].shape == (12, 4)
+    result = evaluate_ood(OODEvaluateConfig(scores=tmp_path / "s.csv", labels=clip_store, out=tmp_path / "r",
+                                            maps=tmp_path / "maps"))
+    assert result["frame_auroc"] is not None and result["n_anomaly"] == 6
+
+
+def test_fine_tune_from_a_lightning_checkpoint(image_files, tmp_path):
+    """The demo's layout: model.ckpt (DiffusionModule state_dict) with config.json {'net': UNet2DConfig} beside it."""
+    import dataclasses
+
+    import torch
+
+    from sciffusion.common.networks.unet2d import UNet2D, UNet2DConfig
+    from sciffusion.common.training import DiffusionModule
+    from sciffusion.pipelines.ood.fit import load_start
+
+    unet = UNet2DConfig(in_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1,
+                        attention=(False, False))
+    module = DiffusionModule(UNet2D(unet))
+    name, first = next(module.ema.shadow.named_parameters())
+    with torch.no_grad():
+        first.fill_(0.125)  # the EMA weights are the ones carried over, not the training weights
+    (tmp_path / "run").mkdir()
+    torch.save({"state_dict": module.state_dict()}, tmp_path / "run" / "model.ckpt")
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"net": dataclasses.asdict(unet)}))
+    net_config, state = load_start(tmp_path / "run" / "model.ckpt", (1, 8, 8), trust=False)
+    assert net_config.unet == unet and (state[name] == 0.125).all()
+    report = _fit(image_files / "train.npz", tmp_path / "det", model=tmp_path / "run" / "model.ckpt", max_steps=3)
+    assert report["train"]["steps"] == 3
+    with pytest.raises(ValueError, match="weights do not fit"):
+        load_start(tmp_path / "run" / "model.ckpt", (3, 8, 8), trust=False)

@@ -1,0 +1,61 @@
+"""Input layouts of `ood`: npz images/clips, video stores with driving labels, labels CSV; one-line errors."""
+import numpy as np
+import pytest
+
+from sciffusion.pipelines.ood.inputs import read_inputs, read_labels_csv
+
+
+def test_npz_images_to_model_layout(image_files):
+    data = read_inputs(image_files / "test.npz")
+    x = data.model_inputs()
+    assert data.layout == "images" and x.shape == (24, 1, 8, 8) and data.ids[:2] == ["0", "1"]
+    assert x.min() >= -1 and x.max() <= 1
+    assert np.allclose(x[:, 0], data.pixels[..., 0] / 127.5 - 1)
+    assert data.labels.tolist() == [0] * 16 + [1] * 8 and data.masks.shape == (24, 8, 8)
+    assert read_inputs(image_files / "train.npz").labels is None  # other arrays are ignored
+
+
+def test_npz_rgb_clips_and_frame_labels(tmp_path):
+    clips = np.zeros((3, 5, 4, 4, 3), np.uint8)
+    clips[1, 2, 0, 0] = (255, 0, 0)
+    frames = np.zeros((3, 5), np.uint8)
+    frames[2, 4] = 1
+    np.savez(tmp_path / "c.npz", clips=clips, frame_label=frames, id=np.array(["a", "b", "c"]))
+    data = read_inputs(tmp_path / "c.npz")
+    x = data.model_inputs()
+    assert x.shape == (3, 3, 5, 4, 4) and x[1, 0, 2, 0, 0] == 1.0 and x[1, 1, 2, 0, 0] == -1.0
+    assert data.ids == ["a", "b", "c"] and data.labels.tolist() == [0, 0, 1]
+
+
+def test_video_store_driving_labels(clip_store):
+    data = read_inputs(clip_store)
+    assert data.layout == "clips" and data.model_inputs().shape == (12, 1, 4, 8, 8)
+    assert data.labels.tolist() == [0] * 6 + [1] * 6 and data.frame_labels[6].tolist() == [0, 0, 1, 1]
+    assert read_inputs(clip_store, ["ego_collision"]).labels.sum() == 0  # names chosen by the user
+    with pytest.raises(ValueError, match="no labels/cut_in"):
+        read_inputs(clip_store, ["cut_in"])
+
+
+def test_one_line_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.npz: no such"):
+        read_inputs(tmp_path / "missing.npz")
+    np.savez(tmp_path / "both.npz", images=np.zeros((2, 4, 4), np.uint8), clips=np.zeros((2, 3, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match="exactly one of"):
+        read_inputs(tmp_path / "both.npz")
+    np.savez(tmp_path / "float.npz", images=np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match="must be uint8"):
+        read_inputs(tmp_path / "float.npz")
+    np.savez(tmp_path / "lab.npz", images=np.zeros((2, 4, 4), np.uint8), label=np.array([0, 2]))
+    with pytest.raises(ValueError, match="0 \\(normal\\) or 1"):
+        read_inputs(tmp_path / "lab.npz")
+    (tmp_path / "l.csv").write_text("name,label\na,0\n")
+    with pytest.raises(ValueError, match="need columns id,label"):
+        read_labels_csv(tmp_path / "l.csv")
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(ValueError, match="need a video zarr store"):
+        read_inputs(tmp_path / "x.txt")
+
+
+def test_labels_csv(image_files):
+    labels = read_labels_csv(image_files / "labels.csv")
+    assert labels["0"] == 0 and labels["23"] == 1 and len(labels) == 24
