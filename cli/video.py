@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import seed_option
+from sciffusion.cli.options import check_seed, seed_option
 
 app = typer.Typer(help="Video datasets in zarr, footage ingest, prediction baselines, metrics (PSNR, SSIM, "
                        "FVD), mosaics.", no_args_is_help=True)
@@ -173,3 +173,33 @@ def grid(
 
     path = write_mosaic(MosaicConfig(pred=pred, truth=truth, out=out, clips=clips, overwrite=overwrite))
     typer.echo(f"wrote {path}")
+
+
+@app.command("train")
+@user_errors_exit
+def train(
+    config: Path = typer.Option(..., "--config", help="Config .yaml/.json, or a bundled name: cpu_smmnist, "
+                                                      "cpu_smmnist_concat, cpu_driving, gpu_smmnist, gpu_driving."),
+    out: Path = typer.Option(..., "--out", help="RUN_DIR: last.ckpt, model.ckpt, curves.csv/png, config.json."),
+    train_store: Optional[Path] = typer.Option(None, "--data", help="Training zarr store (overrides data.train)."),
+    val_store: Optional[Path] = typer.Option(None, "--val", help="Validation zarr store (overrides data.val)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps in all (overrides the config)."),
+    minutes: Optional[float] = typer.Option(None, "--minutes", help="Wall-clock budget of this run (overrides)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of init and per-step draws (overrides train.seed).",
+                                       callback=check_seed),
+    resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR/last.ckpt (fresh start if none)."),
+    accelerator: str = typer.Option("auto", "--accelerator", help="auto | cpu | gpu"),
+    devices: str = typer.Option("auto", "--devices", help="auto or a device count."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Train a video diffusion model (space-time U-Net or concat baseline) through DiffusionModule."""
+    from sciffusion.pipelines.video.train import VideoTrainRunConfig, run_train
+    from sciffusion.pipelines.video.train_config import load_train_config
+
+    conf = load_train_config(config).with_overrides(train_store=train_store, val_store=val_store,
+                                                    max_steps=max_steps, minutes=minutes, seed=seed)
+    result = run_train(VideoTrainRunConfig(out=out, config=conf, resume=resume, accelerator=accelerator,
+                                           devices=devices, progress=progress))
+    typer.echo(f"trained {result['steps']} steps (stopped by {result['stopped']}) in {result['seconds']:.0f} s, "
+               f"{result['parameters']:,} parameters, {result['train_clips']} train / {result['val_clips']} val clips; "
+               f"wrote {out}/model.ckpt, last.ckpt, curves.csv, curves.png, config.json")

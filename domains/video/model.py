@@ -31,7 +31,8 @@ class VideoModelConfig:
     counts; ``concat`` only these). events: condition on the driving event (:data:`EVENTS`). The rest
     sizes the U-Net: channels per level ``base_channels × channel_mults``, ``num_res_blocks`` per level,
     per-level ``spatial_attention`` and (spacetime) ``temporal_attention`` flags, attention ``heads``,
-    GroupNorm ``groups``, ``embed_dim``, ``dropout`` and (spacetime) gradient ``checkpointing``."""
+    GroupNorm ``groups``, ``embed_dim``, ``dropout``, and (spacetime) gradient ``checkpointing`` and
+    ``patch_size`` (p × p pixels folded into channels)."""
 
     arch: Literal["spacetime", "concat"] = "spacetime"
     channels: int = 1
@@ -50,6 +51,7 @@ class VideoModelConfig:
     embed_dim: int = 128
     dropout: float = 0.0
     checkpointing: bool = False
+    patch_size: int = 1
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -57,10 +59,11 @@ class VideoModelConfig:
         if self.channels not in (1, 3):
             raise ValueError(f"channels: must be 1 or 3, got {self.channels}")
         levels = len(self.channel_mults)
-        if self.size < 8 or self.size % 2 ** (levels - 1):
-            raise ValueError(f"size: {self.size} must be >= 8 and divisible by 2^(levels - 1) = {2 ** (levels - 1)}")
-        if self.arch == "concat" and self.checkpointing:
-            raise ValueError("checkpointing: only the spacetime arch supports it")
+        factor = self.patch_size * 2 ** (levels - 1)
+        if self.size < 8 or self.size % factor:
+            raise ValueError(f"size: {self.size} must be >= 8 and divisible by patch_size * 2^(levels - 1) = {factor}")
+        if self.arch == "concat" and (self.checkpointing or self.patch_size != 1):
+            raise ValueError("checkpointing, patch_size: only the spacetime arch supports them")
         self.network_config()  # the network's own checks, raised now
 
     @property
@@ -78,7 +81,7 @@ class VideoModelConfig:
                 num_res_blocks=self.num_res_blocks, spatial_attention=self.spatial_attention,
                 temporal_attention=self.temporal_attention, heads=self.heads, groups=self.groups,
                 embed_dim=self.embed_dim, dropout=self.dropout, num_events=self.num_events,
-                checkpointing=self.checkpointing)
+                checkpointing=self.checkpointing, patch_size=self.patch_size)
         unet = UNet2DConfig(base_channels=self.base_channels, channel_mults=self.channel_mults,
                             num_res_blocks=self.num_res_blocks, attention=self.spatial_attention, groups=self.groups,
                             embed_dim=self.embed_dim, dropout=self.dropout)

@@ -120,3 +120,15 @@ def test_wrong_shapes_are_one_line_errors():
         net(torch.randn(2, 1, 8, 8, dtype=torch.float64), torch.zeros(2))
     with pytest.raises(ValueError, match="cond.past"):
         net(_x(), torch.zeros(2), VideoCondition(past=torch.zeros(2, 1, 2, 4, 4, dtype=torch.float64)))
+
+
+def test_patch_size_keeps_shapes_and_frame_independence():
+    x, c = _x(t=3), torch.zeros(2, dtype=torch.float64)
+    net = _net(patch_size=2)
+    assert net.stem.in_channels == 4 and net(x, c).shape == x.shape
+    flat = _net(patch_size=2, temporal=False)
+    moved = x.clone()
+    moved[:, :, 0] += 1
+    assert torch.allclose(flat(x, c)[:, :, 1:], flat(moved, c)[:, :, 1:], atol=1e-10)
+    with pytest.raises(ValueError, match="patch_size"):
+        net(torch.randn(1, 1, 2, 6, 6, dtype=torch.float64), torch.zeros(1))

@@ -1,0 +1,98 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from sciffusion.domains.video.model import read_model_file
+from sciffusion.pipelines.video.train import VideoTrainRunConfig, run_train
+from sciffusion.pipelines.video.train_config import CONFIG_DIR, VideoTrainConfig, load_train_config
+
+TINY = {"model": {"arch": "spacetime", "size": 16, "past_frames": 2, "frames": 3, "base_channels": 8,
+                  "channel_mults": [1, 2], "spatial_attention": [False, False], "temporal_attention": [False, True],
+                  "heads": 2, "groups": 4, "embed_dim": 16},
+        "train": {"lr": 1e-3, "ema_decay": 0.9},
+        "data": {"batch_size": 4, "val_every": 4, "val_clips": 4},
+        "schedule": {"max_steps": 4, "val_every": 2, "checkpoint_every": 2, "log_every": 1}}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig
+    from sciffusion.pipelines.video.make_smmnist import MakeSMMNISTConfig, make_smmnist
+
+    path = tmp_path_factory.mktemp("data") / "s.zarr"
+    return make_smmnist(MakeSMMNISTConfig(out=path, data=SMMNISTConfig(clips=16, frames=8, size=16)))
+
+
+def _config(store, **schedule):
+    d = json.loads(json.dumps(TINY))
+    d["data"]["train"] = str(store)
+    d["schedule"].update(schedule)
+    return VideoTrainConfig.from_dict(d)
+
+
+def test_train_writes_run_files_and_a_loadable_model(store, tmp_path):
+    out = tmp_path / "run"
+    result = run_train(VideoTrainRunConfig(out=out, config=_config(store), progress=False))
+    assert result["steps"] == 4 and result["stopped"] == "steps"
+    for name in ("last.ckpt", "model.ckpt", "curves.csv", "curves.png", "config.json"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"] == _config(store).to_dict()  # the resolved config beside the checkpoint
+    assert saved["stores"]["train"]["clips"] == 12 and saved["stores"]["val"]["clips"] == 4
+    rows = (out / "curves.csv").read_text().splitlines()
+    assert rows[0] == "step,train_loss,val_loss" and len(rows) == 5
+    assert rows[2].split(",")[2] != "" and rows[4].split(",")[2] != ""  # val at steps 2 and 4
+    model = read_model_file(out / "model.ckpt")
+    assert model.meta["step"] == 4 and model.config.frames == 3
+    with pytest.raises(ValueError, match="already holds a run"):
+        run_train(VideoTrainRunConfig(out=out, config=_config(store), progress=False))
+
+
+def test_resume_after_a_stop_continues_to_the_budget(store, tmp_path):
+    out = tmp_path / "run"
+    run_train(VideoTrainRunConfig(out=out, config=_config(store, max_steps=2), progress=False))
+    first = torch.load(out / "last.ckpt", weights_only=False)
+    assert first["global_step"] == 2
+    result = run_train(VideoTrainRunConfig(out=out, config=_config(store, max_steps=4), resume=True, progress=False))
+    assert result["steps"] == 4
+    steps = [int(r.split(",")[0]) for r in (out / "curves.csv").read_text().splitlines()[1:]]
+    assert steps == [1, 2, 3, 4]  # rows of the first part kept, none repeated
+    other = json.loads(json.dumps(TINY))
+    other["data"]["train"] = str(store)
+    other["model"]["base_channels"] = 16
+    with pytest.raises(ValueError, match="different 'model' config"):
+        run_train(VideoTrainRunConfig(out=out, config=VideoTrainConfig.from_dict(other), resume=True, progress=False))
+
+
+def test_frames_must_fit_the_model(store, tmp_path):
+    d = json.loads(json.dumps(TINY))
+    d["data"]["train"] = str(store)
+    d["model"]["size"] = 32
+    with pytest.raises(ValueError, match="frames are 16x16x1, the model section says 32x32x1"):
+        run_train(VideoTrainRunConfig(out=tmp_path / "r", config=VideoTrainConfig.from_dict(d), progress=False))
+
+
+def test_yaml_and_json_configs_agree_and_bundled_ones_load(tmp_path):
+    import yaml
+
+    d = json.loads(json.dumps(TINY))
+    d["data"]["train"] = "x.zarr"
+    (tmp_path / "c.json").write_text(json.dumps(d))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    assert load_train_config(tmp_path / "c.json") == load_train_config(tmp_path / "c.yaml")
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    assert {"cpu_smmnist", "gpu_smmnist", "cpu_driving", "gpu_driving", "cpu_smmnist_concat"} <= set(names)
+    for name in names:
+        cfg = load_train_config(name)
+        assert cfg.schedule.max_steps or cfg.schedule.minutes
+    assert load_train_config("gpu_smmnist").schedule.precision == "bf16-mixed"
+    assert load_train_config("cpu_driving").train.cond_dropout > 0 and load_train_config("cpu_driving").data.balance_events
+    d["schedule"]["speed"] = 2
+    (tmp_path / "bad.json").write_text(json.dumps(d))
+    with pytest.raises(ValueError, match=r"bad.json: schedule: unknown keys \['speed'\]"):
+        load_train_config(tmp_path / "bad.json")
+    (tmp_path / "broken.yaml").write_text("model: [")
+    with pytest.raises(ValueError, match="broken.yaml: not valid YAML"):
+        load_train_config(tmp_path / "broken.yaml")
