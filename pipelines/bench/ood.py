@@ -1,0 +1,306 @@
+"""``sciffusion bench ood``: the diffusion anomaly detector side by side with PyOD, on the same inputs.
+
+Protocols (seeded; every set is built here from the bundled MNIST digits or the simulator):
+
+* ``mnist``: the bundled MNIST test digits, first 8,000 as the training pool, last 2,000 as the test
+  set. Normal = digits 0–4: the detectors fit on the pool's 0–4 digits (at most ``mnist_train``); the
+  test set (at most ``mnist_test``) keeps all ten classes, 5–9 are the anomalies.
+* ``smmnist``: Stochastic Moving MNIST clips (``smmnist_size`` px, ``smmnist_frames`` frames, two
+  digits). Fit on train-split clips; test on as many normal test-split clips as anomalous ones, each
+  anomalous clip broken from a random frame t0 ∈ [T/2, 3T/4) on by one of three physically impossible
+  motions, in turn: *teleport* (the frame content jumps by a random offset of ¼–½ of the frame, with
+  wrap-around), *freeze* (everything stops mid-flight: frame t0 repeats), *reverse* (the motion runs
+  backwards from t0 without touching a wall: frame t0 + k shows frame t0 − 1 − k). Frames ≥ t0 are
+  labelled anomalous (frame AUROC).
+* ``driving``: highway-env clips (64 px, ``driving_frames`` frames, 4 clips per episode). Fit on the
+  clips of ``driving_episodes`` training episodes without a collision or near-miss label; test on the
+  clips of as many further episodes (seeds disjoint), anomalous = any ``ego_collision``,
+  ``other_collision`` or ``near_miss`` frame (cut-ins count as normal traffic).
+
+Ours: :class:`~sciffusion.common.anomaly.DiffusionAnomalyDetector` (``fit`` trains a U-Net through
+DiffusionModule for at most ``minutes``; clips use the frame-stack U-Net). PyOD: each detector of
+``pyod`` with its defaults (AutoEncoder: 10 epochs) on the pixels in [0, 1], average-pooled over
+space until an input has at most ``pyod_max_dim`` values. AUROC and the rest on raw scores; NFE per
+input (PyOD: 0 model calls of a diffusion model); scoring time per 1,000 test inputs (fit time apart).
+
+Writes ``results.csv``, ``results.md``, ``results.json``, ``roc_<set>.png`` and ``config.json`` to
+``out`` atomically.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+DATASETS = ("mnist", "smmnist", "driving")
+PYOD_METHODS = ("IForest", "KNN", "ECOD", "PCA", "LOF", "AutoEncoder")
+DRIVING_ANOMALIES = ("ego_collision", "other_collision", "near_miss")
+
+
+@dataclass(frozen=True)
+class OODBenchConfig:
+    """Output folder, sets, our detector's settings (training ``minutes``/``max_steps`` per set, score
+    kind, levels = NFE, density, U-Net width), the PyOD detectors, set sizes and the seed."""
+
+    out: Path
+    datasets: tuple[str, ...] = ("mnist",)
+    minutes: float = 10.0
+    max_steps: int = 5000
+    score: str = "combined"
+    levels: int = 10
+    sigma_min: float = 0.01
+    sigma_max: float = 1.0
+    density: str = "gmm"
+    base_channels: int = 32
+    batch_size: int = 64
+    pyod: tuple[str, ...] = PYOD_METHODS
+    pyod_max_dim: int = 4096
+    mnist_train: int = 4000
+    mnist_test: int = 2000
+    smmnist_clips: int = 1000
+    smmnist_test_clips: int = 200
+    smmnist_size: int = 32
+    smmnist_frames: int = 8
+    driving_episodes: int = 40
+    driving_frames: int = 10
+    seed: int = 0
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.datasets if d not in DATASETS]
+        if unknown or not self.datasets or len(set(self.datasets)) != len(self.datasets):
+            raise ValueError(f"--datasets: need distinct names from {', '.join(DATASETS)}, got "
+                             f"{', '.join(self.datasets) or 'none'}")
+        bad = [m for m in self.pyod if m not in PYOD_METHODS]
+        if bad:
+            raise ValueError(f"--pyod: unknown {bad[0]!r} (choose from {', '.join(PYOD_METHODS)})")
+        sizes = (self.mnist_train, self.mnist_test, self.smmnist_clips, self.smmnist_test_clips, self.driving_episodes)
+        if min(sizes) < 2 or self.smmnist_frames < 4 or self.driving_frames < 2 or self.pyod_max_dim < 16:
+            raise ValueError("set sizes: need >= 2 inputs, >= 4 SM-MNIST frames, >= 2 driving frames, "
+                             "--pyod-max-dim >= 16")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["out"] = str(self.out)
+        return d
+
+
+@dataclass(frozen=True)
+class OODSet:
+    """One benchmark set: normal training pixels uint8 ``[N, (T,) H, W, C]``, test pixels, test
+    labels [M] (1 = anomaly), optional test frame labels [M, T], and its protocol in one line."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    labels: np.ndarray
+    frame_labels: Optional[np.ndarray]
+    protocol: str
+
+
+def mnist_set(cfg: OODBenchConfig) -> OODSet:
+    """MNIST 0–4 normal vs 5–9 (module docstring)."""
+    from sciffusion.common.data import mnist_test_paths
+    from sciffusion.common.io.idx import read_idx
+
+    image_path, label_path = mnist_test_paths()
+    images, digits = read_idx(image_path), read_idx(label_path)
+    pool_images, pool_digits = images[:8000], digits[:8000]
+    train = pool_images[pool_digits <= 4][:cfg.mnist_train]
+    test, test_digits = images[8000:][:cfg.mnist_test], digits[8000:][:cfg.mnist_test]
+    return OODSet("mnist", train[..., None], test[..., None], (test_digits >= 5).astype(np.int64), None,
+                  f"fit on {len(train)} digits 0-4 of MNIST test[:8000]; test {len(test)} digits of "
+                  f"MNIST test[8000:], 5-9 anomalous")
+
+
+def break_motion(clip: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """One SM-MNIST clip ``[T, H, W, C]`` with impossible motion from frame t0 on (module docstring);
+    returns ``(clip, t0)``."""
+    frames = len(clip)
+    t0 = int(rng.integers(frames // 2, max(frames // 2 + 1, (3 * frames) // 4)))
+    out = clip.copy()
+    if kind == "teleport":
+        size = clip.shape[1]
+        dy, dx = (int(rng.integers(size // 4, size // 2 + 1)) * int(rng.choice([-1, 1])) for _ in range(2))
+        out[t0:] = np.roll(clip[t0:], (dy, dx), axis=(1, 2))
+    elif kind == "freeze":
+        out[t0:] = clip[t0]
+    elif kind == "reverse":
+        out[t0:] = clip[t0 - 1::-1][:frames - t0]
+    else:
+        raise ValueError(f"kind: teleport, freeze or reverse, got {kind!r}")
+    return out, t0
+
+
+def smmnist_set(cfg: OODBenchConfig) -> OODSet:
+    """SM-MNIST normal vs impossible motion (module docstring)."""
+    from sciffusion.common.data import mnist_test_paths
+    from sciffusion.common.io.idx import read_idx
+    from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig, generate_smmnist
+
+    images = read_idx(mnist_test_paths()[0])
+    shape = {"frames": cfg.smmnist_frames, "size": cfg.smmnist_size}
+    train, _ = generate_smmnist(images, SMMNISTConfig(clips=cfg.smmnist_clips, split="train", seed=cfg.seed, **shape))
+    n = cfg.smmnist_test_clips
+    test, _ = generate_smmnist(images, SMMNISTConfig(clips=2 * n, split="test", seed=cfg.seed + 1, **shape))
+    rng = np.random.default_rng([cfg.seed, 17])
+    frame_labels = np.zeros((2 * n, cfg.smmnist_frames), np.int64)
+    for i in range(n, 2 * n):
+        test[i], t0 = break_motion(test[i], ("teleport", "freeze", "reverse")[i % 3], rng)
+        frame_labels[i, t0:] = 1
+    return OODSet("smmnist", train, test, frame_labels.max(1), frame_labels,
+                  f"fit on {len(train)} train-split clips {cfg.smmnist_frames}x{cfg.smmnist_size}px; test {n} "
+                  f"normal + {n} teleport/freeze/reverse clips (test split)")
+
+
+def driving_set(cfg: OODBenchConfig) -> OODSet:
+    """highway-env normal vs collision / near-miss clips (module docstring)."""
+    from sciffusion.domains.video.datasets.driving import DrivingConfig, check_driving_installed, generate_driving
+
+    check_driving_installed()
+
+    def episodes(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        video, labels = generate_driving(DrivingConfig(episodes=cfg.driving_episodes, size=64, seed=seed,
+                                                       clip_frames=cfg.driving_frames, clips_per_episode=4))
+        frames = np.zeros(video.shape[:2], np.int64)
+        for name in DRIVING_ANOMALIES:
+            frames |= np.asarray(labels[name]).astype(np.int64)
+        return video, frames
+
+    train, train_frames = episodes(cfg.seed)
+    test, frame_labels = episodes(cfg.seed + 100_000)
+    normal = train[train_frames.max(1) == 0]
+    labels = frame_labels.max(1)
+    return OODSet("driving", normal, test, labels, frame_labels,
+                  f"fit on {len(normal)} event-free clips of {cfg.driving_episodes} episodes; test "
+                  f"{len(test)} clips of {cfg.driving_episodes} other episodes, {int(labels.sum())} with a "
+                  f"collision or near-miss")
+
+
+def model_inputs(pixels: np.ndarray) -> np.ndarray:
+    """uint8 ``[N, (T,) H, W, C]`` → float32 ``[N, C, (T,) H, W]`` in [−1, 1] (the ``ood`` layout)."""
+    return np.moveaxis(pixels.astype(np.float32) / 127.5 - 1.0, -1, 1)
+
+
+def pyod_inputs(pixels: np.ndarray, max_dim: int) -> np.ndarray:
+    """Pixels in [0, 1], average-pooled 2×2 over H, W until at most ``max_dim`` values, ``[N, D]``."""
+    x = pixels.astype(np.float32) / 255.0
+    while x[0].size > max_dim and x.shape[-3] % 2 == 0 and x.shape[-2] % 2 == 0:
+        h, w = x.shape[-3:-1]
+        x = x.reshape(*x.shape[:-3], h // 2, 2, w // 2, 2, x.shape[-1]).mean((-4, -2))
+    return x.reshape(len(x), -1)
+
+
+def _pyod_detector(name: str, seed: int):
+    from pyod.models.auto_encoder import AutoEncoder
+    from pyod.models.ecod import ECOD
+    from pyod.models.iforest import IForest
+    from pyod.models.knn import KNN
+    from pyod.models.lof import LOF
+    from pyod.models.pca import PCA
+
+    return {"IForest": lambda: IForest(random_state=seed), "KNN": KNN, "ECOD": ECOD, "PCA": lambda: PCA(random_state=seed),
+            "LOF": LOF, "AutoEncoder": lambda: AutoEncoder(random_state=seed, verbose=0)}[name]()
+
+
+def _row(data: OODSet, method: str, scores: np.ndarray, nfe: int, fit_seconds: float,
+         score_seconds: float) -> dict[str, Any]:
+    from sciffusion.common.anomaly.metrics import detection_metrics
+
+    m = detection_metrics(scores, data.labels)
+    return {"dataset": data.name, "method": method, "auroc": m.auroc, "aupr_in": m.aupr_in, "aupr_out": m.aupr_out,
+            "fpr_at_95_tpr": m.fpr_at_95_tpr, "f1_max": m.f1_max, "nfe_per_input": nfe,
+            "fit_seconds": round(fit_seconds, 2), "seconds_per_1000_inputs": round(1000 * score_seconds / len(scores), 3),
+            "frame_auroc": None}
+
+
+def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
+    """Fit our detector on the normal training set, score the test set; (row, test scores)."""
+    from sciffusion.common.anomaly import DenoiserNetConfig, DiffusionAnomalyDetector
+    from sciffusion.common.anomaly.metrics import frame_auroc
+    from sciffusion.pipelines.ood.fit import detector_config
+
+    x = model_inputs(data.train)
+    det = DiffusionAnomalyDetector(config=detector_config(cfg.score, cfg.levels, cfg.sigma_min, cfg.sigma_max,
+                                                          cfg.density, minutes=cfg.minutes, max_steps=cfg.max_steps,
+                                                          batch_size=cfg.batch_size, seed=cfg.seed))
+    start = time.monotonic()
+    det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels), progress=progress)
+    fit_seconds = time.monotonic() - start
+    start = time.monotonic()
+    raw = det.score_samples(model_inputs(data.test))
+    scores = det.calibration_.score(raw.features.numpy())
+    row = _row(data, f"diffusion ({cfg.score})", scores, raw.nfe, fit_seconds, time.monotonic() - start)
+    row["train_steps"] = det.fit_report_.steps
+    if data.frame_labels is not None and raw.map is not None:
+        per_frame = raw.map.numpy().reshape(len(scores), data.frame_labels.shape[1], -1).mean(-1)
+        row["frame_auroc"] = frame_auroc(per_frame, data.frame_labels)
+    return row, scores
+
+
+def run_pyod(data: OODSet, name: str, cfg: OODBenchConfig) -> tuple[dict[str, Any], np.ndarray]:
+    """Fit one PyOD detector on the normal training pixels, score the test pixels; (row, test scores)."""
+    train, test = pyod_inputs(data.train, cfg.pyod_max_dim), pyod_inputs(data.test, cfg.pyod_max_dim)
+    det = _pyod_detector(name, cfg.seed)
+    start = time.monotonic()
+    det.fit(train)
+    fit_seconds = time.monotonic() - start
+    start = time.monotonic()
+    scores = np.asarray(det.decision_function(test), dtype=np.float64)
+    return _row(data, f"pyod {name}", scores, 0, fit_seconds, time.monotonic() - start), scores
+
+
+SET_BUILDERS: dict[str, Callable[[OODBenchConfig], OODSet]] = {"mnist": mnist_set, "smmnist": smmnist_set,
+                                                               "driving": driving_set}
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A markdown table of the result rows."""
+    head = ("| set | method | AUROC | AUPR-in | AUPR-out | FPR@95TPR | frame AUROC | NFE/input | s per 1,000 | fit s |\n"
+            "|---|---|---|---|---|---|---|---|---|---|")
+    body = [f"| {r['dataset']} | {r['method']} | {r['auroc']:.4f} | {r['aupr_in']:.4f} | {r['aupr_out']:.4f} | "
+            f"{r['fpr_at_95_tpr']:.4f} | {'' if r['frame_auroc'] is None else format(r['frame_auroc'], '.4f')} | "
+            f"{r['nfe_per_input']} | {r['seconds_per_1000_inputs']:.2f} | {r['fit_seconds']:.1f} |" for r in rows]
+    return "\n".join([head, *body])
+
+
+def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progress: bool = False) -> list[dict]:
+    """Every set of ``cfg``: ours and each PyOD detector; writes the files (module docstring)."""
+    import pandas as pd
+
+    from sciffusion.common.anomaly.metrics import roc_curve
+    from sciffusion.common.io.atomic import atomic_path, refuse_existing
+    from sciffusion.pipelines.ood.plots import save_roc
+
+    refuse_existing(Path(cfg.out), cfg.overwrite, "output folder")
+    rows, curves, protocols = [], {}, {}
+    for name in cfg.datasets:
+        data = SET_BUILDERS[name](cfg)
+        protocols[name] = data.protocol
+        log(f"{name}: {data.protocol}")
+        curves[name] = {}
+        for method in ("ours", *cfg.pyod):
+            row, scores = run_ours(data, cfg, progress) if method == "ours" else run_pyod(data, method, cfg)
+            rows.append(row)
+            fpr, tpr, _ = roc_curve(scores, data.labels)
+            curves[name][row["method"]] = (fpr, tpr, row["auroc"])
+            log(f"  {row['method']:24s} AUROC {row['auroc']:.4f}  NFE {row['nfe_per_input']}  "
+                f"{row['seconds_per_1000_inputs']:.2f} s/1000  (fit {row['fit_seconds']:.1f} s)")
+    with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
+        tmp.mkdir()
+        pd.DataFrame(rows).to_csv(tmp / "results.csv", index=False)
+        (tmp / "results.md").write_text(format_table(rows) + "\n")
+        (tmp / "results.json").write_text(json.dumps({"rows": rows, "protocols": protocols}, indent=2) + "\n")
+        (tmp / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        for name, lines in curves.items():
+            save_roc(lines, tmp / f"roc_{name}.png", title=f"ROC, {name}")
+    return rows
+
+
+__all__ = ["DATASETS", "OODBenchConfig", "OODSet", "PYOD_METHODS", "break_motion", "format_table", "mnist_set",
+           "pyod_inputs", "run_ood_bench", "smmnist_set"]

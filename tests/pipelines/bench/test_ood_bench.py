@@ -1,0 +1,60 @@
+"""bench ood: the impossible-motion anomalies, the PyOD inputs, the config, and a tiny end-to-end run."""
+import json
+
+import numpy as np
+import pytest
+
+from sciffusion.pipelines.bench.ood import OODBenchConfig, break_motion, pyod_inputs, run_ood_bench
+
+
+def _clip(frames=8, size=16):
+    clip = np.zeros((frames, size, size, 1), np.uint8)
+    for t in range(frames):
+        clip[t, 2 + t, 3 + t] = 255  # a dot moving diagonally
+    return clip
+
+
+def test_freeze_reverse_teleport():
+    clip, rng = _clip(), np.random.default_rng(0)
+    frozen, t0 = break_motion(clip, "freeze", rng)
+    assert 4 <= t0 < 6 and np.array_equal(frozen[:t0], clip[:t0])
+    assert all(np.array_equal(frozen[t], clip[t0]) for t in range(t0, 8))
+    reversed_, t0 = break_motion(clip, "reverse", rng)
+    assert all(np.array_equal(reversed_[t0 + k], clip[t0 - 1 - k]) for k in range(8 - t0))
+    jumped, t0 = break_motion(clip, "teleport", rng)
+    assert np.array_equal(jumped[:t0], clip[:t0])
+    y, x = np.argwhere(jumped[t0, ..., 0])[0]
+    dy, dx = (y - (2 + t0)) % 16, (x - (3 + t0)) % 16
+    assert min(dy, 16 - dy) >= 4 and min(dx, 16 - dx) >= 4  # jumped by at least a quarter frame
+    assert jumped[t0:].sum() == clip[t0:].sum()  # the content moved, none was lost
+    with pytest.raises(ValueError, match="teleport, freeze or reverse"):
+        break_motion(clip, "swap", rng)
+
+
+def test_pyod_inputs_pool_exactly():
+    pixels = np.arange(2 * 4 * 4 * 1, dtype=np.uint8).reshape(2, 4, 4, 1)
+    out = pyod_inputs(pixels, max_dim=4)
+    assert out.shape == (2, 4)
+    assert np.allclose(out[0, 0], pixels[0, :2, :2].mean() / 255)
+    assert pyod_inputs(pixels, max_dim=16).shape == (2, 16)  # small enough: not pooled
+
+
+def test_config_errors(tmp_path):
+    with pytest.raises(ValueError, match="--datasets"):
+        OODBenchConfig(out=tmp_path, datasets=("cifar",))
+    with pytest.raises(ValueError, match="--pyod: unknown 'OCSVM'"):
+        OODBenchConfig(out=tmp_path, pyod=("OCSVM",))
+
+
+def test_tiny_run_writes_the_table(tmp_path):
+    pytest.importorskip("pyod")
+    cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist",), minutes=0.5, max_steps=3, levels=2,
+                         base_channels=8, pyod=("KNN", "ECOD"), smmnist_clips=12, smmnist_test_clips=6,
+                         smmnist_size=16, smmnist_frames=4)
+    rows = run_ood_bench(cfg, log=lambda _: None)
+    assert [r["method"] for r in rows] == ["diffusion (combined)", "pyod KNN", "pyod ECOD"]
+    assert rows[0]["nfe_per_input"] == 2 and rows[0]["frame_auroc"] is not None
+    assert all(0 <= r["auroc"] <= 1 for r in rows)
+    saved = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert saved["rows"][1]["auroc"] == rows[1]["auroc"] and "teleport" in saved["protocols"]["smmnist"]
+    assert (tmp_path / "b" / "roc_smmnist.png").is_file() and "| smmnist | pyod KNN |" in (tmp_path / "b" / "results.md").read_text()
