@@ -1,4 +1,5 @@
-"""`sciffusion video` commands: datasets in zarr, real footage in, baselines and metrics out.
+"""`sciffusion video` commands: datasets in zarr, real footage in, baselines and metrics out, and the
+video diffusion model: train, predict, generate.
 
 Each command parses its options, builds a typed config and calls one pipeline function from
 ``sciffusion.pipelines.video``; heavy imports happen inside the commands.
@@ -15,7 +16,8 @@ from sciffusion.cli.errors import user_errors_exit
 from sciffusion.cli.options import check_seed, seed_option
 
 app = typer.Typer(help="Video datasets in zarr, footage ingest, prediction baselines, metrics (PSNR, SSIM, "
-                       "FVD), mosaics.", no_args_is_help=True)
+                       "FVD), mosaics; a space-time video diffusion model: train, predict, generate.",
+                  no_args_is_help=True)
 
 
 @contextlib.contextmanager
@@ -203,3 +205,90 @@ def train(
     typer.echo(f"trained {result['steps']} steps (stopped by {result['stopped']}) in {result['seconds']:.0f} s, "
                f"{result['parameters']:,} parameters, {result['train_clips']} train / {result['val_clips']} val clips; "
                f"wrote {out}/model.ckpt, last.ckpt, curves.csv, curves.png, config.json")
+
+
+def _sampling_run(model: Optional[Path], sampler: str, steps: int, seed: int, device: str, batch_size: int,
+                  guidance: float = 1.0, guidance_interval: Optional[str] = None):
+    """The shared --model/--sampler/--steps/--seed/--device/--batch-size (and guidance) options as a SamplingRun."""
+    from sciffusion.domains.video.sampling import SamplingConfig
+    from sciffusion.pipelines.video.sampling_run import SamplingRun
+
+    interval = None
+    if guidance_interval is not None:
+        try:
+            lo, hi = (float(v) for v in guidance_interval.split(","))
+        except ValueError:
+            raise ValueError(f"--guidance-interval: expected 'LO,HI' in sigma units, got {guidance_interval!r}") from None
+        interval = (lo, hi)
+    return SamplingRun(model=model, sampling=SamplingConfig(sampler=sampler, steps=steps, guidance=guidance,
+                                                            guidance_interval=interval),
+                       seed=seed, device=device, batch_size=batch_size)
+
+
+MODEL_HELP = "Model file (RUN_DIR/model.ckpt of 'video train'); default: the bundled model."
+SAMPLER_HELP = "A core sampler (sciffusion bench samplers --help lists them): euler, heun, dpmpp_2m, ..."
+
+
+@app.command("predict")
+@user_errors_exit
+def predict(
+    input: Path = typer.Option(..., "--input", help="Clips to continue: a zarr dataset store or a video file."),
+    out: Path = typer.Option(..., "--out", help="Output .mp4/.gif: context + prediction of the first clip."),
+    model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
+    context: int = typer.Option(10, "--context", help="Context frames K taken from each clip."),
+    frames: int = typer.Option(10, "--frames", help="Frames N to predict (rolled out block by block)."),
+    samples: int = typer.Option(1, "--samples", help="Samples per clip (best-of-k in evaluate)."),
+    clips: Optional[int] = typer.Option(None, "--clips", help="Zarr input: the first N clips (default: all)."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Also write a prediction store .zarr for evaluate."),
+    compare: Optional[Path] = typer.Option(None, "--compare",
+                                           help="Side-by-side context | prediction | truth (default OUT_compare)."),
+    sampler: str = typer.Option("dpmpp_2m", "--sampler", help=SAMPLER_HELP),
+    steps: int = typer.Option(20, "--steps", help="Sampler steps per block."),
+    seed: int = seed_option(0, "Seed of the sampling noise."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Predict the next frames of clips (MP4/GIF, side-by-side, optional zarr prediction store)."""
+    from sciffusion.pipelines.video.predict import PredictConfig, predict as run
+
+    cfg = PredictConfig(input=input, out=out, context=context, frames=frames, samples=samples, clips=clips,
+                        store=store, compare=compare, overwrite=overwrite,
+                        run=_sampling_run(model, sampler, steps, seed, device, batch_size))
+    with _progress("predicted frames", None) as advance:
+        result = run(cfg, advance)
+    typer.echo(f"predicted {result['frames']} frames x {result['samples']} sample(s) for {result['clips']} clip(s); "
+               f"wrote {result['out']}, {result['compare']}" + (f", {result['store']}" if result["store"] else ""))
+
+
+@app.command("generate")
+@user_errors_exit
+def generate(
+    out: Path = typer.Option(..., "--out", help="Output folder (clips as MP4 + GIF, contact sheet, clips.zarr)."),
+    model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
+    event: Optional[str] = typer.Option(None, "--event", help="normal | collision | cut-in | near-miss "
+                                                              "(models trained with events)."),
+    clips: int = typer.Option(4, "--clips", help="Number of clips."),
+    frames: int = typer.Option(10, "--frames", help="Frames per clip."),
+    guidance: float = typer.Option(2.0, "--guidance", help="Classifier-free guidance scale on the event (1 = none)."),
+    guidance_interval: Optional[str] = typer.Option(None, "--guidance-interval",
+                                                    help="LO,HI: guide only for LO <= sigma <= HI."),
+    fps: float = typer.Option(10.0, "--fps", help="Frame rate of the written videos."),
+    sampler: str = typer.Option("dpmpp_2m", "--sampler", help=SAMPLER_HELP),
+    steps: int = typer.Option(20, "--steps", help="Sampler steps per block."),
+    seed: int = seed_option(0, "Seed of the sampling noise."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Generate new clips, optionally of one driving event (classifier-free guidance)."""
+    from sciffusion.pipelines.video.generate import GenerateConfig, generate as run
+
+    cfg = GenerateConfig(out=out, event=event, clips=clips, frames=frames, fps=fps, overwrite=overwrite,
+                         run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
+                                           guidance_interval))
+    with _progress("generated frames", clips * frames) as advance:
+        result = run(cfg, advance)
+    typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"
+               + (f" (event {result['event']})" if result["event"] else "")
+               + f"; wrote {out}/clip_*.mp4|gif, contact_sheet.png, clips.zarr, config.json")

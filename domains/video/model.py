@@ -20,6 +20,9 @@ from torch import nn
 from sciffusion.domains.video.events import EVENTS
 
 ARCHS = ("spacetime", "concat")
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BUNDLED_MODELS = {"smmnist": DATA_DIR / "video_smmnist.ckpt", "driving": DATA_DIR / "video_driving.ckpt"}
+"""Model files shipped with the package (present only once trained and committed; see data/README.md)."""
 FILE_KIND = "sciffusion-video-model"
 FILE_VERSION = 1
 
@@ -145,4 +148,15 @@ def read_model_file(path: Path | str, map_location: Any = "cpu") -> LoadedVideoM
     return LoadedVideoModel(config, train, net.eval(), dict(content.get("meta", {})))
 
 
-__all__ = ["ARCHS", "FILE_KIND", "LoadedVideoModel", "VideoModelConfig", "model_file", "read_model_file"]
+def resolve_model_path(path: Path | str | None, default: str = "smmnist") -> Path:
+    """``path``, or the bundled model ``default`` when None; a one-line error when neither exists."""
+    if path is not None:
+        return Path(path)
+    bundled = BUNDLED_MODELS[default]
+    if not bundled.is_file():
+        raise FileNotFoundError(f"--model: no bundled {default} model in this install ({bundled.name}); pass "
+                                "--model RUN_DIR/model.ckpt from 'sciffusion video train'")
+    return bundled
+
+
+__all__ = ["ARCHS", "BUNDLED_MODELS", "resolve_model_path", "FILE_KIND", "LoadedVideoModel", "VideoModelConfig", "model_file", "read_model_file"]

@@ -125,3 +125,12 @@ def comparison_frames(context: np.ndarray, prediction: np.ndarray, truth: np.nda
 def comparison_still(context: np.ndarray, prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Still grid for N clips (one :func:`comparison_strip` per clip, stacked), uint8 [H', W', 3]."""
     return _vstack([comparison_strip(c, p, t) for c, p, t in zip(context, prediction, truth)], value=128)
+
+
+def contact_sheet(clips: np.ndarray) -> np.ndarray:
+    """Still grid of N clips, one row per clip and one column per frame: clips uint8 [N, T, H, W, C]
+    -> uint8 [N·H + seps, T·W + seps, 3]."""
+    clips = np.asarray(clips)
+    if clips.ndim != 5:
+        raise ValueError(f"contact sheet: need clips [N, T, H, W, C], got shape {clips.shape}")
+    return _vstack([_hstack(list(_rgb(clip))) for clip in clips], value=128)

@@ -45,3 +45,14 @@ def test_unknown_suffix_and_float_frames_are_rejected(tmp_path):
         writers.write_video(tmp_path / "a.avi", _frames(), 5)
     with pytest.raises(ValueError, match="uint8"):
         writers.write_gif(tmp_path / "a.gif", _frames().astype(float), 5)
+
+
+def test_contact_sheet_layout():
+    from sciffusion.domains.video.writers import SEPARATOR_PX, contact_sheet
+
+    clips = np.zeros((2, 3, 4, 5, 1), np.uint8)
+    clips[1, 2] = 200
+    sheet = contact_sheet(clips)
+    assert sheet.shape == (2 * 4 + SEPARATOR_PX, 3 * 5 + 2 * SEPARATOR_PX, 3)
+    row, col = 4 + SEPARATOR_PX, 2 * (5 + SEPARATOR_PX)
+    assert (sheet[row:row + 4, col:col + 5] == 200).all() and (sheet[:4, :5] == 0).all()

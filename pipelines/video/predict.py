@@ -1,0 +1,139 @@
+"""``sciffusion video predict``: continue clips from their first K frames with a trained model.
+
+Input: a zarr dataset store (clips [N, T, H, W, C]) or a video file (decoded like ``ingest``, frames
+resized to the model's size; one clip). Each clip's frames [0, K) are the context; the model rolls
+out ``frames`` new frames (:func:`~sciffusion.domains.video.sampling.rollout`), ``samples`` times.
+
+Outputs (each written atomically, never over an existing file without ``overwrite``):
+``out`` (.mp4/.gif) context + prediction of clip 0, sample 0; ``compare`` (default ``<out>_compare``
+with the same suffix) context | prediction | truth for the first ``compare_clips`` clips (truth frames
+past the end of the input are black); ``store`` (optional, zarr input only) a prediction store
+``video`` uint8 [N, K, frames, H, W, C] that ``sciffusion video evaluate`` reads against the input
+store; ``<out>.json`` the resolved settings.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from sciffusion.common.io.atomic import atomic_path, refuse_existing
+from sciffusion.pipelines.video.sampling_run import SamplingRun, load_model
+
+VIDEO_SUFFIXES = (".mp4", ".gif")
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    input: Path
+    out: Path
+    run: SamplingRun = field(default_factory=SamplingRun)
+    context: int = 10
+    frames: int = 10
+    samples: int = 1
+    clips: Optional[int] = None
+    store: Optional[Path] = None
+    compare: Optional[Path] = None
+    compare_clips: int = 4
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if Path(self.out).suffix.lower() not in VIDEO_SUFFIXES:
+            raise ValueError(f"--out: {self.out} must end in .mp4 or .gif")
+        if self.compare is not None and Path(self.compare).suffix.lower() not in VIDEO_SUFFIXES:
+            raise ValueError(f"--compare: {self.compare} must end in .mp4 or .gif")
+        if self.store is not None and Path(self.store).suffix != ".zarr":
+            raise ValueError(f"--store: {self.store} should end in .zarr")
+        for name in ("context", "frames", "samples", "compare_clips"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')}: must be >= 1, got {getattr(self, name)}")
+        if self.clips is not None and self.clips < 1:
+            raise ValueError(f"--clips: must be >= 1, got {self.clips}")
+
+    @property
+    def compare_path(self) -> Path:
+        out = Path(self.out)
+        return Path(self.compare) if self.compare is not None else out.with_name(f"{out.stem}_compare{out.suffix}")
+
+
+def read_clips(path: Path, size: int, channels: int, clips: Optional[int]) -> tuple[np.ndarray, float, bool]:
+    """(uint8 [N, T, size, size, channels], fps, is_store) from a zarr store or a video file."""
+    path = Path(path)
+    if path.suffix == ".zarr" or (path / "zarr.json").is_file() or (path / ".zgroup").is_file():
+        from sciffusion.domains.video.zarr_store import open_video_store
+
+        store = open_video_store(path, kind="dataset")
+        n = store.num_clips if clips is None else min(clips, store.num_clips)
+        video = store.video[:n]
+        if video.shape[2:] != (size, size, channels):
+            raise ValueError(f"{path}: frames {video.shape[2]}x{video.shape[3]}x{video.shape[4]}, the model takes "
+                             f"{size}x{size}x{channels}")
+        return video, store.fps, True
+    from sciffusion.domains.video.ingest import IngestConfig, decode_video
+
+    decoded = decode_video(path, IngestConfig(size=size))
+    frames = decoded.frames
+    if channels == 1:
+        frames = frames.mean(axis=-1, keepdims=True).round().astype(np.uint8)
+    return frames[None], decoded.fps, False
+
+
+def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None) -> dict:
+    """Run the prediction and write the outputs; returns a summary dict."""
+    import torch
+
+    from sciffusion.domains.video import writers
+    from sciffusion.domains.video.datamodule import to_uint8, to_unit_range
+    from sciffusion.domains.video.sampling import rollout
+    from sciffusion.domains.video.zarr_store import write_video_store
+
+    outputs = [Path(cfg.out), cfg.compare_path, Path(str(cfg.out) + ".json")] + ([Path(cfg.store)] if cfg.store else [])
+    for path in outputs:
+        refuse_existing(path, cfg.overwrite, "output")
+    model, model_path = load_model(cfg.run)
+    m = model.config
+    video, fps, is_store = read_clips(cfg.input, m.size, m.channels, cfg.clips)
+    n, t = video.shape[:2]
+    if t < cfg.context:
+        raise ValueError(f"{cfg.input}: {t} frames per clip, need at least --context {cfg.context}")
+    if cfg.store is not None:
+        if not is_store:
+            raise ValueError("--store: needs a zarr --input (evaluate scores the prediction against it)")
+        if t < cfg.context + cfg.frames:
+            raise ValueError(f"{cfg.input}: {t} frames per clip, a prediction store needs context + frames = "
+                             f"{cfg.context + cfg.frames}")
+    generator = torch.Generator().manual_seed(cfg.run.seed)
+    prediction = np.empty((n, cfg.samples, cfg.frames) + video.shape[2:], np.uint8)
+    for first in range(0, n, cfg.run.batch_size):
+        context = to_unit_range(torch.from_numpy(np.ascontiguousarray(video[first:first + cfg.run.batch_size,
+                                                                           :cfg.context])))
+        for k in range(cfg.samples):
+            frames = rollout(model, context, cfg.frames, cfg.run.sampling, generator, progress=progress)
+            prediction[first:first + len(context), k] = to_uint8(frames).numpy()
+    truth = np.zeros((n, cfg.frames) + video.shape[2:], np.uint8)
+    known = video[:, cfg.context:cfg.context + cfg.frames]
+    truth[:, :known.shape[1]] = known
+    shown = min(cfg.compare_clips, n)
+    with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
+        writers.write_video(tmp, np.concatenate([video[0, :cfg.context], prediction[0, 0]]), fps)
+    with atomic_path(cfg.compare_path, overwrite=cfg.overwrite) as tmp:
+        writers.write_video(tmp, writers.comparison_frames(video[:shown, :cfg.context], prediction[:shown, 0],
+                                                           truth[:shown]), fps)
+    settings = {"command": "sciffusion video predict", "input": str(cfg.input), "context": cfg.context,
+                "frames": cfg.frames, "samples": cfg.samples, "clips": n, "model_step": model.meta.get("step"),
+                "arch": m.arch, **cfg.run.to_dict(model_path)}
+    if cfg.store is not None:
+        attrs = {"method": f"sciffusion-{m.arch}", "context": cfg.context, "horizon": cfg.frames,
+                 "truth": str(cfg.input), "fps": fps, "samples": cfg.samples, "settings": settings}
+        with atomic_path(cfg.store, overwrite=cfg.overwrite) as tmp:
+            write_video_store(tmp, prediction, attrs, kind="prediction")
+    with atomic_path(str(cfg.out) + ".json", overwrite=cfg.overwrite) as tmp:
+        tmp.write_text(json.dumps(settings, indent=1) + "\n")
+    return {"clips": n, "samples": cfg.samples, "frames": cfg.frames, "out": str(cfg.out),
+            "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store)}
+
+
+__all__ = ["PredictConfig", "predict", "read_clips"]

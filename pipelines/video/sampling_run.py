@@ -1,0 +1,62 @@
+"""What ``video predict`` and ``video generate`` share: the device, the model on it, the seeded sampling
+options, and frame conversions between the model's [-1, 1] tensors and uint8 stores."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from sciffusion.domains.video.sampling import SamplingConfig
+
+
+@dataclass(frozen=True)
+class SamplingRun:
+    """model: a model file (None: the bundled one); sampling: sampler, steps, σ grid, guidance;
+    seed: seeds the CPU generator of all noise; device: ``cpu``, ``cuda``, ``cuda:1``; batch_size:
+    clips per sampler call."""
+
+    model: Optional[Path] = None
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    seed: int = 0
+    device: str = "cpu"
+    batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size: must be >= 1, got {self.batch_size}")
+
+    def to_dict(self, model_path: Path) -> dict:
+        import dataclasses
+
+        return {"model": str(model_path), "sampling": dataclasses.asdict(self.sampling), "seed": self.seed,
+                "device": self.device, "batch_size": self.batch_size}
+
+
+def device_of(name: str):
+    """``torch.device`` for ``--device`` (``cpu``, ``cuda``, ``cuda:1``); CUDA must be available.
+    (The docking pipeline has the same check in ``dock_inputs.device_of``; one of them should move to common.)"""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device: not a torch device name, got {name!r} (cpu, cuda, cuda:0, ...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device: {name} requested but CUDA is not available here")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device: only cpu and cuda are supported, got {name!r}")
+    return device
+
+
+def load_model(run: SamplingRun, default: str = "smmnist"):
+    """(the model file's :class:`LoadedVideoModel` with its network on ``run.device``, its path)."""
+    from sciffusion.domains.video.model import read_model_file, resolve_model_path
+
+    device = device_of(run.device)
+    path = resolve_model_path(run.model, default)
+    model = read_model_file(path)
+    model.net.to(device)
+    return model, path
+
+
+__all__ = ["SamplingRun", "device_of", "load_model"]

@@ -1,0 +1,127 @@
+"""`sciffusion video train | predict | generate` on tiny stores and a tiny randomly initialised model."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from sciffusion.cli.main import app
+
+runner = CliRunner()
+BUNDLED_CLIP = Path(__file__).resolve().parents[2] / "domains" / "video" / "data" / "udacity_lane_clip.mp4"
+TINY_MODEL = dict(size=16, base_channels=8, channel_mults=(1, 2), spatial_attention=(False, False),
+                  temporal_attention=(False, True), heads=2, groups=4, embed_dim=16, past_frames=2, frames=3)
+
+
+def invoke(*args):
+    return runner.invoke(app, ["video", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("video")
+    r = invoke("make-smmnist", "--out", root / "s.zarr", "--clips", 3, "--frames", 8, "--size", 16, "--split", "test")
+    assert r.exit_code == 0, r.output
+    return root
+
+
+def _model(path: Path, **kw) -> Path:
+    from sciffusion.common.training.config import TrainConfig
+    from sciffusion.domains.video.model import VideoModelConfig, model_file
+
+    cfg = VideoModelConfig(**{**TINY_MODEL, **kw})
+    torch.manual_seed(0)
+    net = cfg.network()
+    head = net.head[-1] if cfg.arch == "spacetime" else net.unet.head[-1]
+    torch.nn.init.normal_(head.weight, std=0.1)
+    torch.save(model_file(net, cfg, TrainConfig().to_dict(), {"step": 0}), path)
+    return path
+
+
+def test_predict_writes_video_compare_and_a_store_evaluate_reads(data, tmp_path):
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    model = _model(tmp_path / "m.ckpt")
+    out, store = tmp_path / "p.gif", tmp_path / "p.zarr"
+    r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 3, "--frames", 4,
+               "--samples", 2, "--store", store, "--out", out, "--sampler", "euler", "--steps", 2, "--seed", 1)
+    assert r.exit_code == 0, r.output
+    assert out.is_file() and (tmp_path / "p_compare.gif").is_file()
+    pred = open_video_store(store, kind="prediction")
+    assert pred.video.shape == (3, 2, 4, 16, 16, 1) and pred.context == 3 and pred.horizon == 4
+    assert not np.array_equal(pred.video[:, 0], pred.video[:, 1])  # two different samples
+    settings = json.loads(Path(str(out) + ".json").read_text())
+    assert settings["sampling"]["sampler"] == "euler" and settings["seed"] == 1
+    r = invoke("evaluate", "--pred", store, "--truth", data / "s.zarr", "--out", tmp_path / "rep", "--no-fvd")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "rep" / "summary.json").read_text())["samples"] == 2
+    # the same seed gives the same prediction
+    r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 3, "--frames", 4,
+               "--samples", 2, "--store", tmp_path / "q.zarr", "--out", tmp_path / "q.gif", "--sampler", "euler",
+               "--steps", 2, "--seed", 1)
+    assert r.exit_code == 0 and np.array_equal(open_video_store(tmp_path / "q.zarr").video[...], pred.video[...])
+
+
+def test_predict_from_a_video_file(tmp_path):
+    model = _model(tmp_path / "m.ckpt", channels=3)
+    r = invoke("predict", "--model", model, "--input", BUNDLED_CLIP, "--context", 2, "--frames", 3,
+               "--out", tmp_path / "p.mp4", "--steps", 1, "--sampler", "euler")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "p.mp4").stat().st_size > 0 and (tmp_path / "p_compare.mp4").is_file()
+
+
+def test_predict_errors_are_one_line(data, tmp_path):
+    model = _model(tmp_path / "m.ckpt")
+    r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 9, "--out", tmp_path / "p.gif")
+    assert r.exit_code == 2 and "need at least --context 9" in r.output
+    r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 1, "--out", tmp_path / "p.gif")
+    assert r.exit_code == 2 and "error: --context: the model conditions on 2 past frames" in r.output
+    r = invoke("predict", "--model", model, "--input", BUNDLED_CLIP, "--store", tmp_path / "x.zarr",
+               "--out", tmp_path / "p.gif")
+    assert r.exit_code == 2 and "--store: needs a zarr --input" in r.output
+    r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--sampler", "nope", "--out", tmp_path / "p.gif")
+    assert r.exit_code == 2 and "--sampler: unknown 'nope'" in r.output
+    r = invoke("predict", "--model", tmp_path / "none.ckpt", "--input", data / "s.zarr", "--out", tmp_path / "p.gif")
+    assert r.exit_code == 2 and "no such checkpoint file" in r.output
+
+
+def test_generate_with_event_guidance(tmp_path):
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    model = _model(tmp_path / "m.ckpt", channels=3, events=True)
+    out = tmp_path / "gen"
+    r = invoke("generate", "--model", model, "--event", "collision", "--clips", 3, "--frames", 4, "--out", out,
+               "--steps", 2, "--sampler", "heun", "--guidance", 2.0, "--guidance-interval", "0.1,10")
+    assert r.exit_code == 0, r.output
+    store = open_video_store(out / "clips.zarr")
+    assert store.video.shape == (3, 4, 16, 16, 3) and store.labels["event"][...].tolist() == [1, 1, 1]
+    assert sorted(p.name for p in out.glob("clip_*")) == [f"clip_00{i}.{s}" for i in range(3) for s in ("gif", "mp4")]
+    assert (out / "contact_sheet.png").is_file()
+    assert json.loads((out / "config.json").read_text())["sampling"]["guidance_interval"] == [0.1, 10.0]
+    r = invoke("generate", "--model", model, "--event", "explosion", "--out", tmp_path / "g2")
+    assert r.exit_code == 2 and "--event: must be one of" in r.output
+    r = invoke("generate", "--model", model, "--out", out)
+    assert r.exit_code == 2 and "already exists" in r.output
+
+
+def test_generate_event_needs_an_event_model(tmp_path):
+    r = invoke("generate", "--model", _model(tmp_path / "m.ckpt"), "--event", "cut-in", "--clips", 1,
+               "--frames", 2, "--out", tmp_path / "g", "--steps", 1)
+    assert r.exit_code == 2 and "trained without event labels" in r.output
+
+
+def test_train_command(data, tmp_path):
+    cfg = {"model": {k: list(v) if isinstance(v, tuple) else v for k, v in TINY_MODEL.items()},
+           "data": {"train": str(data / "s.zarr"), "batch_size": 2, "val_every": 3},
+           "schedule": {"max_steps": 2, "val_every": 1, "checkpoint_every": 1}}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    r = invoke("train", "--config", tmp_path / "c.json", "--out", tmp_path / "run", "--no-progress")
+    assert r.exit_code == 2 and "test-split store" in r.output  # make-smmnist --split test: never trained on
+    cfg["data"]["train"] = str(tmp_path / "t.zarr")
+    assert invoke("make-smmnist", "--out", tmp_path / "t.zarr", "--clips", 4, "--frames", 6, "--size", 16).exit_code == 0
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    r = invoke("train", "--config", tmp_path / "c.json", "--out", tmp_path / "run", "--no-progress", "--max-steps", 1)
+    assert r.exit_code == 0, r.output
+    assert "trained 1 steps" in r.output and (tmp_path / "run" / "model.ckpt").is_file()
