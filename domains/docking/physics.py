@@ -18,6 +18,11 @@ generator's confidence. Rankings (``rank_by``):
 - ``learned``: a :class:`~.pose_ranker.PoseRanker` fitted on the training split over the learned
   confidence, the Vina-like terms and the agreement between poses (``sciffusion docking train-ranker``).
 
+Refinement also keeps every ligand–receptor heavy-atom pair at 0.8 × its radii sum or more
+(:mod:`~.contact_distance`, ``contact_penalty``), and poses that still fail PoseBusters' minimum-distance
+criterion (0.75 ×) are ranked after every pose that passes (their confidence lowered by
+:data:`CLASH_DEMOTION`); ``min_distance_ratio`` is written per pose.
+
 Receptor grids come from a :class:`~.pose_energy.ReceptorGrids` shared across calls (built once per
 receptor, box and ligand atom type).
 """
@@ -29,6 +34,9 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import Tensor
 
+from sciffusion.domains.docking.contact_distance import (
+    PB_CLASH_CUTOFF, contact_penalty_fn, min_distance_ratio, pair_radii,
+)
 from sciffusion.domains.docking.pockets import Box
 from sciffusion.domains.docking.pose_ranker import PoseRanker
 from sciffusion.domains.docking.pose_energy import LigandVina, ReceptorGrids, pose_objective_fn, score_poses
@@ -46,6 +54,11 @@ MC_ROUNDS = 4
 MC_STEP = {"translation": 1.0, "rotation": 0.3, "torsion": 0.6}
 """Standard deviations of a Monte-Carlo perturbation per pose: Å per axis, radians per rotation-vector
 axis, radians per torsion."""
+CLASH_DEMOTION = 1000.0
+"""Subtracted from the ranking confidence of a pose that fails PoseBusters' minimum distance to the
+protein, so every passing pose ranks first."""
+CONTACT_PAD = 6.0
+"""Å around the poses' bounding box: receptor atoms further away cannot reach a pose during refinement."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +78,7 @@ class PhysicsRanked:
     name: str = ""
     kind: str = ""
     ranker: Optional[PoseRanker] = None
+    contact_penalty: bool = True
 
     def __post_init__(self) -> None:
         if self.rank_by not in RANK_BY:
@@ -93,6 +107,14 @@ class PhysicsRanked:
         pos = poses.pos.detach().to(torch.float64).cpu()
         with torch.no_grad():
             before = objective(pos)
+        rec_pos, rec_symbols = _receptor_near(receptor, pos, CONTACT_PAD)
+        radii = pair_radii([a.GetSymbol() for a in ligand.mol.GetAtoms()], rec_symbols)
+        if self.contact_penalty and self.refine_steps:
+            penalty = contact_penalty_fn(rec_pos, radii)
+            vina_objective = objective
+
+            def objective(p: Tensor) -> Tensor:
+                return vina_objective(p) + penalty(p)
         confidence, properties = poses.confidence.detach().cpu(), {k: v.cpu() for k, v in poses.properties.items()}
         if self.refine_steps:
             with torch.enable_grad():  # callers may run under no_grad (Lightning's predict loop)
@@ -103,9 +125,12 @@ class PhysicsRanked:
                 confidence, properties = scores.pop("confidence").cpu(), {**properties, **scores}
         properties.update(score_poses(grids, vina, pos))
         properties["energy_before_refine"] = before.detach()
+        ratio = min_distance_ratio(pos, rec_pos, radii)
+        properties["min_distance_ratio"] = ratio
         if self.rank_by != "confidence":
             properties["model_confidence"] = confidence.to(torch.float64)
             confidence = rank_confidence(confidence, properties["vina_score"], self.rank_by, properties, self.ranker)
+        confidence = confidence.to(torch.float64) - CLASH_DEMOTION * (ratio < PB_CLASH_CUTOFF).to(torch.float64)
         return PoseSet(pos=pos, confidence=confidence, properties=properties,
                        conformer=None if poses.conformer is None else poses.conformer.cpu())
 
@@ -136,6 +161,18 @@ class PhysicsRanked:
             "ranker": None if self.ranker is None else self.ranker.to_dict(),
             "grid_spacing": self.grids.spacing}})
         return out
+
+
+def _receptor_near(receptor: PreparedReceptor, pos: Tensor, pad: float) -> tuple[Tensor, list[str]]:
+    """(positions [A', 3] Å float64, element symbols) of the receptor heavy atoms inside the bounding box
+    of pos [K, N, 3] padded by ``pad`` Å (an element outside the receptor vocabulary reads as carbon)."""
+    from sciffusion.domains.docking.features import RECEPTOR_ELEMENTS
+
+    rec = receptor.atoms["pos"].to(torch.float64).cpu()
+    flat = pos.reshape(-1, 3)
+    keep = ((rec >= flat.amin(0) - pad) & (rec <= flat.amax(0) + pad)).all(dim=1)
+    symbols = [*RECEPTOR_ELEMENTS, "C"]
+    return rec[keep], [symbols[int(c)] for c in receptor.atoms["element"].cpu()[keep]]
 
 
 def rank_confidence(confidence: Tensor, vina_score: Tensor, rank_by: str,

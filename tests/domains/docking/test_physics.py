@@ -10,7 +10,8 @@ import torch
 
 from sciffusion.domains.docking.conformers import strip_hydrogens
 from sciffusion.domains.docking.ligand_io import read_ligand
-from sciffusion.domains.docking.physics import PhysicsRanked, physics_control, rank_confidence
+from sciffusion.domains.docking.contact_distance import PB_CLASH_CUTOFF
+from sciffusion.domains.docking.physics import CLASH_DEMOTION, PhysicsRanked, physics_control, rank_confidence
 from sciffusion.domains.docking.pockets import Box
 from sciffusion.domains.docking.pose_energy import LigandVina, ReceptorGrids, pose_objective_fn
 from sciffusion.domains.docking.pose_generators import (
@@ -58,9 +59,11 @@ def test_refined_random_poses_keep_geometry_and_lower_the_score(complex_6yqw):
     objective = poses.properties["vina_inter"] + poses.properties["vina_intra"]
     assert (objective <= poses.properties["energy_before_refine"]).all()
     assert float(objective.mean()) < float(poses.properties["energy_before_refine"].mean()) - 5
-    assert torch.equal(poses.confidence, -poses.properties["vina_score"])
-    ranked = poses.ranked().properties["vina_score"]
-    assert torch.equal(ranked, torch.sort(ranked).values)
+    clashing = poses.properties["min_distance_ratio"] < PB_CLASH_CUTOFF
+    assert torch.equal(poses.confidence, -poses.properties["vina_score"] - CLASH_DEMOTION * clashing.double())
+    ranked = poses.ranked().properties
+    passing = ranked["vina_score"][ranked["min_distance_ratio"] >= PB_CLASH_CUTOFF]
+    assert torch.equal(passing, torch.sort(passing).values)  # passing poses first, by the Vina-like score
     unrefined = PhysicsRanked(RandomPoseGenerator(), rank_by="vina", grids=grids).generate(
         receptor, [ligand], box, 6, torch.Generator().manual_seed(1))[0]
     assert torch.allclose(unrefined.properties["energy_before_refine"], poses.properties["energy_before_refine"])
