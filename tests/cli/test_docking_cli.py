@@ -158,3 +158,17 @@ def test_evaluate_names_the_method_after_the_pred_folder(tmp_path):
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines() if line.startswith("mine")]
     assert rows and rows[0][1] == "1" and rows[0][3] == "100.0%"
+
+
+def test_train_ranker_and_screen_bad_inputs_are_one_line(tmp_path):
+    result = runner.invoke(app, ["docking", "train-ranker", "--train", "no-equals-sign", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "expected PRED_DIR=REF_DIR" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = runner.invoke(app, ["docking", "train-ranker", "--train", f"{tmp_path / 'none'}={DATA}",
+                                 "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "prediction folder not found" in result.output and not (tmp_path / "r").exists()
+    result = runner.invoke(app, ["bench", "docking-screen", "--protein", str(DATA / "6XG5_TOP_protein.pdb.gz"),
+                                 "--ref-ligand", str(DATA / "6XG5_TOP_ligand.sdf"), "--ligands",
+                                 str(tmp_path / "none.csv"), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "none.csv: file not found (--ligands)" in result.output
+    assert "--vina-count" in runner.invoke(app, ["bench", "docking-screen", "--help"]).output
