@@ -21,7 +21,7 @@ from sciffusion.domains.video.events import EVENTS
 
 ARCHS = ("spacetime", "concat")
 DATA_DIR = Path(__file__).resolve().parent / "data"
-BUNDLED_MODELS = {"smmnist": DATA_DIR / "video_smmnist.ckpt", "driving": DATA_DIR / "video_driving.ckpt"}
+BUNDLED_MODELS = {"smmnist": DATA_DIR / "video_smmnist.pt", "driving": DATA_DIR / "video_driving.pt"}
 """Model files shipped with the package (present only once trained and committed; see data/README.md)."""
 FILE_KIND = "sciffusion-video-model"
 FILE_VERSION = 1

@@ -80,3 +80,15 @@ def test_generation_from_no_context_and_guidance(tmp_path):
     assert torch.allclose(guided, uncond + 3.0 * (plain - uncond), atol=1e-5)  # CFG: D_u + w (D_c - D_u)
     with pytest.raises(ValueError, match="--sampler"):
         SamplingConfig(sampler="nope")
+
+
+def test_bundled_model_fallback(tmp_path, monkeypatch):
+    from sciffusion.domains.video import model as model_module
+
+    monkeypatch.setitem(model_module.BUNDLED_MODELS, "smmnist", tmp_path / "absent.pt")
+    with pytest.raises(FileNotFoundError, match="--model: no bundled smmnist model"):
+        model_module.resolve_model_path(None)
+    _, path = _saved(tmp_path)
+    monkeypatch.setitem(model_module.BUNDLED_MODELS, "smmnist", path)
+    assert model_module.resolve_model_path(None) == path
+    assert model_module.resolve_model_path(tmp_path / "mine.pt") == tmp_path / "mine.pt"
