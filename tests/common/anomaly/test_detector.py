@@ -74,3 +74,14 @@ def test_default_networks_follow_the_shape():
         net = cfg.build()
         x = torch.zeros(2, *shape)
         assert cfg.kind == kind and net(x, torch.zeros(2)).shape == x.shape
+
+
+def test_net_config_round_trip_with_a_given_unet():
+    from sciffusion.common.networks.unet2d import UNet2DConfig
+
+    unet = UNet2DConfig(in_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1, attention=(False, True))
+    cfg = DenoiserNetConfig((1, 8, 8), unet=unet)
+    back = DenoiserNetConfig(**cfg.to_dict())
+    assert back == cfg and back.unet_config() == unet
+    with pytest.raises(ValueError, match="3 need|need 3"):
+        DenoiserNetConfig((3, 8, 8), unet=unet).build()
