@@ -176,7 +176,8 @@ def docking(
     blind_pockets: int = typer.Option(3, "--blind-pockets", help="Pockets searched per complex with --blind."),
     refine_steps: int = typer.Option(0, "--refine-steps", help="--dock methods: Vina-like refinement steps per "
                                                                "pose (0 = off; physics: per round, 0 = 100)."),
-    rank_by: Optional[str] = typer.Option(None, "--rank-by", help="--dock methods: confidence | vina | combined | learned "
+    rank_by: Optional[str] = typer.Option(None, "--rank-by", help="--dock methods: confidence | vina | combined | "
+                                                                  "learned "
                                                                   "(default: vina for physics, else confidence)."),
     guidance_scale: float = typer.Option(0.0, "--guidance-scale", help="--dock learned models: physics guidance "
                                                                        "scale, mol/kcal (0 = off)."),
@@ -211,6 +212,8 @@ def docking_screen(
     vina_count: Optional[int] = typer.Option(None, "--vina-count", help="Vina docks the first N drawn ligands "
                                              "(default: all; 0 skips Vina)."),
     exhaustiveness: int = typer.Option(8, "--exhaustiveness", help="Vina exhaustiveness (the race's: 8)."),
+    vina_cpu: int = typer.Option(0, "--vina-cpu", help="CPUs per Vina run (0: all); match the threads given "
+                                                      "to sciffusion dock (OMP_NUM_THREADS) for a fair race."),
     margin: float = typer.Option(4.0, "--margin", help="Pocket margin around --ref-ligand, Å."),
     model: Optional[str] = typer.Option(None, "--model", help="Pose model checkpoint (default: the bundled one)."),
     confidence: Optional[Path] = typer.Option(None, "--confidence", help="Confidence model (default: bundled)."),
@@ -227,7 +230,8 @@ def docking_screen(
 
     summary = run_screen(ScreenConfig(protein=protein, ref_ligand=ref_ligand, ligands=ligands, out=out, ids=ids,
                                       count=count, seed=seed, vina_count=vina_count, exhaustiveness=exhaustiveness,
-                                      margin=margin, model=model, confidence=confidence, samples=samples,
+                                      vina_cpu=vina_cpu, margin=margin, model=model, confidence=confidence,
+                                      samples=samples,
                                       steps=steps, refine_steps=refine_steps, guidance_scale=guidance_scale,
                                       conformers=conformers, device=device, overwrite=overwrite), log=typer.echo)
     typer.echo(format_screen_table(summary))

@@ -35,7 +35,7 @@ class ScreenConfig:
     """``protein`` receptor file; ``ref_ligand`` ligand whose box (+ ``margin`` Å) is the pocket;
     ``ligands`` SMILES table (.csv with ``smiles``, or .smi); ``ids`` optional file of ids to keep
     (e.g. ``splits/train.txt``); ``count`` ligands drawn with ``seed``; ``vina_count`` of them docked
-    by Vina (None: all; 0: Vina skipped) at ``exhaustiveness``; our ``model``/``confidence`` (None: the
+    by Vina (None: all; 0: Vina skipped) at ``exhaustiveness`` on ``vina_cpu`` CPUs (0: all); our ``model``/``confidence`` (None: the
     shipped ones), ``samples``, ``steps``, ``refine_steps``, ``guidance_scale``, ``conformers``,
     ``device``; ``out`` the benchmark folder."""
 
@@ -48,6 +48,7 @@ class ScreenConfig:
     seed: int = 0
     vina_count: int | None = None
     exhaustiveness: int = 8
+    vina_cpu: int = 0
     margin: float = 4.0
     model: str | None = None
     confidence: Path | None = None
@@ -72,6 +73,8 @@ class ScreenConfig:
             raise ValueError(f"--vina-count: must be in 0..--count ({self.count}), got {self.vina_count}")
         if self.exhaustiveness < 1:
             raise ValueError(f"--exhaustiveness: must be >= 1, got {self.exhaustiveness}")
+        if self.vina_cpu < 0:
+            raise ValueError(f"--vina-cpu: must be >= 0, got {self.vina_cpu}")
         if not (math.isfinite(self.margin) and self.margin >= 0):
             raise ValueError(f"--margin: must be a finite number >= 0 Å, got {self.margin}")
 
@@ -194,7 +197,7 @@ def _screen_vina(cfg: ScreenConfig, ligands: list[tuple[str, str]], out: Path, l
                 mol = Chem.MolFromSmiles(smiles)
                 if mol is None:
                     raise ValueError("RDKit could not parse the SMILES")
-                vina, _ = _vina_with_receptor(rec, 0, cfg.seed)
+                vina, _ = _vina_with_receptor(rec, cfg.vina_cpu, cfg.seed)
                 vina.set_ligand_from_string(ligand_pdbqt(mol, cfg.seed))
                 vina.compute_vina_maps(center=list(box.center), box_size=list(box.size))
                 vina.dock(exhaustiveness=cfg.exhaustiveness, n_poses=1)
@@ -223,14 +226,15 @@ def _summary(cfg: ScreenConfig, ligands, ours: dict, vina: dict | None) -> dict:
     rows = {}
     for name, run in methods.items():
         seconds = [p["seconds"] for p in run["per"].values() if p["status"] == "ok"]
-        rows[name] = {"ligands": run["attempted"], "docked": run["docked"], "wall_seconds": round(run["wall_seconds"], 2),
+        rows[name] = {"ligands": run["attempted"], "docked": run["docked"],
+                      "wall_seconds": round(run["wall_seconds"], 2),
                       "ligands_per_minute": 60.0 * run["attempted"] / run["wall_seconds"],
                       "median_seconds_per_ligand": float(np.median(seconds)) if seconds else None}
     if vina is not None:
         rows["sciffusion dock"]["ratio_vs_vina"] = (rows["sciffusion dock"]["ligands_per_minute"]
                                                     / rows["vina"]["ligands_per_minute"])
-        both = [(ours["per"][n]["score"], vina["per"][n]["score"]) for n in vina["per"]
-                if n in ours["per"] and math.isfinite(ours["per"][n]["score"]) and math.isfinite(vina["per"][n]["score"])]
+        both = [(ours["per"][n]["score"], vina["per"][n]["score"]) for n in vina["per"] if n in ours["per"]]
+        both = [(a, b) for a, b in both if math.isfinite(a) and math.isfinite(b)]
         if len(both) >= 3:
             a, b = np.array(both).T
             rows["sciffusion dock"]["top1_score_pearson_vs_vina"] = float(np.corrcoef(a, b)[0, 1])
