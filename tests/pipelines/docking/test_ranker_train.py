@@ -55,3 +55,20 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     with pytest.raises(ValueError, match="no <id>/poses.sdf"):
         run_ranker_train(RankerTrainConfig(train=((tmp_path / "empty", DATA),), out=tmp_path / "o"))
     assert not (tmp_path / "o").exists()
+
+
+def test_bundled_ranker_loads_and_bad_ranker_files_are_one_line(tmp_path):
+    from sciffusion.domains.docking.pose_ranker import FEATURES
+    from sciffusion.pipelines.docking.dock_inputs import DockConfig, pose_ranker_of
+
+    base = dict(protein=DATA / "6XG5_TOP_protein.pdb.gz", ligand="CCO", out=tmp_path / "o")
+    assert pose_ranker_of(DockConfig(**base)).features == FEATURES
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not a pose ranker JSON"):
+        pose_ranker_of(DockConfig(**base, ranker=bad))
+    bad.write_text('{"features": ["a"]}')
+    with pytest.raises(ValueError, match="not a ranker file"):
+        pose_ranker_of(DockConfig(**base, ranker=bad))
+    with pytest.raises(FileNotFoundError, match="pose ranker not found"):
+        pose_ranker_of(DockConfig(**base, ranker=tmp_path / "none.json"))
