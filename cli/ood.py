@@ -36,6 +36,27 @@ def _progress(description: str) -> Iterator:
         yield (lambda total: bar.update(task, total=total)), (lambda n=1: bar.advance(task, n))
 
 
+class _LazyBar:
+    """A rich bar opened at its first update (after Lightning's training bar has closed); ``close()`` ends it."""
+
+    def __init__(self, description: str) -> None:
+        self.description, self.bar, self.task = description, None, None
+
+    def __call__(self, n: int, total: int) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=total)
+        self.bar.advance(self.task, n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 @app.command("fit")
 @user_errors_exit
 def fit(
@@ -71,7 +92,11 @@ def fit(
                        detector=detector_config(score, levels, sigma_min, sigma_max, density, threshold,
                                                 contamination, manual_threshold, minutes, max_steps, batch_size,
                                                 holdout, seed))
-    report = fit_ood(cfg, progress=True)
+    scoring = _LazyBar("scoring (calibration)")
+    try:
+        report = fit_ood(cfg, progress=True, on_score_batch=scoring)
+    finally:
+        scoring.close()
     train = report["train"]
     typer.echo(f"wrote {out}: {report['inputs']} normal inputs {report['input_shape']}, {train['steps']} steps in "
                f"{train['seconds']:.0f} s (stopped by {train['stopped_by']}), {report['score']} score, "

@@ -102,11 +102,14 @@ class DiffusionAnomalyDetector:
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, net_config: Optional[DenoiserNetConfig] = None,
             init_state: Optional[dict[str, Tensor]] = None, val_X: Any = None, val_y: Any = None,
-            progress: bool = False) -> "DiffusionAnomalyDetector":
+            progress: bool = False,
+            on_score_batch: Optional[Callable[[int, int], None]] = None) -> "DiffusionAnomalyDetector":
         """Train on normal ``X`` (``y`` is ignored, as in PyOD), calibrate on its held-out part.
 
         net_config: the network (default: chosen from X's shape); init_state: weights to start from
         (fine-tuning). val_X/val_y: a labelled validation set for the ``f1`` threshold rule.
+        progress: a training progress bar. on_score_batch(n, total): called after each scored batch of
+        the calibration stage (held-out part, validation set, all of X), ``total`` inputs in all.
         """
         x, c = as_tensor(X), self.config
         n_hold = 0 if c.holdout_fraction == 0 else max(2, int(round(c.holdout_fraction * len(x))))
@@ -125,12 +128,15 @@ class DiffusionAnomalyDetector:
         self.module_, self.fit_report_ = train_denoiser(net, train_x, c.train, minutes=c.minutes,
                                                         max_steps=c.max_steps, batch_size=c.batch_size,
                                                         seed=c.seed, progress=progress)
-        hold = self.score_samples(hold_x)
-        val_features = self.score_samples(as_tensor(val_X)).features.numpy() if val_X is not None else None
+        val = as_tensor(val_X) if val_X is not None else None
+        total = len(hold_x) + len(x) + (len(val) if val is not None else 0)
+        tick = None if on_score_batch is None else (lambda n: on_score_batch(n, total))
+        hold = self.score_samples(hold_x, tick)
+        val_features = self.score_samples(val, tick).features.numpy() if val is not None else None
         self.calibration_ = calibrate(hold.features.numpy(), c.calibration, val_features=val_features,
                                       val_labels=None if val_y is None else np.asarray(val_y))
         self.calibration_scores_ = self.calibration_.score(hold.features.numpy())
-        self.decision_scores_ = self.decision_function(x)
+        self.decision_scores_ = self.calibration_.score(self.score_samples(x, tick).features.numpy())
         self.labels_ = self.calibration_.predict(self.decision_scores_)
         return self
 

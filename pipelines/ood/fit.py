@@ -11,7 +11,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -92,8 +92,10 @@ def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> tuple
     return net_config, state
 
 
-def fit_ood(config: OODFitConfig, progress: bool = False) -> dict[str, Any]:
-    """Fit and write the detector folder (module docstring); returns the ``fit.json`` content."""
+def fit_ood(config: OODFitConfig, progress: bool = False,
+            on_score_batch: Optional[Callable[[int, int], None]] = None) -> dict[str, Any]:
+    """Fit and write the detector folder (module docstring); returns the ``fit.json`` content.
+    ``progress``: a training bar; ``on_score_batch(n, total)``: after each batch of the scoring stage."""
     from sciffusion.common.anomaly import DiffusionAnomalyDetector
     from sciffusion.common.io.atomic import atomic_path, refuse_existing
     from sciffusion.pipelines.ood.inputs import read_inputs
@@ -118,7 +120,8 @@ def fit_ood(config: OODFitConfig, progress: bool = False) -> dict[str, Any]:
                              f"training data has {list(shape)}")
         val_x, val_y = val.model_inputs(), val.labels
     det = DiffusionAnomalyDetector(config=config.detector)
-    det.fit(x, net_config=net_config, init_state=state, val_X=val_x, val_y=val_y, progress=progress)
+    det.fit(x, net_config=net_config, init_state=state, val_X=val_x, val_y=val_y, progress=progress,
+            on_score_batch=on_score_batch)
     report = {"inputs": len(x), "input_shape": list(shape), "layout": data.layout,
               "train": dataclasses.asdict(det.fit_report_), "threshold": det.threshold_,
               "threshold_rule": det.calibration_.threshold_source, "contamination": det.contamination,

@@ -54,8 +54,10 @@ def test_save_load_round_trip(fitted, tmp_path):
 def test_pyod_rule_exact_without_holdout():
     x = np.random.default_rng(1).normal(0, 0.5, size=(120, 2)).astype(np.float32)
     det = DiffusionAnomalyDetector(contamination=0.2, config=_config(holdout_fraction=0.0, max_steps=20))
-    det.fit(x, net_config=NET)
+    calls = []
+    det.fit(x, net_config=NET, on_score_batch=lambda n, total: calls.append((n, total)))
     assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_, 0.8))
+    assert sum(n for n, _ in calls) == 240 and {t for _, t in calls} == {240}  # calibration set (= X) and X
 
 
 def test_unfitted_and_bad_input():
