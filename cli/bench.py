@@ -236,3 +236,40 @@ def docking_screen(
                                       conformers=conformers, device=device, overwrite=overwrite), log=typer.echo)
     typer.echo(format_screen_table(summary))
     typer.echo(f"wrote {out}/table.txt, summary.json, per_ligand.csv and throughput.png")
+
+
+@app.command("ood")
+@user_errors_exit
+def ood(
+    out: Path = typer.Option(..., "--out", help="Output folder (results.csv, results.md, results.json, roc_<set>.png, "
+                                                "config.json)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    datasets: str = typer.Option("mnist", "--datasets", help="Comma list of: mnist, smmnist, driving (driving needs "
+                                                             "the 'driving' extra)."),
+    minutes: float = typer.Option(10.0, "--minutes", help="Training budget of our detector per set, minutes."),
+    max_steps: int = typer.Option(5000, "--max-steps", help="Training step cap of our detector per set."),
+    score: str = typer.Option("combined", "--score", help="Our score: msma | recon | nll | complexity | path | combined."),
+    levels: int = typer.Option(10, "--levels", help="Noise levels = model calls per input (NFE)."),
+    density: str = typer.Option("gmm", "--density", help="Density on the z-scored features: gmm | kde | knn | mean."),
+    base_channels: int = typer.Option(32, "--base-channels", help="U-Net width of our detector (multiple of 8)."),
+    pyod: str = typer.Option("IForest,KNN,ECOD,PCA,LOF,AutoEncoder", "--pyod", help="PyOD detectors to run."),
+    mnist_train: int = typer.Option(4000, "--mnist-train", help="MNIST: at most this many normal (0-4) digits to fit on."),
+    mnist_test: int = typer.Option(2000, "--mnist-test", help="MNIST: at most this many test digits."),
+    smmnist_clips: int = typer.Option(1000, "--smmnist-clips", help="SM-MNIST: normal training clips."),
+    smmnist_test_clips: int = typer.Option(200, "--smmnist-test-clips", help="SM-MNIST: normal (and as many "
+                                           "anomalous) test clips."),
+    driving_episodes: int = typer.Option(40, "--driving-episodes", help="Driving: episodes for training (and as many "
+                                         "for testing), 4 clips each."),
+    seed: int = seed_option(0, "Seed of the sets, the training and the scores."),
+) -> None:
+    """Anomaly detection: our diffusion detector against PyOD on MNIST 0-4 vs 5-9, SM-MNIST motion, driving events."""
+    from sciffusion.pipelines.bench.ood import OODBenchConfig, format_table, run_ood_bench
+
+    cfg = OODBenchConfig(out=out, overwrite=overwrite, datasets=_names(datasets, "--datasets"), minutes=minutes,
+                         max_steps=max_steps, score=score, levels=levels, density=density,
+                         base_channels=base_channels, pyod=_names(pyod, "--pyod"), mnist_train=mnist_train,
+                         mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,
+                         driving_episodes=driving_episodes, seed=seed)
+    rows = run_ood_bench(cfg, log=typer.echo, progress=True)
+    typer.echo(format_table(rows))
+    typer.echo(f"wrote {out}/results.csv, results.md, results.json and the ROC plots")
