@@ -75,3 +75,10 @@ def test_shape_mismatch_is_refused(detector, tmp_path):
     np.savez(tmp_path / "rgb.npz", images=np.zeros((2, 8, 8, 3), np.uint8))
     r = invoke("score", "--detector", detector, "--data", tmp_path / "rgb.npz", "--out", tmp_path / "s.csv")
     assert r.exit_code == 2 and "inputs of shape [3, 8, 8]" in r.output and "fitted on [1, 8, 8]" in r.output
+
+
+def test_bench_ood_command():
+    r = runner.invoke(app, ["bench", "ood", "--help"])
+    assert r.exit_code == 0 and all(flag in r.output for flag in ("--datasets", "--pyod", "--minutes", "--levels"))
+    r = runner.invoke(app, ["bench", "ood", "--out", "unused", "--datasets", "cifar"])
+    assert r.exit_code == 2 and "error: --datasets: need distinct names from mnist, smmnist, driving" in r.output
