@@ -56,6 +56,9 @@ def dock(
                                                                   "training split, --ranker); default: vina when "
                                                                   "poses are refined or --model physics, else "
                                                                   "confidence"),
+    contact_penalty: bool = typer.Option(True, "--contact-penalty/--no-contact-penalty", help="refinement keeps "
+                                         "ligand-receptor pairs at 0.8 x their radii sum and poses failing "
+                                         "PoseBusters' minimum distance to the protein rank last"),
     ranker: Optional[Path] = typer.Option(None, "--ranker", help="pose ranker JSON for --rank-by learned ('sciffusion "
                                                                  "docking train-ranker'; default: the bundled one)"),
     guidance_scale: float = typer.Option(0.0, "--guidance-scale", help="tilt a learned model's sampler by "
@@ -96,6 +99,7 @@ def dock(
         sampler=sampler, seed=seed, device=device, model=model, trust_checkpoint=trust_checkpoint,
         confidence=confidence, batch_size=batch_size, overwrite=overwrite, keep_conformer=keep_conformer,
         max_heavy_atoms=max_heavy_atoms, refine_steps=refine_steps, rank_by=rank_by, ranker=ranker,
+        contact_penalty=contact_penalty,
         guidance_scale=guidance_scale,
         conformers=conformers, blind_pockets=blind_pockets, devices=devices, num_nodes=num_nodes, progress=progress,
         posebusters=posebusters))

@@ -130,7 +130,8 @@ class PhysicsRanked:
         if self.rank_by != "confidence":
             properties["model_confidence"] = confidence.to(torch.float64)
             confidence = rank_confidence(confidence, properties["vina_score"], self.rank_by, properties, self.ranker)
-        confidence = confidence.to(torch.float64) - CLASH_DEMOTION * (ratio < PB_CLASH_CUTOFF).to(torch.float64)
+        if self.contact_penalty:
+            confidence = confidence.to(torch.float64) - CLASH_DEMOTION * (ratio < PB_CLASH_CUTOFF).to(torch.float64)
         return PoseSet(pos=pos, confidence=confidence, properties=properties,
                        conformer=None if poses.conformer is None else poses.conformer.cpu())
 
@@ -206,10 +207,10 @@ def _positions(values: Tensor) -> Tensor:
 
 
 def physics_control(refine_steps: int = 0, rank_by: str = "vina", grids: Optional[ReceptorGrids] = None,
-                    confidence_fn: Optional[ConfidenceFn] = None) -> PhysicsRanked:
+                    confidence_fn: Optional[ConfidenceFn] = None, contact_penalty: bool = True) -> PhysicsRanked:
     """The physics-only control: random poses in the pocket (:class:`RandomPoseGenerator`), then
     :data:`MC_ROUNDS` rounds of perturb-and-refine under the Vina-like objective (``refine_steps`` per
     round; 0 → :data:`PHYSICS_REFINE_STEPS`), ranked by ``rank_by`` (default the Vina-like score)."""
     return PhysicsRanked(RandomPoseGenerator(name="physics"), refine_steps=refine_steps or PHYSICS_REFINE_STEPS,
                          rank_by=rank_by, mc_rounds=MC_ROUNDS, confidence_fn=confidence_fn, grids=grids,
-                         name="physics", kind="physics control (random starts + Monte-Carlo Vina-like refinement)")
+                         contact_penalty=contact_penalty, name="physics", kind="physics control (random starts + Monte-Carlo Vina-like refinement)")

@@ -124,28 +124,32 @@ def split_dock_model(spec: str) -> tuple[str, Path | None]:
     return model.strip(), Path(confidence.strip())
 
 
-SPEC_KEYS = {"guidance": "guidance_scale", "refine": "refine_steps", "rank": "rank_by"}
+SPEC_KEYS = {"guidance": "guidance_scale", "refine": "refine_steps", "rank": "rank_by", "contact": "contact_penalty"}
 
 
 @dataclass(frozen=True)
 class DockMethod:
     """One ``--dock`` method resolved: ``model`` (checkpoint path, ``random`` or ``physics``), its
-    ``confidence`` checkpoint (or None), ``refine_steps``, ``rank_by`` (None: the model's default) and
-    ``guidance_scale`` (mol/kcal; always 0 for the controls)."""
+    ``confidence`` checkpoint (or None), ``refine_steps``, ``rank_by`` (None: the model's default),
+    ``guidance_scale`` (mol/kcal; always 0 for the controls) and ``contact_penalty`` (PoseBusters'
+    minimum distance kept in refinement and ranking; ``sciffusion dock``'s default: on)."""
 
     model: str
     confidence: Path | None
     refine_steps: int
     rank_by: str | None
     guidance_scale: float
+    contact_penalty: bool = True
 
 
 def parse_dock_spec(spec: str, cfg: DockingBenchConfig) -> DockMethod:
     """``MODEL[+CONF][@key=value,...]`` → :class:`DockMethod`; keys ``guidance`` (scale, mol/kcal),
-    ``refine`` (steps) and ``rank`` (confidence | vina | combined | learned) override the bench-wide
-    ``--guidance-scale/--refine-steps/--rank-by`` for this method only, e.g.
+    ``refine`` (steps), ``rank`` (confidence | vina | combined | learned) and ``contact`` (1 | 0: the
+    contact penalty) override the bench-wide ``--guidance-scale/--refine-steps/--rank-by`` (and the
+    default contact penalty) for this method only, e.g.
     ``M.pt+C.pt@guidance=0.3,refine=100,rank=vina``. One-line errors on an unknown key or bad value."""
-    settings = {"guidance_scale": cfg.guidance_scale, "refine_steps": cfg.refine_steps, "rank_by": cfg.rank_by}
+    settings = {"guidance_scale": cfg.guidance_scale, "refine_steps": cfg.refine_steps, "rank_by": cfg.rank_by,
+                "contact_penalty": True}
     head, sep, tail = spec.rpartition("@")
     if sep and "=" in tail:
         spec = head
@@ -155,13 +159,19 @@ def parse_dock_spec(spec: str, cfg: DockingBenchConfig) -> DockMethod:
                 raise ValueError(f"--dock: bad setting {item!r} in {spec + sep + tail!r} "
                                  f"(expected key=value with key one of {', '.join(SPEC_KEYS)})")
             try:
-                settings[SPEC_KEYS[key]] = {"guidance": float, "refine": int, "rank": str}[key](value)
+                settings[SPEC_KEYS[key]] = {"guidance": float, "refine": int, "rank": str, "contact": _flag}[key](value)
             except ValueError:
                 raise ValueError(f"--dock: {key}={value!r} is not a valid value ({spec + sep + tail!r})") from None
     model, confidence = split_dock_model(spec)
     if model in ("random", "physics"):
         settings["guidance_scale"] = 0.0
     return DockMethod(model=model, confidence=confidence, **settings)
+
+
+def _flag(value: str) -> bool:
+    if value not in ("0", "1"):
+        raise ValueError(value)
+    return value == "1"
 
 
 def parse_prediction(item: str) -> tuple[str, Path]:
@@ -237,7 +247,8 @@ def _dock_one_seed(entries, model: str, out: Path, cfg: DockingBenchConfig, seed
                                          conformers=cfg.conformers, blind_pockets=cfg.blind_pockets,
                                          seed=seed, batch_size=1, progress=False,
                                          refine_steps=method.refine_steps, rank_by=method.rank_by,
-                                         guidance_scale=method.guidance_scale, **pocket))
+                                         guidance_scale=method.guidance_scale,
+                                         contact_penalty=method.contact_penalty, **pocket))
         except (ValueError, FileNotFoundError) as exc:
             failed += 1
             log(f"  {e.id}: failed: {exc}")

@@ -42,7 +42,9 @@ class DockConfig:
     ``confidence``, ``vina`` or ``combined`` (:mod:`~sciffusion.domains.docking.physics`); None: ``vina``
     when poses are refined or for ``physics``, else ``confidence`` (then the run stays the plain
     generator's and builds no grid); ``learned``: the pose ranker ``ranker`` (JSON of ``sciffusion docking
-    train-ranker``; None: the bundled one). guidance_scale: physics
+    train-ranker``; None: the bundled one). contact_penalty: refinement keeps ligand–receptor pairs at
+    0.8 × their radii sum and poses failing PoseBusters' minimum distance rank last
+    (:mod:`~sciffusion.domains.docking.contact_distance`). guidance_scale: physics
     guidance of a learned model's sampler, mol/kcal, 0 = off. model ``"physics"``: the physics-only
     control (random starts + Monte-Carlo refinement under the Vina-like score).
     blind_pockets: blind docking (no pocket given) spreads the samples over this many pockets found by
@@ -83,6 +85,7 @@ class DockConfig:
     refine_steps: int = 0
     rank_by: str | None = None
     ranker: Path | None = None
+    contact_penalty: bool = True
     guidance_scale: float = 0.0
     posebusters: bool = False
 
@@ -236,13 +239,15 @@ def with_physics(generator, cfg: DockConfig):
 
     if cfg.model == PHYSICS_MODEL:
         return physics_control(cfg.refine_steps, cfg.rank_by or "vina", grids=_receptor_grids(),
-                               confidence_fn=ranking_of(cfg).get("confidence_fn", clash_confidence))
+                               confidence_fn=ranking_of(cfg).get("confidence_fn", clash_confidence),
+                               contact_penalty=cfg.contact_penalty)
     rank_by = cfg.rank_by or ("vina" if cfg.refine_steps else "confidence")  # refined poses: rank by the physics
     if not cfg.refine_steps and rank_by == "confidence":
         return generator
     return PhysicsRanked(generator, refine_steps=cfg.refine_steps, rank_by=rank_by, grids=_receptor_grids(),
                          confidence_fn=ranking_of(cfg).get("confidence_fn", clash_confidence),
-                         ranker=pose_ranker_of(cfg) if rank_by == "learned" else None)
+                         ranker=pose_ranker_of(cfg) if rank_by == "learned" else None,
+                         contact_penalty=cfg.contact_penalty)
 
 
 def pose_ranker_of(cfg: DockConfig):

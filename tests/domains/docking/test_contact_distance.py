@@ -92,3 +92,21 @@ def test_physics_ranks_a_clashing_pose_last(complex_6yqw):
         receptor, [ligand], box, 2, torch.Generator().manual_seed(0))
     assert out.properties["min_distance_ratio"][0] < PB_CLASH_CUTOFF < out.properties["min_distance_ratio"][1]
     assert out.confidence[1] > out.confidence[0]
+
+
+def test_without_the_contact_penalty_clashing_poses_keep_their_rank(complex_6yqw):
+    receptor, ligand, _ = complex_6yqw
+    crystal = ligand.start_pos.to(torch.float64)
+    rec_pos, _ = _receptor_near(receptor, crystal[None], 6.0)
+    nearest = rec_pos[torch.cdist(crystal, rec_pos).min(dim=0).values.argmin()]
+    clash = crystal + (nearest - crystal.mean(0)) * 0.6
+
+    class Fixed:
+        name = "fixed"
+
+        def generate(self, receptor, ligands, pocket, samples, generator):
+            return [PoseSet(pos=torch.stack([clash, crystal]), confidence=torch.tensor([5.0, 0.0]), properties={})]
+
+    (out,) = PhysicsRanked(Fixed(), rank_by="confidence", contact_penalty=False).generate(
+        receptor, [ligand], Box.around(crystal.numpy(), 6.0), 2, torch.Generator().manual_seed(0))
+    assert out.confidence[0] > out.confidence[1]  # the negative control of test_physics_ranks_a_clashing_pose_last

@@ -209,3 +209,13 @@ def test_pb_top_k_checks_only_the_first_poses_and_vina_ratios(tmp_path):
     assert lines[1].split()[:3] == ["mine", "1.00", "1.00"] and lines[2].split()[:3] == ["half", "0.50", "0.50"]
     with pytest.raises(ValueError, match="reference method 'vina'"):
         format_ratios(summaries, "vina")
+
+
+def test_dock_spec_contact_flag(tmp_path):
+    from sciffusion.pipelines.bench.docking import parse_dock_spec
+
+    cfg = DockingBenchConfig(index=_index(tmp_path), out=tmp_path / "b", methods=("crystal",))
+    assert parse_dock_spec("m.pt", cfg).contact_penalty is True
+    assert parse_dock_spec("m.pt@refine=100,contact=0", cfg).contact_penalty is False
+    with pytest.raises(ValueError, match="contact='yes'"):
+        parse_dock_spec("m.pt@contact=yes", cfg)
