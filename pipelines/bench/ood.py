@@ -18,7 +18,9 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
   ``other_collision`` or ``near_miss`` frame (cut-ins count as normal traffic).
 
 Ours: :class:`~sciffusion.common.anomaly.DiffusionAnomalyDetector` (``fit`` trains a U-Net through
-DiffusionModule for at most ``minutes``; clips use the frame-stack U-Net). PyOD: each detector of
+DiffusionModule for at most ``minutes``; clips use the frame-stack U-Net), or, with ``detector``, a
+detector fitted beforehand (``sciffusion ood fit`` or ``DiffusionAnomalyDetector.save``) on the same
+set's normal training inputs, used as it is (its score and calibration; one set per run). PyOD: each detector of
 ``pyod`` with its defaults (AutoEncoder: 10 epochs) on the pixels in [0, 1], average-pooled over
 space until an input has at most ``pyod_max_dim`` values. AUROC and the rest on raw scores; NFE per
 input (PyOD: 0 model calls of a diffusion model); scoring time per 1,000 test inputs (fit time apart).
@@ -69,9 +71,12 @@ class OODBenchConfig:
     driving_episodes: int = 40
     driving_frames: int = 10
     seed: int = 0
+    detector: Optional[Path] = None
     overwrite: bool = False
 
     def __post_init__(self) -> None:
+        if self.detector is not None and len(self.datasets) != 1:
+            raise ValueError("--detector: a fitted detector serves one set; give exactly one in --datasets")
         unknown = [d for d in self.datasets if d not in DATASETS]
         if unknown or not self.datasets or len(set(self.datasets)) != len(self.datasets):
             raise ValueError(f"--datasets: need distinct names from {', '.join(DATASETS)}, got "
@@ -87,6 +92,7 @@ class OODBenchConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["out"] = str(self.out)
+        d["detector"] = None if self.detector is None else str(self.detector)
         return d
 
 
@@ -226,17 +232,30 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     from sciffusion.pipelines.ood.fit import detector_config
 
     x = model_inputs(data.train)
-    det = DiffusionAnomalyDetector(config=detector_config(cfg.score, cfg.levels, cfg.sigma_min, cfg.sigma_max,
-                                                          cfg.density, minutes=cfg.minutes, max_steps=cfg.max_steps,
-                                                          batch_size=cfg.batch_size, seed=cfg.seed))
     start = time.monotonic()
-    det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels), progress=progress)
+    if cfg.detector is not None:
+        det = DiffusionAnomalyDetector.load(cfg.detector)
+        if tuple(det.net_config_.sample_shape) != tuple(x.shape[1:]):
+            raise ValueError(f"--detector: {cfg.detector} was fitted on inputs of shape "
+                             f"{list(det.net_config_.sample_shape)}, the {data.name} set has {list(x.shape[1:])}")
+    else:
+        det = DiffusionAnomalyDetector(config=detector_config(cfg.score, cfg.levels, cfg.sigma_min, cfg.sigma_max,
+                                                              cfg.density, minutes=cfg.minutes,
+                                                              max_steps=cfg.max_steps, batch_size=cfg.batch_size,
+                                                              seed=cfg.seed))
+        det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels),
+                progress=progress)
     fit_seconds = time.monotonic() - start
     start = time.monotonic()
     raw = det.score_samples(model_inputs(data.test))
     scores = det.calibration_.score(raw.features.numpy())
-    row = _row(data, f"diffusion ({cfg.score})", scores, raw.nfe, fit_seconds, time.monotonic() - start)
-    row["train_steps"] = det.fit_report_.steps
+    row = _row(data, f"diffusion ({det.config.score.kind})", scores, raw.nfe, fit_seconds, time.monotonic() - start)
+    report = getattr(det, "fit_report_", None)
+    row["train_steps"] = None if report is None else report.steps
+    row["train_seconds"] = None if report is None else report.seconds
+    row["detector"] = None if cfg.detector is None else str(cfg.detector)
+    if cfg.detector is not None and report is not None:
+        row["fit_seconds"] = report.seconds  # the training of the given detector, not its loading
     if data.frame_labels is not None and raw.map is not None:
         per_frame = raw.map.numpy().reshape(len(scores), data.frame_labels.shape[1], -1).mean(-1)
         row["frame_auroc"] = frame_auroc(per_frame, data.frame_labels)

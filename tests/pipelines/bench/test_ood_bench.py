@@ -58,3 +58,25 @@ def test_tiny_run_writes_the_table(tmp_path):
     saved = json.loads((tmp_path / "b" / "results.json").read_text())
     assert saved["rows"][1]["auroc"] == rows[1]["auroc"] and "teleport" in saved["protocols"]["smmnist"]
     assert (tmp_path / "b" / "roc_smmnist.png").is_file() and "| smmnist | pyod KNN |" in (tmp_path / "b" / "results.md").read_text()
+
+
+def test_a_fitted_detector_is_used_as_it_is(tmp_path):
+    pytest.importorskip("pyod")
+    from sciffusion.common.anomaly import DenoiserNetConfig, DiffusionAnomalyDetector
+    from sciffusion.pipelines.bench.ood import model_inputs, smmnist_set
+    from sciffusion.pipelines.ood.fit import detector_config
+
+    cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist",), pyod=("KNN",), smmnist_clips=12,
+                         smmnist_test_clips=6, smmnist_size=16, smmnist_frames=4, detector=tmp_path / "det.pt")
+    x = model_inputs(smmnist_set(cfg).train)
+    det = DiffusionAnomalyDetector(config=detector_config("msma", levels=3, max_steps=4, minutes=0.5))
+    det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=8)).save(tmp_path / "det.pt")
+    rows = run_ood_bench(cfg, log=lambda _: None)
+    assert rows[0]["method"] == "diffusion (msma)" and rows[0]["nfe_per_input"] == 3  # its score, not the config's
+    assert rows[0]["train_steps"] == 4 and rows[0]["detector"] == str(tmp_path / "det.pt")
+    with pytest.raises(ValueError, match="--detector: a fitted detector serves one set"):
+        OODBenchConfig(out=tmp_path, datasets=("mnist", "smmnist"), detector=tmp_path / "det.pt")
+    wrong = OODBenchConfig(out=tmp_path / "c", datasets=("mnist",), pyod=(), mnist_train=10, mnist_test=10,
+                           detector=tmp_path / "det.pt")
+    with pytest.raises(ValueError, match=r"fitted on inputs of shape \[1, 4, 16, 16\], the mnist set has \[1, 28, 28\]"):
+        run_ood_bench(wrong, log=lambda _: None)
