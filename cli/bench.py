@@ -261,6 +261,8 @@ def ood(
     driving_episodes: int = typer.Option(40, "--driving-episodes", help="Driving: episodes for training (and as many "
                                          "for testing), 4 clips each."),
     seed: int = seed_option(0, "Seed of the sets, the training and the scores."),
+    detector: Optional[Path] = typer.Option(None, "--detector", help="Use this fitted detector (detector.pt, fitted "
+                                            "on the set's normal training inputs) instead of training one; one set."),
 ) -> None:
     """Anomaly detection: our diffusion detector against PyOD on MNIST 0-4 vs 5-9, SM-MNIST motion, driving events."""
     from sciffusion.pipelines.bench.ood import OODBenchConfig, format_table, run_ood_bench
@@ -269,7 +271,7 @@ def ood(
                          max_steps=max_steps, score=score, levels=levels, density=density,
                          base_channels=base_channels, pyod=_names(pyod, "--pyod"), mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,
-                         driving_episodes=driving_episodes, seed=seed)
+                         driving_episodes=driving_episodes, seed=seed, detector=detector)
     rows = run_ood_bench(cfg, log=typer.echo, progress=True)
     typer.echo(format_table(rows))
     typer.echo(f"wrote {out}/results.csv, results.md, results.json and the ROC plots")
