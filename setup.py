@@ -25,6 +25,6 @@ for top in ROOT_PACKAGES:
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"": ["*.gz", "*.pdb", "*.sdf", "*.mol2", "*.smi", "*.csv", "*.mp4", "*.md", "*.txt", "*.json", "*.pt"]},
+    package_data={"": ["*.gz", "*.pdb", "*.sdf", "*.mol2", "*.smi", "*.csv", "*.mp4", "*.md", "*.txt", "*.json", "*.pt", "*.yaml"]},
     include_package_data=True,
 )

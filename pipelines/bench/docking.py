@@ -132,14 +132,14 @@ class DockMethod:
     """One ``--dock`` method resolved: ``model`` (checkpoint path, ``random`` or ``physics``), its
     ``confidence`` checkpoint (or None), ``refine_steps``, ``rank_by`` (None: the model's default),
     ``guidance_scale`` (mol/kcal; always 0 for the controls) and ``contact_penalty`` (PoseBusters'
-    minimum distance kept in refinement and ranking; ``sciffusion dock``'s default: on)."""
+    minimum distance kept in refinement and ranking; ``sciffusion dock``'s default: off)."""
 
     model: str
     confidence: Path | None
     refine_steps: int
     rank_by: str | None
     guidance_scale: float
-    contact_penalty: bool = True
+    contact_penalty: bool = False
 
 
 def parse_dock_spec(spec: str, cfg: DockingBenchConfig) -> DockMethod:
@@ -149,7 +149,7 @@ def parse_dock_spec(spec: str, cfg: DockingBenchConfig) -> DockMethod:
     default contact penalty) for this method only, e.g.
     ``M.pt+C.pt@guidance=0.3,refine=100,rank=vina``. One-line errors on an unknown key or bad value."""
     settings = {"guidance_scale": cfg.guidance_scale, "refine_steps": cfg.refine_steps, "rank_by": cfg.rank_by,
-                "contact_penalty": True}
+                "contact_penalty": False}
     head, sep, tail = spec.rpartition("@")
     if sep and "=" in tail:
         spec = head

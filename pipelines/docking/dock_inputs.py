@@ -44,7 +44,7 @@ class DockConfig:
     generator's and builds no grid); ``learned``: the pose ranker ``ranker`` (JSON of ``sciffusion docking
     train-ranker``; None: the bundled one). contact_penalty: refinement keeps ligand–receptor pairs at
     0.8 × their radii sum and poses failing PoseBusters' minimum distance rank last
-    (:mod:`~sciffusion.domains.docking.contact_distance`). guidance_scale: physics
+    (:mod:`~sciffusion.domains.docking.contact_distance`; off by default, chosen on val). guidance_scale: physics
     guidance of a learned model's sampler, mol/kcal, 0 = off. model ``"physics"``: the physics-only
     control (random starts + Monte-Carlo refinement under the Vina-like score).
     blind_pockets: blind docking (no pocket given) spreads the samples over this many pockets found by
@@ -85,7 +85,7 @@ class DockConfig:
     refine_steps: int = 0
     rank_by: str | None = None
     ranker: Path | None = None
-    contact_penalty: bool = True
+    contact_penalty: bool = False
     guidance_scale: float = 0.0
     posebusters: bool = False
 

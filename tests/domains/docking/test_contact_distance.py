@@ -88,7 +88,7 @@ def test_physics_ranks_a_clashing_pose_last(complex_6yqw):
             return [PoseSet(pos=torch.stack([clash, crystal]), confidence=torch.tensor([5.0, 0.0]), properties={})]
 
     box = Box.around(crystal.numpy(), 6.0)
-    (out,) = PhysicsRanked(Fixed(), refine_steps=0, rank_by="confidence").generate(
+    (out,) = PhysicsRanked(Fixed(), refine_steps=0, rank_by="confidence", contact_penalty=True).generate(
         receptor, [ligand], box, 2, torch.Generator().manual_seed(0))
     assert out.properties["min_distance_ratio"][0] < PB_CLASH_CUTOFF < out.properties["min_distance_ratio"][1]
     assert out.confidence[1] > out.confidence[0]

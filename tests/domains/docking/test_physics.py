@@ -52,7 +52,7 @@ def test_per_type_grids_match_one_grid_and_are_built_once(complex_6yqw):
 
 def test_refined_random_poses_keep_geometry_and_lower_the_score(complex_6yqw):
     receptor, ligand, box, grids = complex_6yqw
-    gen = PhysicsRanked(RandomPoseGenerator(), refine_steps=60, rank_by="vina", grids=grids)
+    gen = PhysicsRanked(RandomPoseGenerator(), refine_steps=60, rank_by="vina", grids=grids, contact_penalty=True)
     poses = gen.generate(receptor, [ligand], box, 6, torch.Generator().manual_seed(1))[0]
     errors = pose_geometry_errors(ligand, poses.pos, poses.conformer)
     assert errors["bond_length"] < 1e-8 and errors["chirality_flips"] == 0

@@ -215,7 +215,7 @@ def test_dock_spec_contact_flag(tmp_path):
     from sciffusion.pipelines.bench.docking import parse_dock_spec
 
     cfg = DockingBenchConfig(index=_index(tmp_path), out=tmp_path / "b", methods=("crystal",))
-    assert parse_dock_spec("m.pt", cfg).contact_penalty is True
-    assert parse_dock_spec("m.pt@refine=100,contact=0", cfg).contact_penalty is False
+    assert parse_dock_spec("m.pt", cfg).contact_penalty is False
+    assert parse_dock_spec("m.pt@refine=100,contact=1", cfg).contact_penalty is True
     with pytest.raises(ValueError, match="contact='yes'"):
         parse_dock_spec("m.pt@contact=yes", cfg)
