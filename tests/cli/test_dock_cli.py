@@ -15,7 +15,8 @@ runner = CliRunner()
 OPTIONS = ("--protein", "--ligand", "--out", "--ref-ligand", "--center", "--size", "--residues", "--pocket-margin",
            "--samples", "--top-k", "--steps", "--sampler", "--seed", "--device", "--model", "--trust-checkpoint",
            "--confidence", "--batch-size", "--keep-conformer", "--conformers", "--blind-pockets", "--devices", "--num-nodes", "--max-heavy-atoms", "--overwrite",
-           "--progress", "--refine-steps", "--rank-by", "--guidance-scale", "--posebusters")
+           "--progress", "--refine-steps", "--rank-by", "--guidance-scale", "--posebusters",
+           "--contact-penalty", "--ranker")
 
 
 def _root() -> typer.Typer:
