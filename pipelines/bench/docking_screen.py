@@ -174,44 +174,68 @@ def _top_vina_score(path: Path) -> float:
     return math.nan
 
 
+def _vina_one(rec: str, smiles: str, center: list, size: list, seed: int, cpu: int, exhaustiveness: int) -> tuple:
+    """Dock one SMILES with Vina (runs in a worker process): (kcal/mol of the best pose, its heavy-atom
+    mol block)."""
+    from rdkit import Chem
+
+    from sciffusion.pipelines.docking.vina_baseline import _poses, _vina_with_receptor, ligand_pdbqt
+
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise ValueError("RDKit could not parse the SMILES")
+    vina, _ = _vina_with_receptor(Path(rec), cpu, seed)
+    vina.set_ligand_from_string(ligand_pdbqt(mol, seed))
+    vina.compute_vina_maps(center=center, box_size=size)
+    vina.dock(exhaustiveness=exhaustiveness, n_poses=1)
+    return float(vina.energies(n_poses=1)[0][0]), Chem.MolToMolBlock(_poses(vina.poses(n_poses=1))[0])
+
+
 def _screen_vina(cfg: ScreenConfig, ligands: list[tuple[str, str]], out: Path, log: Callable[[str], None]) -> dict:
+    """Vina on ``ligands``, one at a time in a worker process (a crash of the native library is recorded
+    as that ligand's failure instead of ending the run); the worker's start-up is timed too."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     from rich.progress import Progress
     from rdkit import Chem
 
-    from sciffusion.domains.docking.pockets import ligand_pocket_from_mol, resolve_pocket
     from sciffusion.domains.docking.ligand_io import read_ligand
+    from sciffusion.domains.docking.pockets import ligand_pocket_from_mol, resolve_pocket
     from sciffusion.domains.docking.protein import read_protein
-    from sciffusion.pipelines.docking.vina_baseline import _poses, _vina_with_receptor, ligand_pdbqt, receptor_pdbqt
+    from sciffusion.pipelines.docking.vina_baseline import receptor_pdbqt
 
     out.mkdir()
     start = time.perf_counter()
     box = resolve_pocket(ligand_pocket_from_mol(read_ligand(cfg.ref_ligand).mol, margin=cfg.margin),
                          read_protein(cfg.protein))
     per: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as work, Progress(transient=False) as progress:
-        rec = receptor_pdbqt(Path(cfg.protein), Path(work))  # once per receptor, as a screen would
-        task = progress.add_task("vina", total=len(ligands))
-        for name, smiles in ligands:
-            t0 = time.perf_counter()
-            try:
-                mol = Chem.MolFromSmiles(smiles)
-                if mol is None:
-                    raise ValueError("RDKit could not parse the SMILES")
-                vina, _ = _vina_with_receptor(rec, cfg.vina_cpu, cfg.seed)
-                vina.set_ligand_from_string(ligand_pdbqt(mol, cfg.seed))
-                vina.compute_vina_maps(center=list(box.center), box_size=list(box.size))
-                vina.dock(exhaustiveness=cfg.exhaustiveness, n_poses=1)
-                energy = float(vina.energies(n_poses=1)[0][0])
-                pose = _poses(vina.poses(n_poses=1))[0]
-                pose.SetProp("_Name", name)
-                pose.SetProp("vina_kcal_mol", f"{energy:.3f}")
-                Chem.MolToMolFile(pose, str(out / f"{name}.sdf"))
-                per[name] = {"status": "ok", "seconds": time.perf_counter() - t0, "score": energy}
-            except Exception as exc:  # one bad ligand must not stop the screen; recorded per ligand
-                per[name] = {"status": "failed", "seconds": time.perf_counter() - t0, "score": math.nan,
-                             "reason": " ".join(str(exc).split())[:200]}
-                progress.console.print(f"[red]failed[/red] {name}: {per[name]['reason']}")
-            progress.advance(task)
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+    try:
+        with tempfile.TemporaryDirectory() as work, Progress(transient=False) as progress:
+            rec = receptor_pdbqt(Path(cfg.protein), Path(work))  # once per receptor, as a screen would
+            task = progress.add_task("vina", total=len(ligands))
+            for name, smiles in ligands:
+                t0 = time.perf_counter()
+                try:
+                    energy, block = pool.submit(_vina_one, str(rec), smiles, list(box.center), list(box.size),
+                                                cfg.seed, cfg.vina_cpu, cfg.exhaustiveness).result()
+                    pose = Chem.MolFromMolBlock(block, sanitize=False)
+                    pose.SetProp("_Name", name)
+                    pose.SetProp("vina_kcal_mol", f"{energy:.3f}")
+                    Chem.MolToMolFile(pose, str(out / f"{name}.sdf"))
+                    per[name] = {"status": "ok", "seconds": time.perf_counter() - t0, "score": energy}
+                except Exception as exc:  # one bad ligand must not stop the screen; recorded per ligand
+                    if isinstance(exc, BrokenProcessPool):
+                        pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+                    per[name] = {"status": "failed", "seconds": time.perf_counter() - t0, "score": math.nan,
+                                 "reason": " ".join(str(exc).split())[:200] or type(exc).__name__}
+                    progress.console.print(f"[red]failed[/red] {name}: {per[name]['reason']}")
+                progress.advance(task)
+    finally:
+        pool.shutdown()
     wall = time.perf_counter() - start
     docked = sum(p["status"] == "ok" for p in per.values())
     log(f"vina: {docked}/{len(ligands)} docked in {wall:.0f} s")
