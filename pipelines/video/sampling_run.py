@@ -32,20 +32,7 @@ class SamplingRun:
                 "device": self.device, "batch_size": self.batch_size}
 
 
-def device_of(name: str):
-    """``torch.device`` for ``--device`` (``cpu``, ``cuda``, ``cuda:1``); CUDA must be available.
-    (The docking pipeline has the same check in ``dock_inputs.device_of``; one of them should move to common.)"""
-    import torch
-
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ValueError(f"--device: not a torch device name, got {name!r} (cpu, cuda, cuda:0, ...)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device: {name} requested but CUDA is not available here")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device: only cpu and cuda are supported, got {name!r}")
-    return device
+from sciffusion.common.devices import device_of  # noqa: E402,F401  (re-exported; one home in common)
 
 
 def load_model(run: SamplingRun, default: str = "smmnist"):
