@@ -278,13 +278,16 @@ def generate(
     steps: int = typer.Option(20, "--steps", help="Sampler steps per block."),
     seed: int = seed_option(0, "Seed of the sampling noise."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call (one predict-loop batch)."),
+    devices: int = typer.Option(1, "--devices", help="Devices of Lightning's predict loop (GPUs with --device cuda)."),
+    num_nodes: int = typer.Option(1, "--num-nodes", help="Nodes of Lightning's predict loop (shared file system)."),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Generate new clips, optionally of one driving event (classifier-free guidance)."""
     from sciffusion.pipelines.video.generate import GenerateConfig, generate as run
 
     cfg = GenerateConfig(out=out, event=event, clips=clips, frames=frames, fps=fps, overwrite=overwrite,
+                         devices=devices, num_nodes=num_nodes,
                          run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
                                            guidance_interval))
     with _progress("generated frames", clips * frames) as advance:

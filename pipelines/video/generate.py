@@ -8,6 +8,12 @@ Outputs in ``out/`` (the folder is written atomically): ``clip_000.mp4`` and ``c
 ``contact_sheet.png`` (one row per clip, one column per frame), ``clips.zarr`` (a dataset store,
 ``video`` uint8 [N, T, H, W, C], ``labels/event`` int64 [N] when an event was asked for) and
 ``config.json`` (the resolved settings).
+
+Generation runs through Lightning's predict loop (:func:`generation_module` over a dataset of clip
+batches): ``devices`` / ``num_nodes`` spread the batches over GPUs or nodes (DDP); the batches are
+gathered on rank 0 (``all_gather_object``), which alone writes the files. Batch ``i``
+(clips ``[i·B, (i+1)·B)``) is sampled with a generator seeded by ``(seed, i)``, so the clips depend on
+``--seed`` and ``--batch-size`` only, not on how many devices drew them.
 """
 from __future__ import annotations
 
@@ -31,6 +37,8 @@ class GenerateConfig:
     frames: int = 10
     fps: float = 10.0
     overwrite: bool = False
+    devices: int = 1
+    num_nodes: int = 1
 
     def __post_init__(self) -> None:
         if self.clips < 1:
@@ -39,37 +47,104 @@ class GenerateConfig:
             raise ValueError(f"--frames: must be >= 1, got {self.frames}")
         if not self.fps > 0:
             raise ValueError(f"--fps: must be > 0, got {self.fps}")
+        if self.devices < 1 or self.num_nodes < 1:
+            raise ValueError(f"--devices/--num-nodes: must be >= 1, got ({self.devices}, {self.num_nodes})")
         if self.event is not None:
             from sciffusion.domains.video.events import event_index
 
             event_index(self.event)  # a bad name is an error before any work
 
 
-def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = None) -> dict:
-    """Generate ``cfg.clips`` clips of ``cfg.frames`` frames into ``cfg.out``; returns a summary dict."""
+def batch_seed(seed: int, batch: int) -> int:
+    """The noise seed of clip batch ``batch`` under ``--seed`` (independent of the device count)."""
+    return int(np.random.SeedSequence([seed, batch]).generate_state(1, np.uint64)[0] % (2**63))
+
+
+def generation_module(model, frames: int, sampling, seed: int, label: Optional[int],
+                      progress: Optional[Callable[[int], None]] = None):
+    """A LightningModule whose ``predict_step((batch_index, first, count))`` returns
+    ``(first, uint8 [count, frames, H, W, C])`` sampled from ``model`` (its network is a submodule, so
+    Lightning moves it to the device)."""
+    import pytorch_lightning as pl
     import torch
 
-    from sciffusion.domains.video import writers
     from sciffusion.domains.video.datamodule import to_uint8
-    from sciffusion.domains.video.events import EVENTS, event_index
     from sciffusion.domains.video.sampling import rollout
+
+    m = model.config
+
+    class GenerationModule(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = model.net
+
+        def predict_step(self, batch, batch_idx):
+            index, first, count = (int(v) for v in batch)
+            generator = torch.Generator().manual_seed(batch_seed(seed, index))
+            empty = torch.zeros(count, m.channels, 0, m.size, m.size)
+            event = None if label is None else torch.full((count,), label, dtype=torch.long)
+            out = rollout(model, empty, frames, sampling, generator, event=event,
+                          progress=progress if self.global_rank == 0 else None)
+            return first, to_uint8(out).numpy()
+
+    return GenerationModule()
+
+
+def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress) -> Optional[np.ndarray]:
+    """All clips uint8 [N, T, H, W, C] through ``Trainer.predict``; None on ranks other than 0."""
+    import pytorch_lightning as pl
+    import torch
+
+    m = model.config
+    b = cfg.run.batch_size
+    batches = [torch.tensor([i, first, min(b, cfg.clips - first)]) for i, first in enumerate(range(0, cfg.clips, b))]
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False)
+    device = cfg.run.device
+    accelerator = "cpu" if device == "cpu" else "gpu"
+    devices = [int(device.split(":")[1])] if device.startswith("cuda:") else cfg.devices
+    trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
+                         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress)
+    outputs = trainer.predict(module, loader)
+    if trainer.world_size > 1:  # gather every rank's batches on rank 0
+        import torch.distributed as dist
+
+        gathered: list = [None] * trainer.world_size
+        dist.all_gather_object(gathered, outputs)
+        outputs = [item for part in gathered for item in part]
+        if trainer.global_rank != 0:
+            return None
+    clips = np.empty((cfg.clips, cfg.frames, m.size, m.size, m.channels), np.uint8)
+    seen = np.zeros(cfg.clips, bool)
+    for first, block in outputs:
+        clips[first:first + len(block)] = block
+        seen[first:first + len(block)] = True
+    if not seen.all():
+        raise RuntimeError(f"generate: {int((~seen).sum())} clips were not produced by the predict loop")
+    return clips
+
+
+def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = None) -> dict:
+    """Generate ``cfg.clips`` clips of ``cfg.frames`` frames into ``cfg.out``; returns a summary dict."""
+    from sciffusion.domains.video import writers
+    from sciffusion.domains.video.events import EVENTS, event_index
     from sciffusion.domains.video.zarr_store import write_video_store
 
     refuse_existing(Path(cfg.out), cfg.overwrite, "output folder")
     model, model_path = load_model(cfg.run, default="smmnist" if cfg.event is None else "driving")
     m = model.config
     label = None if cfg.event is None else event_index(cfg.event)
-    generator = torch.Generator().manual_seed(cfg.run.seed)
-    clips = np.empty((cfg.clips, cfg.frames, m.size, m.size, m.channels), np.uint8)
-    for first in range(0, cfg.clips, cfg.run.batch_size):
-        b = min(cfg.run.batch_size, cfg.clips - first)
-        empty = torch.zeros(b, m.channels, 0, m.size, m.size)
-        event = None if label is None else torch.full((b,), label, dtype=torch.long)
-        frames = rollout(model, empty, cfg.frames, cfg.run.sampling, generator, event=event, progress=progress)
-        clips[first:first + b] = to_uint8(frames).numpy()
-    settings = {"command": "sciffusion video generate", "event": None if label is None else EVENTS[label],
+    if label is not None and not m.events:
+        raise ValueError("--event: this model was trained without event labels")
+    clips = _sample_clips(cfg, model, label, progress)
+    summary = {"clips": cfg.clips, "frames": cfg.frames, "out": str(cfg.out),
+               "event": None if label is None else EVENTS[label]}
+    if clips is None:  # not rank 0: rank 0 writes the files
+        return summary
+    settings = {"command": "sciffusion video generate", "event": summary["event"],
                 "clips": cfg.clips, "frames": cfg.frames, "fps": cfg.fps, "arch": m.arch,
-                "model_step": model.meta.get("step"), **cfg.run.to_dict(model_path)}
+                "model_step": model.meta.get("step"), "devices": cfg.devices, "num_nodes": cfg.num_nodes,
+                **cfg.run.to_dict(model_path)}
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
         for i, clip in enumerate(clips):
@@ -80,7 +155,7 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
         write_video_store(tmp / "clips.zarr", clips, {"generator": "sciffusion video generate", "fps": cfg.fps,
                                                       "settings": settings}, labels)
         (tmp / "config.json").write_text(json.dumps(settings, indent=1) + "\n")
-    return {"clips": cfg.clips, "frames": cfg.frames, "out": str(cfg.out), "event": settings["event"]}
+    return summary
 
 
-__all__ = ["GenerateConfig", "generate"]
+__all__ = ["GenerateConfig", "batch_seed", "generate", "generation_module"]

@@ -125,3 +125,24 @@ def test_train_command(data, tmp_path):
     r = invoke("train", "--config", tmp_path / "c.json", "--out", tmp_path / "run", "--no-progress", "--max-steps", 1)
     assert r.exit_code == 0, r.output
     assert "trained 1 steps" in r.output and (tmp_path / "run" / "model.ckpt").is_file()
+
+
+def test_generate_goes_through_the_predict_loop_and_does_not_depend_on_batch_order(tmp_path):
+    """Lightning's predict loop draws each batch with its own (seed, batch) generator: the clips of a
+    batch are the same whether drawn alone or after other batches, and a different seed changes them."""
+    from sciffusion.domains.video.zarr_store import open_video_store
+    from sciffusion.pipelines.video.generate import batch_seed
+
+    model = _model(tmp_path / "m.ckpt")
+    args = ["--model", model, "--frames", 3, "--steps", 1, "--sampler", "euler", "--batch-size", 2]
+    assert invoke("generate", *args, "--clips", 4, "--out", tmp_path / "a").exit_code == 0
+    assert invoke("generate", *args, "--clips", 2, "--out", tmp_path / "b").exit_code == 0
+    r = invoke("generate", *args, "--clips", 2, "--seed", 5, "--out", tmp_path / "c")
+    assert r.exit_code == 0, r.output
+    a, b, c = (open_video_store(tmp_path / n / "clips.zarr").video[...] for n in "abc")
+    assert a.shape == (4, 3, 16, 16, 1) and np.array_equal(a[:2], b)
+    assert not np.array_equal(a[2:], a[:2]) and not np.array_equal(b, c)
+    assert batch_seed(0, 1) != batch_seed(0, 0) != batch_seed(1, 0)
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["devices"] == 1
+    r = invoke("generate", *args, "--devices", 0, "--out", tmp_path / "d")
+    assert r.exit_code == 2 and "--devices/--num-nodes: must be >= 1" in r.output
