@@ -275,3 +275,35 @@ def ood(
     rows = run_ood_bench(cfg, log=typer.echo, progress=True)
     typer.echo(format_table(rows))
     typer.echo(f"wrote {out}/results.csv, results.md, results.json and the ROC plots")
+
+
+@app.command("video-events")
+@user_errors_exit
+def video_events(
+    train: Path = typer.Option(..., "--train", help="Labelled driving store (sciffusion video make-driving) the "
+                                                    "event classifier is trained on."),
+    test: Path = typer.Option(..., "--test", help="Labelled driving store of other episodes (another make-driving "
+                                                  "--seed) for the classifier's held-out accuracy."),
+    generated: str = typer.Option(..., "--generated", help="Comma list of generated stores: clips.zarr of "
+                                  "'sciffusion video generate --event E', or the folder holding it."),
+    out: Path = typer.Option(..., "--out", help="Output folder (classifier.pt, classifier_eval.json, confusion.png, "
+                                                "fidelity.csv, fidelity.png, config.json)."),
+    frames: int = typer.Option(10, "--frames", help="Window length T in frames (>= 4): training windows and the "
+                                                    "first T frames of each generated clip."),
+    epochs: int = typer.Option(5, "--epochs", help="Training epochs (one epoch = as many class-balanced draws as "
+                                                   "there are training windows)."),
+    seed: int = seed_option(0, "Seed of the classifier's initialisation and of its balanced draws."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar while training."),
+) -> None:
+    """Rare-event fidelity: an independent 3-D conv event classifier, trained on labelled driving windows, judges
+    whether generated clips show the event they were asked for."""
+    from sciffusion.pipelines.bench.video_events import (EventClassifierConfig, VideoEventsConfig, format_table,
+                                                         run_video_events)
+
+    stores = tuple(Path(p) for p in _names(generated, "--generated"))
+    cfg = VideoEventsConfig(train=train, test=test, generated=stores, out=out, overwrite=overwrite,
+                            classifier=EventClassifierConfig(frames=frames, epochs=epochs, seed=seed))
+    rows = run_video_events(cfg, log=typer.echo, progress=progress)
+    typer.echo(format_table(rows))
+    typer.echo(f"wrote {out}/fidelity.csv, fidelity.png, classifier_eval.json, confusion.png and classifier.pt")
