@@ -135,6 +135,53 @@ def video_baselines(
     typer.echo(f"wrote {out}/baselines.csv, per_frame.csv and ssim_per_frame.png")
 
 
+def _video_model(item: str) -> tuple[str, Path]:
+    """``NAME=PATH`` → (name, path); one-line error otherwise."""
+    name, sep, path = item.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise ValueError(f"--model: expected NAME=PATH (a model file of 'video train'), got {item!r}")
+    return name.strip(), Path(path.strip())
+
+
+@app.command("video")
+@user_errors_exit
+def video(
+    data: Path = typer.Option(..., "--data", help="Held-out test store (zarr dataset; a store with attr "
+                                                  "split = train is refused)."),
+    model: list[str] = typer.Option(..., "--model", help="NAME=PATH: a video model file (RUN_DIR/model.ckpt of "
+                                                         "'video train', arch spacetime or concat); repeatable."),
+    out: Path = typer.Option(..., "--out", help="Output folder (video_bench.csv, per_frame.csv, ssim_per_frame.png, "
+                                                "config.json)."),
+    context: int = typer.Option(10, "--context", help="Context frames given to every method (>= 2)."),
+    horizon: int = typer.Option(10, "--horizon", help="Frames predicted after the context."),
+    samples: int = typer.Option(1, "--samples", help="Samples K per clip for the models, scored best of K "
+                                                     "(the baselines give K = 1)."),
+    clips: Optional[int] = typer.Option(None, "--clips", help="The first N clips of --data (default: all)."),
+    sampler: str = typer.Option("dpmpp_2m", "--sampler", help="A core sampler: euler, heun, dpmpp_2m, ..."),
+    steps: int = typer.Option(10, "--steps", help="Sampler steps per block."),
+    fvd_clips: int = typer.Option(0, "--fvd-clips", help="FVD on the first N clips (0 = no FVD, else >= 2; "
+                                                         "needs context + horizon >= 9)."),
+    i3d_weights: Optional[Path] = typer.Option(None, "--i3d-weights", help="I3D weights (.npz); default "
+                                               "$SCIFFUSION_I3D_WEIGHTS or the shared copy."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Clips per sampler call and per I3D forward pass."),
+    train_batch: int = typer.Option(8, "--train-batch", help="Windows per timed training step."),
+    device: str = typer.Option("cpu", "--device", help="Device of the models: cpu, cuda, cuda:1, ..."),
+    seed: int = seed_option(0, "Seed of the sampling noise (the same for every model)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="A line per batch of clips of each model."),
+) -> None:
+    """Copy-last, linear and trained video models on the same test clips: PSNR, SSIM, FVD, time, memory."""
+    from sciffusion.pipelines.bench.video import VideoBenchConfig, format_table, run_video_bench
+
+    cfg = VideoBenchConfig(data=data, models=tuple(_video_model(m) for m in model), out=out, context=context,
+                           horizon=horizon, samples=samples, clips=clips, sampler=sampler, steps=steps, seed=seed,
+                           fvd_clips=fvd_clips, i3d_weights=i3d_weights, batch_size=batch_size,
+                           train_batch=train_batch, device=device, overwrite=overwrite)
+    rows = run_video_bench(cfg, log=typer.echo, progress=progress)
+    typer.echo(format_table(rows))
+    typer.echo(f"wrote {out}/video_bench.csv, per_frame.csv, ssim_per_frame.png and config.json")
+
+
 def _dock_method(item: str) -> tuple[str, str]:
     """``NAME=MODEL`` → (name, model); one-line error otherwise."""
     name, sep, model = item.partition("=")
