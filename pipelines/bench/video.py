@@ -233,25 +233,12 @@ def train_step_seconds(model, cfg: VideoBenchConfig, device) -> tuple[float, flo
 
 def predict_clips(model, context: np.ndarray, cfg: VideoBenchConfig,
                   progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
-    """context uint8 [N, T_ctx, H, W, C] → prediction uint8 [N, K, horizon, H, W, C]: ``rollout`` over
-    batches of ``batch_size`` clips, K samples each, one CPU generator seeded ``seed`` (the draw order
-    of ``video predict``). ``progress(clips)`` after each batch."""
-    import torch
+    """context uint8 [N, T_ctx, H, W, C] → prediction uint8 [N, K, horizon, H, W, C], exactly as
+    ``video predict`` draws it (:func:`sciffusion.pipelines.video.predict.predict_clips`)."""
+    from sciffusion.pipelines.video.predict import predict_clips as predict_store_clips
 
-    from sciffusion.domains.video.datamodule import to_uint8, to_unit_range
-    from sciffusion.domains.video.sampling import rollout
-
-    generator = torch.Generator().manual_seed(cfg.seed)
-    n = len(context)
-    prediction = np.empty((n, cfg.samples, cfg.horizon) + context.shape[2:], np.uint8)
-    for first in range(0, n, cfg.batch_size):
-        batch = to_unit_range(torch.from_numpy(np.ascontiguousarray(context[first:first + cfg.batch_size])))
-        for k in range(cfg.samples):
-            frames = rollout(model, batch, cfg.horizon, cfg.sampling, generator)
-            prediction[first:first + len(batch), k] = to_uint8(frames).numpy()
-        if progress is not None:
-            progress(len(batch))
-    return prediction
+    return predict_store_clips(model, context, cfg.horizon, cfg.samples, cfg.sampling, cfg.seed, cfg.batch_size,
+                               clip_progress=progress)
 
 
 def check_model(name: str, path: Path, model, store, cfg: VideoBenchConfig) -> None:

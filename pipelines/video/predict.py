@@ -81,13 +81,34 @@ def read_clips(path: Path, size: int, channels: int, clips: Optional[int]) -> tu
     return frames[None], decoded.fps, False
 
 
-def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None) -> dict:
-    """Run the prediction and write the outputs; returns a summary dict."""
+def predict_clips(model, context: np.ndarray, horizon: int, samples: int, sampling, seed: int, batch_size: int,
+                  frame_progress: Optional[Callable[[int], None]] = None,
+                  clip_progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
+    """context uint8 [N, T_ctx, H, W, C] → prediction uint8 [N, K, horizon, H, W, C]: :func:`rollout`
+    over batches of ``batch_size`` clips, ``samples`` K each, all noise from one CPU generator seeded
+    ``seed`` (so the same seed and batch size give the same prediction). ``frame_progress(frames)``
+    after every block, ``clip_progress(clips)`` after every batch."""
     import torch
 
-    from sciffusion.domains.video import writers
     from sciffusion.domains.video.datamodule import to_uint8, to_unit_range
     from sciffusion.domains.video.sampling import rollout
+
+    generator = torch.Generator().manual_seed(seed)
+    n = len(context)
+    prediction = np.empty((n, samples, horizon) + context.shape[2:], np.uint8)
+    for first in range(0, n, batch_size):
+        batch = to_unit_range(torch.from_numpy(np.ascontiguousarray(context[first:first + batch_size])))
+        for k in range(samples):
+            frames = rollout(model, batch, horizon, sampling, generator, progress=frame_progress)
+            prediction[first:first + len(batch), k] = to_uint8(frames).numpy()
+        if clip_progress is not None:
+            clip_progress(len(batch))
+    return prediction
+
+
+def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None) -> dict:
+    """Run the prediction and write the outputs; returns a summary dict."""
+    from sciffusion.domains.video import writers
     from sciffusion.domains.video.zarr_store import write_video_store
 
     outputs = [Path(cfg.out), cfg.compare_path, Path(str(cfg.out) + ".json")] + ([Path(cfg.store)] if cfg.store else [])
@@ -105,14 +126,8 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
         if t < cfg.context + cfg.frames:
             raise ValueError(f"{cfg.input}: {t} frames per clip, a prediction store needs context + frames = "
                              f"{cfg.context + cfg.frames}")
-    generator = torch.Generator().manual_seed(cfg.run.seed)
-    prediction = np.empty((n, cfg.samples, cfg.frames) + video.shape[2:], np.uint8)
-    for first in range(0, n, cfg.run.batch_size):
-        context = to_unit_range(torch.from_numpy(np.ascontiguousarray(video[first:first + cfg.run.batch_size,
-                                                                           :cfg.context])))
-        for k in range(cfg.samples):
-            frames = rollout(model, context, cfg.frames, cfg.run.sampling, generator, progress=progress)
-            prediction[first:first + len(context), k] = to_uint8(frames).numpy()
+    prediction = predict_clips(model, video[:, :cfg.context], cfg.frames, cfg.samples, cfg.run.sampling,
+                               cfg.run.seed, cfg.run.batch_size, frame_progress=progress)
     truth = np.zeros((n, cfg.frames) + video.shape[2:], np.uint8)
     known = video[:, cfg.context:cfg.context + cfg.frames]
     truth[:, :known.shape[1]] = known
@@ -136,4 +151,4 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
             "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store)}
 
 
-__all__ = ["PredictConfig", "predict", "read_clips"]
+__all__ = ["PredictConfig", "predict", "predict_clips", "read_clips"]
