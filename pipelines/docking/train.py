@@ -24,10 +24,11 @@ from typing import Optional
 
 from sciffusion.common.io.atomic import write_text_atomic
 from sciffusion.common.io.provenance import package_versions
+from sciffusion.common.training.run_files import RUN_FILES, check_run_dir  # noqa: F401 (RUN_FILES re-exported)
+from sciffusion.common.training.trainer import check_devices
 from sciffusion.pipelines.docking.train_config import DockTrainConfig
 
 TEST_SPLIT = "test_public"
-RUN_FILES = ("last.ckpt", "model.ckpt", "config.json", "curves.csv")
 MATCHED_SECTIONS = ("model", "process", "data")
 """config.json sections a resumed run must share with the new config."""
 VERSIONED_PACKAGES = ("sciffusion", "torch", "pytorch-lightning", "e3nn", "torch-geometric")
@@ -66,10 +67,7 @@ class TrainRunConfig:
         sched = self.config.schedule
         if sched.max_steps is None and sched.minutes is None:
             raise ValueError("--max-steps/--minutes: give at least one budget (in the config or on the command line)")
-        if self.accelerator not in ("auto", "cpu", "gpu", "cuda"):
-            raise ValueError(f"--accelerator: must be auto, cpu, gpu or cuda, got {self.accelerator!r}")
-        if self.devices != "auto" and not (self.devices.isdigit() and int(self.devices) >= 1):
-            raise ValueError(f"--devices: must be 'auto' or a count >= 1, got {self.devices!r}")
+        check_devices(self.accelerator, self.devices)
 
 
 def split_ids(index: Path, exclude_ids: Optional[Path]) -> dict[str, list[str]]:
@@ -130,25 +128,6 @@ def _ids_record(ids: list[str], missing: list[str]) -> dict:
             "missing_from_cache": missing}
 
 
-def _check_run_dir(cfg: TrainRunConfig, resolved: dict) -> Optional[Path]:
-    """The checkpoint to resume from (None: a fresh start); refuses a used RUN_DIR without --resume and
-    a resume whose model/process/data differ from config.json."""
-    present = [name for name in RUN_FILES if (cfg.out / name).exists()]
-    if present and not cfg.resume:
-        raise ValueError(f"{cfg.out}: already holds a run ({', '.join(present)}); pass --resume to continue it "
-                         "or choose another --out")
-    last = cfg.out / "last.ckpt"
-    if not (cfg.resume and last.is_file()):
-        return None
-    saved_path = cfg.out / "config.json"
-    if saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
-        for section in MATCHED_SECTIONS:
-            if saved.get("config", {}).get(section) != resolved[section]:
-                raise ValueError(f"{saved_path}: --resume with a different '{section}' config than the saved run")
-    return last
-
-
 def run_train(cfg: TrainRunConfig) -> dict:
     """Train; returns {"steps", "stopped" ("steps"/"time"/...), "train", "val", "seconds", "out"}."""
     import time
@@ -156,8 +135,9 @@ def run_train(cfg: TrainRunConfig) -> dict:
     import pytorch_lightning as pl
     import torch
 
-    from sciffusion.common.training.callbacks import StepProgressBar, TimeBudget, stop_reason
+    from sciffusion.common.training.callbacks import stop_reason
     from sciffusion.common.training.product_module import ProductDiffusionModule
+    from sciffusion.common.training.trainer import step_trainer
     from sciffusion.domains.docking.pose_dataset import ConformerSampler, PoseDataset, collate_training
     from sciffusion.domains.docking.pose_diffusion import PoseScoreNet, has_torsions
     from sciffusion.domains.docking.score_model import DockingScoreModel
@@ -166,7 +146,7 @@ def run_train(cfg: TrainRunConfig) -> dict:
     conf, sched = cfg.config, cfg.config.schedule
     resolved = conf.to_dict()
     splits = split_ids(cfg.index, cfg.exclude_ids)
-    resume_from = _check_run_dir(cfg, resolved)
+    resume_from = check_run_dir(cfg.out, cfg.resume, resolved, MATCHED_SECTIONS)
     train_entries, train_missing = _load_entries(cfg.cache, splits["train"])
     val_entries, val_missing = _load_entries(cfg.cache, splits["val"])
     if not train_entries:
@@ -199,25 +179,12 @@ def run_train(cfg: TrainRunConfig) -> dict:
         score_model.load_state_dict(_initial_weights(cfg.init_from, conf.model))
     module = ProductDiffusionModule(PoseScoreNet(score_model, conf.product.process), conf.product)
     files = RunFiles(cfg.out, conf.data.to_dict(), sched.log_every, sched.checkpoint_every)
-    callbacks: list = [files]
-    budget = None
-    if sched.minutes is not None:
-        budget = TimeBudget(sched.minutes)
-        callbacks.append(budget)
-    if cfg.progress:
-        callbacks.append(StepProgressBar())
-    trainer = pl.Trainer(
-        accelerator="gpu" if cfg.accelerator == "cuda" else cfg.accelerator,
-        devices=cfg.devices if cfg.devices == "auto" else int(cfg.devices),
-        max_steps=-1 if sched.max_steps is None else sched.max_steps, max_epochs=-1,
-        val_check_interval=sched.val_every if val_loader is not None else None,
-        check_val_every_n_epoch=None, limit_val_batches=None if val_loader is not None else 0,
-        num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=cfg.progress,
-        enable_model_summary=False, callbacks=callbacks, gradient_clip_val=None)
+    trainer, budget = step_trainer(
+        [files], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=sched.max_steps, minutes=sched.minutes,
+        val_every=sched.val_every if val_loader is not None else None, progress=cfg.progress)
     start = time.perf_counter()
     trainer.fit(module, loader, val_loader, ckpt_path=resume_from)
-    if val_loader is not None and trainer.global_step not in {int(r["step"]) for r in files.rows
-                                                              if r.get("val_loss") not in (None, "")}:
+    if val_loader is not None and not files.validated(trainer.global_step):
         trainer.validate(module, val_loader, verbose=False)  # RunFiles records the final val row
     files.save(trainer, module)
     return {"steps": int(trainer.global_step), "stopped": stop_reason(trainer, budget),

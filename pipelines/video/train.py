@@ -20,9 +20,11 @@ from typing import Optional
 
 from sciffusion.common.io.atomic import write_text_atomic
 from sciffusion.common.io.provenance import package_versions
+from sciffusion.common.training import run_files
+from sciffusion.common.training.run_files import RUN_FILES  # noqa: F401 (re-exported)
+from sciffusion.common.training.trainer import check_devices
 from sciffusion.pipelines.video.train_config import VideoTrainConfig
 
-RUN_FILES = ("last.ckpt", "model.ckpt", "config.json", "curves.csv")
 MATCHED_SECTIONS = ("model", "data")
 VERSIONED_PACKAGES = ("sciffusion", "torch", "pytorch-lightning", "zarr")
 
@@ -43,29 +45,13 @@ class VideoTrainRunConfig:
         sched = self.config.schedule
         if sched.max_steps is None and sched.minutes is None:
             raise ValueError("--max-steps/--minutes: give at least one budget (in the config or on the command line)")
-        if self.accelerator not in ("auto", "cpu", "gpu", "cuda"):
-            raise ValueError(f"--accelerator: must be auto, cpu, gpu or cuda, got {self.accelerator!r}")
-        if self.devices != "auto" and not (self.devices.isdigit() and int(self.devices) >= 1):
-            raise ValueError(f"--devices: must be 'auto' or a count >= 1, got {self.devices!r}")
+        check_devices(self.accelerator, self.devices)
 
 
 def check_run_dir(out: Path, resume: bool, resolved: dict) -> Optional[Path]:
     """The checkpoint to resume from (None: a fresh start); refuses a used RUN_DIR without ``resume`` and a
     resume whose model/data sections differ from config.json."""
-    present = [name for name in RUN_FILES if (out / name).exists()]
-    if present and not resume:
-        raise ValueError(f"{out}: already holds a run ({', '.join(present)}); pass --resume to continue it "
-                         "or choose another --out")
-    last = out / "last.ckpt"
-    if not (resume and last.is_file()):
-        return None
-    saved_path = out / "config.json"
-    if saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
-        for section in MATCHED_SECTIONS:
-            if saved.get("config", {}).get(section) != resolved[section]:
-                raise ValueError(f"{saved_path}: --resume with a different '{section}' config than the saved run")
-    return last
+    return run_files.check_run_dir(out, resume, resolved, MATCHED_SECTIONS)
 
 
 def _store_record(dm) -> dict:
@@ -91,8 +77,9 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
     import pytorch_lightning as pl
 
     from sciffusion.common.networks.blocks import count_parameters
-    from sciffusion.common.training.callbacks import StepProgressBar, TimeBudget, stop_reason
+    from sciffusion.common.training.callbacks import stop_reason
     from sciffusion.common.training.module import DiffusionModule
+    from sciffusion.common.training.trainer import step_trainer
     from sciffusion.domains.video.datamodule import VideoDataModule
     from sciffusion.domains.video.model import model_file
     from sciffusion.pipelines.video.train_files import RunFiles
@@ -117,24 +104,12 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
         return model_file(pl_module.ema.shadow, conf.model, train_dict, {"step": step, "data": resolved["data"]})
 
     files = RunFiles(cfg.out, write_model, sched.log_every, sched.checkpoint_every)
-    callbacks: list = [files]
-    budget = None
-    if sched.minutes is not None:
-        budget = TimeBudget(sched.minutes)
-        callbacks.append(budget)
-    if cfg.progress:
-        callbacks.append(StepProgressBar())
-    trainer = pl.Trainer(
-        accelerator="gpu" if cfg.accelerator == "cuda" else cfg.accelerator,
-        devices=cfg.devices if cfg.devices == "auto" else int(cfg.devices),
-        max_steps=-1 if sched.max_steps is None else sched.max_steps, max_epochs=-1,
-        val_check_interval=sched.val_every, check_val_every_n_epoch=None, num_sanity_val_steps=0,
-        precision=sched.precision, logger=False, enable_checkpointing=False, enable_progress_bar=cfg.progress,
-        enable_model_summary=False, callbacks=callbacks, gradient_clip_val=None)
+    trainer, budget = step_trainer(
+        [files], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=sched.max_steps, minutes=sched.minutes,
+        val_every=sched.val_every, progress=cfg.progress, precision=sched.precision)
     start = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
-    validated = {int(r["step"]) for r in files.rows if r.get("val_loss") not in (None, "")}
-    if trainer.global_step not in validated:
+    if not files.validated(trainer.global_step):
         trainer.validate(module, datamodule=dm, verbose=False)  # RunFiles records the final val row
     files.save(trainer, module)
     return {"steps": int(trainer.global_step), "stopped": stop_reason(trainer, budget),

@@ -1,0 +1,52 @@
+"""A step-budgeted Lightning trainer for the pipelines' ``train`` commands.
+
+Training stops at ``max_steps`` optimizer steps and/or after ``minutes`` of wall-clock time
+(:class:`~sciffusion.common.training.callbacks.TimeBudget`), validates every ``val_every`` optimizer
+steps across epochs, and writes no logs or checkpoints of its own (the pipeline's run files do).
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pytorch_lightning as pl
+
+from sciffusion.common.training.callbacks import StepProgressBar, TimeBudget
+
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
+
+
+def check_devices(accelerator: str, devices: str) -> None:
+    """``--accelerator`` one of :data:`ACCELERATORS`; ``--devices`` ``auto`` or a count >= 1."""
+    if accelerator not in ACCELERATORS:
+        raise ValueError(f"--accelerator: must be auto, cpu, gpu or cuda, got {accelerator!r}")
+    if devices != "auto" and not (devices.isdigit() and int(devices) >= 1):
+        raise ValueError(f"--devices: must be 'auto' or a count >= 1, got {devices!r}")
+
+
+def step_trainer(callbacks: Sequence[pl.Callback], *, accelerator: str, devices: str, max_steps: Optional[int],
+                 minutes: Optional[float], val_every: Optional[int], progress: bool,
+                 precision: str = "32-true") -> tuple[pl.Trainer, Optional[TimeBudget]]:
+    """The trainer and its time budget (None without ``minutes``). ``callbacks`` come first, then the
+    budget and (``progress``) a :class:`StepProgressBar`. ``max_steps`` None: no step limit;
+    ``val_every`` None: no validation. ``accelerator`` ``cuda`` means Lightning's ``gpu``; ``devices``
+    ``auto`` or a count (a string, as the CLI gives it)."""
+    check_devices(accelerator, devices)
+    callbacks = list(callbacks)
+    budget = None
+    if minutes is not None:
+        budget = TimeBudget(minutes)
+        callbacks.append(budget)
+    if progress:
+        callbacks.append(StepProgressBar())
+    trainer = pl.Trainer(
+        accelerator="gpu" if accelerator == "cuda" else accelerator,
+        devices=devices if devices == "auto" else int(devices),
+        max_steps=-1 if max_steps is None else max_steps, max_epochs=-1,
+        val_check_interval=val_every, check_val_every_n_epoch=None,
+        limit_val_batches=None if val_every is not None else 0,
+        num_sanity_val_steps=0, precision=precision, logger=False, enable_checkpointing=False,
+        enable_progress_bar=progress, enable_model_summary=False, callbacks=callbacks, gradient_clip_val=None)
+    return trainer, budget
+
+
+__all__ = ["ACCELERATORS", "check_devices", "step_trainer"]
