@@ -94,6 +94,7 @@ class DiffusionAnomalyDetector:
         self.module_ = None
         self.net_config_: Optional[DenoiserNetConfig] = None
         self.calibration_: Optional[Calibration] = None
+        self.bank_: Optional[Tensor] = None
 
     @property
     def contamination(self) -> float:
@@ -128,6 +129,7 @@ class DiffusionAnomalyDetector:
         self.module_, self.fit_report_ = train_denoiser(net, train_x, c.train, minutes=c.minutes,
                                                         max_steps=c.max_steps, batch_size=c.batch_size,
                                                         seed=c.seed, progress=progress)
+        self.bank_ = self._build_bank(train_x)
         val = as_tensor(val_X) if val_X is not None else None
         total = len(hold_x) + len(x) + (len(val) if val is not None else 0)
         tick = None if on_score_batch is None else (lambda n: on_score_batch(n, total))
@@ -139,6 +141,17 @@ class DiffusionAnomalyDetector:
         self.decision_scores_ = self.calibration_.score(self.score_samples(x, tick).features.numpy())
         self.labels_ = self.calibration_.predict(self.decision_scores_)
         return self
+
+    def _build_bank(self, train_x: Tensor) -> Optional[Tensor]:
+        """The ``features`` score's memory bank of the training inputs (None for the other kinds)."""
+        from sciffusion.common.anomaly.embedding import build_bank
+        from sciffusion.common.anomaly.networks import feature_layer
+
+        score = self.config.score
+        if score.kind != "features":
+            return None
+        return build_bank(self.denoiser(), feature_layer(self.module_.ema.shadow), train_x,
+                          score.feature_sigmas(), self.config.score_batch_size, score.bank_size, self.config.seed)
 
     # ---- scoring -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -165,9 +178,15 @@ class DiffusionAnomalyDetector:
                              f"{list(self.net_config_.sample_shape)}")
         denoise, device = self.denoiser(), self.module_.device
         g = torch.Generator().manual_seed(self.config.score.seed)
+        layer = None
+        if self.config.score.kind == "features":
+            from sciffusion.common.anomaly.networks import feature_layer
+
+            layer = feature_layer(self.module_.ema.shadow)
         parts = []
         for chunk in torch.split(x, self.config.score_batch_size):
-            s = compute_scores(denoise, chunk.to(device), self.config.score, generator=g)
+            s = compute_scores(denoise, chunk.to(device), self.config.score, generator=g, layer=layer,
+                               bank=getattr(self, "bank_", None))
             parts.append(AnomalyScores(s.features.cpu(), s.names, s.score.cpu(), s.nfe,
                                        None if s.map is None else s.map.float().cpu()))
             if on_batch is not None:
@@ -195,7 +214,8 @@ class DiffusionAnomalyDetector:
         return {"kind": FILE_KIND, "format_version": FILE_VERSION, "config": self.config.to_dict(),
                 "net": self.net_config_.to_dict(), "calibration": self.calibration_.to_dict(),
                 "state_dict": {k: v.detach().cpu() for k, v in self.module_.ema.shadow.state_dict().items()},
-                "fit_report": dataclasses.asdict(self.fit_report_) if hasattr(self, "fit_report_") else None}
+                "fit_report": dataclasses.asdict(self.fit_report_) if hasattr(self, "fit_report_") else None,
+                "bank": getattr(self, "bank_", None)}
 
     def save(self, path: Path | str) -> Path:
         """Write the detector (weights, configs, calibration) to ``path`` atomically."""
@@ -220,6 +240,9 @@ class DiffusionAnomalyDetector:
         det.calibration_ = Calibration.from_dict(state["calibration"])
         if state.get("fit_report"):
             det.fit_report_ = FitReport(**state["fit_report"])
+        det.bank_ = state.get("bank")
+        if det.config.score.kind == "features" and det.bank_ is None:
+            raise ValueError(f"{source}: a 'features' detector without its memory bank")
         return det
 
     @classmethod

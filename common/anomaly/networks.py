@@ -101,6 +101,7 @@ class ResidualMLP(nn.Module):
         self.stem = nn.Linear(dim, hidden)
         self.blocks = nn.ModuleList(nn.ModuleList([nn.LayerNorm(hidden), nn.Linear(hidden, hidden),
                                                    nn.Linear(hidden, hidden)]) for _ in range(blocks))
+        self.features = nn.Identity()  # the hidden state before the head (the feature-bank score reads it)
         self.head = nn.Linear(hidden, dim)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -110,7 +111,22 @@ class ResidualMLP(nn.Module):
         h = self.stem(x)
         for norm, first, second in self.blocks:
             h = h + second(nn.functional.silu(first(nn.functional.silu(norm(h))) + emb))
-        return self.head(h)
+        return self.head(self.features(h))
 
 
-__all__ = ["DenoiserNetConfig", "FrameStack", "ResidualMLP"]
+def feature_layer(net: nn.Module) -> nn.Module:
+    """The layer whose output the ``features`` score reads: the U-Net's bottleneck (last mid block; also
+    inside :class:`FrameStack`), the residual MLP's last hidden state, or a network's own
+    ``feature_layer()`` method. Anything else: a one-line ValueError."""
+    if hasattr(net, "feature_layer"):
+        return net.feature_layer()
+    if isinstance(net, FrameStack):
+        return feature_layer(net.net)
+    if isinstance(net, UNet2D):
+        return net.mid[-1]
+    if isinstance(net, ResidualMLP):
+        return net.features
+    raise ValueError(f"score 'features': no known feature layer in a {type(net).__name__}")
+
+
+__all__ = ["DenoiserNetConfig", "FrameStack", "ResidualMLP", "feature_layer"]

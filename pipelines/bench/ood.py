@@ -53,11 +53,11 @@ class OODBenchConfig:
     datasets: tuple[str, ...] = ("mnist",)
     minutes: float = 10.0
     max_steps: int = 5000
-    score: str = "combined"
-    levels: int = 10
-    sigma_min: float = 0.01
-    sigma_max: float = 1.0
-    density: str = "gmm"
+    score: str = "features"
+    levels: Optional[int] = None
+    sigma_min: Optional[float] = None
+    sigma_max: Optional[float] = None
+    density: Optional[str] = None
     base_channels: int = 32
     batch_size: int = 64
     pyod: tuple[str, ...] = PYOD_METHODS

@@ -52,7 +52,7 @@ def test_tiny_run_writes_the_table(tmp_path):
                          base_channels=8, pyod=("KNN", "ECOD"), smmnist_clips=12, smmnist_test_clips=6,
                          smmnist_size=16, smmnist_frames=4)
     rows = run_ood_bench(cfg, log=lambda _: None)
-    assert [r["method"] for r in rows] == ["diffusion (combined)", "pyod KNN", "pyod ECOD"]
+    assert [r["method"] for r in rows] == ["diffusion (features)", "pyod KNN", "pyod ECOD"]
     assert rows[0]["nfe_per_input"] == 2 and rows[0]["frame_auroc"] is not None
     assert all(0 <= r["auroc"] <= 1 for r in rows)
     saved = json.loads((tmp_path / "b" / "results.json").read_text())
