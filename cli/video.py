@@ -208,7 +208,7 @@ def train(
 
 
 def _sampling_run(model: Optional[Path], sampler: str, steps: int, seed: int, device: str, batch_size: int,
-                  guidance: float = 1.0, guidance_interval: Optional[str] = None):
+                  guidance: float = 1.0, guidance_interval: Optional[str] = None, init_sigma: Optional[float] = None):
     """The shared --model/--sampler/--steps/--seed/--device/--batch-size (and guidance) options as a SamplingRun."""
     from sciffusion.domains.video.sampling import SamplingConfig
     from sciffusion.pipelines.video.sampling_run import SamplingRun
@@ -221,11 +221,13 @@ def _sampling_run(model: Optional[Path], sampler: str, steps: int, seed: int, de
             raise ValueError(f"--guidance-interval: expected 'LO,HI' in sigma units, got {guidance_interval!r}") from None
         interval = (lo, hi)
     return SamplingRun(model=model, sampling=SamplingConfig(sampler=sampler, steps=steps, guidance=guidance,
-                                                            guidance_interval=interval),
+                                                            guidance_interval=interval, init_sigma=init_sigma),
                        seed=seed, device=device, batch_size=batch_size)
 
 
 MODEL_HELP = "Model file (RUN_DIR/model.ckpt of 'video train'); default: the bundled model."
+INIT_SIGMA_HELP = ("Warm start (SDEdit): each block that continues known frames starts from the last known frame "
+                   "noised to this sigma (data units, e.g. 0.1-0.5) instead of pure noise; default: off.")
 SAMPLER_HELP = "A core sampler (sciffusion bench samplers --help lists them): euler, heun, dpmpp_2m, ..."
 
 
@@ -244,6 +246,7 @@ def predict(
                                            help="Side-by-side context | prediction | truth (default OUT_compare)."),
     sampler: str = typer.Option("dpmpp_2m", "--sampler", help=SAMPLER_HELP),
     steps: int = typer.Option(20, "--steps", help="Sampler steps per block."),
+    init_sigma: Optional[float] = typer.Option(None, "--init-sigma", help=INIT_SIGMA_HELP),
     seed: int = seed_option(0, "Seed of the sampling noise."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call."),
@@ -254,7 +257,7 @@ def predict(
 
     cfg = PredictConfig(input=input, out=out, context=context, frames=frames, samples=samples, clips=clips,
                         store=store, compare=compare, overwrite=overwrite,
-                        run=_sampling_run(model, sampler, steps, seed, device, batch_size))
+                        run=_sampling_run(model, sampler, steps, seed, device, batch_size, init_sigma=init_sigma))
     with _progress("predicted frames", None) as advance:
         result = run(cfg, advance)
     typer.echo(f"predicted {result['frames']} frames x {result['samples']} sample(s) for {result['clips']} clip(s); "
@@ -276,6 +279,7 @@ def generate(
     fps: float = typer.Option(10.0, "--fps", help="Frame rate of the written videos."),
     sampler: str = typer.Option("dpmpp_2m", "--sampler", help=SAMPLER_HELP),
     steps: int = typer.Option(20, "--steps", help="Sampler steps per block."),
+    init_sigma: Optional[float] = typer.Option(None, "--init-sigma", help=INIT_SIGMA_HELP + " Not the first block."),
     seed: int = seed_option(0, "Seed of the sampling noise."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call (one predict-loop batch)."),
@@ -289,7 +293,7 @@ def generate(
     cfg = GenerateConfig(out=out, event=event, clips=clips, frames=frames, fps=fps, overwrite=overwrite,
                          devices=devices, num_nodes=num_nodes,
                          run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
-                                           guidance_interval))
+                                           guidance_interval, init_sigma))
     with _progress("generated frames", clips * frames) as advance:
         result = run(cfg, advance)
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"

@@ -23,7 +23,10 @@ from sciffusion.domains.video.networks.condition import VideoCondition
 class SamplingConfig:
     """sampler: a registered sampler name; steps: grid steps; σ grid (data units) on [sigma_min,
     sigma_max] with Karras ρ; guidance: CFG scale on the event (1 = plain conditional);
-    guidance_interval: (lo, hi) σ range where guidance applies (None: everywhere)."""
+    guidance_interval: (lo, hi) σ range where guidance applies (None: everywhere); init_sigma: warm
+    start (SDEdit, Meng et al. 2022): a block that continues known frames starts from the last known
+    frame repeated, noised to σ = init_sigma, on a grid from init_sigma down (None: from pure noise at
+    sigma_max)."""
 
     sampler: str = "dpmpp_2m"
     steps: int = 20
@@ -32,6 +35,7 @@ class SamplingConfig:
     rho: float = 7.0
     guidance: float = 1.0
     guidance_interval: Optional[tuple[float, float]] = None
+    init_sigma: Optional[float] = None
 
     def __post_init__(self) -> None:
         from sciffusion.common.grids import check_sigma_range
@@ -42,6 +46,8 @@ class SamplingConfig:
         if self.steps < 1:
             raise ValueError(f"--steps: must be >= 1, got {self.steps}")
         check_sigma_range(self.sigma_min, self.sigma_max)
+        if self.init_sigma is not None and not self.sigma_min < self.init_sigma <= self.sigma_max:
+            raise ValueError(f"--init-sigma: must be in ({self.sigma_min}, {self.sigma_max}], got {self.init_sigma}")
 
 
 def block_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: SamplingConfig
@@ -63,15 +69,20 @@ def block_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: Samp
 
 @torch.no_grad()
 def sample_block(model: LoadedVideoModel, cond: VideoCondition, shape: tuple[int, ...], sampling: SamplingConfig,
-                 generator: Optional[torch.Generator] = None) -> Tensor:
-    """One block ``shape`` = (B, C, T, H, W) on the network's device; ``generator`` (CPU) seeds it."""
+                 generator: Optional[torch.Generator] = None, guess: Optional[Tensor] = None) -> Tensor:
+    """One block ``shape`` = (B, C, T, H, W) on the network's device; ``generator`` (CPU) seeds it.
+    ``guess`` [B, C, 1 or T, H, W]: the warm start of ``sampling.init_sigma`` (ignored without it)."""
     from sciffusion.common.grids import karras_grid
     from sciffusion.common.noise import randn
     from sciffusion.common.samplers.registry import get_sampler
 
     device = next(model.net.parameters()).device
-    sigmas = karras_grid(sampling.steps, sampling.sigma_min, sampling.sigma_max, sampling.rho).to(device)
+    warm = guess is not None and sampling.init_sigma is not None
+    top = sampling.init_sigma if warm else sampling.sigma_max
+    sigmas = karras_grid(sampling.steps, sampling.sigma_min, top, sampling.rho).to(device)
     x = randn(shape, generator=generator).to(device) * sigmas[0]
+    if warm:
+        x = x + guess.to(device).expand(shape)
     result = get_sampler(sampling.sampler)(block_denoiser(model, cond.to(device), sampling), sigmas, x,
                                            generator=generator)
     return result.x.clamp(-1, 1)
@@ -110,7 +121,8 @@ def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: Sa
     produced = 0
     while produced < horizon:
         cond = _condition(model, known, event)
-        block = sample_block(model, cond, (b, c, cfg.frames, h, w), sampling, generator).cpu()
+        guess = known[:, :, -1:] if known.shape[2] else None  # the last known frame, for a warm start
+        block = sample_block(model, cond, (b, c, cfg.frames, h, w), sampling, generator, guess).cpu()
         take = min(cfg.frames, horizon - produced)
         known = torch.cat([known, block[:, :, :take]], dim=2)
         produced += take

@@ -92,3 +92,20 @@ def test_bundled_model_fallback(tmp_path, monkeypatch):
     monkeypatch.setitem(model_module.BUNDLED_MODELS, "smmnist", path)
     assert model_module.resolve_model_path(None) == path
     assert model_module.resolve_model_path(tmp_path / "mine.pt") == tmp_path / "mine.pt"
+
+
+def test_warm_start_begins_at_the_last_known_frame(tmp_path):
+    """--init-sigma: a block continuing known frames starts from the last known frame noised to
+    init_sigma; with a tiny init_sigma the network barely moves it (c_skip ≈ 1), so the block stays
+    at that frame, while a cold start from σ_max does not (negative control)."""
+    _, path = _saved(tmp_path)
+    model = read_model_file(path)
+    context = torch.rand(2, 1, 4, 8, 8) * 2 - 1
+    warm = rollout(model, context, 3, SamplingConfig(sampler="euler", steps=2, init_sigma=0.004),
+                   torch.Generator().manual_seed(0))
+    cold = rollout(model, context, 3, SamplingConfig(sampler="euler", steps=2), torch.Generator().manual_seed(0))
+    last = context[:, :, -1:].expand_as(warm)
+    assert (warm - last).abs().max() < 0.05
+    assert (cold - last).abs().mean() > 0.2
+    with pytest.raises(ValueError, match="--init-sigma: must be in"):
+        SamplingConfig(init_sigma=100.0)
