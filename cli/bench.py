@@ -135,12 +135,22 @@ def video_baselines(
     typer.echo(f"wrote {out}/baselines.csv, per_frame.csv and ssim_per_frame.png")
 
 
-def _video_model(item: str) -> tuple[str, Path]:
-    """``NAME=PATH`` → (name, path); one-line error otherwise."""
-    name, sep, path = item.partition("=")
+def _video_model(item: str) -> tuple[str, Path, Optional[float]]:
+    """``NAME=PATH[@init-sigma=S]`` → (name, path, S or None); one-line error otherwise."""
+    spec, _, option = item.partition("@")
+    name, sep, path = spec.partition("=")
     if not sep or not name.strip() or not path.strip():
-        raise ValueError(f"--model: expected NAME=PATH (a model file of 'video train'), got {item!r}")
-    return name.strip(), Path(path.strip())
+        raise ValueError(f"--model: expected NAME=PATH[@init-sigma=S] (a model file of 'video train'), got {item!r}")
+    init = None
+    if option:
+        key, _, value = option.partition("=")
+        try:
+            if key.strip() != "init-sigma":
+                raise ValueError
+            init = float(value)
+        except ValueError:
+            raise ValueError(f"--model: expected NAME=PATH@init-sigma=S with S a number, got {item!r}") from None
+    return name.strip(), Path(path.strip()), init
 
 
 @app.command("video")
@@ -148,8 +158,11 @@ def _video_model(item: str) -> tuple[str, Path]:
 def video(
     data: Path = typer.Option(..., "--data", help="Held-out test store (zarr dataset; a store with attr "
                                                   "split = train is refused)."),
-    model: list[str] = typer.Option(..., "--model", help="NAME=PATH: a video model file (RUN_DIR/model.ckpt of "
-                                                         "'video train', arch spacetime or concat); repeatable."),
+    model: list[str] = typer.Option(..., "--model", help="NAME=PATH[@init-sigma=S]: a video model file "
+                                                         "(RUN_DIR/model.ckpt of 'video train', arch spacetime or "
+                                                         "concat), optionally sampled with the warm start S (video "
+                                                         "predict --init-sigma); repeatable, one file may appear "
+                                                         "under several names."),
     out: Path = typer.Option(..., "--out", help="Output folder (video_bench.csv, per_frame.csv, ssim_per_frame.png, "
                                                 "config.json)."),
     context: int = typer.Option(10, "--context", help="Context frames given to every method (>= 2)."),
@@ -173,7 +186,9 @@ def video(
     """Copy-last, linear and trained video models on the same test clips: PSNR, SSIM, FVD, time, memory."""
     from sciffusion.pipelines.bench.video import VideoBenchConfig, format_table, run_video_bench
 
-    cfg = VideoBenchConfig(data=data, models=tuple(_video_model(m) for m in model), out=out, context=context,
+    specs = [_video_model(m) for m in model]
+    cfg = VideoBenchConfig(data=data, models=tuple((n, p) for n, p, _ in specs), out=out, context=context,
+                           init_sigmas=tuple((n, s) for n, _, s in specs if s is not None),
                            horizon=horizon, samples=samples, clips=clips, sampler=sampler, steps=steps, seed=seed,
                            fvd_clips=fvd_clips, i3d_weights=i3d_weights, batch_size=batch_size,
                            train_batch=train_batch, device=device, overwrite=overwrite)

@@ -73,6 +73,7 @@ class VideoBenchConfig:
     train_repeats: int = 3
     device: str = "cpu"
     overwrite: bool = False
+    init_sigmas: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         from sciffusion.domains.video.baselines import METHODS
@@ -95,6 +96,10 @@ class VideoBenchConfig:
         if self.clips is not None and self.clips < 1:
             raise ValueError(f"--clips: must be >= 1, got {self.clips}")
         _ = self.sampling  # checks --sampler
+        for name, _sigma in self.init_sigmas:
+            if name not in names:
+                raise ValueError(f"--model: init_sigma given for {name!r}, which is not a model of this run")
+            _ = self.sampling_for(name)  # checks the value
         if self.fvd_clips < 0 or self.fvd_clips == 1:
             raise ValueError(f"--fvd-clips: must be 0 (no FVD) or >= 2 (a covariance needs two clips), got "
                              f"{self.fvd_clips}")
@@ -109,6 +114,13 @@ class VideoBenchConfig:
         from sciffusion.domains.video.sampling import SamplingConfig
 
         return SamplingConfig(sampler=self.sampler, steps=self.steps)
+
+    def sampling_for(self, name: str):
+        """The sampling of model ``name``: :attr:`sampling` with its warm start (``init_sigmas``), if any."""
+        import dataclasses
+
+        init = dict(self.init_sigmas).get(name)
+        return self.sampling if init is None else dataclasses.replace(self.sampling, init_sigma=init)
 
 
 class PeakMemory:
@@ -232,12 +244,13 @@ def train_step_seconds(model, cfg: VideoBenchConfig, device) -> tuple[float, flo
 
 
 def predict_clips(model, context: np.ndarray, cfg: VideoBenchConfig,
-                  progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
+                  progress: Optional[Callable[[int], None]] = None, name: Optional[str] = None) -> np.ndarray:
     """context uint8 [N, T_ctx, H, W, C] → prediction uint8 [N, K, horizon, H, W, C], exactly as
     ``video predict`` draws it (:func:`sciffusion.pipelines.video.predict.predict_clips`)."""
     from sciffusion.pipelines.video.predict import predict_clips as predict_store_clips
 
-    return predict_store_clips(model, context, cfg.horizon, cfg.samples, cfg.sampling, cfg.seed, cfg.batch_size,
+    sampling = cfg.sampling if name is None else cfg.sampling_for(name)
+    return predict_store_clips(model, context, cfg.horizon, cfg.samples, sampling, cfg.seed, cfg.batch_size,
                                clip_progress=progress)
 
 
@@ -369,7 +382,7 @@ def _model_row(name: str, path: Path, truth: np.ndarray, cfg: VideoBenchConfig, 
     with PeakMemory(device) as mem:
         model.net.to(device)
         start = time.perf_counter()
-        prediction = predict_clips(model, truth[:, : cfg.context], cfg, progress if log is not None else None)
+        prediction = predict_clips(model, truth[:, : cfg.context], cfg, progress if log is not None else None, name)
         seconds = (time.perf_counter() - start) / n / cfg.samples
     row, frames = score_method(name, prediction, truth, cfg, fvd)
     return {**row, "arch": model.config.arch, "params": count_parameters(model.net), "train_step_s": train_s,
@@ -387,6 +400,7 @@ def _write_files(folder: Path, cfg: VideoBenchConfig, rows: list[dict], frame_ro
     _write_csv(folder / "per_frame.csv", FRAME_FIELDS, frame_rows)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
     config["models"] = [[name, str(path)] for name, path in cfg.models]
+    config["init_sigmas"] = {name: sigma for name, sigma in cfg.init_sigmas}
     config.update(command="sciffusion bench video", store_split=split, model_files=meta, memory=MEMORY_NOTE,
                   train_step="median of train_repeats fp32 forward + backward + grad clip + AdamW steps after one "
                              "warm-up, batch train_batch at the model's training layout; no EMA, no data loading")

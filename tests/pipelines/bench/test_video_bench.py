@@ -194,3 +194,29 @@ def test_cli_end_to_end_without_fvd(files, tmp_path):
         assert [r["method"] for r in csv.DictReader(fh)] == ["copy-last", "linear", "st"]
     bad = CliRunner().invoke(app, [*args[:5], "st", *args[6:]])
     assert bad.exit_code == 2 and "--model: expected NAME=PATH" in bad.output
+
+
+def test_a_model_may_run_twice_with_and_without_a_warm_start(tmp_path):
+    from sciffusion.pipelines.bench.video import VideoBenchConfig
+
+    path = tmp_path / "m.ckpt"
+    path.write_bytes(b"x")
+    cfg = VideoBenchConfig(data=tmp_path / "d.zarr", models=(("cold", path), ("warm", path)), out=tmp_path / "o",
+                           init_sigmas=(("warm", 0.2),))
+    assert cfg.sampling_for("cold").init_sigma is None and cfg.sampling_for("warm").init_sigma == 0.2
+    with pytest.raises(ValueError, match="not a model of this run"):
+        VideoBenchConfig(data=tmp_path / "d.zarr", models=(("cold", path),), out=tmp_path / "o",
+                         init_sigmas=(("warm", 0.2),))
+    with pytest.raises(ValueError, match="--init-sigma: must be in"):
+        VideoBenchConfig(data=tmp_path / "d.zarr", models=(("cold", path),), out=tmp_path / "o",
+                         init_sigmas=(("cold", -1.0),))
+
+
+def test_model_spec_parsing():
+    from sciffusion.cli.bench import _video_model
+
+    assert _video_model("a=m.ckpt") == ("a", Path("m.ckpt"), None)
+    assert _video_model("b=m.ckpt@init-sigma=0.1") == ("b", Path("m.ckpt"), 0.1)
+    for bad in ("m.ckpt", "b=m.ckpt@init-sigma=x", "b=m.ckpt@steps=3"):
+        with pytest.raises(ValueError, match="--model: expected"):
+            _video_model(bad)
