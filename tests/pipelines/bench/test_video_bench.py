@@ -213,6 +213,8 @@ def test_a_model_may_run_twice_with_and_without_a_warm_start(tmp_path):
 
 
 def test_model_spec_parsing():
+    from pathlib import Path
+
     from sciffusion.cli.bench import _video_model
 
     assert _video_model("a=m.ckpt") == ("a", Path("m.ckpt"), None)
