@@ -300,6 +300,15 @@ def docking_screen(
     typer.echo(f"wrote {out}/table.txt, summary.json, per_ligand.csv and throughput.png")
 
 
+def _store_pair(value: Optional[str]) -> Optional[tuple[Path, Path]]:
+    if value is None:
+        return None
+    parts = _names(value, "--driving-stores")
+    if len(parts) != 2:
+        raise ValueError(f"--driving-stores: expected TRAIN.zarr,TEST.zarr, got {value!r}")
+    return Path(parts[0]), Path(parts[1])
+
+
 @app.command("ood")
 @user_errors_exit
 def ood(
@@ -322,6 +331,11 @@ def ood(
                                            "anomalous) test clips."),
     driving_episodes: int = typer.Option(40, "--driving-episodes", help="Driving: episodes for training (and as many "
                                          "for testing), 4 clips each."),
+    driving_stores: Optional[str] = typer.Option(None, "--driving-stores", help="Driving: TRAIN.zarr,TEST.zarr "
+                                                 "make-driving stores of different seeds instead of simulating "
+                                                 "(clips cut into 10-frame clips; events are rare in simulation)."),
+    driving_train_clips: int = typer.Option(1000, "--driving-train-clips", help="Driving stores: at most this many "
+                                            "event-free train clips to fit on."),
     seed: int = seed_option(0, "Seed of the sets, the training and the scores."),
     detector: Optional[Path] = typer.Option(None, "--detector", help="Use this fitted detector (detector.pt, fitted "
                                             "on the set's normal training inputs) instead of training one; one set."),
@@ -333,7 +347,8 @@ def ood(
                          max_steps=max_steps, score=score, levels=levels, density=density,
                          base_channels=base_channels, pyod=_names(pyod, "--pyod"), mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,
-                         driving_episodes=driving_episodes, seed=seed, detector=detector)
+                         driving_episodes=driving_episodes, seed=seed, detector=detector,
+                         driving_stores=_store_pair(driving_stores), driving_train_clips=driving_train_clips)
     rows = run_ood_bench(cfg, log=typer.echo, progress=True)
     typer.echo(format_table(rows))
     typer.echo(f"wrote {out}/results.csv, results.md, results.json and the ROC plots")

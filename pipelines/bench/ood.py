@@ -15,7 +15,11 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
 * ``driving``: highway-env clips (64 px, ``driving_frames`` frames, 4 clips per episode). Fit on the
   clips of ``driving_episodes`` training episodes without a collision or near-miss label; test on the
   clips of as many further episodes (seeds disjoint), anomalous = any ``ego_collision``,
-  ``other_collision`` or ``near_miss`` frame (cut-ins count as normal traffic).
+  ``other_collision`` or ``near_miss`` frame (cut-ins count as normal traffic). Events are rare (a
+  few per 60 episodes), so ``driving_stores`` = (train, test) ``make-driving`` stores of different
+  seeds may replace the simulation: their clips are cut into consecutive ``driving_frames``-frame
+  clips; at most ``driving_train_clips`` event-free clips of the train store (a seeded draw) are
+  fitted on, every clip of the test store is scored.
 
 Ours: :class:`~sciffusion.common.anomaly.DiffusionAnomalyDetector` (``fit`` trains a U-Net through
 DiffusionModule for at most ``minutes``; clips use the frame-stack U-Net), or, with ``detector``, a
@@ -70,6 +74,8 @@ class OODBenchConfig:
     smmnist_frames: int = 8
     driving_episodes: int = 40
     driving_frames: int = 10
+    driving_stores: Optional[tuple[Path, Path]] = None
+    driving_train_clips: int = 1000
     seed: int = 0
     detector: Optional[Path] = None
     overwrite: bool = False
@@ -85,7 +91,9 @@ class OODBenchConfig:
         if bad:
             raise ValueError(f"--pyod: unknown {bad[0]!r} (choose from {', '.join(PYOD_METHODS)})")
         sizes = (self.mnist_train, self.mnist_test, self.smmnist_clips, self.smmnist_test_clips, self.driving_episodes)
-        if min(sizes) < 2 or self.smmnist_frames < 4 or self.driving_frames < 2 or self.pyod_max_dim < 16:
+        if self.driving_stores is not None and Path(self.driving_stores[0]) == Path(self.driving_stores[1]):
+            raise ValueError("--driving-stores: the train and test stores must differ (other episodes)")
+        if min(sizes + (self.driving_train_clips,)) < 2 or self.smmnist_frames < 4 or self.driving_frames < 2 or self.pyod_max_dim < 16:
             raise ValueError("set sizes: need >= 2 inputs, >= 4 SM-MNIST frames, >= 2 driving frames, "
                              "--pyod-max-dim >= 16")
 
@@ -93,6 +101,7 @@ class OODBenchConfig:
         d = dataclasses.asdict(self)
         d["out"] = str(self.out)
         d["detector"] = None if self.detector is None else str(self.detector)
+        d["driving_stores"] = None if self.driving_stores is None else [str(p) for p in self.driving_stores]
         return d
 
 
@@ -164,8 +173,41 @@ def smmnist_set(cfg: OODBenchConfig) -> OODSet:
                   f"normal + {n} teleport/freeze/reverse clips (test split)")
 
 
+def _store_clips(path: Path, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """A ``make-driving`` store cut into consecutive ``frames``-frame clips: (video uint8 [M, frames, H, W,
+    C], anomaly flags int64 [M, frames]); a store without the driving labels is a one-line error."""
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    store = open_video_store(path, kind="dataset")
+    missing = [name for name in DRIVING_ANOMALIES if name not in store.labels]
+    if missing:
+        raise ValueError(f"{path}: not a make-driving store (no labels/{missing[0]})")
+    video = np.asarray(store.video[...])
+    n, t = video.shape[:2]
+    if t < frames:
+        raise ValueError(f"{path}: clips of {t} frames, --driving-frames needs {frames}")
+    flags = np.zeros((n, t), np.int64)
+    for name in DRIVING_ANOMALIES:
+        flags |= np.asarray(store.labels[name][...]).astype(np.int64).reshape(n, t)
+    cut = (t // frames) * frames
+    return (video[:, :cut].reshape(n * (t // frames), frames, *video.shape[2:]),
+            flags[:, :cut].reshape(n * (t // frames), frames))
+
+
 def driving_set(cfg: OODBenchConfig) -> OODSet:
     """highway-env normal vs collision / near-miss clips (module docstring)."""
+    if cfg.driving_stores is not None:
+        train_path, test_path = cfg.driving_stores
+        train, train_frames = _store_clips(train_path, cfg.driving_frames)
+        test, frame_labels = _store_clips(test_path, cfg.driving_frames)
+        normal = train[train_frames.max(1) == 0]
+        if len(normal) > cfg.driving_train_clips:
+            keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(normal))[:cfg.driving_train_clips])
+            normal = normal[keep]
+        labels = frame_labels.max(1)
+        return OODSet("driving", normal, test, labels, frame_labels,
+                      f"fit on {len(normal)} event-free {cfg.driving_frames}-frame clips of {train_path}; test "
+                      f"{len(test)} clips of {test_path}, {int(labels.sum())} with a collision or near-miss")
     from sciffusion.domains.video.datasets.driving import DrivingConfig, check_driving_installed, generate_driving
 
     check_driving_installed()

@@ -80,3 +80,30 @@ def test_a_fitted_detector_is_used_as_it_is(tmp_path):
                            detector=tmp_path / "det.pt")
     with pytest.raises(ValueError, match=r"fitted on inputs of shape \[1, 4, 16, 16\], the mnist set has \[1, 28, 28\]"):
         run_ood_bench(wrong, log=lambda _: None)
+
+
+def _driving_store(path, flags_at, n=3, t=20):
+    from sciffusion.domains.video.zarr_store import write_video_store
+
+    video = np.random.default_rng(len(flags_at)).integers(0, 255, (n, t, 8, 8, 3), dtype=np.uint8)
+    labels = {name: np.zeros((n, t), np.uint8) for name in ("ego_collision", "other_collision", "cut_in", "near_miss")}
+    for clip, frame, name in flags_at:
+        labels[name][clip, frame] = 1
+    write_video_store(path, video, {"fps": 10.0}, labels)
+    return path, video
+
+
+def test_driving_stores_are_cut_into_clips_with_their_labels(tmp_path):
+    from sciffusion.pipelines.bench.ood import driving_set
+
+    train, _ = _driving_store(tmp_path / "train.zarr", [(0, 3, "ego_collision")])
+    test, video = _driving_store(tmp_path / "test.zarr", [(1, 12, "near_miss"), (2, 5, "cut_in")])
+    cfg = OODBenchConfig(out=tmp_path / "o", datasets=("driving",), driving_stores=(train, test),
+                         driving_train_clips=4)
+    data = driving_set(cfg)
+    assert data.test.shape == (6, 10, 8, 8, 3) and np.array_equal(data.test[3], video[1, 10:])
+    assert data.labels.tolist() == [0, 0, 0, 1, 0, 0]  # the near-miss window; cut-ins are normal traffic
+    assert data.frame_labels[3].tolist() == [0, 0, 1] + [0] * 7
+    assert len(data.train) == 4  # 5 event-free train clips, capped at 4
+    with pytest.raises(ValueError, match="must differ"):
+        OODBenchConfig(out=tmp_path / "o", datasets=("driving",), driving_stores=(train, train))
