@@ -415,10 +415,11 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     def num(value: float, spec: str) -> str:
         return "" if math.isnan(value) else format(value, spec)
 
-    lines = [f"{'method':<14}{'arch':<10}{'params':>10}{'K':>4}{'clips':>6}{'PSNR dB':>9}{'SSIM':>8}{'FVD':>9}"
+    width = max([14] + [len(str(r["method"])) + 2 for r in rows])
+    lines = [f"{'method':<{width}}{'arch':<10}{'params':>10}{'K':>4}{'clips':>6}{'PSNR dB':>9}{'SSIM':>8}{'FVD':>9}"
              f"{'train s/step':>13}{'sample s/clip':>14}{'peak MiB':>10}"]
     for r in rows:
-        lines.append(f"{r['method']:<14}{r['arch']:<10}{r['params']:>10,}{r['K']:>4}{r['clips']:>6}{r['psnr']:>9.2f}"
+        lines.append(f"{r['method']:<{width}}{r['arch']:<10}{r['params']:>10,}{r['K']:>4}{r['clips']:>6}{r['psnr']:>9.2f}"
                      f"{r['ssim']:>8.4f}{num(r['fvd'], '.1f'):>9}{num(r['train_step_s'], '.3g'):>13}"
                      f"{num(r['sample_s_per_clip'], '.3g'):>14}{num(r['peak_mem_mb'], '.1f'):>10}")
     return "\n".join(lines)
