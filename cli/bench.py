@@ -10,8 +10,9 @@ from sciffusion.cli.errors import user_errors_exit
 from sciffusion.cli.options import seed_list, seed_option
 
 app = typer.Typer(
-    help="Benchmarks against peer libraries and closed forms: samplers, likelihood, inpainting, docking, "
-         "video baselines; one table, CSVs and a plot per run.",
+    help="Benchmarks against peer libraries, baselines and closed forms: samplers, likelihood, inpainting, "
+         "docking (race and screen), video baselines and models, rare-event fidelity, anomaly detection vs PyOD; "
+         "one table, CSVs and a plot per run.",
     no_args_is_help=True,
 )
 
