@@ -11,7 +11,8 @@ from sciffusion.cli.options import seed_list, seed_option
 
 app = typer.Typer(
     help="Benchmarks against peer libraries, baselines and closed forms: samplers, likelihood, inpainting, "
-         "docking (race and screen), video baselines and models, rare-event fidelity, anomaly detection vs PyOD; "
+         "docking race and screening, frame prediction (baselines and models), rare-event fidelity, anomaly "
+         "detection against PyOD; "
          "one table, CSVs and a plot per run.",
     no_args_is_help=True,
 )
