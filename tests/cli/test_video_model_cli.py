@@ -8,11 +8,10 @@ import torch
 from typer.testing import CliRunner
 
 from sciffusion.cli.main import app
+from sciffusion.domains.video.testing import TINY_MODEL, write_tiny_model as _model
 
 runner = CliRunner()
 BUNDLED_CLIP = Path(__file__).resolve().parents[2] / "domains" / "video" / "data" / "udacity_lane_clip.mp4"
-TINY_MODEL = dict(size=16, base_channels=8, channel_mults=(1, 2), spatial_attention=(False, False),
-                  temporal_attention=(False, True), heads=2, groups=4, embed_dim=16, past_frames=2, frames=3)
 
 
 def invoke(*args):
@@ -25,19 +24,6 @@ def data(tmp_path_factory):
     r = invoke("make-smmnist", "--out", root / "s.zarr", "--clips", 3, "--frames", 8, "--size", 16, "--split", "test")
     assert r.exit_code == 0, r.output
     return root
-
-
-def _model(path: Path, **kw) -> Path:
-    from sciffusion.common.training.config import TrainConfig
-    from sciffusion.domains.video.model import VideoModelConfig, model_file
-
-    cfg = VideoModelConfig(**{**TINY_MODEL, **kw})
-    torch.manual_seed(0)
-    net = cfg.network()
-    head = net.head[-1] if cfg.arch == "spacetime" else net.unet.head[-1]
-    torch.nn.init.normal_(head.weight, std=0.1)
-    torch.save(model_file(net, cfg, TrainConfig().to_dict(), {"step": 0}), path)
-    return path
 
 
 def test_predict_writes_video_compare_and_a_store_evaluate_reads(data, tmp_path):

@@ -13,24 +13,9 @@ from sciffusion.cli.main import app
 from sciffusion.domains.video.zarr_store import open_video_store, write_video_store
 from sciffusion.pipelines.bench.video import FIELDS, PeakMemory, VideoBenchConfig, format_table, run_video_bench
 from sciffusion.pipelines.video.evaluate import score_frames
+from sciffusion.domains.video.testing import write_tiny_model as _model
 
-TINY_MODEL = dict(size=16, base_channels=8, channel_mults=(1, 2), spatial_attention=(False, False),
-                  temporal_attention=(False, True), heads=2, groups=4, embed_dim=16, past_frames=2, frames=3)
 CONTEXT, HORIZON = 3, 4
-
-
-def _model(path, **kw):
-    """A tiny randomly initialised model file, written like tests/cli/test_video_model_cli.py does."""
-    from sciffusion.common.training.config import TrainConfig
-    from sciffusion.domains.video.model import VideoModelConfig, model_file
-
-    cfg = VideoModelConfig(**{**TINY_MODEL, **kw})
-    torch.manual_seed(0)
-    net = cfg.network()
-    head = net.head[-1] if cfg.arch == "spacetime" else net.unet.head[-1]
-    torch.nn.init.normal_(head.weight, std=0.1)
-    torch.save(model_file(net, cfg, TrainConfig().to_dict(), {"step": 0}), path)
-    return path
 
 
 def _store(path, split="test", clips=4, size=16, frames=CONTEXT + HORIZON):
