@@ -26,6 +26,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from sciffusion.domains.video.events import EVENTS, window_event
+from sciffusion.domains.video.frames import to_uint8, to_unit_range  # noqa: F401  (re-exported)
 from sciffusion.domains.video.networks.condition import VideoCondition, random_block_masks
 
 
@@ -70,17 +71,6 @@ class VideoDataConfig:
     @property
     def window(self) -> int:
         return self.past_frames + self.frames + self.future_frames
-
-
-def to_unit_range(frames: Tensor) -> Tensor:
-    """uint8 [..., T, H, W, C] → float32 [..., C, T, H, W] in [-1, 1]."""
-    x = frames.float().div(127.5).sub(1.0)
-    return x.movedim(-1, -4)
-
-
-def to_uint8(x: Tensor) -> Tensor:
-    """float [..., C, T, H, W] in [-1, 1] → uint8 [..., T, H, W, C] (clipped, rounded)."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).movedim(-4, -1)
 
 
 class VideoWindows(Dataset):

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from sciffusion.domains.video.events import EVENTS, window_event
+from sciffusion.domains.video.frames import to_unit_range
 
 REQUIRED_LABELS = EVENTS[1:]  # per-frame flags a window label reads (make-driving writes them)
 CHECKPOINT_KIND = "sciffusion-event-classifier"
@@ -112,12 +113,6 @@ class EventClassifier(nn.Module):
         return self.head(self.features(video).mean(dim=(2, 3, 4)))
 
 
-def _to_unit_range(frames: np.ndarray) -> Tensor:
-    """uint8 [..., T, H, W, C] → float32 [..., C, T, H, W] in [-1, 1], the mapping of the video data module's
-    ``to_unit_range`` (not imported: that module pulls in Lightning, and this benchmark needs none of it)."""
-    return torch.from_numpy(frames).float().div(127.5).sub(1.0).movedim(-1, -4)
-
-
 @dataclass(frozen=True)
 class Windows:
     """Labelled windows of one store: ``video`` uint8 [N, L, H, W, C] in memory, ``clip``/``start``/
@@ -134,7 +129,7 @@ class Windows:
     def batch(self, index: np.ndarray) -> Tensor:
         """Windows ``index`` → float [B, C, T, H, W] in [-1, 1]."""
         t = np.arange(self.frames)
-        return _to_unit_range(self.video[self.clip[index][:, None], self.start[index][:, None] + t])
+        return to_unit_range(torch.from_numpy(self.video[self.clip[index][:, None], self.start[index][:, None] + t]))
 
     def counts(self) -> list[int]:
         return np.bincount(self.event, minlength=len(EVENTS)).tolist()
@@ -269,7 +264,7 @@ def rare_event_fidelity(classifier: Callable[[Tensor], Tensor], generated: Path,
     whose first ``frames`` frames the classifier assigns to that event (``fidelity``) and the fraction
     assigned to each class (``pred_<event>``, summing to 1)."""
     store, events = open_generated(generated, frames, frame_shape)
-    batches = (_to_unit_range(np.asarray(store.video[i:i + batch_size, :frames]))
+    batches = (to_unit_range(torch.from_numpy(np.asarray(store.video[i:i + batch_size, :frames])))
                for i in range(0, len(events), batch_size))
     pred = predict_events(classifier, batches)
     rows = []
