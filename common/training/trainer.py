@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import pytorch_lightning as pl
+import torch
 
 from sciffusion.common.training.callbacks import StepProgressBar, TimeBudget
 
@@ -49,4 +50,14 @@ def step_trainer(callbacks: Sequence[pl.Callback], *, accelerator: str, devices:
     return trainer, budget
 
 
-__all__ = ["ACCELERATORS", "check_devices", "step_trainer"]
+def release_process_group() -> None:
+    """Destroy ``torch.distributed``'s process groups once a multi-process Lightning run has finished
+    its last collective (a no-op in a single process). Lightning's DDP teardown leaves them alive, and
+    a gloo group still alive at interpreter exit can abort the process (``terminate called without an
+    active exception``, SIGABRT) after the run's files were written. Call it on every rank, after
+    success only: a rank that failed must not wait in the collective teardown for the others."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+__all__ = ["ACCELERATORS", "check_devices", "release_process_group", "step_trainer"]

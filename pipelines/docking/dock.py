@@ -28,6 +28,7 @@ from typing import Iterator
 import pytorch_lightning as pl
 
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
+from sciffusion.common.training.trainer import release_process_group
 from sciffusion.common.io.provenance import package_versions
 from sciffusion.pipelines.docking.dock_inputs import DockConfig, device_of, pocket_spec, resolve_generator
 from sciffusion.pipelines.docking.dock_outputs import LigandResult, summary_csv_text, write_ligand_outputs
@@ -145,6 +146,7 @@ def _predict(module: "DockPredictModule", cfg: DockConfig, inputs) -> list[Ligan
                              inference_mode=False)
         loader = torch.utils.data.DataLoader(inputs, batch_size=cfg.batch_size, shuffle=False, collate_fn=list)
         outputs = trainer.predict(module, loader, return_predictions=True)
+        release_process_group()  # each rank writes its own shard: no collective follows
     finally:
         quiet.setLevel(level)
     if module.staging is None:  # no batch on this rank (more processes than ligand batches)

@@ -137,7 +137,7 @@ def run_train(cfg: TrainRunConfig) -> dict:
 
     from sciffusion.common.training.callbacks import stop_reason
     from sciffusion.common.training.product_module import ProductDiffusionModule
-    from sciffusion.common.training.trainer import step_trainer
+    from sciffusion.common.training.trainer import release_process_group, step_trainer
     from sciffusion.domains.docking.pose_dataset import ConformerSampler, PoseDataset, collate_training
     from sciffusion.domains.docking.pose_diffusion import PoseScoreNet, has_torsions
     from sciffusion.domains.docking.score_model import DockingScoreModel
@@ -187,6 +187,7 @@ def run_train(cfg: TrainRunConfig) -> dict:
     if val_loader is not None and not files.validated(trainer.global_step):
         trainer.validate(module, val_loader, verbose=False)  # RunFiles records the final val row
     files.save(trainer, module)
+    release_process_group()  # after the last collective (the checkpoint barrier), on every rank
     return {"steps": int(trainer.global_step), "stopped": stop_reason(trainer, budget),
             "train": len(train_entries), "val": len(val_entries), "seconds": time.perf_counter() - start,
             "out": str(cfg.out)}

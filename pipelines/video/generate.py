@@ -25,6 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
+from sciffusion.common.training.trainer import release_process_group
 from sciffusion.pipelines.video.sampling_run import SamplingRun, load_model
 
 
@@ -112,6 +113,7 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress) ->
         gathered: list = [None] * trainer.world_size
         dist.all_gather_object(gathered, outputs)
         outputs = [item for part in gathered for item in part]
+        release_process_group()  # the gather was the last collective
         if trainer.global_rank != 0:
             return None
     clips = np.empty((cfg.clips, cfg.frames, m.size, m.size, m.channels), np.uint8)

@@ -79,7 +79,7 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
     from sciffusion.common.networks.blocks import count_parameters
     from sciffusion.common.training.callbacks import stop_reason
     from sciffusion.common.training.module import DiffusionModule
-    from sciffusion.common.training.trainer import step_trainer
+    from sciffusion.common.training.trainer import release_process_group, step_trainer
     from sciffusion.domains.video.datamodule import VideoDataModule
     from sciffusion.domains.video.model import model_file
     from sciffusion.pipelines.video.train_files import RunFiles
@@ -112,6 +112,7 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
     if not files.validated(trainer.global_step):
         trainer.validate(module, datamodule=dm, verbose=False)  # RunFiles records the final val row
     files.save(trainer, module)
+    release_process_group()  # after the last collective (the checkpoint barrier), on every rank
     return {"steps": int(trainer.global_step), "stopped": stop_reason(trainer, budget),
             "train_clips": len(dm.train_set), "val_clips": len(dm.val_set), "seconds": time.perf_counter() - start,
             "out": str(cfg.out), "parameters": count_parameters(net)}

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from sciffusion.common.training import DiffusionModule, LossHistory, TrainConfig
+from sciffusion.common.training.trainer import release_process_group
 
 GLOBAL_BATCH = 32
 
@@ -51,6 +52,7 @@ def main(out: str, devices: int, steps: int) -> None:
                          max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[history], use_distributed_sampler=False)
     trainer.fit(module, datamodule=FixedData(data, devices))
+    release_process_group()
     if trainer.global_rank == 0:
         with open(out, "w") as fh:
             json.dump({"steps": history.steps, "losses": history.losses, "world_size": trainer.world_size}, fh)
