@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate
+from sciffusion.common.anomaly.embedding import FeatureBank
 from sciffusion.common.anomaly.features import AnomalyScores, cat_batches
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.score_config import ScoreConfig, compute_scores
@@ -94,7 +95,7 @@ class DiffusionAnomalyDetector:
         self.module_ = None
         self.net_config_: Optional[DenoiserNetConfig] = None
         self.calibration_: Optional[Calibration] = None
-        self.bank_: Optional[Tensor] = None
+        self.bank_: Optional[FeatureBank] = None
 
     @property
     def contamination(self) -> float:
@@ -142,8 +143,8 @@ class DiffusionAnomalyDetector:
         self.labels_ = self.calibration_.predict(self.decision_scores_)
         return self
 
-    def _build_bank(self, train_x: Tensor) -> Optional[Tensor]:
-        """The ``features`` score's memory bank of the training inputs (None for the other kinds)."""
+    def _build_bank(self, train_x: Tensor) -> Optional[FeatureBank]:
+        """The ``features`` score's memory banks of the training inputs (None for the other kinds)."""
         from sciffusion.common.anomaly.embedding import build_bank
         from sciffusion.common.anomaly.networks import feature_layer
 
@@ -151,7 +152,8 @@ class DiffusionAnomalyDetector:
         if score.kind != "features":
             return None
         return build_bank(self.denoiser(), feature_layer(self.module_.ema.shadow), train_x,
-                          score.feature_sigmas(), self.config.score_batch_size, score.bank_size, self.config.seed)
+                          score.feature_sigmas(), self.config.score_batch_size, score.bank_size,
+                          score.patch_bank_size, self.config.seed)
 
     # ---- scoring -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -215,7 +217,7 @@ class DiffusionAnomalyDetector:
                 "net": self.net_config_.to_dict(), "calibration": self.calibration_.to_dict(),
                 "state_dict": {k: v.detach().cpu() for k, v in self.module_.ema.shadow.state_dict().items()},
                 "fit_report": dataclasses.asdict(self.fit_report_) if hasattr(self, "fit_report_") else None,
-                "bank": getattr(self, "bank_", None)}
+                "bank": None if getattr(self, "bank_", None) is None else self.bank_.to_dict()}
 
     def save(self, path: Path | str) -> Path:
         """Write the detector (weights, configs, calibration) to ``path`` atomically."""
@@ -240,7 +242,7 @@ class DiffusionAnomalyDetector:
         det.calibration_ = Calibration.from_dict(state["calibration"])
         if state.get("fit_report"):
             det.fit_report_ = FitReport(**state["fit_report"])
-        det.bank_ = state.get("bank")
+        det.bank_ = FeatureBank.from_saved(state.get("bank"))
         if det.config.score.kind == "features" and det.bank_ is None:
             raise ValueError(f"{source}: a 'features' detector without its memory bank")
         return det

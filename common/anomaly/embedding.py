@@ -11,13 +11,21 @@ inputs, as PatchCore does with pretrained features (Roth et al. 2022): the featu
 Euclidean distance between unit vectors (= √(2 − 2 cos)) to the ``k`` nearest bank entries. Higher =
 farther from everything normal. NFE = number of levels (one network call each).
 
+When the layer's output is a feature map ``[B, C, *S]`` (S spatial, or frames × spatial), each position
+is also a *patch* embedding, as in PatchCore: the map is averaged over 3-wide neighbourhoods, each
+position's C-vector is L2-normalised, and a second bank holds a random subset of the normal inputs'
+patches. The patch feature of level l is the mean, over the ``patch_top`` positions farthest from the
+bank, of each position's distance to its nearest bank patch: an anomaly confined to a few positions
+(one car, one digit) moves it while it barely moves the whole-input distance. Same model calls.
+
 The map (for images and clips) is the σ-scaled denoising residual ((D(x, σ) − x)/σ)² of the same calls,
 channel-averaged: where the denoiser would change the input.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
 
 import torch
 from torch import Tensor, nn
@@ -37,25 +45,65 @@ def capture_output(module: nn.Module) -> Iterator[dict[str, Tensor]]:
         handle.remove()
 
 
+@dataclass(frozen=True)
+class FeatureBank:
+    """Embeddings of normal inputs: ``inputs [N, L, F]`` (one unit vector per input and level) and
+    ``patches [M, L, C]`` (unit patch vectors, module docstring; None when the layer has no feature map
+    or the detector keeps no patches), both float16 on the CPU."""
+
+    inputs: Tensor
+    patches: Optional[Tensor] = None
+
+    def to_dict(self) -> dict[str, Optional[Tensor]]:
+        return {"inputs": self.inputs, "patches": self.patches}
+
+    @classmethod
+    def from_saved(cls, saved: Any) -> Optional["FeatureBank"]:
+        """From :meth:`to_dict` or a bare ``[N, L, F]`` tensor (detectors saved before the patch bank)."""
+        if saved is None or isinstance(saved, FeatureBank):
+            return saved
+        if isinstance(saved, Tensor):
+            return cls(saved)
+        return cls(saved["inputs"], saved.get("patches"))
+
+
+def patch_embeddings(feature_map: Tensor) -> Optional[Tensor]:
+    """Unit patch vectors ``[B, P, C]`` of a feature map ``[B, C, *S]`` (S: 2 or 3 axes; P = prod(S)),
+    each position averaged with its 3-wide neighbourhood first; None for ``[B, F]`` outputs."""
+    if feature_map.dim() not in (4, 5):
+        return None
+    pool = nn.functional.avg_pool2d if feature_map.dim() == 4 else nn.functional.avg_pool3d
+    pad = [1, 1] * (feature_map.dim() - 2)  # padded by hand: the pools refuse axes shorter than the kernel
+    values = nn.functional.pad(feature_map.float(), pad)
+    counts = nn.functional.pad(torch.ones_like(feature_map[:1, :1], dtype=torch.float32), pad)
+    pooled = pool(values, 3, stride=1) / pool(counts, 3, stride=1)
+    return nn.functional.normalize(pooled.flatten(2).transpose(1, 2), dim=2)
+
+
 @torch.no_grad()
-def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor) -> tuple[Tensor, Tensor]:
+def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
+          with_patches: bool = False) -> tuple[Tensor, Optional[Tensor], Tensor]:
     """Unit-norm embeddings ``[B, L, F]`` of clean inputs ``x [B, ...]`` at levels ``sigmas [L]`` (the
-    output of ``layer`` while ``denoise(x, σ_l)`` runs, flattened), and the residual map (module
-    docstring) summed over levels, shape of x."""
+    output of ``layer`` while ``denoise(x, σ_l)`` runs, flattened), with ``with_patches`` its patch
+    embeddings ``[B, L, P, C]`` (:func:`patch_embeddings`; None when the output is no feature map),
+    and the residual map (module docstring) summed over levels, shape of x."""
     if x.dim() < 2 or len(x) == 0:
         raise ValueError(f"x: need shape [B, ...] with B >= 1, got {tuple(x.shape)}")
     if sigmas.dim() != 1 or len(sigmas) == 0 or (sigmas <= 0).any():
         raise ValueError("sigmas: need a non-empty 1-D tensor of noise levels > 0")
-    levels, residual = [], torch.zeros_like(x)
+    levels, patches, residual = [], [], torch.zeros_like(x)
     with capture_output(layer) as captured:
         for sigma in sigmas:
             s = sigma.to(x.dtype).to(x.device).expand(len(x))
             denoised = denoise(x, s)
             if "out" not in captured:
                 raise ValueError("feature layer: the network never ran it")
-            levels.append(nn.functional.normalize(captured.pop("out").reshape(len(x), -1).float(), dim=1))
+            out = captured.pop("out")
+            levels.append(nn.functional.normalize(out.reshape(len(x), -1).float(), dim=1))
+            patches.append(patch_embeddings(out) if with_patches else None)
             residual += ((denoised - x) / float(sigma)) ** 2
-    return torch.stack(levels, 1), residual
+    patch = None if any(p is None for p in patches) else torch.stack(patches, 1)
+    return torch.stack(levels, 1), patch, residual
 
 
 def knn_distances(queries: Tensor, bank: Tensor, k: int, chunk: int = 1024) -> Tensor:
@@ -75,25 +123,60 @@ def knn_distances(queries: Tensor, bank: Tensor, k: int, chunk: int = 1024) -> T
     return out
 
 
-def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, bank: Tensor,
-                k: int = 5) -> AnomalyScores:
+def patch_distances(queries: Tensor, bank: Tensor, top: int, chunk: int = 65536) -> Tensor:
+    """``[B, L]`` float64: per input and level, the mean over its ``top`` farthest positions of each
+    position's distance to the nearest bank patch; queries ``[B, L, P, C]``, bank ``[M, L, C]``.
+    ``top`` is capped at P."""
+    if queries.dim() != 4 or bank.dim() != 3 or queries.shape[1] != bank.shape[1] or queries.shape[3] != bank.shape[2]:
+        raise ValueError(f"patch bank: patches {tuple(bank.shape[1:])} do not match the inputs' "
+                         f"{(queries.shape[1], queries.shape[3])} (a detector fitted on other inputs?)")
+    b, levels, p, c = queries.shape
+    top = min(top, p)
+    out = torch.empty(b, levels, dtype=torch.float64)
+    for level in range(levels):
+        m = bank[:, level].float().to(queries.device)
+        flat = queries[:, level].reshape(b * p, c).float()
+        nearest = torch.cat([torch.cdist(part, m).min(1).values for part in torch.split(flat, chunk)])
+        out[:, level] = nearest.reshape(b, p).topk(top, dim=1).values.mean(1).double().cpu()
+    return out
+
+
+def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, bank: FeatureBank,
+                k: int = 5, patch_top: int = 4) -> AnomalyScores:
     """Feature-bank scores of ``x [B, ...]`` (module docstring): features ``[B, L]`` (kNN distance per
-    level), scalar = their mean, NFE = L, map = mean residual map over levels."""
-    emb, residual = embed(denoise, layer, x, sigmas)
-    distances = knn_distances(emb, bank, k)
-    names = tuple(f"knn_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas))
-    return AnomalyScores(distances, names, distances.mean(1), len(sigmas), dense(residual / len(sigmas)))
+    level), then, when the bank has patches, ``[B, L]`` more (:func:`patch_distances`); scalar = the
+    mean of all; NFE = L; map = mean residual map over levels."""
+    emb, patches, residual = embed(denoise, layer, x, sigmas, with_patches=bank.patches is not None)
+    parts = [knn_distances(emb, bank.inputs, k)]
+    names = [f"knn_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
+    if bank.patches is not None:
+        if patches is None:
+            raise ValueError("patch bank: the feature layer gives no feature map for these inputs")
+        parts.append(patch_distances(patches, bank.patches, patch_top))
+        names += [f"patch_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
+    features = torch.cat(parts, 1)
+    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense(residual / len(sigmas)))
 
 
 def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, batch_size: int = 128,
-               size: Optional[int] = None, seed: int = 0) -> Tensor:
-    """The memory bank ``[N, L, F]`` (float16, CPU) of normal inputs ``x [N, ...]``; at most ``size``
-    of them (a seeded random subset) when given."""
+               size: Optional[int] = None, patch_size: int = 0, seed: int = 0) -> FeatureBank:
+    """The memory bank of normal inputs ``x [N, ...]``: at most ``size`` of them (a seeded random
+    subset) when given, and, with ``patch_size`` > 0 and a feature map, about ``patch_size`` of their
+    patches (each batch gives its share, a seeded random draw of its positions)."""
+    g = torch.Generator().manual_seed(seed)
     if size is not None and len(x) > size:
-        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:size]]
+        x = x[torch.randperm(len(x), generator=g)[:size]]
     device = next(layer.parameters()).device if any(True for _ in layer.parameters()) else x.device
-    parts = [embed(denoise, layer, chunk.to(device), sigmas)[0].half().cpu() for chunk in torch.split(x, batch_size)]
-    return torch.cat(parts)
+    inputs, patches = [], []
+    for chunk in torch.split(x, batch_size):
+        emb, patch, _ = embed(denoise, layer, chunk.to(device), sigmas, with_patches=patch_size > 0)
+        inputs.append(emb.half().cpu())
+        if patch is not None:
+            flat = patch.transpose(1, 2).reshape(-1, patch.shape[1], patch.shape[3])  # [b·P, L, C]
+            share = max(1, -(-patch_size * len(chunk) // len(x)))
+            patches.append(flat[torch.randperm(len(flat), generator=g)[:share]].half().cpu())
+    return FeatureBank(torch.cat(inputs), torch.cat(patches) if patches else None)
 
 
-__all__ = ["build_bank", "capture_output", "embed", "feature_knn", "knn_distances"]
+__all__ = ["FeatureBank", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances",
+           "patch_distances", "patch_embeddings"]

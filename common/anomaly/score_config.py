@@ -13,9 +13,11 @@
   (NFE = levels when ``recon_steps`` = 1), features side by side;
 * ``features``: the denoiser's bottleneck activations on the clean input at ``levels`` σ's in
   [feature_sigma_min, feature_sigma_max], scored by the mean distance to the ``neighbours`` nearest
-  entries of a memory bank of normal training inputs (at most ``bank_size``)
+  entries of a memory bank of normal training inputs (at most ``bank_size``), and, when the layer gives
+  a feature map and ``patch_bank_size`` > 0, the mean of the ``patch_top`` largest nearest-patch
+  distances against a bank of about ``patch_bank_size`` normal patches (PatchCore-style)
   (:mod:`~sciffusion.common.anomaly.embedding`; NFE = levels). Needs the network's feature layer and the
-  bank, which the detector keeps.
+  banks, which the detector keeps.
 
 σ in data units (inputs scaled to [−1, 1] for 8-bit data).
 """
@@ -28,7 +30,7 @@ from typing import Any, Literal, Optional
 import torch
 from torch import Tensor, nn
 
-from sciffusion.common.anomaly.embedding import feature_knn
+from sciffusion.common.anomaly.embedding import FeatureBank, feature_knn
 from sciffusion.common.anomaly.features import AnomalyScores, concat_scores, noise_levels
 from sciffusion.common.anomaly.likelihood_scores import budget_likelihood_config, complexity_corrected, nll
 from sciffusion.common.anomaly.scores import msma, path_statistics, reconstruction
@@ -58,6 +60,8 @@ class ScoreConfig:
     feature_sigma_max: float = 0.6
     neighbours: int = 5
     bank_size: int = 4096
+    patch_bank_size: int = 16384
+    patch_top: int = 4
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -71,6 +75,9 @@ class ScoreConfig:
         check_sigma_range(self.feature_sigma_min, self.feature_sigma_max)
         if self.neighbours < 1 or self.bank_size < 1:
             raise ValueError(f"neighbours/bank_size: must be >= 1, got ({self.neighbours}, {self.bank_size})")
+        if self.patch_bank_size < 0 or self.patch_top < 1:
+            raise ValueError(f"patch_bank_size/patch_top: need >= 0 and >= 1, got ({self.patch_bank_size}, "
+                             f"{self.patch_top})")
         if self.recon_steps < 1 or self.nll_probes < 1:
             raise ValueError(f"recon_steps/nll_probes: must be >= 1, got ({self.recon_steps}, {self.nll_probes})")
 
@@ -107,17 +114,18 @@ def score_defaults(kind: str) -> dict[str, Any]:
 
 def compute_scores(denoise: DenoiseFn, x: Tensor, config: ScoreConfig, *,
                    generator: Optional[torch.Generator] = None, layer: Optional[nn.Module] = None,
-                   bank: Optional[Tensor] = None) -> AnomalyScores:
+                   bank: Optional[FeatureBank] = None) -> AnomalyScores:
     """The scores of ``config`` for one batch ``x [B, ...]`` (data units). ``generator`` (CPU) seeds the
     reconstruction noise and the probes; None uses a fresh one seeded with ``config.seed``. The
-    ``features`` kind also needs the network's feature ``layer`` and the memory ``bank``."""
+    ``features`` kind also needs the network's feature ``layer`` and the memory ``bank``
+    (:class:`~sciffusion.common.anomaly.embedding.FeatureBank`)."""
     g = generator if generator is not None else torch.Generator().manual_seed(config.seed)
     c = config
     if c.kind == "features":
         if layer is None or bank is None:
             raise ValueError("score 'features': needs the network's feature layer and a memory bank "
                              "(a fitted detector provides both)")
-        return feature_knn(denoise, layer, x, c.feature_sigmas().to(x.device), bank, c.neighbours)
+        return feature_knn(denoise, layer, x, c.feature_sigmas().to(x.device), bank, c.neighbours, c.patch_top)
     if c.kind in ("nll", "complexity"):
         trace = "exact" if x[0].numel() <= EXACT_TRACE_MAX_DIM else "hutchinson"
         lik = budget_likelihood_config(c.levels, c.nll_sigma_min, c.nll_sigma_max, c.nll_probes, trace)
