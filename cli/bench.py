@@ -321,9 +321,10 @@ def ood(
                                                              "the 'driving' extra)."),
     minutes: float = typer.Option(10.0, "--minutes", help="Training budget of our detector per set, minutes."),
     max_steps: int = typer.Option(5000, "--max-steps", help="Training step cap of our detector per set."),
-    score: str = typer.Option("features", "--score", help="Our score: features | msma | recon | nll | complexity | path | combined (features: kNN on the denoiser's bottleneck activations vs a bank of normal inputs)."),
+    score: str = typer.Option("features", "--score", help="Our score: features | msma | recon | nll | complexity | path | combined (features: kNN on the denoiser's bottleneck activations, whole input and per patch, vs banks of normal inputs)."),
     levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels = model calls per input (NFE); default 2 for features, 10 otherwise."),
     density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features, gmm otherwise."),
+    patch_bank: int = typer.Option(16384, "--patch-bank", help="features: patches kept from the normal inputs for the per-patch distances (0: whole-input distances only)."),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width of our detector (multiple of 8)."),
     pyod: str = typer.Option("IForest,KNN,ECOD,PCA,LOF,AutoEncoder", "--pyod", help="PyOD detectors to run."),
     mnist_train: int = typer.Option(4000, "--mnist-train", help="MNIST: at most this many normal (0-4) digits to fit on."),
@@ -346,7 +347,7 @@ def ood(
     from sciffusion.pipelines.bench.ood import OODBenchConfig, format_table, run_ood_bench
 
     cfg = OODBenchConfig(out=out, overwrite=overwrite, datasets=_names(datasets, "--datasets"), minutes=minutes,
-                         max_steps=max_steps, score=score, levels=levels, density=density,
+                         max_steps=max_steps, score=score, levels=levels, density=density, patch_bank=patch_bank,
                          base_channels=base_channels, pyod=_names(pyod, "--pyod"), mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,
                          driving_episodes=driving_episodes, seed=seed, detector=detector,

@@ -66,11 +66,12 @@ def fit(
                                          "DiffusionModule Lightning checkpoint with config.json ('net') beside it."),
     minutes: float = typer.Option(5.0, "--minutes", help="Wall-clock training budget, minutes."),
     max_steps: int = typer.Option(2000, "--max-steps", help="Training step cap."),
-    score: str = typer.Option("features", "--score", help="features | msma | recon | nll | complexity | path | combined (features: kNN on the denoiser's bottleneck activations vs a bank of normal inputs)."),
+    score: str = typer.Option("features", "--score", help="features | msma | recon | nll | complexity | path | combined (features: kNN on the denoiser's bottleneck activations, whole input and per patch, vs banks of normal inputs)."),
     levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels = model calls per input (NFE); default 2 for features, 10 otherwise."),
     sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units ([-1, 1] pixels); default 0.3 for features, 0.01 otherwise."),
     sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default 0.6 for features, 1 otherwise."),
     density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features, gmm otherwise."),
+    patch_bank: int = typer.Option(16384, "--patch-bank", help="features: patches kept from the normal inputs for the per-patch distances (0: whole-input distances only)."),
     threshold: str = typer.Option("quantile", "--threshold", help="quantile | f1 (needs --val-data) | manual."),
     manual_threshold: Optional[float] = typer.Option(None, "--manual-threshold", help="Threshold for --threshold manual."),
     contamination: float = typer.Option(0.1, "--contamination", help="Expected anomaly fraction, (0, 0.5]."),
@@ -91,7 +92,7 @@ def fit(
                        label_names=_names(label_names), trust_checkpoint=trust_checkpoint, overwrite=overwrite,
                        detector=detector_config(score, levels, sigma_min, sigma_max, density, threshold,
                                                 contamination, manual_threshold, minutes, max_steps, batch_size,
-                                                holdout, seed))
+                                                holdout, seed, patch_bank))
     scoring = _LazyBar("scoring (calibration)")
     try:
         report = fit_ood(cfg, progress=True, on_score_batch=scoring)

@@ -62,6 +62,7 @@ class OODBenchConfig:
     sigma_min: Optional[float] = None
     sigma_max: Optional[float] = None
     density: Optional[str] = None
+    patch_bank: int = 16384
     base_channels: int = 32
     batch_size: int = 64
     pyod: tuple[str, ...] = PYOD_METHODS
@@ -284,7 +285,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
         det = DiffusionAnomalyDetector(config=detector_config(cfg.score, cfg.levels, cfg.sigma_min, cfg.sigma_max,
                                                               cfg.density, minutes=cfg.minutes,
                                                               max_steps=cfg.max_steps, batch_size=cfg.batch_size,
-                                                              seed=cfg.seed))
+                                                              seed=cfg.seed, patch_bank=cfg.patch_bank))
         det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels),
                 progress=progress)
     fit_seconds = time.monotonic() - start

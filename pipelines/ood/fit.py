@@ -49,18 +49,20 @@ class OODFitConfig:
 def detector_config(score: str = "features", levels: Optional[int] = None, sigma_min: Optional[float] = None,
                     sigma_max: Optional[float] = None, density: Optional[str] = None, threshold: str = "quantile",
                     contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
-                    max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0) -> DetectorConfig:
+                    max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
+                    patch_bank: int = 16384) -> DetectorConfig:
     """A :class:`DetectorConfig` from flat options (the CLI's and the benchmark's). Unset options take
     the score kind's defaults (:func:`~sciffusion.common.anomaly.score_config.score_defaults`): for
     ``features`` 2 levels in σ ∈ [0.3, 0.6] and the ``mean`` density (its features are already
-    distances), for the others 10 levels in [0.01, 1] and a ``gmm``."""
+    distances), for the others 10 levels in [0.01, 1] and a ``gmm``. ``patch_bank``: the ``features``
+    score's patch-bank size (0: whole-input distances only)."""
     from sciffusion.common.anomaly.score_config import score_defaults
 
     d = score_defaults(score)
     levels = d["levels"] if levels is None else levels
     lo, hi = (d["sigma_min"] if sigma_min is None else sigma_min), (d["sigma_max"] if sigma_max is None else sigma_max)
-    ranges = {"feature_sigma_min": lo, "feature_sigma_max": hi} if score == "features" else \
-        {"sigma_min": lo, "sigma_max": hi}
+    ranges = {"feature_sigma_min": lo, "feature_sigma_max": hi, "patch_bank_size": patch_bank} \
+        if score == "features" else {"sigma_min": lo, "sigma_max": hi}
     return DetectorConfig(score=ScoreConfig(kind=score, levels=levels, seed=seed, **ranges),
                           calibration=CalibrationConfig(density=d["density"] if density is None else density,
                                                         threshold=threshold, contamination=contamination,

@@ -27,7 +27,7 @@ def files(tmp_path_factory):
 
 def test_help_lists_every_option():
     for command, flags in (("fit", ["--data", "--out", "--model", "--minutes", "--score", "--levels", "--density",
-                                    "--threshold", "--contamination", "--holdout"]),
+                                    "--threshold", "--contamination", "--holdout", "--patch-bank"]),
                            ("score", ["--detector", "--data", "--out", "--maps"]),
                            ("evaluate", ["--scores", "--labels", "--out", "--maps"])):
         r = invoke(command, "--help")
@@ -56,6 +56,19 @@ def test_fit_score_evaluate(files, detector):
     assert "AUROC" in r.output and metrics["n_anomaly"] == 6 and 0 <= metrics["auroc"] <= 1
     r = invoke("score", "--detector", detector, "--data", files / "test.npz", "--out", scores)
     assert r.exit_code == 2 and "already exists" in r.output  # never overwritten without --overwrite
+
+
+def test_features_score_columns_with_and_without_the_patch_bank(files, tmp_path):
+    for patch_bank, expected in ((64, "knn_0_sigma=0.3,patch_0_sigma=0.3"), (0, "knn_0_sigma=0.3\n")):
+        det, scores = tmp_path / f"det{patch_bank}", tmp_path / f"s{patch_bank}.csv"
+        r = invoke("fit", "--data", files / "train.npz", "--out", det, "--max-steps", 3, "--levels", 1,
+                   "--base-channels", 8, "--batch-size", 16, "--patch-bank", patch_bank)
+        assert r.exit_code == 0 and "features score, NFE 1/input" in r.output, r.output
+        r = invoke("score", "--detector", det, "--data", files / "test.npz", "--out", scores)
+        assert r.exit_code == 0, r.output
+        assert scores.read_text().splitlines()[0].endswith(expected.strip()), scores.read_text().splitlines()[0]
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "bad", "--patch-bank", -1)
+    assert r.exit_code == 2 and "patch_bank_size/patch_top" in r.output
 
 
 def test_bad_input_is_one_line_exit_2(files, tmp_path):
