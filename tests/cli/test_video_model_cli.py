@@ -132,3 +132,30 @@ def test_generate_goes_through_the_predict_loop_and_does_not_depend_on_batch_ord
     assert json.loads((tmp_path / "a" / "config.json").read_text())["devices"] == 1
     r = invoke("generate", *args, "--devices", 0, "--out", tmp_path / "d")
     assert r.exit_code == 2 and "--devices/--num-nodes: must be >= 1" in r.output
+
+
+@pytest.mark.slow
+def test_two_processes_generate_the_same_clips_as_one(tmp_path):
+    """--devices 2 on CPU: Lightning's predict loop runs two processes (DDP over gloo), each samples its
+    share of the batches, rank 0 gathers and writes them; the clips equal those of one process (per-batch
+    seeds), the command exits 0 (the process group is released before exit) and only rank 0 writes."""
+    import os
+    import subprocess
+    import sys
+
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    model = _model(tmp_path / "m.ckpt")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PL_DISABLE_FORK": "1"}
+    clips = {}
+    for devices in (1, 2):
+        out = tmp_path / f"gen{devices}"
+        command = [sys.executable, "-m", "sciffusion.cli.main", "video", "generate", "--model", str(model),
+                   "--clips", "3", "--frames", "3", "--steps", "1", "--sampler", "euler", "--batch-size", "1",
+                   "--devices", str(devices), "--out", str(out)]
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads((out / "config.json").read_text())["devices"] == devices
+        clips[devices] = open_video_store(out / "clips.zarr").video[...]
+    assert clips[1].shape == (3, 3, 16, 16, 1) and np.array_equal(clips[1], clips[2])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gen1", "gen2", "m.ckpt"]  # no shard or temp left
