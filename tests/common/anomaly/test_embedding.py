@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, DiffusionAnomalyDetector, ScoreConfig
-from sciffusion.common.anomaly.embedding import (FeatureBank, build_bank, capture_output, embed, feature_knn, knn_distances,
-                                                 patch_distances, patch_embeddings)
+from sciffusion.common.anomaly.embedding import (FeatureBank, build_bank, capture_output, distance_map, embed, feature_knn,
+                                                 knn_distances, patch_distances, patch_embeddings)
 from sciffusion.common.anomaly.networks import DenoiserNetConfig, FrameStack, ResidualMLP, feature_layer
 from sciffusion.common.anomaly.score_config import compute_scores, score_defaults
 from sciffusion.common.networks.unet2d import UNet2D, UNet2DConfig
@@ -41,8 +41,8 @@ def test_embeddings_are_unit_vectors_per_level_and_the_residual_map_is_exact():
     toy = Toy()
     x, sigmas = torch.randn(6, 3, dtype=torch.float64), torch.tensor([0.5, 2.0], dtype=torch.float64)
     toy.double()
-    emb, patches, residual = embed(toy, toy.layer, x, sigmas, with_patches=True)
-    assert patches is None  # a [B, F] layer output has no positions
+    emb, patches, grid, residual = embed(toy, toy.layer, x, sigmas, with_patches=True)
+    assert patches is None and grid == ()  # a [B, F] layer output has no positions
     assert emb.shape == (6, 2, 5) and torch.allclose(emb.norm(dim=2), torch.ones(6, 2, dtype=torch.float32))
     expected = sum(((0.5 * x - x) / s) ** 2 for s in (0.5, 2.0))
     assert torch.allclose(residual, expected)
@@ -169,6 +169,18 @@ def test_a_small_local_defect_is_separated_by_the_patch_feature_and_not_by_the_g
     assert s_broken.features[:, 0].min() < s_clean.features[:, 0].max()  # whole image: overlap
     no_patches = feature_knn(toy, toy.layer, broken, sigmas, FeatureBank(bank.inputs), k=1)  # no patch bank
     assert no_patches.names == ("knn_0_sigma=0.3",)
+    # the map is the patch-distance map at the input's size: it peaks on the defect
+    assert s_broken.map.shape == (10, 48, 48)
+    peaks = [divmod(int(m.argmax()), 48) for m in s_broken.map]
+    assert all(18 <= r <= 24 and 18 <= c <= 24 for r, c in peaks), peaks
+    assert torch.allclose(no_patches.map, torch.zeros(10, 48, 48))  # without patches: the residual (D = x here)
+
+
+def test_distance_map_upsamples_the_level_mean():
+    nearest = torch.tensor([[[0.0, 1.0, 2.0, 3.0], [2.0, 3.0, 4.0, 5.0]]])  # [B=1, L=2, P=4] on a 2x2 grid
+    heat = distance_map(nearest, (2, 2), (4, 4))
+    assert heat.shape == (1, 4, 4) and heat[0, 0, 0] == 1.0 and heat[0, 3, 3] == 4.0  # corners keep the values
+    assert distance_map(torch.ones(2, 1, 8), (2, 2, 2), (4, 6, 6)).shape == (2, 4, 6, 6)  # frames x space
 
 
 def test_feature_bank_reads_both_saved_forms():
