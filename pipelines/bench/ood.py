@@ -271,7 +271,7 @@ def _row(data: OODSet, method: str, scores: np.ndarray, nfe: int, fit_seconds: f
 def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
     """Fit our detector on the normal training set, score the test set; (row, test scores)."""
     from sciffusion.common.anomaly import DenoiserNetConfig, DiffusionAnomalyDetector
-    from sciffusion.common.anomaly.metrics import frame_auroc
+    from sciffusion.common.anomaly.metrics import detection_metrics, frame_auroc
     from sciffusion.pipelines.ood.fit import detector_config
 
     x = model_inputs(data.train)
@@ -293,6 +293,8 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     raw = det.score_samples(model_inputs(data.test))
     scores = det.calibration_.score(raw.features.numpy())
     row = _row(data, f"diffusion ({det.config.score.kind})", scores, raw.nfe, fit_seconds, time.monotonic() - start)
+    row["feature_auroc"] = {name: detection_metrics(raw.features[:, j].numpy(), data.labels).auroc
+                            for j, name in enumerate(raw.names)}  # which feature carries the detection
     report = getattr(det, "fit_report_", None)
     row["train_steps"] = None if report is None else report.steps
     row["train_seconds"] = None if report is None else report.seconds
@@ -353,6 +355,8 @@ def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progr
             curves[name][row["method"]] = (fpr, tpr, row["auroc"])
             log(f"  {row['method']:24s} AUROC {row['auroc']:.4f}  NFE {row['nfe_per_input']}  "
                 f"{row['seconds_per_1000_inputs']:.2f} s/1000  (fit {row['fit_seconds']:.1f} s)")
+            if row.get("feature_auroc"):
+                log("    per feature: " + ", ".join(f"{k} {v:.4f}" for k, v in row["feature_auroc"].items()))
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
         pd.DataFrame(rows).to_csv(tmp / "results.csv", index=False)
