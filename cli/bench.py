@@ -324,7 +324,7 @@ def ood(
     score: str = typer.Option("features", "--score", help="Our score: features | msma | recon | nll | complexity | path | combined (features: kNN on the denoiser's bottleneck activations, whole input and per patch, vs banks of normal inputs)."),
     levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels = model calls per input (NFE); default 2 for features, 10 otherwise."),
     density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features, gmm otherwise."),
-    patch_bank: int = typer.Option(16384, "--patch-bank", help="features: patches kept from the normal inputs for the per-patch distances (0: whole-input distances only)."),
+    patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width of our detector (multiple of 8)."),
     pyod: str = typer.Option("IForest,KNN,ECOD,PCA,LOF,AutoEncoder", "--pyod", help="PyOD detectors to run."),
     mnist_train: int = typer.Option(4000, "--mnist-train", help="MNIST: at most this many normal (0-4) digits to fit on."),

@@ -71,7 +71,7 @@ def fit(
     sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units ([-1, 1] pixels); default 0.3 for features, 0.01 otherwise."),
     sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default 0.6 for features, 1 otherwise."),
     density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features, gmm otherwise."),
-    patch_bank: int = typer.Option(16384, "--patch-bank", help="features: patches kept from the normal inputs for the per-patch distances (0: whole-input distances only)."),
+    patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
     threshold: str = typer.Option("quantile", "--threshold", help="quantile | f1 (needs --val-data) | manual."),
     manual_threshold: Optional[float] = typer.Option(None, "--manual-threshold", help="Threshold for --threshold manual."),
     contamination: float = typer.Option(0.1, "--contamination", help="Expected anomaly fraction, (0, 0.5]."),

@@ -26,7 +26,7 @@ from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig
 from sciffusion.common.anomaly.embedding import FeatureBank
 from sciffusion.common.anomaly.features import AnomalyScores, cat_batches
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
-from sciffusion.common.anomaly.score_config import ScoreConfig, compute_scores
+from sciffusion.common.anomaly.score_config import ScoreConfig, compute_scores, patch_bank_for
 from sciffusion.common.anomaly.training import FitReport, train_denoiser
 from sciffusion.common.training.config import TrainConfig
 
@@ -153,7 +153,7 @@ class DiffusionAnomalyDetector:
             return None
         return build_bank(self.denoiser(), feature_layer(self.module_.ema.shadow), train_x,
                           score.feature_sigmas(), self.config.score_batch_size, score.bank_size,
-                          score.patch_bank_size, self.config.seed)
+                          patch_bank_for(score, tuple(train_x.shape[1:])), self.config.seed)
 
     # ---- scoring -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

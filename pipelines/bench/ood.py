@@ -62,7 +62,7 @@ class OODBenchConfig:
     sigma_min: Optional[float] = None
     sigma_max: Optional[float] = None
     density: Optional[str] = None
-    patch_bank: int = 16384
+    patch_bank: Optional[int] = None
     base_channels: int = 32
     batch_size: int = 64
     pyod: tuple[str, ...] = PYOD_METHODS

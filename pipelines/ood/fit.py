@@ -50,12 +50,13 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                     sigma_max: Optional[float] = None, density: Optional[str] = None, threshold: str = "quantile",
                     contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                     max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
-                    patch_bank: int = 16384) -> DetectorConfig:
+                    patch_bank: Optional[int] = None) -> DetectorConfig:
     """A :class:`DetectorConfig` from flat options (the CLI's and the benchmark's). Unset options take
     the score kind's defaults (:func:`~sciffusion.common.anomaly.score_config.score_defaults`): for
     ``features`` 2 levels in σ ∈ [0.3, 0.6] and the ``mean`` density (its features are already
     distances), for the others 10 levels in [0.01, 1] and a ``gmm``. ``patch_bank``: the ``features``
-    score's patch-bank size (0: whole-input distances only)."""
+    score's patch-bank size (0: whole-input distances only; None: by input kind,
+    :func:`~sciffusion.common.anomaly.score_config.patch_bank_for`)."""
     from sciffusion.common.anomaly.score_config import score_defaults
 
     d = score_defaults(score)

@@ -59,10 +59,13 @@ def test_fit_score_evaluate(files, detector):
 
 
 def test_features_score_columns_with_and_without_the_patch_bank(files, tmp_path):
-    for patch_bank, expected in ((64, "knn_0_sigma=0.3,patch_0_sigma=0.3"), (0, "knn_0_sigma=0.3\n")):
+    cases = ((64, "knn_0_sigma=0.3,patch_0_sigma=0.3"), (0, "knn_0_sigma=0.3\n"),
+             (None, "knn_0_sigma=0.3,patch_0_sigma=0.3"))  # images keep patches by default
+    for patch_bank, expected in cases:
         det, scores = tmp_path / f"det{patch_bank}", tmp_path / f"s{patch_bank}.csv"
+        flag = [] if patch_bank is None else ["--patch-bank", patch_bank]
         r = invoke("fit", "--data", files / "train.npz", "--out", det, "--max-steps", 3, "--levels", 1,
-                   "--base-channels", 8, "--batch-size", 16, "--patch-bank", patch_bank)
+                   "--base-channels", 8, "--batch-size", 16, *flag)
         assert r.exit_code == 0 and "features score, NFE 1/input" in r.output, r.output
         r = invoke("score", "--detector", det, "--data", files / "test.npz", "--out", scores)
         assert r.exit_code == 0, r.output

@@ -183,6 +183,15 @@ def test_distance_map_upsamples_the_level_mean():
     assert distance_map(torch.ones(2, 1, 8), (2, 2, 2), (4, 6, 6)).shape == (2, 4, 6, 6)  # frames x space
 
 
+def test_patch_bank_default_by_input_kind():
+    from sciffusion.common.anomaly.score_config import IMAGE_PATCH_BANK, patch_bank_for
+
+    auto, off, fixed = (ScoreConfig(kind="features", patch_bank_size=n) for n in (None, 0, 99))
+    assert patch_bank_for(auto, (1, 28, 28)) == IMAGE_PATCH_BANK > 0  # images
+    assert patch_bank_for(auto, (3, 8, 32, 32)) == 0 and patch_bank_for(auto, (5,)) == 0  # clips, vectors
+    assert patch_bank_for(off, (1, 28, 28)) == 0 and patch_bank_for(fixed, (3, 8, 32, 32)) == 99
+
+
 def test_feature_bank_reads_both_saved_forms():
     inputs = torch.zeros(3, 1, 2, dtype=torch.float16)
     assert FeatureBank.from_saved(inputs).patches is None  # a detector saved before the patch bank

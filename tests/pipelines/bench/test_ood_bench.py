@@ -50,7 +50,7 @@ def test_tiny_run_writes_the_table(tmp_path):
     pytest.importorskip("pyod")
     cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist",), minutes=0.5, max_steps=3, levels=2,
                          base_channels=8, pyod=("KNN", "ECOD"), smmnist_clips=12, smmnist_test_clips=6,
-                         smmnist_size=16, smmnist_frames=4)
+                         smmnist_size=16, smmnist_frames=4, patch_bank=256)  # clips keep no patches by default
     rows = run_ood_bench(cfg, log=lambda _: None)
     assert [r["method"] for r in rows] == ["diffusion (features)", "pyod KNN", "pyod ECOD"]
     assert rows[0]["nfe_per_input"] == 2 and rows[0]["frame_auroc"] is not None
