@@ -3,7 +3,8 @@
 * ``[C, H, W]`` images: :class:`~sciffusion.common.networks.unet2d.UNet2D`.
 * ``[C, T, H, W]`` clips: the same U-Net on the T frames stacked as C·T channels (a frame-stack
   denoiser: it sees the whole clip at once, so motion that breaks the clip's statistics raises its
-  score; the video issue's spatiotemporal U-Net can replace it through ``fit(..., net=...)``).
+  score; a detector rebuilds its network from this config, so the video issue's space-time U-Net
+  cannot replace it yet).
 * ``[d]`` vectors (PyOD's tabular case): a residual MLP with a Fourier embedding of c_noise.
 
 Every network follows the :class:`~sciffusion.common.training.DiffusionModule` contract
