@@ -152,11 +152,16 @@ def nearest_patch_distances(queries: Tensor, bank: Tensor, chunk: int = 65536) -
     return out
 
 
+def farthest_mean(nearest: Tensor, top: int) -> Tensor:
+    """``[B, L]`` float64: the mean of the ``top`` largest of per-position distances ``[B, L, P]``
+    (``top`` capped at P)."""
+    return nearest.topk(min(top, nearest.shape[2]), dim=2).values.mean(2).double()
+
+
 def patch_distances(queries: Tensor, bank: Tensor, top: int, chunk: int = 65536) -> Tensor:
     """``[B, L]`` float64: per input and level, the mean over its ``top`` farthest positions of
     :func:`nearest_patch_distances`. ``top`` is capped at P."""
-    nearest = nearest_patch_distances(queries, bank, chunk)
-    return nearest.topk(min(top, nearest.shape[2]), dim=2).values.mean(2).double()
+    return farthest_mean(nearest_patch_distances(queries, bank, chunk), top)
 
 
 def distance_map(nearest: Tensor, grid: tuple[int, ...], shape: tuple[int, ...]) -> Tensor:
@@ -180,7 +185,7 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
         if e.patches is None:
             raise ValueError("patch bank: the feature layer gives no feature map for these inputs")
         nearest = nearest_patch_distances(e.patches, bank.patches)
-        parts.append(nearest.topk(min(patch_top, nearest.shape[2]), dim=2).values.mean(2).double())
+        parts.append(farthest_mean(nearest, patch_top))
         names += [f"patch_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
         if x.dim() >= 4 and len(e.grid) == x.dim() - 2:
             heat = distance_map(nearest, e.grid, tuple(x.shape[2:])).to(heat.dtype)
@@ -208,5 +213,5 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
     return FeatureBank(torch.cat(inputs), torch.cat(patches) if patches else None)
 
 
-__all__ = ["Embeddings", "FeatureBank", "build_bank", "capture_output", "distance_map", "embed", "feature_knn",
-           "knn_distances", "nearest_patch_distances", "patch_distances", "patch_embeddings"]
+__all__ = ["Embeddings", "FeatureBank", "build_bank", "capture_output", "distance_map", "embed", "farthest_mean",
+           "feature_knn", "knn_distances", "nearest_patch_distances", "patch_distances", "patch_embeddings"]
