@@ -18,11 +18,11 @@ patches. The patch feature of level l is the mean, over the ``patch_top`` positi
 bank, of each position's distance to its nearest bank patch: an anomaly confined to a few positions
 (one car, one digit) moves it while it barely moves the whole-input distance. Same model calls.
 
-The map says where: with patches, when the feature map has as many axes as the input (images under a
-U-Net; clips under a space-time network), it is each position's nearest-patch distance, averaged over
-levels and upsampled (bilinear / trilinear) to the input; otherwise (no patch bank, or frames stacked as
-channels) it is the σ-scaled denoising residual ((D(x, σ) − x)/σ)² of the same calls, channel-averaged:
-where the denoiser would change the input.
+The map (for images and clips) is the σ-scaled denoising residual ((D(x, σ) − x)/σ)² of the same calls,
+channel-averaged: where the denoiser would change the input. Not the nearest-patch distances: the
+U-Net's bottleneck follows a global self-attention layer, so a defect moves every position and the
+most-moved one need not be where the defect is (a 4×4 defect on 16×16 images peaked in a corner; the
+residual peaked inside the defect).
 """
 from __future__ import annotations
 
@@ -164,33 +164,21 @@ def patch_distances(queries: Tensor, bank: Tensor, top: int, chunk: int = 65536)
     return farthest_mean(nearest_patch_distances(queries, bank, chunk), top)
 
 
-def distance_map(nearest: Tensor, grid: tuple[int, ...], shape: tuple[int, ...]) -> Tensor:
-    """Per-position distances ``[B, L, P]`` on the feature map's ``grid`` → their level mean upsampled
-    to the input's axes ``shape`` (bilinear for 2 axes, trilinear for 3), ``[B, *shape]``."""
-    mean = nearest.mean(1).reshape(len(nearest), 1, *grid)
-    mode = "bilinear" if len(grid) == 2 else "trilinear"
-    return nn.functional.interpolate(mean, size=shape, mode=mode, align_corners=False)[:, 0]
-
-
 def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, bank: FeatureBank,
                 k: int = 5, patch_top: int = 4) -> AnomalyScores:
     """Feature-bank scores of ``x [B, ...]`` (module docstring): features ``[B, L]`` (kNN distance per
     level), then, when the bank has patches, ``[B, L]`` more (:func:`patch_distances`); scalar = the
-    mean of all; NFE = L; map: the patch-distance map or the residual (module docstring)."""
+    mean of all; NFE = L; map = mean residual map over levels."""
     e = embed(denoise, layer, x, sigmas, with_patches=bank.patches is not None)
     parts = [knn_distances(e.inputs, bank.inputs, k)]
     names = [f"knn_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
-    heat = dense(e.residual / len(sigmas))
     if bank.patches is not None:
         if e.patches is None:
             raise ValueError("patch bank: the feature layer gives no feature map for these inputs")
-        nearest = nearest_patch_distances(e.patches, bank.patches)
-        parts.append(farthest_mean(nearest, patch_top))
+        parts.append(patch_distances(e.patches, bank.patches, patch_top))
         names += [f"patch_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
-        if x.dim() >= 4 and len(e.grid) == x.dim() - 2:
-            heat = distance_map(nearest, e.grid, tuple(x.shape[2:])).to(heat.dtype)
     features = torch.cat(parts, 1)
-    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), heat)
+    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense(e.residual / len(sigmas)))
 
 
 def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, batch_size: int = 128,
@@ -213,5 +201,5 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
     return FeatureBank(torch.cat(inputs), torch.cat(patches) if patches else None)
 
 
-__all__ = ["Embeddings", "FeatureBank", "build_bank", "capture_output", "distance_map", "embed", "farthest_mean",
+__all__ = ["Embeddings", "FeatureBank", "build_bank", "capture_output", "embed", "farthest_mean",
            "feature_knn", "knn_distances", "nearest_patch_distances", "patch_distances", "patch_embeddings"]

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, DiffusionAnomalyDetector, ScoreConfig
-from sciffusion.common.anomaly.embedding import (FeatureBank, build_bank, capture_output, distance_map, embed, feature_knn,
+from sciffusion.common.anomaly.embedding import (FeatureBank, build_bank, capture_output, embed, feature_knn,
                                                  knn_distances, patch_distances, patch_embeddings)
 from sciffusion.common.anomaly.networks import DenoiserNetConfig, FrameStack, ResidualMLP, feature_layer
 from sciffusion.common.anomaly.score_config import compute_scores, score_defaults
@@ -169,18 +169,8 @@ def test_a_small_local_defect_is_separated_by_the_patch_feature_and_not_by_the_g
     assert s_broken.features[:, 0].min() < s_clean.features[:, 0].max()  # whole image: overlap
     no_patches = feature_knn(toy, toy.layer, broken, sigmas, FeatureBank(bank.inputs), k=1)  # no patch bank
     assert no_patches.names == ("knn_0_sigma=0.3",)
-    # the map is the patch-distance map at the input's size: it peaks on the defect
-    assert s_broken.map.shape == (10, 48, 48)
-    peaks = [divmod(int(m.argmax()), 48) for m in s_broken.map]
-    assert all(18 <= r <= 24 and 18 <= c <= 24 for r, c in peaks), peaks
-    assert torch.allclose(no_patches.map, torch.zeros(10, 48, 48))  # without patches: the residual (D = x here)
-
-
-def test_distance_map_upsamples_the_level_mean():
-    nearest = torch.tensor([[[0.0, 1.0, 2.0, 3.0], [2.0, 3.0, 4.0, 5.0]]])  # [B=1, L=2, P=4] on a 2x2 grid
-    heat = distance_map(nearest, (2, 2), (4, 4))
-    assert heat.shape == (1, 4, 4) and heat[0, 0, 0] == 1.0 and heat[0, 3, 3] == 4.0  # corners keep the values
-    assert distance_map(torch.ones(2, 1, 8), (2, 2, 2), (4, 6, 6)).shape == (2, 4, 6, 6)  # frames x space
+    assert torch.equal(s_broken.map, no_patches.map)  # the map stays the residual (D = x: zero) with patches
+    assert torch.allclose(no_patches.map, torch.zeros(10, 48, 48))
 
 
 def test_patch_bank_default_by_input_kind():
