@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, NamedTuple, Optional
+from typing import Any, Iterator, Optional
 
 import torch
 from torch import Tensor, nn
@@ -83,18 +83,9 @@ def patch_embeddings(feature_map: Tensor) -> Optional[Tensor]:
     return nn.functional.normalize(pooled.flatten(2).transpose(1, 2), dim=2)
 
 
-class Embeddings(NamedTuple):
-    """What :func:`embed` reads: ``inputs [B, L, F]``, ``patches [B, L, P, C]`` or None, the feature
-    map's position ``grid`` S (P = prod(S); () without patches) and the ``residual`` summed over levels."""
-
-    inputs: Tensor
-    patches: Optional[Tensor]
-    grid: tuple[int, ...]
-    residual: Tensor
-
-
 @torch.no_grad()
-def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, with_patches: bool = False) -> Embeddings:
+def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
+          with_patches: bool = False) -> tuple[Tensor, Optional[Tensor], Tensor]:
     """Unit-norm embeddings ``[B, L, F]`` of clean inputs ``x [B, ...]`` at levels ``sigmas [L]`` (the
     output of ``layer`` while ``denoise(x, σ_l)`` runs, flattened), with ``with_patches`` its patch
     embeddings ``[B, L, P, C]`` (:func:`patch_embeddings`; None when the output is no feature map),
@@ -103,7 +94,7 @@ def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, with_
         raise ValueError(f"x: need shape [B, ...] with B >= 1, got {tuple(x.shape)}")
     if sigmas.dim() != 1 or len(sigmas) == 0 or (sigmas <= 0).any():
         raise ValueError("sigmas: need a non-empty 1-D tensor of noise levels > 0")
-    levels, patches, residual, grid = [], [], torch.zeros_like(x), ()
+    levels, patches, residual = [], [], torch.zeros_like(x)
     with capture_output(layer) as captured:
         for sigma in sigmas:
             s = sigma.to(x.dtype).to(x.device).expand(len(x))
@@ -113,10 +104,9 @@ def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, with_
             out = captured.pop("out")
             levels.append(nn.functional.normalize(out.reshape(len(x), -1).float(), dim=1))
             patches.append(patch_embeddings(out) if with_patches else None)
-            grid = tuple(out.shape[2:]) if patches[-1] is not None else ()
             residual += ((denoised - x) / float(sigma)) ** 2
     patch = None if any(p is None for p in patches) else torch.stack(patches, 1)
-    return Embeddings(torch.stack(levels, 1), patch, grid if patch is not None else (), residual)
+    return torch.stack(levels, 1), patch, residual
 
 
 def knn_distances(queries: Tensor, bank: Tensor, k: int, chunk: int = 1024) -> Tensor:
@@ -136,32 +126,17 @@ def knn_distances(queries: Tensor, bank: Tensor, k: int, chunk: int = 1024) -> T
     return out
 
 
-def nearest_patch_distances(queries: Tensor, bank: Tensor, chunk: int = 65536) -> Tensor:
-    """``[B, L, P]`` float32: each position's distance to its nearest bank patch; queries
-    ``[B, L, P, C]``, bank ``[M, L, C]``."""
+def patch_distances(queries: Tensor, bank: Tensor, top: int, chunk: int = 1024) -> Tensor:
+    """``[B, L]`` float64: per input and level, the mean over its ``top`` farthest positions of each
+    position's distance to its nearest bank patch (:func:`knn_distances` with k = 1); queries
+    ``[B, L, P, C]``, bank ``[M, L, C]``. ``top`` is capped at P."""
     if queries.dim() != 4 or bank.dim() != 3 or queries.shape[1] != bank.shape[1] or queries.shape[3] != bank.shape[2]:
         raise ValueError(f"patch bank: patches {tuple(bank.shape[1:])} do not match the inputs' "
                          f"{(queries.shape[1], queries.shape[3])} (a detector fitted on other inputs?)")
     b, levels, p, c = queries.shape
-    out = torch.empty(b, levels, p, dtype=torch.float32)
-    for level in range(levels):
-        m = bank[:, level].float().to(queries.device)
-        flat = queries[:, level].reshape(b * p, c).float()
-        nearest = torch.cat([torch.cdist(part, m).min(1).values for part in torch.split(flat, chunk)])
-        out[:, level] = nearest.reshape(b, p).cpu()
-    return out
-
-
-def farthest_mean(nearest: Tensor, top: int) -> Tensor:
-    """``[B, L]`` float64: the mean of the ``top`` largest of per-position distances ``[B, L, P]``
-    (``top`` capped at P)."""
-    return nearest.topk(min(top, nearest.shape[2]), dim=2).values.mean(2).double()
-
-
-def patch_distances(queries: Tensor, bank: Tensor, top: int, chunk: int = 65536) -> Tensor:
-    """``[B, L]`` float64: per input and level, the mean over its ``top`` farthest positions of
-    :func:`nearest_patch_distances`. ``top`` is capped at P."""
-    return farthest_mean(nearest_patch_distances(queries, bank, chunk), top)
+    positions = queries.transpose(1, 2).reshape(b * p, levels, c)
+    nearest = knn_distances(positions, bank, k=1, chunk=chunk).reshape(b, p, levels)
+    return nearest.topk(min(top, p), dim=1).values.mean(1)
 
 
 def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, bank: FeatureBank,
@@ -169,16 +144,16 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
     """Feature-bank scores of ``x [B, ...]`` (module docstring): features ``[B, L]`` (kNN distance per
     level), then, when the bank has patches, ``[B, L]`` more (:func:`patch_distances`); scalar = the
     mean of all; NFE = L; map = mean residual map over levels."""
-    e = embed(denoise, layer, x, sigmas, with_patches=bank.patches is not None)
-    parts = [knn_distances(e.inputs, bank.inputs, k)]
+    emb, patches, residual = embed(denoise, layer, x, sigmas, with_patches=bank.patches is not None)
+    parts = [knn_distances(emb, bank.inputs, k)]
     names = [f"knn_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
     if bank.patches is not None:
-        if e.patches is None:
+        if patches is None:
             raise ValueError("patch bank: the feature layer gives no feature map for these inputs")
-        parts.append(patch_distances(e.patches, bank.patches, patch_top))
+        parts.append(patch_distances(patches, bank.patches, patch_top))
         names += [f"patch_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
     features = torch.cat(parts, 1)
-    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense(e.residual / len(sigmas)))
+    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense(residual / len(sigmas)))
 
 
 def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, batch_size: int = 128,
@@ -192,7 +167,7 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
     device = next(layer.parameters()).device if any(True for _ in layer.parameters()) else x.device
     inputs, patches = [], []
     for chunk in torch.split(x, batch_size):
-        emb, patch, _, _ = embed(denoise, layer, chunk.to(device), sigmas, with_patches=patch_size > 0)
+        emb, patch, _ = embed(denoise, layer, chunk.to(device), sigmas, with_patches=patch_size > 0)
         inputs.append(emb.half().cpu())
         if patch is not None:
             flat = patch.transpose(1, 2).reshape(-1, patch.shape[1], patch.shape[3])  # [b·P, L, C]
@@ -201,5 +176,5 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
     return FeatureBank(torch.cat(inputs), torch.cat(patches) if patches else None)
 
 
-__all__ = ["Embeddings", "FeatureBank", "build_bank", "capture_output", "embed", "farthest_mean",
-           "feature_knn", "knn_distances", "nearest_patch_distances", "patch_distances", "patch_embeddings"]
+__all__ = ["FeatureBank", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances", "patch_distances",
+           "patch_embeddings"]

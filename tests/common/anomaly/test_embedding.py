@@ -41,8 +41,8 @@ def test_embeddings_are_unit_vectors_per_level_and_the_residual_map_is_exact():
     toy = Toy()
     x, sigmas = torch.randn(6, 3, dtype=torch.float64), torch.tensor([0.5, 2.0], dtype=torch.float64)
     toy.double()
-    emb, patches, grid, residual = embed(toy, toy.layer, x, sigmas, with_patches=True)
-    assert patches is None and grid == ()  # a [B, F] layer output has no positions
+    emb, patches, residual = embed(toy, toy.layer, x, sigmas, with_patches=True)
+    assert patches is None  # a [B, F] layer output has no positions
     assert emb.shape == (6, 2, 5) and torch.allclose(emb.norm(dim=2), torch.ones(6, 2, dtype=torch.float32))
     expected = sum(((0.5 * x - x) / s) ** 2 for s in (0.5, 2.0))
     assert torch.allclose(residual, expected)
