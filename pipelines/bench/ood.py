@@ -82,6 +82,8 @@ class OODBenchConfig:
     overwrite: bool = False
 
     def __post_init__(self) -> None:
+        if self.patch_bank is not None and self.patch_bank < 0:
+            raise ValueError(f"--patch-bank: must be >= 0 (0: no patch distances), got {self.patch_bank}")
         if self.detector is not None and len(self.datasets) != 1:
             raise ValueError("--detector: a fitted detector serves one set; give exactly one in --datasets")
         unknown = [d for d in self.datasets if d not in DATASETS]

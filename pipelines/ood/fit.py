@@ -60,6 +60,8 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
     from sciffusion.common.anomaly.score_config import score_defaults
 
     d = score_defaults(score)
+    if patch_bank is not None and patch_bank < 0:
+        raise ValueError(f"--patch-bank: must be >= 0 (0: no patch distances), got {patch_bank}")
     levels = d["levels"] if levels is None else levels
     lo, hi = (d["sigma_min"] if sigma_min is None else sigma_min), (d["sigma_max"] if sigma_max is None else sigma_max)
     ranges = {"feature_sigma_min": lo, "feature_sigma_max": hi, "patch_bank_size": patch_bank} \

@@ -44,6 +44,8 @@ def test_config_errors(tmp_path):
         OODBenchConfig(out=tmp_path, datasets=("cifar",))
     with pytest.raises(ValueError, match="--pyod: unknown 'OCSVM'"):
         OODBenchConfig(out=tmp_path, pyod=("OCSVM",))
+    with pytest.raises(ValueError, match="--patch-bank: must be >= 0"):
+        OODBenchConfig(out=tmp_path, patch_bank=-1)
 
 
 def test_tiny_run_writes_the_table(tmp_path):
