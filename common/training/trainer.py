@@ -50,6 +50,19 @@ def step_trainer(callbacks: Sequence[pl.Callback], *, accelerator: str, devices:
     return trainer, budget
 
 
+def check_batches_per_process(batches: int, devices: object, num_nodes: int, unit: str) -> None:
+    """Refuse, with a one-line ValueError, a predict loop of more processes (``devices`` — a count or a
+    list of device indices — × ``num_nodes``) than ``batches``: Lightning gives each process its share
+    of the batches, and a process with none fails an assertion in its distributed sampler after the
+    others have started. ``unit`` names what a batch holds (for the message)."""
+    if isinstance(devices, str):  # "auto": Lightning decides, nothing to check here
+        return
+    world = (len(devices) if isinstance(devices, (list, tuple)) else int(devices)) * num_nodes
+    if batches < world:
+        raise ValueError(f"--devices/--num-nodes: {world} processes but only {batches} batch(es) of {unit}: "
+                         f"use --devices x --num-nodes <= {batches} or a smaller --batch-size")
+
+
 def release_process_group() -> None:
     """Destroy ``torch.distributed``'s process groups once a multi-process Lightning run has finished
     its last collective (a no-op in a single process). Lightning's DDP teardown leaves them alive, and
@@ -60,4 +73,4 @@ def release_process_group() -> None:
         torch.distributed.destroy_process_group()
 
 
-__all__ = ["ACCELERATORS", "check_devices", "release_process_group", "step_trainer"]
+__all__ = ["ACCELERATORS", "check_batches_per_process", "check_devices", "release_process_group", "step_trainer"]

@@ -28,7 +28,7 @@ from typing import Iterator
 import pytorch_lightning as pl
 
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
-from sciffusion.common.training.trainer import release_process_group
+from sciffusion.common.training.trainer import check_batches_per_process, release_process_group
 from sciffusion.common.io.provenance import package_versions
 from sciffusion.pipelines.docking.dock_inputs import DockConfig, device_of, pocket_spec, resolve_generator
 from sciffusion.pipelines.docking.dock_outputs import LigandResult, summary_csv_text, write_ligand_outputs
@@ -136,6 +136,7 @@ def _predict(module: "DockPredictModule", cfg: DockConfig, inputs) -> list[Ligan
     import torch
 
     accelerator, devices = _lightning_devices(cfg)
+    check_batches_per_process(-(-len(inputs) // cfg.batch_size), devices, cfg.num_nodes, "ligands")
     quiet = logging.getLogger("pytorch_lightning")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # no "GPU available: ..." banner in the command's output

@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
-from sciffusion.common.training.trainer import release_process_group
+from sciffusion.common.training.trainer import check_batches_per_process, release_process_group
 from sciffusion.pipelines.video.sampling_run import SamplingRun, load_model
 
 
@@ -103,6 +103,7 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress) ->
     device = cfg.run.device
     accelerator = "cpu" if device == "cpu" else "gpu"
     devices = [int(device.split(":")[1])] if device.startswith("cuda:") else cfg.devices
+    check_batches_per_process(len(batches), devices, cfg.num_nodes, "clips")
     trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
                          enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
     module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress)

@@ -132,6 +132,9 @@ def test_generate_goes_through_the_predict_loop_and_does_not_depend_on_batch_ord
     assert json.loads((tmp_path / "a" / "config.json").read_text())["devices"] == 1
     r = invoke("generate", *args, "--devices", 0, "--out", tmp_path / "d")
     assert r.exit_code == 2 and "--devices/--num-nodes: must be >= 1" in r.output
+    r = invoke("generate", *args, "--clips", 2, "--devices", 2, "--out", tmp_path / "e")  # 1 batch, 2 processes
+    assert r.exit_code == 2 and r.output.strip().startswith("error: --devices/--num-nodes: 2 processes but only 1")
+    assert not (tmp_path / "e").exists()
 
 
 @pytest.mark.slow

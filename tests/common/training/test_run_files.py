@@ -16,7 +16,7 @@ from sciffusion.common.anomaly.networks import ResidualMLP
 from sciffusion.common.training import DiffusionModule, TimeBudget, TrainConfig
 from sciffusion.common.training.run_files import (RunFiles, check_run_dir, curve_columns, curves_csv_text,
                                                   read_curves, write_curves_png)
-from sciffusion.common.training.trainer import check_devices, step_trainer
+from sciffusion.common.training.trainer import check_batches_per_process, check_devices, step_trainer
 
 METRICS = ("loss", "loss_a", "loss_b")
 
@@ -117,6 +117,16 @@ def test_check_run_dir_refuses_a_used_dir_and_a_changed_section(tmp_path):
 def test_check_devices_errors_name_the_flag(accelerator, devices, message):
     with pytest.raises(ValueError, match=message):
         check_devices(accelerator, devices)
+
+
+def test_a_predict_loop_needs_a_batch_for_every_process():
+    check_batches_per_process(4, 2, 2, "clips")  # 4 processes, 4 batches
+    check_batches_per_process(1, [3], 1, "clips")  # one pinned GPU
+    check_batches_per_process(1, "auto", 4, "clips")  # Lightning decides
+    with pytest.raises(ValueError, match=r"^--devices/--num-nodes: 4 processes but only 3 batch\(es\) of ligands"):
+        check_batches_per_process(3, 2, 2, "ligands")
+    with pytest.raises(ValueError, match="2 processes but only 1 batch"):
+        check_batches_per_process(1, [0, 1], 1, "clips")
 
 
 def test_step_trainer_fits_through_run_files(tmp_path):

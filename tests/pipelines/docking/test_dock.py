@@ -431,3 +431,12 @@ def test_bundled_model_and_confidence_are_the_default():
     assert base.source == str(bundled_model()) and not has_torsions(base.process)
     described = generator.describe()
     assert str(bundled_confidence()) in json.dumps(described)
+
+
+def test_more_processes_than_ligand_batches_is_refused_before_any_output(tmp_path):
+    """Two processes for one batch of ligands: a one-line error before Lightning starts a process,
+    no output or staging folder left (Lightning's sampler would assert on the empty rank)."""
+    cfg = _cfg(tmp_path, "CCO", ref_ligand=CRYSTAL, devices=2, batch_size=4)
+    with pytest.raises(ValueError, match="^--devices/--num-nodes: 2 processes but only 1 batch"):
+        run_dock(cfg)
+    assert list(tmp_path.iterdir()) == []
