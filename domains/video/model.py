@@ -35,7 +35,8 @@ class VideoModelConfig:
     sizes the U-Net: channels per level ``base_channels × channel_mults``, ``num_res_blocks`` per level,
     per-level ``spatial_attention`` and (spacetime) ``temporal_attention`` flags, attention ``heads``,
     GroupNorm ``groups``, ``embed_dim``, ``dropout``, and (spacetime) gradient ``checkpointing`` and
-    ``patch_size`` (p × p pixels folded into channels)."""
+    ``patch_size`` (p × p pixels folded into channels), and (spacetime) ``past_channels`` k <= T_past: the
+    last k past frames also stacked as input channels of every frame (MCVD's direct path)."""
 
     arch: Literal["spacetime", "concat"] = "spacetime"
     channels: int = 1
@@ -55,6 +56,7 @@ class VideoModelConfig:
     dropout: float = 0.0
     checkpointing: bool = False
     patch_size: int = 1
+    past_channels: int = 0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -65,8 +67,10 @@ class VideoModelConfig:
         factor = self.patch_size * 2 ** (levels - 1)
         if self.size < 8 or self.size % factor:
             raise ValueError(f"size: {self.size} must be >= 8 and divisible by patch_size * 2^(levels - 1) = {factor}")
-        if self.arch == "concat" and (self.checkpointing or self.patch_size != 1):
-            raise ValueError("checkpointing, patch_size: only the spacetime arch supports them")
+        if self.arch == "concat" and (self.checkpointing or self.patch_size != 1 or self.past_channels):
+            raise ValueError("checkpointing, patch_size, past_channels: only the spacetime arch supports them")
+        if not 0 <= self.past_channels <= self.past_frames:
+            raise ValueError(f"past_channels: must be in [0, past_frames = {self.past_frames}], got {self.past_channels}")
         self.network_config()  # the network's own checks, raised now
 
     @property
@@ -84,7 +88,7 @@ class VideoModelConfig:
                 num_res_blocks=self.num_res_blocks, spatial_attention=self.spatial_attention,
                 temporal_attention=self.temporal_attention, heads=self.heads, groups=self.groups,
                 embed_dim=self.embed_dim, dropout=self.dropout, num_events=self.num_events,
-                checkpointing=self.checkpointing, patch_size=self.patch_size)
+                checkpointing=self.checkpointing, patch_size=self.patch_size, past_channels=self.past_channels)
         unet = UNet2DConfig(base_channels=self.base_channels, channel_mults=self.channel_mults,
                             num_res_blocks=self.num_res_blocks, attention=self.spatial_attention, groups=self.groups,
                             embed_dim=self.embed_dim, dropout=self.dropout)

@@ -9,6 +9,12 @@ clip (Fourier features of c_noise), plus the clip's event label, plus a *role* e
 past visible, past masked, future visible, future masked. Masked blocks are zeroed before the
 network sees them, so they have no influence. The output is read at the current frames only.
 
+``past_channels`` k > 0 adds MCVD's direct path (its "concat" conditioning) inside the factorized
+network: the last k frames of the (masked) past block are also stacked as extra input channels of every
+frame, so each frame's first 2-D convolution sees the recent past at every pixel, rather than only
+through the temporal layers. The stacked frames are the same for every frame of the sequence, so the
+temporal layers are still the only ones that couple the frames being denoised.
+
 Call: ``net(x_in [B, C, T, H, W], c_noise [B], cond: VideoCondition | None) -> [B, C, T, H, W]``;
 T, T_past and T_future may change from call to call. H and W must be divisible by
 patch_size · 2^(levels − 1).
@@ -56,8 +62,11 @@ class SpaceTimeUNetConfig:
     num_events: int = 0
     checkpointing: bool = False
     patch_size: int = 1
+    past_channels: int = 0
 
     def __post_init__(self) -> None:
+        if self.past_channels < 0:
+            raise ValueError(f"past_channels: must be >= 0, got {self.past_channels}")
         if self.patch_size < 1:
             raise ValueError(f"patch_size: must be >= 1, got {self.patch_size}")
         if self.channels < 1 or self.base_channels < 1:
@@ -115,7 +124,7 @@ class SpaceTimeUNet(nn.Module):
         self.role = nn.Embedding(len(ROLES), e)
         self.event = LabelEmbedding(c.num_events, e) if c.num_events else None
         chans = [c.base_channels * m for m in c.channel_mults]
-        self.stem = nn.Conv2d(c.channels * c.patch_size ** 2, chans[0], 3, padding=1)
+        self.stem = nn.Conv2d(c.channels * (1 + c.past_channels) * c.patch_size ** 2, chans[0], 3, padding=1)
         self.down = nn.ModuleList()
         skips, ch = [chans[0]], chans[0]
         for level, co in enumerate(chans):
@@ -162,6 +171,19 @@ class SpaceTimeUNet(nn.Module):
         t_past = blocks["past"][0].shape[2] if blocks["past"] else 0
         return seq, role, t_past
 
+    def stacked_past(self, x: Tensor, cond: Optional[VideoCondition]) -> Tensor:
+        """The last ``past_channels`` k frames of the masked past block as channels, [B, C·k, H, W]
+        (frame order oldest → newest; zeros for a masked, absent or too short past)."""
+        b, c, _, height, width = x.shape
+        k = self.config.past_channels
+        out = x.new_zeros(b, c, k, height, width)
+        past = None if cond is None else cond.past
+        if past is not None and k:
+            mask = cond.mask_of("past", b, x)
+            recent = past[:, :, -k:].to(x.dtype) * mask[:, None, None, None, None]
+            out[:, :, k - recent.shape[2]:] = recent
+        return out.reshape(b, c * k, height, width)
+
     def forward(self, x: Tensor, c_noise: Tensor, cond: Optional[VideoCondition] = None) -> Tensor:
         if x.dim() != 5 or x.shape[1] != self.config.channels:
             raise ValueError(f"x: expected [B, {self.config.channels}, T, H, W], got {tuple(x.shape)}")
@@ -176,7 +198,11 @@ class SpaceTimeUNet(nn.Module):
         factor = p * 2 ** (len(self.config.channel_mults) - 1)
         if height % factor or width % factor:
             raise ValueError(f"x: frames {height}x{width} are not divisible by patch_size * 2^(levels - 1) = {factor}")
-        h = self.stem(F.pixel_unshuffle(seq.transpose(1, 2).reshape(b * frames, c, height, width), p))
+        h = seq.transpose(1, 2).reshape(b * frames, c, height, width)
+        if self.config.past_channels:
+            stacked = self.stacked_past(x, cond)
+            h = torch.cat([h, stacked.repeat_interleave(frames, dim=0)], dim=1)
+        h = self.stem(F.pixel_unshuffle(h, p))
         hs = [h]
         for block in self.down:
             h = self._run(block, h, emb, frames)

@@ -132,3 +132,49 @@ def test_patch_size_keeps_shapes_and_frame_independence():
     assert torch.allclose(flat(x, c)[:, :, 1:], flat(moved, c)[:, :, 1:], atol=1e-10)
     with pytest.raises(ValueError, match="patch_size"):
         net(torch.randn(1, 1, 2, 6, 6, dtype=torch.float64), torch.zeros(1))
+
+
+def test_past_channels_stack_the_last_past_frames_under_the_mask():
+    net = _net(past_channels=2, patch_size=2)
+    assert net.stem.in_channels == 1 * 3 * 4
+    x = _x()
+    past = _x(t=3, seed=4)
+    cond = VideoCondition(past=past, past_mask=torch.tensor([1.0, 0.0]))
+    stacked = net.stacked_past(x, cond)
+    assert stacked.shape == (2, 2, 8, 8)
+    assert torch.equal(stacked[0], past[0, 0, 1:]) and torch.count_nonzero(stacked[1]) == 0
+    short = net.stacked_past(x, VideoCondition(past=past[:, :, 2:]))  # one past frame: left-padded with zeros
+    assert torch.count_nonzero(short[:, 0]) == 0 and torch.equal(short[:, 1], past[:, 0, 2])
+    assert torch.count_nonzero(net.stacked_past(x, None)) == 0
+
+
+def test_past_channels_reach_every_frame_masked_past_has_zero_gradient():
+    net = _net(past_channels=1, temporal=False)  # no temporal layer: only the stacked channels carry the past
+    x, c = _x(), torch.zeros(2, dtype=torch.float64)
+    past = _x(t=2, seed=4).requires_grad_(True)
+    out = net(x, c, VideoCondition(past=past, past_mask=torch.tensor([0.0, 1.0])))
+    out.sum().backward()
+    assert torch.count_nonzero(past.grad[0]) == 0  # masked
+    assert torch.count_nonzero(past.grad[1, :, 1]) > 0  # the last past frame is seen ...
+    assert torch.count_nonzero(past.grad[1, :, 0]) == 0  # ... the older one only through temporal layers (none here)
+    other = _x(t=2, seed=9)
+    moved = net(x, c, VideoCondition(past=other, past_mask=torch.tensor([0.0, 1.0])))
+    assert torch.allclose(moved[0], out[0].detach())
+    for frame in range(x.shape[2]):  # every frame of the current block changes with the visible past
+        assert not torch.allclose(moved[1, :, frame], out[1, :, frame].detach())
+    # still frame-wise without temporal layers: permuting the noisy frames permutes the output
+    perm = torch.tensor([2, 0, 1])
+    cond = VideoCondition(past=other)
+    assert torch.allclose(net(x, c, cond)[:, :, perm], net(x[:, :, perm], c, cond), atol=1e-10)
+
+
+def test_past_channels_config_checks():
+    with pytest.raises(ValueError, match="past_channels"):
+        SpaceTimeUNetConfig(**{**TINY, "past_channels": -1})
+    from sciffusion.domains.video.model import VideoModelConfig
+
+    with pytest.raises(ValueError, match="past_channels"):
+        VideoModelConfig(past_frames=2, past_channels=3)
+    with pytest.raises(ValueError, match="past_channels"):
+        VideoModelConfig(arch="concat", past_channels=1)
+    assert VideoModelConfig.from_dict({"past_frames": 2}).past_channels == 0  # older model files load
