@@ -285,17 +285,24 @@ def generate(
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call (one predict-loop batch)."),
     devices: int = typer.Option(1, "--devices", help="Devices of Lightning's predict loop (GPUs with --device cuda)."),
     num_nodes: int = typer.Option(1, "--num-nodes", help="Nodes of Lightning's predict loop (shared file system)."),
+    context: Optional[Path] = typer.Option(None, "--context", help="Start from real footage: a zarr dataset store or "
+                                           "a video file; clip i continues context clip i mod M (with --event, "
+                                           "only clips with no labelled event). The clips then hold the context "
+                                           "frames, then --frames generated ones."),
+    context_frames: Optional[int] = typer.Option(None, "--context-frames", help="Real frames taken from each "
+                                                 "context clip (default: the model's past block)."),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
-    """Generate new clips, optionally of one driving event (classifier-free guidance)."""
+    """Generate new clips, from nothing or continuing real footage, optionally of one driving event (CFG)."""
     from sciffusion.pipelines.video.generate import GenerateConfig, generate as run
 
     cfg = GenerateConfig(out=out, event=event, clips=clips, frames=frames, fps=fps, overwrite=overwrite,
-                         devices=devices, num_nodes=num_nodes,
+                         devices=devices, num_nodes=num_nodes, context=context, context_frames=context_frames,
                          run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
                                            guidance_interval, init_sigma))
     with _progress("generated frames", clips * frames) as advance:
         result = run(cfg, advance)
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"
+               + (f" after {result['context_frames']} context frames" if result["context_frames"] else "")
                + (f" (event {result['event']})" if result["event"] else "")
                + f"; wrote {out}/clip_*.mp4|gif, contact_sheet.png, clips.zarr, config.json")

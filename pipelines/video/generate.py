@@ -1,13 +1,19 @@
-"""``sciffusion video generate``: new clips from nothing, optionally of a chosen driving event.
+"""``sciffusion video generate``: new clips from nothing or from real footage, optionally of a chosen
+driving event.
 
-The first block is sampled with the past masked (unconditional in the frames), the rest autoregressively
-(:func:`~sciffusion.domains.video.sampling.rollout`); with ``event`` every block is conditioned on that
-event and guided by classifier-free guidance (``run.sampling.guidance``, σ interval optional).
+Without ``context`` the first block is sampled with the past masked (unconditional in the frames), the
+rest autoregressively (:func:`~sciffusion.domains.video.sampling.rollout`). With ``context`` (a zarr
+dataset store or a video file) clip ``i`` continues the first ``context_frames`` frames of context clip
+``i mod M``: a scenario from the user's own footage, played on under the chosen event. When an event
+is asked for and the store has driving labels, only clips with no event on any frame serve as context,
+so an event in the output is the model's doing. With ``event`` every block is conditioned on that event
+and guided by classifier-free guidance (``run.sampling.guidance``, σ interval optional).
 
 Outputs in ``out/`` (the folder is written atomically): ``clip_000.mp4`` and ``clip_000.gif`` per clip,
 ``contact_sheet.png`` (one row per clip, one column per frame), ``clips.zarr`` (a dataset store,
-``video`` uint8 [N, T, H, W, C], ``labels/event`` int64 [N] when an event was asked for) and
-``config.json`` (the resolved settings).
+``video`` uint8 [N, T, H, W, C], ``labels/event`` int64 [N] when an event was asked for,
+``labels/context_clip`` int64 [N] with a context) and ``config.json`` (the resolved settings). With a
+context each clip holds its ``context_frames`` real frames followed by ``frames`` generated ones.
 
 Generation runs through Lightning's predict loop (:func:`generation_module` over a dataset of clip
 batches): ``devices`` / ``num_nodes`` spread the batches over GPUs or nodes (DDP); the batches are
@@ -40,8 +46,16 @@ class GenerateConfig:
     overwrite: bool = False
     devices: int = 1
     num_nodes: int = 1
+    context: Optional[Path] = None
+    context_frames: Optional[int] = None
 
     def __post_init__(self) -> None:
+        if self.context_frames is not None and self.context is None:
+            raise ValueError("--context-frames: needs --context")
+        if self.context_frames is not None and self.context_frames < 1:
+            raise ValueError(f"--context-frames: must be >= 1, got {self.context_frames}")
+        if self.context is not None and not Path(self.context).exists():
+            raise FileNotFoundError(f"{self.context}: --context not found")
         if self.clips < 1:
             raise ValueError(f"--clips: must be >= 1, got {self.clips}")
         if self.frames < 1:
@@ -61,15 +75,39 @@ def batch_seed(seed: int, batch: int) -> int:
     return int(np.random.SeedSequence([seed, batch]).generate_state(1, np.uint64)[0] % (2**63))
 
 
+def read_context(path: Path, model_config, clips: int, frames: int, event: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Context frames for ``clips`` clips: (uint8 [clips, frames, H, W, C], source clip index [clips]).
+    Clip i takes the first ``frames`` frames of usable clip i mod M of ``path`` (a dataset store or a
+    video file); with an ``event`` and a labelled store the usable clips are those with no event on any
+    frame. One-line errors name ``path``."""
+    from sciffusion.domains.video.datamodule import clip_events
+    from sciffusion.pipelines.video.predict import read_clips
+
+    video, _, is_store = read_clips(Path(path), model_config.size, model_config.channels, None)
+    if video.shape[1] < frames:
+        raise ValueError(f"{path}: clips of {video.shape[1]} frames, --context-frames needs {frames}")
+    usable = np.arange(len(video))
+    if event is not None and is_store:
+        from sciffusion.domains.video.zarr_store import open_video_store
+
+        if any(name in open_video_store(path).labels for name in ("ego_collision", "cut_in", "near_miss")):
+            usable = usable[np.asarray(clip_events(Path(path), usable.tolist())) == 0]
+            if not len(usable):
+                raise ValueError(f"{path}: no clip without an event to start from (--event needs normal context clips)")
+    source = usable[np.arange(clips) % len(usable)]
+    return np.ascontiguousarray(video[source, :frames]), source
+
+
 def generation_module(model, frames: int, sampling, seed: int, label: Optional[int],
-                      progress: Optional[Callable[[int], None]] = None):
+                      progress: Optional[Callable[[int], None]] = None, context: Optional[np.ndarray] = None):
     """A LightningModule whose ``predict_step((batch_index, first, count))`` returns
-    ``(first, uint8 [count, frames, H, W, C])`` sampled from ``model`` (its network is a submodule, so
-    Lightning moves it to the device)."""
+    ``(first, uint8 [count, T_ctx + frames, H, W, C])`` sampled from ``model`` after the clips' context
+    frames (``context`` uint8 [N, T_ctx, H, W, C], or None: T_ctx = 0); its network is a submodule, so
+    Lightning moves it to the device."""
     import pytorch_lightning as pl
     import torch
 
-    from sciffusion.domains.video.datamodule import to_uint8
+    from sciffusion.domains.video.datamodule import to_uint8, to_unit_range
     from sciffusion.domains.video.sampling import rollout
 
     m = model.config
@@ -82,17 +120,21 @@ def generation_module(model, frames: int, sampling, seed: int, label: Optional[i
         def predict_step(self, batch, batch_idx):
             index, first, count = (int(v) for v in batch)
             generator = torch.Generator().manual_seed(batch_seed(seed, index))
-            empty = torch.zeros(count, m.channels, 0, m.size, m.size)
+            if context is None:
+                known = torch.zeros(count, m.channels, 0, m.size, m.size)
+            else:
+                known = to_unit_range(torch.from_numpy(context[first:first + count]))
             event = None if label is None else torch.full((count,), label, dtype=torch.long)
-            out = rollout(model, empty, frames, sampling, generator, event=event,
+            out = rollout(model, known, frames, sampling, generator, event=event,
                           progress=progress if self.global_rank == 0 else None)
-            return first, to_uint8(out).numpy()
+            return first, to_uint8(torch.cat([known, out], dim=2)).numpy()
 
     return GenerationModule()
 
 
-def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress) -> Optional[np.ndarray]:
-    """All clips uint8 [N, T, H, W, C] through ``Trainer.predict``; None on ranks other than 0."""
+def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
+                  context: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """All clips uint8 [N, T_ctx + T, H, W, C] through ``Trainer.predict``; None on ranks other than 0."""
     import pytorch_lightning as pl
     import torch
 
@@ -106,7 +148,7 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress) ->
     check_batches_per_process(len(batches), devices, cfg.num_nodes, "clips")
     trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
                          enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
-    module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress)
+    module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress, context)
     outputs = trainer.predict(module, loader)
     if trainer.world_size > 1:  # gather every rank's batches on rank 0
         import torch.distributed as dist
@@ -117,7 +159,8 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress) ->
         release_process_group()  # the gather was the last collective
         if trainer.global_rank != 0:
             return None
-    clips = np.empty((cfg.clips, cfg.frames, m.size, m.size, m.channels), np.uint8)
+    length = cfg.frames + (0 if context is None else context.shape[1])
+    clips = np.empty((cfg.clips, length, m.size, m.size, m.channels), np.uint8)
     seen = np.zeros(cfg.clips, bool)
     for first, block in outputs:
         clips[first:first + len(block)] = block
@@ -139,14 +182,23 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     label = None if cfg.event is None else event_index(cfg.event)
     if label is not None and not m.events:
         raise ValueError("--event: this model was trained without event labels")
-    clips = _sample_clips(cfg, model, label, progress)
+    context = source = None
+    if cfg.context is not None:
+        k = m.past_frames if cfg.context_frames is None else cfg.context_frames
+        if k < m.past_frames:
+            raise ValueError(f"--context-frames: the model conditions on {m.past_frames} past frames, got {k}")
+        context, source = read_context(Path(cfg.context), m, cfg.clips, max(k, 1), label)
+    clips = _sample_clips(cfg, model, label, progress, context)
     summary = {"clips": cfg.clips, "frames": cfg.frames, "out": str(cfg.out),
-               "event": None if label is None else EVENTS[label]}
+               "event": None if label is None else EVENTS[label],
+               "context_frames": 0 if context is None else context.shape[1]}
     if clips is None:  # not rank 0: rank 0 writes the files
         return summary
     settings = {"command": "sciffusion video generate", "event": summary["event"],
                 "clips": cfg.clips, "frames": cfg.frames, "fps": cfg.fps, "arch": m.arch,
                 "model_step": model.meta.get("step"), "devices": cfg.devices, "num_nodes": cfg.num_nodes,
+                "context": None if cfg.context is None else str(cfg.context),
+                "context_frames": summary["context_frames"],
                 **cfg.run.to_dict(model_path)}
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
@@ -154,11 +206,13 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
             writers.write_mp4(tmp / f"clip_{i:03d}.mp4", clip, cfg.fps)
             writers.write_gif(tmp / f"clip_{i:03d}.gif", clip, cfg.fps)
         writers.write_png(tmp / "contact_sheet.png", writers.contact_sheet(clips))
-        labels = None if label is None else {"event": np.full(cfg.clips, label, np.int64)}
+        labels = {} if label is None else {"event": np.full(cfg.clips, label, np.int64)}
+        if source is not None:
+            labels["context_clip"] = source.astype(np.int64)
         write_video_store(tmp / "clips.zarr", clips, {"generator": "sciffusion video generate", "fps": cfg.fps,
-                                                      "settings": settings}, labels)
+                                                      "settings": settings}, labels or None)
         (tmp / "config.json").write_text(json.dumps(settings, indent=1) + "\n")
     return summary
 
 
-__all__ = ["GenerateConfig", "batch_seed", "generate", "generation_module"]
+__all__ = ["GenerateConfig", "batch_seed", "generate", "generation_module", "read_context"]

@@ -98,6 +98,63 @@ def test_generate_event_needs_an_event_model(tmp_path):
     assert r.exit_code == 2 and "trained without event labels" in r.output
 
 
+def _labelled_store(path, clips=4, frames=6):
+    """A driving-like store: clip 1 has an ego collision, clip 3 a cut-in, clips 0 and 2 no event."""
+    from sciffusion.domains.video.zarr_store import write_video_store
+
+    rng = np.random.default_rng(0)
+    video = rng.integers(0, 256, (clips, frames, 16, 16, 3), dtype=np.uint8)
+    labels = {name: np.zeros((clips, frames), np.uint8) for name in ("ego_collision", "other_collision", "cut_in",
+                                                                    "near_miss")}
+    labels["ego_collision"][1, 4] = 1
+    labels["cut_in"][3, 2] = 1
+    write_video_store(path, video, {"fps": 10.0}, labels)
+    return video
+
+
+def test_generate_from_real_context_uses_normal_clips_only(tmp_path):
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    video = _labelled_store(tmp_path / "d.zarr")
+    model = _model(tmp_path / "m.ckpt", channels=3, events=True)
+    out = tmp_path / "gen"
+    r = invoke("generate", "--model", model, "--event", "collision", "--clips", 3, "--frames", 4, "--out", out,
+               "--steps", 2, "--sampler", "euler", "--context", tmp_path / "d.zarr", "--context-frames", 3)
+    assert r.exit_code == 0, r.output
+    assert "after 3 context frames" in r.output
+    store = open_video_store(out / "clips.zarr")
+    assert store.video.shape == (3, 7, 16, 16, 3)
+    assert store.labels["context_clip"][...].tolist() == [0, 2, 0]  # clips with an event are never context
+    for i, source in enumerate([0, 2, 0]):
+        assert np.array_equal(store.video[i, :3], video[source, :3])  # the real frames come first, unchanged
+    assert not np.array_equal(store.video[0, 3:], store.video[2, 3:])  # same context, other noise
+    assert json.loads((out / "config.json").read_text())["context_frames"] == 3
+    # without an event every clip may start a scenario
+    r = invoke("generate", "--model", model, "--clips", 4, "--frames", 2, "--out", tmp_path / "g2", "--steps", 1,
+               "--sampler", "euler", "--context", tmp_path / "d.zarr")
+    assert r.exit_code == 0, r.output
+    store = open_video_store(tmp_path / "g2" / "clips.zarr")
+    assert store.labels["context_clip"][...].tolist() == [0, 1, 2, 3] and store.video.shape[1] == 2 + 2
+
+
+def test_generate_context_errors_are_one_line(tmp_path):
+    _labelled_store(tmp_path / "d.zarr")
+    model = _model(tmp_path / "m.ckpt", channels=3, events=True)
+    cases = [(["--context", tmp_path / "nope.zarr"], "--context not found"),
+             (["--context-frames", 2], "--context-frames: needs --context"),
+             (["--context", tmp_path / "d.zarr", "--context-frames", 1], "conditions on 2 past frames"),
+             (["--context", tmp_path / "d.zarr", "--context-frames", 9], "--context-frames needs 9")]
+    for extra, message in cases:
+        out = tmp_path / "g"
+        r = invoke("generate", "--model", model, "--clips", 1, "--frames", 2, "--out", out, "--steps", 1, *extra)
+        assert r.exit_code == 2 and message in r.output, (extra, r.output)
+        assert len(r.output.strip().splitlines()) == 1 and not out.exists()
+    grey = _model(tmp_path / "grey.ckpt")
+    r = invoke("generate", "--model", grey, "--clips", 1, "--frames", 2, "--out", tmp_path / "g", "--steps", 1,
+               "--context", tmp_path / "d.zarr")
+    assert r.exit_code == 2 and "the model takes 16x16x1" in r.output
+
+
 def test_train_command(data, tmp_path):
     cfg = {"model": {k: list(v) if isinstance(v, tuple) else v for k, v in TINY_MODEL.items()},
            "data": {"train": str(data / "s.zarr"), "batch_size": 2, "val_every": 3},
