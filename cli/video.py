@@ -227,7 +227,8 @@ def _sampling_run(model: Optional[Path], sampler: str, steps: int, seed: int, de
 
 MODEL_HELP = "Model file (RUN_DIR/model.ckpt of 'video train'); default: the bundled model."
 INIT_SIGMA_HELP = ("Warm start (SDEdit): each block that continues known frames starts from the last known frame "
-                   "noised to this sigma (data units, e.g. 0.1-0.5) instead of pure noise; default: off.")
+                   "noised to this sigma (data units) instead of pure noise; default: off. A small sigma (0.1-0.5) keeps "
+                   "objects where they were (close to copy-last); motion needs a large one or none.")
 SAMPLER_HELP = "A core sampler (sciffusion bench samplers --help lists them): euler, heun, dpmpp_2m, ..."
 
 

@@ -29,10 +29,13 @@ RUN_FILES = ("last.ckpt", "model.ckpt", "config.json", "curves.csv")
 """Files whose presence marks RUN_DIR as used (a new run there needs ``--resume``)."""
 
 
-def check_run_dir(out: Path, resume: bool, resolved: Mapping[str, Any],
-                  matched_sections: Sequence[str]) -> Optional[Path]:
+def check_run_dir(out: Path, resume: bool, resolved: Mapping[str, Any], matched_sections: Sequence[str],
+                  normalise: Optional[Callable[[dict], Mapping[str, Any]]] = None) -> Optional[Path]:
     """The checkpoint to resume from (None: a fresh start). Refuses a used ``out`` without ``resume``, and
-    a resume whose ``matched_sections`` of ``resolved`` differ from the ``config`` saved in config.json."""
+    a resume whose ``matched_sections`` of ``resolved`` differ from the ``config`` saved in config.json.
+    ``normalise`` maps the saved config to the resolved form first (it fills settings added, with their
+    defaults, since the run started, so that an older run can still be resumed); if it fails on the
+    saved config, the config is compared as saved."""
     present = [name for name in RUN_FILES if (out / name).exists()]
     if present and not resume:
         raise ValueError(f"{out}: already holds a run ({', '.join(present)}); pass --resume to continue it "
@@ -42,9 +45,14 @@ def check_run_dir(out: Path, resume: bool, resolved: Mapping[str, Any],
         return None
     saved_path = out / "config.json"
     if saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
+        saved = json.loads(saved_path.read_text()).get("config", {})
+        if normalise is not None:
+            try:
+                saved = normalise(saved)
+            except (ValueError, TypeError, KeyError):
+                pass
         for section in matched_sections:
-            if saved.get("config", {}).get(section) != resolved[section]:
+            if saved.get(section) != resolved[section]:
                 raise ValueError(f"{saved_path}: --resume with a different '{section}' config than the saved run")
     return last
 

@@ -51,7 +51,8 @@ class VideoTrainRunConfig:
 def check_run_dir(out: Path, resume: bool, resolved: dict) -> Optional[Path]:
     """The checkpoint to resume from (None: a fresh start); refuses a used RUN_DIR without ``resume`` and a
     resume whose model/data sections differ from config.json."""
-    return run_files.check_run_dir(out, resume, resolved, MATCHED_SECTIONS)
+    return run_files.check_run_dir(out, resume, resolved, MATCHED_SECTIONS,
+                                   normalise=lambda saved: VideoTrainConfig.from_dict(saved).to_dict())
 
 
 def _store_record(dm) -> dict:

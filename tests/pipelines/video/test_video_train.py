@@ -66,6 +66,21 @@ def test_resume_after_a_stop_continues_to_the_budget(store, tmp_path):
         run_train(VideoTrainRunConfig(out=out, config=VideoTrainConfig.from_dict(other), resume=True, progress=False))
 
 
+def test_a_run_saved_before_a_model_option_existed_resumes(store, tmp_path):
+    out = tmp_path / "run"
+    run_train(VideoTrainRunConfig(out=out, config=_config(store, max_steps=2), progress=False))
+    saved = json.loads((out / "config.json").read_text())
+    del saved["config"]["model"]["past_channels"]  # as written before the option was added (default 0)
+    (out / "config.json").write_text(json.dumps(saved))
+    result = run_train(VideoTrainRunConfig(out=out, config=_config(store, max_steps=3), resume=True, progress=False))
+    assert result["steps"] == 3
+    saved = json.loads((out / "config.json").read_text())
+    saved["config"]["model"]["past_channels"] = 1  # a real difference is still refused
+    (out / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="different 'model' config"):
+        run_train(VideoTrainRunConfig(out=out, config=_config(store, max_steps=4), resume=True, progress=False))
+
+
 def test_frames_must_fit_the_model(store, tmp_path):
     d = json.loads(json.dumps(TINY))
     d["data"]["train"] = str(store)
