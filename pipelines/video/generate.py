@@ -87,13 +87,10 @@ def read_context(path: Path, model_config, clips: int, frames: int, event: Optio
     if video.shape[1] < frames:
         raise ValueError(f"{path}: clips of {video.shape[1]} frames, --context-frames needs {frames}")
     usable = np.arange(len(video))
-    if event is not None and is_store:
-        from sciffusion.domains.video.zarr_store import open_video_store
-
-        if any(name in open_video_store(path).labels for name in ("ego_collision", "cut_in", "near_miss")):
-            usable = usable[np.asarray(clip_events(Path(path), usable.tolist())) == 0]
-            if not len(usable):
-                raise ValueError(f"{path}: no clip without an event to start from (--event needs normal context clips)")
+    if event is not None and is_store:  # a store without event labels: every clip counts as normal
+        usable = usable[np.asarray(clip_events(Path(path), usable.tolist())) == 0]
+        if not len(usable):
+            raise ValueError(f"{path}: no clip without an event to start from (--event needs normal context clips)")
     source = usable[np.arange(clips) % len(usable)]
     return np.ascontiguousarray(video[source, :frames]), source
 
