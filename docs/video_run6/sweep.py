@@ -1,10 +1,9 @@
 # sampler / warm-start sweep on held-out VALIDATION clips of the train store (clips i % 20 == 0, never trained on),
 # not on the test split. usage: python sweep.py MODEL STORE N
-import sys, time, json
+import sys, time
 import numpy as np, torch, zarr
 from sciffusion.pipelines.video.predict import predict_clips
 from sciffusion.pipelines.video.evaluate import score_frames
-from sciffusion.pipelines.video.sampling_run import SamplingRun
 from sciffusion.domains.video.model import read_model_file
 from sciffusion.domains.video.sampling import SamplingConfig
 torch.set_num_threads(1)
@@ -23,5 +22,4 @@ for sampler, steps, init in configs:
     t = time.time()
     pred = predict_clips(m, ctx, 10, 1, SamplingConfig(sampler=sampler, steps=steps, init_sigma=init), 0, 16)
     s = score_frames(pred, truth)
-    per = s.ssim.mean(0) if s.ssim.ndim > 1 else s.ssim
     print(f"{sampler:13s} steps {steps:2d} init {init}: ssim {s.ssim.mean():.4f} psnr {s.psnr.mean():.2f}  ({time.time()-t:.0f} s)", flush=True)
