@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import seed_list, seed_option
+from sciffusion.cli.options import SCORE_HELP, seed_list, seed_option
 
 app = typer.Typer(
     help="Benchmarks against peer libraries, baselines and closed forms: samplers, likelihood, inpainting, "
@@ -321,9 +321,13 @@ def ood(
                                                              "the 'driving' extra)."),
     minutes: float = typer.Option(10.0, "--minutes", help="Training budget of our detector per set, minutes."),
     max_steps: int = typer.Option(5000, "--max-steps", help="Training step cap of our detector per set."),
-    score: str = typer.Option("features", "--score", help="Our score: features | msma | recon | nll | complexity | path | combined (features: kNN on the denoiser's bottleneck activations, whole input and per patch, vs banks of normal inputs)."),
-    levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels = model calls per input (NFE); default 2 for features, 10 otherwise."),
-    density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features, gmm otherwise."),
+    score: str = typer.Option("features", "--score", help="Our score: " + SCORE_HELP),
+    levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels (NFE = levels; predictive: levels x windows); default 2 for features, 1 for predictive, 10 otherwise."),
+    sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units; default by score (see sciffusion ood fit --help)."),
+    sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default by score."),
+    density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features and predictive, gmm otherwise."),
+    context_frames: int = typer.Option(3, "--context-frames", help="predictive (clip sets): frames given to the context denoiser."),
+    target_frames: int = typer.Option(1, "--target-frames", help="predictive (clip sets): frames it predicts per window."),
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width of our detector (multiple of 8)."),
     pyod: str = typer.Option("IForest,KNN,ECOD,PCA,LOF,AutoEncoder", "--pyod", help="PyOD detectors to run."),
@@ -348,6 +352,8 @@ def ood(
 
     cfg = OODBenchConfig(out=out, overwrite=overwrite, datasets=_names(datasets, "--datasets"), minutes=minutes,
                          max_steps=max_steps, score=score, levels=levels, density=density, patch_bank=patch_bank,
+                         sigma_min=sigma_min, sigma_max=sigma_max, context_frames=context_frames,
+                         target_frames=target_frames,
                          base_channels=base_channels, pyod=_names(pyod, "--pyod"), mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,
                          driving_episodes=driving_episodes, seed=seed, detector=detector,

@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import seed_option
+from sciffusion.cli.options import SCORE_HELP, seed_option
 
 app = typer.Typer(help="Anomaly / out-of-distribution detection with diffusion models: fit on normal data, "
                        "score, evaluate.", no_args_is_help=True)
@@ -66,12 +66,14 @@ def fit(
                                          "DiffusionModule Lightning checkpoint with config.json ('net') beside it."),
     minutes: float = typer.Option(5.0, "--minutes", help="Wall-clock training budget, minutes."),
     max_steps: int = typer.Option(2000, "--max-steps", help="Training step cap."),
-    score: str = typer.Option("features", "--score", help="features | msma | recon | nll | complexity | path | combined (features: kNN on the denoiser's bottleneck activations, whole input and per patch, vs banks of normal inputs)."),
-    levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels = model calls per input (NFE); default 2 for features, 10 otherwise."),
-    sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units ([-1, 1] pixels); default 0.3 for features, 0.01 otherwise."),
-    sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default 0.6 for features, 1 otherwise."),
-    density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features, gmm otherwise."),
+    score: str = typer.Option("features", "--score", help=SCORE_HELP),
+    levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels (NFE = levels; predictive: levels x windows); default 2 for features, 1 for predictive, 10 otherwise."),
+    sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units ([-1, 1] pixels); default 0.3 for features, 2 for predictive, 0.01 otherwise."),
+    sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default 0.6 for features, 8 for predictive (unused at 1 level), 1 otherwise."),
+    density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features and predictive, gmm otherwise."),
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
+    context_frames: int = typer.Option(3, "--context-frames", help="predictive (clips): frames given to the context denoiser."),
+    target_frames: int = typer.Option(1, "--target-frames", help="predictive (clips): frames it predicts per window."),
     threshold: str = typer.Option("quantile", "--threshold", help="quantile | f1 (needs --val-data) | manual."),
     manual_threshold: Optional[float] = typer.Option(None, "--manual-threshold", help="Threshold for --threshold manual."),
     contamination: float = typer.Option(0.1, "--contamination", help="Expected anomaly fraction, (0, 0.5]."),
@@ -86,13 +88,18 @@ def fit(
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Train (or fine-tune) a diffusion model on normal data, calibrate on a held-out part, save the detector."""
-    from sciffusion.pipelines.ood.fit import OODFitConfig, detector_config, fit_ood
+    from sciffusion.pipelines.ood.fit import AUTO_SCORE, OODFitConfig, detector_config, fit_ood
 
+    def settings(kind: str):
+        return detector_config(kind, levels, sigma_min, sigma_max, density, threshold, contamination,
+                               manual_threshold, minutes, max_steps, batch_size, holdout, seed, patch_bank,
+                               context_frames, target_frames)
+
+    auto = score == AUTO_SCORE
     cfg = OODFitConfig(data=data, out=out, model=model, base_channels=base_channels, val_data=val_data,
                        label_names=_names(label_names), trust_checkpoint=trust_checkpoint, overwrite=overwrite,
-                       detector=detector_config(score, levels, sigma_min, sigma_max, density, threshold,
-                                                contamination, manual_threshold, minutes, max_steps, batch_size,
-                                                holdout, seed, patch_bank))
+                       detector=settings("features" if auto else score),
+                       clip_detector=settings("predictive") if auto else None)
     scoring = _LazyBar("scoring (calibration)")
     try:
         report = fit_ood(cfg, progress=True, on_score_batch=scoring)

@@ -37,3 +37,8 @@ def seed_list(text: str, flag: str = "--seeds") -> tuple[int, ...]:
     if not seeds or any(not 0 <= s <= SEED_MAX for s in seeds) or len(set(seeds)) != len(seeds):
         raise ValueError(f"{flag}: need distinct integers in [0, {SEED_MAX}], got {text!r}")
     return seeds
+
+
+SCORE_HELP = ("features | predictive | msma | recon | nll | complexity | path | combined (features: kNN on the "
+              "denoiser's bottleneck activations, whole input and per patch, vs banks of normal inputs; "
+              "predictive, clips only: error of a denoiser that predicts the next frames from the ones before).")

@@ -119,17 +119,19 @@ class DiffusionAnomalyDetector:
             raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on")
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(c.seed))
         train_x, hold_x = (x[order[n_hold:]], x[order[:n_hold]]) if n_hold else (x, x)
-        self.net_config_ = net_config or DenoiserNetConfig(tuple(x.shape[1:]))
+        self.net_config_ = self._network_for(net_config or DenoiserNetConfig(tuple(x.shape[1:])))
         if tuple(self.net_config_.sample_shape) != tuple(x.shape[1:]):
             raise ValueError(f"X: inputs of shape {list(x.shape[1:])}, the network expects "
                              f"{list(self.net_config_.sample_shape)}")
-        torch.manual_seed(c.seed)  # network initialisation
+        torch.manual_seed(c.seed)  # network initialisation (and the training windows' draws)
         net = self.net_config_.build()
         if init_state is not None:
             net.load_state_dict(init_state)
+        windows = (self.net_config_.context_frames, self.net_config_.target_frames) \
+            if self.net_config_.context_frames else None
         self.module_, self.fit_report_ = train_denoiser(net, train_x, c.train, minutes=c.minutes,
                                                         max_steps=c.max_steps, batch_size=c.batch_size,
-                                                        seed=c.seed, progress=progress)
+                                                        seed=c.seed, progress=progress, windows=windows)
         self.bank_ = self._build_bank(train_x)
         val = as_tensor(val_X) if val_X is not None else None
         total = len(hold_x) + len(x) + (len(val) if val is not None else 0)
@@ -142,6 +144,27 @@ class DiffusionAnomalyDetector:
         self.decision_scores_ = self.calibration_.score(self.score_samples(x, tick).features.numpy())
         self.labels_ = self.calibration_.predict(self.decision_scores_)
         return self
+
+    def _network_for(self, net_config: DenoiserNetConfig) -> DenoiserNetConfig:
+        """``net_config`` as the score needs it: a ``predictive`` score needs a context denoiser with the
+        score's context and target frames (added to a plain clip network; a different one is refused),
+        every other score a network without context."""
+        score = self.config.score
+        if score.kind != "predictive":
+            if net_config.context_frames:
+                raise ValueError(f"score {score.kind!r}: needs an unconditional network, the given one is a "
+                                 f"context denoiser (use the 'predictive' score)")
+            return net_config
+        if len(net_config.sample_shape) != 4:
+            raise ValueError(f"score 'predictive': needs clips [N, C, T, H, W], got inputs of shape "
+                             f"{list(net_config.sample_shape)}")
+        wanted = (score.context_frames, score.target_frames)
+        if net_config.context_frames == 0 and net_config.unet is None:
+            return dataclasses.replace(net_config, context_frames=wanted[0], target_frames=wanted[1])
+        if (net_config.context_frames, net_config.target_frames) != wanted:
+            raise ValueError(f"score 'predictive': {wanted[0]} context and {wanted[1]} target frames, the network "
+                             f"has {net_config.context_frames} and {net_config.target_frames}")
+        return net_config
 
     def _build_bank(self, train_x: Tensor) -> Optional[FeatureBank]:
         """The ``features`` score's memory banks of the training inputs (None for the other kinds)."""
@@ -186,9 +209,12 @@ class DiffusionAnomalyDetector:
 
             layer = feature_layer(self.module_.ema.shadow)
         parts = []
+        module = self.module_
+        context_denoise = (lambda xt, sigma, context: module.denoise(xt, sigma, context, use_ema=True)) \
+            if self.config.score.kind == "predictive" else None
         for chunk in torch.split(x, self.config.score_batch_size):
             s = compute_scores(denoise, chunk.to(device), self.config.score, generator=g, layer=layer,
-                               bank=getattr(self, "bank_", None))
+                               bank=getattr(self, "bank_", None), context_denoise=context_denoise)
             parts.append(AnomalyScores(s.features.cpu(), s.names, s.score.cpu(), s.nfe,
                                        None if s.map is None else s.map.float().cpu()))
             if on_batch is not None:

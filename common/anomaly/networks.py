@@ -5,6 +5,10 @@
   denoiser: it sees the whole clip at once, so motion that breaks the clip's statistics raises its
   score; a detector rebuilds its network from this config, so the video issue's space-time U-Net
   cannot replace it yet).
+* ``[C, T, H, W]`` clips with ``context_frames`` P > 0: a *context* denoiser of the next
+  ``target_frames`` K frames given the P frames before them (:class:`ContextStack`: the U-Net sees the
+  noisy K frames and the clean P frames stacked as channels, MCVD's "concat" conditioning), trained on
+  random windows and read by the ``predictive`` score (:mod:`~sciffusion.common.anomaly.predictive`).
 * ``[d]`` vectors (PyOD's tabular case): a residual MLP with a Fourier embedding of c_noise.
 
 Every network follows the :class:`~sciffusion.common.training.DiffusionModule` contract
@@ -16,6 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import torch
 from torch import Tensor, nn
 
 from sciffusion.common.networks.unet2d import FourierEmbedding, UNet2D, UNet2DConfig
@@ -25,7 +30,8 @@ from sciffusion.common.networks.unet2d import FourierEmbedding, UNet2D, UNet2DCo
 class DenoiserNetConfig:
     """``sample_shape`` (one input, no batch axis), U-Net ``base_channels`` and maximum ``depth``
     (levels; fewer when H, W are not divisible), MLP ``hidden`` width and ``blocks``; ``unet`` a full
-    U-Net configuration that replaces the derived one (e.g. that of a checkpoint to fine-tune)."""
+    U-Net configuration that replaces the derived one (e.g. that of a checkpoint to fine-tune);
+    ``context_frames`` P and ``target_frames`` K of a context denoiser (clips only; P = 0: none)."""
 
     sample_shape: tuple[int, ...]
     base_channels: int = 32
@@ -33,6 +39,8 @@ class DenoiserNetConfig:
     hidden: int = 256
     blocks: int = 3
     unet: Optional[UNet2DConfig] = None
+    context_frames: int = 0
+    target_frames: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sample_shape", tuple(int(s) for s in self.sample_shape))
@@ -45,31 +53,46 @@ class DenoiserNetConfig:
             raise ValueError("unet: only for image or clip inputs, not vectors")
         if self.base_channels < 8 or self.base_channels % 8 or self.depth < 1 or self.hidden < 2 or self.blocks < 1:
             raise ValueError("net: base_channels must be a multiple of 8, depth/blocks >= 1, hidden >= 2")
+        if self.context_frames < 0 or self.target_frames < 1:
+            raise ValueError(f"context/target frames: need >= 0 and >= 1, got ({self.context_frames}, "
+                             f"{self.target_frames})")
+        if self.context_frames and (len(self.sample_shape) != 4 or
+                                    self.context_frames + self.target_frames > self.sample_shape[1]):
+            raise ValueError(f"context frames: need clips [C, T, H, W] with T >= {self.context_frames} + "
+                             f"{self.target_frames}, got {list(self.sample_shape)}")
 
     @property
     def kind(self) -> str:
+        if self.context_frames:
+            return "context"
         return {1: "mlp", 3: "unet2d", 4: "framestack"}[len(self.sample_shape)]
 
     def unet_config(self) -> UNet2DConfig:
         shape = self.sample_shape
         channels = shape[0] * (shape[1] if len(shape) == 4 else 1)
+        out = None
+        if self.context_frames:
+            channels, out = shape[0] * (self.context_frames + self.target_frames), shape[0] * self.target_frames
         if self.unet is not None:
-            if self.unet.in_channels != channels:
-                raise ValueError(f"unet: {self.unet.in_channels} input channels, inputs of shape "
-                                 f"{list(shape)} need {channels}")
+            if self.unet.in_channels != channels or self.unet.head_channels != (out or channels):
+                raise ValueError(f"unet: {self.unet.in_channels} input and {self.unet.head_channels} output "
+                                 f"channels, a {self.kind} network for inputs of shape {list(shape)} needs "
+                                 f"{channels} and {out or channels}")
             return self.unet
         h, w = shape[-2:]
         levels = 1
         while levels < self.depth and h % 2**levels == 0 and w % 2**levels == 0:
             levels += 1
         mults = tuple(min(2, i + 1) for i in range(levels))
-        return UNet2DConfig(in_channels=channels, base_channels=self.base_channels, channel_mults=mults,
-                            num_res_blocks=1, attention=(False,) * levels, groups=8)
+        return UNet2DConfig(in_channels=channels, out_channels=out, base_channels=self.base_channels,
+                            channel_mults=mults, num_res_blocks=1, attention=(False,) * levels, groups=8)
 
     def build(self) -> nn.Module:
         if self.kind == "mlp":
             return ResidualMLP(self.sample_shape[0], self.hidden, self.blocks)
         unet = UNet2D(self.unet_config())
+        if self.kind == "context":
+            return ContextStack(unet, self.context_frames)
         return unet if self.kind == "unet2d" else FrameStack(unet)
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +113,24 @@ class FrameStack(nn.Module):
     def forward(self, x: Tensor, c_noise: Tensor, cond: Optional[Any] = None) -> Tensor:
         b, c, t, h, w = x.shape
         return self.net(x.reshape(b, c * t, h, w), c_noise, cond).reshape(b, c, t, h, w)
+
+
+class ContextStack(nn.Module):
+    """A context denoiser: ``x [B, C, K, H, W]`` (noisy target frames, preconditioned) and
+    ``cond = context [B, C, P, H, W]`` (clean frames before them, data units) stacked as C·(K + P)
+    channels → a 2-D network with C·K output channels → ``[B, C, K, H, W]``."""
+
+    def __init__(self, net: nn.Module, context_frames: int):
+        super().__init__()
+        self.net, self.context_frames = net, context_frames
+
+    def forward(self, x: Tensor, c_noise: Tensor, cond: Optional[Any] = None) -> Tensor:
+        b, c, k, h, w = x.shape
+        if not isinstance(cond, Tensor) or cond.shape != (b, c, self.context_frames, h, w):
+            got = tuple(cond.shape) if isinstance(cond, Tensor) else type(cond).__name__
+            raise ValueError(f"context: need [{b}, {c}, {self.context_frames}, {h}, {w}], got {got}")
+        stacked = torch.cat([x.reshape(b, c * k, h, w), cond.to(x.dtype).reshape(b, -1, h, w)], 1)
+        return self.net(stacked, c_noise).reshape(b, c, k, h, w)
 
 
 class ResidualMLP(nn.Module):
@@ -121,7 +162,7 @@ def feature_layer(net: nn.Module) -> nn.Module:
     ``feature_layer()`` method. Anything else: a one-line ValueError."""
     if hasattr(net, "feature_layer"):
         return net.feature_layer()
-    if isinstance(net, FrameStack):
+    if isinstance(net, (FrameStack, ContextStack)):
         return feature_layer(net.net)
     if isinstance(net, UNet2D):
         return net.mid[-1]
@@ -130,4 +171,4 @@ def feature_layer(net: nn.Module) -> nn.Module:
     raise ValueError(f"score 'features': no known feature layer in a {type(net).__name__}")
 
 
-__all__ = ["DenoiserNetConfig", "FrameStack", "ResidualMLP", "feature_layer"]
+__all__ = ["ContextStack", "DenoiserNetConfig", "FrameStack", "ResidualMLP", "feature_layer"]

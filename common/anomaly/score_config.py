@@ -19,7 +19,12 @@
   ``patch_bank_size`` None: :data:`IMAGE_PATCH_BANK` for images ``[C, H, W]``, none for clips and vectors,
   :func:`patch_bank_for`)
   (:mod:`~sciffusion.common.anomaly.embedding`; NFE = levels). Needs the network's feature layer and the
-  banks, which the detector keeps.
+  banks, which the detector keeps;
+* ``predictive`` (clips ``[C, T, H, W]`` only): the error of a context denoiser's prediction of the
+  next ``target_frames`` frames from the ``context_frames`` before them, at ``levels`` σ's in
+  [sigma_min, sigma_max] (one level: sigma_min), over windows tiling the clip (:mod:`~sciffusion.common.anomaly.predictive`;
+  NFE = levels × windows, :meth:`ScoreConfig.nfe_for`). Needs a context denoiser, which the detector
+  trains when this kind is chosen.
 
 σ in data units (inputs scaled to [−1, 1] for 8-bit data).
 """
@@ -34,13 +39,14 @@ from torch import Tensor, nn
 
 from sciffusion.common.anomaly.embedding import FeatureBank, feature_knn
 from sciffusion.common.anomaly.features import AnomalyScores, concat_scores, noise_levels
+from sciffusion.common.anomaly.predictive import ContextDenoiseFn, predictive_residual, window_starts
 from sciffusion.common.anomaly.likelihood_scores import budget_likelihood_config, complexity_corrected, nll
 from sciffusion.common.anomaly.scores import msma, path_statistics, reconstruction
 from sciffusion.common.denoisers import DenoiseFn
 from sciffusion.common.grids import check_sigma_range
 
-ScoreKind = Literal["msma", "recon", "nll", "complexity", "path", "combined", "features"]
-SCORE_KINDS: tuple[str, ...] = ("msma", "recon", "nll", "complexity", "path", "combined", "features")
+ScoreKind = Literal["msma", "recon", "nll", "complexity", "path", "combined", "features", "predictive"]
+SCORE_KINDS: tuple[str, ...] = ("msma", "recon", "nll", "complexity", "path", "combined", "features", "predictive")
 EXACT_TRACE_MAX_DIM = 16
 
 
@@ -64,6 +70,8 @@ class ScoreConfig:
     bank_size: int = 4096
     patch_bank_size: Optional[int] = None
     patch_top: int = 4
+    context_frames: int = 3
+    target_frames: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -80,27 +88,46 @@ class ScoreConfig:
         if (self.patch_bank_size is not None and self.patch_bank_size < 0) or self.patch_top < 1:
             raise ValueError(f"patch_bank_size/patch_top: need >= 0 and >= 1, got ({self.patch_bank_size}, "
                              f"{self.patch_top})")
+        if self.context_frames < 1 or self.target_frames < 1:
+            raise ValueError(f"context/target frames: need >= 1, got ({self.context_frames}, {self.target_frames})")
         if self.recon_steps < 1 or self.nll_probes < 1:
             raise ValueError(f"recon_steps/nll_probes: must be >= 1, got ({self.recon_steps}, {self.nll_probes})")
 
     @property
     def nfe(self) -> int:
-        """Denoiser forward calls per input."""
+        """Denoiser forward calls per input (``predictive``: per scoring window, see :meth:`nfe_for`)."""
         if self.kind == "recon":
             return self.levels * self.recon_steps
         if self.kind == "combined":
             return (self.levels + 1) // 2 + (self.levels // 2) * self.recon_steps
         return self.levels
 
+    def nfe_for(self, sample_shape: tuple[int, ...]) -> int:
+        """Denoiser forward calls per input of ``sample_shape`` (the windows of a ``predictive`` score
+        depend on the clip length T of ``[C, T, H, W]``)."""
+        if self.kind != "predictive":
+            return self.nfe
+        if len(sample_shape) != 4:
+            raise ValueError(f"score 'predictive': needs clips [C, T, H, W], got inputs of shape {list(sample_shape)}")
+        return self.levels * len(window_starts(sample_shape[1], self.context_frames, self.target_frames))
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-
     def feature_sigmas(self) -> Tensor:
         """The ``features`` kind's levels, ``[levels]`` increasing (one level: σ_min)."""
-        if self.levels == 1:
-            return torch.tensor([self.feature_sigma_min])
-        return noise_levels(self.levels, self.feature_sigma_min, self.feature_sigma_max)
+        return _levels_from_min(self.levels, self.feature_sigma_min, self.feature_sigma_max)
+
+    def predictive_sigmas(self) -> Tensor:
+        """The ``predictive`` kind's levels, ``[levels]`` increasing (one level: σ_min)."""
+        return _levels_from_min(self.levels, self.sigma_min, self.sigma_max)
+
+
+def _levels_from_min(levels: int, sigma_min: float, sigma_max: float) -> Tensor:
+    """``levels`` log-spaced σ's in [σ_min, σ_max], increasing; one level is σ_min itself."""
+    if levels == 1:
+        return torch.tensor([sigma_min])
+    return noise_levels(levels, sigma_min, sigma_max)
 
 
 IMAGE_PATCH_BANK = 16384
@@ -120,23 +147,33 @@ def patch_bank_for(config: ScoreConfig, sample_shape: tuple[int, ...]) -> int:
 def score_defaults(kind: str) -> dict[str, Any]:
     """Defaults of the options a user leaves unset, per score kind: ``levels``, the σ range and the
     calibration ``density`` (``features``: 2 levels in [0.3, 0.6], ``mean``, the settings measured on
-    MNIST 0–4 vs 5–9 in docs/ood.md; the others: 10 levels in [0.01, 1], ``gmm``)."""
+    MNIST 0–4 vs 5–9 in docs/ood.md; ``predictive``: 1 level at σ_min = 2 (σ_max 8 for more levels), ``mean``, measured on SM-MNIST
+    in docs/ood.md; the others: 10 levels in [0.01, 1], ``gmm``)."""
     if kind not in SCORE_KINDS:
         raise ValueError(f"score: must be one of {', '.join(SCORE_KINDS)}, got {kind!r}")
     if kind == "features":
         return {"levels": 2, "sigma_min": 0.3, "sigma_max": 0.6, "density": "mean"}
+    if kind == "predictive":
+        return {"levels": 1, "sigma_min": 2.0, "sigma_max": 8.0, "density": "mean"}
     return {"levels": 10, "sigma_min": 0.01, "sigma_max": 1.0, "density": "gmm"}
 
 
 def compute_scores(denoise: DenoiseFn, x: Tensor, config: ScoreConfig, *,
                    generator: Optional[torch.Generator] = None, layer: Optional[nn.Module] = None,
-                   bank: Optional[FeatureBank] = None) -> AnomalyScores:
+                   bank: Optional[FeatureBank] = None,
+                   context_denoise: Optional[ContextDenoiseFn] = None) -> AnomalyScores:
     """The scores of ``config`` for one batch ``x [B, ...]`` (data units). ``generator`` (CPU) seeds the
     reconstruction noise and the probes; None uses a fresh one seeded with ``config.seed``. The
     ``features`` kind also needs the network's feature ``layer`` and the memory ``bank``
-    (:class:`~sciffusion.common.anomaly.embedding.FeatureBank`)."""
+    (:class:`~sciffusion.common.anomaly.embedding.FeatureBank`); the ``predictive`` kind needs
+    ``context_denoise`` ``(x_target, σ, context) -> x0`` instead of ``denoise``."""
     g = generator if generator is not None else torch.Generator().manual_seed(config.seed)
     c = config
+    if c.kind == "predictive":
+        if context_denoise is None:
+            raise ValueError("score 'predictive': needs a context denoiser (a detector fitted with this score has one)")
+        return predictive_residual(context_denoise, x, c.predictive_sigmas().to(x.device),
+                                   c.context_frames, c.target_frames, generator=g)
     if c.kind == "features":
         if layer is None or bank is None:
             raise ValueError("score 'features': needs the network's feature layer and a memory bank "

@@ -25,8 +25,14 @@ class FitReport:
 
 
 def train_denoiser(net: nn.Module, x: Tensor, train: TrainConfig, *, minutes: float, max_steps: int,
-                   batch_size: int, seed: int = 0, progress: bool = False):
+                   batch_size: int, seed: int = 0, progress: bool = False,
+                   windows: Optional[tuple[int, int]] = None):
     """Fit ``net`` as a denoiser on ``x [N, ...]`` (data units) through :class:`DiffusionModule`.
+
+    windows: ``(context, target)`` frames of a context denoiser on clips ``x [N, C, T, ...]``: the batches
+    are random windows ``(target, context)`` of the clips
+    (:class:`~sciffusion.common.anomaly.predictive.ClipWindows`; their positions come from torch's global
+    RNG, which the caller seeds); None trains on the inputs themselves.
 
     Stops after ``max_steps`` optimizer steps or ``minutes`` of wall time, whichever comes first.
     Returns ``(module in eval mode, FitReport)``; denoise with ``module.denoiser(use_ema=True)``.
@@ -42,7 +48,10 @@ def train_denoiser(net: nn.Module, x: Tensor, train: TrainConfig, *, minutes: fl
         raise ValueError(f"max_steps/batch_size: must be >= 1, got ({max_steps}, {batch_size})")
     module = DiffusionModule(net, train)
     history, budget = LossHistory(), TimeBudget(minutes)
-    loader = DataLoader(TensorDataset(x), batch_size=min(batch_size, len(x)), shuffle=True,
+    from sciffusion.common.anomaly.predictive import ClipWindows
+
+    dataset = TensorDataset(x) if windows is None else ClipWindows(x, *windows)
+    loader = DataLoader(dataset, batch_size=min(batch_size, len(x)), shuffle=True,
                         drop_last=len(x) > batch_size, generator=torch.Generator().manual_seed(seed))
     callbacks: list = [budget, history] + ([StepProgressBar("train steps")] if progress else [])
     trainer = pl.Trainer(accelerator="auto", devices=1, max_epochs=-1, max_steps=max_steps, logger=False,

@@ -63,6 +63,8 @@ class OODBenchConfig:
     sigma_max: Optional[float] = None
     density: Optional[str] = None
     patch_bank: Optional[int] = None
+    context_frames: int = 3
+    target_frames: int = 1
     base_channels: int = 32
     batch_size: int = 64
     pyod: tuple[str, ...] = PYOD_METHODS
@@ -90,6 +92,8 @@ class OODBenchConfig:
         if unknown or not self.datasets or len(set(self.datasets)) != len(self.datasets):
             raise ValueError(f"--datasets: need distinct names from {', '.join(DATASETS)}, got "
                              f"{', '.join(self.datasets) or 'none'}")
+        if self.score == "predictive" and "mnist" in self.datasets:
+            raise ValueError("--score predictive: scores clips only; drop mnist from --datasets")
         bad = [m for m in self.pyod if m not in PYOD_METHODS]
         if bad:
             raise ValueError(f"--pyod: unknown {bad[0]!r} (choose from {', '.join(PYOD_METHODS)})")
@@ -274,7 +278,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     """Fit our detector on the normal training set, score the test set; (row, test scores)."""
     from sciffusion.common.anomaly import DenoiserNetConfig, DiffusionAnomalyDetector
     from sciffusion.common.anomaly.metrics import detection_metrics, frame_auroc
-    from sciffusion.pipelines.ood.fit import detector_config
+    from sciffusion.pipelines.ood.fit import detector_config, resolve_score
 
     x = model_inputs(data.train)
     start = time.monotonic()
@@ -284,10 +288,13 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
             raise ValueError(f"--detector: {cfg.detector} was fitted on inputs of shape "
                              f"{list(det.net_config_.sample_shape)}, the {data.name} set has {list(x.shape[1:])}")
     else:
-        det = DiffusionAnomalyDetector(config=detector_config(cfg.score, cfg.levels, cfg.sigma_min, cfg.sigma_max,
+        kind = resolve_score(cfg.score, tuple(x.shape[1:]), cfg.context_frames, cfg.target_frames)
+        det = DiffusionAnomalyDetector(config=detector_config(kind, cfg.levels, cfg.sigma_min, cfg.sigma_max,
                                                               cfg.density, minutes=cfg.minutes,
                                                               max_steps=cfg.max_steps, batch_size=cfg.batch_size,
-                                                              seed=cfg.seed, patch_bank=cfg.patch_bank))
+                                                              seed=cfg.seed, patch_bank=cfg.patch_bank,
+                                                              context_frames=cfg.context_frames,
+                                                              target_frames=cfg.target_frames))
         det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels),
                 progress=progress)
     fit_seconds = time.monotonic() - start

@@ -18,17 +18,30 @@ import numpy as np
 from sciffusion.common.anomaly import CalibrationConfig, DenoiserNetConfig, DetectorConfig, ScoreConfig
 
 DETECTOR_FILE = "detector.pt"
+AUTO_SCORE = "auto"
+
+
+def resolve_score(score: str, sample_shape: tuple[int, ...], context_frames: int = 3, target_frames: int = 1) -> str:
+    """The score kind ``--score auto`` means for inputs of ``sample_shape``: ``predictive`` for clips
+    ``[C, T, H, W]`` long enough for one window, ``features`` otherwise (measured in docs/ood.md); any
+    other ``score`` is returned as it is."""
+    if score != AUTO_SCORE:
+        return score
+    clips = len(sample_shape) == 4 and sample_shape[1] >= context_frames + target_frames
+    return "predictive" if clips else "features"
 
 
 @dataclass(frozen=True)
 class OODFitConfig:
     """Data, output folder, optional checkpoint to fine-tune (a detector file, or a DiffusionModule
     Lightning checkpoint with a ``config.json`` holding ``net``, a U-Net config, beside it), the detector
-    settings, the U-Net width, an optional labelled validation set for the ``f1`` threshold rule."""
+    settings (``clip_detector``: the settings for clip inputs when they differ, as ``--score auto`` makes
+    them), the U-Net width, an optional labelled validation set for the ``f1`` threshold rule."""
 
     data: Path
     out: Path
     detector: DetectorConfig = field(default_factory=DetectorConfig)
+    clip_detector: Optional[DetectorConfig] = None
     model: Optional[Path] = None
     base_channels: int = 32
     val_data: Optional[Path] = None
@@ -43,20 +56,29 @@ class OODFitConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"data": str(self.data), "out": str(self.out), "model": None if self.model is None else str(self.model),
                 "base_channels": self.base_channels, "val_data": None if self.val_data is None else str(self.val_data),
-                "label_names": list(self.label_names), "detector": self.detector.to_dict()}
+                "label_names": list(self.label_names), "detector": self.detector.to_dict(),
+                "clip_detector": None if self.clip_detector is None else self.clip_detector.to_dict()}
+
+    def detector_for(self, sample_shape: tuple[int, ...]) -> DetectorConfig:
+        """The detector settings for inputs of ``sample_shape`` (``clip_detector`` for clips when set)."""
+        if self.clip_detector is not None and len(sample_shape) == 4:
+            return self.clip_detector
+        return self.detector
 
 
 def detector_config(score: str = "features", levels: Optional[int] = None, sigma_min: Optional[float] = None,
                     sigma_max: Optional[float] = None, density: Optional[str] = None, threshold: str = "quantile",
                     contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                     max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
-                    patch_bank: Optional[int] = None) -> DetectorConfig:
+                    patch_bank: Optional[int] = None, context_frames: int = 3,
+                    target_frames: int = 1) -> DetectorConfig:
     """A :class:`DetectorConfig` from flat options (the CLI's and the benchmark's). Unset options take
     the score kind's defaults (:func:`~sciffusion.common.anomaly.score_config.score_defaults`): for
     ``features`` 2 levels in σ ∈ [0.3, 0.6] and the ``mean`` density (its features are already
     distances), for the others 10 levels in [0.01, 1] and a ``gmm``. ``patch_bank``: the ``features``
     score's patch-bank size (0: whole-input distances only; None: by input kind,
-    :func:`~sciffusion.common.anomaly.score_config.patch_bank_for`)."""
+    :func:`~sciffusion.common.anomaly.score_config.patch_bank_for`). ``context_frames``/``target_frames``:
+    the ``predictive`` score's windows (frames given, frames predicted)."""
     from sciffusion.common.anomaly.score_config import score_defaults
 
     d = score_defaults(score)
@@ -66,7 +88,8 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
     lo, hi = (d["sigma_min"] if sigma_min is None else sigma_min), (d["sigma_max"] if sigma_max is None else sigma_max)
     ranges = {"feature_sigma_min": lo, "feature_sigma_max": hi, "patch_bank_size": patch_bank} \
         if score == "features" else {"sigma_min": lo, "sigma_max": hi}
-    return DetectorConfig(score=ScoreConfig(kind=score, levels=levels, seed=seed, **ranges),
+    return DetectorConfig(score=ScoreConfig(kind=score, levels=levels, seed=seed, context_frames=context_frames,
+                                            target_frames=target_frames, **ranges),
                           calibration=CalibrationConfig(density=d["density"] if density is None else density,
                                                         threshold=threshold, contamination=contamination,
                                                         manual_threshold=manual_threshold, seed=seed),
@@ -133,13 +156,14 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
             raise ValueError(f"{config.val_data}: inputs of shape {list(val.model_inputs_shape[1:])}, the "
                              f"training data has {list(shape)}")
         val_x, val_y = val.model_inputs(), val.labels
-    det = DiffusionAnomalyDetector(config=config.detector)
+    settings = config.detector_for(shape)
+    det = DiffusionAnomalyDetector(config=settings)
     det.fit(x, net_config=net_config, init_state=state, val_X=val_x, val_y=val_y, progress=progress,
             on_score_batch=on_score_batch)
     report = {"inputs": len(x), "input_shape": list(shape), "layout": data.layout,
               "train": dataclasses.asdict(det.fit_report_), "threshold": det.threshold_,
               "threshold_rule": det.calibration_.threshold_source, "contamination": det.contamination,
-              "score": config.detector.score.kind, "nfe_per_input": config.detector.score.nfe,
+              "score": settings.score.kind, "nfe_per_input": settings.score.nfe_for(shape),
               "fit_labels_flagged": float(np.mean(det.labels_)), "fine_tuned_from": None if config.model is None
               else str(config.model)}
     with atomic_path(config.out, overwrite=config.overwrite) as tmp:
@@ -150,4 +174,4 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
     return report
 
 
-__all__ = ["DETECTOR_FILE", "OODFitConfig", "detector_config", "fit_ood", "load_start"]
+__all__ = ["AUTO_SCORE", "DETECTOR_FILE", "OODFitConfig", "detector_config", "fit_ood", "load_start", "resolve_score"]

@@ -14,7 +14,7 @@ from sciffusion.pipelines.ood.score import OODScoreConfig, score_ood
 
 def _fit(data, out, **kw):
     cfg = detector_config(score=kw.pop("score", "combined"), levels=2, max_steps=kw.pop("max_steps", 30),
-                          batch_size=16, minutes=1.0, holdout=0.25)
+                          batch_size=16, minutes=5.0, holdout=0.25)  # the step cap ends it
     return fit_ood(OODFitConfig(data=data, out=out, detector=cfg, base_channels=8, **kw))
 
 
@@ -88,6 +88,27 @@ def test_clip_store_frame_auroc(clip_store, tmp_path):
     result = evaluate_ood(OODEvaluateConfig(scores=tmp_path / "s.csv", labels=clip_store, out=tmp_path / "r",
                                             maps=tmp_path / "maps"))
     assert result["frame_auroc"] is not None and result["n_anomaly"] == 6
+
+
+def test_auto_score_is_predictive_for_clips_and_features_otherwise(clip_store, tmp_path):
+    from sciffusion.pipelines.ood.fit import resolve_score
+
+    assert resolve_score("auto", (1, 4, 8, 8)) == "predictive" and resolve_score("auto", (1, 8, 8)) == "features"
+    assert resolve_score("auto", (1, 3, 8, 8)) == "features"  # too short for 3 context + 1 target frames
+    assert resolve_score("msma", (1, 4, 8, 8)) == "msma"
+    common = dict(levels=1, max_steps=10, batch_size=4, minutes=5.0, holdout=0.34)
+    images, clips = detector_config("features", **common), detector_config("predictive", **common)
+    det = tmp_path / "det"
+    fit_ood(OODFitConfig(data=clip_store, out=det, detector=images, clip_detector=clips, base_channels=8))
+    report = json.loads((det / "fit.json").read_text())
+    assert report["score"] == "predictive" and report["nfe_per_input"] == 1  # T = 4: one window of 3 + 1 frames
+    saved = json.loads((det / "config.json").read_text())
+    assert saved["clip_detector"]["score"]["kind"] == "predictive" and saved["detector"]["score"]["kind"] == "features"
+    score_ood(OODScoreConfig(detector=det, data=clip_store, out=tmp_path / "s.csv", maps=tmp_path / "maps", overlays=1))
+    with np.load(tmp_path / "maps" / "maps.npz") as m:
+        assert m["maps"].shape == (12, 4, 8, 8) and (m["maps"][:, :3] == 0).all()  # context frames are never predicted
+    header = (tmp_path / "s.csv").read_text().splitlines()[0]
+    assert "gain_max_0_sigma=2" in header and "pred_max_0_sigma=2" in header
 
 
 def test_fine_tune_from_a_lightning_checkpoint(image_files, tmp_path):
