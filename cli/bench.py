@@ -321,7 +321,7 @@ def ood(
                                                              "the 'driving' extra)."),
     minutes: float = typer.Option(10.0, "--minutes", help="Training budget of our detector per set, minutes."),
     max_steps: int = typer.Option(5000, "--max-steps", help="Training step cap of our detector per set."),
-    score: str = typer.Option("features", "--score", help="Our score: " + SCORE_HELP),
+    score: str = typer.Option("auto", "--score", help="Our score: " + SCORE_HELP),
     levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels (NFE = levels; predictive: levels x windows); default 2 for features, 1 for predictive, 10 otherwise."),
     sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units; default by score (see sciffusion ood fit --help)."),
     sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default by score."),

@@ -66,7 +66,7 @@ def fit(
                                          "DiffusionModule Lightning checkpoint with config.json ('net') beside it."),
     minutes: float = typer.Option(5.0, "--minutes", help="Wall-clock training budget, minutes."),
     max_steps: int = typer.Option(2000, "--max-steps", help="Training step cap."),
-    score: str = typer.Option("features", "--score", help=SCORE_HELP),
+    score: str = typer.Option("auto", "--score", help=SCORE_HELP),
     levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels (NFE = levels; predictive: levels x windows); default 2 for features, 1 for predictive, 10 otherwise."),
     sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units ([-1, 1] pixels); default 0.3 for features, 2 for predictive, 0.01 otherwise."),
     sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default 0.6 for features, 8 for predictive (unused at 1 level), 1 otherwise."),

@@ -39,6 +39,7 @@ def seed_list(text: str, flag: str = "--seeds") -> tuple[int, ...]:
     return seeds
 
 
-SCORE_HELP = ("features | predictive | msma | recon | nll | complexity | path | combined (features: kNN on the "
-              "denoiser's bottleneck activations, whole input and per patch, vs banks of normal inputs; "
-              "predictive, clips only: error of a denoiser that predicts the next frames from the ones before).")
+SCORE_HELP = ("auto | features | predictive | msma | recon | nll | complexity | path | combined (auto: predictive for "
+              "clips, features for images and vectors; features: kNN on the denoiser's bottleneck activations, "
+              "whole input and per patch, vs banks of normal inputs; predictive, clips only: error of a denoiser "
+              "that predicts each frame from the ones before, against repeating the last frame).")

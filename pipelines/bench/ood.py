@@ -7,7 +7,7 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
   test set (at most ``mnist_test``) keeps all ten classes, 5–9 are the anomalies.
 * ``smmnist``: Stochastic Moving MNIST clips (``smmnist_size`` px, ``smmnist_frames`` frames, two
   digits). Fit on train-split clips; test on as many normal test-split clips as anomalous ones, each
-  anomalous clip broken from a random frame t0 ∈ [T/2, 3T/4) on by one of three physically impossible
+  anomalous clip broken from a random frame t0 ∈ [⌈T/2⌉, 3T/4) on by one of three physically impossible
   motions, in turn: *teleport* (the frame content jumps by a random offset of ¼–½ of the frame, with
   wrap-around), *freeze* (everything stops mid-flight: frame t0 repeats), *reverse* (the motion runs
   backwards from t0 without touching a wall: frame t0 + k shows frame t0 − 1 − k). Frames ≥ t0 are
@@ -22,7 +22,8 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
   fitted on, every clip of the test store is scored.
 
 Ours: :class:`~sciffusion.common.anomaly.DiffusionAnomalyDetector` (``fit`` trains a U-Net through
-DiffusionModule for at most ``minutes``; clips use the frame-stack U-Net), or, with ``detector``, a
+DiffusionModule for at most ``minutes``; with ``score`` = auto, clips get the ``predictive`` score and
+its context denoiser, images the ``features`` score), or, with ``detector``, a
 detector fitted beforehand (``sciffusion ood fit`` or ``DiffusionAnomalyDetector.save``) on the same
 set's normal training inputs, used as it is (its score and calibration; one set per run). PyOD: each detector of
 ``pyod`` with its defaults (AutoEncoder: 10 epochs) on the pixels in [0, 1], average-pooled over
@@ -57,7 +58,7 @@ class OODBenchConfig:
     datasets: tuple[str, ...] = ("mnist",)
     minutes: float = 10.0
     max_steps: int = 5000
-    score: str = "features"
+    score: str = "auto"
     levels: Optional[int] = None
     sigma_min: Optional[float] = None
     sigma_max: Optional[float] = None
@@ -144,7 +145,8 @@ def break_motion(clip: np.ndarray, kind: str, rng: np.random.Generator) -> tuple
     """One SM-MNIST clip ``[T, H, W, C]`` with impossible motion from frame t0 on (module docstring);
     returns ``(clip, t0)``."""
     frames = len(clip)
-    t0 = int(rng.integers(frames // 2, max(frames // 2 + 1, (3 * frames) // 4)))
+    half = (frames + 1) // 2  # ⌈T/2⌉: a reversal needs t0 frames to play back (odd T failed with ⌊T/2⌋)
+    t0 = int(rng.integers(half, max(half + 1, (3 * frames) // 4)))
     out = clip.copy()
     if kind == "teleport":
         size = clip.shape[1]

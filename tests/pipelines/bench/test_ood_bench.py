@@ -52,7 +52,8 @@ def test_tiny_run_writes_the_table(tmp_path):
     pytest.importorskip("pyod")
     cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist",), minutes=0.5, max_steps=3, levels=2,
                          base_channels=8, pyod=("KNN", "ECOD"), smmnist_clips=12, smmnist_test_clips=6,
-                         smmnist_size=16, smmnist_frames=4, patch_bank=256)  # clips keep no patches by default
+                         smmnist_size=16, smmnist_frames=4, patch_bank=256,  # clips keep no patches by default
+                         score="features")
     rows = run_ood_bench(cfg, log=lambda _: None)
     assert [r["method"] for r in rows] == ["diffusion (features)", "pyod KNN", "pyod ECOD"]
     assert rows[0]["nfe_per_input"] == 2 and rows[0]["frame_auroc"] is not None
@@ -63,6 +64,19 @@ def test_tiny_run_writes_the_table(tmp_path):
     saved = json.loads((tmp_path / "b" / "results.json").read_text())
     assert saved["rows"][1]["auroc"] == rows[1]["auroc"] and "teleport" in saved["protocols"]["smmnist"]
     assert (tmp_path / "b" / "roc_smmnist.png").is_file() and "| smmnist | pyod KNN |" in (tmp_path / "b" / "results.md").read_text()
+
+
+def test_auto_score_gives_clip_sets_the_predictive_score(tmp_path):
+    pytest.importorskip("pyod")
+    cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist",), minutes=0.5, max_steps=3, base_channels=8,
+                         pyod=("KNN",), smmnist_clips=12, smmnist_test_clips=6, smmnist_size=16, smmnist_frames=5)
+    assert cfg.score == "auto"
+    rows = run_ood_bench(cfg, log=lambda _: None)
+    assert rows[0]["method"] == "diffusion (predictive)" and rows[0]["nfe_per_input"] == 2  # 5 frames: 2 windows of 3 + 1
+    assert sorted(rows[0]["feature_auroc"]) == ["gain_max_0_sigma=2", "gain_mean_0_sigma=2", "pred_max_0_sigma=2",
+                                                "pred_mean_0_sigma=2"]
+    with pytest.raises(ValueError, match="clips only"):
+        OODBenchConfig(out=tmp_path / "c", datasets=("mnist", "smmnist"), score="predictive")
 
 
 def test_a_fitted_detector_is_used_as_it_is(tmp_path):
