@@ -29,9 +29,13 @@ everything.
 Features per level (``[B, 4L]``): the mean and the maximum over windows of the window MSE, then the mean
 and the maximum of the gain. Scalar (uncalibrated): the mean over levels of log(ε + the maximum MSE) +
 the maximum gain, two log terms of which the first rises with the unpredictable and the second with the
-too predictable (a detector calibrates the features themselves). Map ``[B, T, ...]``: per
-pixel and frame, the largest squared error over levels (channel mean); the first ``context`` frames,
-never predicted, are zero. NFE = levels × windows.
+too predictable (a detector calibrates the features themselves).
+
+Map ``[B, T, ...]``: per pixel and frame, (the squared prediction error (channel mean) + ε) divided by
+(persistence's MSE on that frame + ε), the largest over levels, so that a frame's mean is exp(its gain):
+where the model is wrong, in units of how much the frame moved (a frozen frame the model expected to move lights up; measured on SM-MNIST in
+docs/ood.md, frame AUROC 0.78 → 0.89 against the raw error). The first ``context`` frames, never
+predicted, are zero. NFE = levels × windows.
 """
 from __future__ import annotations
 
@@ -113,7 +117,10 @@ def predictive_residual(denoise: ContextDenoiseFn, x: Tensor, sigmas: Tensor, co
                                x[:, :, start - context:start])
             err = ((estimate - truth) ** 2).mean(1)  # [B, K, ...]
             window_mse.append(_window_mse(estimate, truth))
-            frame_map[:, start:start + target] = torch.maximum(frame_map[:, start:start + target], err)
+            last = x[:, :, start - 1:start]
+            persistence_frames = ((truth - last) ** 2).mean(1).flatten(2).mean(2)  # [B, K]
+            relative = (err + GAIN_EPS) / (persistence_frames + GAIN_EPS).reshape(err.shape[:2] + (1,) * (err.dim() - 2))
+            frame_map[:, start:start + target] = torch.maximum(frame_map[:, start:start + target], relative)
         per_window = torch.stack(window_mse, 1).double()
         gain = ((per_window + GAIN_EPS) / (persistence + GAIN_EPS)).log()
         features += [per_window.mean(1), per_window.max(1).values, gain.mean(1), gain.max(1).values]

@@ -84,10 +84,9 @@ def test_predictive_residual_closed_form_and_negative_control():
     labels = np.r_[np.zeros(200), np.ones(200)]
     assert detection_metrics(out.score.numpy(), labels).auroc > 0.99
     assert detection_metrics(out.features[:, 1].numpy(), labels).auroc > 0.99  # the raw error too
-    # the map: zero before the first predicted frame, largest where the jump happens
-    assert out.map.shape == (400, 8, 2, 2) and (out.map[:, :2] == 0).all()
-    per_frame = out.map[200:].mean((0, 2, 3))
-    assert int(per_frame.argmax()) == 5
+    # the map: zero before the first predicted frame (it is relative to persistence, which is optimal for
+    # a random walk and as wrong as the model at a jump, so it localises stops, below, not jumps here)
+    assert out.map.shape == (400, 8, 2, 2) and (out.map[:, :2] == 0).all() and (out.map[:, 2:] > 0).all()
     # negative control: the same clips without the jump score like the normal ones
     control = predictive_residual(denoise, torch.cat([normal, broken - (torch.arange(8) >= 5).double()
                                                       .reshape(1, 1, 8, 1, 1)]), sigmas, 2, 2,
@@ -103,6 +102,8 @@ def test_predictive_residual_closed_form_and_negative_control():
     # (persistence is the optimal forecast of a random walk, so normal clips gain ≈ 0 ± noise here and a
     # frozen one only a little more; on real motion the model beats persistence and the margin is larger)
     assert detection_metrics(both.features[:, 3].numpy(), labels).auroc > 0.75
+    frames = both.map.mean((2, 3))  # a frame's map mean is exp(its gain): frozen frames light up
+    assert detection_metrics(frames[:, 4:].mean(1).numpy(), labels).auroc > 0.75
     # normal clips: the error at σ = 2 is the posterior variance of the exact denoiser, within sampling error
     k_var = predictive_residual(denoise, normal, torch.tensor([50.0], dtype=torch.float64), 2, 1,
                                 generator=torch.Generator().manual_seed(2))
