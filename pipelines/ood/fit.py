@@ -157,6 +157,11 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
                              f"training data has {list(shape)}")
         val_x, val_y = val.model_inputs(), val.labels
     settings = config.detector_for(shape)
+    score = settings.score
+    if score.kind == "predictive" and (len(shape) != 4 or shape[1] < score.context_frames + score.target_frames):
+        got = f"clips of {shape[1]} frames" if len(shape) == 4 else f"{data.layout} (no frames)"
+        raise ValueError(f"{config.data}: the predictive score needs clips of at least {score.context_frames} + "
+                         f"{score.target_frames} frames (--context-frames + --target-frames), got {got}")
     det = DiffusionAnomalyDetector(config=settings)
     det.fit(x, net_config=net_config, init_state=state, val_X=val_x, val_y=val_y, progress=progress,
             on_score_batch=on_score_batch)

@@ -84,6 +84,11 @@ def test_bad_input_is_one_line_exit_2(files, tmp_path):
     assert r.exit_code == 2 and "error: score: must be one of" in r.output
     r = invoke("score", "--detector", tmp_path, "--data", files / "test.npz", "--out", tmp_path / "s.csv")
     assert r.exit_code == 2 and "no detector.pt" in r.output
+    np.savez(tmp_path / "short.npz", clips=np.zeros((4, 3, 8, 8), np.uint8))
+    r = invoke("fit", "--data", tmp_path / "short.npz", "--out", tmp_path / "d", "--score", "predictive")
+    assert r.exit_code == 2 and r.output.strip() == (f"error: {tmp_path / 'short.npz'}: the predictive score needs clips "
+                                                     "of at least 3 + 1 frames (--context-frames + --target-frames), "
+                                                     "got clips of 3 frames")
     assert not (tmp_path / "d").exists()
 
 
