@@ -33,9 +33,9 @@ too predictable (a detector calibrates the features themselves).
 
 Map ``[B, T, ...]``: per pixel and frame, (the squared prediction error (channel mean) + ε) divided by
 (persistence's MSE on that frame + ε), the largest over levels, so that a frame's mean is exp(its gain):
-where the model is wrong, in units of how much the frame moved (a frozen frame the model expected to move lights up; measured on SM-MNIST in
-docs/ood.md, frame AUROC 0.78 → 0.89 against the raw error). The first ``context`` frames, never
-predicted, are zero. NFE = levels × windows.
+where the model is wrong, in units of how much the frame moved (a frozen frame the model expected to
+move lights up; measured on SM-MNIST in docs/ood.md, frame AUROC 0.78 → 0.89 against the raw error).
+The first ``context`` frames, never predicted, are zero. NFE = levels × windows.
 """
 from __future__ import annotations
 
@@ -103,37 +103,31 @@ def predictive_residual(denoise: ContextDenoiseFn, x: Tensor, sigmas: Tensor, co
         raise ValueError("sigmas: need a non-empty 1-D tensor of noise levels > 0")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     starts = window_starts(x.shape[2], context, target)
-    features, names, frame_map = [], [], torch.zeros_like(x[:, 0])
-    persistence = torch.stack([_window_mse(x[:, :, start - 1:start].expand_as(x[:, :, start:start + target]),
-                                           x[:, :, start:start + target]) for start in starts], 1).double()
-    gains = []
+    features, names, gains, frame_map = [], [], [], torch.zeros_like(x[:, 0])
+    # persistence's MSE per clip and target frame of each window (the last context frame repeated), [B, K]
+    persistence = [((x[:, :, s:s + target] - x[:, :, s - 1:s]) ** 2).mean(1).flatten(2).mean(2) for s in starts]
+    persistence_windows = torch.stack([p.mean(1) for p in persistence], 1).double()  # [B, windows]
     for level, sigma in enumerate(sigmas):
         s = float(sigma)
         window_mse = []
-        for start in starts:
+        for start, persistence_frames in zip(starts, persistence):
             truth = x[:, :, start:start + target]
             noisy = truth + s * randn_like(truth, g)
             estimate = denoise(noisy, torch.full((len(x),), s, dtype=x.dtype, device=x.device),
                                x[:, :, start - context:start])
-            err = ((estimate - truth) ** 2).mean(1)  # [B, K, ...]
-            window_mse.append(_window_mse(estimate, truth))
-            last = x[:, :, start - 1:start]
-            persistence_frames = ((truth - last) ** 2).mean(1).flatten(2).mean(2)  # [B, K]
-            relative = (err + GAIN_EPS) / (persistence_frames + GAIN_EPS).reshape(err.shape[:2] + (1,) * (err.dim() - 2))
-            frame_map[:, start:start + target] = torch.maximum(frame_map[:, start:start + target], relative)
+            err = ((estimate - truth) ** 2).mean(1)  # [B, K, ...], channel mean
+            window_mse.append(err.flatten(1).mean(1))
+            ref = (persistence_frames + GAIN_EPS).reshape(err.shape[:2] + (1,) * (err.dim() - 2))
+            frame_map[:, start:start + target] = torch.maximum(frame_map[:, start:start + target],
+                                                               (err + GAIN_EPS) / ref)
         per_window = torch.stack(window_mse, 1).double()
-        gain = ((per_window + GAIN_EPS) / (persistence + GAIN_EPS)).log()
+        gain = ((per_window + GAIN_EPS) / (persistence_windows + GAIN_EPS)).log()
         features += [per_window.mean(1), per_window.max(1).values, gain.mean(1), gain.max(1).values]
         names += [f"pred_mean_{level}_sigma={s:.3g}", f"pred_max_{level}_sigma={s:.3g}",
                   f"gain_mean_{level}_sigma={s:.3g}", f"gain_max_{level}_sigma={s:.3g}"]
         gains.append((per_window.max(1).values + GAIN_EPS).log() + gain.max(1).values)
     feats = torch.stack(features, 1)
     return AnomalyScores(feats, tuple(names), torch.stack(gains, 1).mean(1), len(sigmas) * len(starts), frame_map)
-
-
-def _window_mse(estimate: Tensor, truth: Tensor) -> Tensor:
-    """MSE of each clip's window ``[B, C, K, ...]`` → ``[B]``."""
-    return ((estimate - truth) ** 2).reshape(len(truth), -1).mean(1)
 
 
 __all__ = ["ClipWindows", "ContextDenoiseFn", "GAIN_EPS", "predictive_residual", "window_starts"]

@@ -22,9 +22,9 @@
   banks, which the detector keeps;
 * ``predictive`` (clips ``[C, T, H, W]`` only): the error of a context denoiser's prediction of the
   next ``target_frames`` frames from the ``context_frames`` before them, at ``levels`` σ's in
-  [sigma_min, sigma_max] (one level: sigma_min), over windows tiling the clip (:mod:`~sciffusion.common.anomaly.predictive`;
-  NFE = levels × windows, :meth:`ScoreConfig.nfe_for`). Needs a context denoiser, which the detector
-  trains when this kind is chosen.
+  [sigma_min, sigma_max] (one level: sigma_min), over windows tiling the clip
+  (:mod:`~sciffusion.common.anomaly.predictive`; NFE = levels × windows, :meth:`ScoreConfig.nfe_for`).
+  Needs a context denoiser, which the detector trains when this kind is chosen.
 
 σ in data units (inputs scaled to [−1, 1] for 8-bit data).
 """
@@ -39,8 +39,8 @@ from torch import Tensor, nn
 
 from sciffusion.common.anomaly.embedding import FeatureBank, feature_knn
 from sciffusion.common.anomaly.features import AnomalyScores, concat_scores, noise_levels
-from sciffusion.common.anomaly.predictive import ContextDenoiseFn, predictive_residual, window_starts
 from sciffusion.common.anomaly.likelihood_scores import budget_likelihood_config, complexity_corrected, nll
+from sciffusion.common.anomaly.predictive import ContextDenoiseFn, predictive_residual, window_starts
 from sciffusion.common.anomaly.scores import msma, path_statistics, reconstruction
 from sciffusion.common.denoisers import DenoiseFn
 from sciffusion.common.grids import check_sigma_range
@@ -147,8 +147,8 @@ def patch_bank_for(config: ScoreConfig, sample_shape: tuple[int, ...]) -> int:
 def score_defaults(kind: str) -> dict[str, Any]:
     """Defaults of the options a user leaves unset, per score kind: ``levels``, the σ range and the
     calibration ``density`` (``features``: 2 levels in [0.3, 0.6], ``mean``, the settings measured on
-    MNIST 0–4 vs 5–9 in docs/ood.md; ``predictive``: 1 level at σ_min = 2 (σ_max 8 for more levels), ``mean``, measured on SM-MNIST
-    in docs/ood.md; the others: 10 levels in [0.01, 1], ``gmm``)."""
+    MNIST 0–4 vs 5–9 in docs/ood.md; ``predictive``: 1 level at σ_min = 2 (σ_max 8 for more levels),
+    ``mean``, measured on SM-MNIST in docs/ood.md; the others: 10 levels in [0.01, 1], ``gmm``)."""
     if kind not in SCORE_KINDS:
         raise ValueError(f"score: must be one of {', '.join(SCORE_KINDS)}, got {kind!r}")
     if kind == "features":
