@@ -110,6 +110,19 @@ def dense_auroc(maps: Any, masks: Any) -> float:
     return auroc(m, k)
 
 
+def auroc_by_kind(scores: Any, labels: Any, kinds: Any) -> dict[str, float]:
+    """AUROC of the normal inputs (label 0) against the anomalies of each kind: ``kinds [N]`` names each
+    input's kind (the names of label-0 inputs are ignored); kinds with no anomaly are left out."""
+    s, y = _as_arrays(scores, labels)
+    k = np.asarray(kinds).astype(str)
+    if k.shape != y.shape:
+        raise ValueError(f"kinds: need one per input [{len(y)}], got {tuple(k.shape)}")
+    normal = y == 0
+    return {kind: auroc(np.r_[s[normal], s[(k == kind) & ~normal]],
+                        np.r_[np.zeros(int(normal.sum())), np.ones(int(((k == kind) & ~normal).sum()))])
+            for kind in sorted(set(k[~normal].tolist()))}
+
+
 pixel_auroc = dense_auroc
 frame_auroc = dense_auroc
 
@@ -139,5 +152,5 @@ def detection_metrics(scores: Any, labels: Any) -> DetectionMetrics:
                             int((1 - y).sum()), int(y.sum()))
 
 
-__all__ = ["DetectionMetrics", "aupr_in", "aupr_out", "auroc", "average_precision", "dense_auroc",
+__all__ = ["DetectionMetrics", "aupr_in", "aupr_out", "auroc", "auroc_by_kind", "average_precision", "dense_auroc",
            "detection_metrics", "f1_max", "fpr_at_tpr", "frame_auroc", "pixel_auroc", "pr_curve", "roc_curve"]

@@ -19,7 +19,10 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
   few per 60 episodes), so ``driving_stores`` = (train, test) ``make-driving`` stores of different
   seeds may replace the simulation: their clips are cut into consecutive ``driving_frames``-frame
   clips; at most ``driving_train_clips`` event-free clips of the train store (a seeded draw) are
-  fitted on, every clip of the test store is scored.
+  fitted on, every clip of the test store is scored. Event-free clips that start after a collision
+  earlier in their episode are left out of both sides (since session 8): the simulation runs on after a
+  crash, so they show a wreck or a stopped ego, which is neither normal traffic nor the labelled
+  event (in the 200-episode test store, 62 such clips against 61 anomalous ones).
 
 Ours: :class:`~sciffusion.common.anomaly.DiffusionAnomalyDetector` (``fit`` trains a U-Net through
 DiffusionModule for at most ``minutes``; with ``score`` = auto, clips get the ``predictive`` score and
@@ -30,8 +33,10 @@ set's normal training inputs, used as it is (its score and calibration; one set 
 space until an input has at most ``pyod_max_dim`` values. AUROC and the rest on raw scores; NFE per
 input (PyOD: 0 model calls of a diffusion model); scoring time per 1,000 test inputs (fit time apart).
 
-Writes ``results.csv``, ``results.md``, ``results.json``, ``roc_<set>.png`` and ``config.json`` to
-``out`` atomically.
+Writes ``results.csv``, ``results.md``, ``results.json``, ``results_by_kind.md`` (AUROC of the normal
+test inputs against each kind of anomaly), ``scores_<set>.csv`` (one row per test input: ``id``,
+``label``, ``kind``, then each method's raw score), ``roc_<set>.png`` and ``config.json`` to ``out``
+atomically.
 """
 from __future__ import annotations
 
@@ -116,7 +121,8 @@ class OODBenchConfig:
 @dataclass(frozen=True)
 class OODSet:
     """One benchmark set: normal training pixels uint8 ``[N, (T,) H, W, C]``, test pixels, test
-    labels [M] (1 = anomaly), optional test frame labels [M, T], and its protocol in one line."""
+    labels [M] (1 = anomaly), optional test frame labels [M, T], its protocol in one line, and the
+    kind of each test input [M] (``"normal"`` for label 0; None: one kind, ``"anomaly"``)."""
 
     name: str
     train: np.ndarray
@@ -124,6 +130,13 @@ class OODSet:
     labels: np.ndarray
     frame_labels: Optional[np.ndarray]
     protocol: str
+    kinds: Optional[np.ndarray] = None
+
+    def kind_of_each(self) -> np.ndarray:
+        """The kind of each test input, str ``[M]``."""
+        if self.kinds is not None:
+            return np.asarray(self.kinds)
+        return np.where(np.asarray(self.labels) == 1, "anomaly", "normal")
 
 
 def mnist_set(cfg: OODBenchConfig) -> OODSet:
@@ -136,9 +149,10 @@ def mnist_set(cfg: OODBenchConfig) -> OODSet:
     pool_images, pool_digits = images[:8000], digits[:8000]
     train = pool_images[pool_digits <= 4][:cfg.mnist_train]
     test, test_digits = images[8000:][:cfg.mnist_test], digits[8000:][:cfg.mnist_test]
+    kinds = np.where(test_digits >= 5, np.char.add("digit ", test_digits.astype(str)), "normal")
     return OODSet("mnist", train[..., None], test[..., None], (test_digits >= 5).astype(np.int64), None,
                   f"fit on {len(train)} digits 0-4 of MNIST test[:8000]; test {len(test)} digits of "
-                  f"MNIST test[8000:], 5-9 anomalous")
+                  f"MNIST test[8000:], 5-9 anomalous", kinds)
 
 
 def break_motion(clip: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -174,69 +188,122 @@ def smmnist_set(cfg: OODBenchConfig) -> OODSet:
     test, _ = generate_smmnist(images, SMMNISTConfig(clips=2 * n, split="test", seed=cfg.seed + 1, **shape))
     rng = np.random.default_rng([cfg.seed, 17])
     frame_labels = np.zeros((2 * n, cfg.smmnist_frames), np.int64)
+    kinds = np.full(2 * n, "normal", dtype=object)
     for i in range(n, 2 * n):
-        test[i], t0 = break_motion(test[i], ("teleport", "freeze", "reverse")[i % 3], rng)
+        kinds[i] = ("teleport", "freeze", "reverse")[i % 3]
+        test[i], t0 = break_motion(test[i], kinds[i], rng)
         frame_labels[i, t0:] = 1
     return OODSet("smmnist", train, test, frame_labels.max(1), frame_labels,
                   f"fit on {len(train)} train-split clips {cfg.smmnist_frames}x{cfg.smmnist_size}px; test {n} "
-                  f"normal + {n} teleport/freeze/reverse clips (test split)")
+                  f"normal + {n} teleport/freeze/reverse clips (test split)", kinds.astype(str))
 
 
-def _store_clips(path: Path, frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """A ``make-driving`` store cut into consecutive ``frames``-frame clips: (video uint8 [M, frames, H, W,
-    C], anomaly flags int64 [M, frames]); a store without the driving labels is a one-line error."""
+@dataclass(frozen=True)
+class DrivingClips:
+    """Driving clips cut to the bench's length: video uint8 ``[M, F, H, W, C]``, anomaly flags per frame
+    int64 ``[M, F]``, the kind of each clip str ``[M]`` (the first of :data:`DRIVING_ANOMALIES` it holds,
+    else ``"normal"``), and ``after_collision`` bool ``[M]``: the clip starts after a collision earlier in
+    its episode."""
+
+    video: np.ndarray
+    flags: np.ndarray
+    kinds: np.ndarray
+    after_collision: np.ndarray
+
+    def normal_traffic(self) -> np.ndarray:
+        """Event-free clips before any collision of their episode, bool ``[M]``."""
+        return (self.flags.max(1) == 0) & ~self.after_collision
+
+    def evaluable(self) -> np.ndarray:
+        """Clips the test keeps: anomalous ones, and normal traffic (module docstring), bool ``[M]``."""
+        return (self.flags.max(1) == 1) | ~self.after_collision
+
+
+def cut_driving_clips(video: np.ndarray, labels: dict[str, np.ndarray], frames: int,
+                      episode: Optional[np.ndarray] = None, start_frame: Optional[np.ndarray] = None) -> DrivingClips:
+    """Stored clips ``video [n, t, H, W, C]`` with per-frame event labels ``[n, t]`` (the names of
+    :data:`DRIVING_ANOMALIES`, and ``ego_collision`` / ``other_collision`` as onsets), their
+    ``episode`` and ``start_frame`` [n] (None: each stored clip is its own episode from frame 0) →
+    consecutive ``frames``-frame clips (:class:`DrivingClips`)."""
+    n, t = video.shape[:2]
+    if t < frames:
+        raise ValueError(f"clips of {t} frames, --driving-frames needs {frames}")
+    per = t // frames
+    episode = np.arange(n) if episode is None else np.asarray(episode).reshape(n)
+    start = np.zeros(n, np.int64) if start_frame is None else np.asarray(start_frame, np.int64).reshape(n)
+    named = {name: np.asarray(labels[name]).astype(np.int64).reshape(n, t)[:, :per * frames] for name in DRIVING_ANOMALIES}
+    flags = np.zeros((n, per * frames), np.int64)
+    for name in DRIVING_ANOMALIES:
+        flags |= named[name]
+    collision = (named["ego_collision"] | named["other_collision"]).astype(bool)
+    never = np.iinfo(np.int64).max
+    onset = np.where(collision.any(1), start + collision.argmax(1), never)
+    first = {e: onset[episode == e].min() for e in np.unique(episode)}
+    clip_start = start[:, None] + frames * np.arange(per)[None]
+    after = np.array([first[e] for e in episode])[:, None] < clip_start
+    kinds = np.full((n, per), "normal", dtype=object)
+    for name in reversed(DRIVING_ANOMALIES):  # the first name in the tuple wins
+        kinds[named[name].reshape(n, per, frames).max(2) == 1] = name
+    return DrivingClips(video[:, :per * frames].reshape(n * per, frames, *video.shape[2:]),
+                        flags.reshape(n * per, frames), kinds.reshape(-1).astype(str), after.reshape(-1))
+
+
+def _store_clips(path: Path, frames: int) -> DrivingClips:
+    """A ``make-driving`` store cut into consecutive ``frames``-frame clips; a store without the driving
+    labels, or with clips too short, is a one-line error naming it."""
     from sciffusion.domains.video.zarr_store import open_video_store
 
     store = open_video_store(path, kind="dataset")
     missing = [name for name in DRIVING_ANOMALIES if name not in store.labels]
     if missing:
         raise ValueError(f"{path}: not a make-driving store (no labels/{missing[0]})")
-    video = np.asarray(store.video[...])
-    n, t = video.shape[:2]
-    if t < frames:
-        raise ValueError(f"{path}: clips of {t} frames, --driving-frames needs {frames}")
-    flags = np.zeros((n, t), np.int64)
-    for name in DRIVING_ANOMALIES:
-        flags |= np.asarray(store.labels[name][...]).astype(np.int64).reshape(n, t)
-    cut = (t // frames) * frames
-    return (video[:, :cut].reshape(n * (t // frames), frames, *video.shape[2:]),
-            flags[:, :cut].reshape(n * (t // frames), frames))
+    extra = {k: np.asarray(store.labels[k][...]) for k in ("episode", "start_frame") if k in store.labels}
+    try:
+        return cut_driving_clips(np.asarray(store.video[...]),
+                                 {name: store.labels[name][...] for name in DRIVING_ANOMALIES}, frames,
+                                 extra.get("episode"), extra.get("start_frame"))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def _driving_split(train: DrivingClips, test: DrivingClips, cap: int, seed: int) -> tuple[np.ndarray, DrivingClips, str]:
+    """Normal training clips (at most ``cap``, a seeded draw), the evaluable test clips, and the counts."""
+    normal = train.video[train.normal_traffic()]
+    if len(normal) > cap:
+        normal = normal[np.sort(np.random.default_rng(seed).permutation(len(normal))[:cap])]
+    keep = test.evaluable()
+    kept = DrivingClips(test.video[keep], test.flags[keep], test.kinds[keep], test.after_collision[keep])
+    left_out = int((~train.normal_traffic() & (train.flags.max(1) == 0)).sum()), int((~keep).sum())
+    return normal, kept, f"post-collision clips left out: {left_out[0]} train, {left_out[1]} test"
 
 
 def driving_set(cfg: OODBenchConfig) -> OODSet:
     """highway-env normal vs collision / near-miss clips (module docstring)."""
     if cfg.driving_stores is not None:
         train_path, test_path = cfg.driving_stores
-        train, train_frames = _store_clips(train_path, cfg.driving_frames)
-        test, frame_labels = _store_clips(test_path, cfg.driving_frames)
-        normal = train[train_frames.max(1) == 0]
-        if len(normal) > cfg.driving_train_clips:
-            keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(normal))[:cfg.driving_train_clips])
-            normal = normal[keep]
-        labels = frame_labels.max(1)
-        return OODSet("driving", normal, test, labels, frame_labels,
+        normal, test, left_out = _driving_split(_store_clips(train_path, cfg.driving_frames),
+                                                _store_clips(test_path, cfg.driving_frames),
+                                                cfg.driving_train_clips, cfg.seed)
+        labels = test.flags.max(1)
+        return OODSet("driving", normal, test.video, labels, test.flags,
                       f"fit on {len(normal)} event-free {cfg.driving_frames}-frame clips of {train_path}; test "
-                      f"{len(test)} clips of {test_path}, {int(labels.sum())} with a collision or near-miss")
+                      f"{len(labels)} clips of {test_path}, {int(labels.sum())} with a collision or near-miss; "
+                      f"{left_out}", test.kinds)
     from sciffusion.domains.video.datasets.driving import DrivingConfig, check_driving_installed, generate_driving
 
     check_driving_installed()
 
-    def episodes(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def episodes(seed: int) -> DrivingClips:
         video, labels = generate_driving(DrivingConfig(episodes=cfg.driving_episodes, size=64, seed=seed,
                                                        clip_frames=cfg.driving_frames, clips_per_episode=4))
-        frames = np.zeros(video.shape[:2], np.int64)
-        for name in DRIVING_ANOMALIES:
-            frames |= np.asarray(labels[name]).astype(np.int64)
-        return video, frames
+        return cut_driving_clips(video, labels, cfg.driving_frames, labels["episode"], labels["start_frame"])
 
-    train, train_frames = episodes(cfg.seed)
-    test, frame_labels = episodes(cfg.seed + 100_000)
-    normal = train[train_frames.max(1) == 0]
-    labels = frame_labels.max(1)
-    return OODSet("driving", normal, test, labels, frame_labels,
+    normal, test, left_out = _driving_split(episodes(cfg.seed), episodes(cfg.seed + 100_000), 10 ** 9, cfg.seed)
+    labels = test.flags.max(1)
+    return OODSet("driving", normal, test.video, labels, test.flags,
                   f"fit on {len(normal)} event-free clips of {cfg.driving_episodes} episodes; test "
-                  f"{len(test)} clips of {cfg.driving_episodes} other episodes, {int(labels.sum())} with a "
-                  f"collision or near-miss")
+                  f"{len(labels)} clips of {cfg.driving_episodes} other episodes, {int(labels.sum())} with a "
+                  f"collision or near-miss; {left_out}", test.kinds)
 
 
 def model_inputs(pixels: np.ndarray) -> np.ndarray:
@@ -267,13 +334,13 @@ def _pyod_detector(name: str, seed: int):
 
 def _row(data: OODSet, method: str, scores: np.ndarray, nfe: int, fit_seconds: float,
          score_seconds: float) -> dict[str, Any]:
-    from sciffusion.common.anomaly.metrics import detection_metrics
+    from sciffusion.common.anomaly.metrics import auroc_by_kind, detection_metrics
 
     m = detection_metrics(scores, data.labels)
     return {"dataset": data.name, "method": method, "auroc": m.auroc, "aupr_in": m.aupr_in, "aupr_out": m.aupr_out,
             "fpr_at_95_tpr": m.fpr_at_95_tpr, "f1_max": m.f1_max, "nfe_per_input": nfe,
             "fit_seconds": round(fit_seconds, 2), "seconds_per_1000_inputs": round(1000 * score_seconds / len(scores), 3),
-            "frame_auroc": None}
+            "frame_auroc": None, "kind_auroc": auroc_by_kind(scores, data.labels, data.kind_of_each())}
 
 
 def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
@@ -344,6 +411,19 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join([head, *body])
 
 
+def format_kind_table(rows: list[dict[str, Any]]) -> str:
+    """A markdown table per set: AUROC of the normal test inputs against each kind of anomaly, per method."""
+    parts = []
+    for name in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == name]
+        kinds = list(mine[0]["kind_auroc"])
+        parts.append(f"**{name}**\n\n| method | all | " + " | ".join(kinds) + " |\n|---|---|"
+                     + "---|" * len(kinds) + "\n" + "\n".join(
+                         f"| {r['method']} | {r['auroc']:.4f} | " + " | ".join(f"{r['kind_auroc'][k]:.4f}" for k in kinds)
+                         + " |" for r in mine))
+    return "\n\n".join(parts)
+
+
 def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progress: bool = False) -> list[dict]:
     """Every set of ``cfg``: ours and each PyOD detector; writes the files (module docstring)."""
     import pandas as pd
@@ -353,25 +433,32 @@ def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progr
     from sciffusion.pipelines.ood.plots import save_roc
 
     refuse_existing(Path(cfg.out), cfg.overwrite, "output folder")
-    rows, curves, protocols = [], {}, {}
+    rows, curves, protocols, per_input = [], {}, {}, {}
     for name in cfg.datasets:
         data = SET_BUILDERS[name](cfg)
         protocols[name] = data.protocol
         log(f"{name}: {data.protocol}")
         curves[name] = {}
+        per_input[name] = pd.DataFrame({"id": np.arange(len(data.labels)), "label": data.labels,
+                                        "kind": data.kind_of_each()})
         for method in ("ours", *cfg.pyod):
             row, scores = run_ours(data, cfg, progress) if method == "ours" else run_pyod(data, method, cfg)
             rows.append(row)
+            per_input[name][row["method"]] = scores
             fpr, tpr, _ = roc_curve(scores, data.labels)
             curves[name][row["method"]] = (fpr, tpr, row["auroc"])
             log(f"  {row['method']:24s} AUROC {row['auroc']:.4f}  NFE {row['nfe_per_input']}  "
                 f"{row['seconds_per_1000_inputs']:.2f} s/1000  (fit {row['fit_seconds']:.1f} s)")
+            log("    per kind: " + ", ".join(f"{k} {v:.4f}" for k, v in row["kind_auroc"].items()))
             if row.get("feature_auroc"):
                 log("    per feature: " + ", ".join(f"{k} {v:.4f}" for k, v in row["feature_auroc"].items()))
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
         pd.DataFrame(rows).to_csv(tmp / "results.csv", index=False)
         (tmp / "results.md").write_text(format_table(rows) + "\n")
+        (tmp / "results_by_kind.md").write_text(format_kind_table(rows) + "\n")
+        for name, table in per_input.items():
+            table.to_csv(tmp / f"scores_{name}.csv", index=False)
         (tmp / "results.json").write_text(json.dumps({"rows": rows, "protocols": protocols}, indent=2) + "\n")
         (tmp / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
         for name, lines in curves.items():
@@ -379,5 +466,6 @@ def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progr
     return rows
 
 
-__all__ = ["DATASETS", "OODBenchConfig", "OODSet", "PYOD_METHODS", "break_motion", "format_table", "mnist_set",
+__all__ = ["DATASETS", "DrivingClips", "OODBenchConfig", "OODSet", "PYOD_METHODS", "break_motion", "cut_driving_clips",
+           "format_kind_table", "format_table", "mnist_set",
            "pyod_inputs", "run_ood_bench", "smmnist_set"]

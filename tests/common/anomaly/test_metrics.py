@@ -71,3 +71,15 @@ def test_dense_and_summary_and_errors():
         auroc([0.1, 0.2, 0.3], [0, 1])
     with pytest.raises(ValueError, match="shapes differ"):
         dense_auroc(np.zeros((2, 3)), np.zeros((2, 4)))
+
+
+def test_auroc_by_kind_separates_the_kinds():
+    from sciffusion.common.anomaly.metrics import auroc_by_kind
+
+    scores = np.array([0.0, 1.0, 2.0, 10.0, 11.0, 0.5])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    kinds = np.array(["x", "x", "x", "loud", "loud", "quiet"])  # names of normals are ignored
+    out = auroc_by_kind(scores, labels, kinds)
+    assert out == {"loud": 1.0, "quiet": pytest.approx(1 / 3)}
+    with pytest.raises(ValueError, match="one per input"):
+        auroc_by_kind(scores, labels, kinds[:3])

@@ -64,6 +64,16 @@ def test_tiny_run_writes_the_table(tmp_path):
     saved = json.loads((tmp_path / "b" / "results.json").read_text())
     assert saved["rows"][1]["auroc"] == rows[1]["auroc"] and "teleport" in saved["protocols"]["smmnist"]
     assert (tmp_path / "b" / "roc_smmnist.png").is_file() and "| smmnist | pyod KNN |" in (tmp_path / "b" / "results.md").read_text()
+    import pandas as pd
+
+    per_input = pd.read_csv(tmp_path / "b" / "scores_smmnist.csv")
+    assert per_input.columns.tolist() == ["id", "label", "kind", "diffusion (features)", "pyod KNN", "pyod ECOD"]
+    assert per_input["label"].sum() == 6 and set(per_input["kind"]) == {"normal", "teleport", "freeze", "reverse"}
+    from sciffusion.common.anomaly.metrics import auroc
+
+    assert auroc(per_input["pyod KNN"], per_input["label"]) == pytest.approx(rows[1]["auroc"])
+    assert sorted(rows[1]["kind_auroc"]) == ["freeze", "reverse", "teleport"]
+    assert "| pyod ECOD |" in (tmp_path / "b" / "results_by_kind.md").read_text()
 
 
 def test_auto_score_gives_clip_sets_the_predictive_score(tmp_path):
@@ -123,6 +133,27 @@ def test_driving_stores_are_cut_into_clips_with_their_labels(tmp_path):
     assert data.test.shape == (6, 10, 8, 8, 3) and np.array_equal(data.test[3], video[1, 10:])
     assert data.labels.tolist() == [0, 0, 0, 1, 0, 0]  # the near-miss window; cut-ins are normal traffic
     assert data.frame_labels[3].tolist() == [0, 0, 1] + [0] * 7
-    assert len(data.train) == 4  # 5 event-free train clips, capped at 4
+    assert len(data.train) == 4  # 4 event-free train clips (the one after the collision is left out), cap 4
+    assert data.kinds.tolist() == ["normal"] * 3 + ["near_miss"] + ["normal"] * 2
+    assert "left out: 1 train, 0 test" in data.protocol
     with pytest.raises(ValueError, match="must differ"):
         OODBenchConfig(out=tmp_path / "o", datasets=("driving",), driving_stores=(train, train))
+
+
+def test_clips_after_a_collision_in_their_episode_are_neither_normal_nor_tested():
+    from sciffusion.pipelines.bench.ood import cut_driving_clips
+
+    video = np.zeros((3, 20, 2, 2, 3), np.uint8)
+    labels = {name: np.zeros((3, 20), np.uint8) for name in ("ego_collision", "other_collision", "near_miss")}
+    labels["other_collision"][0, 15] = 1  # episode 0, frame 15
+    labels["near_miss"][1, 4] = 1  # episode 0, frame 24: after the collision, still an anomaly
+    clips = cut_driving_clips(video, labels, 10, episode=np.array([0, 0, 1]), start_frame=np.array([0, 20, 0]))
+    assert clips.kinds.tolist() == ["normal", "other_collision", "near_miss", "normal", "normal", "normal"]
+    assert clips.after_collision.tolist() == [False, False, True, True, False, False]
+    assert clips.normal_traffic().tolist() == [True, False, False, False, True, True]
+    assert clips.evaluable().tolist() == [True, True, True, False, True, True]
+    alone = cut_driving_clips(video, labels, 10)  # no episodes: each stored clip is its own
+    assert not alone.after_collision.any()  # the collision's own clip holds it; nothing comes after
+    assert alone.normal_traffic().tolist() == [True, False, False, True, True, True]
+    with pytest.raises(ValueError, match="clips of 20 frames, --driving-frames needs 30"):
+        cut_driving_clips(video, labels, 30)
