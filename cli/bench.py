@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import SCORE_HELP, seed_list, seed_option
+from sciffusion.cli.options import DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, seed_list, seed_option
 
 app = typer.Typer(
     help="Benchmarks against peer libraries, baselines and closed forms: samplers, likelihood, inpainting, "
@@ -314,8 +314,8 @@ def _store_pair(value: Optional[str]) -> Optional[tuple[Path, Path]]:
 @app.command("ood")
 @user_errors_exit
 def ood(
-    out: Path = typer.Option(..., "--out", help="Output folder (results.csv, results.md, results.json, roc_<set>.png, "
-                                                "config.json)."),
+    out: Path = typer.Option(..., "--out", help="Output folder (results.csv, results.md, results.json, "
+                                                "results_by_kind.md, scores_<set>.csv, roc_<set>.png, config.json)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
     datasets: str = typer.Option("mnist", "--datasets", help="Comma list of: mnist, smmnist, driving (driving needs "
                                                              "the 'driving' extra)."),
@@ -325,10 +325,11 @@ def ood(
     levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels (NFE = levels; predictive: levels x windows); default 2 for features, 1 for predictive, 10 otherwise."),
     sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units; default by score (see sciffusion ood fit --help)."),
     sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default by score."),
-    density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features and predictive, gmm otherwise."),
+    density: Optional[str] = typer.Option(None, "--density", help=DENSITY_HELP),
     context_frames: int = typer.Option(3, "--context-frames", help="predictive (clip sets): frames given to the context denoiser."),
     target_frames: int = typer.Option(1, "--target-frames", help="predictive (clip sets): frames it predicts per window."),
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
+    positions: Optional[bool] = typer.Option(None, "--positions/--no-positions", help=POSITIONS_HELP),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width of our detector (multiple of 8)."),
     pyod: str = typer.Option("IForest,KNN,ECOD,PCA,LOF,AutoEncoder", "--pyod", help="PyOD detectors to run."),
     mnist_train: int = typer.Option(4000, "--mnist-train", help="MNIST: at most this many normal (0-4) digits to fit on."),
@@ -353,14 +354,15 @@ def ood(
     cfg = OODBenchConfig(out=out, overwrite=overwrite, datasets=_names(datasets, "--datasets"), minutes=minutes,
                          max_steps=max_steps, score=score, levels=levels, density=density, patch_bank=patch_bank,
                          sigma_min=sigma_min, sigma_max=sigma_max, context_frames=context_frames,
-                         target_frames=target_frames,
+                         target_frames=target_frames, positions=positions,
                          base_channels=base_channels, pyod=_names(pyod, "--pyod"), mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,
                          driving_episodes=driving_episodes, seed=seed, detector=detector,
                          driving_stores=_store_pair(driving_stores), driving_train_clips=driving_train_clips)
     rows = run_ood_bench(cfg, log=typer.echo, progress=True)
     typer.echo(format_table(rows))
-    typer.echo(f"wrote {out}/results.csv, results.md, results.json and the ROC plots")
+    typer.echo(f"wrote {out}/results.csv, results.md, results_by_kind.md, results.json, the per-input scores and "
+               f"the ROC plots")
 
 
 @app.command("video-events")

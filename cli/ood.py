@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import SCORE_HELP, seed_option
+from sciffusion.cli.options import DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, seed_option
 
 app = typer.Typer(help="Anomaly / out-of-distribution detection with diffusion models: fit on normal data, "
                        "score, evaluate.", no_args_is_help=True)
@@ -70,8 +70,9 @@ def fit(
     levels: Optional[int] = typer.Option(None, "--levels", help="Noise levels (NFE = levels; predictive: levels x windows); default 2 for features, 1 for predictive, 10 otherwise."),
     sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units ([-1, 1] pixels); default 0.3 for features, 2 for predictive, 0.01 otherwise."),
     sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default 0.6 for features, 8 for predictive (unused at 1 level), 1 otherwise."),
-    density: Optional[str] = typer.Option(None, "--density", help="Density on the z-scored features: gmm | kde | knn | mean; default mean for features and predictive, gmm otherwise."),
+    density: Optional[str] = typer.Option(None, "--density", help=DENSITY_HELP),
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
+    positions: Optional[bool] = typer.Option(None, "--positions/--no-positions", help=POSITIONS_HELP),
     context_frames: int = typer.Option(3, "--context-frames", help="predictive (clips): frames given to the context denoiser."),
     target_frames: int = typer.Option(1, "--target-frames", help="predictive (clips): frames it predicts per window."),
     threshold: str = typer.Option("quantile", "--threshold", help="quantile | f1 (needs --val-data) | manual."),
@@ -93,7 +94,7 @@ def fit(
     def settings(kind: str):
         return detector_config(kind, levels, sigma_min, sigma_max, density, threshold, contamination,
                                manual_threshold, minutes, max_steps, batch_size, holdout, seed, patch_bank,
-                               context_frames, target_frames)
+                               context_frames, target_frames, positions)
 
     auto = score == AUTO_SCORE
     cfg = OODFitConfig(data=data, out=out, model=model, base_channels=base_channels, val_data=val_data,

@@ -1,6 +1,7 @@
 """Density models on z-scored feature vectors ``z [N, F]`` (float64 numpy), each turned into an anomaly
 score (higher = less likely under the normal data): a diagonal Gaussian mixture, a Gaussian kernel
-density estimate and the mean k-nearest-neighbour distance.
+density estimate and the mean k-nearest-neighbour distance; or no density, the mean or the largest of
+the z-scores.
 
 Each model is a plain frozen dataclass of arrays, so it saves as lists (:meth:`to_dict`) and loads back
 exactly (:func:`density_from_dict`). ``score(z)`` scores new points; ``score_reference()`` scores the
@@ -15,8 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy.special import logsumexp
 
-DensityKind = Literal["mean", "gmm", "kde", "knn"]
-DENSITY_KINDS: tuple[str, ...] = ("mean", "gmm", "kde", "knn")
+DensityKind = Literal["mean", "max", "gmm", "kde", "knn"]
+DENSITY_KINDS: tuple[str, ...] = ("mean", "max", "gmm", "kde", "knn")
 
 
 def _pairwise_sq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -36,6 +37,21 @@ class MeanZ:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "mean"}
+
+
+@dataclass(frozen=True)
+class MaxZ:
+    """No density: the largest z-scored feature (the feature that departs most from normal decides; for
+    features that each see a different kind of anomaly, where a mean would dilute the one that sees it)."""
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        return z.max(1)
+
+    def score_reference(self, z: np.ndarray) -> np.ndarray:
+        return self.score(z)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "max"}
 
 
 @dataclass(frozen=True)
@@ -154,6 +170,8 @@ def fit_density(kind: DensityKind, z: np.ndarray, *, components: int = 4, neighb
     """Fit the density ``kind`` on z-scored normal features ``z [N, F]``."""
     if kind == "mean":
         return MeanZ()
+    if kind == "max":
+        return MaxZ()
     if kind == "gmm":
         return DiagonalGMM.fit(z, components, seed)
     if kind == "kde":
@@ -168,6 +186,8 @@ def density_from_dict(d: dict[str, Any]) -> Density:
     kind = d.get("kind")
     if kind == "mean":
         return MeanZ()
+    if kind == "max":
+        return MaxZ()
     if kind == "gmm":
         return DiagonalGMM(np.asarray(d["weights"]), np.asarray(d["means"]), np.asarray(d["variances"]))
     if kind == "kde":
@@ -177,5 +197,5 @@ def density_from_dict(d: dict[str, Any]) -> Density:
     raise ValueError(f"density: unknown saved kind {kind!r}")
 
 
-__all__ = ["DENSITY_KINDS", "Density", "DensityKind", "DiagonalGMM", "GaussianKDE", "KNNDistance", "MeanZ",
+__all__ = ["DENSITY_KINDS", "Density", "DensityKind", "DiagonalGMM", "GaussianKDE", "KNNDistance", "MaxZ", "MeanZ",
            "density_from_dict", "fit_density"]

@@ -26,7 +26,7 @@ from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig
 from sciffusion.common.anomaly.embedding import FeatureBank
 from sciffusion.common.anomaly.features import AnomalyScores, cat_batches
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
-from sciffusion.common.anomaly.score_config import ScoreConfig, compute_scores, patch_bank_for
+from sciffusion.common.anomaly.score_config import ScoreConfig, compute_scores, patch_bank_for, positions_for
 from sciffusion.common.anomaly.training import FitReport, train_denoiser
 from sciffusion.common.training.config import TrainConfig
 
@@ -169,14 +169,16 @@ class DiffusionAnomalyDetector:
     def _build_bank(self, train_x: Tensor) -> Optional[FeatureBank]:
         """The ``features`` score's memory banks of the training inputs (None for the other kinds)."""
         from sciffusion.common.anomaly.embedding import build_bank
-        from sciffusion.common.anomaly.networks import feature_layer
+        from sciffusion.common.anomaly.networks import feature_layer, shallow_layer
 
         score = self.config.score
         if score.kind != "features":
             return None
-        return build_bank(self.denoiser(), feature_layer(self.module_.ema.shadow), train_x,
+        net = self.module_.ema.shadow
+        return build_bank(self.denoiser(), feature_layer(net), train_x,
                           score.feature_sigmas(), self.config.score_batch_size, score.bank_size,
-                          patch_bank_for(score, tuple(train_x.shape[1:])), self.config.seed)
+                          patch_bank_for(score, tuple(train_x.shape[1:])), self.config.seed,
+                          shallow=shallow_layer(net) if positions_for(score, tuple(train_x.shape[1:])) else None)
 
     # ---- scoring -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -203,18 +205,18 @@ class DiffusionAnomalyDetector:
                              f"{list(self.net_config_.sample_shape)}")
         denoise, device = self.denoiser(), self.module_.device
         g = torch.Generator().manual_seed(self.config.score.seed)
-        layer = None
+        layer = shallow = None
         if self.config.score.kind == "features":
-            from sciffusion.common.anomaly.networks import feature_layer
+            from sciffusion.common.anomaly.networks import feature_layer, shallow_layer
 
-            layer = feature_layer(self.module_.ema.shadow)
+            layer, shallow = feature_layer(self.module_.ema.shadow), shallow_layer(self.module_.ema.shadow)
         parts = []
         module = self.module_
         context_denoise = (lambda xt, sigma, context: module.denoise(xt, sigma, context, use_ema=True)) \
             if self.config.score.kind == "predictive" else None
         for chunk in torch.split(x, self.config.score_batch_size):
             s = compute_scores(denoise, chunk.to(device), self.config.score, generator=g, layer=layer,
-                               bank=getattr(self, "bank_", None), context_denoise=context_denoise)
+                               bank=getattr(self, "bank_", None), context_denoise=context_denoise, shallow=shallow)
             parts.append(AnomalyScores(s.features.cpu(), s.names, s.score.cpu(), s.nfe,
                                        None if s.map is None else s.map.float().cpu()))
             if on_batch is not None:

@@ -23,6 +23,11 @@ channel-averaged: where the denoiser would change the input. Not the nearest-pat
 U-Net's bottleneck follows a global self-attention layer, so a defect moves every position and the
 most-moved one need not be where the defect is (a 4×4 defect on 16×16 images peaked in a corner; the
 residual peaked inside the defect).
+
+With a ``shallow`` layer (:func:`~sciffusion.common.anomaly.networks.shallow_layer`), the same calls
+also read the first encoder level's map for per-position Gaussians
+(:mod:`~sciffusion.common.anomaly.positional`, PaDiM-style), kept in the bank as ``positions``: the
+feature of level l is the largest Mahalanobis distance over positions.
 """
 from __future__ import annotations
 
@@ -34,6 +39,8 @@ import torch
 from torch import Tensor, nn
 
 from sciffusion.common.anomaly.features import AnomalyScores, dense
+from sciffusion.common.anomaly.positional import (PositionGaussians, PositionStatistics, mahalanobis_map,
+                                                  pooled_positions)
 from sciffusion.common.denoisers import DenoiseFn
 
 
@@ -52,13 +59,16 @@ def capture_output(module: nn.Module) -> Iterator[dict[str, Tensor]]:
 class FeatureBank:
     """Embeddings of normal inputs: ``inputs [N, L, F]`` (one unit vector per input and level) and
     ``patches [M, L, C]`` (unit patch vectors, module docstring; None when the layer has no feature map
-    or the detector keeps no patches), both float16 on the CPU."""
+    or the detector keeps no patches), both float16 on the CPU; ``positions``: the per-position
+    Gaussians of the shallow layer (None: not kept)."""
 
     inputs: Tensor
     patches: Optional[Tensor] = None
+    positions: Optional[PositionGaussians] = None
 
-    def to_dict(self) -> dict[str, Optional[Tensor]]:
-        return {"inputs": self.inputs, "patches": self.patches}
+    def to_dict(self) -> dict[str, Any]:
+        return {"inputs": self.inputs, "patches": self.patches,
+                "positions": None if self.positions is None else self.positions.to_dict()}
 
     @classmethod
     def from_saved(cls, saved: Any) -> Optional["FeatureBank"]:
@@ -67,7 +77,7 @@ class FeatureBank:
             return saved
         if isinstance(saved, Tensor):
             return cls(saved)
-        return cls(saved["inputs"], saved.get("patches"))
+        return cls(saved["inputs"], saved.get("patches"), PositionGaussians.from_saved(saved.get("positions")))
 
 
 def patch_embeddings(feature_map: Tensor) -> Optional[Tensor]:
@@ -84,29 +94,54 @@ def patch_embeddings(feature_map: Tensor) -> Optional[Tensor]:
 
 
 @torch.no_grad()
+@dataclass(frozen=True)
+class Embedding:
+    """What :func:`embed` reads from one batch ``x [B, ...]`` at L levels: ``inputs [B, L, F]`` (unit
+    vectors), ``patches [B, L, P, C]`` (None unless asked for and the layer gives a map), ``residual``
+    (shape of x, summed over levels) and ``positions [B, L, D, P]`` (the shallow layer's pooled map; None
+    without a shallow layer)."""
+
+    inputs: Tensor
+    patches: Optional[Tensor]
+    residual: Tensor
+    positions: Optional[Tensor] = None
+
+
 def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
-          with_patches: bool = False) -> tuple[Tensor, Optional[Tensor], Tensor]:
+          with_patches: bool = False, shallow: Optional[nn.Module] = None) -> Embedding:
     """Unit-norm embeddings ``[B, L, F]`` of clean inputs ``x [B, ...]`` at levels ``sigmas [L]`` (the
     output of ``layer`` while ``denoise(x, σ_l)`` runs, flattened), with ``with_patches`` its patch
     embeddings ``[B, L, P, C]`` (:func:`patch_embeddings`; None when the output is no feature map),
-    and the residual map (module docstring) summed over levels, shape of x."""
+    the residual map (module docstring) summed over levels, shape of x, and with ``shallow`` that
+    layer's output pooled to positions (:func:`~sciffusion.common.anomaly.positional.pooled_positions`)."""
     if x.dim() < 2 or len(x) == 0:
         raise ValueError(f"x: need shape [B, ...] with B >= 1, got {tuple(x.shape)}")
     if sigmas.dim() != 1 or len(sigmas) == 0 or (sigmas <= 0).any():
         raise ValueError("sigmas: need a non-empty 1-D tensor of noise levels > 0")
-    levels, patches, residual = [], [], torch.zeros_like(x)
-    with capture_output(layer) as captured:
+    levels, patches, positions, residual = [], [], [], torch.zeros_like(x)
+    with capture_output(layer) as captured, _maybe_capture(shallow) as early:
         for sigma in sigmas:
             s = sigma.to(x.dtype).to(x.device).expand(len(x))
             denoised = denoise(x, s)
-            if "out" not in captured:
+            if "out" not in captured or (shallow is not None and "out" not in early):
                 raise ValueError("feature layer: the network never ran it")
             out = captured.pop("out")
             levels.append(nn.functional.normalize(out.reshape(len(x), -1).float(), dim=1))
             patches.append(patch_embeddings(out) if with_patches else None)
+            if shallow is not None:
+                positions.append(pooled_positions(early.pop("out")))
             residual += ((denoised - x) / float(sigma)) ** 2
     patch = None if any(p is None for p in patches) else torch.stack(patches, 1)
-    return torch.stack(levels, 1), patch, residual
+    return Embedding(torch.stack(levels, 1), patch, residual, torch.stack(positions, 1) if positions else None)
+
+
+@contextmanager
+def _maybe_capture(module: Optional[nn.Module]) -> Iterator[dict[str, Tensor]]:
+    if module is None:
+        yield {}
+    else:
+        with capture_output(module) as captured:
+            yield captured
 
 
 def knn_distances(queries: Tensor, bank: Tensor, k: int, chunk: int = 1024) -> Tensor:
@@ -140,41 +175,54 @@ def patch_distances(queries: Tensor, bank: Tensor, top: int, chunk: int = 1024) 
 
 
 def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, bank: FeatureBank,
-                k: int = 5, patch_top: int = 4) -> AnomalyScores:
+                k: int = 5, patch_top: int = 4, shallow: Optional[nn.Module] = None) -> AnomalyScores:
     """Feature-bank scores of ``x [B, ...]`` (module docstring): features ``[B, L]`` (kNN distance per
-    level), then, when the bank has patches, ``[B, L]`` more (:func:`patch_distances`); scalar = the
-    mean of all; NFE = L; map = mean residual map over levels."""
-    emb, patches, residual = embed(denoise, layer, x, sigmas, with_patches=bank.patches is not None)
-    parts = [knn_distances(emb, bank.inputs, k)]
+    level), then, when the bank has patches, ``[B, L]`` more (:func:`patch_distances`), then, when it
+    has position Gaussians (read from the ``shallow`` layer), ``[B, L]`` more (the largest Mahalanobis
+    distance over positions); scalar = the mean of all; NFE = L; map = mean residual map over levels."""
+    if bank.positions is not None and shallow is None:
+        raise ValueError("position statistics: the bank has them, but no shallow layer was given")
+    e = embed(denoise, layer, x, sigmas, with_patches=bank.patches is not None,
+              shallow=shallow if bank.positions is not None else None)
+    parts = [knn_distances(e.inputs, bank.inputs, k)]
     names = [f"knn_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
     if bank.patches is not None:
-        if patches is None:
+        if e.patches is None:
             raise ValueError("patch bank: the feature layer gives no feature map for these inputs")
-        parts.append(patch_distances(patches, bank.patches, patch_top))
+        parts.append(patch_distances(e.patches, bank.patches, patch_top))
         names += [f"patch_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
+    if bank.positions is not None:
+        parts.append(mahalanobis_map(e.positions, bank.positions).amax(2))
+        names += [f"pos_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
     features = torch.cat(parts, 1)
-    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense(residual / len(sigmas)))
+    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense(e.residual / len(sigmas)))
 
 
 def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, batch_size: int = 128,
-               size: Optional[int] = None, patch_size: int = 0, seed: int = 0) -> FeatureBank:
+               size: Optional[int] = None, patch_size: int = 0, seed: int = 0,
+               shallow: Optional[nn.Module] = None) -> FeatureBank:
     """The memory bank of normal inputs ``x [N, ...]``: at most ``size`` of them (a seeded random
     subset) when given, and, with ``patch_size`` > 0 and a feature map, about ``patch_size`` of their
-    patches (each batch gives its share, a seeded random draw of its positions)."""
+    patches (each batch gives its share, a seeded random draw of its positions); with a ``shallow``
+    layer, the per-position Gaussians of the same inputs."""
     g = torch.Generator().manual_seed(seed)
     if size is not None and len(x) > size:
         x = x[torch.randperm(len(x), generator=g)[:size]]
     device = next(layer.parameters()).device if any(True for _ in layer.parameters()) else x.device
-    inputs, patches = [], []
+    inputs, patches, stats = [], [], PositionStatistics()
     for chunk in torch.split(x, batch_size):
-        emb, patch, _ = embed(denoise, layer, chunk.to(device), sigmas, with_patches=patch_size > 0)
-        inputs.append(emb.half().cpu())
-        if patch is not None:
+        e = embed(denoise, layer, chunk.to(device), sigmas, with_patches=patch_size > 0, shallow=shallow)
+        inputs.append(e.inputs.half().cpu())
+        if e.patches is not None:
+            patch = e.patches
             flat = patch.transpose(1, 2).reshape(-1, patch.shape[1], patch.shape[3])  # [b·P, L, C]
             share = max(1, -(-patch_size * len(chunk) // len(x)))
             patches.append(flat[torch.randperm(len(flat), generator=g)[:share]].half().cpu())
-    return FeatureBank(torch.cat(inputs), torch.cat(patches) if patches else None)
+        if e.positions is not None:
+            stats.add(e.positions.cpu())
+    return FeatureBank(torch.cat(inputs), torch.cat(patches) if patches else None,
+                       stats.finish() if shallow is not None else None)
 
 
-__all__ = ["FeatureBank", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances", "patch_distances",
+__all__ = ["Embedding", "FeatureBank", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances", "patch_distances",
            "patch_embeddings"]

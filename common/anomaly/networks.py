@@ -171,4 +171,18 @@ def feature_layer(net: nn.Module) -> nn.Module:
     raise ValueError(f"score 'features': no known feature layer in a {type(net).__name__}")
 
 
-__all__ = ["ContextStack", "DenoiserNetConfig", "FrameStack", "ResidualMLP", "feature_layer"]
+def shallow_layer(net: nn.Module) -> Optional[nn.Module]:
+    """The layer whose output the ``features`` score's per-position statistics read
+    (:mod:`~sciffusion.common.anomaly.positional`): the last block of the U-Net's first encoder level
+    (full resolution, base channels; also inside :class:`FrameStack` and :class:`ContextStack`), or a
+    network's own ``shallow_layer()`` method; None for networks without a spatial map (the MLP)."""
+    if hasattr(net, "shallow_layer"):
+        return net.shallow_layer()
+    if isinstance(net, (FrameStack, ContextStack)):
+        return shallow_layer(net.net)
+    if isinstance(net, UNet2D):
+        return net.down[net.config.num_res_blocks - 1][1]
+    return None
+
+
+__all__ = ["ContextStack", "DenoiserNetConfig", "FrameStack", "ResidualMLP", "feature_layer", "shallow_layer"]

@@ -69,6 +69,7 @@ class OODBenchConfig:
     sigma_max: Optional[float] = None
     density: Optional[str] = None
     patch_bank: Optional[int] = None
+    positions: Optional[bool] = None
     context_frames: int = 3
     target_frames: int = 1
     base_channels: int = 32
@@ -363,7 +364,8 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
                                                               max_steps=cfg.max_steps, batch_size=cfg.batch_size,
                                                               seed=cfg.seed, patch_bank=cfg.patch_bank,
                                                               context_frames=cfg.context_frames,
-                                                              target_frames=cfg.target_frames))
+                                                              target_frames=cfg.target_frames,
+                                                              positions=cfg.positions))
         det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels),
                 progress=progress)
     fit_seconds = time.monotonic() - start

@@ -10,7 +10,7 @@ from torch import nn
 from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, DiffusionAnomalyDetector, ScoreConfig
 from sciffusion.common.anomaly.embedding import (FeatureBank, build_bank, capture_output, embed, feature_knn,
                                                  knn_distances, patch_distances, patch_embeddings)
-from sciffusion.common.anomaly.networks import DenoiserNetConfig, FrameStack, ResidualMLP, feature_layer
+from sciffusion.common.anomaly.networks import DenoiserNetConfig, FrameStack, ResidualMLP, feature_layer, shallow_layer
 from sciffusion.common.anomaly.score_config import compute_scores, score_defaults
 from sciffusion.common.networks.unet2d import UNet2D, UNet2DConfig
 
@@ -41,8 +41,9 @@ def test_embeddings_are_unit_vectors_per_level_and_the_residual_map_is_exact():
     toy = Toy()
     x, sigmas = torch.randn(6, 3, dtype=torch.float64), torch.tensor([0.5, 2.0], dtype=torch.float64)
     toy.double()
-    emb, patches, residual = embed(toy, toy.layer, x, sigmas, with_patches=True)
-    assert patches is None  # a [B, F] layer output has no positions
+    e = embed(toy, toy.layer, x, sigmas, with_patches=True)
+    emb, residual = e.inputs, e.residual
+    assert e.patches is None and e.positions is None  # a [B, F] layer output has no positions
     assert emb.shape == (6, 2, 5) and torch.allclose(emb.norm(dim=2), torch.ones(6, 2, dtype=torch.float32))
     expected = sum(((0.5 * x - x) / s) ** 2 for s in (0.5, 2.0))
     assert torch.allclose(residual, expected)
@@ -83,8 +84,12 @@ def test_compute_scores_needs_the_layer_and_the_bank():
 def test_feature_layer_of_each_network():
     unet = UNet2D(UNet2DConfig(in_channels=2, base_channels=8, channel_mults=(1,), attention=(False,), groups=4))
     assert feature_layer(unet) is unet.mid[-1] and feature_layer(FrameStack(unet)) is unet.mid[-1]
+    assert shallow_layer(unet) is unet.down[1][1] and shallow_layer(FrameStack(unet)) is unet.down[1][1]
+    with capture_output(shallow_layer(unet)) as captured:  # full resolution, base channels
+        unet(torch.randn(1, 2, 8, 8), torch.zeros(1))
+    assert captured["out"].shape == (1, 8, 8, 8)
     mlp = ResidualMLP(3, 8, 1)
-    assert feature_layer(mlp) is mlp.features
+    assert feature_layer(mlp) is mlp.features and shallow_layer(mlp) is None
     with pytest.raises(ValueError, match="no known feature layer in a Linear"):
         feature_layer(nn.Linear(2, 2))
 
@@ -200,7 +205,7 @@ def test_detector_on_images_keeps_a_patch_bank_and_round_trips(tmp_path):
     det = DiffusionAnomalyDetector(config=cfg).fit(x, net_config=DenoiserNetConfig((1, 8, 8), base_channels=8, depth=2))
     assert det.bank_.patches is not None and det.bank_.patches.shape[1] == 1
     raw = det.score_samples(x[:4])
-    assert raw.names == ("knn_0_sigma=0.3", "patch_0_sigma=0.3") and raw.features.shape == (4, 2)
+    assert raw.names == ("knn_0_sigma=0.3", "patch_0_sigma=0.3") and raw.features.shape == (4, 2)  # no positions: images
     det.save(tmp_path / "d.pt")
     again = DiffusionAnomalyDetector.load(tmp_path / "d.pt")
     assert torch.equal(again.bank_.patches, det.bank_.patches)

@@ -1,0 +1,146 @@
+"""Per-position Gaussians (PaDiM-style): pooling, running statistics and Mahalanobis distances against
+closed forms, and a thing in the wrong place that only the position feature sees (negative controls)."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, DiffusionAnomalyDetector, ScoreConfig
+from sciffusion.common.anomaly.embedding import FeatureBank, build_bank, feature_knn
+from sciffusion.common.anomaly.networks import DenoiserNetConfig
+from sciffusion.common.anomaly.positional import (POSITION_REG, PositionGaussians, PositionStatistics,
+                                                  mahalanobis_map, pooled_positions)
+
+
+def test_pooling_halves_space_until_few_enough_positions():
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    out = pooled_positions(x, max_positions=16)
+    assert out.shape == (2, 3, 16)
+    assert torch.allclose(out, nn.functional.avg_pool2d(x, 2).flatten(2).float())
+    assert pooled_positions(x, max_positions=64).shape == (2, 3, 64)  # few enough: untouched
+    clips = pooled_positions(torch.randn(1, 2, 3, 8, 8), max_positions=48)  # frames are kept, space pooled
+    assert clips.shape == (1, 2, 48)
+    with pytest.raises(ValueError, match="feature map"):
+        pooled_positions(torch.randn(2, 3))
+
+
+def test_running_statistics_equal_the_batch_mean_and_the_regularised_inverse_covariance():
+    maps = torch.randn(40, 2, 3, 5, dtype=torch.float64) * torch.tensor([1.0, 3.0, 0.5])[None, None, :, None]
+    stats = PositionStatistics()
+    for chunk in torch.split(maps, 7):
+        stats.add(chunk)
+    g = stats.finish()
+    assert g.mean.shape == (2, 5, 3) and g.precision.shape == (2, 5, 3, 3)
+    for level in range(2):
+        values = maps[:, level].numpy()  # [N, D, P]
+        covs = [np.cov(values[:, :, p].T) for p in range(5)]
+        ridge = POSITION_REG * np.mean([np.diag(c).mean() for c in covs])
+        for p in range(5):
+            assert np.allclose(g.mean[level, p].numpy(), values[:, :, p].mean(0), atol=1e-6)
+            assert np.allclose(g.precision[level, p].numpy() @ (covs[p] + ridge * np.eye(3)), np.eye(3), atol=1e-4)
+    with pytest.raises(ValueError, match=">= 2 inputs"):
+        PositionStatistics().finish()
+    with pytest.raises(ValueError, match="batches differ"):
+        stats.add(torch.randn(2, 2, 3, 4))
+
+
+def test_mahalanobis_distances_in_closed_form_and_chi_square_on_average():
+    mean = torch.tensor([[[1.0, -1.0]]])  # L = 1, P = 1, D = 2
+    cov = torch.tensor([[4.0, 1.0], [1.0, 2.0]])
+    g = PositionGaussians(mean, torch.linalg.inv(cov)[None, None])
+    at_mean = mahalanobis_map(mean.permute(0, 2, 1)[None], g)
+    assert at_mean.shape == (1, 1, 1) and at_mean.abs().max() < 1e-6
+    delta = torch.tensor([1.0, 2.0])
+    point = (mean[0, 0] + delta).reshape(1, 1, 2, 1)
+    assert mahalanobis_map(point, g)[0, 0, 0] == pytest.approx(float(torch.sqrt(delta @ torch.linalg.inv(cov) @ delta)), rel=1e-5)
+    samples = torch.distributions.MultivariateNormal(mean[0, 0], cov).sample((20000,)).reshape(-1, 1, 2, 1)
+    assert (mahalanobis_map(samples, g) ** 2).mean() == pytest.approx(2.0, rel=0.03)  # E χ²_2 = 2
+    with pytest.raises(ValueError, match="expected"):
+        mahalanobis_map(torch.randn(3, 1, 3, 1), g)
+
+
+class ConvToy(nn.Module):
+    """D(x, σ) = x; feature layer and shallow layer: one fixed random 3x3 convolution."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x, sigma):
+        self.layer(x)
+        return x
+
+
+def _squares(n, rows, g):
+    """16x16 noise images, each with a bright 3x3 square at a random column in the given rows."""
+    x = 0.1 * torch.randn(n, 1, 16, 16, generator=g)
+    for i in range(n):
+        r = int(rows[torch.randint(len(rows), (1,), generator=g)])
+        c = int(torch.randint(1, 13, (1,), generator=g))
+        x[i, 0, r:r + 3, c:c + 3] += 1.0
+    return x
+
+
+def test_a_thing_in_the_wrong_place_is_seen_by_the_position_feature_only():
+    """Normal: the square in the top rows. Anomaly: the same square in the bottom rows. Each patch of an
+    anomaly exists among normal patches (the patch feature, a negative control, cannot separate them);
+    the square's place is what is new, which the per-position Gaussians see: complete separation."""
+    g = torch.Generator().manual_seed(5)
+    normal, held_out = _squares(200, [1, 2, 3], g), _squares(20, [1, 2, 3], g)
+    wrong_place = _squares(20, [11, 12], g)
+    toy, sigmas = ConvToy(), torch.tensor([0.3])
+    bank = build_bank(toy, toy.layer, normal, sigmas, batch_size=64, patch_size=4096, shallow=toy.layer)
+    assert bank.positions is not None and bank.positions.mean.shape == (1, 256, 4)
+    clean, broken = (feature_knn(toy, toy.layer, v, sigmas, bank, k=1, patch_top=2, shallow=toy.layer)
+                     for v in (held_out, wrong_place))
+    assert clean.names == ("knn_0_sigma=0.3", "patch_0_sigma=0.3", "pos_0_sigma=0.3")
+    assert broken.features[:, 2].min() > clean.features[:, 2].max()  # position: complete separation
+    assert broken.features[:, 1].min() < clean.features[:, 1].max()  # patches: overlap (negative control)
+    no_positions = FeatureBank(bank.inputs, bank.patches)
+    assert feature_knn(toy, toy.layer, held_out, sigmas, no_positions, k=1, patch_top=2).names[-1] == "patch_0_sigma=0.3"
+    with pytest.raises(ValueError, match="no shallow layer"):
+        feature_knn(toy, toy.layer, held_out, sigmas, bank)
+
+
+def test_an_image_detector_keeps_position_statistics_and_round_trips_them(tmp_path):
+    g = torch.Generator().manual_seed(6)
+    x = _squares(96, [1, 2, 3], g).numpy()
+    cfg = DetectorConfig(score=ScoreConfig(kind="features", levels=1, positions=True),
+                         calibration=CalibrationConfig(density="max"),
+                         minutes=1.0, max_steps=3, batch_size=32, holdout_fraction=0.25)
+    det = DiffusionAnomalyDetector(contamination=0.1, config=cfg).fit(x, net_config=DenoiserNetConfig(
+        (1, 16, 16), base_channels=8))
+    assert det.bank_.positions is not None and det.bank_.positions.mean.shape == (1, 256, 8)
+    raw = det.score_samples(x[:4])
+    assert raw.names[-1].startswith("pos_0") and raw.nfe == 1  # the same call reads both layers
+    det.save(tmp_path / "d.pt")
+    again = DiffusionAnomalyDetector.load(tmp_path / "d.pt")
+    assert np.allclose(again.decision_function(x[:8]), det.decision_function(x[:8]))
+    off = DiffusionAnomalyDetector(config=DetectorConfig(score=ScoreConfig(kind="features", levels=1),
+                                                         minutes=1.0, max_steps=2, batch_size=32))  # images: off
+    off.fit(x, net_config=DenoiserNetConfig((1, 16, 16), base_channels=8))
+    assert off.bank_.positions is None and not any(n.startswith("pos") for n in off.score_samples(x[:2]).names)
+
+
+def test_positions_by_input_kind_unless_set():
+    from sciffusion.common.anomaly.score_config import positions_for
+
+    auto = ScoreConfig(kind="features", levels=2)
+    assert positions_for(auto, (3, 8, 16, 16)) and not positions_for(auto, (1, 28, 28)) and not positions_for(auto, (5,))
+    assert positions_for(ScoreConfig(kind="features", levels=2, positions=True), (1, 28, 28))
+    assert not positions_for(ScoreConfig(kind="features", levels=2, positions=False), (3, 8, 16, 16))
+
+
+def test_a_clip_detector_keeps_positions_by_default_and_the_density_max_takes_the_largest_z():
+    from sciffusion.common.anomaly.densities import MaxZ, density_from_dict, fit_density
+
+    x = np.random.default_rng(7).uniform(-1, 1, size=(24, 1, 4, 8, 8)).astype(np.float32)
+    det = DiffusionAnomalyDetector(config=DetectorConfig(score=ScoreConfig(kind="features", levels=1), minutes=1.0,
+                                                         max_steps=2, batch_size=8))
+    det.fit(x, net_config=DenoiserNetConfig((1, 4, 8, 8), base_channels=8))
+    assert det.bank_.positions is not None and det.score_samples(x[:2]).names == ("knn_0_sigma=0.3", "pos_0_sigma=0.3")
+    z = np.array([[0.0, 2.0, -1.0], [3.0, -5.0, 1.0]])
+    density = fit_density("max", z)
+    assert isinstance(density, MaxZ) and density.score(z).tolist() == [2.0, 3.0]
+    assert isinstance(density_from_dict(density.to_dict()), MaxZ)
