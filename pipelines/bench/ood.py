@@ -19,10 +19,12 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
   few per 60 episodes), so ``driving_stores`` = (train, test) ``make-driving`` stores of different
   seeds may replace the simulation: their clips are cut into consecutive ``driving_frames``-frame
   clips; at most ``driving_train_clips`` event-free clips of the train store (a seeded draw) are
-  fitted on, every clip of the test store is scored. Event-free clips that start after a collision
-  earlier in their episode are left out of both sides (since session 8): the simulation runs on after a
-  crash, so they show a wreck or a stopped ego, which is neither normal traffic nor the labelled
-  event (in the 200-episode test store, 62 such clips against 61 anomalous ones).
+  fitted on, every clip of the test store is scored. Event-free clips that show a wreck are left out of
+  both sides (since session 8): the simulation runs on after a crash, so later frames show the wreck or
+  a stopped ego, which is neither normal traffic nor the labelled event (in the 200-episode test store
+  made before the ``crash_in_view`` label, 62 clips after a collision against 61 anomalous ones). A
+  wreck is the ``crash_in_view`` label in a frame of the clip; stores without that label count every
+  clip after a collision earlier in its episode.
 
 Ours: :class:`~sciffusion.common.anomaly.DiffusionAnomalyDetector` (``fit`` trains a U-Net through
 DiffusionModule for at most ``minutes``; with ``score`` = auto, clips get the ``predictive`` score and
@@ -203,29 +205,28 @@ def smmnist_set(cfg: OODBenchConfig) -> OODSet:
 class DrivingClips:
     """Driving clips cut to the bench's length: video uint8 ``[M, F, H, W, C]``, anomaly flags per frame
     int64 ``[M, F]``, the kind of each clip str ``[M]`` (the first of :data:`DRIVING_ANOMALIES` it holds,
-    else ``"normal"``), and ``after_collision`` bool ``[M]``: the clip starts after a collision earlier in
-    its episode."""
+    else ``"normal"``), and ``wreck`` bool ``[M]``: the clip may show a crashed vehicle (module docstring)."""
 
     video: np.ndarray
     flags: np.ndarray
     kinds: np.ndarray
-    after_collision: np.ndarray
+    wreck: np.ndarray
 
     def normal_traffic(self) -> np.ndarray:
-        """Event-free clips before any collision of their episode, bool ``[M]``."""
-        return (self.flags.max(1) == 0) & ~self.after_collision
+        """Event-free clips that show no wreck, bool ``[M]``."""
+        return (self.flags.max(1) == 0) & ~self.wreck
 
     def evaluable(self) -> np.ndarray:
         """Clips the test keeps: anomalous ones, and normal traffic (module docstring), bool ``[M]``."""
-        return (self.flags.max(1) == 1) | ~self.after_collision
+        return (self.flags.max(1) == 1) | ~self.wreck
 
 
 def cut_driving_clips(video: np.ndarray, labels: dict[str, np.ndarray], frames: int,
                       episode: Optional[np.ndarray] = None, start_frame: Optional[np.ndarray] = None) -> DrivingClips:
     """Stored clips ``video [n, t, H, W, C]`` with per-frame event labels ``[n, t]`` (the names of
-    :data:`DRIVING_ANOMALIES`, and ``ego_collision`` / ``other_collision`` as onsets), their
-    ``episode`` and ``start_frame`` [n] (None: each stored clip is its own episode from frame 0) →
-    consecutive ``frames``-frame clips (:class:`DrivingClips`)."""
+    :data:`DRIVING_ANOMALIES`, and ``ego_collision`` / ``other_collision`` as onsets; optional
+    ``crash_in_view``), their ``episode`` and ``start_frame`` [n] (None: each stored clip is its own
+    episode from frame 0) → consecutive ``frames``-frame clips (:class:`DrivingClips`)."""
     n, t = video.shape[:2]
     if t < frames:
         raise ValueError(f"clips of {t} frames, --driving-frames needs {frames}")
@@ -241,12 +242,15 @@ def cut_driving_clips(video: np.ndarray, labels: dict[str, np.ndarray], frames: 
     onset = np.where(collision.any(1), start + collision.argmax(1), never)
     first = {e: onset[episode == e].min() for e in np.unique(episode)}
     clip_start = start[:, None] + frames * np.arange(per)[None]
-    after = np.array([first[e] for e in episode])[:, None] < clip_start
+    if "crash_in_view" in labels:
+        wreck = np.asarray(labels["crash_in_view"]).reshape(n, t)[:, :per * frames].reshape(n, per, frames).any(2)
+    else:
+        wreck = np.array([first[e] for e in episode])[:, None] < clip_start
     kinds = np.full((n, per), "normal", dtype=object)
     for name in reversed(DRIVING_ANOMALIES):  # the first name in the tuple wins
         kinds[named[name].reshape(n, per, frames).max(2) == 1] = name
     return DrivingClips(video[:, :per * frames].reshape(n * per, frames, *video.shape[2:]),
-                        flags.reshape(n * per, frames), kinds.reshape(-1).astype(str), after.reshape(-1))
+                        flags.reshape(n * per, frames), kinds.reshape(-1).astype(str), wreck.reshape(-1))
 
 
 def _store_clips(path: Path, frames: int) -> DrivingClips:
@@ -260,8 +264,8 @@ def _store_clips(path: Path, frames: int) -> DrivingClips:
         raise ValueError(f"{path}: not a make-driving store (no labels/{missing[0]})")
     extra = {k: np.asarray(store.labels[k][...]) for k in ("episode", "start_frame") if k in store.labels}
     try:
-        return cut_driving_clips(np.asarray(store.video[...]),
-                                 {name: store.labels[name][...] for name in DRIVING_ANOMALIES}, frames,
+        names = DRIVING_ANOMALIES + (("crash_in_view",) if "crash_in_view" in store.labels else ())
+        return cut_driving_clips(np.asarray(store.video[...]), {name: store.labels[name][...] for name in names}, frames,
                                  extra.get("episode"), extra.get("start_frame"))
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
@@ -273,9 +277,9 @@ def _driving_split(train: DrivingClips, test: DrivingClips, cap: int, seed: int)
     if len(normal) > cap:
         normal = normal[np.sort(np.random.default_rng(seed).permutation(len(normal))[:cap])]
     keep = test.evaluable()
-    kept = DrivingClips(test.video[keep], test.flags[keep], test.kinds[keep], test.after_collision[keep])
+    kept = DrivingClips(test.video[keep], test.flags[keep], test.kinds[keep], test.wreck[keep])
     left_out = int((~train.normal_traffic() & (train.flags.max(1) == 0)).sum()), int((~keep).sum())
-    return normal, kept, f"post-collision clips left out: {left_out[0]} train, {left_out[1]} test"
+    return normal, kept, f"event-free clips with a wreck left out: {left_out[0]} train, {left_out[1]} test"
 
 
 def driving_set(cfg: OODBenchConfig) -> OODSet:

@@ -135,7 +135,7 @@ def test_driving_stores_are_cut_into_clips_with_their_labels(tmp_path):
     assert data.frame_labels[3].tolist() == [0, 0, 1] + [0] * 7
     assert len(data.train) == 4  # 4 event-free train clips (the one after the collision is left out), cap 4
     assert data.kinds.tolist() == ["normal"] * 3 + ["near_miss"] + ["normal"] * 2
-    assert "left out: 1 train, 0 test" in data.protocol
+    assert "wreck left out: 1 train, 0 test" in data.protocol
     with pytest.raises(ValueError, match="must differ"):
         OODBenchConfig(out=tmp_path / "o", datasets=("driving",), driving_stores=(train, train))
 
@@ -149,11 +149,17 @@ def test_clips_after_a_collision_in_their_episode_are_neither_normal_nor_tested(
     labels["near_miss"][1, 4] = 1  # episode 0, frame 24: after the collision, still an anomaly
     clips = cut_driving_clips(video, labels, 10, episode=np.array([0, 0, 1]), start_frame=np.array([0, 20, 0]))
     assert clips.kinds.tolist() == ["normal", "other_collision", "near_miss", "normal", "normal", "normal"]
-    assert clips.after_collision.tolist() == [False, False, True, True, False, False]
+    assert clips.wreck.tolist() == [False, False, True, True, False, False]
     assert clips.normal_traffic().tolist() == [True, False, False, False, True, True]
     assert clips.evaluable().tolist() == [True, True, True, False, True, True]
     alone = cut_driving_clips(video, labels, 10)  # no episodes: each stored clip is its own
-    assert not alone.after_collision.any()  # the collision's own clip holds it; nothing comes after
+    assert not alone.wreck.any()  # the collision's own clip holds it; nothing comes after
     assert alone.normal_traffic().tolist() == [True, False, False, True, True, True]
     with pytest.raises(ValueError, match="clips of 20 frames, --driving-frames needs 30"):
         cut_driving_clips(video, labels, 30)
+    seen = dict(labels, crash_in_view=np.zeros((3, 20), np.uint8))  # newer stores say where a wreck is drawn
+    seen["crash_in_view"][0, 16:] = 1  # episode 0: drawn from the collision until the end of stored clip 0
+    seen["crash_in_view"][2, 3] = 1  # episode 1: a wreck without a collision in view (it happened out of view)
+    clips = cut_driving_clips(video, seen, 10, episode=np.array([0, 0, 1]), start_frame=np.array([0, 20, 0]))
+    assert clips.wreck.tolist() == [False, True, False, False, True, False]
+    assert clips.normal_traffic().tolist() == [True, False, False, True, False, True]
