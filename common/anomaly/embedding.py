@@ -93,7 +93,6 @@ def patch_embeddings(feature_map: Tensor) -> Optional[Tensor]:
     return nn.functional.normalize(pooled.flatten(2).transpose(1, 2), dim=2)
 
 
-@torch.no_grad()
 @dataclass(frozen=True)
 class Embedding:
     """What :func:`embed` reads from one batch ``x [B, ...]`` at L levels: ``inputs [B, L, F]`` (unit
@@ -107,6 +106,7 @@ class Embedding:
     positions: Optional[Tensor] = None
 
 
+@torch.no_grad()
 def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
           with_patches: bool = False, shallow: Optional[nn.Module] = None) -> Embedding:
     """Unit-norm embeddings ``[B, L, F]`` of clean inputs ``x [B, ...]`` at levels ``sigmas [L]`` (the
