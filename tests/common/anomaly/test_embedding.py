@@ -142,20 +142,7 @@ def test_patch_distances_match_brute_force():
         patch_distances(queries, torch.randn(5, 2, 3), top=1)
 
 
-class ConvToy(nn.Module):
-    """D(x, σ) = x; the feature layer is a fixed random 3x3 convolution (local structure)."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.layer = nn.Conv2d(1, 8, 3, padding=1)
-
-    def forward(self, x, sigma):
-        self.layer(x)
-        return x
-
-
-def test_a_small_local_defect_is_separated_by_the_patch_feature_and_not_by_the_global_one():
+def test_a_small_local_defect_is_separated_by_the_patch_feature_and_not_by_the_global_one(conv_toy):
     """Normal images: random linear ramps, 48x48. The defect: a 3x3 bump of +0.5 at one place (values
     normal pixels have), 0.4 % of the image. The whole-image distance of defective images overlaps
     that of clean ones (the defect is diluted); the patch feature separates them completely."""
@@ -163,7 +150,7 @@ def test_a_small_local_defect_is_separated_by_the_patch_feature_and_not_by_the_g
     ramp = torch.linspace(-0.5, 0.5, 48)
     slopes = torch.rand(2, 60, 1, 1, generator=g)
     normal = (ramp[None, :, None] * slopes[0] + ramp[None, None, :] * slopes[1])[:, None]
-    toy, sigmas = ConvToy(), torch.tensor([0.3])
+    toy, sigmas = conv_toy(8), torch.tensor([0.3])
     bank = build_bank(toy, toy.layer, normal[:50], sigmas, batch_size=16, patch_size=4096)
     assert bank.patches is not None and abs(len(bank.patches) - 4096) <= 4 and bank.patches.shape[1:] == (1, 8)
     clean, broken = normal[50:], normal[50:].clone()

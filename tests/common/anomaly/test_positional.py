@@ -59,19 +59,6 @@ def test_mahalanobis_distances_in_closed_form_and_chi_square_on_average():
         mahalanobis_map(torch.randn(3, 1, 3, 1), g)
 
 
-class ConvToy(nn.Module):
-    """D(x, σ) = x; feature layer and shallow layer: one fixed random 3x3 convolution."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.layer = nn.Conv2d(1, 4, 3, padding=1)
-
-    def forward(self, x, sigma):
-        self.layer(x)
-        return x
-
-
 def _squares(n, rows, g):
     """16x16 noise images, each with a bright 3x3 square at a random column in the given rows."""
     x = 0.1 * torch.randn(n, 1, 16, 16, generator=g)
@@ -82,14 +69,14 @@ def _squares(n, rows, g):
     return x
 
 
-def test_a_thing_in_the_wrong_place_is_seen_by_the_position_feature_only():
+def test_a_thing_in_the_wrong_place_is_seen_by_the_position_feature_only(conv_toy):
     """Normal: the square in the top rows. Anomaly: the same square in the bottom rows. Each patch of an
     anomaly exists among normal patches (the patch feature, a negative control, cannot separate them);
     the square's place is what is new, which the per-position Gaussians see: complete separation."""
     g = torch.Generator().manual_seed(5)
     normal, held_out = _squares(200, [1, 2, 3], g), _squares(20, [1, 2, 3], g)
     wrong_place = _squares(20, [11, 12], g)
-    toy, sigmas = ConvToy(), torch.tensor([0.3])
+    toy, sigmas = conv_toy(4), torch.tensor([0.3])
     bank = build_bank(toy, toy.layer, normal, sigmas, batch_size=64, patch_size=4096, shallow=toy.layer)
     assert bank.positions is not None and bank.positions.mean.shape == (1, 256, 4)
     clean, broken = (feature_knn(toy, toy.layer, v, sigmas, bank, k=1, patch_top=2, shallow=toy.layer)
