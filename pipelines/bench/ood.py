@@ -237,15 +237,13 @@ def cut_driving_clips(video: np.ndarray, labels: dict[str, np.ndarray], frames: 
     flags = np.zeros((n, per * frames), np.int64)
     for name in DRIVING_ANOMALIES:
         flags |= named[name]
-    collision = (named["ego_collision"] | named["other_collision"]).astype(bool)
-    never = np.iinfo(np.int64).max
-    onset = np.where(collision.any(1), start + collision.argmax(1), never)
-    first = {e: onset[episode == e].min() for e in np.unique(episode)}
-    clip_start = start[:, None] + frames * np.arange(per)[None]
     if "crash_in_view" in labels:
         wreck = np.asarray(labels["crash_in_view"]).reshape(n, t)[:, :per * frames].reshape(n, per, frames).any(2)
-    else:
-        wreck = np.array([first[e] for e in episode])[:, None] < clip_start
+    else:  # older stores: every clip that starts after a collision earlier in its episode
+        collision = (named["ego_collision"] | named["other_collision"]).astype(bool)
+        onset = np.where(collision.any(1), start + collision.argmax(1), np.iinfo(np.int64).max)
+        first = {e: onset[episode == e].min() for e in np.unique(episode)}
+        wreck = np.array([first[e] for e in episode])[:, None] < start[:, None] + frames * np.arange(per)[None]
     kinds = np.full((n, per), "normal", dtype=object)
     for name in reversed(DRIVING_ANOMALIES):  # the first name in the tuple wins
         kinds[named[name].reshape(n, per, frames).max(2) == 1] = name
