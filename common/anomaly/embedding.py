@@ -31,7 +31,7 @@ feature of level l is the largest Mahalanobis distance over positions.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
@@ -119,7 +119,8 @@ def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
     if sigmas.dim() != 1 or len(sigmas) == 0 or (sigmas <= 0).any():
         raise ValueError("sigmas: need a non-empty 1-D tensor of noise levels > 0")
     levels, patches, positions, residual = [], [], [], torch.zeros_like(x)
-    with capture_output(layer) as captured, _maybe_capture(shallow) as early:
+    early_hook = capture_output(shallow) if shallow is not None else nullcontext({})
+    with capture_output(layer) as captured, early_hook as early:
         for sigma in sigmas:
             s = sigma.to(x.dtype).to(x.device).expand(len(x))
             denoised = denoise(x, s)
@@ -134,14 +135,6 @@ def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
     patch = None if any(p is None for p in patches) else torch.stack(patches, 1)
     return Embedding(torch.stack(levels, 1), patch, residual, torch.stack(positions, 1) if positions else None)
 
-
-@contextmanager
-def _maybe_capture(module: Optional[nn.Module]) -> Iterator[dict[str, Tensor]]:
-    if module is None:
-        yield {}
-    else:
-        with capture_output(module) as captured:
-            yield captured
 
 
 def knn_distances(queries: Tensor, bank: Tensor, k: int, chunk: int = 1024) -> Tensor:
@@ -224,5 +217,5 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
                        stats.finish() if shallow is not None else None)
 
 
-__all__ = ["Embedding", "FeatureBank", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances", "patch_distances",
-           "patch_embeddings"]
+__all__ = ["Embedding", "FeatureBank", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances",
+           "patch_distances", "patch_embeddings"]

@@ -10,4 +10,4 @@ def load_untrained(path, *a, **k):
     det.module_.net.load_state_dict(fresh.state_dict())
     return det
 DiffusionAnomalyDetector.load = staticmethod(load_untrained)
-runpy.run_path("runs/protocol_exp/pos_lib.py", run_name="__main__")
+runpy.run_path("docs/ood_run8/pos_lib.py", run_name="__main__")
