@@ -276,6 +276,10 @@ def _driving_split(train: DrivingClips, test: DrivingClips, cap: int, seed: int)
         normal = normal[np.sort(np.random.default_rng(seed).permutation(len(normal))[:cap])]
     keep = test.evaluable()
     kept = DrivingClips(test.video[keep], test.flags[keep], test.kinds[keep], test.wreck[keep])
+    if len(normal) < 2 or kept.flags.max(1).min() == 1 or kept.flags.max(1).max() == 0:
+        raise ValueError(f"need >= 2 event-free training clips and test clips both with and without a collision or "
+                         f"near-miss; got {len(normal)} training clips and {int(kept.flags.max(1).sum())} of "
+                         f"{len(kept.flags)} test clips anomalous")
     left_out = int((~train.normal_traffic() & (train.flags.max(1) == 0)).sum()), int((~keep).sum())
     return normal, kept, f"event-free clips with a wreck left out: {left_out[0]} train, {left_out[1]} test"
 
@@ -284,9 +288,12 @@ def driving_set(cfg: OODBenchConfig) -> OODSet:
     """highway-env normal vs collision / near-miss clips (module docstring)."""
     if cfg.driving_stores is not None:
         train_path, test_path = cfg.driving_stores
-        normal, test, left_out = _driving_split(_store_clips(train_path, cfg.driving_frames),
-                                                _store_clips(test_path, cfg.driving_frames),
-                                                cfg.driving_train_clips, cfg.seed)
+        try:
+            normal, test, left_out = _driving_split(_store_clips(train_path, cfg.driving_frames),
+                                                    _store_clips(test_path, cfg.driving_frames),
+                                                    cfg.driving_train_clips, cfg.seed)
+        except ValueError as err:
+            raise ValueError(f"--driving-stores {train_path},{test_path}: {err}") from None
         labels = test.flags.max(1)
         return OODSet("driving", normal, test.video, labels, test.flags,
                       f"fit on {len(normal)} event-free {cfg.driving_frames}-frame clips of {train_path}; test "
@@ -301,7 +308,11 @@ def driving_set(cfg: OODBenchConfig) -> OODSet:
                                                        clip_frames=cfg.driving_frames, clips_per_episode=4))
         return cut_driving_clips(video, labels, cfg.driving_frames, labels["episode"], labels["start_frame"])
 
-    normal, test, left_out = _driving_split(episodes(cfg.seed), episodes(cfg.seed + 100_000), 10 ** 9, cfg.seed)
+    try:
+        normal, test, left_out = _driving_split(episodes(cfg.seed), episodes(cfg.seed + 100_000), 10 ** 9, cfg.seed)
+    except ValueError as err:
+        raise ValueError(f"--driving-episodes {cfg.driving_episodes}: {err} (events are rare in simulation: use "
+                         f"more episodes or --driving-stores)") from None
     labels = test.flags.max(1)
     return OODSet("driving", normal, test.video, labels, test.flags,
                   f"fit on {len(normal)} event-free clips of {cfg.driving_episodes} episodes; test "

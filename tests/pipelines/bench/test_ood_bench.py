@@ -139,6 +139,10 @@ def test_driving_stores_are_cut_into_clips_with_their_labels(tmp_path):
     assert "wreck left out: 1 train, 0 test" in data.protocol
     with pytest.raises(ValueError, match="must differ"):
         OODBenchConfig(out=tmp_path / "o", datasets=("driving",), driving_stores=(train, train))
+    calm, _ = _driving_store(tmp_path / "calm.zarr", [(2, 5, "cut_in")])  # no collision or near-miss to find
+    no_events = OODBenchConfig(out=tmp_path / "o", datasets=("driving",), driving_stores=(train, calm))
+    with pytest.raises(ValueError, match=r"calm.zarr: need >= 2 event-free .* got 4 training clips and 0 of 6"):
+        driving_set(no_events)
 
 
 def test_clips_after_a_collision_in_their_episode_are_neither_normal_nor_tested():
