@@ -89,10 +89,10 @@ def fit(
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Train (or fine-tune) a diffusion model on normal data, calibrate on a held-out part, save the detector."""
-    from sciffusion.pipelines.ood.fit import AUTO_SCORE, OODFitConfig, detector_config, fit_ood
+    from sciffusion.pipelines.ood.fit import AUTO_CLIP_SCORE, AUTO_SCORE, OODFitConfig, detector_settings, fit_ood
 
     def settings(kind: str):
-        return detector_config(kind, levels, sigma_min, sigma_max, density, threshold, contamination,
+        return detector_settings(kind, levels, sigma_min, sigma_max, density, threshold, contamination,
                                manual_threshold, minutes, max_steps, batch_size, holdout, seed, patch_bank,
                                context_frames, target_frames, positions)
 
@@ -100,7 +100,7 @@ def fit(
     cfg = OODFitConfig(data=data, out=out, model=model, base_channels=base_channels, val_data=val_data,
                        label_names=_names(label_names), trust_checkpoint=trust_checkpoint, overwrite=overwrite,
                        detector=settings("features" if auto else score),
-                       clip_detector=settings("predictive") if auto else None)
+                       clip_detector=settings(AUTO_CLIP_SCORE) if auto else None)
     scoring = _LazyBar("scoring (calibration)")
     try:
         report = fit_ood(cfg, progress=True, on_score_batch=scoring)

@@ -62,6 +62,20 @@ class DetectorConfig:
         if not 0 <= self.holdout_fraction < 1:
             raise ValueError(f"holdout_fraction: must be in [0, 1), got {self.holdout_fraction}")
 
+    @property
+    def name(self) -> str:
+        """The score kind."""
+        return self.score.kind
+
+    @property
+    def members(self) -> tuple["DetectorConfig", ...]:
+        """This config alone (an ensemble config has several)."""
+        return (self,)
+
+    def nfe_for(self, sample_shape: tuple[int, ...]) -> int:
+        """Denoiser calls per input of ``sample_shape``."""
+        return self.score.nfe_for(sample_shape)
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d.update(score=self.score.to_dict(), calibration=self.calibration.to_dict(), train=self.train.to_dict())
@@ -84,6 +98,11 @@ def as_tensor(X: Any) -> Tensor:
     return x
 
 
+def holdout_size(n: int, fraction: float) -> int:
+    """Inputs of ``n`` kept out of training for calibration: 0 for ``fraction`` 0, else at least 2."""
+    return 0 if fraction == 0 else max(2, int(round(fraction * n)))
+
+
 class DiffusionAnomalyDetector:
     """PyOD-style detector (module docstring). ``contamination`` overrides the calibration's."""
 
@@ -101,6 +120,18 @@ class DiffusionAnomalyDetector:
     def contamination(self) -> float:
         return self.config.calibration.contamination
 
+    @property
+    def score_name(self) -> str:
+        """The score kind (an ensemble joins its members' with ``+``)."""
+        return self.config.score.kind
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one input the detector was fitted on (no batch axis)."""
+        if self.net_config_ is None:
+            raise ValueError("detector: not fitted (call fit or load first)")
+        return tuple(self.net_config_.sample_shape)
+
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, net_config: Optional[DenoiserNetConfig] = None,
             init_state: Optional[dict[str, Tensor]] = None, val_X: Any = None, val_y: Any = None,
@@ -114,7 +145,7 @@ class DiffusionAnomalyDetector:
         the calibration stage (held-out part, validation set, all of X), ``total`` inputs in all.
         """
         x, c = as_tensor(X), self.config
-        n_hold = 0 if c.holdout_fraction == 0 else max(2, int(round(c.holdout_fraction * len(x))))
+        n_hold = holdout_size(len(x), c.holdout_fraction)
         if len(x) - n_hold < 1 or (n_hold == 0 and len(x) < 2):
             raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on")
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(c.seed))
@@ -283,4 +314,4 @@ class DiffusionAnomalyDetector:
         return cls.from_state(load_checkpoint(path, map_location=map_location), str(path))
 
 
-__all__ = ["DetectorConfig", "DiffusionAnomalyDetector", "FILE_KIND", "FILE_VERSION", "as_tensor"]
+__all__ = ["DetectorConfig", "DiffusionAnomalyDetector", "FILE_KIND", "FILE_VERSION", "as_tensor", "holdout_size"]

@@ -37,7 +37,8 @@ input (PyOD: 0 model calls of a diffusion model); scoring time per 1,000 test in
 
 Writes ``results.csv``, ``results.md``, ``results.json``, ``results_by_kind.md`` (AUROC of the normal
 test inputs against each kind of anomaly), ``scores_<set>.csv`` (one row per test input: ``id``,
-``label``, ``kind``, then each method's raw score), ``roc_<set>.png`` and ``config.json`` to ``out``
+``label``, ``kind``, then each method's raw score, then our per-level features as ``<method>: <feature>``;
+for an ensemble the member scores), ``roc_<set>.png`` and ``config.json`` to ``out``
 atomically.
 """
 from __future__ import annotations
@@ -101,8 +102,10 @@ class OODBenchConfig:
         if unknown or not self.datasets or len(set(self.datasets)) != len(self.datasets):
             raise ValueError(f"--datasets: need distinct names from {', '.join(DATASETS)}, got "
                              f"{', '.join(self.datasets) or 'none'}")
-        if self.score == "predictive" and "mnist" in self.datasets:
-            raise ValueError("--score predictive: scores clips only; drop mnist from --datasets")
+        from sciffusion.pipelines.ood.fit import AUTO_SCORE, score_members
+
+        if self.score != AUTO_SCORE and "predictive" in score_members(self.score) and "mnist" in self.datasets:
+            raise ValueError(f"--score {self.score}: predictive scores clips only; drop mnist from --datasets")
         bad = [m for m in self.pyod if m not in PYOD_METHODS]
         if bad:
             raise ValueError(f"--pyod: unknown {bad[0]!r} (choose from {', '.join(PYOD_METHODS)})")
@@ -359,35 +362,36 @@ def _row(data: OODSet, method: str, scores: np.ndarray, nfe: int, fit_seconds: f
 
 def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
     """Fit our detector on the normal training set, score the test set; (row, test scores)."""
-    from sciffusion.common.anomaly import DenoiserNetConfig, DiffusionAnomalyDetector
+    from sciffusion.common.anomaly import DenoiserNetConfig, DiffusionAnomalyDetector, EnsembleConfig, EnsembleDetector
     from sciffusion.common.anomaly.metrics import detection_metrics, frame_auroc
-    from sciffusion.pipelines.ood.fit import detector_config, resolve_score
+    from sciffusion.pipelines.ood.fit import detector_settings, resolve_score
+    from sciffusion.pipelines.ood.score import load_detector
 
     x = model_inputs(data.train)
     start = time.monotonic()
     if cfg.detector is not None:
-        det = DiffusionAnomalyDetector.load(cfg.detector)
-        if tuple(det.net_config_.sample_shape) != tuple(x.shape[1:]):
+        det = load_detector(cfg.detector)
+        if det.sample_shape != tuple(x.shape[1:]):
             raise ValueError(f"--detector: {cfg.detector} was fitted on inputs of shape "
-                             f"{list(det.net_config_.sample_shape)}, the {data.name} set has {list(x.shape[1:])}")
+                             f"{list(det.sample_shape)}, the {data.name} set has {list(x.shape[1:])}")
     else:
         kind = resolve_score(cfg.score, tuple(x.shape[1:]), cfg.context_frames, cfg.target_frames)
-        det = DiffusionAnomalyDetector(config=detector_config(kind, cfg.levels, cfg.sigma_min, cfg.sigma_max,
-                                                              cfg.density, minutes=cfg.minutes,
-                                                              max_steps=cfg.max_steps, batch_size=cfg.batch_size,
-                                                              seed=cfg.seed, patch_bank=cfg.patch_bank,
-                                                              context_frames=cfg.context_frames,
-                                                              target_frames=cfg.target_frames,
-                                                              positions=cfg.positions))
+        settings = detector_settings(kind, cfg.levels, cfg.sigma_min, cfg.sigma_max, cfg.density,
+                                     minutes=cfg.minutes, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
+                                     seed=cfg.seed, patch_bank=cfg.patch_bank, context_frames=cfg.context_frames,
+                                     target_frames=cfg.target_frames, positions=cfg.positions)
+        det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
+            DiffusionAnomalyDetector(config=settings)
         det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels),
                 progress=progress)
     fit_seconds = time.monotonic() - start
     start = time.monotonic()
     raw = det.score_samples(model_inputs(data.test))
     scores = det.calibration_.score(raw.features.numpy())
-    row = _row(data, f"diffusion ({det.config.score.kind})", scores, raw.nfe, fit_seconds, time.monotonic() - start)
+    row = _row(data, f"diffusion ({det.score_name})", scores, raw.nfe, fit_seconds, time.monotonic() - start)
     row["feature_auroc"] = {name: detection_metrics(raw.features[:, j].numpy(), data.labels).auroc
                             for j, name in enumerate(raw.names)}  # which feature carries the detection
+    row["_features"] = {name: raw.features[:, j].numpy() for j, name in enumerate(raw.names)}
     report = getattr(det, "fit_report_", None)
     row["train_steps"] = None if report is None else report.steps
     row["train_seconds"] = None if report is None else report.seconds
@@ -458,8 +462,11 @@ def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progr
                                         "kind": data.kind_of_each()})
         for method in ("ours", *cfg.pyod):
             row, scores = run_ours(data, cfg, progress) if method == "ours" else run_pyod(data, method, cfg)
+            features = row.pop("_features", {})
             rows.append(row)
             per_input[name][row["method"]] = scores
+            for feature, values in features.items():
+                per_input[name][f"{row['method']}: {feature}"] = values
             fpr, tpr, _ = roc_curve(scores, data.labels)
             curves[name][row["method"]] = (fpr, tpr, row["auroc"])
             log(f"  {row['method']:24s} AUROC {row['auroc']:.4f}  NFE {row['nfe_per_input']}  "

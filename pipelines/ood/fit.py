@@ -15,10 +15,26 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from sciffusion.common.anomaly import CalibrationConfig, DenoiserNetConfig, DetectorConfig, ScoreConfig
+from sciffusion.common.anomaly import (CalibrationConfig, DenoiserNetConfig, DetectorConfig, EnsembleConfig,
+                                       ScoreConfig)
 
 DETECTOR_FILE = "detector.pt"
 AUTO_SCORE = "auto"
+AUTO_CLIP_SCORE = "predictive"  # what --score auto means for clips (docs/ood.md)
+DetectorSettings = DetectorConfig | EnsembleConfig
+
+
+def score_members(score: str) -> tuple[str, ...]:
+    """The score kinds of ``--score``: one kind, or several joined by ``+`` (an ensemble, e.g.
+    ``features+predictive``); one-line ValueError for an unknown or repeated kind."""
+    from sciffusion.common.anomaly import SCORE_KINDS
+
+    kinds = tuple(part.strip() for part in score.split("+"))
+    bad = [k for k in kinds if k not in SCORE_KINDS]
+    if bad or len(set(kinds)) != len(kinds):
+        raise ValueError(f"--score: need {AUTO_SCORE}, one of {', '.join(SCORE_KINDS)}, or distinct ones joined "
+                         f"by '+', got {score!r}")
+    return kinds
 
 
 def resolve_score(score: str, sample_shape: tuple[int, ...], context_frames: int = 3, target_frames: int = 1) -> str:
@@ -28,20 +44,21 @@ def resolve_score(score: str, sample_shape: tuple[int, ...], context_frames: int
     if score != AUTO_SCORE:
         return score
     clips = len(sample_shape) == 4 and sample_shape[1] >= context_frames + target_frames
-    return "predictive" if clips else "features"
+    return AUTO_CLIP_SCORE if clips else "features"
 
 
 @dataclass(frozen=True)
 class OODFitConfig:
     """Data, output folder, optional checkpoint to fine-tune (a detector file, or a DiffusionModule
     Lightning checkpoint with a ``config.json`` holding ``net``, a U-Net config, beside it), the detector
-    settings (``clip_detector``: the settings for clip inputs when they differ, as ``--score auto`` makes
-    them), the U-Net width, an optional labelled validation set for the ``f1`` threshold rule."""
+    settings (one score, or an :class:`~sciffusion.common.anomaly.EnsembleConfig`; ``clip_detector``:
+    the settings for clip inputs when they differ, as ``--score auto`` makes them), the U-Net width, an
+    optional labelled validation set for the ``f1`` threshold rule."""
 
     data: Path
     out: Path
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
-    clip_detector: Optional[DetectorConfig] = None
+    detector: DetectorSettings = field(default_factory=DetectorConfig)
+    clip_detector: Optional[DetectorSettings] = None
     model: Optional[Path] = None
     base_channels: int = 32
     val_data: Optional[Path] = None
@@ -59,7 +76,7 @@ class OODFitConfig:
                 "label_names": list(self.label_names), "detector": self.detector.to_dict(),
                 "clip_detector": None if self.clip_detector is None else self.clip_detector.to_dict()}
 
-    def detector_for(self, sample_shape: tuple[int, ...]) -> DetectorConfig:
+    def detector_for(self, sample_shape: tuple[int, ...]) -> DetectorSettings:
         """The detector settings for inputs of ``sample_shape`` (``clip_detector`` for clips when set)."""
         if self.clip_detector is not None and len(sample_shape) == 4:
             return self.clip_detector
@@ -98,6 +115,36 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                           seed=seed)
 
 
+def detector_settings(score: str = "features", levels: Optional[int] = None, sigma_min: Optional[float] = None,
+                      sigma_max: Optional[float] = None, density: Optional[str] = None, threshold: str = "quantile",
+                      contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
+                      max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
+                      patch_bank: Optional[int] = None, context_frames: int = 3,
+                      target_frames: int = 1, positions: Optional[bool] = None) -> DetectorSettings:
+    """:func:`detector_config` for one score kind; for several joined by ``+`` an
+    :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's
+    defaults and an equal share of ``minutes`` and ``max_steps``, ``density`` (default ``max``),
+    threshold and contamination applying to the combined scores. ``levels`` and the σ range belong
+    to one kind, so they are refused for an ensemble."""
+    kinds = score_members(score)
+    options = dict(manual_threshold=manual_threshold, batch_size=batch_size, holdout=holdout, seed=seed,
+                   patch_bank=patch_bank, context_frames=context_frames, target_frames=target_frames,
+                   positions=positions)
+    if len(kinds) == 1:
+        return detector_config(kinds[0], levels, sigma_min, sigma_max, density, threshold, contamination,
+                               minutes=minutes, max_steps=max_steps, **options)
+    given = [name for name, value in (("--levels", levels), ("--sigma-min", sigma_min), ("--sigma-max", sigma_max))
+             if value is not None]
+    if given:
+        raise ValueError(f"{given[0]}: set per score kind, so not for the ensemble {score} (its members use their "
+                         "kinds' defaults)")
+    members = tuple(detector_config(kind, minutes=minutes / len(kinds), max_steps=max(1, max_steps // len(kinds)),
+                                    threshold="quantile", contamination=contamination, **options) for kind in kinds)
+    calibration = CalibrationConfig(density=density or "max", threshold=threshold, contamination=contamination,
+                                    manual_threshold=manual_threshold, seed=seed)
+    return EnsembleConfig(members, calibration)
+
+
 def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> tuple[DenoiserNetConfig, dict]:
     """(network config, weights) to fine-tune from ``model`` (:class:`OODFitConfig`)."""
     from sciffusion.common.anomaly import DiffusionAnomalyDetector
@@ -134,7 +181,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
             on_score_batch: Optional[Callable[[int, int], None]] = None) -> dict[str, Any]:
     """Fit and write the detector folder (module docstring); returns the ``fit.json`` content.
     ``progress``: a training bar; ``on_score_batch(n, total)``: after each batch of the scoring stage."""
-    from sciffusion.common.anomaly import DiffusionAnomalyDetector
+    from sciffusion.common.anomaly import DiffusionAnomalyDetector, EnsembleDetector
     from sciffusion.common.io.atomic import atomic_path, refuse_existing
     from sciffusion.pipelines.ood.inputs import read_inputs
 
@@ -158,18 +205,19 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
                              f"training data has {list(shape)}")
         val_x, val_y = val.model_inputs(), val.labels
     settings = config.detector_for(shape)
-    score = settings.score
-    if score.kind == "predictive" and (len(shape) != 4 or shape[1] < score.context_frames + score.target_frames):
-        got = f"clips of {shape[1]} frames" if len(shape) == 4 else f"{data.layout} (no frames)"
-        raise ValueError(f"{config.data}: the predictive score needs clips of at least {score.context_frames} + "
-                         f"{score.target_frames} frames (--context-frames + --target-frames), got {got}")
-    det = DiffusionAnomalyDetector(config=settings)
+    for score in (m.score for m in settings.members):
+        if score.kind == "predictive" and (len(shape) != 4 or shape[1] < score.context_frames + score.target_frames):
+            got = f"clips of {shape[1]} frames" if len(shape) == 4 else f"{data.layout} (no frames)"
+            raise ValueError(f"{config.data}: the predictive score needs clips of at least {score.context_frames} + "
+                             f"{score.target_frames} frames (--context-frames + --target-frames), got {got}")
+    det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
+        DiffusionAnomalyDetector(config=settings)
     det.fit(x, net_config=net_config, init_state=state, val_X=val_x, val_y=val_y, progress=progress,
             on_score_batch=on_score_batch)
     report = {"inputs": len(x), "input_shape": list(shape), "layout": data.layout,
               "train": dataclasses.asdict(det.fit_report_), "threshold": det.threshold_,
               "threshold_rule": det.calibration_.threshold_source, "contamination": det.contamination,
-              "score": settings.score.kind, "nfe_per_input": settings.score.nfe_for(shape),
+              "score": settings.name, "nfe_per_input": settings.nfe_for(shape),
               "fit_labels_flagged": float(np.mean(det.labels_)), "fine_tuned_from": None if config.model is None
               else str(config.model)}
     with atomic_path(config.out, overwrite=config.overwrite) as tmp:
@@ -180,4 +228,5 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
     return report
 
 
-__all__ = ["AUTO_SCORE", "DETECTOR_FILE", "OODFitConfig", "detector_config", "fit_ood", "load_start", "resolve_score"]
+__all__ = ["AUTO_CLIP_SCORE", "AUTO_SCORE", "DETECTOR_FILE", "DetectorSettings", "OODFitConfig", "detector_config", "detector_settings",
+           "fit_ood", "load_start", "resolve_score", "score_members"]

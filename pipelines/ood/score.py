@@ -41,15 +41,15 @@ class OODScoreConfig:
 
 
 def load_detector(path: Path | str):
-    """A detector from ``DIR/detector.pt`` or the file itself."""
-    from sciffusion.common.anomaly import DiffusionAnomalyDetector
+    """A detector (one score, or an ensemble) from ``DIR/detector.pt`` or the file itself."""
+    from sciffusion.common.anomaly import load_any_detector
     from sciffusion.pipelines.ood.fit import DETECTOR_FILE
 
     path = Path(path)
     file = path / DETECTOR_FILE if path.is_dir() else path
     if path.is_dir() and not file.is_file():
         raise FileNotFoundError(f"{path}: no {DETECTOR_FILE} in this folder (write one with 'sciffusion ood fit')")
-    return DiffusionAnomalyDetector.load(file)
+    return load_any_detector(file)
 
 
 def write_table(table, path: Path, overwrite: bool) -> None:
@@ -113,12 +113,12 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
         refuse_existing(Path(config.maps), config.overwrite, "maps folder")
     det = load_detector(config.detector)
     data = read_inputs(config.data, config.label_names or None)
-    expected = tuple(det.net_config_.sample_shape)
+    expected = det.sample_shape
     if tuple(data.model_inputs_shape[1:]) != expected:
         raise ValueError(f"{config.data}: inputs of shape {list(data.model_inputs_shape[1:])} (C, [T,] H, W), "
                          f"the detector {config.detector} was fitted on {list(expected)}")
-    if config.maps is not None and det.config.score.kind in ("nll", "complexity"):
-        raise ValueError(f"--maps: the {det.config.score.kind} score has no dense map (use msma, recon, path "
+    if config.maps is not None and set(det.score_name.split("+")) <= {"nll", "complexity"}:
+        raise ValueError(f"--maps: the {det.score_name} score has no dense map (use msma, recon, path "
                          "or combined)")
     if on_start is not None:
         on_start(len(data))
@@ -134,7 +134,7 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     if config.maps is not None and scores.map is not None:
         _write_maps(Path(config.maps), data, scores.map.numpy(), config.overlays, config.overwrite)
     summary = {"detector": str(config.detector), "data": str(config.data), "inputs": len(data),
-               "score": det.config.score.kind, "nfe_per_input": scores.nfe, "seconds": round(seconds, 3),
+               "score": det.score_name, "nfe_per_input": scores.nfe, "seconds": round(seconds, 3),
                "seconds_per_1000_inputs": round(1000 * seconds / len(data), 3), "threshold": det.threshold_,
                "flagged": int(table["label_pred"].sum()), "maps": None if config.maps is None else str(config.maps)}
     write_text_atomic(out.with_name(out.name + ".json"), json.dumps(summary, indent=2) + "\n")

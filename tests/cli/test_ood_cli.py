@@ -81,7 +81,7 @@ def test_bad_input_is_one_line_exit_2(files, tmp_path):
     r = invoke("fit", "--data", tmp_path / "both.npz", "--out", tmp_path / "d")
     assert r.exit_code == 2 and "exactly one of the arrays" in r.output and len(r.output.strip().splitlines()) == 1
     r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "d", "--score", "magic")
-    assert r.exit_code == 2 and "error: score: must be one of" in r.output
+    assert r.exit_code == 2 and "error: --score: need auto, one of msma," in r.output
     r = invoke("score", "--detector", tmp_path, "--data", files / "test.npz", "--out", tmp_path / "s.csv")
     assert r.exit_code == 2 and "no detector.pt" in r.output
     np.savez(tmp_path / "short.npz", clips=np.zeros((4, 3, 8, 8), np.uint8))

@@ -67,10 +67,15 @@ def test_tiny_run_writes_the_table(tmp_path):
     assert (tmp_path / "b" / "roc_smmnist.png").is_file() and "| smmnist | pyod KNN |" in (tmp_path / "b" / "results.md").read_text()
     import pandas as pd
 
-    per_input = pd.read_csv(tmp_path / "b" / "scores_smmnist.csv")
-    assert per_input.columns.tolist() == ["id", "label", "kind", "diffusion (features)", "pyod KNN", "pyod ECOD"]
-    assert per_input["label"].sum() == 6 and set(per_input["kind"]) == {"normal", "teleport", "freeze", "reverse"}
     from sciffusion.common.anomaly.metrics import auroc
+
+    per_input = pd.read_csv(tmp_path / "b" / "scores_smmnist.csv")
+    assert per_input.columns.tolist() == ["id", "label", "kind", "diffusion (features)",
+                                          *(f"diffusion (features): {name}" for name in per_feature),
+                                          "pyod KNN", "pyod ECOD"]
+    assert auroc(per_input["diffusion (features): pos_0_sigma=0.3"], per_input["label"]) == \
+        pytest.approx(per_feature["pos_0_sigma=0.3"])
+    assert per_input["label"].sum() == 6 and set(per_input["kind"]) == {"normal", "teleport", "freeze", "reverse"}
 
     assert auroc(per_input["pyod KNN"], per_input["label"]) == pytest.approx(rows[1]["auroc"])
     assert sorted(rows[1]["kind_auroc"]) == ["freeze", "reverse", "teleport"]

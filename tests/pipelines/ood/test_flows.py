@@ -136,3 +136,29 @@ def test_fine_tune_from_a_lightning_checkpoint(image_files, tmp_path):
     assert report["train"]["steps"] == 3
     with pytest.raises(ValueError, match="weights do not fit"):
         load_start(tmp_path / "run" / "model.ckpt", (3, 8, 8), trust=False)
+
+
+def test_ensemble_of_features_and_predictive_on_clips(clip_store, tmp_path):
+    from sciffusion.common.anomaly import EnsembleConfig
+    from sciffusion.pipelines.ood.fit import detector_settings
+
+    settings = detector_settings("features+predictive", max_steps=10, batch_size=4, minutes=4.0, holdout=0.34)
+    assert isinstance(settings, EnsembleConfig) and settings.calibration.density == "max"
+    assert [m.minutes for m in settings.members] == [2.0, 2.0] and [m.max_steps for m in settings.members] == [5, 5]
+    assert settings.members[0].score.levels == 2 and settings.members[1].score.sigma_min == 2.0  # each kind's defaults
+    with pytest.raises(ValueError, match="--levels: set per score kind"):
+        detector_settings("features+predictive", levels=3)
+    with pytest.raises(ValueError, match="--score: need auto"):
+        detector_settings("features+features")
+    det = tmp_path / "det"
+    report = fit_ood(OODFitConfig(data=clip_store, out=det, detector=settings, base_channels=8))
+    assert report["score"] == "features+predictive" and report["nfe_per_input"] == 2 + 1
+    assert report["train"]["steps"] == 10 and report["train"]["stopped_by"] == "steps+steps"
+    summary = score_ood(OODScoreConfig(detector=det, data=clip_store, out=tmp_path / "s.csv", maps=tmp_path / "maps",
+                                       overlays=1))
+    assert summary["score"] == "features+predictive" and summary["nfe_per_input"] == 3
+    table = pd.read_csv(tmp_path / "s.csv")
+    assert list(table.columns[4:]) == ["features", "predictive"] and len(table) == 12
+    with np.load(tmp_path / "maps" / "maps.npz") as m:
+        assert m["maps"].shape == (12, 4, 8, 8)
+    assert auroc(table["score"].to_numpy(), np.r_[np.zeros(6), np.ones(6)]) > 0.5  # flashes are anomalous to both

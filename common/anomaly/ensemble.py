@@ -1,0 +1,248 @@
+"""Several diffusion detectors on the same normal data, one calibration over their scores (PyOD-compatible).
+
+No single diffusion score sees every kind of anomaly (docs/ood.md): on clips the ``predictive`` score
+(the error of a next-frame denoiser) finds motion that breaks physics and misses odd content, and the
+``features`` score (distances of the denoiser's activations to normal ones) does the opposite. An
+:class:`EnsembleDetector` fits one :class:`~sciffusion.common.anomaly.detector.DiffusionAnomalyDetector`
+per member config (each with its own network), then calibrates once on the member scores, as PyOD's
+score combination does (Aggarwal & Sathe 2015; ``pyod.models.combination``):
+
+1. every member is fitted on the same training part of X and calibrated on the same held-out part
+   (members share ``seed`` and ``holdout_fraction``, so the split is the same);
+2. the member scores of the held-out inputs ``[N_hold, M]`` (raw, higher = more anomalous) are the
+   feature vector of one :func:`~sciffusion.common.anomaly.calibration.calibrate`: z-scored with the
+   held-out mean and std, combined by the density (default ``max``: the member that departs most from
+   normal decides, PyOD's maximization; ``mean``: PyOD's average), thresholded by the usual rules.
+
+PyOD's attributes hold for the ensemble: ``decision_scores_`` (all of X), ``threshold_`` (the
+(1 − contamination) quantile of the combined held-out scores), ``labels_``, ``contamination``. NFE per
+input is the sum of the members'. ``score_samples`` returns the member scores as the features (named by
+score kind) and the dense map of the first member that has one.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate
+from sciffusion.common.anomaly.detector import DetectorConfig, DiffusionAnomalyDetector, as_tensor, holdout_size
+from sciffusion.common.anomaly.features import AnomalyScores
+from sciffusion.common.anomaly.networks import DenoiserNetConfig
+from sciffusion.common.anomaly.training import FitReport
+
+FILE_KIND, FILE_VERSION = "sciffusion-anomaly-ensemble", 1
+MEMBER_SEPARATOR = "+"
+
+
+def _max_calibration() -> CalibrationConfig:
+    return CalibrationConfig(density="max")
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """Member detector settings (at least two, distinct score kinds, same ``seed`` and
+    ``holdout_fraction``) and the calibration of their combined scores (module docstring)."""
+
+    members: tuple[DetectorConfig, ...]
+    calibration: CalibrationConfig = field(default_factory=_max_calibration)
+
+    def __post_init__(self) -> None:
+        members = tuple(self.members)
+        object.__setattr__(self, "members", members)
+        kinds = [m.score.kind for m in members]
+        if len(members) < 2 or len(set(kinds)) != len(kinds):
+            raise ValueError(f"ensemble: need at least two distinct score kinds, got {MEMBER_SEPARATOR.join(kinds)}")
+        if len({(m.seed, m.holdout_fraction) for m in members}) != 1:
+            raise ValueError("ensemble: the members must share seed and holdout_fraction (one calibration split)")
+
+    @property
+    def name(self) -> str:
+        """The members' score kinds joined by ``+`` (e.g. ``features+predictive``)."""
+        return MEMBER_SEPARATOR.join(m.score.kind for m in self.members)
+
+    def nfe_for(self, sample_shape: tuple[int, ...]) -> int:
+        """Denoiser calls per input of ``sample_shape``: the sum over the members."""
+        return sum(m.nfe_for(sample_shape) for m in self.members)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"members": [m.to_dict() for m in self.members], "calibration": self.calibration.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EnsembleConfig":
+        return cls(tuple(DetectorConfig.from_dict(m) for m in d["members"]), CalibrationConfig(**d["calibration"]))
+
+
+def _member_network(member: DiffusionAnomalyDetector, net_config: Optional[DenoiserNetConfig],
+                    shape: tuple[int, ...]) -> tuple[DenoiserNetConfig, bool]:
+    """(network config, takes the given weights) of one member: the given ``net_config`` when the
+    member's score uses it as it is, else a fresh default network of the same width."""
+    if net_config is None:
+        return DenoiserNetConfig(shape), False
+    try:
+        if member._network_for(net_config) == net_config:
+            return net_config, True
+    except ValueError:
+        pass
+    return DenoiserNetConfig(shape, base_channels=net_config.base_channels, depth=net_config.depth), False
+
+
+class EnsembleDetector:
+    """PyOD-style detector over several diffusion scores (module docstring). ``contamination``
+    overrides the ensemble calibration's."""
+
+    def __init__(self, contamination: Optional[float] = None, config: Optional[EnsembleConfig] = None):
+        if config is None:
+            raise ValueError("ensemble: needs an EnsembleConfig with its members")
+        if contamination is not None:
+            config = dataclasses.replace(config, calibration=dataclasses.replace(config.calibration,
+                                                                                 contamination=contamination))
+        self.config = config
+        self.members_: list[DiffusionAnomalyDetector] = []
+        self.calibration_: Optional[Calibration] = None
+
+    @property
+    def contamination(self) -> float:
+        return self.config.calibration.contamination
+
+    @property
+    def score_name(self) -> str:
+        return self.config.name
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        self._check_fitted()
+        return self.members_[0].sample_shape
+
+    @property
+    def fit_report_(self) -> FitReport:
+        """The members' training together: steps and seconds summed, ``stopped_by`` joined by ``+``."""
+        self._check_fitted()
+        reports = [m.fit_report_ for m in self.members_ if hasattr(m, "fit_report_")]
+        if not reports:
+            raise AttributeError("fit_report_")
+        return FitReport(sum(r.steps for r in reports), sum(r.seconds for r in reports),
+                         MEMBER_SEPARATOR.join(r.stopped_by for r in reports), None, reports[0].inputs)
+
+    # ---- fitting -------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, *, net_config: Optional[DenoiserNetConfig] = None,
+            init_state: Optional[dict[str, Tensor]] = None, val_X: Any = None, val_y: Any = None,
+            progress: bool = False, on_score_batch: Optional[Callable[[int, int], None]] = None) -> "EnsembleDetector":
+        """Fit every member on normal ``X`` (``y`` ignored, as in PyOD), then calibrate their scores.
+
+        net_config/init_state: a network (and weights, for fine-tuning) for the members whose score
+        uses it as it is; the others get a fresh network of the same width (with ``init_state``, at
+        least one member must take it). val_X/val_y: labelled validation inputs for the ``f1`` rule.
+        on_score_batch(n, total): after each scored batch of every member and of the validation set.
+        """
+        x = as_tensor(X)
+        shape = tuple(x.shape[1:])
+        members = [DiffusionAnomalyDetector(config=m) for m in self.config.members]
+        networks = [_member_network(m, net_config, shape) for m in members]
+        if init_state is not None and not any(takes for _, takes in networks):
+            raise ValueError(f"--model: its network serves none of the scores {self.score_name}")
+        val = as_tensor(val_X) if val_X is not None else None
+        n_hold = holdout_size(len(x), self.config.members[0].holdout_fraction)
+        total = len(members) * (n_hold or len(x)) + len(members) * len(x) + \
+            (len(members) * len(val) if val is not None else 0)
+        tick = None if on_score_batch is None else (lambda n, _total: on_score_batch(n, total))
+        for member, (net, takes) in zip(members, networks):
+            member.fit(x, net_config=net, init_state=init_state if takes else None, progress=progress,
+                       on_score_batch=tick)
+        self.members_ = members
+        hold = np.stack([m.calibration_scores_ for m in members], 1)
+        val_features = None
+        if val is not None:
+            val_features = np.stack([m.calibration_.score(m.score_samples(
+                val, None if tick is None else (lambda n: tick(n, total))).features.numpy()) for m in members], 1)
+        self.calibration_ = calibrate(hold, self.config.calibration, val_features=val_features,
+                                      val_labels=None if val_y is None else np.asarray(val_y))
+        self.calibration_scores_ = self.calibration_.score(hold)
+        self.decision_scores_ = self.calibration_.score(np.stack([m.decision_scores_ for m in members], 1))
+        self.labels_ = self.calibration_.predict(self.decision_scores_)
+        return self
+
+    # ---- scoring -------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not self.members_ or self.calibration_ is None:
+            raise ValueError("detector: not fitted (call fit or load first)")
+
+    @property
+    def threshold_(self) -> float:
+        self._check_fitted()
+        return self.calibration_.threshold
+
+    def score_samples(self, X: Any, on_batch: Optional[Callable[[float], None]] = None) -> AnomalyScores:
+        """Member scores ``[N, M]`` as features (uncalibrated for the ensemble, calibrated per member),
+        NFE the sum over members, the map of the first member with one. ``on_batch(n)`` is called after
+        each member batch with n / M, so a bar over N inputs ends at N."""
+        self._check_fitted()
+        x = as_tensor(X)
+        share = None if on_batch is None else (lambda n: on_batch(n / len(self.members_)))
+        parts = [m.score_samples(x, share) for m in self.members_]
+        features = torch.from_numpy(np.stack([m.calibration_.score(p.features.numpy())
+                                              for m, p in zip(self.members_, parts)], 1))
+        maps = [p.map for p in parts if p.map is not None]
+        return AnomalyScores(features, tuple(m.score_name for m in self.members_), features.sum(1),
+                             sum(p.nfe for p in parts), maps[0] if maps else None)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Calibrated raw anomaly scores ``[N]``, higher = more anomalous."""
+        self._check_fitted()
+        return self.calibration_.score(self.score_samples(X).features.numpy())
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0 (normal) / 1 (anomaly) per input, ``score > threshold_``."""
+        return self.calibration_.predict(self.decision_function(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``[N, 2]``: (1 − p, p) with p the normalised score (0.5 at the threshold)."""
+        p = self.calibration_.normalise(self.decision_function(X))
+        return np.stack([1 - p, p], 1)
+
+    # ---- files ---------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Every member's state, the ensemble config and calibration (weights-only loadable)."""
+        self._check_fitted()
+        return {"kind": FILE_KIND, "format_version": FILE_VERSION, "config": self.config.to_dict(),
+                "members": [m.state() for m in self.members_], "calibration": self.calibration_.to_dict()}
+
+    def save(self, path: Path | str) -> Path:
+        """Write the ensemble (members and calibration) to ``path`` atomically."""
+        from sciffusion.common.io.atomic import atomic_path
+
+        with atomic_path(path, overwrite=True) as tmp:
+            torch.save(self.state(), tmp)
+        return Path(path)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], source: str = "detector") -> "EnsembleDetector":
+        from sciffusion.common.io.checkpoint import check_file_kind
+
+        check_file_kind(state, source, FILE_KIND, FILE_VERSION, "ensemble detector", "sciffusion ood fit")
+        det = cls(config=EnsembleConfig.from_dict(state["config"]))
+        det.members_ = [DiffusionAnomalyDetector.from_state(m, f"{source} (member {i})")
+                        for i, m in enumerate(state["members"])]
+        det.calibration_ = Calibration.from_dict(state["calibration"])
+        if len({m.sample_shape for m in det.members_}) != 1:
+            raise ValueError(f"{source}: the members were fitted on inputs of different shapes")
+        return det
+
+
+def load_any_detector(path: Path | str, map_location: Any = "cpu"):
+    """A :class:`DiffusionAnomalyDetector` or an :class:`EnsembleDetector` from a file written by
+    either's ``save`` (weights-only load; the file's ``kind`` decides)."""
+    from sciffusion.common.io.checkpoint import load_checkpoint
+
+    state = load_checkpoint(path, map_location=map_location)
+    if isinstance(state, dict) and state.get("kind") == FILE_KIND:
+        return EnsembleDetector.from_state(state, str(path))
+    return DiffusionAnomalyDetector.from_state(state, str(path))
+
+
+__all__ = ["EnsembleConfig", "EnsembleDetector", "FILE_KIND", "FILE_VERSION", "MEMBER_SEPARATOR", "load_any_detector"]

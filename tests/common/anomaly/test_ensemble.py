@@ -1,0 +1,92 @@
+"""The ensemble detector: members on one split, one calibration over their scores, PyOD's conventions,
+files, and the routing of a given network to the members that can use it."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from sciffusion.common.anomaly import (CalibrationConfig, DetectorConfig, DiffusionAnomalyDetector, EnsembleConfig,
+                                       EnsembleDetector, ScoreConfig, load_any_detector)
+from sciffusion.common.anomaly.ensemble import _member_network
+from sciffusion.common.anomaly.networks import DenoiserNetConfig
+
+NET = DenoiserNetConfig((2,), hidden=32, blocks=1)
+
+
+def _member(kind, **kw):
+    return DetectorConfig(score=ScoreConfig(kind=kind, levels=3, sigma_min=0.05, sigma_max=1.0),
+                          calibration=CalibrationConfig(density="mean"), minutes=1.0, max_steps=80, batch_size=64,
+                          holdout_fraction=0.25, **kw)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    x = np.random.default_rng(0).normal(0, 0.5, size=(240, 2)).astype(np.float32)
+    config = EnsembleConfig((_member("msma"), _member("path")), CalibrationConfig(density="max", contamination=0.1))
+    return EnsembleDetector(config=config).fit(x, net_config=NET), x
+
+
+def test_pyod_conventions_and_one_calibration(fitted):
+    det, x = fitted
+    assert det.score_name == "msma+path" and det.sample_shape == (2,)
+    assert det.decision_scores_.shape == (240,) and np.array_equal(det.labels_, (det.decision_scores_ > det.threshold_))
+    assert det.threshold_ == pytest.approx(np.quantile(det.calibration_scores_, 0.9))
+    # the members were calibrated on the same held-out inputs, and the ensemble on their scores
+    hold = np.stack([m.calibration_scores_ for m in det.members_], 1)
+    assert hold.shape == (60, 2)
+    z = (hold - hold.mean(0)) / hold.std(0)
+    assert np.allclose(det.calibration_scores_, z.max(1))  # density max: the member furthest from normal decides
+    far = np.full((4, 2), 4.0, dtype=np.float32)
+    raw = det.score_samples(far)
+    assert raw.names == ("msma", "path") and raw.nfe == 6  # NFE: the members' summed
+    members = np.stack([m.decision_function(far) for m in det.members_], 1)
+    assert np.allclose(raw.features.numpy(), members)
+    assert (det.decision_function(far) > np.quantile(det.decision_scores_, 0.99)).all()
+    assert det.predict(far).tolist() == [1] * 4
+    proba = det.predict_proba(np.r_[far, x[:4]])
+    assert np.allclose(proba.sum(1), 1) and (proba[:4, 1] > 0.5).all()
+    report = det.fit_report_
+    assert report.steps == sum(m.fit_report_.steps for m in det.members_) and "+" in report.stopped_by
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    det, x = fitted
+    back = load_any_detector(det.save(tmp_path / "ens.pt"))
+    assert isinstance(back, EnsembleDetector) and back.threshold_ == det.threshold_
+    assert np.allclose(back.decision_function(x[:16]), det.decision_function(x[:16]), atol=1e-10)
+    single = load_any_detector(det.members_[0].save(tmp_path / "one.pt"))
+    assert isinstance(single, DiffusionAnomalyDetector) and single.score_name == "msma"
+    with pytest.raises(ValueError, match="shape"):
+        back.decision_function(np.zeros((3, 5), dtype=np.float32))
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="two distinct"):
+        EnsembleConfig((_member("msma"),))
+    with pytest.raises(ValueError, match="two distinct"):
+        EnsembleConfig((_member("msma"), _member("msma")))
+    with pytest.raises(ValueError, match="share seed"):
+        EnsembleConfig((_member("msma"), _member("path", seed=1)))
+    cfg = EnsembleConfig((_member("msma"), _member("recon")))
+    assert EnsembleConfig.from_dict(cfg.to_dict()) == cfg and cfg.nfe_for((2,)) == 6
+    with pytest.raises(ValueError, match="not fitted"):
+        EnsembleDetector(config=cfg).decision_function(np.zeros((2, 2)))
+
+
+def test_a_given_network_goes_to_the_members_that_use_it():
+    shape = (1, 4, 8, 8)
+    plain, context = DenoiserNetConfig(shape, base_channels=8), DenoiserNetConfig(shape, base_channels=8,
+                                                                                   context_frames=3)
+    features = DiffusionAnomalyDetector(config=_member("features"))
+    predictive = DiffusionAnomalyDetector(config=dataclasses.replace(_member("predictive"), score=ScoreConfig(
+        kind="predictive", levels=1, sigma_min=2.0, sigma_max=8.0, context_frames=3)))
+    assert _member_network(features, plain, shape) == (plain, True)
+    assert _member_network(predictive, context, shape) == (context, True)
+    fresh, takes = _member_network(features, context, shape)  # a context denoiser serves no features score
+    assert not takes and fresh.context_frames == 0 and fresh.base_channels == 8
+    assert _member_network(predictive, plain, shape)[1] is False  # a plain network would need new input channels
+    x = torch.rand(8, *shape) * 2 - 1
+    ens = EnsembleDetector(config=EnsembleConfig((_member("features"), _member("msma"))))
+    with pytest.raises(ValueError, match="serves none"):
+        ens.fit(x, net_config=context, init_state=context.build().state_dict())
