@@ -96,11 +96,16 @@ def fit(
                                manual_threshold, minutes, max_steps, batch_size, holdout, seed, patch_bank,
                                context_frames, target_frames, positions)
 
-    auto = score == AUTO_SCORE
+    auto, clips, clips_error = score == AUTO_SCORE, None, None
+    if auto:  # the clip settings are checked only if the data turn out to be clips
+        try:
+            clips = settings(AUTO_CLIP_SCORE)
+        except ValueError as exc:
+            clips_error = f"{exc} (--score auto on clips)"
     cfg = OODFitConfig(data=data, out=out, model=model, base_channels=base_channels, val_data=val_data,
                        label_names=_names(label_names), trust_checkpoint=trust_checkpoint, overwrite=overwrite,
-                       detector=settings("features" if auto else score),
-                       clip_detector=settings(AUTO_CLIP_SCORE) if auto else None)
+                       detector=settings("features" if auto else score), clip_detector=clips,
+                       clip_detector_error=clips_error)
     scoring = _LazyBar("scoring (calibration)")
     try:
         report = fit_ood(cfg, progress=True, on_score_batch=scoring)

@@ -115,6 +115,7 @@ class DiffusionAnomalyDetector:
         self.net_config_: Optional[DenoiserNetConfig] = None
         self.calibration_: Optional[Calibration] = None
         self.bank_: Optional[FeatureBank] = None
+        self.map_scale_: Optional[float] = None  # mean |map| of the calibration inputs (None: no map)
 
     @property
     def contamination(self) -> float:
@@ -172,6 +173,7 @@ class DiffusionAnomalyDetector:
         self.calibration_ = calibrate(hold.features.numpy(), c.calibration, val_features=val_features,
                                       val_labels=None if val_y is None else np.asarray(val_y))
         self.calibration_scores_ = self.calibration_.score(hold.features.numpy())
+        self.map_scale_ = None if hold.map is None else float(hold.map.abs().mean())
         self.decision_scores_ = self.calibration_.score(self.score_samples(x, tick).features.numpy())
         self.labels_ = self.calibration_.predict(self.decision_scores_)
         return self
@@ -276,7 +278,8 @@ class DiffusionAnomalyDetector:
                 "net": self.net_config_.to_dict(), "calibration": self.calibration_.to_dict(),
                 "state_dict": {k: v.detach().cpu() for k, v in self.module_.ema.shadow.state_dict().items()},
                 "fit_report": dataclasses.asdict(self.fit_report_) if hasattr(self, "fit_report_") else None,
-                "bank": None if getattr(self, "bank_", None) is None else self.bank_.to_dict()}
+                "bank": None if getattr(self, "bank_", None) is None else self.bank_.to_dict(),
+                "map_scale": getattr(self, "map_scale_", None)}
 
     def save(self, path: Path | str) -> Path:
         """Write the detector (weights, configs, calibration) to ``path`` atomically."""
@@ -302,6 +305,7 @@ class DiffusionAnomalyDetector:
         if state.get("fit_report"):
             det.fit_report_ = FitReport(**state["fit_report"])
         det.bank_ = FeatureBank.from_saved(state.get("bank"))
+        det.map_scale_ = state.get("map_scale")
         if det.config.score.kind == "features" and det.bank_ is None:
             raise ValueError(f"{source}: a 'features' detector without its memory bank")
         return det

@@ -17,7 +17,8 @@ score combination does (Aggarwal & Sathe 2015; ``pyod.models.combination``):
 PyOD's attributes hold for the ensemble: ``decision_scores_`` (all of X), ``threshold_`` (the
 (1 − contamination) quantile of the combined held-out scores), ``labels_``, ``contamination``. NFE per
 input is the sum of the members'. ``score_samples`` returns the member scores as the features (named by
-score kind) and the dense map of the first member that has one.
+score kind) and, per input, the dense map of the member that decides (largest z among the members with a
+map), in units of that member's mean |map| on the calibration inputs.
 """
 from __future__ import annotations
 
@@ -179,7 +180,7 @@ class EnsembleDetector:
 
     def score_samples(self, X: Any, on_batch: Optional[Callable[[float], None]] = None) -> AnomalyScores:
         """Member scores ``[N, M]`` as features (uncalibrated for the ensemble, calibrated per member),
-        NFE the sum over members, the map of the first member with one. ``on_batch(n)`` is called after
+        NFE the sum over members, the deciding member's map (:meth:`_deciding_map`). ``on_batch(n)`` is called after
         each member batch with n / M, so a bar over N inputs ends at N."""
         self._check_fitted()
         x = as_tensor(X)
@@ -187,9 +188,26 @@ class EnsembleDetector:
         parts = [m.score_samples(x, share) for m in self.members_]
         features = torch.from_numpy(np.stack([m.calibration_.score(p.features.numpy())
                                               for m, p in zip(self.members_, parts)], 1))
-        maps = [p.map for p in parts if p.map is not None]
         return AnomalyScores(features, tuple(m.score_name for m in self.members_), features.sum(1),
-                             sum(p.nfe for p in parts), maps[0] if maps else None)
+                             sum(p.nfe for p in parts), self._deciding_map(features.numpy(), parts))
+
+    def _deciding_map(self, member_scores: np.ndarray, parts: list[AnomalyScores]) -> Optional[Tensor]:
+        """Per input, the map of the member with the largest z-scored score among those with a map
+        (the member that decides under ``max``), divided by that member's mean |map| on the calibration
+        inputs, so maps of different members share one scale (normal ≈ 1). None when no member has one."""
+        with_map = [j for j, p in enumerate(parts) if p.map is not None]
+        if not with_map:
+            return None
+        shapes = {tuple(parts[j].map.shape) for j in with_map}
+        if len(shapes) != 1:  # members with maps of different layouts: the first member's map
+            return parts[with_map[0]].map
+        z = self.calibration_.zscore(member_scores)[:, with_map]
+        pick = torch.from_numpy(np.asarray(with_map)[z.argmax(1)])
+        scaled = torch.stack([parts[j].map / (getattr(self.members_[j], "map_scale_", None) or 1.0)
+                              for j in range(len(parts)) if j in with_map])
+        rank = {j: r for r, j in enumerate(with_map)}
+        index = torch.tensor([rank[int(j)] for j in pick])
+        return scaled[index, torch.arange(len(index))]
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Calibrated raw anomaly scores ``[N]``, higher = more anomalous."""

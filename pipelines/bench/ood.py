@@ -106,6 +106,10 @@ class OODBenchConfig:
 
         if self.score != AUTO_SCORE and "predictive" in score_members(self.score) and "mnist" in self.datasets:
             raise ValueError(f"--score {self.score}: predictive scores clips only; drop mnist from --datasets")
+        ensemble = "+" in self.score or (self.score == AUTO_SCORE and set(self.datasets) & {"smmnist", "driving"})
+        if ensemble and (self.levels, self.sigma_min, self.sigma_max) != (None, None, None):
+            raise ValueError(f"--levels/--sigma-min/--sigma-max: set per score kind, so not for an ensemble (--score "
+                             f"{self.score} on clip sets); pass one --score kind")
         bad = [m for m in self.pyod if m not in PYOD_METHODS]
         if bad:
             raise ValueError(f"--pyod: unknown {bad[0]!r} (choose from {', '.join(PYOD_METHODS)})")

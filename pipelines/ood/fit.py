@@ -20,7 +20,7 @@ from sciffusion.common.anomaly import (CalibrationConfig, DenoiserNetConfig, Det
 
 DETECTOR_FILE = "detector.pt"
 AUTO_SCORE = "auto"
-AUTO_CLIP_SCORE = "predictive"  # what --score auto means for clips (docs/ood.md)
+AUTO_CLIP_SCORE = "features+predictive"  # what --score auto means for clips: an ensemble (docs/ood.md)
 DetectorSettings = DetectorConfig | EnsembleConfig
 
 
@@ -38,9 +38,10 @@ def score_members(score: str) -> tuple[str, ...]:
 
 
 def resolve_score(score: str, sample_shape: tuple[int, ...], context_frames: int = 3, target_frames: int = 1) -> str:
-    """The score kind ``--score auto`` means for inputs of ``sample_shape``: ``predictive`` for clips
-    ``[C, T, H, W]`` long enough for one window, ``features`` otherwise (measured in docs/ood.md); any
-    other ``score`` is returned as it is."""
+    """The score ``--score auto`` means for inputs of ``sample_shape``: the ``features+predictive``
+    ensemble for clips ``[C, T, H, W]`` long enough for one predictive window (motion and content
+    anomalies both), ``features`` otherwise (measured in docs/ood.md); any other ``score`` is returned
+    as it is."""
     if score != AUTO_SCORE:
         return score
     clips = len(sample_shape) == 4 and sample_shape[1] >= context_frames + target_frames
@@ -59,6 +60,7 @@ class OODFitConfig:
     out: Path
     detector: DetectorSettings = field(default_factory=DetectorConfig)
     clip_detector: Optional[DetectorSettings] = None
+    clip_detector_error: Optional[str] = None
     model: Optional[Path] = None
     base_channels: int = 32
     val_data: Optional[Path] = None
@@ -77,7 +79,10 @@ class OODFitConfig:
                 "clip_detector": None if self.clip_detector is None else self.clip_detector.to_dict()}
 
     def detector_for(self, sample_shape: tuple[int, ...]) -> DetectorSettings:
-        """The detector settings for inputs of ``sample_shape`` (``clip_detector`` for clips when set)."""
+        """The detector settings for inputs of ``sample_shape`` (``clip_detector`` for clips when set;
+        ``clip_detector_error``: why the clip settings could not be made, raised for clips only)."""
+        if self.clip_detector_error is not None and len(sample_shape) == 4:
+            raise ValueError(self.clip_detector_error)
         if self.clip_detector is not None and len(sample_shape) == 4:
             return self.clip_detector
         return self.detector
@@ -148,6 +153,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
 def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> tuple[DenoiserNetConfig, dict]:
     """(network config, weights) to fine-tune from ``model`` (:class:`OODFitConfig`)."""
     from sciffusion.common.anomaly import DiffusionAnomalyDetector
+    from sciffusion.common.anomaly.ensemble import FILE_KIND as ENSEMBLE_KIND
     from sciffusion.common.io.checkpoint import load_checkpoint
 
     content = load_checkpoint(model, trust=trust)
@@ -162,6 +168,9 @@ def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> tuple
         net_config = DenoiserNetConfig(sample_shape, unet=net)
         prefix = "ema.shadow."
         state = {k[len(prefix):]: v for k, v in content["state_dict"].items() if k.startswith(prefix)}
+    elif isinstance(content, dict) and content.get("kind") == ENSEMBLE_KIND:
+        raise ValueError(f"{model}: an ensemble detector holds one network per score; fine-tune from a "
+                         "single-score detector or a DiffusionModule checkpoint")
     else:
         raise ValueError(f"{model}: not a detector file or a DiffusionModule checkpoint")
     if tuple(net_config.sample_shape) != tuple(sample_shape) and net_config.unet is None:

@@ -42,6 +42,11 @@ def test_pyod_conventions_and_one_calibration(fitted):
     assert raw.names == ("msma", "path") and raw.nfe == 6  # NFE: the members' summed
     members = np.stack([m.decision_function(far) for m in det.members_], 1)
     assert np.allclose(raw.features.numpy(), members)
+    # the map: per input, the deciding member's (largest z), in units of its mean |map| on the held-out inputs
+    deciding = det.calibration_.zscore(members).argmax(1)
+    maps = [m.score_samples(far).map / m.map_scale_ for m in det.members_]
+    assert all(m.map_scale_ > 0 for m in det.members_)
+    assert torch.allclose(raw.map, torch.stack([maps[k][i] for i, k in enumerate(deciding)]))
     assert (det.decision_function(far) > np.quantile(det.decision_scores_, 0.99)).all()
     assert det.predict(far).tolist() == [1] * 4
     proba = det.predict_proba(np.r_[far, x[:4]])

@@ -82,17 +82,21 @@ def test_tiny_run_writes_the_table(tmp_path):
     assert "| pyod ECOD |" in (tmp_path / "b" / "results_by_kind.md").read_text()
 
 
-def test_auto_score_gives_clip_sets_the_predictive_score(tmp_path):
+def test_auto_score_gives_clip_sets_the_features_predictive_ensemble(tmp_path):
     pytest.importorskip("pyod")
     cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist",), minutes=0.5, max_steps=3, base_channels=8,
                          pyod=("KNN",), smmnist_clips=12, smmnist_test_clips=6, smmnist_size=16, smmnist_frames=5)
     assert cfg.score == "auto"
     rows = run_ood_bench(cfg, log=lambda _: None)
-    assert rows[0]["method"] == "diffusion (predictive)" and rows[0]["nfe_per_input"] == 2  # 5 frames: 2 windows of 3 + 1
-    assert sorted(rows[0]["feature_auroc"]) == ["gain_max_0_sigma=2", "gain_mean_0_sigma=2", "pred_max_0_sigma=2",
-                                                "pred_mean_0_sigma=2"]
+    # features: 2 levels; predictive: 5 frames, 2 windows of 3 + 1 at one level
+    assert rows[0]["method"] == "diffusion (features+predictive)" and rows[0]["nfe_per_input"] == 2 + 2
+    assert sorted(rows[0]["feature_auroc"]) == ["features", "predictive"]  # the member scores
+    assert rows[0]["train_steps"] == 2  # the step cap is shared: 3 // 2 per member
     with pytest.raises(ValueError, match="clips only"):
         OODBenchConfig(out=tmp_path / "c", datasets=("mnist", "smmnist"), score="predictive")
+    with pytest.raises(ValueError, match="not for an ensemble"):
+        OODBenchConfig(out=tmp_path / "c", datasets=("mnist", "smmnist"), levels=3)
+    assert OODBenchConfig(out=tmp_path / "c", datasets=("mnist",), levels=3).levels == 3  # images: one score
 
 
 def test_a_fitted_detector_is_used_as_it_is(tmp_path):

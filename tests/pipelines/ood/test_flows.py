@@ -90,10 +90,11 @@ def test_clip_store_frame_auroc(clip_store, tmp_path):
     assert result["frame_auroc"] is not None and result["n_anomaly"] == 6
 
 
-def test_auto_score_is_predictive_for_clips_and_features_otherwise(clip_store, tmp_path):
+def test_auto_score_is_the_ensemble_for_clips_and_features_otherwise(clip_store, tmp_path):
     from sciffusion.pipelines.ood.fit import resolve_score
 
-    assert resolve_score("auto", (1, 4, 8, 8)) == "predictive" and resolve_score("auto", (1, 8, 8)) == "features"
+    assert resolve_score("auto", (1, 4, 8, 8)) == "features+predictive"
+    assert resolve_score("auto", (1, 8, 8)) == "features"
     assert resolve_score("auto", (1, 3, 8, 8)) == "features"  # too short for 3 context + 1 target frames
     assert resolve_score("msma", (1, 4, 8, 8)) == "msma"
     common = dict(levels=1, max_steps=10, batch_size=4, minutes=5.0, holdout=0.34)
@@ -162,3 +163,5 @@ def test_ensemble_of_features_and_predictive_on_clips(clip_store, tmp_path):
     with np.load(tmp_path / "maps" / "maps.npz") as m:
         assert m["maps"].shape == (12, 4, 8, 8)
     assert auroc(table["score"].to_numpy(), np.r_[np.zeros(6), np.ones(6)]) > 0.5  # flashes are anomalous to both
+    with pytest.raises(ValueError, match="an ensemble detector holds one network per score"):
+        fit_ood(OODFitConfig(data=clip_store, out=tmp_path / "again", detector=settings, model=det / "detector.pt"))
