@@ -39,8 +39,8 @@ def seed_list(text: str, flag: str = "--seeds") -> tuple[int, ...]:
     return seeds
 
 
-SCORE_HELP = ("auto | features | predictive | msma | recon | nll | complexity | path | combined (auto: predictive for "
-              "clips, features for images and vectors; features: kNN on the denoiser's bottleneck activations, "
+SCORE_HELP = ("auto | features | predictive | msma | recon | nll | complexity | path | combined, or kinds joined by + "
+              "(auto: the features+predictive ensemble for clips, features for images and vectors; features: kNN on the denoiser's bottleneck activations, "
               "whole input and per patch, vs banks of normal inputs; predictive, clips only: error of a denoiser "
               "that predicts each frame from the ones before, against repeating the last frame). Several kinds "
               "joined by + (e.g. features+predictive) make an ensemble: one network per kind, each trained for "

@@ -101,6 +101,14 @@ class Calibration:
                    float(d["scale"]), str(d["threshold_source"]))
 
 
+def _strictly_below(threshold: float, scores: np.ndarray) -> float:
+    """A threshold t' with ``score > t'`` ⇔ ``score >= threshold`` on ``scores``: F1-max counts a score at
+    its threshold as an anomaly, PyOD's ``predict`` (``score > threshold_``) does not. The midpoint to
+    the next lower score, or the next float below when there is none."""
+    lower = scores[scores < threshold]
+    return float((lower.max() + threshold) / 2) if len(lower) else float(np.nextafter(threshold, -np.inf))
+
+
 def _threshold(config: CalibrationConfig, normal_scores: np.ndarray, val_scores: Optional[np.ndarray],
                val_labels: Optional[np.ndarray]) -> tuple[float, str]:
     quantile = float(np.quantile(normal_scores, 1 - config.contamination))
@@ -109,7 +117,7 @@ def _threshold(config: CalibrationConfig, normal_scores: np.ndarray, val_scores:
     if config.threshold == "f1":
         if val_scores is None or val_labels is None or not np.any(val_labels == 1) or np.all(val_labels == 1):
             return quantile, "quantile (f1 requested, validation has no anomalies or no normals)"
-        return f1_max(val_scores, val_labels)[1], "f1"
+        return _strictly_below(f1_max(val_scores, val_labels)[1], val_scores), "f1"
     return quantile, "quantile"
 
 

@@ -27,8 +27,9 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
   clip after a collision earlier in its episode.
 
 Ours: :class:`~sciffusion.common.anomaly.DiffusionAnomalyDetector` (``fit`` trains a U-Net through
-DiffusionModule for at most ``minutes``; with ``score`` = auto, clips get the ``predictive`` score and
-its context denoiser, images the ``features`` score), or, with ``detector``, a
+DiffusionModule for at most ``minutes``; with ``score`` = auto, clips get the ``features+predictive``
+:class:`~sciffusion.common.anomaly.EnsembleDetector`, a frame-stack U-Net and a context denoiser with
+half the budget each, images the ``features`` score), or, with ``detector``, a
 detector fitted beforehand (``sciffusion ood fit`` or ``DiffusionAnomalyDetector.save``) on the same
 set's normal training inputs, used as it is (its score and calibration; one set per run). PyOD: each detector of
 ``pyod`` with its defaults (AutoEncoder: 10 epochs) on the pixels in [0, 1], average-pooled over

@@ -46,6 +46,13 @@ def test_f1_threshold_and_its_quantile_fallback():
     cal = calibrate(feats, cfg, val_features=val, val_labels=labels)
     assert cal.threshold_source == "f1"
     assert np.mean(cal.predict(cal.score(val)) == labels) > 0.95
+    from sciffusion.common.anomaly.metrics import f1_max
+
+    best = f1_max(cal.score(val), labels)[0]  # predict (score > threshold) reaches F1-max: the lowest anomaly counts
+    pred = cal.predict(cal.score(val))
+    assert 2 * np.sum(pred * labels) / (pred.sum() + labels.sum()) == pytest.approx(best)
+    tied = calibrate(feats, cfg, val_features=np.r_[val[:100], np.repeat(val[-1:], 20, 0)], val_labels=labels)
+    assert tied.predict(tied.score(val[-1:])).tolist() == [1]  # identical anomalies: all above the threshold
     no_anomalies = calibrate(feats, cfg, val_features=val[:100], val_labels=labels[:100])
     assert no_anomalies.threshold_source.startswith("quantile")
     normal_scores = no_anomalies.score(feats)

@@ -95,3 +95,19 @@ def test_a_given_network_goes_to_the_members_that_use_it():
     ens = EnsembleDetector(config=EnsembleConfig((_member("features"), _member("msma"))))
     with pytest.raises(ValueError, match="serves none"):
         ens.fit(x, net_config=context, init_state=context.build().state_dict())
+
+
+def test_f1_threshold_from_labelled_validation_inputs():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 0.5, size=(120, 2)).astype(np.float32)
+    val = np.r_[rng.normal(0, 0.5, size=(20, 2)), np.full((5, 2), 4.0)].astype(np.float32)
+    config = EnsembleConfig((dataclasses.replace(_member("msma"), max_steps=20),
+                             dataclasses.replace(_member("path"), max_steps=20)),
+                            CalibrationConfig(density="mean", threshold="f1"))
+    calls = []
+    det = EnsembleDetector(config=config).fit(x, net_config=NET, val_X=val, val_y=np.r_[np.zeros(20), np.ones(5)],
+                                              on_score_batch=lambda n, total: calls.append((n, total)))
+    assert det.calibration_.threshold_source == "f1"
+    assert det.predict(val[-5:]).tolist() == [1] * 5
+    # every scored batch (each member: held-out part and all of X; then the validation set) against one total
+    assert sum(n for n, _ in calls) == 2 * (30 + 120) + 2 * 25 and {t for _, t in calls} == {2 * (30 + 120) + 2 * 25}
