@@ -103,7 +103,44 @@ def holdout_size(n: int, fraction: float) -> int:
     return 0 if fraction == 0 else max(2, int(round(fraction * n)))
 
 
-class DiffusionAnomalyDetector:
+class CalibratedDetector:
+    """PyOD's scoring interface over a fitted calibration, shared by the single-score detector and the
+    ensemble: subclasses provide ``config.calibration``, ``calibration_``, ``_check_fitted()``,
+    ``score_samples(X)`` (features the calibration reads) and ``state()`` (what ``save`` writes)."""
+
+    @property
+    def contamination(self) -> float:
+        return self.config.calibration.contamination
+
+    @property
+    def threshold_(self) -> float:
+        self._check_fitted()
+        return self.calibration_.threshold
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Calibrated raw anomaly scores ``[N]``, higher = more anomalous."""
+        self._check_fitted()
+        return self.calibration_.score(self.score_samples(X).features.numpy())
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0 (normal) / 1 (anomaly) per input, ``score > threshold_``."""
+        return self.calibration_.predict(self.decision_function(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``[N, 2]``: (1 − p, p) with p the normalised score (0.5 at the threshold)."""
+        p = self.calibration_.normalise(self.decision_function(X))
+        return np.stack([1 - p, p], 1)
+
+    def save(self, path: Path | str) -> Path:
+        """Write :meth:`state` (weights, configs, calibration) to ``path`` atomically."""
+        from sciffusion.common.io.atomic import atomic_path
+
+        with atomic_path(path, overwrite=True) as tmp:
+            torch.save(self.state(), tmp)
+        return Path(path)
+
+
+class DiffusionAnomalyDetector(CalibratedDetector):
     """PyOD-style detector (module docstring). ``contamination`` overrides the calibration's."""
 
     def __init__(self, contamination: Optional[float] = None, config: DetectorConfig = DetectorConfig()):
@@ -116,10 +153,6 @@ class DiffusionAnomalyDetector:
         self.calibration_: Optional[Calibration] = None
         self.bank_: Optional[FeatureBank] = None
         self.map_scale_: Optional[float] = None  # mean |map| of the calibration inputs (None: no map)
-
-    @property
-    def contamination(self) -> float:
-        return self.config.calibration.contamination
 
     @property
     def score_name(self) -> str:
@@ -218,11 +251,6 @@ class DiffusionAnomalyDetector:
         if self.module_ is None or self.calibration_ is None:
             raise ValueError("detector: not fitted (call fit or load first)")
 
-    @property
-    def threshold_(self) -> float:
-        self._check_fitted()
-        return self.calibration_.threshold
-
     def denoiser(self) -> Callable[[Tensor, Tensor], Tensor]:
         """The trained EMA denoiser ``(x [B, ...], sigma [B]) -> x0``."""
         if self.module_ is None:
@@ -256,20 +284,6 @@ class DiffusionAnomalyDetector:
                 on_batch(len(chunk))
         return cat_batches(parts)
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Calibrated raw anomaly scores ``[N]``, higher = more anomalous."""
-        self._check_fitted()
-        return self.calibration_.score(self.score_samples(X).features.numpy())
-
-    def predict(self, X: Any) -> np.ndarray:
-        """0 (normal) / 1 (anomaly) per input, ``score > threshold_``."""
-        return self.calibration_.predict(self.decision_function(X))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """``[N, 2]``: (1 − p, p) with p the normalised score (0.5 at the threshold)."""
-        p = self.calibration_.normalise(self.decision_function(X))
-        return np.stack([1 - p, p], 1)
-
     # ---- files ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """Everything :meth:`from_state` needs, as tensors and plain containers (weights-only loadable)."""
@@ -280,14 +294,6 @@ class DiffusionAnomalyDetector:
                 "fit_report": dataclasses.asdict(self.fit_report_) if hasattr(self, "fit_report_") else None,
                 "bank": None if getattr(self, "bank_", None) is None else self.bank_.to_dict(),
                 "map_scale": getattr(self, "map_scale_", None)}
-
-    def save(self, path: Path | str) -> Path:
-        """Write the detector (weights, configs, calibration) to ``path`` atomically."""
-        from sciffusion.common.io.atomic import atomic_path
-
-        with atomic_path(path, overwrite=True) as tmp:
-            torch.save(self.state(), tmp)
-        return Path(path)
 
     @classmethod
     def from_state(cls, state: dict[str, Any], source: str = "detector") -> "DiffusionAnomalyDetector":
@@ -318,4 +324,4 @@ class DiffusionAnomalyDetector:
         return cls.from_state(load_checkpoint(path, map_location=map_location), str(path))
 
 
-__all__ = ["DetectorConfig", "DiffusionAnomalyDetector", "FILE_KIND", "FILE_VERSION", "as_tensor", "holdout_size"]
+__all__ = ["CalibratedDetector", "DetectorConfig", "DiffusionAnomalyDetector", "FILE_KIND", "FILE_VERSION", "as_tensor", "holdout_size"]

@@ -32,7 +32,8 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate
-from sciffusion.common.anomaly.detector import DetectorConfig, DiffusionAnomalyDetector, as_tensor, holdout_size
+from sciffusion.common.anomaly.detector import (CalibratedDetector, DetectorConfig, DiffusionAnomalyDetector, as_tensor,
+                                                holdout_size)
 from sciffusion.common.anomaly.features import AnomalyScores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.training import FitReport
@@ -93,7 +94,7 @@ def _member_network(member: DiffusionAnomalyDetector, net_config: Optional[Denoi
     return DenoiserNetConfig(shape, base_channels=net_config.base_channels, depth=net_config.depth), False
 
 
-class EnsembleDetector:
+class EnsembleDetector(CalibratedDetector):
     """PyOD-style detector over several diffusion scores (module docstring). ``contamination``
     overrides the ensemble calibration's."""
 
@@ -106,10 +107,6 @@ class EnsembleDetector:
         self.config = config
         self.members_: list[DiffusionAnomalyDetector] = []
         self.calibration_: Optional[Calibration] = None
-
-    @property
-    def contamination(self) -> float:
-        return self.config.calibration.contamination
 
     @property
     def score_name(self) -> str:
@@ -173,11 +170,6 @@ class EnsembleDetector:
         if not self.members_ or self.calibration_ is None:
             raise ValueError("detector: not fitted (call fit or load first)")
 
-    @property
-    def threshold_(self) -> float:
-        self._check_fitted()
-        return self.calibration_.threshold
-
     def score_samples(self, X: Any, on_batch: Optional[Callable[[float], None]] = None) -> AnomalyScores:
         """Member scores ``[N, M]`` as features (uncalibrated for the ensemble, calibrated per member),
         NFE the sum over members, the deciding member's map (:meth:`_deciding_map`). ``on_batch(n)`` is called after
@@ -209,34 +201,12 @@ class EnsembleDetector:
         index = torch.tensor([rank[int(j)] for j in pick])
         return scaled[index, torch.arange(len(index))]
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Calibrated raw anomaly scores ``[N]``, higher = more anomalous."""
-        self._check_fitted()
-        return self.calibration_.score(self.score_samples(X).features.numpy())
-
-    def predict(self, X: Any) -> np.ndarray:
-        """0 (normal) / 1 (anomaly) per input, ``score > threshold_``."""
-        return self.calibration_.predict(self.decision_function(X))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """``[N, 2]``: (1 − p, p) with p the normalised score (0.5 at the threshold)."""
-        p = self.calibration_.normalise(self.decision_function(X))
-        return np.stack([1 - p, p], 1)
-
     # ---- files ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """Every member's state, the ensemble config and calibration (weights-only loadable)."""
         self._check_fitted()
         return {"kind": FILE_KIND, "format_version": FILE_VERSION, "config": self.config.to_dict(),
                 "members": [m.state() for m in self.members_], "calibration": self.calibration_.to_dict()}
-
-    def save(self, path: Path | str) -> Path:
-        """Write the ensemble (members and calibration) to ``path`` atomically."""
-        from sciffusion.common.io.atomic import atomic_path
-
-        with atomic_path(path, overwrite=True) as tmp:
-            torch.save(self.state(), tmp)
-        return Path(path)
 
     @classmethod
     def from_state(cls, state: dict[str, Any], source: str = "detector") -> "EnsembleDetector":
