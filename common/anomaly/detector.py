@@ -178,7 +178,16 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         progress: a training progress bar. on_score_batch(n, total): called after each scored batch of
         the calibration stage (held-out part, validation set, all of X), ``total`` inputs in all.
         """
-        x, c = as_tensor(X), self.config
+        x = as_tensor(X)
+        hold_x = self.train_part(x, net_config=net_config, init_state=init_state, progress=progress)
+        return self.calibrate_part(x, hold_x, val_X=val_X, val_y=val_y, on_score_batch=on_score_batch)
+
+    def train_part(self, x: Tensor, *, net_config: Optional[DenoiserNetConfig] = None,
+                   init_state: Optional[dict[str, Tensor]] = None, progress: bool = False) -> Tensor:
+        """The training half of :meth:`fit`: split ``x`` (float32 ``[N, ...]``), train the network (and
+        build the feature banks) on the training part; returns the held-out part (all of x without a
+        holdout). An ensemble trains every member before it scores any."""
+        c = self.config
         n_hold = holdout_size(len(x), c.holdout_fraction)
         if len(x) - n_hold < 1 or (n_hold == 0 and len(x) < 2):
             raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on")
@@ -198,6 +207,13 @@ class DiffusionAnomalyDetector(CalibratedDetector):
                                                         max_steps=c.max_steps, batch_size=c.batch_size,
                                                         seed=c.seed, progress=progress, windows=windows)
         self.bank_ = self._build_bank(train_x)
+        return hold_x
+
+    def calibrate_part(self, x: Tensor, hold_x: Tensor, *, val_X: Any = None, val_y: Any = None,
+                       on_score_batch: Optional[Callable[[int, int], None]] = None) -> "DiffusionAnomalyDetector":
+        """The calibration half of :meth:`fit`: score the held-out part, fit the calibration (with the
+        validation set for the ``f1`` rule), score all of ``x`` for ``decision_scores_``."""
+        c = self.config
         val = as_tensor(val_X) if val_X is not None else None
         total = len(hold_x) + len(x) + (len(val) if val is not None else 0)
         tick = None if on_score_batch is None else (lambda n: on_score_batch(n, total))

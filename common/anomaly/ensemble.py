@@ -149,9 +149,10 @@ class EnsembleDetector(CalibratedDetector):
         total = len(members) * (n_hold or len(x)) + len(members) * len(x) + \
             (len(members) * len(val) if val is not None else 0)
         tick = None if on_score_batch is None else (lambda n, _total: on_score_batch(n, total))
-        for member, (net, takes) in zip(members, networks):
-            member.fit(x, net_config=net, init_state=init_state if takes else None, progress=progress,
-                       on_score_batch=tick)
+        held_out = [member.train_part(x, net_config=net, init_state=init_state if takes else None, progress=progress)
+                    for member, (net, takes) in zip(members, networks)]  # every training before any scoring
+        for member, hold_x in zip(members, held_out):
+            member.calibrate_part(x, hold_x, on_score_batch=tick)
         self.members_ = members
         hold = np.stack([m.calibration_scores_ for m in members], 1)
         val_features = None

@@ -111,3 +111,21 @@ def test_f1_threshold_from_labelled_validation_inputs():
     assert det.predict(val[-5:]).tolist() == [1] * 5
     # every scored batch (each member: held-out part and all of X; then the validation set) against one total
     assert sum(n for n, _ in calls) == 2 * (30 + 120) + 2 * 25 and {t for _, t in calls} == {2 * (30 + 120) + 2 * 25}
+
+
+def test_every_member_trains_before_any_scores(monkeypatch):
+    """A progress display of the scoring stage must not be open while a later member trains."""
+    from sciffusion.common.anomaly import detector as detector_module
+
+    events, train = [], detector_module.train_denoiser
+
+    def recording_train(*args, **kwargs):
+        events.append("train")
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(detector_module, "train_denoiser", recording_train)
+    config = EnsembleConfig((dataclasses.replace(_member("msma"), max_steps=5),
+                             dataclasses.replace(_member("path"), max_steps=5)))
+    x = np.random.default_rng(4).normal(0, 0.5, size=(40, 2)).astype(np.float32)
+    EnsembleDetector(config=config).fit(x, net_config=NET, on_score_batch=lambda n, total: events.append("score"))
+    assert events[:2] == ["train", "train"] and set(events[2:]) == {"score"}
