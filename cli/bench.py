@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, seed_list, seed_option
+from sciffusion.cli.options import DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, WHOLE_INPUT_HELP, seed_list, seed_option
 
 app = typer.Typer(
     help="Benchmarks against peer libraries, baselines and closed forms: samplers, likelihood, inpainting, "
@@ -330,6 +330,7 @@ def ood(
     target_frames: int = typer.Option(1, "--target-frames", help="predictive (clip sets): frames it predicts per window."),
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
     positions: Optional[bool] = typer.Option(None, "--positions/--no-positions", help=POSITIONS_HELP),
+    whole_input: Optional[bool] = typer.Option(None, "--whole-input/--no-whole-input", help=WHOLE_INPUT_HELP),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width of our detector (multiple of 8)."),
     pyod: str = typer.Option("IForest,KNN,ECOD,PCA,LOF,AutoEncoder", "--pyod", help="PyOD detectors to run."),
     mnist_train: int = typer.Option(4000, "--mnist-train", help="MNIST: at most this many normal (0-4) digits to fit on."),
@@ -354,7 +355,7 @@ def ood(
     cfg = OODBenchConfig(out=out, overwrite=overwrite, datasets=_names(datasets, "--datasets"), minutes=minutes,
                          max_steps=max_steps, score=score, levels=levels, density=density, patch_bank=patch_bank,
                          sigma_min=sigma_min, sigma_max=sigma_max, context_frames=context_frames,
-                         target_frames=target_frames, positions=positions,
+                         target_frames=target_frames, positions=positions, whole_input=whole_input,
                          base_channels=base_channels, pyod=_names(pyod, "--pyod"), mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,
                          driving_episodes=driving_episodes, seed=seed, detector=detector,

@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, seed_option
+from sciffusion.cli.options import DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, WHOLE_INPUT_HELP, seed_option
 
 app = typer.Typer(help="Anomaly / out-of-distribution detection with diffusion models: fit on normal data, "
                        "score, evaluate.", no_args_is_help=True)
@@ -73,6 +73,7 @@ def fit(
     density: Optional[str] = typer.Option(None, "--density", help=DENSITY_HELP),
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
     positions: Optional[bool] = typer.Option(None, "--positions/--no-positions", help=POSITIONS_HELP),
+    whole_input: Optional[bool] = typer.Option(None, "--whole-input/--no-whole-input", help=WHOLE_INPUT_HELP),
     context_frames: int = typer.Option(3, "--context-frames", help="predictive (clips): frames given to the context denoiser."),
     target_frames: int = typer.Option(1, "--target-frames", help="predictive (clips): frames it predicts per window."),
     threshold: str = typer.Option("quantile", "--threshold", help="quantile | f1 (needs --val-data) | manual."),
@@ -94,7 +95,7 @@ def fit(
     def settings(kind: str):
         return detector_settings(kind, levels, sigma_min, sigma_max, density, threshold, contamination,
                                manual_threshold, minutes, max_steps, batch_size, holdout, seed, patch_bank,
-                               context_frames, target_frames, positions)
+                               context_frames, target_frames, positions, whole_input)
 
     auto, clips, clips_error = score == AUTO_SCORE, None, None
     if auto:  # the clip settings are checked only if the data turn out to be clips

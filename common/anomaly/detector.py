@@ -26,7 +26,8 @@ from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig
 from sciffusion.common.anomaly.embedding import FeatureBank
 from sciffusion.common.anomaly.features import AnomalyScores, cat_batches
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
-from sciffusion.common.anomaly.score_config import ScoreConfig, compute_scores, patch_bank_for, positions_for
+from sciffusion.common.anomaly.score_config import (ScoreConfig, compute_scores, patch_bank_for, positions_for,
+                                                    whole_input_for)
 from sciffusion.common.anomaly.training import FitReport, train_denoiser
 from sciffusion.common.training.config import TrainConfig
 
@@ -260,7 +261,8 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         return build_bank(self.denoiser(), feature_layer(net), train_x,
                           score.feature_sigmas(), self.config.score_batch_size, score.bank_size,
                           patch_bank_for(score, tuple(train_x.shape[1:])), self.config.seed,
-                          shallow=shallow_layer(net) if positions_for(score, tuple(train_x.shape[1:])) else None)
+                          shallow=shallow_layer(net) if positions_for(score, tuple(train_x.shape[1:])) else None,
+                          whole=whole_input_for(score, tuple(train_x.shape[1:])))
 
     # ---- scoring -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

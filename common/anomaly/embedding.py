@@ -57,12 +57,13 @@ def capture_output(module: nn.Module) -> Iterator[dict[str, Tensor]]:
 
 @dataclass(frozen=True)
 class FeatureBank:
-    """Embeddings of normal inputs: ``inputs [N, L, F]`` (one unit vector per input and level) and
+    """Embeddings of normal inputs: ``inputs [N, L, F]`` (one unit vector per input and level; None when
+    the detector scores no whole-input distances) and
     ``patches [M, L, C]`` (unit patch vectors, module docstring; None when the layer has no feature map
     or the detector keeps no patches), both float16 on the CPU; ``positions``: the per-position
     Gaussians of the shallow layer (None: not kept)."""
 
-    inputs: Tensor
+    inputs: Optional[Tensor]
     patches: Optional[Tensor] = None
     positions: Optional[PositionGaussians] = None
 
@@ -172,13 +173,18 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
     """Feature-bank scores of ``x [B, ...]`` (module docstring): features ``[B, L]`` (kNN distance per
     level), then, when the bank has patches, ``[B, L]`` more (:func:`patch_distances`), then, when it
     has position Gaussians (read from the ``shallow`` layer), ``[B, L]`` more (the largest Mahalanobis
-    distance over positions); scalar = the mean of all; NFE = L; map = mean residual map over levels."""
+    distance over positions); the kNN part only when the bank keeps whole-input embeddings; scalar = the
+    mean of all; NFE = L; map = mean residual map over levels."""
+    if bank.inputs is None and bank.patches is None and bank.positions is None:
+        raise ValueError("feature bank: holds no whole-input embeddings, patches or position statistics")
     if bank.positions is not None and shallow is None:
         raise ValueError("position statistics: the bank has them, but no shallow layer was given")
     e = embed(denoise, layer, x, sigmas, with_patches=bank.patches is not None,
               shallow=shallow if bank.positions is not None else None)
-    parts = [knn_distances(e.inputs, bank.inputs, k)]
-    names = [f"knn_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
+    parts, names = [], []
+    if bank.inputs is not None:
+        parts.append(knn_distances(e.inputs, bank.inputs, k))
+        names += [f"knn_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
     if bank.patches is not None:
         if e.patches is None:
             raise ValueError("patch bank: the feature layer gives no feature map for these inputs")
@@ -193,11 +199,15 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
 
 def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, batch_size: int = 128,
                size: Optional[int] = None, patch_size: int = 0, seed: int = 0,
-               shallow: Optional[nn.Module] = None) -> FeatureBank:
+               shallow: Optional[nn.Module] = None, whole: bool = True) -> FeatureBank:
     """The memory bank of normal inputs ``x [N, ...]``: at most ``size`` of them (a seeded random
     subset) when given, and, with ``patch_size`` > 0 and a feature map, about ``patch_size`` of their
     patches (each batch gives its share, a seeded random draw of its positions); with a ``shallow``
-    layer, the per-position Gaussians of the same inputs."""
+    layer, the per-position Gaussians of the same inputs; ``whole`` False keeps no whole-input
+    embeddings (ValueError when nothing would be kept)."""
+    if not whole and patch_size <= 0 and shallow is None:
+        raise ValueError("feature bank: whole-input distances off and no patches or position statistics "
+                         "to score instead")
     g = torch.Generator().manual_seed(seed)
     if size is not None and len(x) > size:
         x = x[torch.randperm(len(x), generator=g)[:size]]
@@ -205,7 +215,8 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
     inputs, patches, stats = [], [], PositionStatistics()
     for chunk in torch.split(x, batch_size):
         e = embed(denoise, layer, chunk.to(device), sigmas, with_patches=patch_size > 0, shallow=shallow)
-        inputs.append(e.inputs.half().cpu())
+        if whole:
+            inputs.append(e.inputs.half().cpu())
         if e.patches is not None:
             patch = e.patches
             flat = patch.transpose(1, 2).reshape(-1, patch.shape[1], patch.shape[3])  # [b·P, L, C]
@@ -213,7 +224,9 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
             patches.append(flat[torch.randperm(len(flat), generator=g)[:share]].half().cpu())
         if e.positions is not None:
             stats.add(e.positions.cpu())
-    return FeatureBank(torch.cat(inputs), torch.cat(patches) if patches else None,
+    if patch_size > 0 and not patches and not whole and shallow is None:
+        raise ValueError("feature bank: whole-input distances off, and the feature layer gives no patches")
+    return FeatureBank(torch.cat(inputs) if whole else None, torch.cat(patches) if patches else None,
                        stats.finish() if shallow is not None else None)
 
 

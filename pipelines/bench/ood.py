@@ -74,6 +74,7 @@ class OODBenchConfig:
     density: Optional[str] = None
     patch_bank: Optional[int] = None
     positions: Optional[bool] = None
+    whole_input: Optional[bool] = None
     context_frames: int = 3
     target_frames: int = 1
     base_channels: int = 32
@@ -384,7 +385,8 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
         settings = detector_settings(kind, cfg.levels, cfg.sigma_min, cfg.sigma_max, cfg.density,
                                      minutes=cfg.minutes, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
                                      seed=cfg.seed, patch_bank=cfg.patch_bank, context_frames=cfg.context_frames,
-                                     target_frames=cfg.target_frames, positions=cfg.positions)
+                                     target_frames=cfg.target_frames, positions=cfg.positions,
+                                     whole_input=cfg.whole_input)
         det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
             DiffusionAnomalyDetector(config=settings)
         det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels),

@@ -93,14 +93,16 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                     contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                     max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                     patch_bank: Optional[int] = None, context_frames: int = 3,
-                    target_frames: int = 1, positions: Optional[bool] = None) -> DetectorConfig:
+                    target_frames: int = 1, positions: Optional[bool] = None,
+                    whole_input: Optional[bool] = None) -> DetectorConfig:
     """A :class:`DetectorConfig` from flat options (the CLI's and the benchmark's). Unset options take
     the score kind's defaults (:func:`~sciffusion.common.anomaly.score_config.score_defaults`): for
     ``features`` 2 levels in σ ∈ [0.3, 0.6] and the ``mean`` density (its features are already
     distances), for the others 10 levels in [0.01, 1] and a ``gmm``. ``patch_bank``: the ``features``
     score's patch-bank size (0: whole-input distances only; None: by input kind,
     :func:`~sciffusion.common.anomaly.score_config.patch_bank_for`); ``positions``: its per-position
-    Gaussians of the shallow features (PaDiM-style; None: by input kind, ``positions_for``). ``context_frames``/``target_frames``:
+    Gaussians of the shallow features (PaDiM-style; None: by input kind, ``positions_for``);
+    ``whole_input``: its whole-input distances (None: ``whole_input_for``). ``context_frames``/``target_frames``:
     the ``predictive`` score's windows (frames given, frames predicted)."""
     from sciffusion.common.anomaly.score_config import score_defaults
 
@@ -109,7 +111,8 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
         raise ValueError(f"--patch-bank: must be >= 0 (0: no patch distances), got {patch_bank}")
     levels = d["levels"] if levels is None else levels
     lo, hi = (d["sigma_min"] if sigma_min is None else sigma_min), (d["sigma_max"] if sigma_max is None else sigma_max)
-    ranges = {"feature_sigma_min": lo, "feature_sigma_max": hi, "patch_bank_size": patch_bank, "positions": positions} \
+    ranges = {"feature_sigma_min": lo, "feature_sigma_max": hi, "patch_bank_size": patch_bank, "positions": positions,
+              "whole_input": whole_input} \
         if score == "features" else {"sigma_min": lo, "sigma_max": hi}
     return DetectorConfig(score=ScoreConfig(kind=score, levels=levels, seed=seed, context_frames=context_frames,
                                             target_frames=target_frames, **ranges),
@@ -125,7 +128,8 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
                       contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                       max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                       patch_bank: Optional[int] = None, context_frames: int = 3,
-                      target_frames: int = 1, positions: Optional[bool] = None) -> DetectorSettings:
+                      target_frames: int = 1, positions: Optional[bool] = None,
+                      whole_input: Optional[bool] = None) -> DetectorSettings:
     """:func:`detector_config` for one score kind; for several joined by ``+`` an
     :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's
     defaults and an equal share of ``minutes`` and ``max_steps``, ``density`` (default ``max``),
@@ -134,7 +138,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     kinds = score_members(score)
     options = dict(manual_threshold=manual_threshold, batch_size=batch_size, holdout=holdout, seed=seed,
                    patch_bank=patch_bank, context_frames=context_frames, target_frames=target_frames,
-                   positions=positions)
+                   positions=positions, whole_input=whole_input)
     if len(kinds) == 1:
         return detector_config(kinds[0], levels, sigma_min, sigma_max, density, threshold, contamination,
                                minutes=minutes, max_steps=max_steps, **options)

@@ -131,3 +131,26 @@ def test_a_clip_detector_keeps_positions_by_default_and_the_density_max_takes_th
     density = fit_density("max", z)
     assert isinstance(density, MaxZ) and density.score(z).tolist() == [2.0, 3.0]
     assert isinstance(density_from_dict(density.to_dict()), MaxZ)
+
+
+def test_without_whole_input_distances_the_detector_scores_positions_only_and_round_trips(tmp_path):
+    from sciffusion.common.anomaly.score_config import whole_input_for
+
+    g = torch.Generator().manual_seed(8)
+    x = _squares(96, [1, 2, 3], g).numpy()
+    cfg = DetectorConfig(score=ScoreConfig(kind="features", levels=2, positions=True, whole_input=False,
+                                           patch_bank_size=0),
+                         minutes=1.0, max_steps=3, batch_size=32, holdout_fraction=0.25)
+    det = DiffusionAnomalyDetector(config=cfg).fit(x, net_config=DenoiserNetConfig((1, 16, 16), base_channels=8))
+    assert det.bank_.inputs is None and det.bank_.positions is not None
+    names = det.score_samples(x[:4]).names
+    assert names == ("pos_0_sigma=0.3", "pos_1_sigma=0.6")  # no whole-input kNN features
+    det.save(tmp_path / "d.pt")
+    again = DiffusionAnomalyDetector.load(tmp_path / "d.pt")
+    assert again.bank_.inputs is None
+    assert np.allclose(again.decision_function(x[:8]), det.decision_function(x[:8]))
+    assert whole_input_for(ScoreConfig(kind="features", levels=2), (1, 16, 16))  # on unless set
+    nothing = DetectorConfig(score=ScoreConfig(kind="features", levels=1, positions=False, whole_input=False,
+                                               patch_bank_size=0), minutes=1.0, max_steps=1, batch_size=32)
+    with pytest.raises(ValueError, match="whole-input distances off"):
+        DiffusionAnomalyDetector(config=nothing).fit(x, net_config=DenoiserNetConfig((1, 16, 16), base_channels=8))
