@@ -317,7 +317,7 @@ def ood(
     out: Path = typer.Option(..., "--out", help="Output folder (results.csv, results.md, results.json, "
                                                 "results_by_kind.md, scores_<set>.csv, roc_<set>.png, config.json)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-    datasets: str = typer.Option("mnist", "--datasets", help="Comma list of: mnist, smmnist, driving (driving needs "
+    datasets: str = typer.Option("mnist", "--datasets", help="Comma list of: mnist, smmnist (impossible motion), smmnist-digits (clips of unseen digits), driving (driving needs "
                                                              "the 'driving' extra)."),
     minutes: float = typer.Option(10.0, "--minutes", help="Training budget of our detector per set, minutes."),
     max_steps: int = typer.Option(5000, "--max-steps", help="Training step cap of our detector per set."),

@@ -12,6 +12,10 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
   wrap-around), *freeze* (everything stops mid-flight: frame t0 repeats), *reverse* (the motion runs
   backwards from t0 without touching a wall: frame t0 + k shows frame t0 − 1 − k). Frames ≥ t0 are
   labelled anomalous (frame AUROC).
+* ``smmnist-digits``: content anomalies in clips (since session 10). The same SM-MNIST clips, but only
+  the digits 0–4 of the bundled MNIST test images are normal: fit on train-split clips of 0–4 digits,
+  test on ``smmnist_test_clips`` test-split clips of 0–4 digits and as many clips whose two digits are
+  5–9 (normal motion; every frame labelled anomalous). The anomaly is what moves, not how.
 * ``driving``: highway-env clips (64 px, ``driving_frames`` frames, 4 clips per episode). Fit on the
   clips of ``driving_episodes`` training episodes without a collision or near-miss label; test on the
   clips of as many further episodes (seeds disjoint), anomalous = any ``ego_collision``,
@@ -53,7 +57,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-DATASETS = ("mnist", "smmnist", "driving")
+DATASETS = ("mnist", "smmnist", "smmnist-digits", "driving")
+CLIP_SETS = ("smmnist", "smmnist-digits", "driving")
 PYOD_METHODS = ("IForest", "KNN", "ECOD", "PCA", "LOF", "AutoEncoder")
 DRIVING_ANOMALIES = ("ego_collision", "other_collision", "near_miss")
 
@@ -108,7 +113,7 @@ class OODBenchConfig:
 
         if self.score != AUTO_SCORE and "predictive" in score_members(self.score) and "mnist" in self.datasets:
             raise ValueError(f"--score {self.score}: predictive scores clips only; drop mnist from --datasets")
-        ensemble = "+" in self.score or (self.score == AUTO_SCORE and set(self.datasets) & {"smmnist", "driving"})
+        ensemble = "+" in self.score or (self.score == AUTO_SCORE and set(self.datasets) & set(CLIP_SETS))
         if ensemble and (self.levels, self.sigma_min, self.sigma_max) != (None, None, None):
             raise ValueError(f"--levels/--sigma-min/--sigma-max: set per score kind, so not for an ensemble (--score "
                              f"{self.score} on clip sets); pass one --score kind")
@@ -208,6 +213,27 @@ def smmnist_set(cfg: OODBenchConfig) -> OODSet:
     return OODSet("smmnist", train, test, frame_labels.max(1), frame_labels,
                   f"fit on {len(train)} train-split clips {cfg.smmnist_frames}x{cfg.smmnist_size}px; test {n} "
                   f"normal + {n} teleport/freeze/reverse clips (test split)", kinds.astype(str))
+
+
+def smmnist_digits_set(cfg: OODBenchConfig) -> OODSet:
+    """SM-MNIST clips of digits 0–4 vs clips of digits 5–9 (module docstring)."""
+    from sciffusion.common.data import mnist_test_paths
+    from sciffusion.common.io.idx import read_idx
+    from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig, generate_smmnist
+
+    images_path, labels_path = mnist_test_paths()
+    images, digits = read_idx(images_path), read_idx(labels_path)
+    normal, unseen = images[digits < 5], images[digits >= 5]
+    shape = {"frames": cfg.smmnist_frames, "size": cfg.smmnist_size}
+    n = cfg.smmnist_test_clips
+    train, _ = generate_smmnist(normal, SMMNISTConfig(clips=cfg.smmnist_clips, split="train", seed=cfg.seed, **shape))
+    test_normal, _ = generate_smmnist(normal, SMMNISTConfig(clips=n, split="test", seed=cfg.seed + 1, **shape))
+    test_unseen, _ = generate_smmnist(unseen, SMMNISTConfig(clips=n, split="test", seed=cfg.seed + 2, **shape))
+    frame_labels = np.concatenate([np.zeros((n, cfg.smmnist_frames), np.int64), np.ones((n, cfg.smmnist_frames), np.int64)])
+    kinds = np.array(["normal"] * n + ["digits_5_9"] * n)
+    return OODSet("smmnist-digits", train, np.concatenate([test_normal, test_unseen]), frame_labels.max(1), frame_labels,
+                  f"fit on {len(train)} train-split clips of digits 0-4, {cfg.smmnist_frames}x{cfg.smmnist_size}px; "
+                  f"test {n} clips of digits 0-4 + {n} of digits 5-9 (test split)", kinds)
 
 
 @dataclass(frozen=True)
@@ -424,6 +450,7 @@ def run_pyod(data: OODSet, name: str, cfg: OODBenchConfig) -> tuple[dict[str, An
 
 
 SET_BUILDERS: dict[str, Callable[[OODBenchConfig], OODSet]] = {"mnist": mnist_set, "smmnist": smmnist_set,
+                                                               "smmnist-digits": smmnist_digits_set,
                                                                "driving": driving_set}
 
 
@@ -497,4 +524,4 @@ def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progr
 
 __all__ = ["DATASETS", "DrivingClips", "OODBenchConfig", "OODSet", "PYOD_METHODS", "break_motion", "cut_driving_clips",
            "format_kind_table", "format_table", "mnist_set",
-           "pyod_inputs", "run_ood_bench", "smmnist_set"]
+           "pyod_inputs", "run_ood_bench", "smmnist_digits_set", "smmnist_set"]

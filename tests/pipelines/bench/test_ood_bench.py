@@ -177,3 +177,28 @@ def test_clips_after_a_collision_in_their_episode_are_neither_normal_nor_tested(
     clips = cut_driving_clips(video, seen, 10, episode=np.array([0, 0, 1]), start_frame=np.array([0, 20, 0]))
     assert clips.wreck.tolist() == [False, True, False, False, True, False]
     assert clips.normal_traffic().tolist() == [True, False, False, True, False, True]
+
+
+def test_the_unseen_digits_set_keeps_5_to_9_out_of_the_normal_clips(tmp_path, monkeypatch):
+    from sciffusion.common.data import mnist_test_paths
+    from sciffusion.common.io.idx import read_idx
+    from sciffusion.domains.video.datasets import smmnist
+    from sciffusion.pipelines.bench.ood import smmnist_digits_set
+
+    images, digits = read_idx(mnist_test_paths()[0]), read_idx(mnist_test_paths()[1])
+    seen = []
+    original = smmnist.generate_smmnist
+
+    def spy(pool, config, progress=None):
+        seen.append(set(digits[[int(np.flatnonzero((images == im).all((1, 2)))[0]) for im in pool[:40]]]))
+        return original(pool, config, progress)
+
+    monkeypatch.setattr(smmnist, "generate_smmnist", spy)
+    cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist-digits",), smmnist_clips=8, smmnist_test_clips=5,
+                         smmnist_size=16, smmnist_frames=4)
+    data = smmnist_digits_set(cfg)
+    assert seen[0] <= {0, 1, 2, 3, 4} and seen[1] <= {0, 1, 2, 3, 4} and seen[2] <= {5, 6, 7, 8, 9}  # train, normal, unseen
+    assert data.train.shape == (8, 4, 16, 16, 1) and data.test.shape == (10, 4, 16, 16, 1)
+    assert data.labels.tolist() == [0] * 5 + [1] * 5 and data.frame_labels.sum() == 5 * 4
+    assert set(data.kind_of_each()) == {"normal", "digits_5_9"}
+    assert cfg.score == "auto" and "smmnist-digits" in OODBenchConfig(out=tmp_path, datasets=("smmnist-digits",)).datasets
