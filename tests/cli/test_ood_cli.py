@@ -106,6 +106,6 @@ def test_shape_mismatch_is_refused(detector, tmp_path):
 
 def test_bench_ood_command():
     r = runner.invoke(app, ["bench", "ood", "--help"])
-    assert r.exit_code == 0 and all(flag in r.output for flag in ("--datasets", "--pyod", "--minutes", "--levels"))
+    assert r.exit_code == 0 and all(flag in r.output for flag in ("--datasets", "--pyod", "--minutes", "--levels", "--no-whole-input"))
     r = runner.invoke(app, ["bench", "ood", "--out", "unused", "--datasets", "cifar"])
-    assert r.exit_code == 2 and "error: --datasets: need distinct names from mnist, smmnist, driving" in r.output
+    assert r.exit_code == 2 and "error: --datasets: need distinct names from mnist, smmnist, smmnist-digits, driving" in r.output

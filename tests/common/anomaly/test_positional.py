@@ -126,7 +126,8 @@ def test_a_clip_detector_keeps_positions_by_default_and_the_density_max_takes_th
     det = DiffusionAnomalyDetector(config=DetectorConfig(score=ScoreConfig(kind="features", levels=1), minutes=1.0,
                                                          max_steps=2, batch_size=8))
     det.fit(x, net_config=DenoiserNetConfig((1, 4, 8, 8), base_channels=8))
-    assert det.bank_.positions is not None and det.score_samples(x[:2]).names == ("knn_0_sigma=0.3", "pos_0_sigma=0.3")
+    assert det.bank_.positions is not None and det.score_samples(x[:2]).names == ("pos_0_sigma=0.3",)
+    assert det.bank_.inputs is None  # clips with positions: no whole-input distances by default
     z = np.array([[0.0, 2.0, -1.0], [3.0, -5.0, 1.0]])
     density = fit_density("max", z)
     assert isinstance(density, MaxZ) and density.score(z).tolist() == [2.0, 3.0]
@@ -149,7 +150,12 @@ def test_without_whole_input_distances_the_detector_scores_positions_only_and_ro
     again = DiffusionAnomalyDetector.load(tmp_path / "d.pt")
     assert again.bank_.inputs is None
     assert np.allclose(again.decision_function(x[:8]), det.decision_function(x[:8]))
-    assert whole_input_for(ScoreConfig(kind="features", levels=2), (1, 16, 16))  # on unless set
+    auto = ScoreConfig(kind="features", levels=2)
+    assert whole_input_for(auto, (1, 16, 16)) and whole_input_for(auto, (5,))  # images, vectors: on
+    assert not whole_input_for(auto, (3, 8, 16, 16))  # clips keep position Gaussians: off
+    assert whole_input_for(ScoreConfig(kind="features", levels=2, positions=False), (3, 8, 16, 16))
+    assert whole_input_for(ScoreConfig(kind="features", levels=2, whole_input=True), (3, 8, 16, 16))
+    assert whole_input_for(ScoreConfig(kind="features", levels=2, positions=True), (1, 16, 16))  # images stay on
     nothing = DetectorConfig(score=ScoreConfig(kind="features", levels=1, positions=False, whole_input=False,
                                                patch_bank_size=0), minutes=1.0, max_steps=1, batch_size=32)
     with pytest.raises(ValueError, match="whole-input distances off"):

@@ -57,9 +57,9 @@ def test_tiny_run_writes_the_table(tmp_path):
     rows = run_ood_bench(cfg, log=lambda _: None)
     assert [r["method"] for r in rows] == ["diffusion (features)", "pyod KNN", "pyod ECOD"]
     assert rows[0]["nfe_per_input"] == 2 and rows[0]["frame_auroc"] is not None
-    per_feature = rows[0]["feature_auroc"]  # whole-input, patch and position distances at both levels
-    assert sorted(per_feature) == ["knn_0_sigma=0.3", "knn_1_sigma=0.6", "patch_0_sigma=0.3", "patch_1_sigma=0.6",
-                                   "pos_0_sigma=0.3", "pos_1_sigma=0.6"]  # clips keep position Gaussians
+    per_feature = rows[0]["feature_auroc"]  # patch and position distances at both levels
+    assert sorted(per_feature) == ["patch_0_sigma=0.3", "patch_1_sigma=0.6",
+                                   "pos_0_sigma=0.3", "pos_1_sigma=0.6"]  # clips: positions, no whole-input kNN
     assert all(0 <= v <= 1 for v in per_feature.values())
     assert all(0 <= r["auroc"] <= 1 for r in rows)
     saved = json.loads((tmp_path / "b" / "results.json").read_text())
