@@ -52,7 +52,7 @@ POSITIONS_HELP = ("features: also score each position of the first encoder level
 WHOLE_INPUT_HELP = ("features: also score each input's distance to its nearest normal inputs as a whole (the "
                     "bottleneck embedding); --no-whole-input scores only the patches / positions; default on for "
                     "images and vectors, off for clips with position Gaussians (measured on driving: +0.03 AUROC "
-                    "without, no change on SM-MNIST).")
+                    "without at 10 minutes, no change on SM-MNIST; for long fits try --whole-input).")
 DENSITY_HELP = ("Density on the z-scored features: gmm | kde | knn | mean | max (max: the most anomalous feature "
                 "decides); default mean for features and predictive, gmm otherwise; for an ensemble (a+b), the "
                 "combination of its members' scores, default max.")
