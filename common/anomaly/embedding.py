@@ -205,9 +205,6 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
     patches (each batch gives its share, a seeded random draw of its positions); with a ``shallow``
     layer, the per-position Gaussians of the same inputs; ``whole`` False keeps no whole-input
     embeddings (ValueError when nothing would be kept)."""
-    if not whole and patch_size <= 0 and shallow is None:
-        raise ValueError("feature bank: whole-input distances off and no patches or position statistics "
-                         "to score instead")
     g = torch.Generator().manual_seed(seed)
     if size is not None and len(x) > size:
         x = x[torch.randperm(len(x), generator=g)[:size]]
@@ -224,8 +221,9 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
             patches.append(flat[torch.randperm(len(flat), generator=g)[:share]].half().cpu())
         if e.positions is not None:
             stats.add(e.positions.cpu())
-    if patch_size > 0 and not patches and not whole and shallow is None:
-        raise ValueError("feature bank: whole-input distances off, and the feature layer gives no patches")
+    if not whole and not patches and shallow is None:
+        raise ValueError("feature bank: whole-input distances off and no patches or position statistics "
+                         "to score instead")
     return FeatureBank(torch.cat(inputs) if whole else None, torch.cat(patches) if patches else None,
                        stats.finish() if shallow is not None else None)
 
