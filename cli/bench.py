@@ -7,7 +7,8 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, WHOLE_INPUT_HELP, seed_list, seed_option
+from sciffusion.cli.options import (DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, TARGET_FRAMES_HELP, WHOLE_INPUT_HELP,
+                                    seed_list, seed_option)
 
 app = typer.Typer(
     help="Benchmarks against peer libraries, baselines and closed forms: samplers, likelihood, inpainting, "
@@ -327,7 +328,7 @@ def ood(
     sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default by score."),
     density: Optional[str] = typer.Option(None, "--density", help=DENSITY_HELP),
     context_frames: int = typer.Option(3, "--context-frames", help="predictive (clip sets): frames given to the context denoiser."),
-    target_frames: int = typer.Option(1, "--target-frames", help="predictive (clip sets): frames it predicts per window."),
+    target_frames: Optional[int] = typer.Option(None, "--target-frames", min=1, help=TARGET_FRAMES_HELP),
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
     positions: Optional[bool] = typer.Option(None, "--positions/--no-positions", help=POSITIONS_HELP),
     whole_input: Optional[bool] = typer.Option(None, "--whole-input/--no-whole-input", help=WHOLE_INPUT_HELP),

@@ -12,7 +12,8 @@ from typing import Iterator, Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, WHOLE_INPUT_HELP, seed_option
+from sciffusion.cli.options import (DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, TARGET_FRAMES_HELP, WHOLE_INPUT_HELP,
+                                    seed_option)
 
 app = typer.Typer(help="Anomaly / out-of-distribution detection with diffusion models: fit on normal data, "
                        "score, evaluate.", no_args_is_help=True)
@@ -75,7 +76,7 @@ def fit(
     positions: Optional[bool] = typer.Option(None, "--positions/--no-positions", help=POSITIONS_HELP),
     whole_input: Optional[bool] = typer.Option(None, "--whole-input/--no-whole-input", help=WHOLE_INPUT_HELP),
     context_frames: int = typer.Option(3, "--context-frames", help="predictive (clips): frames given to the context denoiser."),
-    target_frames: int = typer.Option(1, "--target-frames", help="predictive (clips): frames it predicts per window."),
+    target_frames: Optional[int] = typer.Option(None, "--target-frames", min=1, help=TARGET_FRAMES_HELP),
     threshold: str = typer.Option("quantile", "--threshold", help="quantile | f1 (needs --val-data) | manual."),
     manual_threshold: Optional[float] = typer.Option(None, "--manual-threshold", help="Threshold for --threshold manual."),
     contamination: float = typer.Option(0.1, "--contamination", help="Expected anomaly fraction, (0, 0.5]."),

@@ -56,3 +56,7 @@ WHOLE_INPUT_HELP = ("features: also score each input's distance to its nearest n
 DENSITY_HELP = ("Density on the z-scored features: gmm | kde | knn | mean | max (max: the most anomalous feature "
                 "decides); default mean for features and predictive, gmm otherwise; for an ensemble (a+b), the "
                 "combination of its members' scores, default max.")
+
+TARGET_FRAMES_HELP = ("predictive (clips): frames it predicts per window; default: the fewest that keep the predictive "
+                      "score within 8 model calls (levels x windows), 1 for clips up to context + 8 frames, 2 up to "
+                      "context + 16.")

@@ -188,7 +188,7 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         """The training half of :meth:`fit`: split ``x`` (float32 ``[N, ...]``), train the network (and
         build the feature banks) on the training part; returns the held-out part (all of x without a
         holdout). An ensemble trains every member before it scores any."""
-        c = self.config
+        self.config = c = dataclasses.replace(self.config, score=self.config.score.for_shape(tuple(x.shape[1:])))
         n_hold = holdout_size(len(x), c.holdout_fraction)
         if len(x) - n_hold < 1 or (n_hold == 0 and len(x) < 2):
             raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on")
@@ -232,7 +232,7 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         """``net_config`` as the score needs it: a ``predictive`` score needs a context denoiser with the
         score's context and target frames (added to a plain clip network; a different one is refused),
         every other score a network without context."""
-        score = self.config.score
+        score = self.config.score.for_shape(tuple(net_config.sample_shape))
         if score.kind != "predictive":
             if net_config.context_frames:
                 raise ValueError(f"score {score.kind!r}: needs an unconditional network, the given one is a "

@@ -154,6 +154,7 @@ class EnsembleDetector(CalibratedDetector):
         for member, hold_x in zip(members, held_out):
             member.calibrate_part(x, hold_x, on_score_batch=tick)
         self.members_ = members
+        self.config = dataclasses.replace(self.config, members=tuple(m.config for m in members))  # automatic settings fixed
         hold = np.stack([m.calibration_scores_ for m in members], 1)
         val_features = None
         if val is not None:

@@ -56,6 +56,26 @@ ContextDenoiseFn = Callable[[Tensor, Tensor, Any], Tensor]
 """``denoise(x_target [B, C, K, ...], sigma [B], context [B, C, P, ...]) -> x0 estimate of the target``."""
 
 
+PREDICTIVE_MAX_NFE = 8
+"""Model calls per input an automatic ``target_frames`` keeps the predictive score within (levels ×
+windows): with the ``features`` score's 2 calls the default clip ensemble stays at 10 or fewer."""
+
+
+def auto_target_frames(frames: int, context: int, levels: int = 1, max_nfe: int = PREDICTIVE_MAX_NFE) -> int:
+    """The fewest target frames K per window for which clips of ``frames`` frames, ``context`` frames
+    given, need at most ``max_nfe`` calls at ``levels`` levels (levels × ⌈(frames − context) / K⌉); with
+    fewer calls than levels allowed, one window (K = frames − context). K = 1 up to context + 8 frames at
+    one level (11 frames for the default 3), 2 up to 19 frames, 3 up to 27. ValueError when the clips are
+    not longer than the context."""
+    if context < 1 or levels < 1 or max_nfe < 1:
+        raise ValueError(f"context/levels/max_nfe: need >= 1, got ({context}, {levels}, {max_nfe})")
+    predicted = frames - context
+    if predicted < 1:
+        raise ValueError(f"clips of {frames} frames are too short for {context} context frames and one to predict")
+    windows = max(1, max_nfe // levels)
+    return -(-predicted // windows)
+
+
 def window_starts(frames: int, context: int, target: int) -> list[int]:
     """First target frame of each scoring window: ``context, context + target, …``, the last window
     moved back to end at frame ``frames − 1`` so every frame from ``context`` on is predicted once or
@@ -130,4 +150,4 @@ def predictive_residual(denoise: ContextDenoiseFn, x: Tensor, sigmas: Tensor, co
     return AnomalyScores(feats, tuple(names), torch.stack(gains, 1).mean(1), len(sigmas) * len(starts), frame_map)
 
 
-__all__ = ["ClipWindows", "ContextDenoiseFn", "GAIN_EPS", "predictive_residual", "window_starts"]
+__all__ = ["PREDICTIVE_MAX_NFE", "auto_target_frames", "ClipWindows", "ContextDenoiseFn", "GAIN_EPS", "predictive_residual", "window_starts"]

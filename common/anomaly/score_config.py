@@ -25,7 +25,8 @@
   (:mod:`~sciffusion.common.anomaly.embedding`; NFE = levels). Needs the network's feature layer and the
   banks, which the detector keeps;
 * ``predictive`` (clips ``[C, T, H, W]`` only): the error of a context denoiser's prediction of the
-  next ``target_frames`` frames from the ``context_frames`` before them, at ``levels`` σ's in
+  next ``target_frames`` frames (None: automatic, :meth:`ScoreConfig.for_shape`) from the
+  ``context_frames`` before them, at ``levels`` σ's in
   [sigma_min, sigma_max] (one level: sigma_min), over windows tiling the clip
   (:mod:`~sciffusion.common.anomaly.predictive`; NFE = levels × windows, :meth:`ScoreConfig.nfe_for`).
   Needs a context denoiser, which the detector trains when this kind is chosen.
@@ -44,7 +45,8 @@ from torch import Tensor, nn
 from sciffusion.common.anomaly.embedding import FeatureBank, feature_knn
 from sciffusion.common.anomaly.features import AnomalyScores, concat_scores, noise_levels
 from sciffusion.common.anomaly.likelihood_scores import budget_likelihood_config, complexity_corrected, nll
-from sciffusion.common.anomaly.predictive import ContextDenoiseFn, predictive_residual, window_starts
+from sciffusion.common.anomaly.predictive import (ContextDenoiseFn, auto_target_frames, predictive_residual,
+                                                  window_starts)
 from sciffusion.common.anomaly.scores import msma, path_statistics, reconstruction
 from sciffusion.common.denoisers import DenoiseFn
 from sciffusion.common.grids import check_sigma_range
@@ -77,7 +79,7 @@ class ScoreConfig:
     positions: Optional[bool] = None
     whole_input: Optional[bool] = None
     context_frames: int = 3
-    target_frames: int = 1
+    target_frames: Optional[int] = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -94,7 +96,7 @@ class ScoreConfig:
         if (self.patch_bank_size is not None and self.patch_bank_size < 0) or self.patch_top < 1:
             raise ValueError(f"patch_bank_size/patch_top: need >= 0 and >= 1, got ({self.patch_bank_size}, "
                              f"{self.patch_top})")
-        if self.context_frames < 1 or self.target_frames < 1:
+        if self.context_frames < 1 or (self.target_frames is not None and self.target_frames < 1):
             raise ValueError(f"context/target frames: need >= 1, got ({self.context_frames}, {self.target_frames})")
         if self.recon_steps < 1 or self.nll_probes < 1:
             raise ValueError(f"recon_steps/nll_probes: must be >= 1, got ({self.recon_steps}, {self.nll_probes})")
@@ -115,7 +117,17 @@ class ScoreConfig:
             return self.nfe
         if len(sample_shape) != 4:
             raise ValueError(f"score 'predictive': needs clips [C, T, H, W], got inputs of shape {list(sample_shape)}")
-        return self.levels * len(window_starts(sample_shape[1], self.context_frames, self.target_frames))
+        return self.levels * len(window_starts(sample_shape[1], self.context_frames,
+                                               self.for_shape(sample_shape).target_frames))
+
+    def for_shape(self, sample_shape: tuple[int, ...]) -> "ScoreConfig":
+        """This config with its automatic settings fixed for inputs of ``sample_shape``: a ``predictive``
+        score's ``target_frames`` None becomes :func:`~sciffusion.common.anomaly.predictive.auto_target_frames`
+        (the fewest frames per window that keep levels × windows ≤ 8) for clips ``[C, T, H, W]``."""
+        if self.kind != "predictive" or self.target_frames is not None or len(sample_shape) != 4:
+            return self
+        return dataclasses.replace(self, target_frames=auto_target_frames(sample_shape[1], self.context_frames,
+                                                                          self.levels))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -206,8 +218,9 @@ def compute_scores(denoise: DenoiseFn, x: Tensor, config: ScoreConfig, *,
     if c.kind == "predictive":
         if context_denoise is None:
             raise ValueError("score 'predictive': needs a context denoiser (a detector fitted with this score has one)")
+        target = c.for_shape(tuple(x.shape[1:])).target_frames
         return predictive_residual(context_denoise, x, c.predictive_sigmas().to(x.device),
-                                   c.context_frames, c.target_frames, generator=g)
+                                   c.context_frames, target, generator=g)
     if c.kind == "features":
         if layer is None or bank is None:
             raise ValueError("score 'features': needs the network's feature layer and a memory bank "

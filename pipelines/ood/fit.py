@@ -37,14 +37,15 @@ def score_members(score: str) -> tuple[str, ...]:
     return kinds
 
 
-def resolve_score(score: str, sample_shape: tuple[int, ...], context_frames: int = 3, target_frames: int = 1) -> str:
+def resolve_score(score: str, sample_shape: tuple[int, ...], context_frames: int = 3,
+                  target_frames: Optional[int] = None) -> str:
     """The score ``--score auto`` means for inputs of ``sample_shape``: the ``features+predictive``
     ensemble for clips ``[C, T, H, W]`` long enough for one predictive window (motion and content
     anomalies both), ``features`` otherwise (measured in docs/ood.md); any other ``score`` is returned
     as it is."""
     if score != AUTO_SCORE:
         return score
-    clips = len(sample_shape) == 4 and sample_shape[1] >= context_frames + target_frames
+    clips = len(sample_shape) == 4 and sample_shape[1] >= context_frames + (target_frames or 1)
     return AUTO_CLIP_SCORE if clips else "features"
 
 
@@ -93,7 +94,7 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                     contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                     max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                     patch_bank: Optional[int] = None, context_frames: int = 3,
-                    target_frames: int = 1, positions: Optional[bool] = None,
+                    target_frames: Optional[int] = None, positions: Optional[bool] = None,
                     whole_input: Optional[bool] = None) -> DetectorConfig:
     """A :class:`DetectorConfig` from flat options (the CLI's and the benchmark's). Unset options take
     the score kind's defaults (:func:`~sciffusion.common.anomaly.score_config.score_defaults`): for
@@ -103,7 +104,8 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
     :func:`~sciffusion.common.anomaly.score_config.patch_bank_for`); ``positions``: its per-position
     Gaussians of the shallow features (PaDiM-style; None: by input kind, ``positions_for``);
     ``whole_input``: its whole-input distances (None: ``whole_input_for``). ``context_frames``/``target_frames``:
-    the ``predictive`` score's windows (frames given, frames predicted)."""
+    the ``predictive`` score's windows (frames given, frames predicted; None: the fewest that keep it
+    within 8 model calls, :func:`~sciffusion.common.anomaly.predictive.auto_target_frames`)."""
     from sciffusion.common.anomaly.score_config import score_defaults
 
     d = score_defaults(score)
@@ -128,7 +130,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
                       contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                       max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                       patch_bank: Optional[int] = None, context_frames: int = 3,
-                      target_frames: int = 1, positions: Optional[bool] = None,
+                      target_frames: Optional[int] = None, positions: Optional[bool] = None,
                       whole_input: Optional[bool] = None) -> DetectorSettings:
     """:func:`detector_config` for one score kind; for several joined by ``+`` an
     :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's
@@ -219,10 +221,10 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
         val_x, val_y = val.model_inputs(), val.labels
     settings = config.detector_for(shape)
     for score in (m.score for m in settings.members):
-        if score.kind == "predictive" and (len(shape) != 4 or shape[1] < score.context_frames + score.target_frames):
+        if score.kind == "predictive" and (len(shape) != 4 or shape[1] < score.context_frames + (score.target_frames or 1)):
             got = f"clips of {shape[1]} frames" if len(shape) == 4 else f"{data.layout} (no frames)"
             raise ValueError(f"{config.data}: the predictive score needs clips of at least {score.context_frames} + "
-                             f"{score.target_frames} frames (--context-frames + --target-frames), got {got}")
+                             f"{score.target_frames or 1} frames (--context-frames + --target-frames), got {got}")
     det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
         DiffusionAnomalyDetector(config=settings)
     det.fit(x, net_config=net_config, init_state=state, val_X=val_x, val_y=val_y, progress=progress,

@@ -9,7 +9,8 @@ import torch
 from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, DiffusionAnomalyDetector, ScoreConfig
 from sciffusion.common.anomaly.metrics import detection_metrics
 from sciffusion.common.anomaly.networks import ContextStack, DenoiserNetConfig
-from sciffusion.common.anomaly.predictive import ClipWindows, predictive_residual, window_starts
+from sciffusion.common.anomaly.predictive import (PREDICTIVE_MAX_NFE, ClipWindows, auto_target_frames,
+                                                  predictive_residual, window_starts)
 
 TAU = 0.1  # frame-to-frame drift of the closed-form clips
 
@@ -25,6 +26,32 @@ def test_window_starts_tile_every_predicted_frame():
         window_starts(4, 3, 2)
     with pytest.raises(ValueError, match=">= 1"):
         window_starts(8, 0, 2)
+
+
+def test_auto_target_frames_is_the_fewest_within_the_call_budget():
+    assert [auto_target_frames(t, 3) for t in (4, 8, 10, 11, 12, 19, 20, 27, 28)] == [1, 1, 1, 1, 2, 2, 3, 3, 4]
+    assert auto_target_frames(20, 3, levels=2) == 5 and auto_target_frames(20, 3, levels=9) == 17  # one window
+    for frames in range(4, 40):
+        for levels in (1, 2, 3):
+            k = auto_target_frames(frames, 3, levels)
+            assert levels * len(window_starts(frames, 3, k)) <= max(PREDICTIVE_MAX_NFE, levels)
+            if k > 1:  # one frame fewer per window needs more calls than allowed
+                assert levels * len(window_starts(frames, 3, k - 1)) > PREDICTIVE_MAX_NFE
+    with pytest.raises(ValueError, match="too short"):
+        auto_target_frames(3, 3)
+
+
+def test_score_config_fixes_its_automatic_target_frames_per_clip_length():
+    auto = ScoreConfig(kind="predictive", levels=1, context_frames=3)
+    assert auto.target_frames is None
+    assert auto.for_shape((1, 8, 16, 16)).target_frames == 1 and auto.nfe_for((1, 8, 16, 16)) == 5
+    assert auto.for_shape((1, 20, 16, 16)).target_frames == 3 and auto.nfe_for((1, 20, 16, 16)) == 6
+    fixed = dataclasses.replace(auto, target_frames=1)
+    assert fixed.for_shape((1, 20, 16, 16)) is fixed and fixed.nfe_for((1, 20, 16, 16)) == 17
+    features = ScoreConfig(kind="features")
+    assert features.for_shape((1, 20, 16, 16)) is features
+    with pytest.raises(ValueError, match="target frames"):
+        ScoreConfig(kind="predictive", target_frames=0)
 
 
 def test_clip_windows_are_contiguous_slices():
@@ -163,3 +190,17 @@ def test_detector_learns_motion_and_flags_jumps(tmp_path):
             train, net_config=det.net_config_)
     with pytest.raises(ValueError, match="needs clips"):
         DiffusionAnomalyDetector(config=config).fit(np.zeros((10, 1, 8, 8), np.float32))
+
+
+def test_detector_fixes_automatic_target_frames_at_fit(tmp_path):
+    rng = np.random.default_rng(1)
+    train = _moving_dots(60, 14, rng)  # 3 context frames + 11 to predict: 2 per window keeps 6 windows
+    config = DetectorConfig(score=ScoreConfig(kind="predictive", levels=1, sigma_min=2.0, sigma_max=4.0, context_frames=3),
+                            calibration=CalibrationConfig(density="mean"), minutes=1.0, max_steps=3, batch_size=8)
+    det = DiffusionAnomalyDetector(config=config).fit(train, net_config=DenoiserNetConfig((1, 14, 8, 8), base_channels=8))
+    assert det.config.score.target_frames == 2 and det.net_config_.target_frames == 2
+    raw = det.score_samples(train[:3])
+    assert raw.nfe == 6 <= PREDICTIVE_MAX_NFE and raw.map.shape == (3, 14, 8, 8)
+    back = DiffusionAnomalyDetector.load(det.save(tmp_path / "det.pt"))
+    assert back.config.score.target_frames == 2
+    assert np.allclose(back.decision_function(train[:4]), det.decision_function(train[:4]), atol=1e-10)
