@@ -80,13 +80,19 @@ class OODFitConfig:
                 "clip_detector": None if self.clip_detector is None else self.clip_detector.to_dict()}
 
     def detector_for(self, sample_shape: tuple[int, ...]) -> DetectorSettings:
-        """The detector settings for inputs of ``sample_shape`` (``clip_detector`` for clips when set;
-        ``clip_detector_error``: why the clip settings could not be made, raised for clips only)."""
-        if self.clip_detector_error is not None and len(sample_shape) == 4:
+        """The detector settings for inputs of ``sample_shape``: ``clip_detector`` for clips when set and
+        the clips are long enough for its predictive windows (``--score auto`` on clips shorter than
+        context + 1 frames is ``features``, as :func:`resolve_score` says); ``clip_detector_error``: why
+        the clip settings could not be made, raised for such clips only."""
+        if len(sample_shape) != 4 or (self.clip_detector is None and self.clip_detector_error is None):
+            return self.detector
+        predictive = [m.score for m in self.clip_detector.members if m.score.kind == "predictive"] \
+            if self.clip_detector is not None else []
+        if any(sample_shape[1] < s.context_frames + (s.target_frames or 1) for s in predictive):
+            return self.detector
+        if self.clip_detector_error is not None:
             raise ValueError(self.clip_detector_error)
-        if self.clip_detector is not None and len(sample_shape) == 4:
-            return self.clip_detector
-        return self.detector
+        return self.clip_detector
 
 
 def detector_config(score: str = "features", levels: Optional[int] = None, sigma_min: Optional[float] = None,

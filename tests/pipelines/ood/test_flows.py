@@ -110,6 +110,9 @@ def test_auto_score_is_the_ensemble_for_clips_and_features_otherwise(clip_store,
         assert m["maps"].shape == (12, 4, 8, 8) and (m["maps"][:, :3] == 0).all()  # context frames are never predicted
     header = (tmp_path / "s.csv").read_text().splitlines()[0]
     assert "gain_max_0_sigma=2" in header and "pred_max_0_sigma=2" in header
+    auto = OODFitConfig(data=clip_store, out=det, detector=images, clip_detector=clips)
+    assert auto.detector_for((1, 4, 8, 8)) is clips and auto.detector_for((1, 8, 8)) is images
+    assert auto.detector_for((1, 3, 8, 8)) is images  # --score auto on clips too short for a predictive window
 
 
 def test_fine_tune_from_a_lightning_checkpoint(image_files, tmp_path):
