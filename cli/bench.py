@@ -349,6 +349,12 @@ def ood(
     seed: int = seed_option(0, "Seed of the sets, the training and the scores."),
     detector: Optional[Path] = typer.Option(None, "--detector", help="Use this fitted detector (detector.pt, fitted "
                                             "on the set's normal training inputs) instead of training one; one set."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Start our detector from this checkpoint, then fit it "
+                                         "as usual (as 'ood fit --model': a detector.pt, a DiffusionModule "
+                                         "checkpoint, or a video model file, e.g. domains/video/data/"
+                                         "video_driving.pt, as the predictive score's network); one set."),
+    smmnist_size: int = typer.Option(32, "--smmnist-size", help="SM-MNIST sets: frame size, pixels."),
+    smmnist_frames: int = typer.Option(8, "--smmnist-frames", help="SM-MNIST sets: frames per clip."),
 ) -> None:
     """Anomaly detection: our diffusion detector against PyOD on MNIST 0-4 vs 5-9, SM-MNIST motion, driving events."""
     from sciffusion.pipelines.bench.ood import OODBenchConfig, format_table, run_ood_bench
@@ -359,7 +365,8 @@ def ood(
                          target_frames=target_frames, positions=positions, whole_input=whole_input,
                          base_channels=base_channels, pyod=_names(pyod, "--pyod"), mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,
-                         driving_episodes=driving_episodes, seed=seed, detector=detector,
+                         driving_episodes=driving_episodes, seed=seed, detector=detector, model=model,
+                         smmnist_size=smmnist_size, smmnist_frames=smmnist_frames,
                          driving_stores=_store_pair(driving_stores), driving_train_clips=driving_train_clips)
     rows = run_ood_bench(cfg, log=typer.echo, progress=True)
     typer.echo(format_table(rows))

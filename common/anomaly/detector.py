@@ -242,7 +242,7 @@ class DiffusionAnomalyDetector(CalibratedDetector):
             raise ValueError(f"score 'predictive': needs clips [N, C, T, H, W], got inputs of shape "
                              f"{list(net_config.sample_shape)}")
         wanted = (score.context_frames, score.target_frames)
-        if net_config.context_frames == 0 and net_config.unet is None:
+        if net_config.context_frames == 0 and net_config.unet is None and net_config.external is None:
             return dataclasses.replace(net_config, context_frames=wanted[0], target_frames=wanted[1])
         if (net_config.context_frames, net_config.target_frames) != wanted:
             raise ValueError(f"score 'predictive': {wanted[0]} context and {wanted[1]} target frames, the network "

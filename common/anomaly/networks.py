@@ -10,6 +10,9 @@
   noisy K frames and the clean P frames stacked as channels, MCVD's "concat" conditioning), trained on
   random windows and read by the ``predictive`` score (:mod:`~sciffusion.common.anomaly.predictive`).
 * ``[d]`` vectors (PyOD's tabular case): a residual MLP with a Fourier embedding of c_noise.
+* ``external``: a network some other layer builds (e.g. the video domain's space-time U-Net as a
+  context denoiser), by a builder registered under that name (:func:`register_network`) from the
+  plain-dict ``external_config``; the detector file keeps the name, the config and the weights.
 
 Every network follows the :class:`~sciffusion.common.training.DiffusionModule` contract
 ``net(x_in [B, ...], c_noise [B], cond) -> [B, ...]``.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +44,8 @@ class DenoiserNetConfig:
     unet: Optional[UNet2DConfig] = None
     context_frames: int = 0
     target_frames: int = 1
+    external: Optional[str] = None
+    external_config: Optional[dict] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sample_shape", tuple(int(s) for s in self.sample_shape))
@@ -56,6 +61,8 @@ class DenoiserNetConfig:
         if self.context_frames < 0 or self.target_frames < 1:
             raise ValueError(f"context/target frames: need >= 0 and >= 1, got ({self.context_frames}, "
                              f"{self.target_frames})")
+        if self.external is not None and (self.unet is not None or not isinstance(self.external_config, dict)):
+            raise ValueError(f"network {self.external!r}: an external network needs its config as a dict and no unet")
         if self.context_frames and (len(self.sample_shape) != 4 or
                                     self.context_frames + self.target_frames > self.sample_shape[1]):
             raise ValueError(f"context frames: need clips [C, T, H, W] with T >= {self.context_frames} + "
@@ -63,6 +70,8 @@ class DenoiserNetConfig:
 
     @property
     def kind(self) -> str:
+        if self.external is not None:
+            return "context" if self.context_frames else "external"
         if self.context_frames:
             return "context"
         return {1: "mlp", 3: "unet2d", 4: "framestack"}[len(self.sample_shape)]
@@ -88,6 +97,12 @@ class DenoiserNetConfig:
                             channel_mults=mults, num_res_blocks=1, attention=(False,) * levels, groups=8)
 
     def build(self) -> nn.Module:
+        if self.external is not None:
+            if self.external not in NETWORK_BUILDERS:
+                raise ValueError(f"network {self.external!r}: no builder registered (known: "
+                                 f"{', '.join(sorted(NETWORK_BUILDERS)) or 'none'}); import the module that "
+                                 "registers it (sciffusion.pipelines.ood registers 'video')")
+            return NETWORK_BUILDERS[self.external](self)
         if self.kind == "mlp":
             return ResidualMLP(self.sample_shape[0], self.hidden, self.blocks)
         unet = UNet2D(self.unet_config())
@@ -101,6 +116,20 @@ class DenoiserNetConfig:
         if self.unet is not None:
             d["unet"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["unet"].items()}
         return d
+
+
+NETWORK_BUILDERS: dict[str, Callable[[DenoiserNetConfig], nn.Module]] = {}
+"""Builders of external networks by name (:func:`register_network`)."""
+
+
+def register_network(name: str, builder: Callable[[DenoiserNetConfig], nn.Module]) -> None:
+    """Let :meth:`DenoiserNetConfig.build` make networks with ``external = name``: ``builder(config)``
+    returns a fresh network following the DiffusionModule contract (a context denoiser when
+    ``config.context_frames`` > 0: ``net(x_target [B, C, K, H, W], c_noise [B], context [B, C, P, H, W])``).
+    Registering the same builder again is a no-op; another one under a taken name is refused."""
+    if NETWORK_BUILDERS.get(name, builder) is not builder:
+        raise ValueError(f"network {name!r}: another builder is registered under this name")
+    NETWORK_BUILDERS[name] = builder
 
 
 class FrameStack(nn.Module):
@@ -185,4 +214,5 @@ def shallow_layer(net: nn.Module) -> Optional[nn.Module]:
     return None
 
 
-__all__ = ["ContextStack", "DenoiserNetConfig", "FrameStack", "ResidualMLP", "feature_layer", "shallow_layer"]
+__all__ = ["ContextStack", "DenoiserNetConfig", "FrameStack", "NETWORK_BUILDERS", "ResidualMLP", "feature_layer",
+           "register_network", "shallow_layer"]

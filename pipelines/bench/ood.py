@@ -98,11 +98,17 @@ class OODBenchConfig:
     driving_train_clips: int = 1000
     seed: int = 0
     detector: Optional[Path] = None
+    model: Optional[Path] = None
     overwrite: bool = False
 
     def __post_init__(self) -> None:
         if self.patch_bank is not None and self.patch_bank < 0:
             raise ValueError(f"--patch-bank: must be >= 0 (0: no patch distances), got {self.patch_bank}")
+        if self.model is not None and self.detector is not None:
+            raise ValueError("--model/--detector: give one (--model starts a detector that is then fitted, "
+                             "--detector is one already fitted)")
+        if self.model is not None and len(self.datasets) != 1:
+            raise ValueError("--model: a starting checkpoint serves one set; give exactly one in --datasets")
         if self.detector is not None and len(self.datasets) != 1:
             raise ValueError("--detector: a fitted detector serves one set; give exactly one in --datasets")
         unknown = [d for d in self.datasets if d not in DATASETS]
@@ -131,6 +137,7 @@ class OODBenchConfig:
         d = dataclasses.asdict(self)
         d["out"] = str(self.out)
         d["detector"] = None if self.detector is None else str(self.detector)
+        d["model"] = None if self.model is None else str(self.model)
         d["driving_stores"] = None if self.driving_stores is None else [str(p) for p in self.driving_stores]
         return d
 
@@ -396,7 +403,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     """Fit our detector on the normal training set, score the test set; (row, test scores)."""
     from sciffusion.common.anomaly import DenoiserNetConfig, DiffusionAnomalyDetector, EnsembleConfig, EnsembleDetector
     from sciffusion.common.anomaly.metrics import detection_metrics, frame_auroc
-    from sciffusion.pipelines.ood.fit import detector_settings, resolve_score
+    from sciffusion.pipelines.ood.fit import Start, adopt_start, detector_settings, load_start, resolve_score
     from sciffusion.pipelines.ood.score import load_detector
 
     x = model_inputs(data.train)
@@ -413,10 +420,12 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
                                      seed=cfg.seed, patch_bank=cfg.patch_bank, context_frames=cfg.context_frames,
                                      target_frames=cfg.target_frames, positions=cfg.positions,
                                      whole_input=cfg.whole_input)
+        begin = load_start(cfg.model, tuple(x.shape[1:]), trust=False) if cfg.model is not None else \
+            Start(DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels), None)
+        settings = adopt_start(settings, begin)
         det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
             DiffusionAnomalyDetector(config=settings)
-        det.fit(x, net_config=DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels),
-                progress=progress)
+        det.fit(x, net_config=begin.net_config, init_state=begin.state, progress=progress)
     fit_seconds = time.monotonic() - start
     start = time.monotonic()
     raw = det.score_samples(model_inputs(data.test))
@@ -429,6 +438,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     row["train_steps"] = None if report is None else report.steps
     row["train_seconds"] = None if report is None else report.seconds
     row["detector"] = None if cfg.detector is None else str(cfg.detector)
+    row["started_from"] = None if cfg.model is None else str(cfg.model)
     if cfg.detector is not None and report is not None:
         row["fit_seconds"] = report.seconds  # the training of the given detector, not its loading
     if data.frame_labels is not None and raw.map is not None:

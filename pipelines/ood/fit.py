@@ -17,6 +17,7 @@ import numpy as np
 
 from sciffusion.common.anomaly import (CalibrationConfig, DenoiserNetConfig, DetectorConfig, EnsembleConfig,
                                        ScoreConfig)
+from sciffusion.common.training.config import TrainConfig
 
 DETECTOR_FILE = "detector.pt"
 AUTO_SCORE = "auto"
@@ -162,13 +163,48 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     return EnsembleConfig(members, calibration)
 
 
-def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> tuple[DenoiserNetConfig, dict]:
-    """(network config, weights) to fine-tune from ``model`` (:class:`OODFitConfig`)."""
+@dataclass(frozen=True)
+class Start:
+    """What a detector starts from (``--model``): the network config, its weights, and the
+    preconditioning it was trained with (``train``: its loss kind and σ_data; None: the detector's own)."""
+
+    net_config: DenoiserNetConfig
+    state: dict
+    train: Optional[TrainConfig] = None
+
+
+def adopt_start(settings: DetectorSettings, start: Start) -> DetectorSettings:
+    """``settings`` with its ``predictive`` members set to the given network: its context and target
+    frames, and its loss kind and σ_data (a video model fixes both; the other members keep theirs)."""
+    net = start.net_config
+    if not net.context_frames:
+        return settings
+
+    def adopt(member: DetectorConfig) -> DetectorConfig:
+        if member.score.kind != "predictive":
+            return member
+        score = dataclasses.replace(member.score, context_frames=net.context_frames, target_frames=net.target_frames)
+        train = member.train if start.train is None else dataclasses.replace(
+            member.train, loss=start.train.loss, sigma_data=start.train.sigma_data)
+        return dataclasses.replace(member, score=score, train=train)
+
+    if isinstance(settings, EnsembleConfig):
+        return dataclasses.replace(settings, members=tuple(adopt(m) for m in settings.members))
+    return adopt(settings)
+
+
+def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> Start:
+    """What to start (and fine-tune) from ``model`` (:class:`OODFitConfig`): a detector file, a
+    DiffusionModule checkpoint with its ``config.json``, or a video model file (as the context
+    denoiser of the predictive score, :mod:`~sciffusion.pipelines.ood.video_model`)."""
     from sciffusion.common.anomaly import DiffusionAnomalyDetector
     from sciffusion.common.anomaly.ensemble import FILE_KIND as ENSEMBLE_KIND
     from sciffusion.common.io.checkpoint import load_checkpoint
+    from sciffusion.pipelines.ood.video_model import is_video_model_file, video_start
 
     content = load_checkpoint(model, trust=trust)
+    if is_video_model_file(content):
+        return video_start(model, sample_shape)
     if isinstance(content, dict) and content.get("kind") == "sciffusion-anomaly-detector":
         det = DiffusionAnomalyDetector.from_state(content, str(model))
         net_config, state = det.net_config_, det.module_.ema.shadow.state_dict()
@@ -195,7 +231,7 @@ def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> tuple
         detail = str(exc).strip().splitlines()[0][:120]
         raise ValueError(f"{model}: weights do not fit a network for inputs of shape {list(sample_shape)} "
                          f"({detail})") from None
-    return net_config, state
+    return Start(net_config, state)
 
 
 def fit_ood(config: OODFitConfig, progress: bool = False,
@@ -214,8 +250,8 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
         if len(x) == 0:
             raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on")
     shape = tuple(x.shape[1:])
-    net_config, state = (load_start(config.model, shape, config.trust_checkpoint) if config.model is not None else
-                         (DenoiserNetConfig(shape, base_channels=config.base_channels), None))
+    start = load_start(config.model, shape, config.trust_checkpoint) if config.model is not None else \
+        Start(DenoiserNetConfig(shape, base_channels=config.base_channels), None)
     val_x = val_y = None
     if config.val_data is not None:
         val = read_inputs(config.val_data, config.label_names or None)
@@ -225,7 +261,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
             raise ValueError(f"{config.val_data}: inputs of shape {list(val.model_inputs_shape[1:])}, the "
                              f"training data has {list(shape)}")
         val_x, val_y = val.model_inputs(), val.labels
-    settings = config.detector_for(shape)
+    settings = adopt_start(config.detector_for(shape), start)
     for score in (m.score for m in settings.members):
         if score.kind == "predictive" and (len(shape) != 4 or shape[1] < score.context_frames + (score.target_frames or 1)):
             got = f"clips of {shape[1]} frames" if len(shape) == 4 else f"{data.layout} (no frames)"
@@ -233,7 +269,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
                              f"{score.target_frames or 1} frames (--context-frames + --target-frames), got {got}")
     det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
         DiffusionAnomalyDetector(config=settings)
-    det.fit(x, net_config=net_config, init_state=state, val_X=val_x, val_y=val_y, progress=progress,
+    det.fit(x, net_config=start.net_config, init_state=start.state, val_X=val_x, val_y=val_y, progress=progress,
             on_score_batch=on_score_batch)
     report = {"inputs": len(x), "input_shape": list(shape), "layout": data.layout,
               "train": dataclasses.asdict(det.fit_report_), "threshold": det.threshold_,
@@ -249,5 +285,5 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
     return report
 
 
-__all__ = ["AUTO_CLIP_SCORE", "AUTO_SCORE", "DETECTOR_FILE", "DetectorSettings", "OODFitConfig", "detector_config", "detector_settings",
+__all__ = ["AUTO_CLIP_SCORE", "AUTO_SCORE", "DETECTOR_FILE", "DetectorSettings", "OODFitConfig", "Start", "adopt_start", "detector_config", "detector_settings",
            "fit_ood", "load_start", "resolve_score", "score_members"]

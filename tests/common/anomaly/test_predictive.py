@@ -204,3 +204,26 @@ def test_detector_fixes_automatic_target_frames_at_fit(tmp_path):
     back = DiffusionAnomalyDetector.load(det.save(tmp_path / "det.pt"))
     assert back.config.score.target_frames == 2
     assert np.allclose(back.decision_function(train[:4]), det.decision_function(train[:4]), atol=1e-10)
+
+
+def test_external_networks_come_from_registered_builders():
+    from sciffusion.common.anomaly.networks import NETWORK_BUILDERS, register_network
+
+    def builder(config):
+        return ContextStack(DenoiserNetConfig(config.sample_shape, base_channels=8, context_frames=2,
+                                              target_frames=1).build().net, 2)
+
+    config = DenoiserNetConfig((1, 4, 8, 8), context_frames=2, external="test-net", external_config={"a": 1})
+    assert config.kind == "context"
+    with pytest.raises(ValueError, match="no builder registered"):
+        config.build()
+    try:
+        register_network("test-net", builder)
+        register_network("test-net", builder)  # the same builder again: a no-op
+        assert isinstance(config.build(), ContextStack)
+        with pytest.raises(ValueError, match="another builder"):
+            register_network("test-net", lambda c: None)
+    finally:
+        NETWORK_BUILDERS.pop("test-net", None)
+    with pytest.raises(ValueError, match="config as a dict"):
+        DenoiserNetConfig((1, 4, 8, 8), external="test-net")

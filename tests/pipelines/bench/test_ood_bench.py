@@ -121,6 +121,29 @@ def test_a_fitted_detector_is_used_as_it_is(tmp_path):
         run_ood_bench(wrong, log=lambda _: None)
 
 
+def test_a_video_model_starts_the_predictive_member(tmp_path):
+    pytest.importorskip("pyod")
+    import torch
+
+    from sciffusion.common.training.config import TrainConfig
+    from sciffusion.domains.video.model import VideoModelConfig, model_file
+
+    video = VideoModelConfig(size=16, past_frames=2, frames=2, base_channels=8, channel_mults=(1, 2),
+                             spatial_attention=(False, False), temporal_attention=(False, True), embed_dim=32, groups=4)
+    torch.save(model_file(video.network(), video, TrainConfig().to_dict(), {}), tmp_path / "video.pt")
+    cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist",), minutes=0.5, max_steps=4, base_channels=8,
+                         pyod=("KNN",), smmnist_clips=12, smmnist_test_clips=6, smmnist_size=16, smmnist_frames=6,
+                         model=tmp_path / "video.pt")
+    rows = run_ood_bench(cfg, log=lambda _: None)
+    # features: 2 levels; predictive with the video model's 2 context + 2 target frames: 2 windows in 6 frames
+    assert rows[0]["method"] == "diffusion (features+predictive)" and rows[0]["nfe_per_input"] == 2 + 2
+    assert rows[0]["started_from"] == str(tmp_path / "video.pt") and 0 <= rows[0]["auroc"] <= 1
+    with pytest.raises(ValueError, match="--model: a starting checkpoint serves one set"):
+        OODBenchConfig(out=tmp_path, datasets=("smmnist", "driving"), model=tmp_path / "video.pt")
+    with pytest.raises(ValueError, match="--model/--detector: give one"):
+        OODBenchConfig(out=tmp_path, datasets=("smmnist",), model=tmp_path / "video.pt", detector=tmp_path / "d.pt")
+
+
 def _driving_store(path, flags_at, n=3, t=20):
     from sciffusion.domains.video.zarr_store import write_video_store
 

@@ -134,8 +134,8 @@ def test_fine_tune_from_a_lightning_checkpoint(image_files, tmp_path):
     (tmp_path / "run").mkdir()
     torch.save({"state_dict": module.state_dict()}, tmp_path / "run" / "model.ckpt")
     (tmp_path / "run" / "config.json").write_text(json.dumps({"net": dataclasses.asdict(unet)}))
-    net_config, state = load_start(tmp_path / "run" / "model.ckpt", (1, 8, 8), trust=False)
-    assert net_config.unet == unet and (state[name] == 0.125).all()
+    start = load_start(tmp_path / "run" / "model.ckpt", (1, 8, 8), trust=False)
+    assert start.net_config.unet == unet and (start.state[name] == 0.125).all() and start.train is None
     report = _fit(image_files / "train.npz", tmp_path / "det", model=tmp_path / "run" / "model.ckpt", max_steps=3)
     assert report["train"]["steps"] == 3
     with pytest.raises(ValueError, match="weights do not fit"):
@@ -168,3 +168,65 @@ def test_ensemble_of_features_and_predictive_on_clips(clip_store, tmp_path):
     assert auroc(table["score"].to_numpy(), np.r_[np.zeros(6), np.ones(6)]) > 0.5  # flashes are anomalous to both
     with pytest.raises(ValueError, match="an ensemble detector holds one network per score"):
         fit_ood(OODFitConfig(data=clip_store, out=tmp_path / "again", detector=settings, model=det / "detector.pt"))
+
+
+def _tiny_video_model(path, channels=1, events=False):
+    """A video model file (``video train``'s format) of a tiny space-time U-Net: 2 past → 2 frames."""
+    import torch
+
+    from sciffusion.common.training.config import TrainConfig
+    from sciffusion.domains.video.model import VideoModelConfig, model_file
+
+    cfg = VideoModelConfig(channels=channels, size=8, past_frames=2, frames=2, events=events, base_channels=8,
+                           channel_mults=(1, 2), spatial_attention=(False, False), temporal_attention=(False, True),
+                           embed_dim=32, groups=4)
+    torch.manual_seed(0)
+    net = cfg.network()
+    torch.save(model_file(net, cfg, TrainConfig(sigma_data=0.4).to_dict(), {"step": 1}), path)
+    return net
+
+
+def test_a_video_model_is_the_predictive_members_context_denoiser(clip_store, tmp_path):
+    """``ood fit --model video.pt``: the predictive member starts from the video model's weights, takes
+    its frames and preconditioning; the detector reloads and scores the same (the builder is registered
+    by the package)."""
+    import torch
+
+    from sciffusion.common.anomaly import EnsembleDetector
+    from sciffusion.domains.video.context_net import VideoContextNet
+    from sciffusion.pipelines.ood.fit import adopt_start, detector_settings, load_start
+    from sciffusion.pipelines.ood.score import load_detector
+
+    video = _tiny_video_model(tmp_path / "video.pt")
+    start = load_start(tmp_path / "video.pt", (1, 4, 8, 8), trust=False)
+    assert (start.net_config.external, start.net_config.context_frames, start.net_config.target_frames) == ("video", 2, 2)
+    assert all(torch.equal(start.state[f"net.{k}"], v) for k, v in video.state_dict().items())
+    assert start.train.sigma_data == 0.4
+    settings = adopt_start(detector_settings("features+predictive", max_steps=4, batch_size=4, minutes=4.0), start)
+    features, predictive = settings.members
+    assert (predictive.score.context_frames, predictive.score.target_frames, predictive.train.sigma_data) == (2, 2, 0.4)
+    assert features.score.context_frames == 3 and features.train.sigma_data == 0.5  # the other member keeps its own
+
+    det_dir = tmp_path / "det"
+    settings = detector_settings("features+predictive", max_steps=4, batch_size=4, minutes=4.0, holdout=0.34)
+    report = fit_ood(OODFitConfig(data=clip_store, out=det_dir, detector=settings, model=tmp_path / "video.pt",
+                                  base_channels=8))
+    assert report["nfe_per_input"] == 2 + 1  # features 2 levels; one window of 2 context + 2 target frames
+    det = load_detector(det_dir)
+    assert isinstance(det, EnsembleDetector)
+    member = det.members_[1]
+    assert isinstance(member.module_.ema.shadow, VideoContextNet) and member.config.train.sigma_data == 0.4
+    score_ood(OODScoreConfig(detector=det_dir, data=clip_store, out=tmp_path / "s.csv"))
+    table = pd.read_csv(tmp_path / "s.csv")
+    assert len(table) == 12 and np.isfinite(table["score"]).all()
+
+    rgb = tmp_path / "rgb.pt"
+    _tiny_video_model(rgb, channels=3)
+    with pytest.raises(ValueError, match="3-channel frames, the clips have 1"):
+        load_start(rgb, (1, 4, 8, 8), trust=False)
+    with pytest.raises(ValueError, match="at least 4 frames; the clips have 3"):
+        load_start(tmp_path / "video.pt", (1, 3, 8, 8), trust=False)
+    with pytest.raises(ValueError, match="scores clips"):
+        load_start(tmp_path / "video.pt", (1, 8, 8), trust=False)
+    with pytest.raises(ValueError, match="cannot run on 9x9 frames"):
+        load_start(tmp_path / "video.pt", (1, 4, 9, 9), trust=False)
