@@ -175,7 +175,9 @@ class Start:
 
 def adopt_start(settings: DetectorSettings, start: Start) -> DetectorSettings:
     """``settings`` with its ``predictive`` members set to the given network: its context and target
-    frames, and its loss kind and σ_data (a video model fixes both; the other members keep theirs)."""
+    frames, and, when the start has one, the training config it was trained with (preconditioning: loss
+    kind and σ_data; and the optimizer settings a fine-tune continues with: learning rate, warm-up, EMA);
+    the other members keep theirs."""
     net = start.net_config
     if not net.context_frames:
         return settings
@@ -184,9 +186,7 @@ def adopt_start(settings: DetectorSettings, start: Start) -> DetectorSettings:
         if member.score.kind != "predictive":
             return member
         score = dataclasses.replace(member.score, context_frames=net.context_frames, target_frames=net.target_frames)
-        train = member.train if start.train is None else dataclasses.replace(
-            member.train, loss=start.train.loss, sigma_data=start.train.sigma_data)
-        return dataclasses.replace(member, score=score, train=train)
+        return dataclasses.replace(member, score=score, train=member.train if start.train is None else start.train)
 
     if isinstance(settings, EnsembleConfig):
         return dataclasses.replace(settings, members=tuple(adopt(m) for m in settings.members))

@@ -6,10 +6,11 @@ which is what the ``predictive`` score needs (:mod:`~sciffusion.common.anomaly.p
 module registers the builder ``video`` with the core (:func:`~sciffusion.common.anomaly.networks.register_network`:
 the core never imports a domain) and turns a model file into a starting point for a detector
 (:class:`~sciffusion.pipelines.ood.fit.Start`): the network config (external ``video``, P context and K
-target frames, the model config), its EMA weights and its preconditioning (loss kind, σ_data). The
-predictive members of the detector then take the model's P and K
-(:func:`~sciffusion.pipelines.ood.fit.adopt_start`); ``--minutes`` fine-tunes it on the normal clips (a
-short budget scores with the model almost as trained).
+target frames, the model config), its EMA weights and its training config (preconditioning: loss kind,
+σ_data; learning rate, warm-up, EMA). The predictive members of the detector then take the model's P and
+K and its training config (:func:`~sciffusion.pipelines.ood.fit.adopt_start`); ``--minutes`` fine-tunes it
+on the normal clips at the model's own learning rate (``--max-steps 1`` scores with the model almost as
+trained).
 """
 from __future__ import annotations
 

@@ -182,7 +182,7 @@ def _tiny_video_model(path, channels=1, events=False):
                            embed_dim=32, groups=4)
     torch.manual_seed(0)
     net = cfg.network()
-    torch.save(model_file(net, cfg, TrainConfig(sigma_data=0.4).to_dict(), {"step": 1}), path)
+    torch.save(model_file(net, cfg, TrainConfig(sigma_data=0.4, lr=3e-4).to_dict(), {"step": 1}), path)
     return net
 
 
@@ -204,8 +204,9 @@ def test_a_video_model_is_the_predictive_members_context_denoiser(clip_store, tm
     assert start.train.sigma_data == 0.4
     settings = adopt_start(detector_settings("features+predictive", max_steps=4, batch_size=4, minutes=4.0), start)
     features, predictive = settings.members
-    assert (predictive.score.context_frames, predictive.score.target_frames, predictive.train.sigma_data) == (2, 2, 0.4)
-    assert features.score.context_frames == 3 and features.train.sigma_data == 0.5  # the other member keeps its own
+    assert (predictive.score.context_frames, predictive.score.target_frames) == (2, 2)
+    assert (predictive.train.sigma_data, predictive.train.lr) == (0.4, 3e-4)  # fine-tuned as it was trained
+    assert features.score.context_frames == 3 and (features.train.sigma_data, features.train.lr) == (0.5, 1e-3)
 
     det_dir = tmp_path / "det"
     settings = detector_settings("features+predictive", max_steps=4, batch_size=4, minutes=4.0, holdout=0.34)
