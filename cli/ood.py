@@ -63,8 +63,11 @@ class _LazyBar:
 def fit(
     data: Path = typer.Option(..., "--data", help=f"Normal training data: {DATA_HELP}. Inputs labelled 1 are left out."),
     out: Path = typer.Option(..., "--out", help="Detector folder to write (detector.pt, config.json, fit.json)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Fine-tune from this checkpoint: a detector.pt, or a "
-                                         "DiffusionModule Lightning checkpoint with config.json ('net') beside it."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Fine-tune from this checkpoint: a detector.pt, a "
+                                         "DiffusionModule Lightning checkpoint with config.json ('net') beside it, or a "
+                                         "video model file ('video train' model.ckpt, e.g. domains/video/data/"
+                                         "video_driving.pt) as the predictive score's network (its past and "
+                                         "current frames become --context-frames and --target-frames)."),
     minutes: float = typer.Option(5.0, "--minutes", help="Wall-clock training budget, minutes."),
     max_steps: int = typer.Option(2000, "--max-steps", help="Training step cap."),
     score: str = typer.Option("auto", "--score", help=SCORE_HELP),
@@ -76,7 +79,7 @@ def fit(
     positions: Optional[bool] = typer.Option(None, "--positions/--no-positions", help=POSITIONS_HELP),
     whole_input: Optional[bool] = typer.Option(None, "--whole-input/--no-whole-input", help=WHOLE_INPUT_HELP),
     context_frames: int = typer.Option(3, "--context-frames", help="predictive (clips): frames given to the context denoiser."),
-    target_frames: Optional[int] = typer.Option(None, "--target-frames", min=1, help=TARGET_FRAMES_HELP),
+    target_frames: int = typer.Option(1, "--target-frames", min=0, help=TARGET_FRAMES_HELP),
     threshold: str = typer.Option("quantile", "--threshold", help="quantile | f1 (needs --val-data) | manual."),
     manual_threshold: Optional[float] = typer.Option(None, "--manual-threshold", help="Threshold for --threshold manual."),
     contamination: float = typer.Option(0.1, "--contamination", help="Expected anomaly fraction, (0, 0.5]."),
@@ -96,7 +99,7 @@ def fit(
     def settings(kind: str):
         return detector_settings(kind, levels, sigma_min, sigma_max, density, threshold, contamination,
                                manual_threshold, minutes, max_steps, batch_size, holdout, seed, patch_bank,
-                               context_frames, target_frames, positions, whole_input)
+                               context_frames, target_frames or None, positions, whole_input)
 
     auto, clips, clips_error = score == AUTO_SCORE, None, None
     if auto:  # the clip settings are checked only if the data turn out to be clips

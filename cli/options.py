@@ -57,6 +57,6 @@ DENSITY_HELP = ("Density on the z-scored features: gmm | kde | knn | mean | max 
                 "decides); default mean for features and predictive, gmm otherwise; for an ensemble (a+b), the "
                 "combination of its members' scores, default max.")
 
-TARGET_FRAMES_HELP = ("predictive (clips): frames it predicts per window; default: the fewest that keep the predictive "
-                      "score within 8 model calls (levels x windows), 1 for clips up to context + 8 frames, 2 up to "
-                      "context + 16.")
+TARGET_FRAMES_HELP = ("predictive (clips): frames it predicts per window (NFE = levels x windows, about T - context "
+                      "for one frame); 0: the fewest that keep the predictive score within 8 model calls (1 up to "
+                      "context + 8 frames, 2 up to context + 16), which scored long clips lower (docs/ood.md).")

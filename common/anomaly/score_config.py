@@ -25,7 +25,7 @@
   (:mod:`~sciffusion.common.anomaly.embedding`; NFE = levels). Needs the network's feature layer and the
   banks, which the detector keeps;
 * ``predictive`` (clips ``[C, T, H, W]`` only): the error of a context denoiser's prediction of the
-  next ``target_frames`` frames (None: automatic, :meth:`ScoreConfig.for_shape`) from the
+  next ``target_frames`` frames (None: automatic within a call budget, :meth:`ScoreConfig.for_shape`) from the
   ``context_frames`` before them, at ``levels`` σ's in
   [sigma_min, sigma_max] (one level: sigma_min), over windows tiling the clip
   (:mod:`~sciffusion.common.anomaly.predictive`; NFE = levels × windows, :meth:`ScoreConfig.nfe_for`).
@@ -79,7 +79,7 @@ class ScoreConfig:
     positions: Optional[bool] = None
     whole_input: Optional[bool] = None
     context_frames: int = 3
-    target_frames: Optional[int] = None
+    target_frames: Optional[int] = 1
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -81,7 +81,7 @@ class OODBenchConfig:
     positions: Optional[bool] = None
     whole_input: Optional[bool] = None
     context_frames: int = 3
-    target_frames: Optional[int] = None
+    target_frames: Optional[int] = 1
     base_channels: int = 32
     batch_size: int = 64
     pyod: tuple[str, ...] = PYOD_METHODS

@@ -39,7 +39,7 @@ def score_members(score: str) -> tuple[str, ...]:
 
 
 def resolve_score(score: str, sample_shape: tuple[int, ...], context_frames: int = 3,
-                  target_frames: Optional[int] = None) -> str:
+                  target_frames: Optional[int] = 1) -> str:
     """The score ``--score auto`` means for inputs of ``sample_shape``: the ``features+predictive``
     ensemble for clips ``[C, T, H, W]`` long enough for one predictive window (motion and content
     anomalies both), ``features`` otherwise (measured in docs/ood.md); any other ``score`` is returned
@@ -101,7 +101,7 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                     contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                     max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                     patch_bank: Optional[int] = None, context_frames: int = 3,
-                    target_frames: Optional[int] = None, positions: Optional[bool] = None,
+                    target_frames: Optional[int] = 1, positions: Optional[bool] = None,
                     whole_input: Optional[bool] = None) -> DetectorConfig:
     """A :class:`DetectorConfig` from flat options (the CLI's and the benchmark's). Unset options take
     the score kind's defaults (:func:`~sciffusion.common.anomaly.score_config.score_defaults`): for
@@ -112,7 +112,8 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
     Gaussians of the shallow features (PaDiM-style; None: by input kind, ``positions_for``);
     ``whole_input``: its whole-input distances (None: ``whole_input_for``). ``context_frames``/``target_frames``:
     the ``predictive`` score's windows (frames given, frames predicted; None: the fewest that keep it
-    within 8 model calls, :func:`~sciffusion.common.anomaly.predictive.auto_target_frames`)."""
+    within 8 model calls, :func:`~sciffusion.common.anomaly.predictive.auto_target_frames`, which costs
+    accuracy on long clips: docs/ood.md, eighth round)."""
     from sciffusion.common.anomaly.score_config import score_defaults
 
     d = score_defaults(score)
@@ -137,7 +138,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
                       contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                       max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                       patch_bank: Optional[int] = None, context_frames: int = 3,
-                      target_frames: Optional[int] = None, positions: Optional[bool] = None,
+                      target_frames: Optional[int] = 1, positions: Optional[bool] = None,
                       whole_input: Optional[bool] = None) -> DetectorSettings:
     """:func:`detector_config` for one score kind; for several joined by ``+`` an
     :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's

@@ -104,6 +104,17 @@ def test_shape_mismatch_is_refused(detector, tmp_path):
     assert r.exit_code == 2 and "inputs of shape [3, 8, 8]" in r.output and "fitted on [1, 8, 8]" in r.output
 
 
+def test_target_frames_zero_keeps_long_clips_within_the_call_budget(tmp_path):
+    clips = np.random.default_rng(1).integers(0, 255, (12, 20, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "clips.npz", clips=clips)
+    common = ["--score", "predictive", "--max-steps", 2, "--base-channels", 8, "--batch-size", 4]
+    r = invoke("fit", "--data", tmp_path / "clips.npz", "--out", tmp_path / "one", *common)
+    assert r.exit_code == 0 and "NFE 17/input" in r.output, r.output  # default: one frame per window, 20 - 3 windows
+    r = invoke("fit", "--data", tmp_path / "clips.npz", "--out", tmp_path / "auto", "--target-frames", 0, *common)
+    assert r.exit_code == 0 and "NFE 6/input" in r.output, r.output  # 3 frames per window: 6 windows
+    assert json.loads((tmp_path / "auto" / "fit.json").read_text())["nfe_per_input"] == 6
+
+
 def test_bench_ood_command():
     r = runner.invoke(app, ["bench", "ood", "--help"])
     assert r.exit_code == 0 and all(flag in r.output for flag in ("--datasets", "--pyod", "--minutes", "--levels", "--no-whole-input"))

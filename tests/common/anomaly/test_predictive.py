@@ -42,8 +42,8 @@ def test_auto_target_frames_is_the_fewest_within_the_call_budget():
 
 
 def test_score_config_fixes_its_automatic_target_frames_per_clip_length():
-    auto = ScoreConfig(kind="predictive", levels=1, context_frames=3)
-    assert auto.target_frames is None
+    assert ScoreConfig(kind="predictive").target_frames == 1  # the default: every frame its own window
+    auto = ScoreConfig(kind="predictive", levels=1, context_frames=3, target_frames=None)
     assert auto.for_shape((1, 8, 16, 16)).target_frames == 1 and auto.nfe_for((1, 8, 16, 16)) == 5
     assert auto.for_shape((1, 20, 16, 16)).target_frames == 3 and auto.nfe_for((1, 20, 16, 16)) == 6
     fixed = dataclasses.replace(auto, target_frames=1)
@@ -195,7 +195,8 @@ def test_detector_learns_motion_and_flags_jumps(tmp_path):
 def test_detector_fixes_automatic_target_frames_at_fit(tmp_path):
     rng = np.random.default_rng(1)
     train = _moving_dots(60, 14, rng)  # 3 context frames + 11 to predict: 2 per window keeps 6 windows
-    config = DetectorConfig(score=ScoreConfig(kind="predictive", levels=1, sigma_min=2.0, sigma_max=4.0, context_frames=3),
+    config = DetectorConfig(score=ScoreConfig(kind="predictive", levels=1, sigma_min=2.0, sigma_max=4.0, context_frames=3,
+                                              target_frames=None),
                             calibration=CalibrationConfig(density="mean"), minutes=1.0, max_steps=3, batch_size=8)
     det = DiffusionAnomalyDetector(config=config).fit(train, net_config=DenoiserNetConfig((1, 14, 8, 8), base_channels=8))
     assert det.config.score.target_frames == 2 and det.net_config_.target_frames == 2
