@@ -21,7 +21,7 @@ import torch
 TRUST_HINT = "pass --trust-checkpoint if you trust its source"
 
 # What torch raises for a file that is not a checkpoint, or a truncated or corrupt one.
-_UNREADABLE = (RuntimeError, EOFError, KeyError, IndexError, ValueError, pickle.UnpicklingError,
+_UNREADABLE = (RuntimeError, EOFError, OSError, KeyError, IndexError, ValueError, pickle.UnpicklingError,
                zipfile.BadZipFile, UnicodeDecodeError)
 
 

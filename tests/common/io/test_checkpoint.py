@@ -72,11 +72,14 @@ def test_truncated_file_is_a_one_line_error(tmp_path):
     good = tmp_path / "good.ckpt"
     torch.save({"w": torch.zeros(100)}, good)
     path = tmp_path / "cut.ckpt"
-    path.write_bytes(good.read_bytes()[:200])
-    for trust in (False, True):
-        with pytest.raises(ValueError) as info:
-            load_checkpoint(path, trust=trust)
-        assert str(info.value).startswith(f"{path}: not a readable PyTorch checkpoint") and "\n" not in str(info.value)
+    big = tmp_path / "big.ckpt"
+    torch.save({f"w{i}": torch.randn(2000) for i in range(4)}, big)
+    for source, size in ((good, 200), (big, 5000)):  # cut in the header; cut inside a stored tensor (OSError)
+        path.write_bytes(source.read_bytes()[:size])
+        for trust in (False, True):
+            with pytest.raises(ValueError) as info:
+                load_checkpoint(path, trust=trust)
+            assert str(info.value).startswith(f"{path}: not a readable PyTorch checkpoint") and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("content", [b"", b"hello, not a checkpoint\n"])
