@@ -231,12 +231,18 @@ class DiffusionAnomalyDetector(CalibratedDetector):
     def _network_for(self, net_config: DenoiserNetConfig) -> DenoiserNetConfig:
         """``net_config`` as the score needs it: a ``predictive`` score needs a context denoiser with the
         score's context and target frames (added to a plain clip network; a different one is refused),
-        every other score a network without context."""
+        every other score a network without context (an external context network in its unconditional form,
+        :meth:`DenoiserNetConfig.unconditional`; the weights are the same)."""
         score = self.config.score.for_shape(tuple(net_config.sample_shape))
         if score.kind != "predictive":
-            if net_config.context_frames:
+            if net_config.context_frames and net_config.external is None:
                 raise ValueError(f"score {score.kind!r}: needs an unconditional network, the given one is a "
                                  f"context denoiser (use the 'predictive' score)")
+            if net_config.context_frames:
+                try:
+                    return net_config.unconditional()
+                except ValueError as exc:
+                    raise ValueError(f"score {score.kind!r}: {exc}") from None
             return net_config
         if len(net_config.sample_shape) != 4:
             raise ValueError(f"score 'predictive': needs clips [N, C, T, H, W], got inputs of shape "

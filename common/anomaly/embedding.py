@@ -18,7 +18,7 @@ patches. The patch feature of level l is the mean, over the ``patch_top`` positi
 bank, of each position's distance to its nearest bank patch: an anomaly confined to a few positions
 (one car, one digit) moves it while it barely moves the whole-input distance. Same model calls.
 
-The map (for images and clips) is the σ-scaled denoising residual ((D(x, σ) − x)/σ)² of the same calls,
+The map (for images, and for clips under a network that mixes the frames) is the σ-scaled denoising residual ((D(x, σ) − x)/σ)² of the same calls,
 channel-averaged: where the denoiser would change the input. Not the nearest-patch distances: the
 U-Net's bottleneck follows a global self-attention layer, so a defect moves every position and the
 most-moved one need not be where the defect is (a 4×4 defect on 16×16 images peaked in a corner; the
@@ -27,7 +27,10 @@ residual peaked inside the defect).
 With a ``shallow`` layer (:func:`~sciffusion.common.anomaly.networks.shallow_layer`), the same calls
 also read the first encoder level's map for per-position Gaussians
 (:mod:`~sciffusion.common.anomaly.positional`, PaDiM-style), kept in the bank as ``positions``: the
-feature of level l is the largest Mahalanobis distance over positions.
+feature of level l is the largest Mahalanobis distance over positions. When that layer keeps the frames
+of a clip apart (``[B, D, T, H, W]``), the frames share the Gaussians, the feature is the largest
+distance over frames and positions, and the map is the distances themselves, averaged over levels and
+upsampled to the frames (``[B, T, H, W]``, in Mahalanobis units): PaDiM's map, per frame.
 """
 from __future__ import annotations
 
@@ -39,8 +42,8 @@ import torch
 from torch import Tensor, nn
 
 from sciffusion.common.anomaly.features import AnomalyScores, dense
-from sciffusion.common.anomaly.positional import (PositionGaussians, PositionStatistics, mahalanobis_map,
-                                                  pooled_positions)
+from sciffusion.common.anomaly.positional import (PositionGaussians, PositionStatistics, frames_as_inputs,
+                                                  mahalanobis_map, pooled_grid, pooled_positions)
 from sciffusion.common.denoisers import DenoiseFn
 
 
@@ -98,13 +101,15 @@ def patch_embeddings(feature_map: Tensor) -> Optional[Tensor]:
 class Embedding:
     """What :func:`embed` reads from one batch ``x [B, ...]`` at L levels: ``inputs [B, L, F]`` (unit
     vectors), ``patches [B, L, P, C]`` (None unless asked for and the layer gives a map), ``residual``
-    (shape of x, summed over levels) and ``positions [B, L, D, P]`` (the shallow layer's pooled map; None
-    without a shallow layer)."""
+    (shape of x, summed over levels) and ``positions [B, L, D, P]``, or ``[B, L, D, T, P]`` for a
+    per-frame map (the shallow layer's pooled map; None without a shallow layer), on the spatial grid
+    ``position_grid`` (h, w)."""
 
     inputs: Tensor
     patches: Optional[Tensor]
     residual: Tensor
     positions: Optional[Tensor] = None
+    position_grid: Optional[tuple[int, int]] = None
 
 
 @torch.no_grad()
@@ -119,7 +124,7 @@ def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
         raise ValueError(f"x: need shape [B, ...] with B >= 1, got {tuple(x.shape)}")
     if sigmas.dim() != 1 or len(sigmas) == 0 or (sigmas <= 0).any():
         raise ValueError("sigmas: need a non-empty 1-D tensor of noise levels > 0")
-    levels, patches, positions, residual = [], [], [], torch.zeros_like(x)
+    levels, patches, positions, residual, grid = [], [], [], torch.zeros_like(x), None
     early_hook = capture_output(shallow) if shallow is not None else nullcontext({})
     with capture_output(layer) as captured, early_hook as early:
         for sigma in sigmas:
@@ -131,10 +136,12 @@ def embed(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
             levels.append(nn.functional.normalize(out.reshape(len(x), -1).float(), dim=1))
             patches.append(patch_embeddings(out) if with_patches else None)
             if shallow is not None:
-                positions.append(pooled_positions(early.pop("out")))
+                early_map = early.pop("out")
+                grid = pooled_grid(*early_map.shape[-2:])
+                positions.append(pooled_positions(early_map))
             residual += ((denoised - x) / float(sigma)) ** 2
     patch = None if any(p is None for p in patches) else torch.stack(patches, 1)
-    return Embedding(torch.stack(levels, 1), patch, residual, torch.stack(positions, 1) if positions else None)
+    return Embedding(torch.stack(levels, 1), patch, residual, torch.stack(positions, 1) if positions else None, grid)
 
 
 
@@ -173,8 +180,9 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
     """Feature-bank scores of ``x [B, ...]`` (module docstring): features ``[B, L]`` (kNN distance per
     level), then, when the bank has patches, ``[B, L]`` more (:func:`patch_distances`), then, when it
     has position Gaussians (read from the ``shallow`` layer), ``[B, L]`` more (the largest Mahalanobis
-    distance over positions); the kNN part only when the bank keeps whole-input embeddings; scalar = the
-    mean of all; NFE = L; map = mean residual map over levels."""
+    distance over positions, and frames for a per-frame map); the kNN part only when the bank keeps
+    whole-input embeddings; scalar = the mean of all; NFE = L; map = mean residual map over levels, or for
+    a per-frame shallow map the position distances (module docstring)."""
     if bank.inputs is None and bank.patches is None and bank.positions is None:
         raise ValueError("feature bank: holds no whole-input embeddings, patches or position statistics")
     if bank.positions is not None and shallow is None:
@@ -190,11 +198,27 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
             raise ValueError("patch bank: the feature layer gives no feature map for these inputs")
         parts.append(patch_distances(e.patches, bank.patches, patch_top))
         names += [f"patch_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
+    dense_map = dense(e.residual / len(sigmas))
     if bank.positions is not None:
-        parts.append(mahalanobis_map(e.positions, bank.positions).amax(2))
+        distances = mahalanobis_map(frames_as_inputs(e.positions), bank.positions)  # [B·T, L, P]
+        frames = e.positions.shape[3] if e.positions.dim() == 5 else 1
+        distances = distances.reshape(len(x), frames, *distances.shape[1:])  # [B, T, L, P]
+        parts.append(distances.amax((1, 3)).double())
         names += [f"pos_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
+        if e.positions.dim() == 5:
+            dense_map = position_map(distances, e.position_grid, tuple(x.shape[-2:]))
     features = torch.cat(parts, 1)
-    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense(e.residual / len(sigmas)))
+    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense_map)
+
+
+def position_map(distances: Tensor, grid: tuple[int, int], size: tuple[int, int]) -> Tensor:
+    """Per-frame position distances ``[B, T, L, P]`` (P = h·w on ``grid``) → their mean over levels,
+    bilinearly upsampled to the frames' ``size`` (H, W): ``[B, T, H, W]`` float32, Mahalanobis units."""
+    b, t, _, p = distances.shape
+    if grid[0] * grid[1] != p:
+        raise ValueError(f"position grid {grid} does not hold {p} positions")
+    coarse = distances.float().mean(2).reshape(b * t, 1, *grid)
+    return nn.functional.interpolate(coarse, size=size, mode="bilinear", align_corners=False).reshape(b, t, *size)
 
 
 def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, batch_size: int = 128,
@@ -220,7 +244,7 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
             share = max(1, -(-patch_size * len(chunk) // len(x)))
             patches.append(flat[torch.randperm(len(flat), generator=g)[:share]].half().cpu())
         if e.positions is not None:
-            stats.add(e.positions.cpu())
+            stats.add(frames_as_inputs(e.positions).cpu())
     if not whole and not patches and shallow is None:
         raise ValueError("feature bank: whole-input distances off and no patches or position statistics "
                          "to score instead")
@@ -229,4 +253,4 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
 
 
 __all__ = ["Embedding", "FeatureBank", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances",
-           "patch_distances", "patch_embeddings"]
+           "patch_distances", "patch_embeddings", "position_map"]

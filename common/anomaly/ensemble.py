@@ -83,12 +83,17 @@ class EnsembleConfig:
 def _member_network(member: DiffusionAnomalyDetector, net_config: Optional[DenoiserNetConfig],
                     shape: tuple[int, ...]) -> tuple[DenoiserNetConfig, bool]:
     """(network config, takes the given weights) of one member: the given ``net_config`` when the
-    member's score uses it as it is, else a fresh default network of the same width."""
+    member's score uses it as it is (or, for an external network, in its other form: a context network
+    unconditional, :meth:`~sciffusion.common.anomaly.networks.DenoiserNetConfig.unconditional`), else a fresh
+    default network of the same width."""
     if net_config is None:
         return DenoiserNetConfig(shape), False
     try:
-        if member._network_for(net_config) == net_config:
-            return net_config, True
+        adapted = member._network_for(net_config)
+        same_weights = adapted.external is not None and (adapted.external, adapted.external_config) == \
+            (net_config.external, net_config.external_config)  # an external network's other form
+        if adapted == net_config or same_weights:
+            return adapted, True
     except ValueError:
         pass
     return DenoiserNetConfig(shape, base_channels=net_config.base_channels, depth=net_config.depth), False

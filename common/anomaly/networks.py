@@ -12,7 +12,9 @@
 * ``[d]`` vectors (PyOD's tabular case): a residual MLP with a Fourier embedding of c_noise.
 * ``external``: a network some other layer builds (e.g. the video domain's space-time U-Net as a
   context denoiser), by a builder registered under that name (:func:`register_network`) from the
-  plain-dict ``external_config``; the detector file keeps the name, the config and the weights.
+  plain-dict ``external_config``; the detector file keeps the name, the config and the weights. The
+  same weights may also serve the unconditional scores (``context_frames`` 0,
+  :meth:`DenoiserNetConfig.unconditional`) when the builder makes that form.
 
 Every network follows the :class:`~sciffusion.common.training.DiffusionModule` contract
 ``net(x_in [B, ...], c_noise [B], cond) -> [B, ...]``.
@@ -110,6 +112,23 @@ class DenoiserNetConfig:
             return ContextStack(unet, self.context_frames)
         return unet if self.kind == "unet2d" else FrameStack(unet)
 
+    def unconditional(self) -> "DenoiserNetConfig":
+        """An external context network's unconditional form: ``context_frames`` 0, a denoiser of whole
+        inputs with the same weights, when its builder makes one (the video domain's space-time U-Net
+        takes any number of frames; a network with fixed frame counts does not): a one-line ValueError
+        otherwise. A network without context is returned as it is."""
+        if not self.context_frames:
+            return self
+        if self.external is None:
+            raise ValueError("the core's context denoiser stacks its context as channels; it has no "
+                             "unconditional form")
+        plain = dataclasses.replace(self, context_frames=0, target_frames=1)
+        try:
+            plain.build()
+        except ValueError as exc:
+            raise ValueError(f"network {self.external!r} serves only as a context denoiser ({exc})") from None
+        return plain
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["sample_shape"] = list(self.sample_shape)
@@ -125,7 +144,9 @@ NETWORK_BUILDERS: dict[str, Callable[[DenoiserNetConfig], nn.Module]] = {}
 def register_network(name: str, builder: Callable[[DenoiserNetConfig], nn.Module]) -> None:
     """Let :meth:`DenoiserNetConfig.build` make networks with ``external = name``: ``builder(config)``
     returns a fresh network following the DiffusionModule contract (a context denoiser when
-    ``config.context_frames`` > 0: ``net(x_target [B, C, K, H, W], c_noise [B], context [B, C, P, H, W])``).
+    ``config.context_frames`` > 0: ``net(x_target [B, C, K, H, W], c_noise [B], context [B, C, P, H, W])``;
+    with ``context_frames`` 0 a denoiser of whole inputs, or a one-line ValueError when it has no such
+    form), with the same parameter names in both forms.
     Registering the same builder again is a no-op; another one under a taken name is refused."""
     if NETWORK_BUILDERS.get(name, builder) is not builder:
         raise ValueError(f"network {name!r}: another builder is registered under this name")

@@ -18,6 +18,11 @@ on the diagonal so that the scale of the activations does not matter. The featur
 l is the largest distance over positions, √((f − μ)ᵀ Σ⁻¹ (f − μ)) (anomalib's image score is the map's
 maximum too).
 
+A clip network that keeps the frames apart (the video domain's space-time U-Net; its first level is a
+per-frame map ``[B, D, T, H, W]``) gives one vector per frame and position: the frames of a clip are
+then samples of the same per-position Gaussian (:func:`frames_as_inputs`), the feature is the largest
+distance over frames and positions, and the distances make a per-frame map (where and when).
+
 Measured (docs/ood.md, fifth round): on the driving clips, the same 32-pixel frame-stack network scored
 AUROC 0.62 with whole-input distances and 0.81 with the largest position distance; PaDiM on the pooled
 pixels themselves gave 0.79.
@@ -38,17 +43,40 @@ POSITION_REG = 0.01
 """Ridge added to each position's covariance, as a fraction of the level's mean variance."""
 
 
+def pooled_grid(height: int, width: int, max_positions: int = MAX_POSITIONS) -> tuple[int, int]:
+    """The spatial grid (h, w) that :func:`pooled_positions` leaves of an ``height`` × ``width`` map:
+    halved while h·w > ``max_positions`` and both are even."""
+    h, w = int(height), int(width)
+    while h * w > max_positions and h % 2 == 0 and w % 2 == 0:
+        h, w = h // 2, w // 2
+    return h, w
+
+
 def pooled_positions(feature_map: Tensor, max_positions: int = MAX_POSITIONS) -> Tensor:
-    """``[B, D, *S]`` (S: 2 or 3 axes) → ``[B, D, P]`` float32, the spatial axes (the last two)
-    average-pooled 2× while P = prod(S) > ``max_positions`` and both are even."""
+    """Feature map → positions, float32, the spatial axes (the last two) average-pooled 2× to
+    :func:`pooled_grid`: ``[B, D, H, W]`` → ``[B, D, P]``; a clip network's per-frame map
+    ``[B, D, T, H, W]`` → ``[B, D, T, P]`` (the frames are kept: each frame is a sample of the same
+    per-position Gaussians, :func:`frames_as_inputs`)."""
     if feature_map.dim() not in (4, 5):
         raise ValueError(f"feature map: need [B, D, H, W] or [B, D, T, H, W], got {tuple(feature_map.shape)}")
     f = feature_map.float()
-    while f[0, 0].numel() > max_positions and f.shape[-1] % 2 == 0 and f.shape[-2] % 2 == 0:
+    grid = pooled_grid(*f.shape[-2:], max_positions=max_positions)
+    if grid != tuple(f.shape[-2:]):
         lead = f.shape[:-2]
-        f = nn.functional.avg_pool2d(f.reshape(-1, 1, *f.shape[-2:]), 2).reshape(*lead, f.shape[-2] // 2,
-                                                                                   f.shape[-1] // 2)
-    return f.flatten(2)
+        f = nn.functional.avg_pool2d(f.reshape(-1, 1, *f.shape[-2:]), f.shape[-1] // grid[1]).reshape(*lead, *grid)
+    return f.flatten(-2)
+
+
+def frames_as_inputs(maps: Tensor) -> Tensor:
+    """Per-frame position maps ``[B, L, D, T, P]`` → ``[B·T, L, D, P]`` (input-major): the frames of a
+    clip are samples of one Gaussian per position (the scene's statistics do not depend on the frame's
+    index in the clip: a camera that follows a car, a fixed camera). ``[B, L, D, P]`` is returned as is."""
+    if maps.dim() == 4:
+        return maps
+    if maps.dim() != 5:
+        raise ValueError(f"position maps: need [B, L, D, P] or [B, L, D, T, P], got {tuple(maps.shape)}")
+    b, levels, d, t, p = maps.shape
+    return maps.permute(0, 3, 1, 2, 4).reshape(b * t, levels, d, p)
 
 
 @dataclass(frozen=True)
@@ -116,5 +144,5 @@ def mahalanobis_map(maps: Tensor, gaussians: PositionGaussians) -> Tensor:
     return sq.clamp_min(0).sqrt().permute(2, 0, 1)
 
 
-__all__ = ["MAX_POSITIONS", "POSITION_REG", "PositionGaussians", "PositionStatistics", "mahalanobis_map",
-           "pooled_positions"]
+__all__ = ["MAX_POSITIONS", "POSITION_REG", "PositionGaussians", "PositionStatistics", "frames_as_inputs",
+           "mahalanobis_map", "pooled_grid", "pooled_positions"]

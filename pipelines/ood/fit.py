@@ -175,19 +175,26 @@ class Start:
 
 
 def adopt_start(settings: DetectorSettings, start: Start) -> DetectorSettings:
-    """``settings`` with its ``predictive`` members set to the given network: its context and target
-    frames, and, when the start has one, the training config it was trained with (preconditioning: loss
-    kind and σ_data; and the optimizer settings a fine-tune continues with: learning rate, warm-up, EMA);
-    the other members keep theirs."""
+    """``settings`` with its members set to the given network where they use it: ``predictive`` members
+    take a context network's context and target frames, and every member that uses the network (the
+    predictive ones; the others when it is an external network with an unconditional form,
+    :meth:`~sciffusion.common.anomaly.networks.DenoiserNetConfig.unconditional`) takes, when the start
+    has one, the training config it was trained with (preconditioning: loss kind and σ_data; and the
+    optimizer settings a fine-tune continues with: learning rate, warm-up, EMA); the others keep theirs."""
     net = start.net_config
     if not net.context_frames:
         return settings
+    try:
+        unconditional = net.unconditional() is not None
+    except ValueError:
+        unconditional = False
 
     def adopt(member: DetectorConfig) -> DetectorConfig:
+        train = member.train if start.train is None else start.train
         if member.score.kind != "predictive":
-            return member
+            return dataclasses.replace(member, train=train) if unconditional else member
         score = dataclasses.replace(member.score, context_frames=net.context_frames, target_frames=net.target_frames)
-        return dataclasses.replace(member, score=score, train=member.train if start.train is None else start.train)
+        return dataclasses.replace(member, score=score, train=train)
 
     if isinstance(settings, EnsembleConfig):
         return dataclasses.replace(settings, members=tuple(adopt(m) for m in settings.members))

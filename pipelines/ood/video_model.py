@@ -8,9 +8,11 @@ the core never imports a domain) and turns a model file into a starting point fo
 (:class:`~sciffusion.pipelines.ood.fit.Start`): the network config (external ``video``, P context and K
 target frames, the model config), its EMA weights and its training config (preconditioning: loss kind,
 σ_data; learning rate, warm-up, EMA). The predictive members of the detector then take the model's P and
-K and its training config (:func:`~sciffusion.pipelines.ood.fit.adopt_start`); ``--minutes`` fine-tunes it
-on the normal clips at the model's own learning rate (``--max-steps 1`` scores with the model almost as
-trained).
+K and its training config (:func:`~sciffusion.pipelines.ood.fit.adopt_start`); the ``features`` members
+take the same weights as a denoiser of whole clips (space-time models only: the builder's unconditional
+form, :class:`~sciffusion.domains.video.context_net.VideoClipNet`; a concat model's features member
+trains its own network). ``--minutes`` fine-tunes each copy on the normal clips at the model's own
+learning rate (``--max-steps 1`` scores with the model almost as trained).
 """
 from __future__ import annotations
 
@@ -27,9 +29,13 @@ EXTERNAL_VIDEO = "video"
 
 def build_video_network(config: DenoiserNetConfig) -> nn.Module:
     """A fresh :class:`~sciffusion.domains.video.context_net.VideoContextNet` for ``config`` (external
-    ``video``); its context and target frames must be the model's."""
-    from sciffusion.domains.video.context_net import video_context_net
+    ``video``), whose context and target frames must be the model's; with ``context_frames`` 0 a
+    :class:`~sciffusion.domains.video.context_net.VideoClipNet` (the same weights as a denoiser of whole
+    clips, for the ``features`` score; space-time models only)."""
+    from sciffusion.domains.video.context_net import video_clip_net, video_context_net
 
+    if config.context_frames == 0:
+        return video_clip_net(config.external_config)
     net = video_context_net(config.external_config)
     if (config.context_frames, config.target_frames) != (net.context_frames, net.target_frames):
         raise ValueError(f"video model: predicts {net.target_frames} frames from {net.context_frames}, the detector "

@@ -9,7 +9,7 @@ from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, Diffusi
 from sciffusion.common.anomaly.embedding import FeatureBank, build_bank, feature_knn
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.positional import (POSITION_REG, PositionGaussians, PositionStatistics,
-                                                  mahalanobis_map, pooled_positions)
+                                                  frames_as_inputs, mahalanobis_map, pooled_grid, pooled_positions)
 
 
 def test_pooling_halves_space_until_few_enough_positions():
@@ -18,8 +18,15 @@ def test_pooling_halves_space_until_few_enough_positions():
     assert out.shape == (2, 3, 16)
     assert torch.allclose(out, nn.functional.avg_pool2d(x, 2).flatten(2).float())
     assert pooled_positions(x, max_positions=64).shape == (2, 3, 64)  # few enough: untouched
-    clips = pooled_positions(torch.randn(1, 2, 3, 8, 8), max_positions=48)  # frames are kept, space pooled
-    assert clips.shape == (1, 2, 48)
+    clips = torch.randn(1, 2, 3, 8, 8)
+    per_frame = pooled_positions(clips, max_positions=16)  # frames are kept apart, space pooled
+    assert per_frame.shape == (1, 2, 3, 16)
+    assert torch.allclose(per_frame[:, :, 1], pooled_positions(clips[:, :, 1], max_positions=16))
+    assert pooled_grid(8, 8, 16) == (4, 4) and pooled_grid(8, 6, 16) == (4, 3) and pooled_grid(6, 6, 4) == (3, 3)
+    maps = torch.randn(2, 3, 4, 5, 6)  # [B, L, D, T, P]
+    flat = frames_as_inputs(maps)
+    assert flat.shape == (10, 3, 4, 6) and torch.equal(flat[1 * 5 + 2], maps[1, :, :, 2])
+    assert frames_as_inputs(maps[:, :, :, 0]) is not None and frames_as_inputs(maps[:, :, :, 0]).shape == (2, 3, 4, 6)
     with pytest.raises(ValueError, match="feature map"):
         pooled_positions(torch.randn(2, 3))
 
@@ -160,3 +167,44 @@ def test_without_whole_input_distances_the_detector_scores_positions_only_and_ro
                                                patch_bank_size=0), minutes=1.0, max_steps=1, batch_size=32)
     with pytest.raises(ValueError, match="whole-input distances off"):
         DiffusionAnomalyDetector(config=nothing).fit(x, net_config=DenoiserNetConfig((1, 16, 16), base_channels=8))
+
+
+class FrameConvToy(nn.Module):
+    """Clips ``[B, 1, T, H, W]``: D(x, σ) = x; the layer is a fixed random 3x3 convolution applied frame by
+    frame (``Conv3d`` with a 1x3x3 kernel), so its output is a per-frame map ``[B, D, T, H, W]``."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = nn.Conv3d(1, channels, (1, 3, 3), padding=(0, 1, 1))
+
+    def forward(self, x, sigma):
+        self.layer(x)
+        return x
+
+
+def _square_clips(n, rows, g, odd_frame=None, odd_rows=(11, 12)):
+    """4-frame clips of :func:`_squares` frames (square in ``rows``); frame ``odd_frame`` has it in ``odd_rows``."""
+    frames = [_squares(n, odd_rows if t == odd_frame else rows, g) for t in range(4)]
+    return torch.stack(frames, 2)  # [n, 1, 4, 16, 16]
+
+
+def test_per_frame_maps_share_gaussians_over_frames_and_say_where_and_when():
+    """A clip network whose shallow layer keeps the frames apart: one Gaussian per position, fitted on
+    every frame of the normal clips; a square in the wrong place in one frame of a clip is separated
+    completely, and the map peaks in that frame, in the rows where the square is."""
+    g = torch.Generator().manual_seed(9)
+    normal, held_out = _square_clips(100, [1, 2, 3], g), _square_clips(20, [1, 2, 3], g)
+    broken = _square_clips(20, [1, 2, 3], g, odd_frame=2)
+    toy, sigmas = FrameConvToy(4), torch.tensor([0.3])
+    bank = build_bank(toy, toy.layer, normal, sigmas, batch_size=64, whole=False, shallow=toy.layer)
+    assert bank.positions.mean.shape == (1, 256, 4)  # per position, not per frame and position
+    clean, odd = (feature_knn(toy, toy.layer, v, sigmas, bank, shallow=toy.layer) for v in (held_out, broken))
+    assert clean.names == ("pos_0_sigma=0.3",) and clean.nfe == 1
+    assert odd.features[:, 0].min() > clean.features[:, 0].max()
+    assert odd.map.shape == (20, 4, 16, 16) and clean.map.shape == (20, 4, 16, 16)
+    per_frame = odd.map.amax((2, 3))  # [B, T]
+    assert (per_frame.argmax(1) == 2).all()  # when
+    rows = odd.map[:, 2].mean(2)  # [B, H]
+    assert (rows[:, 10:15].mean(1) > 2 * rows[:, :8].mean(1)).all()  # where: the bottom rows, not the top
+    assert clean.map.amax((2, 3)).max() < per_frame[:, 2].min()  # no frame of a normal clip looks like it

@@ -228,3 +228,50 @@ def test_external_networks_come_from_registered_builders():
         NETWORK_BUILDERS.pop("test-net", None)
     with pytest.raises(ValueError, match="config as a dict"):
         DenoiserNetConfig((1, 4, 8, 8), external="test-net")
+
+
+def test_an_external_context_network_serves_the_unconditional_scores_in_its_other_form():
+    """A builder that makes both forms (same parameter names): the ``features`` member of an ensemble
+    takes the given weights as an unconditional network; a builder with only the context form (and the
+    core's channel-stacking context denoiser) is refused in one line, and the member trains its own."""
+    from sciffusion.common.anomaly import DetectorConfig, DiffusionAnomalyDetector
+    from sciffusion.common.anomaly.ensemble import _member_network
+    from sciffusion.common.anomaly.networks import NETWORK_BUILDERS, FrameStack, register_network
+
+    class Both(torch.nn.Module):  # both forms hold the same parameters (only their use would differ)
+        def __init__(self, context: bool):
+            super().__init__()
+            self.context = context
+            self.core = FrameStack(DenoiserNetConfig((1, 2, 8, 8), base_channels=8).build().net)
+
+    def both(config):
+        return Both(bool(config.context_frames))
+
+    def context_only(config):
+        if not config.context_frames:
+            raise ValueError("fixed frame counts")
+        return Both(True)
+
+    shape = (1, 4, 8, 8)
+    features = DiffusionAnomalyDetector(config=DetectorConfig(score=ScoreConfig(kind="features", levels=1)))
+    try:
+        register_network("test-both", both)
+        register_network("test-context", context_only)
+        given = DenoiserNetConfig(shape, context_frames=2, target_frames=2, external="test-both", external_config={})
+        plain = given.unconditional()
+        assert (plain.context_frames, plain.external, plain.kind) == (0, "test-both", "external")
+        assert _member_network(features, given, shape) == (plain, True)
+        only = DenoiserNetConfig(shape, context_frames=2, target_frames=2, external="test-context", external_config={})
+        with pytest.raises(ValueError, match="serves only as a context denoiser .fixed frame counts"):
+            only.unconditional()
+        fresh, takes = _member_network(features, only, shape)
+        assert not takes and fresh.external is None and fresh.context_frames == 0
+        with pytest.raises(ValueError, match="score 'features': network 'test-context' serves only"):
+            features._network_for(only)
+    finally:
+        NETWORK_BUILDERS.pop("test-both", None)
+        NETWORK_BUILDERS.pop("test-context", None)
+    with pytest.raises(ValueError, match="no unconditional form"):
+        DenoiserNetConfig(shape, context_frames=2).unconditional()
+    with pytest.raises(ValueError, match="needs an unconditional network"):
+        features._network_for(DenoiserNetConfig(shape, context_frames=2))

@@ -193,7 +193,7 @@ def test_a_video_model_is_the_predictive_members_context_denoiser(clip_store, tm
     import torch
 
     from sciffusion.common.anomaly import EnsembleDetector
-    from sciffusion.domains.video.context_net import VideoContextNet
+    from sciffusion.domains.video.context_net import VideoClipNet, VideoContextNet
     from sciffusion.pipelines.ood.fit import adopt_start, detector_settings, load_start
     from sciffusion.pipelines.ood.score import load_detector
 
@@ -206,7 +206,7 @@ def test_a_video_model_is_the_predictive_members_context_denoiser(clip_store, tm
     features, predictive = settings.members
     assert (predictive.score.context_frames, predictive.score.target_frames) == (2, 2)
     assert (predictive.train.sigma_data, predictive.train.lr) == (0.4, 3e-4)  # fine-tuned as it was trained
-    assert features.score.context_frames == 3 and (features.train.sigma_data, features.train.lr) == (0.5, 1e-3)
+    assert (features.train.sigma_data, features.train.lr) == (0.4, 3e-4)  # a spacetime model serves it too
 
     det_dir = tmp_path / "det"
     settings = detector_settings("features+predictive", max_steps=4, batch_size=4, minutes=4.0, holdout=0.34)
@@ -217,6 +217,10 @@ def test_a_video_model_is_the_predictive_members_context_denoiser(clip_store, tm
     assert isinstance(det, EnsembleDetector)
     member = det.members_[1]
     assert isinstance(member.module_.ema.shadow, VideoContextNet) and member.config.train.sigma_data == 0.4
+    first = det.members_[0]  # features: the same video network as a denoiser of whole clips, per-frame positions
+    assert isinstance(first.module_.ema.shadow, VideoClipNet) and first.net_config_.context_frames == 0
+    assert first.bank_.positions.mean.shape[1] == 8 * 8  # one Gaussian per position of the 8x8 first level
+    assert first.score_samples(torch.zeros(2, 1, 4, 8, 8)).map.shape == (2, 4, 8, 8)
     score_ood(OODScoreConfig(detector=det_dir, data=clip_store, out=tmp_path / "s.csv"))
     table = pd.read_csv(tmp_path / "s.csv")
     assert len(table) == 12 and np.isfinite(table["score"]).all()
