@@ -352,7 +352,7 @@ def ood(
     model: Optional[Path] = typer.Option(None, "--model", help="Start our detector from this checkpoint, then fit it "
                                          "as usual (as 'ood fit --model': a detector.pt, a DiffusionModule "
                                          "checkpoint, or a video model file, e.g. domains/video/data/"
-                                         "video_driving.pt, as the predictive score's network); one set."),
+                                         "video_driving.pt, as the predictive and features scores' network); one set."),
     smmnist_size: int = typer.Option(32, "--smmnist-size", help="SM-MNIST sets: frame size, pixels."),
     smmnist_frames: int = typer.Option(8, "--smmnist-frames", help="SM-MNIST sets: frames per clip."),
 ) -> None:

@@ -67,7 +67,8 @@ def fit(
                                          "DiffusionModule Lightning checkpoint with config.json ('net') beside it, or a "
                                          "video model file ('video train' model.ckpt, e.g. domains/video/data/"
                                          "video_driving.pt) as the predictive score's network (its past and "
-                                         "current frames become --context-frames and --target-frames)."),
+                                         "current frames become --context-frames and --target-frames) and, for a "
+                                         "space-time model, the features score's network (per-frame positions)."),
     minutes: float = typer.Option(5.0, "--minutes", help="Wall-clock training budget, minutes."),
     max_steps: int = typer.Option(2000, "--max-steps", help="Training step cap."),
     score: str = typer.Option("auto", "--score", help=SCORE_HELP),
