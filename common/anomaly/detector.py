@@ -24,7 +24,7 @@ from torch import Tensor
 
 from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate
 from sciffusion.common.anomaly.embedding import FeatureBank
-from sciffusion.common.anomaly.features import AnomalyScores, cat_batches
+from sciffusion.common.anomaly.features import AnomalyScores, cat_batches, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.score_config import (ScoreConfig, compute_scores, patch_bank_for, positions_for,
                                                     whole_input_for)
@@ -154,6 +154,7 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         self.calibration_: Optional[Calibration] = None
         self.bank_: Optional[FeatureBank] = None
         self.map_scale_: Optional[float] = None  # mean |map| of the calibration inputs (None: no map)
+        self.frame_scale_: Optional[float] = None  # mean |frame score| of the calibration clips (None: none)
 
     @property
     def score_name(self) -> str:
@@ -224,6 +225,8 @@ class DiffusionAnomalyDetector(CalibratedDetector):
                                       val_labels=None if val_y is None else np.asarray(val_y))
         self.calibration_scores_ = self.calibration_.score(hold.features.numpy())
         self.map_scale_ = None if hold.map is None else float(hold.map.abs().mean())
+        hold_frames = frame_scores(hold)
+        self.frame_scale_ = None if hold_frames is None else float(hold_frames.abs().mean())
         self.decision_scores_ = self.calibration_.score(self.score_samples(x, tick).features.numpy())
         self.labels_ = self.calibration_.predict(self.decision_scores_)
         return self
@@ -303,7 +306,8 @@ class DiffusionAnomalyDetector(CalibratedDetector):
             s = compute_scores(denoise, chunk.to(device), self.config.score, generator=g, layer=layer,
                                bank=getattr(self, "bank_", None), context_denoise=context_denoise, shallow=shallow)
             parts.append(AnomalyScores(s.features.cpu(), s.names, s.score.cpu(), s.nfe,
-                                       None if s.map is None else s.map.float().cpu()))
+                                       None if s.map is None else s.map.float().cpu(),
+                                       None if s.frames is None else s.frames.float().cpu()))
             if on_batch is not None:
                 on_batch(len(chunk))
         return cat_batches(parts)
@@ -317,7 +321,7 @@ class DiffusionAnomalyDetector(CalibratedDetector):
                 "state_dict": {k: v.detach().cpu() for k, v in self.module_.ema.shadow.state_dict().items()},
                 "fit_report": dataclasses.asdict(self.fit_report_) if hasattr(self, "fit_report_") else None,
                 "bank": None if getattr(self, "bank_", None) is None else self.bank_.to_dict(),
-                "map_scale": getattr(self, "map_scale_", None)}
+                "map_scale": getattr(self, "map_scale_", None), "frame_scale": getattr(self, "frame_scale_", None)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], source: str = "detector") -> "DiffusionAnomalyDetector":
@@ -336,6 +340,7 @@ class DiffusionAnomalyDetector(CalibratedDetector):
             det.fit_report_ = FitReport(**state["fit_report"])
         det.bank_ = FeatureBank.from_saved(state.get("bank"))
         det.map_scale_ = state.get("map_scale")
+        det.frame_scale_ = state.get("frame_scale", det.map_scale_)  # older files: frame scores were map means
         if det.config.score.kind == "features" and det.bank_ is None:
             raise ValueError(f"{source}: a 'features' detector without its memory bank")
         return det

@@ -182,7 +182,8 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
     has position Gaussians (read from the ``shallow`` layer), ``[B, L]`` more (the largest Mahalanobis
     distance over positions, and frames for a per-frame map); the kNN part only when the bank keeps
     whole-input embeddings; scalar = the mean of all; NFE = L; map = mean residual map over levels, or for
-    a per-frame shallow map the position distances (module docstring)."""
+    a per-frame shallow map the position distances (module docstring), and then the frame scores
+    ``[B, T]`` are each frame's largest position distance (mean over levels), the map's per-frame max."""
     if bank.inputs is None and bank.patches is None and bank.positions is None:
         raise ValueError("feature bank: holds no whole-input embeddings, patches or position statistics")
     if bank.positions is not None and shallow is None:
@@ -198,7 +199,7 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
             raise ValueError("patch bank: the feature layer gives no feature map for these inputs")
         parts.append(patch_distances(e.patches, bank.patches, patch_top))
         names += [f"patch_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
-    dense_map = dense(e.residual / len(sigmas))
+    dense_map, frame_max = dense(e.residual / len(sigmas)), None
     if bank.positions is not None:
         distances = mahalanobis_map(frames_as_inputs(e.positions), bank.positions)  # [B·T, L, P]
         frames = e.positions.shape[3] if e.positions.dim() == 5 else 1
@@ -207,8 +208,9 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
         names += [f"pos_{i}_sigma={float(s):.3g}" for i, s in enumerate(sigmas)]
         if e.positions.dim() == 5:
             dense_map = position_map(distances, e.position_grid, tuple(x.shape[-2:]))
+            frame_max = distances.float().mean(2).amax(-1)  # [B, T]: the largest value of each frame's map
     features = torch.cat(parts, 1)
-    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense_map)
+    return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense_map, frame_max)
 
 
 def position_map(distances: Tensor, grid: tuple[int, int], size: tuple[int, int]) -> Tensor:

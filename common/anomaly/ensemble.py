@@ -34,7 +34,7 @@ from torch import Tensor
 from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate
 from sciffusion.common.anomaly.detector import (CalibratedDetector, DetectorConfig, DiffusionAnomalyDetector, as_tensor,
                                                 holdout_size)
-from sciffusion.common.anomaly.features import AnomalyScores
+from sciffusion.common.anomaly.features import AnomalyScores, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.training import FitReport
 
@@ -179,32 +179,34 @@ class EnsembleDetector(CalibratedDetector):
 
     def score_samples(self, X: Any, on_batch: Optional[Callable[[float], None]] = None) -> AnomalyScores:
         """Member scores ``[N, M]`` as features (uncalibrated for the ensemble, calibrated per member),
-        NFE the sum over members, the deciding member's map (:meth:`_deciding_map`). ``on_batch(n)`` is called after
-        each member batch with n / M, so a bar over N inputs ends at N."""
+        NFE the sum over members, the deciding member's map and frame scores (:meth:`_deciding`).
+        ``on_batch(n)`` is called after each member batch with n / M, so a bar over N inputs ends at N."""
         self._check_fitted()
         x = as_tensor(X)
         share = None if on_batch is None else (lambda n: on_batch(n / len(self.members_)))
         parts = [m.score_samples(x, share) for m in self.members_]
         features = torch.from_numpy(np.stack([m.calibration_.score(p.features.numpy())
                                               for m, p in zip(self.members_, parts)], 1))
+        member_scores = features.numpy()
         return AnomalyScores(features, tuple(m.score_name for m in self.members_), features.sum(1),
-                             sum(p.nfe for p in parts), self._deciding_map(features.numpy(), parts))
+                             sum(p.nfe for p in parts),
+                             self._deciding(member_scores, [p.map for p in parts], "map_scale_"),
+                             self._deciding(member_scores, [frame_scores(p) for p in parts], "frame_scale_"))
 
-    def _deciding_map(self, member_scores: np.ndarray, parts: list[AnomalyScores]) -> Optional[Tensor]:
-        """Per input, the map of the member with the largest z-scored score among those with a map
-        (the member that decides under ``max``), divided by that member's mean |map| on the calibration
-        inputs, so maps of different members share one scale (normal ≈ 1). None when no member has one."""
-        with_map = [j for j, p in enumerate(parts) if p.map is not None]
-        if not with_map:
+    def _deciding(self, member_scores: np.ndarray, dense: list[Optional[Tensor]], scale: str) -> Optional[Tensor]:
+        """Per input, the dense output (map or frame scores) of the member with the largest z-scored
+        score among those that have one (the member that decides under ``max``), divided by that member's
+        mean |value| on its calibration inputs (attribute ``scale``), so outputs of different members
+        share one scale (normal ≈ 1). None when no member has one."""
+        with_dense = [j for j, d in enumerate(dense) if d is not None]
+        if not with_dense:
             return None
-        shapes = {tuple(parts[j].map.shape) for j in with_map}
-        if len(shapes) != 1:  # members with maps of different layouts: the first member's map
-            return parts[with_map[0]].map
-        z = self.calibration_.zscore(member_scores)[:, with_map]
-        pick = torch.from_numpy(np.asarray(with_map)[z.argmax(1)])
-        scaled = torch.stack([parts[j].map / (getattr(self.members_[j], "map_scale_", None) or 1.0)
-                              for j in range(len(parts)) if j in with_map])
-        rank = {j: r for r, j in enumerate(with_map)}
+        if len({tuple(dense[j].shape) for j in with_dense}) != 1:  # different layouts: the first member's
+            return dense[with_dense[0]]
+        z = self.calibration_.zscore(member_scores)[:, with_dense]
+        pick = np.asarray(with_dense)[z.argmax(1)]
+        scaled = torch.stack([dense[j] / (getattr(self.members_[j], scale, None) or 1.0) for j in with_dense])
+        rank = {j: r for r, j in enumerate(with_dense)}
         index = torch.tensor([rank[int(j)] for j in pick])
         return scaled[index, torch.arange(len(index))]
 

@@ -402,6 +402,7 @@ def _row(data: OODSet, method: str, scores: np.ndarray, nfe: int, fit_seconds: f
 def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
     """Fit our detector on the normal training set, score the test set; (row, test scores)."""
     from sciffusion.common.anomaly import DenoiserNetConfig, DiffusionAnomalyDetector, EnsembleConfig, EnsembleDetector
+    from sciffusion.common.anomaly.features import frame_scores
     from sciffusion.common.anomaly.metrics import detection_metrics, frame_auroc
     from sciffusion.pipelines.ood.fit import Start, adopt_start, detector_settings, load_start, resolve_score
     from sciffusion.pipelines.ood.score import load_detector
@@ -441,9 +442,9 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     row["started_from"] = None if cfg.model is None else str(cfg.model)
     if cfg.detector is not None and report is not None:
         row["fit_seconds"] = report.seconds  # the training of the given detector, not its loading
-    if data.frame_labels is not None and raw.map is not None:
-        per_frame = raw.map.numpy().reshape(len(scores), data.frame_labels.shape[1], -1).mean(-1)
-        row["frame_auroc"] = frame_auroc(per_frame, data.frame_labels)
+    per_frame = frame_scores(raw)
+    if data.frame_labels is not None and per_frame is not None:
+        row["frame_auroc"] = frame_auroc(per_frame.numpy(), data.frame_labels)
     return row, scores
 
 

@@ -5,8 +5,10 @@ then one column per feature (the uncalibrated per-level features, named by level
 the calibrated raw score (higher = more anomalous), ``score_normalised`` ∈ (0, 1) with the threshold at
 0.5, ``label_pred`` = score > threshold. Beside the table, ``<table>.json`` records the detector, the
 NFE per input and the time per 1,000 inputs. ``maps`` (a folder): ``maps.npz`` (``id`` [N], ``maps``
-float32 [N, H, W] or [N, T, H, W], and ``frame_scores`` [N, T] for clips, the per-frame mean of the
-map) and PNG overlays of the first ``overlays`` inputs. Every output is written atomically.
+float32 [N, H, W] or [N, T, H, W], and ``frame_scores`` [N, T] for clips: the score's own per-frame
+scores, the per-frame max of a position-distance map or else the per-frame mean of the map;
+:func:`~sciffusion.common.anomaly.features.frame_scores`) and PNG overlays of the first ``overlays``
+inputs. Every output is written atomically.
 """
 from __future__ import annotations
 
@@ -82,13 +84,14 @@ def read_table(path: Path):
     return table
 
 
-def _write_maps(folder: Path, data, maps: np.ndarray, overlays: int, overwrite: bool) -> None:
+def _write_maps(folder: Path, data, maps: np.ndarray, frames: Optional[np.ndarray], overlays: int,
+                overwrite: bool) -> None:
     from sciffusion.common.io.atomic import atomic_path
     from sciffusion.pipelines.ood.overlays import write_overlay
 
     arrays: dict[str, Any] = {"id": np.array(data.ids), "maps": maps.astype(np.float32)}
-    if data.layout == "clips":
-        arrays["frame_scores"] = maps.reshape(maps.shape[0], maps.shape[1], -1).mean(-1)
+    if data.layout == "clips" and frames is not None:
+        arrays["frame_scores"] = frames.astype(np.float32)
     vmax = float(np.quantile(maps, 0.99)) if maps.size else 1.0
     with atomic_path(folder, overwrite=overwrite) as tmp:
         tmp.mkdir()
@@ -104,6 +107,7 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     ``on_start(N)`` is called once the inputs are read, ``on_batch(n)`` after each scored batch."""
     import pandas as pd
 
+    from sciffusion.common.anomaly.features import frame_scores
     from sciffusion.common.io.atomic import refuse_existing, write_text_atomic
     from sciffusion.pipelines.ood.inputs import read_inputs
 
@@ -132,7 +136,9 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     features = pd.DataFrame(scores.features.numpy(), columns=list(scores.names))
     write_table(pd.concat([table, features], axis=1), out, config.overwrite)
     if config.maps is not None and scores.map is not None:
-        _write_maps(Path(config.maps), data, scores.map.numpy(), config.overlays, config.overwrite)
+        frames = frame_scores(scores)
+        _write_maps(Path(config.maps), data, scores.map.numpy(), None if frames is None else frames.numpy(),
+                    config.overlays, config.overwrite)
     summary = {"detector": str(config.detector), "data": str(config.data), "inputs": len(data),
                "score": det.score_name, "nfe_per_input": scores.nfe, "seconds": round(seconds, 3),
                "seconds_per_1000_inputs": round(1000 * seconds / len(data), 3), "threshold": det.threshold_,

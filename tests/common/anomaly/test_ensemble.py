@@ -47,6 +47,17 @@ def test_pyod_conventions_and_one_calibration(fitted):
     maps = [m.score_samples(far).map / m.map_scale_ for m in det.members_]
     assert all(m.map_scale_ > 0 for m in det.members_)
     assert torch.allclose(raw.map, torch.stack([maps[k][i] for i, k in enumerate(deciding)]))
+    assert raw.frames is None  # vectors have no frames
+    # frame scores of clips go the same way: the deciding member's, in units of its own frame scale
+    frames = [torch.rand(4, 3, generator=torch.Generator().manual_seed(j)) for j in range(2)]
+    for member, scale in zip(det.members_, (2.0, 0.5)):
+        member.frame_scale_ = scale
+    picked = det._deciding(members, frames, "frame_scale_")
+    assert torch.allclose(picked, torch.stack([frames[k][i] / (2.0, 0.5)[k] for i, k in enumerate(deciding)]))
+    assert torch.equal(det._deciding(members, [None, frames[1]], "frame_scale_"), frames[1] / 0.5)
+    assert det._deciding(members, [None, None], "frame_scale_") is None
+    for member in det.members_:
+        member.frame_scale_ = None
     assert (det.decision_function(far) > np.quantile(det.decision_scores_, 0.99)).all()
     assert det.predict(far).tolist() == [1] * 4
     proba = det.predict_proba(np.r_[far, x[:4]])

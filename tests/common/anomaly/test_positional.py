@@ -7,6 +7,7 @@ from torch import nn
 
 from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, DiffusionAnomalyDetector, ScoreConfig
 from sciffusion.common.anomaly.embedding import FeatureBank, build_bank, feature_knn
+from sciffusion.common.anomaly.features import frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.positional import (POSITION_REG, PositionGaussians, PositionStatistics,
                                                   frames_as_inputs, mahalanobis_map, pooled_grid, pooled_positions)
@@ -208,3 +209,7 @@ def test_per_frame_maps_share_gaussians_over_frames_and_say_where_and_when():
     rows = odd.map[:, 2].mean(2)  # [B, H]
     assert (rows[:, 10:15].mean(1) > 2 * rows[:, :8].mean(1)).all()  # where: the bottom rows, not the top
     assert clean.map.amax((2, 3)).max() < per_frame[:, 2].min()  # no frame of a normal clip looks like it
+    # the frame scores: each frame's largest position distance, the peak of its (bilinearly smoothed) map
+    assert frame_scores(odd) is odd.frames and odd.frames.shape == (20, 4)
+    assert (odd.frames >= per_frame - 1e-5).all() and (odd.frames.argmax(1) == 2).all()
+    assert odd.frames[:, 2].min() > clean.frames.max()

@@ -220,10 +220,18 @@ def test_a_video_model_is_the_predictive_members_context_denoiser(clip_store, tm
     first = det.members_[0]  # features: the same video network as a denoiser of whole clips, per-frame positions
     assert isinstance(first.module_.ema.shadow, VideoClipNet) and first.net_config_.context_frames == 0
     assert first.bank_.positions.mean.shape[1] == 8 * 8  # one Gaussian per position of the 8x8 first level
-    assert first.score_samples(torch.zeros(2, 1, 4, 8, 8)).map.shape == (2, 4, 8, 8)
-    score_ood(OODScoreConfig(detector=det_dir, data=clip_store, out=tmp_path / "s.csv"))
+    alone = first.score_samples(torch.zeros(2, 1, 4, 8, 8))
+    assert alone.map.shape == (2, 4, 8, 8) and alone.frames.shape == (2, 4)  # frame scores: each frame's peak
+    assert first.frame_scale_ > 0 and first.frame_scale_ != first.map_scale_  # saved with the detector
+    score_ood(OODScoreConfig(detector=det_dir, data=clip_store, out=tmp_path / "s.csv", maps=tmp_path / "maps"))
     table = pd.read_csv(tmp_path / "s.csv")
     assert len(table) == 12 and np.isfinite(table["score"]).all()
+    from sciffusion.common.anomaly.features import frame_scores
+    from sciffusion.pipelines.ood.inputs import read_inputs
+
+    expected = frame_scores(det.score_samples(read_inputs(clip_store).model_inputs())).numpy()
+    with np.load(tmp_path / "maps" / "maps.npz") as m:  # the ensemble's: the deciding member's, in its units
+        assert m["frame_scores"].shape == (12, 4) and np.allclose(m["frame_scores"], expected, atol=1e-5)
 
     rgb = tmp_path / "rgb.pt"
     _tiny_video_model(rgb, channels=3)
