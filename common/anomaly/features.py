@@ -12,7 +12,7 @@ An :class:`AnomalyScores` holds, for a batch ``x [B, ...]``:
   mean. :func:`frame_scores` gives them, or else the per-frame mean of a clip map: a residual map
   spreads an anomaly over the pixels it disturbs, so its mean is the frame's error, while a
   position-distance map (PaDiM) marks the anomaly at a few positions among normal ones, so its frame
-  score is its largest value, as its input score is (measured on driving, docs/ood.md, tenth round).
+  score is its largest value, as its input score is (measured on driving, docs/ood.md, ninth round).
 """
 from __future__ import annotations
 
