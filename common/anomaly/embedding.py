@@ -18,8 +18,8 @@ patches. The patch feature of level l is the mean, over the ``patch_top`` positi
 bank, of each position's distance to its nearest bank patch: an anomaly confined to a few positions
 (one car, one digit) moves it while it barely moves the whole-input distance. Same model calls.
 
-The map (for images, and for clips under a network that mixes the frames) is the σ-scaled denoising residual ((D(x, σ) − x)/σ)² of the same calls,
-channel-averaged: where the denoiser would change the input. Not the nearest-patch distances: the
+The map (for images, and for clips under a network that mixes the frames) is the σ-scaled denoising
+residual ((D(x, σ) − x)/σ)² of the same calls, channel-averaged: where the denoiser would change the input. Not the nearest-patch distances: the
 U-Net's bottleneck follows a global self-attention layer, so a defect moves every position and the
 most-moved one need not be where the defect is (a 4×4 defect on 16×16 images peaked in a corner; the
 residual peaked inside the defect).

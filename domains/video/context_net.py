@@ -17,7 +17,7 @@ blocks are absent and the event label is null. Its ``shallow_layer()`` sees the 
 frame by frame, ``[B, D, T, h, w]`` (per-frame, per-position Gaussians,
 :mod:`~sciffusion.common.anomaly.positional`), and its ``feature_layer()`` the bottleneck, same layout.
 Measured on the driving benchmark (docs/ood.md, ninth round): the bundled driving model's first level
-read this way scores AUROC 0.90 with no fitting, the same architecture freshly initialised 0.67.
+read this way scores AUROC 0.89 with no fine-tuning, the same architecture freshly initialised 0.67.
 """
 from __future__ import annotations
 
