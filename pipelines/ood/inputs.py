@@ -15,6 +15,8 @@ as text, or the row numbers 0 … N−1.
 """
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional, Sequence
@@ -65,11 +67,21 @@ def _binary(name: str, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray
     return values.astype(np.int64)
 
 
+_BROKEN_ARCHIVE = (OSError, EOFError, zipfile.BadZipFile, zlib.error)  # a cut or corrupt .npz
+
+
 def _read_npz(path: Path) -> OODData:
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (*_BROKEN_ARCHIVE, ValueError) as exc:
         raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
+    try:
+        return _npz_data(path, archive)
+    except _BROKEN_ARCHIVE as exc:  # an array inside the archive is cut or corrupt
+        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
+
+
+def _npz_data(path: Path, archive) -> OODData:
     with archive:
         keys = set(archive.files)
         if ("images" in keys) == ("clips" in keys):

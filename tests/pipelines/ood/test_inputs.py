@@ -51,6 +51,11 @@ def test_one_line_errors(tmp_path):
     (tmp_path / "l.csv").write_text("name,label\na,0\n")
     with pytest.raises(ValueError, match="need columns id,label"):
         read_labels_csv(tmp_path / "l.csv")
+    np.savez(tmp_path / "whole.npz", clips=np.arange(4 * 3 * 8 * 8, dtype=np.uint8).reshape(4, 3, 8, 8))
+    data = (tmp_path / "whole.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])  # a copy that stopped half way
+    with pytest.raises(ValueError, match="cut.npz: not a readable .npz file"):
+        read_inputs(tmp_path / "cut.npz")
     (tmp_path / "x.txt").write_text("hello")
     with pytest.raises(ValueError, match="need a video zarr store"):
         read_inputs(tmp_path / "x.txt")
