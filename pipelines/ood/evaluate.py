@@ -44,17 +44,33 @@ def _labels(config: OODEvaluateConfig):
     return dict(zip(data.ids, data.labels.tolist())), data
 
 
+def _maps_arrays(path: Path):
+    """Reader of ``maps.npz`` for :func:`~sciffusion.pipelines.ood.inputs.read_npz`: (ids, maps, frame
+    scores or None); a file without ``id`` and ``maps`` is refused in one line."""
+
+    def read(archive):
+        missing = [k for k in ("id", "maps") if k not in archive.files]
+        if missing:
+            raise ValueError(f"{path}: no '{missing[0]}' array (not written by 'sciffusion ood score --maps')")
+        frames = archive["frame_scores"] if "frame_scores" in archive.files else None
+        return [str(v) for v in archive["id"].tolist()], archive["maps"], frames
+
+    return read
+
+
 def _dense_metrics(config: OODEvaluateConfig, data, ids: list[str]) -> dict[str, Any]:
     from sciffusion.common.anomaly.metrics import frame_auroc, pixel_auroc
+    from sciffusion.pipelines.ood.inputs import read_npz
 
     path = Path(config.maps) / "maps.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no maps (write them with 'sciffusion ood score --maps')")
     if data is None:
         raise ValueError("--maps: frame and pixel AUROC need --labels to be the data file, not a CSV")
-    with np.load(path, allow_pickle=False) as archive:
-        map_ids, maps = [str(v) for v in archive["id"].tolist()], archive["maps"]
-        frames = archive["frame_scores"] if "frame_scores" in archive.files else None
+    map_ids, maps, frames = read_npz(path, _maps_arrays(path))
+    if len(map_ids) != len(maps) or (frames is not None and len(frames) != len(maps)):
+        raise ValueError(f"{path}: {len(map_ids)} ids, {len(maps)} maps"
+                         + ("" if frames is None else f", {len(frames)} frame score rows") + ": need one each")
     index = {k: i for i, k in enumerate(data.ids)}
     missing = [k for k in map_ids if k not in index]
     if missing:

@@ -19,11 +19,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence, TypeVar
 
 import numpy as np
 
 Layout = Literal["images", "clips"]
+T = TypeVar("T")
 DRIVING_ANOMALIES = ("ego_collision", "other_collision", "near_miss")
 
 
@@ -70,38 +71,51 @@ def _binary(name: str, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray
 _BROKEN_ARCHIVE = (OSError, EOFError, zipfile.BadZipFile, zlib.error)  # a cut or corrupt .npz
 
 
-def _read_npz(path: Path) -> OODData:
+def read_npz(path: Path | str, read: Callable[[Any], T]) -> T:
+    """``read(archive)`` on the opened ``.npz`` at ``path``; a cut or corrupt archive (at open or inside an
+    array) is a one-line ``ValueError`` naming the file, not a traceback."""
+    path = Path(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except (*_BROKEN_ARCHIVE, ValueError) as exc:
         raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):  # a bare .npy renamed .npz
+        raise ValueError(f"{path}: not a readable .npz file (a single array, not an archive)")
     try:
-        return _npz_data(path, archive)
+        with archive:
+            return read(archive)
     except _BROKEN_ARCHIVE as exc:  # an array inside the archive is cut or corrupt
         raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
+    except ValueError as exc:  # numpy's own (an object array, a bad header) does not name the file
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _read_npz(path: Path) -> OODData:
+    return read_npz(path, lambda archive: _npz_data(path, archive))
 
 
 def _npz_data(path: Path, archive) -> OODData:
-    with archive:
-        keys = set(archive.files)
-        if ("images" in keys) == ("clips" in keys):
-            raise ValueError(f"{path}: need exactly one of the arrays 'images' or 'clips', found {sorted(keys)}")
-        layout: Layout = "images" if "images" in keys else "clips"
-        pixels = archive[layout]
-        rank = 3 if layout == "images" else 4
-        if pixels.dtype != np.uint8 or pixels.ndim not in (rank, rank + 1) or min(pixels.shape, default=0) < 1:
-            want = "[N, H, W] or [N, H, W, C]" if layout == "images" else "[N, T, H, W] or [N, T, H, W, C]"
-            raise ValueError(f"{path}: '{layout}' must be uint8 {want}, got {pixels.dtype} {list(pixels.shape)}")
-        if pixels.ndim == rank:
-            pixels = pixels[..., None]
-        n = len(pixels)
-        ids = [str(v) for v in archive["id"].tolist()] if "id" in keys else [str(i) for i in range(n)]
-        if len(ids) != n or len(set(ids)) != n:
-            raise ValueError(f"{path}: 'id' must hold {n} distinct entries")
-        labels = _binary(f"{path}: label", archive["label"], (n,)) if "label" in keys else None
-        frames = (_binary(f"{path}: frame_label", archive["frame_label"], (n, pixels.shape[1]))
-                  if "frame_label" in keys and layout == "clips" else None)
-        masks = _binary(f"{path}: mask", archive["mask"], tuple(pixels.shape[:-1])) if "mask" in keys else None
+    keys = set(archive.files)
+    if ("images" in keys) == ("clips" in keys):
+        raise ValueError(f"{path}: need exactly one of the arrays 'images' or 'clips', found {sorted(keys)}")
+    layout: Layout = "images" if "images" in keys else "clips"
+    pixels = archive[layout]
+    rank = 3 if layout == "images" else 4
+    if pixels.dtype != np.uint8 or pixels.ndim not in (rank, rank + 1) or min(pixels.shape, default=0) < 1:
+        want = "[N, H, W] or [N, H, W, C]" if layout == "images" else "[N, T, H, W] or [N, T, H, W, C]"
+        raise ValueError(f"{path}: '{layout}' must be uint8 {want}, got {pixels.dtype} {list(pixels.shape)}")
+    if pixels.ndim == rank:
+        pixels = pixels[..., None]
+    n = len(pixels)
+    ids = [str(v) for v in archive["id"].tolist()] if "id" in keys else [str(i) for i in range(n)]
+    if len(ids) != n or len(set(ids)) != n:
+        raise ValueError(f"{path}: 'id' must hold {n} distinct entries")
+    labels = _binary(f"{path}: label", archive["label"], (n,)) if "label" in keys else None
+    frames = (_binary(f"{path}: frame_label", archive["frame_label"], (n, pixels.shape[1]))
+              if "frame_label" in keys and layout == "clips" else None)
+    masks = _binary(f"{path}: mask", archive["mask"], tuple(pixels.shape[:-1])) if "mask" in keys else None
     if labels is None and frames is not None:
         labels = frames.max(1)
     return OODData(path, layout, pixels, ids, labels, frames, masks)

@@ -117,6 +117,20 @@ def test_target_frames_zero_keeps_long_clips_within_the_call_budget(tmp_path):
 
 def test_bench_ood_command():
     r = runner.invoke(app, ["bench", "ood", "--help"])
-    assert r.exit_code == 0 and all(flag in r.output for flag in ("--datasets", "--pyod", "--minutes", "--levels", "--no-whole-input"))
+    assert r.exit_code == 0 and all(flag in r.output for flag in ("--datasets", "--pyod", "--minutes", "--levels", "--no-whole-input",
+                                                             "--batch-size"))
     r = runner.invoke(app, ["bench", "ood", "--out", "unused", "--datasets", "cifar"])
     assert r.exit_code == 2 and "error: --datasets: need distinct names from mnist, smmnist, smmnist-digits, driving" in r.output
+
+
+def test_bench_ood_passes_the_batch_size(monkeypatch):
+    import sciffusion.pipelines.bench.ood as bench
+
+    seen = {}
+    monkeypatch.setattr(bench, "run_ood_bench", lambda cfg, **_: seen.setdefault("cfg", cfg) and [])
+    monkeypatch.setattr(bench, "format_table", lambda rows: "table")
+    r = runner.invoke(app, ["bench", "ood", "--out", "unused", "--batch-size", "16"])
+    assert r.exit_code == 0, r.output
+    assert seen["cfg"].batch_size == 16
+    r = runner.invoke(app, ["bench", "ood", "--out", "unused", "--batch-size", "0"])
+    assert r.exit_code == 2 and "--batch-size" in r.output

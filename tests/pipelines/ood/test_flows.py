@@ -55,6 +55,24 @@ def test_score_and_evaluate(image_detector, image_files, tmp_path, suffix):
     assert csv["auroc"] == result["auroc"]
 
 
+def test_evaluate_refuses_broken_maps(image_detector, image_files, tmp_path):
+    maps = tmp_path / "maps"
+    score_ood(OODScoreConfig(detector=image_detector, data=image_files / "test.npz", out=tmp_path / "s.csv", maps=maps))
+    whole = (maps / "maps.npz").read_bytes()
+    (maps / "maps.npz").write_bytes(whole[: len(whole) // 2])  # a copy that stopped half way
+    config = OODEvaluateConfig(scores=tmp_path / "s.csv", labels=image_files / "test.npz", out=tmp_path / "r",
+                               maps=maps)
+    with pytest.raises(ValueError, match="maps.npz: not a readable .npz file"):
+        evaluate_ood(config)
+    np.savez(maps / "maps.npz", id=np.arange(24))  # some other archive under the name
+    with pytest.raises(ValueError, match="maps.npz: no 'maps' array"):
+        evaluate_ood(config)
+    np.savez(maps / "maps.npz", id=np.arange(24), maps=np.zeros((23, 8, 8)))
+    with pytest.raises(ValueError, match="maps.npz: 24 ids, 23 maps"):
+        evaluate_ood(config)
+    assert not (tmp_path / "r").exists()  # no report that looks complete
+
+
 def test_shape_mismatch_and_existing_outputs(image_detector, tmp_path, image_files):
     np.savez(tmp_path / "big.npz", images=np.zeros((2, 16, 16), np.uint8))
     with pytest.raises(ValueError, match=r"big.npz: inputs of shape \[1, 16, 16\].*fitted on \[1, 8, 8\]"):

@@ -56,6 +56,13 @@ def test_one_line_errors(tmp_path):
     (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])  # a copy that stopped half way
     with pytest.raises(ValueError, match="cut.npz: not a readable .npz file"):
         read_inputs(tmp_path / "cut.npz")
+    np.save(tmp_path / "bare.npy", np.zeros((2, 4, 4), np.uint8))
+    (tmp_path / "bare.npy").rename(tmp_path / "bare.npz")  # one array, not an archive
+    with pytest.raises(ValueError, match="bare.npz: not a readable .npz file"):
+        read_inputs(tmp_path / "bare.npz")
+    np.savez(tmp_path / "obj.npz", images=np.array([None, 1], dtype=object))  # pickled objects are not read
+    with pytest.raises(ValueError, match="obj.npz: "):
+        read_inputs(tmp_path / "obj.npz")
     (tmp_path / "x.txt").write_text("hello")
     with pytest.raises(ValueError, match="need a video zarr store"):
         read_inputs(tmp_path / "x.txt")
