@@ -277,8 +277,13 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
                              f"{score.target_frames or 1} frames (--context-frames + --target-frames), got {got}")
     det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
         DiffusionAnomalyDetector(config=settings)
-    det.fit(x, net_config=start.net_config, init_state=start.state, val_X=val_x, val_y=val_y, progress=progress,
-            on_score_batch=on_score_batch)
+    try:
+        det.fit(x, net_config=start.net_config, init_state=start.state, val_X=val_x, val_y=val_y,
+                progress=progress, on_score_batch=on_score_batch)
+    except ValueError as exc:  # the core names its argument X; the user knows the file
+        if str(exc).startswith("X: "):
+            raise ValueError(f"{config.data}: {str(exc)[3:]}") from None
+        raise
     report = {"inputs": len(x), "input_shape": list(shape), "layout": data.layout,
               "train": dataclasses.asdict(det.fit_report_), "threshold": det.threshold_,
               "threshold_rule": det.calibration_.threshold_source, "contamination": det.contamination,

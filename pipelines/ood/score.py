@@ -80,7 +80,17 @@ def read_table(path: Path):
         raise ValueError(f"{path}: not a readable scores table ({type(exc).__name__})") from None
     if not {"id", "score"} <= set(table.columns):
         raise ValueError(f"{path}: need columns id and score (written by 'sciffusion ood score')")
+    if table.empty:
+        raise ValueError(f"{path}: no rows")
     table["id"] = table["id"].astype(str)
+    if table["id"].duplicated().any():
+        raise ValueError(f"{path}: id {table['id'][table['id'].duplicated()].iloc[0]!r} appears twice")
+    score = pd.to_numeric(table["score"], errors="coerce")
+    bad = ~np.isfinite(score.to_numpy(dtype=np.float64))
+    if bad.any():
+        raise ValueError(f"{path}: score of id {table['id'][bad].iloc[0]!r} is {str(table['score'][bad].iloc[0])!r}, "
+                         f"need a finite number ({int(bad.sum())} of {len(table)} rows)")
+    table["score"] = score.astype(np.float64)
     return table
 
 

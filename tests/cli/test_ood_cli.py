@@ -95,7 +95,22 @@ def test_bad_input_is_one_line_exit_2(files, tmp_path):
     assert r.exit_code == 2 and r.output.strip() == (f"error: {tmp_path / 'short.npz'}: the predictive score needs clips "
                                                      "of at least 3 + 1 frames (--context-frames + --target-frames), "
                                                      "got clips of 3 frames")
+    np.savez(tmp_path / "one.npz", images=np.zeros((1, 8, 8), np.uint8))
+    r = invoke("fit", "--data", tmp_path / "one.npz", "--out", tmp_path / "d")
+    assert r.exit_code == 2 and r.output.strip() == f"error: {tmp_path / 'one.npz'}: 1 inputs are too few to train " \
+                                                    "and calibrate on"
     assert not (tmp_path / "d").exists()
+
+
+def test_evaluate_refuses_bad_score_tables(files, detector, tmp_path):
+    for name, text, problem in (("text.csv", "id,score\n0,abc\n1,2\n", "score of id '0' is 'abc', need a finite number"),
+                                ("nan.csv", "id,score\n0,1\n1,nan\n", "score of id '1' is 'nan', need a finite number"),
+                                ("rows.csv", "id,score\n", "no rows"),
+                                ("twice.csv", "id,score\n0,1\n0,2\n", "id '0' appears twice")):
+        (tmp_path / name).write_text(text)
+        r = invoke("evaluate", "--scores", tmp_path / name, "--labels", files / "test.npz", "--out", tmp_path / "r")
+        assert r.exit_code == 2 and r.output.strip().startswith(f"error: {tmp_path / name}: {problem}"), r.output
+    assert not (tmp_path / "r").exists()
 
 
 def test_shape_mismatch_is_refused(detector, tmp_path):
