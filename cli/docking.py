@@ -43,9 +43,11 @@ def make_index(
     Paths resolve from the index file: relative to it for a relative --data-root/--csv, else absolute."""
     from sciffusion.common.io.atomic import refuse_existing, write_text_atomic
     from sciffusion.domains.docking.index import build_index, index_from_csv
+    from sciffusion.common.io.outputs import refuse_over_inputs
 
     if (data_root is None) == (csv is None):
         raise ValueError("--data-root/--csv: give exactly one of them")
+    refuse_over_inputs("--out", out, {"--csv": csv, "--data-root": data_root})
     refuse_existing(out, overwrite)
     if csv is not None:
         if splits is not None or sample is not None:

@@ -8,7 +8,8 @@ import typer
 
 F = TypeVar("F", bound=Callable[..., object])
 
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+               PermissionError, EOFError)  # EOFError: a cut gzip or pickle stream a reader missed
 
 
 def user_errors_exit(fn: F) -> F:

@@ -58,7 +58,11 @@ class IndexEntry:
         if self.pocket_ligand is not None:
             from sciffusion.domains.docking.ligand_io import read_ligand
 
-            return ligand_pocket_from_mol(read_ligand(self.pocket_ligand).mol, margin=margin)
+            record = read_ligand(self.pocket_ligand)
+            if not record.has_3d:
+                raise ValueError(f"{self.pocket_ligand}: pocket ligand has no 3D coordinates (a 2D or all-zero "
+                                 "record cannot place the pocket)")
+            return ligand_pocket_from_mol(record.mol, margin=margin)
         return BlindPocket()
 
 
@@ -99,8 +103,8 @@ def _entry(row: dict, base: Path, path: Path, line: int) -> IndexEntry:
         return None if not value else (Path(value) if Path(value).is_absolute() else base / value)
 
     cid = (row.get("id") or "").strip()
-    if not cid or "/" in cid:
-        raise ValueError(f"{where}: bad id {cid!r}")
+    if not cid or "/" in cid or "\\" in cid or cid in (".", ".."):
+        raise ValueError(f"{where}: bad id {cid!r} (an id names a file and a folder: no '/' or '\\', not '.' or '..')")
     protein, ligand = path_of("protein"), path_of("ligand")
     if protein is None or ligand is None:
         raise ValueError(f"{where}: id {cid}: protein and ligand paths are required")

@@ -60,13 +60,25 @@ def read_ligand_inputs(spec: str) -> list[LigandInput]:
         return _read_inputs(spec)
 
 
+def _path_kind(path: Path) -> str:
+    """``file``, ``folder`` or ``""`` (nothing there, or a name no file can have, e.g. a long SMILES)."""
+    try:
+        return "file" if path.is_file() else "folder" if path.is_dir() else ""
+    except OSError:  # ENAMETOOLONG: a SMILES string longer than a file name may be
+        return ""
+
+
 def _read_inputs(spec: str) -> list[LigandInput]:
     from rdkit import Chem
 
     path = Path(spec)
     if not _is_ligand_file(spec):
-        if path.is_file():
+        kind = _path_kind(path)
+        if kind == "file":
             raise ValueError(f"{spec}: unsupported ligand file (expected .sdf, .sdf.gz, .mol, .mol2, .smi or .csv)")
+        if kind == "folder":
+            raise IsADirectoryError(f"{spec}: is a folder; --ligand takes a ligand file (.sdf, .sdf.gz, .mol, "
+                                    ".mol2, .smi, .csv) or a SMILES string")
         try:
             record = smiles_record(spec.strip(), name="ligand")
             return safe_names([LigandInput(1, "ligand", record, smiles=spec.strip())])
@@ -153,6 +165,27 @@ def double_bond_labels(mol) -> dict[tuple[int, int], str]:
     return out
 
 
+COUNTER_ION_MAX_HEAVY = 12  # tosylate 11, maleate/fumarate 8, TFA 7, mesylate 5, halides 1
+
+
+def without_counter_ions(mol, name: str):
+    """Heavy-atom ``mol`` without the counter-ions of a salt: its largest fragment, when every other
+    fragment has at most :data:`COUNTER_ION_MAX_HEAVY` heavy atoms and fewer than the largest (as
+    vendor libraries write ``.Cl``, ``.[Na+]``, ``.OC(=O)C(F)(F)F``). Other mixtures have no single pose:
+    a one-line ``ValueError`` naming ``name`` and the fragments."""
+    from rdkit import Chem
+
+    fragments = sorted(Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False), key=lambda f: -f.GetNumAtoms())
+    if len(fragments) == 1:
+        return mol
+    largest, rest = fragments[0].GetNumAtoms(), [f.GetNumAtoms() for f in fragments[1:]]
+    if max(rest) <= COUNTER_ION_MAX_HEAVY and max(rest) < largest:
+        return Chem.Mol(fragments[0])
+    parts = " ".join(Chem.MolToSmiles(f) for f in fragments)
+    raise ValueError(f"{name}: {len(fragments)} disconnected fragments ({parts[:120]}) and no single main one: "
+                     "a mixture has no single pose; dock one molecule")
+
+
 def prepare_ligand(item: LigandInput, seed: int = 0, keep_conformer: bool = False, max_heavy_atoms: int = 150,
                    conformers: int = 1):
     """A :class:`pose_generators.PreparedLigand` for ``item`` (a read record).
@@ -162,13 +195,13 @@ def prepare_ligand(item: LigandInput, seed: int = 0, keep_conformer: bool = Fals
     ``keep_conformer`` and the input had 3D coordinates: then the input's pose is conformer 0 and
     C − 1 embeddings follow. Input hydrogens are removed (the model sees heavy atoms; hydrogens are
     placed again on output). Raises ``ValueError`` (one line, naming the ligand) for no heavy atoms,
-    more than ``max_heavy_atoms``, a failed embedding, or a conformer whose stereocentres (CIP R/S,
+    more than ``max_heavy_atoms``, a mixture of fragments (a salt's counter-ions are dropped first:
+    :func:`without_counter_ions`), a failed embedding, or a conformer whose stereocentres (CIP R/S,
     E/Z) differ from the input's.
     """
-    from rdkit import Chem
+    from rdkit import Chem, rdBase
 
-    from sciffusion.domains.docking.conformers import embed_conformer, strip_hydrogens
-    from sciffusion.domains.docking.pose_generators import PreparedLigand
+    from sciffusion.domains.docking.conformers import strip_hydrogens
 
     if item.record is None:
         raise ValueError(item.error)
@@ -179,7 +212,18 @@ def prepare_ligand(item: LigandInput, seed: int = 0, keep_conformer: bool = Fals
         raise ValueError(f"{item.name}: no heavy atoms")
     if heavy > max_heavy_atoms:
         raise ValueError(f"{item.name}: {heavy} heavy atoms, more than the limit of {max_heavy_atoms}")
-    mol = strip_hydrogens(item.record.mol)
+    mol = without_counter_ions(strip_hydrogens(item.record.mol), item.name)
+    with rdBase.BlockLogs():  # e.g. UFF typer lines for metals: the embedding succeeds or raises one line
+        return _with_conformers(item, mol, seed, keep_conformer, conformers)
+
+
+def _with_conformers(item: LigandInput, mol, seed: int, keep_conformer: bool, conformers: int):
+    """:func:`prepare_ligand`'s start conformers on heavy-atom ``mol`` (see there)."""
+    from rdkit import Chem
+
+    from sciffusion.domains.docking.conformers import embed_conformer
+    from sciffusion.domains.docking.pose_generators import PreparedLigand
+
     keep = keep_conformer and item.record.has_3d
     if not keep:
         mol.RemoveAllConformers()

@@ -40,7 +40,8 @@ def record_label(record: int, name: str = "", lines: tuple[int, int] | None = No
 @dataclass(frozen=True)
 class LigandRecord:
     """One parsed ligand. ``record`` is 1-based in its file; ``mol`` is a sanitised RDKit Mol
-    (with a 3D conformer when the input had one); ``has_3d`` tells whether coordinates came in.
+    (with a 3D conformer when the input had one); ``has_3d`` tells whether 3D coordinates came in
+    (False for 2D input and for a conformer with every atom at one point, e.g. all zeros).
     ``lines``: 1-based inclusive line range in an SDF file (None for other formats)."""
 
     source: str
@@ -71,12 +72,21 @@ def _sanitize(mol, source: str, record: int, name: str, lines: tuple[int, int] |
     except Exception as exc:  # RDKit raises several MolSanitizeException subclasses
         problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LigandRecordError(source, record, name, f"sanitisation failed: {problem}", lines) from None
-    has_3d = mol.GetNumConformers() > 0 and mol.GetConformer().Is3D()
+    has_3d = mol.GetNumConformers() > 0 and mol.GetConformer().Is3D() and not _collapsed(mol.GetConformer())
     if has_3d:
         Chem.AssignStereochemistryFrom3D(mol, replaceExistingTags=False)
     else:
         Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
     return mol, has_3d
+
+
+def _collapsed(conformer) -> bool:
+    """True when a conformer of several atoms puts them all at one point (e.g. all-zero coordinates,
+    written by tools that had none): it holds no 3D information."""
+    import numpy as np
+
+    pos = conformer.GetPositions()
+    return len(pos) > 1 and bool(np.all(np.ptp(pos, axis=0) < 1e-4))
 
 
 def _record(mol, source: str, record: int, name: str = "", lines: tuple[int, int] | None = None) -> LigandRecord:
@@ -115,8 +125,18 @@ def _sdf_record(block: SdfBlock, source: str) -> LigandRecord:
     return _record(next(supplier, None), source, block.record, lines=lines)
 
 
+def _text(path: Path) -> str:
+    """The file as UTF-8 text (a leading byte-order mark, as spreadsheet exports write, dropped);
+    one-line error for a binary (or otherwise encoded) file."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (undecodable byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start}); is this really a {path.suffix} file?") from None
+
+
 def _mol2_blocks(path: Path) -> list[str]:
-    text = path.read_text()
+    text = _text(path)
     parts = text.split("@<TRIPOS>MOLECULE")
     return ["@<TRIPOS>MOLECULE" + p for p in parts[1:]]
 
@@ -152,7 +172,7 @@ def _try(make) -> LigandRecord | LigandRecordError:
 
 
 def _smi_lines(path: Path) -> Iterator[tuple[str, str]]:
-    for line in path.read_text().splitlines():
+    for line in _text(path).splitlines():
         parts = line.split()
         if not parts or parts[0].startswith("#"):
             continue
@@ -160,8 +180,8 @@ def _smi_lines(path: Path) -> Iterator[tuple[str, str]]:
 
 
 def _csv_rows(path: Path, smiles_column: str) -> Iterator[tuple[str, str]]:
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+    try:
         columns = {c.lower(): c for c in (reader.fieldnames or [])}
         if smiles_column.lower() not in columns:
             raise ValueError(f"{path}: no {smiles_column!r} column (columns: {', '.join(columns.values())})")
@@ -169,6 +189,8 @@ def _csv_rows(path: Path, smiles_column: str) -> Iterator[tuple[str, str]]:
         name_key = next((columns[c] for c in ("id", "name") if c in columns), None)
         for row in reader:
             yield (row[smiles_key] or "").strip(), (row[name_key] or "").strip() if name_key else ""
+    except csv.Error as exc:  # e.g. a field over csv's size limit
+        raise ValueError(f"{path}: not valid CSV after line {reader.line_num} ({exc})") from None
 
 
 def smiles_record(smiles: str, name: str = "", source: str = "<smiles>", record: int = 1) -> LigandRecord:
@@ -186,8 +208,15 @@ def smiles_record(smiles: str, name: str = "", source: str = "<smiles>", record:
 
 def read_ligand(path: str | Path) -> LigandRecord:
     """Read exactly one ligand from ``.sdf``/``.mol``/``.sdf.gz``/``.mol2``; more than one record
-    or a bad record is a ``ValueError`` naming the file."""
-    path = Path(path)
+    or a bad record is a ``ValueError`` naming the file (RDKit's own log lines about it are held back:
+    the error says it once)."""
+    from rdkit import rdBase
+
+    with rdBase.BlockLogs():
+        return _read_one(Path(path))
+
+
+def _read_one(path: Path) -> LigandRecord:
     suffix = _check_path(path, SINGLE_SUFFIXES)
     if suffix == ".mol2":
         blocks = _mol2_blocks(path)
@@ -203,10 +232,14 @@ def read_ligand(path: str | Path) -> LigandRecord:
 def read_ligands(path: str | Path, smiles_column: str = "smiles") -> LigandBatch:
     """Read every record of a multi-record SDF/MOL2, a ``.smi`` (``SMILES [name]`` per line) or a
     CSV with a SMILES column (optional ``id``/``name`` column). Bad records are skipped and listed in
-    ``failures``; an unreadable file is an error."""
+    ``failures``; an unreadable file is an error. RDKit's own log lines are held back (each failure
+    says its problem once)."""
+    from rdkit import rdBase
+
     records, failures = [], []
-    for item in _iter_records(Path(path), smiles_column):
-        (failures if isinstance(item, LigandRecordError) else records).append(item)
+    with rdBase.BlockLogs():
+        for item in _iter_records(Path(path), smiles_column):
+            (failures if isinstance(item, LigandRecordError) else records).append(item)
     if not records and not failures:
         raise ValueError(f"{path}: no ligand records found")
     return LigandBatch(records=tuple(records), failures=tuple(failures))

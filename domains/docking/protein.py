@@ -123,13 +123,17 @@ def read_protein(path: str | Path, config: ProteinReadConfig = ProteinReadConfig
 
     path = Path(path)
     _check_protein_path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, expected a protein file")
+    _check_not_empty(path)
     warnings = pdb_truncation_warnings(path) if str(path).lower().endswith(PDB_SUFFIXES) else ()
     try:
         structure = gemmi.read_structure(str(path))
-    except (RuntimeError, ValueError) as exc:
-        raise ValueError(f"{path}: gemmi could not read the structure ({exc})") from None
-    if len(structure) == 0:
-        raise ValueError(f"{path}: no models in the file")
+    except (RuntimeError, ValueError, IndexError, OSError) as exc:  # gemmi's C++ errors, a cut .gz stream
+        raise ValueError(f"{path}: gemmi could not read the structure ({' '.join(str(exc).split())[:200]})") from None
+    if len(structure) == 0 or not any(len(residue) for chain in structure[0] for residue in chain):
+        raise ValueError(f"{path}: no atom records (ATOM/HETATM, or an mmCIF atom_site loop); is this a protein "
+                         "structure file?")
     structure.setup_entities()
     model = structure[0]
     exclude = {name.upper() for name in config.exclude_residues}
@@ -183,6 +187,19 @@ def read_protein(path: str | Path, config: ProteinReadConfig = ProteinReadConfig
         notes=notes,
         warnings=warnings,
     )
+
+
+def _check_not_empty(path: Path) -> None:
+    """ValueError for a file with no content (0 bytes, or only whitespace once decompressed)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 16), b""):
+                if block.strip():
+                    return
+    except (EOFError, OSError) as exc:
+        raise ValueError(f"{path}: truncated or unreadable file ({exc})") from None
+    raise ValueError(f"{path}: empty protein file")
 
 
 def pdb_truncation_warnings(path: Path) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sciffusion.domains.docking.pockets import BlindPocket, Box, BoxPocket, PocketSpec, ResiduePocket
+from sciffusion.common.io.outputs import refuse_over_inputs
 
 SEED_MAX = 2**32 - 1
 DEFAULT_POCKET_MARGIN = 4.0
@@ -116,6 +117,10 @@ class DockConfig:
         device_of(self.device)
         if not self.protein.exists():
             raise FileNotFoundError(f"{self.protein}: protein file not found")
+        refuse_over_inputs("--out", self.out, {
+            "--protein": self.protein, "--ligand": _existing_path(self.ligand),
+            "--ref-ligand": self.ref_ligand, "--model": None if self.model in (None, RANDOM_MODEL, PHYSICS_MODEL)
+            else Path(self.model), "--confidence": self.confidence, "--ranker": self.ranker})
         if self.ref_ligand is not None and not self.ref_ligand.exists():
             raise FileNotFoundError(f"{self.ref_ligand}: reference ligand file not found")
         if self.model not in (None, RANDOM_MODEL, PHYSICS_MODEL) and not Path(self.model).exists():
@@ -134,14 +139,20 @@ class DockConfig:
         if len(given) > 1:
             raise ValueError(f"{' and '.join(given)}: give at most one pocket definition")
         if self.center is not None:
-            Box(tuple(self.center), tuple(self.size))  # finite centre, sizes > 0
+            try:
+                Box(tuple(self.center), tuple(self.size))  # finite centre, sizes > 0
+            except ValueError as exc:
+                raise ValueError(f"--center/--size: {exc}") from None
         if self.pocket_margin is not None:
             if not (math.isfinite(self.pocket_margin) and self.pocket_margin >= 0):
                 raise ValueError(f"--pocket-margin: must be a finite number >= 0 Å, got {self.pocket_margin}")
             if not (self.ref_ligand is not None or self.residues):
                 raise ValueError("--pocket-margin: applies to --ref-ligand and --residues only")
         if self.residues:
-            ResiduePocket(tuple(self.residues))  # CHAIN:NUMBER format
+            try:
+                ResiduePocket(tuple(self.residues))  # CHAIN:NUMBER format
+            except ValueError as exc:
+                raise ValueError(f"--residues: {exc}") from None
 
     @property
     def pocket_kind(self) -> str:
@@ -175,15 +186,29 @@ def parse_residues(text: str | None) -> tuple[str, ...]:
     return residues
 
 
+def _existing_path(spec: str) -> Path | None:
+    """``spec`` as a path when it names an existing file or folder (else None: e.g. a SMILES string,
+    which may be longer than a file name can be)."""
+    try:
+        return Path(spec) if Path(spec).exists() else None
+    except OSError:  # ENAMETOOLONG
+        return None
+
+
 def pocket_spec(cfg: DockConfig) -> PocketSpec:
-    """The :mod:`pockets` definition the config names (reads ``--ref-ligand``)."""
+    """The :mod:`pockets` definition the config names (reads ``--ref-ligand``, which needs 3D
+    coordinates: a 2D or all-zero record says nothing about where the pocket is)."""
     from sciffusion.domains.docking.ligand_io import read_ligand
     from sciffusion.domains.docking.pockets import ligand_pocket_from_mol
 
     kind = cfg.pocket_kind
     if kind == "ref_ligand":
         try:
-            return ligand_pocket_from_mol(read_ligand(cfg.ref_ligand).mol, margin=cfg.margin)
+            record = read_ligand(cfg.ref_ligand)
+            if not record.has_3d:
+                raise ValueError(f"{cfg.ref_ligand}: no 3D coordinates (a 2D or all-zero record cannot place the "
+                                 "pocket)")
+            return ligand_pocket_from_mol(record.mol, margin=cfg.margin)
         except ValueError as exc:
             raise ValueError(f"--ref-ligand: {exc}") from None
     if kind == "box":

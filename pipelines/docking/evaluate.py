@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
+from sciffusion.common.io.outputs import refuse_over_inputs
 
 RANK_FILE = re.compile(r"^rank(\d+)\.sdf$")
 
@@ -63,6 +64,7 @@ class EvaluateConfig:
             raise FileNotFoundError(f"{self.ref}: reference folder not found")
         if self.ids_file is not None and not self.ids_file.is_file():
             raise FileNotFoundError(f"{self.ids_file}: ids file not found")
+        refuse_over_inputs("--out", self.out, {"--pred": self.pred, "--ref": self.ref, "--ids": self.ids_file})
 
 
 def seed_runs(pred: Path) -> dict[str, Path]:
@@ -99,16 +101,17 @@ def _plain_pdb(protein: Path, work: Path) -> Path:
     if not protein.name.endswith(".gz"):
         return protein
     out = work / protein.name[:-3]
-    with gzip.open(protein, "rt") as handle:
-        out.write_text(handle.read())
+    try:
+        with gzip.open(protein, "rt") as handle:
+            out.write_text(handle.read())
+    except (EOFError, OSError, UnicodeDecodeError) as exc:  # a cut or non-gzip file
+        raise ValueError(f"{protein}: truncated or unreadable gzip file ({exc})") from None
     return out
 
 
 def score_complex(cid: str, folder: Path | None, ligand: Path, protein: Path, cfg: EvaluateConfig,
                   work: Path) -> tuple[dict, list[dict]]:
     """One complex of one seed: (per-complex row, per-pose rows)."""
-    from rdkit import Chem
-
     from sciffusion.domains.docking.pose_metrics import centroid_distance, pose_rmsd, posebusters_checks
 
     row = {"id": cid, "n_poses": 0, "top1_rmsd": math.inf, "topk_min_rmsd": math.inf,
@@ -117,17 +120,17 @@ def score_complex(cid: str, folder: Path | None, ligand: Path, protein: Path, cf
     if not files:
         row["error"] = "no prediction"
         return row, []
-    ref = Chem.MolFromMolFile(str(ligand))
+    ref = first_molecule(ligand)
     if ref is None:
-        raise ValueError(f"{ligand}: RDKit could not read the reference ligand")
+        raise ValueError(f"{ligand}: RDKit could not read the reference ligand (empty, truncated or not an SDF)")
     poses, pose_rows = [], []
     for rank, path in enumerate(files, start=1):
         pose_row = {"id": cid, "rank": rank, "file": path.name, "rmsd": math.inf, "centroid": math.inf,
                     "pb_valid": False, "pb_failed": "", "error": ""}
-        mol = next(iter(Chem.SDMolSupplier(str(path))), None)
+        mol = first_molecule(path)
         try:
             if mol is None:
-                raise ValueError("RDKit could not read the pose")
+                raise ValueError("RDKit could not read the pose (empty, truncated or not an SDF)")
             pose_row["rmsd"] = pose_rmsd(mol, ref)
             pose_row["centroid"] = centroid_distance(mol, ref)
             poses.append((len(pose_rows), mol))
@@ -145,6 +148,18 @@ def score_complex(cid: str, folder: Path | None, ligand: Path, protein: Path, cf
                topk_min_rmsd=min(r["rmsd"] for r in pose_rows))
     row["topk_success_pb"] = any(r["rmsd"] < 2.0 and r["pb_valid"] for r in pose_rows)
     return row, pose_rows
+
+
+def first_molecule(path: Path):
+    """The first record of an SDF as a sanitised RDKit Mol, or None when the file is empty or that
+    record cannot be read (RDKit's own log lines held back: the caller reports it in one line)."""
+    from rdkit import Chem, rdBase
+
+    with rdBase.BlockLogs():
+        try:
+            return next(iter(Chem.SDMolSupplier(str(path))), None)
+        except OSError:  # RDKit: "File error: Invalid input file" for an empty file
+            return None
 
 
 def summarize(rows: list[dict], posebusters: bool, topk_pb: bool = True) -> dict:
@@ -180,12 +195,27 @@ def _mean_sd(per_seed: dict[str, dict]) -> dict:
     return out
 
 
+def read_ids(path: Path) -> list[str]:
+    """Complex ids of an ``--ids`` file (whitespace-separated); one-line errors for a file that is not
+    text, lists none, or holds a name that is no id (a path: ``/``, ``.``, ``..``)."""
+    try:
+        ids = path.read_text(encoding="utf-8").split()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text; --ids takes a file of complex ids, one per line") from None
+    if not ids:
+        raise ValueError(f"{path}: lists no complex ids (--ids)")
+    bad = next((cid for cid in ids if cid in (".", "..") or "/" in cid or "\\" in cid), None)
+    if bad is not None:
+        raise ValueError(f"{path}: {bad!r} is not a complex id (a folder name under PRED_DIR, no path) (--ids)")
+    return ids
+
+
 def run_evaluate(cfg: EvaluateConfig) -> dict:
     """Evaluate PRED_DIR against REF_DIR; writes REPORT_DIR and returns the summary dict."""
     refuse_existing(cfg.out, cfg.overwrite, "report folder")
     runs = seed_runs(cfg.pred)
     if cfg.ids_file is not None:
-        ids = [s.strip() for s in cfg.ids_file.read_text().split() if s.strip()]
+        ids = read_ids(cfg.ids_file)
     else:
         ids = sorted({p.name for run in runs.values() for p in run.iterdir() if p.is_dir() and ranked_poses(p)})
     if not ids:

@@ -56,6 +56,8 @@ class PrepareConfig:
             raise ValueError(f"--conformer-seed: must be in [0, 2**31 - conformers), got {self.conformer_seed}")
         if self.conformer_refine_steps < 0:
             raise ValueError(f"conformer_refine_steps: must be >= 0, got {self.conformer_refine_steps}")
+        if self.out.exists() and not self.out.is_dir():
+            raise NotADirectoryError(f"--out: {self.out} is a file, not a cache folder")
 
     def record(self) -> dict:
         return {"include_atoms": self.include_atoms, "pocket_margin": self.pocket_margin,

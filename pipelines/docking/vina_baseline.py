@@ -64,6 +64,8 @@ class VinaConfig:
             raise ValueError(f"--seed: must be an integer in [0, {SEED_MAX}], got {self.seed}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit: must be >= 1, got {self.limit}")
+        if self.out.exists() and not self.out.is_dir():
+            raise NotADirectoryError(f"--out: {self.out} is a file, not a PRED_DIR folder")
 
 
 def check_vina_installed() -> None:

@@ -72,6 +72,23 @@ def test_all_bad_input_is_a_one_line_error_and_leaves_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_broken_inputs_are_one_line_errors_that_leave_inputs_alone(tmp_path):
+    protein = tmp_path / "protein.pdb.gz"
+    protein.write_bytes(Path(POCKET).read_bytes())
+    (tmp_path / "ligands").mkdir()
+    cases = ((["--ligand", "C" * 300], "300 heavy atoms"),  # a SMILES longer than a file name: OSError before
+             (["--ligand", str(tmp_path / "ligands")], "is a folder; --ligand takes"),
+             (["--ligand", "CCO", "--protein", str(protein), "--out", str(protein), "--overwrite"],
+              "is the --protein input"),  # replaced the protein file with the output folder before
+             (["--ligand", "CCO", "--center", "0", "0", "0", "--size", "-1", "8", "8"], "--center/--size: box: "))
+    for args, message in cases:
+        result = _dock(tmp_path, *args, out="run")
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith("error: ") and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert protein.read_bytes() == Path(POCKET).read_bytes() and not (tmp_path / "run").exists()
+
+
 def test_pocket_conflicts_and_existing_out(tmp_path):
     for args, message in ((["--center", "0", "0", "0"], "--center/--size: give both"),
                           (["--residues", "A:45", "--ref-ligand", str(DATA / "6YQW_82I_ligand.sdf")],

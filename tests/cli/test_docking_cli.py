@@ -172,3 +172,29 @@ def test_train_ranker_and_screen_bad_inputs_are_one_line(tmp_path):
                                  str(tmp_path / "none.csv"), "--out", str(tmp_path / "s")])
     assert result.exit_code == 2 and "none.csv: file not found (--ligands)" in result.output
     assert "--vina-count" in runner.invoke(app, ["bench", "docking-screen", "--help"]).output
+
+
+def test_broken_inputs_of_index_prepare_evaluate_and_check_are_one_line(tmp_path):
+    paths = tmp_path / "paths.csv"
+    paths.write_text(f"id,protein,ligand\nA,{DATA}/6YQW_82I_pocket.pdb.gz,{DATA}/6YQW_82I_ligand.sdf\n")
+    before = paths.read_text()
+    binary = tmp_path / "ligands.smi"
+    binary.write_bytes(b"\xff\xfeC\x00C\x00O\x00\n")
+    empty_pose = tmp_path / "pred" / "6YQW_82I" / "rank1.sdf"
+    empty_pose.parent.mkdir(parents=True)
+    empty_pose.write_bytes(b"")
+    cases = ((["docking", "make-index", "--csv", str(paths), "--out", str(paths), "--overwrite"], 2,
+              "is the --csv input"),  # rewrote the user's CSV before
+             (["docking", "prepare", "--index", str(paths), "--out", str(paths)], 2, "is a file, not a cache folder"),
+             (["docking", "check-ligands", str(binary)], 2, "ligands.smi: not UTF-8 text"),  # no file name before
+             (["docking", "evaluate", "--pred", str(tmp_path / "pred"), "--ref", str(DATA), "--out",
+               str(tmp_path / "pred"), "--overwrite", "--no-posebusters"], 2, "is the --pred input"))
+    for args, code, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == code, (args, result.output)
+        assert result.output.startswith("error: ") and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert paths.read_text() == before and empty_pose.exists()
+    result = runner.invoke(app, ["docking", "evaluate", "--pred", str(tmp_path / "pred"), "--ref", str(DATA),
+                                 "--out", str(tmp_path / "report"), "--no-posebusters"])
+    assert result.exit_code == 0, result.output  # an empty pose file is a failed pose (OSError before)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,23 @@ def test_csv_of_paths_is_rebased_onto_the_index(tmp_path, monkeypatch):
     (tmp_path / "lists" / "bad.csv").write_text("id,protein,ligand\na,../data/none.pdb,../data/6XG5_TOP_ligand.sdf\n")
     with pytest.raises(FileNotFoundError, match=r"bad.csv: line 2: id a: protein file not found"):
         index_from_csv("lists/bad.csv", out="deep/er/index.csv")
+
+
+def test_dot_ids_and_2d_pocket_ligands_are_refused(tmp_path):
+    for cid in (".", ".."):  # a folder every output already has: 'baseline vina' skipped it as done
+        path = tmp_path / "dots.csv"
+        path.write_text(f"id,protein,ligand\n{cid},p.pdb,l.sdf\n")
+        with pytest.raises(ValueError, match=f"line 2: bad id '{re.escape(cid)}'"):
+            read_index(path)
+    from rdkit import Chem
+    from rdkit.Chem import rdDepictor
+
+    flat = Chem.MolFromMolFile(str(DATA / "6XG5_TOP_ligand.sdf"))
+    rdDepictor.Compute2DCoords(flat)
+    Chem.MolToMolFile(flat, str(tmp_path / "flat.sdf"))
+    index = tmp_path / "index.csv"
+    index.write_text(f"id,protein,ligand,pocket_ligand\nA,{DATA}/6XG5_TOP_pocket.pdb.gz,{DATA}/6XG5_TOP_ligand.sdf,"
+                     "flat.sdf\n")
+    (entry,) = read_index(index)
+    with pytest.raises(ValueError, match="flat.sdf: pocket ligand has no 3D coordinates"):
+        entry.pocket()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rdkit import Chem
 
@@ -96,3 +97,37 @@ def test_hydrogens_that_rdkit_keeps_are_removed_too():
         (item,) = read_ligand_inputs(smiles)
         ligand = prepare_ligand(item)
         assert ligand.num_atoms == heavy and all(a.GetAtomicNum() > 1 for a in ligand.mol.GetAtoms())
+
+
+def test_a_salt_docks_without_its_counter_ions_and_a_mixture_is_refused():
+    (salt,) = read_ligand_inputs("CC(=O)Nc1ccc(O)cc1.Cl")  # paracetamol hydrochloride, as vendors write it
+    ligand = prepare_ligand(salt)
+    assert Chem.MolToSmiles(ligand.mol) == Chem.MolToSmiles(Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1"))
+    (tosylate,) = read_ligand_inputs("CC(=O)Nc1ccc(O)cc1CCN.Cc1ccc(S(=O)(=O)O)cc1")  # 11-atom counter-ion
+    assert prepare_ligand(tosylate).mol.GetNumAtoms() == 14
+    (mixture,) = read_ligand_inputs("c1ccccc1O.c1ccccc1C")
+    with pytest.raises(ValueError, match=r"ligand: 2 disconnected fragments \(.*\) and no single main one"):
+        prepare_ligand(mixture)
+    (ions,) = read_ligand_inputs("[Na+].[Cl-]")  # no main fragment either
+    with pytest.raises(ValueError, match="no single main one"):
+        prepare_ligand(ions)
+
+
+def test_a_folder_is_no_smiles_and_a_long_smiles_is_no_file_name(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder; --ligand takes a ligand file"):
+        read_ligand_inputs(str(tmp_path))
+    (item,) = read_ligand_inputs("C" * 300)  # longer than a file name may be: OSError before
+    assert item.record is not None and item.record.mol.GetNumAtoms() == 300
+
+
+def test_keep_conformer_of_all_zero_coordinates_embeds_instead(tmp_path):
+    mol = Chem.MolFromMolFile(str(DATA / "6YQW_82I_ligand.sdf"))
+    for i in range(mol.GetNumAtoms()):
+        mol.GetConformer().SetAtomPosition(i, (0.0, 0.0, 0.0))
+    path = tmp_path / "zeros.sdf"
+    Chem.MolToMolFile(mol, str(path))
+    (item,) = read_ligand_inputs(str(path))
+    ligand = prepare_ligand(item, seed=0, keep_conformer=True)  # before: "a bond has zero length"
+    pos = ligand.mol.GetConformer().GetPositions()
+    lengths = [np.linalg.norm(pos[b.GetBeginAtomIdx()] - pos[b.GetEndAtomIdx()]) for b in ligand.mol.GetBonds()]
+    assert 1.1 < min(lengths) and max(lengths) < 1.9  # an ETKDG conformer, not the input's collapsed one

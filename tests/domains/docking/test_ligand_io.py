@@ -153,3 +153,36 @@ def test_sdf_record_cut_at_end_of_file_is_reported(tmp_path):
     single.write_text(good[: len(good) // 3])
     with pytest.raises(ValueError, match=r"single.sdf: record 1 \(6YQW_82I\), lines 1-\d+: truncated"):
         read_ligand(single)
+
+
+def test_binary_text_formats_name_the_file(tmp_path):
+    for suffix in (".smi", ".csv", ".mol2"):
+        path = tmp_path / f"ligands{suffix}"
+        path.write_bytes(b"\xff\xfeC\x00C\x00O\x00\n")  # UTF-16, or any binary file
+        with pytest.raises(ValueError, match=f"ligands{suffix}: not UTF-8 text"):
+            read_ligands(path)
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbfsmiles,name\r\nCCO,ethanol\r\n")  # UTF-8 with a byte-order mark
+    assert [r.name for r in read_ligands(excel).records] == ["ethanol"]
+    huge = tmp_path / "huge.csv"
+    huge.write_text("smiles,name\n" + "C" * 200_000 + ",x\n")
+    with pytest.raises(ValueError, match="huge.csv: not valid CSV"):  # csv.Error before
+        read_ligands(huge)
+
+
+def test_all_zero_coordinates_are_not_3d(tmp_path):
+    mol = Chem.MolFromMolFile(str(DATA / "6XG5_TOP_ligand.sdf"))
+    for i in range(mol.GetNumAtoms()):
+        mol.GetConformer().SetAtomPosition(i, (0.0, 0.0, 0.0))
+    path = tmp_path / "zeros.sdf"
+    Chem.MolToMolFile(mol, str(path))
+    assert read_ligand(DATA / "6XG5_TOP_ligand.sdf").has_3d
+    assert not read_ligand(path).has_3d
+
+
+def test_rdkit_log_lines_are_held_back(tmp_path, capfd):
+    path = tmp_path / "bad.smi"
+    path.write_text("notasmiles x\nC(C)(C)(C)(C)C pentavalent\nCCO ok\n")
+    batch = read_ligands(path)
+    assert len(batch.records) == 1 and len(batch.failures) == 2
+    assert capfd.readouterr().err == ""  # each failure says its problem once, in its record's error

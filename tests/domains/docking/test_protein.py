@@ -113,3 +113,22 @@ def test_real_pdb_cut_at_a_line_boundary_is_read_with_a_warning(tmp_path):
     ended = tmp_path / "ended.pdb"
     ended.write_text("".join(lines[: atoms[len(atoms) // 2] + 1]) + "END\n")
     assert read_protein(ended).warnings == ()
+
+
+def test_empty_or_non_structure_files_are_one_line_errors(tmp_path):
+    for name in ("empty.pdb", "empty.cif", "empty.pdb.gz", "empty.cif.gz"):
+        path = tmp_path / name
+        if name.endswith(".gz"):
+            with gzip.open(path, "wb"):
+                pass
+        else:
+            path.write_bytes(b"")
+        with pytest.raises(ValueError, match=f"{name}: empty protein file"):  # gemmi: IndexError / OSError
+            read_protein(path)
+    ligand_as_pdb = tmp_path / "ligand.pdb"
+    ligand_as_pdb.write_text((DATA / "6XG5_TOP_ligand.sdf").read_text())
+    with pytest.raises(ValueError, match="ligand.pdb: no atom records .*is this a protein structure file"):
+        read_protein(ligand_as_pdb)
+    (tmp_path / "folder.pdb").mkdir()
+    with pytest.raises(IsADirectoryError, match="folder.pdb: is a folder"):
+        read_protein(tmp_path / "folder.pdb")

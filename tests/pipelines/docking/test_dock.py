@@ -440,3 +440,40 @@ def test_more_processes_than_ligand_batches_is_refused_before_any_output(tmp_pat
     with pytest.raises(ValueError, match="^--devices/--num-nodes: 2 processes but only 1 batch"):
         run_dock(cfg)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_out_over_an_input_is_refused_even_with_overwrite(tmp_path):
+    protein = tmp_path / "inputs" / "protein.pdb.gz"
+    protein.parent.mkdir()
+    protein.write_bytes(POCKET.read_bytes())
+    for out, message in ((protein, "is the --protein input"), (protein.parent, "holds the --protein input"),
+                         (Path("."), "names no new file or folder")):
+        with pytest.raises(ValueError, match=message):
+            _cfg(tmp_path, "CCO", protein=protein, out=out, overwrite=True)
+    ligand = tmp_path / "ligand.sdf"
+    ligand.write_bytes(CRYSTAL.read_bytes())
+    with pytest.raises(ValueError, match="is the --ligand input"):
+        _cfg(tmp_path, ligand, out=ligand, overwrite=True)
+    assert protein.read_bytes() == POCKET.read_bytes() and ligand.read_bytes() == CRYSTAL.read_bytes()
+
+
+def test_ref_ligand_without_3d_coordinates_is_named(tmp_path):
+    from rdkit.Chem import rdDepictor
+
+    flat = Chem.MolFromMolFile(str(CRYSTAL))
+    rdDepictor.Compute2DCoords(flat)  # a 2D box far from the pocket: "holds no protein atom" before
+    path = tmp_path / "flat.sdf"
+    Chem.MolToMolFile(flat, str(path))
+    with pytest.raises(ValueError, match=r"--ref-ligand: .*flat.sdf: no 3D coordinates"):
+        run_dock(_cfg(tmp_path, "CCO", ref_ligand=path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.sdf"]
+
+
+def test_a_mixture_is_listed_as_failed_beside_the_docked_ligands(tmp_path):
+    library = tmp_path / "lib.smi"
+    library.write_text("CCO ethanol\nc1ccccc1O.c1ccccc1C mixture\n")
+    result = run_dock(_cfg(tmp_path, library))
+    assert (result["docked"], result["failed"]) == (1, 1)
+    rows = {r["name"]: r for r in _summary(tmp_path / "out")}
+    assert rows["mixture"]["status"] == "failed" and "2 disconnected fragments" in rows["mixture"]["reason"]
+    assert not (tmp_path / "out" / "mixture").exists()

@@ -81,3 +81,34 @@ def test_errors(tmp_path):
     (tmp_path / "exists").mkdir()
     with pytest.raises(FileExistsError):
         run_evaluate(EvaluateConfig(pred=pred, ref=DATA, out=tmp_path / "exists"))
+
+
+def test_unreadable_predictions_are_failed_poses_not_crashes(tmp_path):
+    pred = _crystal_pred(tmp_path / "pred")
+    (pred / IDS[0] / "rank1.sdf").write_bytes(b"")  # RDKit: OSError before
+    (pred / IDS[1] / "rank1.sdf").write_text("garbage\n")
+    summary = run_evaluate(EvaluateConfig(pred=pred, ref=DATA, out=tmp_path / "r", posebusters=False))
+    assert summary["per_seed"]["0"]["n"] == 2 and summary["per_seed"]["0"]["top1_rmsd_lt5"] == 0.0
+    rows = pd.read_csv(tmp_path / "r" / "per_pose.csv")
+    assert rows["error"].str.contains("rank1.sdf: RDKit could not read the pose").all()
+
+
+def test_bad_ids_file_reference_protein_and_out_are_named(tmp_path):
+    pred = _crystal_pred(tmp_path / "pred")
+    ids = tmp_path / "ids.txt"
+    for content, message in ((b"", "lists no complex ids"), (b"\xff\xfe\x00", "not UTF-8 text"),
+                             (b"..\n", "'..' is not a complex id")):
+        ids.write_bytes(content)
+        with pytest.raises(ValueError, match=f"ids.txt: {message}"):
+            run_evaluate(EvaluateConfig(pred=pred, ref=DATA, out=tmp_path / "r", ids_file=ids))
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    shutil.copy(DATA / "6YQW_82I_ligand.sdf", ref)
+    (ref / "6YQW_82I_protein.pdb.gz").write_bytes((DATA / "6YQW_82I_protein.pdb.gz").read_bytes()[:2000])
+    ids.write_text("6YQW_82I\n")
+    with pytest.raises(ValueError, match="6YQW_82I_protein.pdb.gz: truncated or unreadable gzip file"):  # EOFError
+        run_evaluate(EvaluateConfig(pred=pred, ref=ref, out=tmp_path / "r", ids_file=ids, top_k=1))
+    for out in (pred, tmp_path):
+        with pytest.raises(ValueError, match="the --pred input"):
+            EvaluateConfig(pred=pred, ref=DATA, out=out, overwrite=True)
+    assert not (tmp_path / "r").exists() and (pred / IDS[0] / "rank1.sdf").exists()

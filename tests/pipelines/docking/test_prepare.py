@@ -130,3 +130,9 @@ def test_cache_holds_conformers_whose_change_replays_with_torch_alone(tmp_path):
     assert "conformers" not in load_prepared(tmp_path / "bare" / "6YQW_82I.pt")
     with pytest.raises(ValueError, match="--conformers: must be >= 0"):
         PrepareConfig(index=tmp_path / "i.csv", out=tmp_path / "c", conformers=-1)
+
+
+def test_out_that_is_a_file_is_named(tmp_path):
+    index = _index(tmp_path)
+    with pytest.raises(NotADirectoryError, match="--out: .*index.csv is a file, not a cache folder"):  # EEXIST before
+        PrepareConfig(index=index, out=index)

@@ -97,3 +97,10 @@ def test_broken_earlier_outputs_are_named(tmp_path):
     (tmp_path / "failures.csv").write_text("name,reason\nX,bad\n")
     with pytest.raises(ValueError, match=r"failures.csv: needs columns id,error"):
         _write_failures(tmp_path, [], attempted=set())
+
+
+def test_out_that_is_a_file_is_named(tmp_path):
+    index = tmp_path / "i.csv"
+    index.write_text("id,protein,ligand\n")
+    with pytest.raises(NotADirectoryError, match="--out: .*i.csv is a file, not a PRED_DIR folder"):
+        VinaConfig(index=index, out=index)
