@@ -88,23 +88,34 @@ def make_driving(
 @app.command("ingest")
 @user_errors_exit
 def ingest(
-    source: Path = typer.Argument(..., help="Input video file (mp4, ...)."),
+    source: Path = typer.Argument(..., help="A video file (mp4, avi, mov, mkv, webm, gif, ...), a folder of frame "
+                                            "images (png, jpg, tif, bmp, ...; natural order: 2 before 10), or a folder "
+                                            "of video files and/or frame folders (one source each, e.g. UCSD Ped's "
+                                            "Train/ or KITTI's drives)."),
     out: Path = typer.Option(..., "--out", help="Output zarr store (must not exist)."),
-    size: int = typer.Option(64, "--size", help="Output frame size H = W in px (centre square crop)."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate; default: the source rate."),
+    size: int = typer.Option(64, "--size", help="Output frame size H = W in px."),
+    fit: str = typer.Option("crop", "--fit", help="crop: keep the centre square (no distortion, loses the sides "
+                                                  "of wide frames); stretch: scale the whole frame to the square."),
+    channels: int = typer.Option(3, "--channels", help="3: RGB; 1: grey (ITU-R 601 luma)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (nearest frame, never above the "
+                                                            "source's); default: the source rate."),
+    frame_rate: float = typer.Option(10.0, "--frame-rate", help="Rate of frame-image folders, frames per second "
+                                                                "(images carry none)."),
     clip_frames: Optional[int] = typer.Option(None, "--clip-frames",
-                                              help="Split into clips of T frames (default: one clip)."),
-    min_frames: int = typer.Option(2, "--min-frames", help="Refuse videos with fewer frames."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+                                              help="Split each source into clips of T frames, the tail dropped "
+                                                   "(default: one clip per source; then all must have one length)."),
+    min_frames: int = typer.Option(2, "--min-frames", help="Refuse sources with fewer frames."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out store."),
 ) -> None:
-    """Real footage in: decode (decord, PyAV fallback), resample, crop, resize -> zarr."""
+    """Real footage in: decode (decord, PyAV fallback; Pillow for frame images), resample, crop, resize -> zarr."""
     from sciffusion.domains.video.ingest import IngestConfig
     from sciffusion.pipelines.video.ingest import IngestPipelineConfig, ingest_video
 
-    cfg = IngestPipelineConfig(source=source, out=out, overwrite=overwrite,
+    cfg = IngestPipelineConfig(source=source, out=out, overwrite=overwrite, frame_rate=frame_rate,
                                ingest=IngestConfig(size=size, fps=fps, clip_frames=clip_frames,
-                                                   min_frames=min_frames))
-    path = ingest_video(cfg)
+                                                   min_frames=min_frames, fit=fit, channels=channels))
+    with _progress("frames", None) as advance:
+        path = ingest_video(cfg, progress=advance)
     typer.echo(f"wrote {path}")
 
 

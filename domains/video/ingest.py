@@ -7,33 +7,46 @@ frame ``round(k · fps_src / fps)``), centre-cropped to a square and resized wit
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 from PIL import Image
 
 
+Fit = Literal["crop", "stretch"]
+FITS = ("crop", "stretch")
+
+
 @dataclass(frozen=True)
 class IngestConfig:
     """size: output H = W in px; fps: output frame rate (None: keep the source rate);
-    clip_frames: T per clip (None: the whole video is one clip); min_frames: fewer is an error."""
+    clip_frames: T per clip (None: the whole video is one clip); min_frames: fewer is an error;
+    fit: ``crop`` (centre square) or ``stretch`` (whole frame, aspect changed), see :func:`square_resize`;
+    channels: 3 (RGB) or 1 (grey, :func:`to_grey`)."""
 
     size: int = 64
     fps: float | None = None
     clip_frames: int | None = None
     min_frames: int = 2
+    fit: Fit = "crop"
+    channels: int = 3
 
     def __post_init__(self) -> None:
         if self.size < 8:
             raise ValueError(f"--size: must be >= 8, got {self.size}")
-        if self.fps is not None and not self.fps > 0:
-            raise ValueError(f"--fps: must be > 0, got {self.fps}")
+        if self.fps is not None and not 0 < self.fps < math.inf:
+            raise ValueError(f"--fps: must be a finite number > 0, got {self.fps}")
         if self.clip_frames is not None and self.clip_frames < 1:
             raise ValueError(f"--clip-frames: must be >= 1, got {self.clip_frames}")
         if self.min_frames < 1:
             raise ValueError(f"--min-frames: must be >= 1, got {self.min_frames}")
+        if self.fit not in FITS:
+            raise ValueError(f"--fit: need one of {', '.join(FITS)}, got {self.fit!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"--channels: need 1 (grey) or 3 (RGB), got {self.channels}")
 
 
 @dataclass(frozen=True)
@@ -49,19 +62,39 @@ class DecodedVideo:
     indices: np.ndarray
 
 
-def square_resize(frame: np.ndarray, size: int) -> np.ndarray:
-    """frame: uint8 [H, W, 3] -> centre square crop, bilinear resize, uint8 [size, size, 3]."""
+def square_resize(frame: np.ndarray, size: int, fit: Fit = "crop") -> np.ndarray:
+    """frame: uint8 [H, W, 3] -> uint8 [size, size, 3], PIL bilinear (antialiased). ``fit="crop"``
+    keeps the centre square (no distortion; the sides of a wide frame are lost), ``"stretch"`` scales
+    the whole frame to the square (everything kept, aspect ratio changed)."""
+    if fit not in FITS:
+        raise ValueError(f"--fit: need one of {', '.join(FITS)}, got {fit!r}")
     h, w = frame.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    crop = Image.fromarray(np.ascontiguousarray(frame[top:top + side, left:left + side]))
-    return np.asarray(crop.resize((size, size), Image.BILINEAR, reducing_gap=None), np.uint8)
+    if fit == "crop":
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        frame = frame[top:top + side, left:left + side]
+    image = Image.fromarray(np.ascontiguousarray(frame))
+    return np.asarray(image.resize((size, size), Image.BILINEAR, reducing_gap=None), np.uint8)
+
+
+def to_grey(frames: np.ndarray) -> np.ndarray:
+    """uint8 [..., 3] RGB -> uint8 [..., 1] luma (ITU-R 601: 0.299 R + 0.587 G + 0.114 B, as PIL's "L")."""
+    luma = frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114
+    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
+
+
+class FrameRateError(ValueError):
+    """``--fps`` does not fit the source (raised through the decoder fallback, not as a decode failure)."""
 
 
 def resample_indices(num_frames: int, source_fps: float, fps: float | None) -> np.ndarray:
-    """Source frame indices for output rate ``fps`` (nearest timestamp), [T_out]."""
+    """Source frame indices for output rate ``fps`` (nearest timestamp), [T_out]. Resampling only drops
+    frames: ``fps`` above ``source_fps`` (which could only repeat them) is a :class:`FrameRateError`."""
     if fps is None or abs(fps - source_fps) < 1e-9:
         return np.arange(num_frames)
+    if fps > source_fps * (1 + 1e-6):
+        raise FrameRateError(f"--fps: {fps:g} is above the source rate {source_fps:g} fps (resampling keeps the "
+                             "nearest source frame, so a higher rate would only repeat frames)")
     duration = num_frames / source_fps
     count = int(np.floor(duration * fps + 1e-9))
     idx = np.rint(np.arange(count) * source_fps / fps).astype(np.int64)
@@ -83,7 +116,7 @@ def _decode_decord(path: Path, cfg: IngestConfig, progress) -> DecodedVideo:
         chunk = idx[start:start + 32]
         batch = reader.get_batch(chunk.tolist()).asnumpy()
         for j, frame in enumerate(batch):
-            out[start + j] = square_resize(frame, cfg.size)
+            out[start + j] = square_resize(frame, cfg.size, cfg.fit)
         if progress is not None:
             progress(len(chunk))
     return DecodedVideo(out, cfg.fps or src_fps, src_fps, n, first.shape[:2], "decord", idx)
@@ -101,11 +134,20 @@ def _decode_pyav(path: Path, cfg: IngestConfig, progress) -> DecodedVideo:
     if not frames:
         raise ValueError("no frames")
     idx = resample_indices(len(frames), src_fps, cfg.fps)
-    out = np.stack([square_resize(frames[i], cfg.size) for i in idx]) if len(idx) else \
+    out = np.stack([square_resize(frames[i], cfg.size, cfg.fit) for i in idx]) if len(idx) else \
         np.zeros((0, cfg.size, cfg.size, 3), np.uint8)
     if progress is not None:
         progress(len(idx))
     return DecodedVideo(out, cfg.fps or src_fps, src_fps, len(frames), frames[0].shape[:2], "pyav", idx)
+
+
+def _is_truncated_gif(path: Path) -> bool:
+    """True for a GIF (``GIF87a``/``GIF89a`` header) whose data does not end in the trailer byte 0x3B."""
+    with open(path, "rb") as f:
+        if f.read(6) not in (b"GIF87a", b"GIF89a"):
+            return False
+        f.seek(max(0, path.stat().st_size - 4096))
+        return not f.read().rstrip(b"\x00").endswith(b";")
 
 
 def decode_video(path: Path | str, cfg: IngestConfig, decoders: tuple[str, ...] = ("decord", "pyav"),
@@ -117,6 +159,8 @@ def decode_video(path: Path | str, cfg: IngestConfig, decoders: tuple[str, ...] 
         raise FileNotFoundError(f"{path}: no such video file")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file")
+    if _is_truncated_gif(path):  # decoders return the frames before the cut without an error
+        raise ValueError(f"{path}: truncated GIF (no trailer byte at the end of the file)")
     impl = {"decord": _decode_decord, "pyav": _decode_pyav}
     failures = []
     decoded = None
@@ -126,6 +170,8 @@ def decode_video(path: Path | str, cfg: IngestConfig, decoders: tuple[str, ...] 
             break
         except ImportError as exc:
             failures.append(f"{name}: not installed ({exc.name})")
+        except FrameRateError as exc:  # the file decodes; the option does not fit it
+            raise ValueError(f"{path}: {exc}") from None
         except Exception as exc:  # decoders raise their own error types for corrupt input
             failures.append(f"{name}: {str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__}")
     if decoded is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
+import torch
 from torch import nn
 
 from sciffusion.domains.video.events import EVENTS
@@ -63,6 +64,9 @@ class VideoModelConfig:
             raise ValueError(f"arch: must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels: must be 1 or 3, got {self.channels}")
+        if self.frames < 1 or self.past_frames < 0 or self.future_frames < 0:
+            raise ValueError(f"frames: need frames >= 1 and past_frames, future_frames >= 0, got "
+                             f"({self.frames}, {self.past_frames}, {self.future_frames})")
         levels = len(self.channel_mults)
         factor = self.patch_size * 2 ** (levels - 1)
         if self.size < 8 or self.size % factor:
@@ -144,12 +148,22 @@ def read_model_file(path: Path | str, map_location: Any = "cpu") -> LoadedVideoM
         train = TrainConfig.from_dict(content["train"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad video model config ({' '.join(str(exc).split())})") from None
+    weights, meta = content.get("ema"), content.get("meta", {})
+    if not isinstance(weights, dict):
+        raise ValueError(f"{path}: 'ema' must be a dict of weight tensors, got {type(weights).__name__}")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: 'meta' must be a dict, got {type(meta).__name__}")
+    bad = next((k for k, v in weights.items() if torch.is_tensor(v) and v.is_floating_point()
+                and not bool(torch.isfinite(v).all())), None)
+    if bad is not None:
+        raise ValueError(f"{path}: weight {bad!r} holds NaN or inf values (a diverged or corrupt model)")
     net = config.network()
     try:
-        net.load_state_dict(content["ema"])
-    except (KeyError, RuntimeError) as exc:
-        raise ValueError(f"{path}: weights do not fit the model config ({str(exc).splitlines()[0][:160]})") from None
-    return LoadedVideoModel(config, train, net.eval(), dict(content.get("meta", {})))
+        net.load_state_dict(weights)
+    except (KeyError, RuntimeError) as exc:  # the first line is only "Error(s) in loading state_dict for ..."
+        detail = " ".join(str(exc).split())
+        raise ValueError(f"{path}: weights do not fit the model config ({detail[:200]})") from None
+    return LoadedVideoModel(config, train, net.eval(), dict(meta))
 
 
 def resolve_model_path(path: Path | str | None, default: str = "smmnist") -> Path:

@@ -9,6 +9,7 @@ Frames are float [B, C, T, H, W] in [-1, 1].
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
@@ -46,6 +47,12 @@ class SamplingConfig:
         if self.steps < 1:
             raise ValueError(f"--steps: must be >= 1, got {self.steps}")
         check_sigma_range(self.sigma_min, self.sigma_max)
+        if not 0 <= self.guidance < math.inf:  # also refuses NaN
+            raise ValueError(f"--guidance: must be a finite number >= 0, got {self.guidance}")
+        if self.guidance_interval is not None:
+            lo, hi = self.guidance_interval
+            if not (0 <= lo <= hi and lo < math.inf):  # also refuses NaN; hi may be inf (guide from lo up)
+                raise ValueError(f"--guidance-interval: need 0 <= LO <= HI in sigma units, got {lo:g},{hi:g}")
         if self.init_sigma is not None and not self.sigma_min < self.init_sigma <= self.sigma_max:
             raise ValueError(f"--init-sigma: must be in ({self.sigma_min}, {self.sigma_max}], got {self.init_sigma}")
 

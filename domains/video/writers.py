@@ -5,11 +5,22 @@ wrap them in ``atomic_path`` so a failure leaves nothing behind.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 SEPARATOR_PX = 2
+MIN_FPS = 100 / 65535
+"""The slowest rate a GIF holds: its frame delays are 16-bit counts of 1/100 s (at most 655.35 s)."""
+
+
+def check_frame_rate(fps: float, name: str = "fps") -> None:
+    """Raise a one-line ``ValueError`` naming ``name`` unless the MP4 and GIF writers can store ``fps``
+    (frames per second): finite and at least :data:`MIN_FPS`."""
+    if not MIN_FPS <= fps < math.inf:  # also refuses NaN
+        raise ValueError(f"{name}: need a finite frame rate >= {MIN_FPS:.4f} fps (a GIF frame lasts at most "
+                         f"655.35 s), got {fps}")
 
 
 def _rgb(frames: np.ndarray) -> np.ndarray:
@@ -23,6 +34,7 @@ def write_mp4(path: Path | str, frames: np.ndarray, fps: float) -> Path:
     """frames: uint8 [T, H, W, C] -> H.264 MP4 at ``fps`` (frames padded to even H, W; yuv420p)."""
     import av
 
+    check_frame_rate(fps, f"{path}: fps")
     frames = _rgb(frames)
     h, w = frames.shape[1:3]
     frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)))
@@ -43,6 +55,7 @@ def write_gif(path: Path | str, frames: np.ndarray, fps: float) -> Path:
     """frames: uint8 [T, H, W, C] -> looping GIF, one frame every 1/fps s."""
     import imageio.v3 as iio
 
+    check_frame_rate(fps, f"{path}: fps")
     iio.imwrite(str(path), _rgb(frames), extension=".gif", duration=1000.0 / fps, loop=0)
     return Path(path)
 
@@ -98,7 +111,7 @@ def comparison_strip(context: np.ndarray, prediction: np.ndarray, truth: np.ndar
 def comparison_frames(context: np.ndarray, prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Animated grid for N clips: each output frame is, per clip row, three panels
     context | prediction | truth. During the context the middle panel is blank; afterwards the context
-    panel holds the last context frame.
+    panel holds the last context frame (blank throughout when T_c = 0).
 
     context: [N, T_c, H, W, C]; prediction, truth: [N, T_p, H, W, C] -> uint8 [T_c + T_p, H', W', 3].
     """
@@ -108,11 +121,12 @@ def comparison_frames(context: np.ndarray, prediction: np.ndarray, truth: np.nda
                          f"{context.shape}, {prediction.shape}, {truth.shape}")
     n, tc = context.shape[:2]
     tp = prediction.shape[1]
+    blank = np.zeros(prediction.shape[2:4] + (3,), np.uint8)
     frames = []
     for t in range(tc + tp):
         rows = []
         for i in range(n):
-            ctx = _rgb(context[i, min(t, tc - 1)][None])[0]
+            ctx = _rgb(context[i, min(t, tc - 1)][None])[0] if tc else blank
             if t < tc:
                 pred, true = np.zeros_like(ctx), ctx
             else:

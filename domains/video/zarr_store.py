@@ -20,6 +20,7 @@ name the store.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -109,8 +110,8 @@ def write_video_store(path: Path | str, video: np.ndarray, attrs: Mapping[str, A
         raise ValueError(f"kind: must be one of {KINDS}, got {kind!r}")
     video = np.asarray(video)
     check_video_array(video, kind)
-    if "fps" not in attrs or not float(attrs["fps"]) > 0:
-        raise ValueError(f"{path}: attrs need fps > 0, got {attrs.get('fps')!r}")
+    if "fps" not in attrs or not 0 < float(attrs["fps"]) < math.inf:
+        raise ValueError(f"{path}: attrs need a finite fps > 0, got {attrs.get('fps')!r}")
     group = zarr.open_group(str(path), mode="w-")
     _create_array(group, "video", video, (1,) + video.shape[1:])
     for name, values in (labels or {}).items():
@@ -152,16 +153,16 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     except Exception as exc:  # zarr raises several types for a non-store folder
         raise ValueError(f"{path}: not a zarr store ({type(exc).__name__})") from None
     attrs = dict(group.attrs)
-    if attrs.get("format") != FORMAT or "video" not in group:
+    if attrs.get("format") != FORMAT or _member(path, group, "video") is None:
         raise ValueError(f"{path}: not a sciffusion video store (no 'video' array / format attr)")
     if attrs.get("kind") not in KINDS:
         raise ValueError(f"{path}: attr 'kind' must be one of {KINDS}, got {attrs.get('kind')!r}")
     if kind is not None and attrs["kind"] != kind:
         raise ValueError(f"{path}: expected a {kind} store, got kind {attrs['kind']!r}")
     fps = attrs.get("fps")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
-        raise ValueError(f"{path}: attr 'fps' must be a number > 0, got {fps!r}")
-    video = group["video"]
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < math.inf:
+        raise ValueError(f"{path}: attr 'fps' must be a number > 0 (finite), got {fps!r}")
+    video = _member(path, group, "video")
     if not isinstance(video, zarr.Array):
         raise ValueError(f"{path}: 'video' is a group, need a uint8 array")
     check_video_array(video, attrs["kind"], name=f"{path}/video")
@@ -172,6 +173,20 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     for arr in labels.values():  # zarr's default writer omits all-fill chunks: an absent one reads as fill
         check_chunks(path, arr, require_present=False)
     return VideoStore(path=path, video=video, labels=labels, attrs=attrs)
+
+
+def _member(path: Path, group, name: str):
+    """``group[name]`` (None if absent); metadata zarr cannot parse (a wrong shape or data type in
+    ``zarr.json``/``.zarray``) is a one-line error naming the store and the member."""
+    try:
+        return group[name] if name in group else None
+    except (KeyError, TypeError, ValueError) as exc:  # zarr's metadata parsers raise these
+        raise ValueError(f"{path}: {name} has invalid zarr metadata ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException, limit: int = 120) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _check_metadata_json(path: Path) -> None:
@@ -208,13 +223,16 @@ def _open_labels(path: Path, group, num_clips: int) -> dict[str, Any]:
     """labels/<name> -> zarr array [N, ...]; anything else under labels is an error."""
     if "labels" not in group:
         return {}
-    sub = group["labels"]
+    sub = _member(path, group, "labels")
     if isinstance(sub, zarr.Array):
         raise ValueError(f"{path}: 'labels' is an array, need a group of arrays [N, ...]")
-    nested = sorted(sub.group_keys())
+    try:
+        nested, names = sorted(sub.group_keys()), sorted(sub.array_keys())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: labels holds a member with invalid zarr metadata ({_first_line(exc)})") from None
     if nested:
         raise ValueError(f"{path}: labels/{nested[0]} is a group, need an array [N, ...]")
-    labels = {name: sub[name] for name in sorted(sub.array_keys())}
+    labels = {name: _member(path, group, f"labels/{name}") for name in names}
     for name, arr in labels.items():
         if arr.ndim < 1 or arr.shape[0] != num_clips:
             raise ValueError(f"{path}: labels/{name} has shape {tuple(arr.shape)}, need N = {num_clips} first")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sciffusion.common.io.atomic import atomic_path
 from sciffusion.domains.video.baselines import METHODS, predict
+from sciffusion.common.io.outputs import check_outputs, resolved
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class BaselineConfig:
             raise ValueError(f"--method: must be one of {METHODS}, got {self.method!r}")
         if Path(self.out).suffix != ".zarr":
             raise ValueError(f"--out: {self.out} should end in .zarr")
-        if Path(self.out).resolve() == Path(self.data).resolve():
+        if resolved(self.out) == resolved(self.data):
             raise ValueError(f"--out: {self.out} would overwrite the input store")
 
 
@@ -34,6 +35,7 @@ def run_baseline(cfg: BaselineConfig) -> Path:
     """Write ``cfg.out``: ``video`` uint8 [N, 1, horizon, H, W, C] predicted from frames [0, context)."""
     from sciffusion.domains.video.zarr_store import open_video_store, write_video_store
 
+    check_outputs([("--out", Path(cfg.out), True)], [cfg.data], cfg.overwrite)
     store = open_video_store(cfg.data, kind="dataset")
     t = store.video.shape[1]
     if t < cfg.context + cfg.horizon:

@@ -14,8 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from sciffusion.common.io.atomic import atomic_path, refuse_existing
+from sciffusion.common.io.atomic import atomic_path
 from sciffusion.domains.video.metrics.best_of_k import REDUCTIONS
+from sciffusion.common.io.outputs import check_outputs, resolved
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ class EvaluateConfig:
             raise ValueError(f"--batch-size: must be >= 1, got {self.batch_size}")
         if self.fvd_clips is not None and self.fvd_clips < 2:
             raise ValueError(f"--fvd-clips: must be >= 2, got {self.fvd_clips}")
-        out = Path(self.out).resolve()
-        if out in (Path(self.pred).resolve(), Path(self.truth).resolve()):
+        out = resolved(self.out)
+        if out in (resolved(self.pred), resolved(self.truth)):
             raise ValueError(f"--out: {self.out} would overwrite an input store")
 
 
@@ -149,7 +150,8 @@ def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None)
     """Score ``cfg.pred`` against ``cfg.truth`` and write the report folder ``cfg.out`` atomically."""
     import pandas as pd
 
-    refuse_existing(Path(cfg.out), cfg.overwrite, "report folder")  # before minutes of FVD, not after
+    check_outputs([("--out", Path(cfg.out), True)],  # before minutes of FVD, not after
+                  [cfg.pred, cfg.truth, cfg.i3d_weights, cfg.feature_cache], cfg.overwrite)
     pair = load_pair(Path(cfg.pred), Path(cfg.truth))
     prediction, future, context, attrs = pair.prediction, pair.future, pair.context, pair.attrs
     n_context = context.shape[1]
@@ -160,6 +162,11 @@ def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None)
         n_fvd = len(prediction) if cfg.fvd_clips is None else min(cfg.fvd_clips, len(prediction))
         if n_fvd < 2:
             raise ValueError(f"{cfg.pred}: FVD needs at least 2 clips, got {n_fvd}")
+        from sciffusion.domains.video.metrics.fvd import MIN_FRAMES
+
+        if n_context + future.shape[1] < MIN_FRAMES:
+            raise ValueError(f"{cfg.pred}: FVD needs clips of at least {MIN_FRAMES} frames, context + horizon is "
+                             f"{n_context + future.shape[1]} (pass --no-fvd)")
         real = np.concatenate([context[:n_fvd], future[:n_fvd]], axis=1)
         fake = np.concatenate([context[:n_fvd], prediction[:n_fvd, 0]], axis=1)
         fvd_value = fvd_between(real, fake, cfg.i3d_weights, cfg.batch_size, cfg.feature_cache, progress)

@@ -30,8 +30,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from sciffusion.common.io.atomic import atomic_path, refuse_existing
+from sciffusion.common.io.atomic import atomic_path
 from sciffusion.common.training.trainer import check_batches_per_process, release_process_group
+from sciffusion.common.io.outputs import check_outputs
 from sciffusion.pipelines.video.sampling_run import SamplingRun, load_model
 
 
@@ -60,8 +61,9 @@ class GenerateConfig:
             raise ValueError(f"--clips: must be >= 1, got {self.clips}")
         if self.frames < 1:
             raise ValueError(f"--frames: must be >= 1, got {self.frames}")
-        if not self.fps > 0:
-            raise ValueError(f"--fps: must be > 0, got {self.fps}")
+        from sciffusion.domains.video.writers import check_frame_rate
+
+        check_frame_rate(self.fps, "--fps")
         if self.devices < 1 or self.num_nodes < 1:
             raise ValueError(f"--devices/--num-nodes: must be >= 1, got ({self.devices}, {self.num_nodes})")
         if self.event is not None:
@@ -173,8 +175,12 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     from sciffusion.domains.video.events import EVENTS, event_index
     from sciffusion.domains.video.zarr_store import write_video_store
 
-    refuse_existing(Path(cfg.out), cfg.overwrite, "output folder")
-    model, model_path = load_model(cfg.run, default="smmnist" if cfg.event is None else "driving")
+    from sciffusion.domains.video.model import resolve_model_path
+
+    default = "smmnist" if cfg.event is None else "driving"
+    check_outputs([("--out", Path(cfg.out), True)], [cfg.context, resolve_model_path(cfg.run.model, default)],
+                  cfg.overwrite)
+    model, model_path = load_model(cfg.run, default=default)
     m = model.config
     label = None if cfg.event is None else event_index(cfg.event)
     if label is not None and not m.events:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sciffusion.common.io.atomic import atomic_path
+from sciffusion.common.io.outputs import check_outputs
 
 SUFFIXES = (".png", ".gif", ".mp4")
 
@@ -32,7 +33,10 @@ def write_mosaic(cfg: MosaicConfig) -> Path:
     from sciffusion.domains.video import writers
     from sciffusion.pipelines.video.evaluate import load_pair
 
+    check_outputs([("--out", Path(cfg.out), False)], [cfg.pred, cfg.truth], cfg.overwrite)
     pair = load_pair(Path(cfg.pred), Path(cfg.truth))
+    if Path(cfg.out).suffix.lower() != ".png":
+        writers.check_frame_rate(pair.fps, f"{cfg.truth}: fps")
     n = min(cfg.clips, len(pair.prediction))
     pred, fut, ctx = pair.prediction[:n, 0], pair.future[:n], pair.context[:n]
     suffix = Path(cfg.out).suffix.lower()

@@ -20,7 +20,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from sciffusion.common.io.atomic import atomic_path, refuse_existing
+from sciffusion.common.io.atomic import atomic_path
+from sciffusion.common.io.outputs import check_outputs
 from sciffusion.pipelines.video.sampling_run import SamplingRun, load_model
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
@@ -111,12 +112,16 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     from sciffusion.domains.video import writers
     from sciffusion.domains.video.zarr_store import write_video_store
 
-    outputs = [Path(cfg.out), cfg.compare_path, Path(str(cfg.out) + ".json")] + ([Path(cfg.store)] if cfg.store else [])
-    for path in outputs:
-        refuse_existing(path, cfg.overwrite, "output")
+    from sciffusion.domains.video.model import resolve_model_path
+
+    outputs = [("--out", Path(cfg.out), False), ("--compare", cfg.compare_path, False),
+               ("--out (settings)", Path(str(cfg.out) + ".json"), False)]
+    check_outputs(outputs + ([("--store", Path(cfg.store), True)] if cfg.store else []),
+                  [cfg.input, resolve_model_path(cfg.run.model)], cfg.overwrite)
     model, model_path = load_model(cfg.run)
     m = model.config
     video, fps, is_store = read_clips(cfg.input, m.size, m.channels, cfg.clips)
+    writers.check_frame_rate(fps, f"{cfg.input}: fps")
     n, t = video.shape[:2]
     if t < cfg.context:
         raise ValueError(f"{cfg.input}: {t} frames per clip, need at least --context {cfg.context}")

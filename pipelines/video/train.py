@@ -23,6 +23,7 @@ from sciffusion.common.io.provenance import package_versions
 from sciffusion.common.training import run_files
 from sciffusion.common.training.run_files import RUN_FILES  # noqa: F401 (re-exported)
 from sciffusion.common.training.trainer import check_devices
+from sciffusion.common.io.outputs import resolved as resolved_path
 from sciffusion.pipelines.video.train_config import VideoTrainConfig
 
 MATCHED_SECTIONS = ("model", "data")
@@ -46,13 +47,30 @@ class VideoTrainRunConfig:
         if sched.max_steps is None and sched.minutes is None:
             raise ValueError("--max-steps/--minutes: give at least one budget (in the config or on the command line)")
         check_devices(self.accelerator, self.devices)
+        if self.accelerator in ("gpu", "cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError(f"--accelerator: {self.accelerator} requested but CUDA is not available here")
+        for store in (self.config.data.train, self.config.data.val):
+            if store is not None and resolved_path(self.out).is_relative_to(resolved_path(store)):
+                raise ValueError(f"--out: {self.out} is or lies inside the data store {store}; the run files "
+                                 "would be written into it (choose another RUN_DIR)")
 
 
 def check_run_dir(out: Path, resume: bool, resolved: dict) -> Optional[Path]:
     """The checkpoint to resume from (None: a fresh start); refuses a used RUN_DIR without ``resume`` and a
     resume whose model/data sections differ from config.json."""
-    return run_files.check_run_dir(out, resume, resolved, MATCHED_SECTIONS,
-                                   normalise=lambda saved: VideoTrainConfig.from_dict(saved).to_dict())
+    from sciffusion.common.io.checkpoint import load_checkpoint
+
+    try:
+        last = run_files.check_run_dir(out, resume, resolved, MATCHED_SECTIONS,
+                                       normalise=lambda saved: VideoTrainConfig.from_dict(saved).to_dict())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{out / 'config.json'}: not valid JSON ({exc}); the run cannot be resumed") from None
+    if last is not None:
+        load_checkpoint(last)  # a cut or foreign last.ckpt: one line naming it, not Lightning's traceback
+    return last
 
 
 def _store_record(dm) -> dict:

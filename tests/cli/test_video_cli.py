@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -49,6 +50,39 @@ def test_ingest_bundled_clip(tmp_path):
     assert r.exit_code == 0, r.output
     r = invoke("ingest", BUNDLED_CLIP, "--out", tmp_path / "r.zarr")
     assert r.exit_code == 2 and "already exists" in r.output
+
+
+def test_ingest_frame_folders_and_video_folders(tmp_path):
+    """UCSD Ped's layout (Train/TrainNNN/NNN.tif, grey, 238x158) and a folder of videos, one store each."""
+    import zarr
+    from PIL import Image
+
+    for seq in ("Train2", "Train10"):
+        (tmp_path / "Train" / seq).mkdir(parents=True)
+        for t in range(12):
+            frame = np.zeros((158, 238), np.uint8)
+            frame[:, 2 + 18 * t: 20 + 18 * t] = 200  # a bar moving right, across the whole width
+            Image.fromarray(frame).save(tmp_path / "Train" / seq / f"{t + 1}.tif")
+    r = invoke("ingest", tmp_path / "Train", "--out", tmp_path / "ped.zarr", "--size", 16, "--channels", 1,
+               "--fit", "stretch", "--clip-frames", 6, "--frame-rate", 10)
+    assert r.exit_code == 0, r.output
+    store = zarr.open_group(str(tmp_path / "ped.zarr"), mode="r")
+    video = store["video"][:]
+    assert video.shape == (4, 6, 16, 16, 1) and store["labels/source_index"][:].tolist() == [0, 0, 1, 1]
+    assert [s["name"] for s in store.attrs["sources"]] == ["Train2", "Train10"] and store.attrs["fps"] == 10
+    assert store["labels/source_frame"][1].tolist() == [6, 7, 8, 9, 10, 11]
+    column = video[0, :, 8, :, 0].argmax(1)  # where the bar is in each frame: moving right, in natural order
+    assert (np.diff(column) > 0).all() and column[0] < 4  # stretch keeps the frame's left edge
+    (tmp_path / "videos").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / "videos" / name).write_bytes(BUNDLED_CLIP.read_bytes())
+    r = invoke("ingest", tmp_path / "videos", "--out", tmp_path / "v.zarr", "--size", 16)
+    assert r.exit_code == 0, r.output
+    assert zarr.open_group(str(tmp_path / "v.zarr"), mode="r")["video"].shape[0] == 2
+    (tmp_path / "Train" / "Train10" / "12.tif").unlink()  # one clip each, of different lengths
+    r = invoke("ingest", tmp_path / "Train", "--out", tmp_path / "bad.zarr", "--size", 16)
+    _one_line_error(r, "Train10: 11 frames, Train2 has 12: sources of different lengths need --clip-frames")
+    assert not (tmp_path / "bad.zarr").exists()
 
 
 def _one_line_error(result, *fragments):
@@ -132,3 +166,111 @@ def test_make_smmnist_leaves_no_temporaries_of_killed_runs(tmp_path):
     r = invoke("make-smmnist", "--out", tmp_path / "s.zarr", "--clips", 1, "--frames", 2, "--size", 32)
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
+
+
+def _edit_json(path, edit):
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+
+
+def test_store_metadata_that_zarr_cannot_parse_is_named(smmnist_and_copy, tmp_path):
+    data, _ = smmnist_and_copy
+    video_meta = data / "video" / "zarr.json"
+    good = video_meta.read_text()
+    _edit_json(video_meta, lambda meta: meta.update(shape=meta["shape"][:4]))  # rank 4 with rank-5 chunks
+    r = invoke("baseline", "--data", data, "--out", tmp_path / "q.zarr")
+    _one_line_error(r, f"{data}: video has invalid zarr metadata")
+    video_meta.write_text(good)
+    _edit_json(data / "labels" / "digit_ids" / "zarr.json", lambda meta: meta.update(data_type="nonsense"))
+    r = invoke("baseline", "--data", data, "--out", tmp_path / "q.zarr")
+    _one_line_error(r, f"{data}: labels", "invalid zarr metadata")
+    assert not (tmp_path / "q.zarr").exists()
+
+
+def test_store_with_an_infinite_frame_rate_is_refused(smmnist_and_copy, tmp_path):
+    data, pred = smmnist_and_copy
+    _edit_json(data / "zarr.json", lambda meta: meta["attributes"].update(fps=float("inf")))
+    r = invoke("grid", "--pred", pred, "--truth", data, "--out", tmp_path / "g.mp4")
+    _one_line_error(r, f"{data}: attr 'fps' must be a number > 0 (finite), got inf")
+    assert not (tmp_path / "g.mp4").exists()
+
+
+def test_grid_animates_a_prediction_without_context_frames(tmp_path):
+    from sciffusion.domains.video.zarr_store import write_video_store
+
+    video = np.random.default_rng(0).integers(0, 256, (2, 4, 16, 16, 1), dtype=np.uint8)
+    write_video_store(tmp_path / "t.zarr", video, {"fps": 5.0})
+    write_video_store(tmp_path / "p.zarr", video[:, None, :3], {"fps": 5.0, "context": 0, "horizon": 3},
+                      kind="prediction")
+    r = invoke("grid", "--pred", tmp_path / "p.zarr", "--truth", tmp_path / "t.zarr", "--out", tmp_path / "g.gif")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "g.gif").stat().st_size > 0
+
+
+def test_grid_never_replaces_an_input_or_a_folder(smmnist_and_copy, tmp_path):
+    data, pred = smmnist_and_copy
+    r = invoke("grid", "--pred", pred, "--truth", data, "--out", pred / "g.png", "--overwrite")
+    _one_line_error(r, "--out: ", "the input")
+    (tmp_path / "plots.gif").mkdir()
+    (tmp_path / "plots.gif" / "keep.txt").write_text("mine")
+    r = invoke("grid", "--pred", pred, "--truth", data, "--out", tmp_path / "plots.gif", "--overwrite")
+    _one_line_error(r, "is an existing folder; this output is a file")
+    assert (tmp_path / "plots.gif" / "keep.txt").read_text() == "mine" and not (pred / "g.png").exists()
+
+
+def test_ingest_refuses_a_truncated_gif(tmp_path):
+    import imageio.v3 as iio
+
+    frames = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    iio.imwrite(tmp_path / "a.gif", frames, extension=".gif", duration=100, loop=0)
+    data = (tmp_path / "a.gif").read_bytes()
+    (tmp_path / "cut.gif").write_bytes(data[: len(data) // 2])
+    assert invoke("ingest", tmp_path / "a.gif", "--out", tmp_path / "a.zarr", "--size", 16).exit_code == 0
+    r = invoke("ingest", tmp_path / "cut.gif", "--out", tmp_path / "cut.zarr", "--size", 16)
+    _one_line_error(r, f"{tmp_path / 'cut.gif'}: truncated GIF")
+    assert not (tmp_path / "cut.zarr").exists()
+
+
+@pytest.mark.parametrize("fps, message", [("inf", "--fps: must be a finite number > 0, got inf"),
+                                          (30, "--fps: 30 is above the source rate 25 fps")])
+def test_ingest_refuses_a_rate_it_cannot_resample_to(tmp_path, fps, message):
+    r = invoke("ingest", BUNDLED_CLIP, "--out", tmp_path / "r.zarr", "--size", 8, "--fps", fps)
+    _one_line_error(r, message)
+    assert not (tmp_path / "r.zarr").exists()
+
+
+def test_store_outputs_never_replace_a_file_or_land_under_one(smmnist_and_copy, tmp_path):
+    data, pred = smmnist_and_copy
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    r = invoke("evaluate", "--pred", pred, "--truth", data, "--out", notes, "--no-fvd", "--overwrite")
+    _one_line_error(r, f"--out: {notes} is an existing file; this output is a folder")
+    r = invoke("baseline", "--data", data, "--out", notes / "p.zarr")
+    _one_line_error(r, f"--out: {notes / 'p.zarr'}: {notes} is a file, not a folder")
+    r = invoke("ingest", BUNDLED_CLIP, "--out", notes / "r.zarr")
+    _one_line_error(r, f"{notes} is a file, not a folder")
+    assert notes.read_text() == "mine"
+
+
+def test_a_symlink_loop_is_a_one_line_error(smmnist_and_copy, tmp_path):
+    data, pred = smmnist_and_copy
+    (tmp_path / "loop.zarr").symlink_to(tmp_path / "loop.zarr")
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    r = invoke("baseline", "--data", tmp_path / "loop.zarr", "--out", tmp_path / "q.zarr")
+    _one_line_error(r, f"{tmp_path / 'loop.zarr'}: cannot resolve the path (Symlink loop")
+    r = invoke("grid", "--pred", pred, "--truth", data, "--out", tmp_path / "loop.png", "--overwrite")
+    _one_line_error(r, f"{tmp_path / 'loop.png'}: cannot resolve the path")
+    assert (tmp_path / "loop.png").is_symlink() and not (tmp_path / "q.zarr").exists()
+
+
+def test_evaluate_says_which_store_is_too_short_for_fvd(tmp_path):
+    from sciffusion.domains.video.zarr_store import write_video_store
+
+    video = np.random.default_rng(0).integers(0, 256, (3, 4, 16, 16, 1), dtype=np.uint8)
+    write_video_store(tmp_path / "t.zarr", video, {"fps": 5.0})
+    write_video_store(tmp_path / "p.zarr", video[:, None, 2:], {"fps": 5.0, "context": 2, "horizon": 2},
+                      kind="prediction")
+    r = invoke("evaluate", "--pred", tmp_path / "p.zarr", "--truth", tmp_path / "t.zarr", "--out", tmp_path / "rep")
+    _one_line_error(r, f"{tmp_path / 'p.zarr'}: FVD needs clips of at least 9 frames, context + horizon is 4")
+    assert not (tmp_path / "rep").exists()

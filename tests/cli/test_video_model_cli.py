@@ -219,3 +219,128 @@ def test_two_processes_generate_the_same_clips_as_one(tmp_path):
         clips[devices] = open_video_store(out / "clips.zarr").video[...]
     assert clips[1].shape == (3, 3, 16, 16, 1) and np.array_equal(clips[1], clips[2])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gen1", "gen2", "m.ckpt"]  # no shard or temp left
+
+
+def _one_line_error(result, *fragments):
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], result.output
+
+
+def _broken_model(path, **changes):
+    content = torch.load(_model(path), weights_only=True)
+    torch.save({**content, **changes}, path)
+    return path
+
+
+def test_model_files_with_bad_parts_are_one_line_errors(data, tmp_path):
+    from sciffusion.domains.video.model import read_model_file
+
+    content = torch.load(_model(tmp_path / "m.ckpt"), weights_only=True)
+    nan_ema = {k: v.clone() for k, v in content["ema"].items()}
+    first = next(k for k, v in nan_ema.items() if v.is_floating_point())
+    nan_ema[first].fill_(float("nan"))
+    cases = [({"ema": torch.zeros(2)}, "'ema' must be a dict of weight tensors, got Tensor"),
+             ({"meta": [1, 2]}, "'meta' must be a dict, got list"),
+             ({"ema": nan_ema}, f"weight {first!r} holds NaN or inf values"),
+             ({"ema": {}}, "weights do not fit the model config (Error(s) in loading state_dict for SpaceTimeUNet: "
+                           "Missing key(s)")]
+    for i, (changes, message) in enumerate(cases):
+        model = _broken_model(tmp_path / f"b{i}.ckpt", **changes)
+        r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 3, "--frames", 2,
+                   "--out", tmp_path / "p.gif", "--steps", 1, "--sampler", "euler")
+        _one_line_error(r, f"{model}: {message}")
+        assert not (tmp_path / "p.gif").exists()
+    # a block of 0 frames would roll out forever: refused when the file is read
+    model = _broken_model(tmp_path / "f0.ckpt", model={**content["model"], "frames": 0})
+    with pytest.raises(ValueError, match=r"bad video model config \(frames: need frames >= 1"):
+        read_model_file(model)
+
+
+def test_predict_never_writes_over_its_input_or_one_output_over_another(data, tmp_path):
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    model = _model(tmp_path / "m.ckpt")
+    store = data / "s.zarr"
+    before = open_video_store(store).video[...]
+    args = ["predict", "--model", model, "--input", store, "--context", 3, "--frames", 2, "--steps", 1,
+            "--sampler", "euler", "--overwrite"]
+    r = invoke(*args, "--out", tmp_path / "p.gif", "--store", store)
+    _one_line_error(r, f"--store: {store} is the input")
+    r = invoke(*args, "--out", tmp_path / "p.gif", "--compare", tmp_path / "p.gif")
+    _one_line_error(r, "--compare: ", "overlaps --out")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(BUNDLED_CLIP.read_bytes())
+    r = invoke(*args[:4], clip, *args[5:], "--out", tmp_path / "p.mp4", "--compare", clip)
+    _one_line_error(r, f"--compare: {clip} is the input")
+    r = invoke(*args, "--out", tmp_path / "clip.mp4" / "p.gif")
+    _one_line_error(r, f"--out: {tmp_path / 'clip.mp4' / 'p.gif'}: {clip} is a file, not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "m.ckpt"]
+    assert clip.read_bytes() == BUNDLED_CLIP.read_bytes()
+    assert open_video_store(store, kind="dataset").video[...].tolist() == before.tolist()
+
+
+def test_generate_never_replaces_its_model_or_context(tmp_path):
+    _labelled_store(tmp_path / "d.zarr")
+    model = _model(tmp_path / "m.ckpt", channels=3, events=True)
+    size = model.stat().st_size
+    args = ["generate", "--model", model, "--clips", 1, "--frames", 2, "--steps", 1, "--overwrite"]
+    _one_line_error(invoke(*args, "--out", model), f"--out: {model} is the input")
+    _one_line_error(invoke(*args, "--out", tmp_path, "--context", tmp_path / "d.zarr"), "--out: ", "the input")
+    _one_line_error(invoke(*args, "--out", tmp_path / "d.zarr", "--context", tmp_path / "d.zarr"), "the input")
+    (tmp_path / "notes.txt").write_text("mine")
+    _one_line_error(invoke(*args, "--out", tmp_path / "notes.txt"), "is an existing file; this output is a folder")
+    assert model.stat().st_size == size and (tmp_path / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.zarr", "m.ckpt", "notes.txt"]
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--guidance-interval", "5,1"], "--guidance-interval: need 0 <= LO <= HI in sigma units, got 5,1"),
+    (["--guidance-interval", "nan,1"], "--guidance-interval: need 0 <= LO <= HI"),
+    (["--guidance", "nan"], "--guidance: must be a finite number >= 0, got nan"),
+    (["--guidance", "-2"], "--guidance: must be a finite number >= 0, got -2.0"),
+    (["--fps", "inf"], "--fps: need a finite frame rate >= 0.0015 fps"),
+    (["--fps", "0.001"], "--fps: need a finite frame rate >= 0.0015 fps"),
+])
+def test_generate_refuses_bad_guidance_and_frame_rates_before_any_work(tmp_path, option, message):
+    model = _model(tmp_path / "m.ckpt", channels=3, events=True)
+    r = invoke("generate", "--model", model, "--event", "collision", "--clips", 1, "--frames", 2, "--steps", 1,
+               "--out", tmp_path / "g", *option)
+    _one_line_error(r, message)
+    assert not (tmp_path / "g").exists()
+
+
+def test_train_input_errors_are_one_line_and_write_nothing(tmp_path):
+    assert invoke("make-smmnist", "--out", tmp_path / "t.zarr", "--clips", 4, "--frames", 6, "--size", 16).exit_code == 0
+    cfg = {"model": {k: list(v) if isinstance(v, tuple) else v for k, v in TINY_MODEL.items()},
+           "data": {"train": str(tmp_path / "t.zarr"), "batch_size": 2}, "schedule": {"max_steps": 1}}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    args = ["train", "--config", tmp_path / "c.json", "--no-progress"]
+    store_files = sorted(p.name for p in (tmp_path / "t.zarr").iterdir())
+    _one_line_error(invoke(*args, "--out", tmp_path / "t.zarr"), f"--out: {tmp_path / 't.zarr'} is or lies inside "
+                                                                  "the data store")
+    assert sorted(p.name for p in (tmp_path / "t.zarr").iterdir()) == store_files
+    if not torch.cuda.is_available():
+        _one_line_error(invoke(*args, "--out", tmp_path / "gpu", "--accelerator", "gpu"),
+                        "--accelerator: gpu requested but CUDA is not available here")
+        assert not (tmp_path / "gpu").exists()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.ckpt").write_bytes(b"cut short")
+    _one_line_error(invoke(*args, "--out", run, "--resume"), f"{run / 'last.ckpt'}: ")
+    (run / "config.json").write_text("{")
+    _one_line_error(invoke(*args, "--out", run, "--resume"), f"{run / 'config.json'}: not valid JSON")
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "last.ckpt"]
+
+
+def test_predict_refuses_a_store_rate_no_gif_can_hold_before_sampling(tmp_path):
+    from sciffusion.domains.video.zarr_store import write_video_store
+
+    video = np.random.default_rng(0).integers(0, 256, (2, 6, 16, 16, 1), dtype=np.uint8)
+    write_video_store(tmp_path / "slow.zarr", video, {"fps": 1e-4})
+    r = invoke("predict", "--model", _model(tmp_path / "m.ckpt"), "--input", tmp_path / "slow.zarr", "--context", 2,
+               "--frames", 2, "--out", tmp_path / "p.gif", "--steps", 1)
+    _one_line_error(r, f"{tmp_path / 'slow.zarr'}: fps: need a finite frame rate >= 0.0015 fps", "got 0.0001")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt", "slow.zarr"]
