@@ -18,8 +18,10 @@ from sciffusion.cli.options import (DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, TA
 app = typer.Typer(help="Anomaly / out-of-distribution detection with diffusion models: fit on normal data, "
                        "score, evaluate.", no_args_is_help=True)
 
-DATA_HELP = ("a video zarr store (video uint8 [N, T, H, W, C], labels/), or an .npz with 'images' uint8 "
-             "[N, H, W(, C)] or 'clips' uint8 [N, T, H, W(, C)] (optional 'label', 'frame_label', 'mask', 'id')")
+DATA_HELP = ("a video zarr store (video uint8 [N, T, H, W, C], labels/), an .npz with 'images' uint8 "
+             "[N, H, W(, C)] or 'clips' uint8 [N, T, H, W(, C)] (optional 'label', 'frame_label', 'mask', 'id'), "
+             "or a folder of images or of image subfolders (MVTec AD layout: good/ normal, any other subfolder "
+             "anomalous, masks from ../ground_truth/<subfolder>/<stem>_mask.png); footage: 'video ingest' first")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -87,6 +89,10 @@ def fit(
     holdout: float = typer.Option(0.2, "--holdout", help="Fraction of the data kept out of training to calibrate on."),
     batch_size: int = typer.Option(64, "--batch-size", help="Training batch size."),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width (multiple of 8)."),
+    image_size: Optional[int] = typer.Option(None, "--image-size", help="Images read from a folder are resized to "
+                                             "this H = W in px (bilinear; masks nearest); default: keep their size, "
+                                             "which must then be one. 'ood score' brings folder images to the "
+                                             "detector's size itself."),
     val_data: Optional[Path] = typer.Option(None, "--val-data", help="Labelled validation data for --threshold f1."),
     label_names: str = typer.Option("", "--label-names", help="Store label arrays that mark anomalies (comma list; "
                                     "default: 'label', else ego_collision,other_collision,near_miss)."),
@@ -111,7 +117,7 @@ def fit(
     cfg = OODFitConfig(data=data, out=out, model=model, base_channels=base_channels, val_data=val_data,
                        label_names=_names(label_names), trust_checkpoint=trust_checkpoint, overwrite=overwrite,
                        detector=settings("features" if auto else score), clip_detector=clips,
-                       clip_detector_error=clips_error)
+                       clip_detector_error=clips_error, image_size=image_size)
     scoring = _LazyBar("scoring (calibration)")
     try:
         report = fit_ood(cfg, progress=True, on_score_batch=scoring)
@@ -151,7 +157,7 @@ def score(
 @user_errors_exit
 def evaluate(
     scores: Path = typer.Option(..., "--scores", help="Scores table from 'ood score' (.csv or .parquet)."),
-    labels: Path = typer.Option(..., "--labels", help="labels.csv (id,label) or the scored data file with labels."),
+    labels: Path = typer.Option(..., "--labels", help="labels.csv (id,label), or the scored data with labels (an .npz, a store, or an image folder with anomaly subfolders)."),
     out: Path = typer.Option(..., "--out", help="Report folder: metrics.json, metrics.md, ROC/PR plots, histogram."),
     maps: Optional[Path] = typer.Option(None, "--maps", help="Maps folder from 'ood score --maps' for frame / pixel "
                                         "AUROC (needs --labels to be the data with frame labels or masks)."),

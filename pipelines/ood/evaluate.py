@@ -33,12 +33,18 @@ class OODEvaluateConfig:
 
 
 def _labels(config: OODEvaluateConfig):
-    """(id → label, data or None): from a CSV, or from a data file that has labels."""
-    from sciffusion.pipelines.ood.inputs import read_inputs, read_labels_csv
+    """(id → label, data or None): from a CSV, or from a data file that has labels (images from a folder
+    at the maps' size when there are maps, so that their masks line up)."""
+    from sciffusion.pipelines.ood.inputs import read_inputs, read_labels_csv, read_npz
 
     if Path(config.labels).suffix == ".csv":
         return read_labels_csv(config.labels), None
-    data = read_inputs(config.labels, config.label_names or None)
+    size = None
+    maps_file = None if config.maps is None else Path(config.maps) / "maps.npz"
+    if maps_file is not None and maps_file.is_file():
+        shape = read_npz(maps_file, lambda archive: archive["maps"].shape if "maps" in archive.files else None)
+        size = tuple(shape[1:3]) if shape is not None and len(shape) == 3 else None
+    data = read_inputs(config.labels, config.label_names or None, image_size=size)
     if data.labels is None:
         raise ValueError(f"{config.labels}: holds no labels (need 'label' in an .npz, or labels/ in a store)")
     return dict(zip(data.ids, data.labels.tolist())), data

@@ -69,15 +69,24 @@ class OODFitConfig:
     label_names: tuple[str, ...] = ()
     trust_checkpoint: bool = False
     overwrite: bool = False
+    image_size: Optional[int] = None
 
     def __post_init__(self) -> None:
         if self.base_channels < 8 or self.base_channels % 8:
             raise ValueError(f"--base-channels: must be a multiple of 8, got {self.base_channels}")
+        if self.image_size is not None and self.image_size < 4:
+            raise ValueError(f"--image-size: must be >= 4 px, got {self.image_size}")
+
+    @property
+    def image_hw(self) -> Optional[tuple[int, int]]:
+        """(H, W) that images read from a folder are resized to, or None (keep their size)."""
+        return None if self.image_size is None else (self.image_size, self.image_size)
 
     def to_dict(self) -> dict[str, Any]:
         return {"data": str(self.data), "out": str(self.out), "model": None if self.model is None else str(self.model),
                 "base_channels": self.base_channels, "val_data": None if self.val_data is None else str(self.val_data),
-                "label_names": list(self.label_names), "detector": self.detector.to_dict(),
+                "label_names": list(self.label_names), "image_size": self.image_size,
+                "detector": self.detector.to_dict(),
                 "clip_detector": None if self.clip_detector is None else self.clip_detector.to_dict()}
 
     def detector_for(self, sample_shape: tuple[int, ...]) -> DetectorSettings:
@@ -251,7 +260,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
     from sciffusion.pipelines.ood.inputs import read_inputs
 
     refuse_existing(config.out, config.overwrite, "detector folder")
-    data = read_inputs(config.data, config.label_names or None)
+    data = read_inputs(config.data, config.label_names or None, config.image_hw)
     x = data.model_inputs()
     if data.labels is not None:
         x = x[data.labels == 0]
@@ -262,7 +271,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
         Start(DenoiserNetConfig(shape, base_channels=config.base_channels), None)
     val_x = val_y = None
     if config.val_data is not None:
-        val = read_inputs(config.val_data, config.label_names or None)
+        val = read_inputs(config.val_data, config.label_names or None, config.image_hw or shape[-2:])
         if val.labels is None:
             raise ValueError(f"{config.val_data}: the validation set needs labels (0 normal, 1 anomaly)")
         if tuple(val.model_inputs_shape[1:]) != shape:

@@ -8,6 +8,10 @@ Accepted layouts (uint8 pixels, scaled to [−1, 1] as x = k / 127.5 − 1):
 * an ``.npz`` holding ``images`` ``[N, H, W]`` / ``[N, H, W, C]`` or ``clips`` ``[N, T, H, W]`` /
   ``[N, T, H, W, C]``, with optional ``label`` [N] (0 normal, 1 anomaly), ``frame_label`` [N, T],
   ``mask`` (per-pixel labels, [N, H, W] or [N, T, H, W]) and ``id`` [N]; other arrays are ignored;
+* a folder of images (png, jpg, tif, ...), or of image subfolders as MVTec AD and most image anomaly
+  sets ship them: ``good`` (also ``normal``, ``ok``, ``nominal``, ``train``) holds normal images, every
+  other subfolder anomalies (label 1), masks from a sibling ``ground_truth/<subfolder>/<stem>_mask.png``;
+  ids are ``<subfolder>/<file name>``;
 * a labels CSV with columns ``id,label``.
 
 Model layout: images ``[N, C, H, W]``, clips ``[N, C, T, H, W]``. Ids are the ``id`` array's entries
@@ -145,16 +149,90 @@ def _read_store(path: Path, label_names: Optional[Sequence[str]]) -> OODData:
     return OODData(path, "clips", pixels, [str(i) for i in range(n)], labels, frames)
 
 
-def read_inputs(path: Path | str, label_names: Optional[Sequence[str]] = None) -> OODData:
-    """Read ``path`` (module docstring); one-line ``FileNotFoundError``/``ValueError`` naming it."""
+NORMAL_FOLDERS = ("good", "normal", "ok", "nominal", "train")
+MASK_SUFFIXES = ("_mask", "")
+
+
+def _is_zarr(path: Path) -> bool:
+    return any((path / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray")) or path.suffix == ".zarr"
+
+
+def _image_groups(path: Path) -> list[tuple[str, list[Path]]]:
+    """(subfolder name or "", image files): the images directly in ``path``, else those of each subfolder."""
+    from sciffusion.common.io.images import image_files, visible_entries
+
+    direct = image_files(path)
+    if direct:
+        return [("", direct)]
+    groups = [(entry.name, image_files(entry)) for entry in visible_entries(path) if entry.is_dir()]
+    groups = [(name, files) for name, files in groups if files]
+    if not groups:
+        raise ValueError(f"{path}: no image files (png, jpg, tif, bmp, ...) in this folder or its subfolders, and "
+                         "not a zarr store")
+    return groups
+
+
+def _mask_file(ground_truth: Path, group: str, image: Path) -> Optional[Path]:
+    from sciffusion.common.io.images import IMAGE_SUFFIXES
+
+    for tail in MASK_SUFFIXES:
+        for suffix in IMAGE_SUFFIXES:
+            candidate = ground_truth / group / f"{image.stem}{tail}{suffix}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _read_image_folder(path: Path, size_hw: Optional[tuple[int, int]]) -> OODData:
+    """A folder of images (no labels), or of image subfolders: ``good``/``normal``/``ok``/``nominal``/
+    ``train`` hold normal images (0), any other subfolder anomalies (1); per-pixel masks from a sibling
+    ``ground_truth/<subfolder>/<stem>_mask.png`` (MVTec AD's layout) when that folder exists. Grey when
+    every image is single-channel, else RGB; every image at one size, or resized to ``size_hw``."""
+    from sciffusion.common.io.images import is_grey, read_image
+
+    groups = _image_groups(path)
+    files = [(name, f) for name, group in groups for f in group]
+    grey = all(is_grey(f) for _, f in files)
+    pixels, shape = [], None
+    for name, f in files:
+        image = read_image(f, "L" if grey else "RGB", size_hw)
+        if shape is None:
+            shape = image.shape
+        elif image.shape != shape:
+            raise ValueError(f"{f}: {image.shape[1]}x{image.shape[0]} px, {files[0][1].name} is "
+                             f"{shape[1]}x{shape[0]}: pass --image-size to bring every image to one size")
+        pixels.append(image if not grey else image[..., None])
+    ids = [f"{name}/{f.name}" if name else f.name for name, f in files]
+    labels = masks = None
+    if groups[0][0]:
+        labels = np.array([0 if name.lower() in NORMAL_FOLDERS else 1 for name, _ in files], np.int64)
+        ground_truth = path.parent / "ground_truth"
+        if ground_truth.is_dir() and labels.any():
+            masks = np.zeros((len(files),) + shape[:2], np.int64)
+            for i, (name, f) in enumerate(files):
+                if labels[i] == 0:
+                    continue
+                mask_path = _mask_file(ground_truth, name, f)
+                if mask_path is None:
+                    raise ValueError(f"{f}: no mask {ground_truth / name / (f.stem + '_mask.png')} (a ground_truth "
+                                     "folder is there, so every anomalous image needs its mask)")
+                masks[i] = read_image(mask_path, "L", shape[:2], nearest=True) > 127
+    return OODData(path, "images", np.stack(pixels), ids, labels, None, masks)
+
+
+def read_inputs(path: Path | str, label_names: Optional[Sequence[str]] = None,
+                image_size: Optional[tuple[int, int]] = None) -> OODData:
+    """Read ``path`` (module docstring); one-line ``FileNotFoundError``/``ValueError`` naming it.
+    ``image_size`` (H, W): the size images from a folder are resized to (other inputs keep theirs)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or store")
     if path.suffix == ".npz" and path.is_file():
         return _read_npz(path)
     if path.is_dir():
-        return _read_store(path, label_names)
-    raise ValueError(f"{path}: need a video zarr store (folder) or an .npz file with 'images' or 'clips'")
+        return _read_store(path, label_names) if _is_zarr(path) else _read_image_folder(path, image_size)
+    raise ValueError(f"{path}: need a video zarr store (folder), a folder of images, or an .npz file with "
+                     "'images' or 'clips'")
 
 
 def read_labels_csv(path: Path | str) -> dict[str, int]:

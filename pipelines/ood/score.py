@@ -126,8 +126,8 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     if config.maps is not None:
         refuse_existing(Path(config.maps), config.overwrite, "maps folder")
     det = load_detector(config.detector)
-    data = read_inputs(config.data, config.label_names or None)
     expected = det.sample_shape
+    data = read_inputs(config.data, config.label_names or None, image_size=tuple(expected[-2:]))
     if tuple(data.model_inputs_shape[1:]) != expected:
         raise ValueError(f"{config.data}: inputs of shape {list(data.model_inputs_shape[1:])} (C, [T,] H, W), "
                          f"the detector {config.detector} was fitted on {list(expected)}")

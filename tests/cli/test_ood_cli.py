@@ -149,3 +149,49 @@ def test_bench_ood_passes_the_batch_size(monkeypatch):
     assert seen["cfg"].batch_size == 16
     r = runner.invoke(app, ["bench", "ood", "--out", "unused", "--batch-size", "0"])
     assert r.exit_code == 2 and "--batch-size" in r.output
+
+
+def test_mvtec_style_image_folders_fit_score_and_evaluate(tmp_path):
+    """MVTec AD's layout: train/good, test/good + test/<defect>, ground_truth/<defect>/<stem>_mask.png; the
+    images are 16 px and the detector works at 8 (--image-size), score and evaluate follow it."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "bottle"
+
+    def save(folder, count, bright):
+        (root / folder).mkdir(parents=True)
+        for i in range(count):
+            image = np.clip(rng.normal(60, 15, (16, 16)), 0, 255).astype(np.uint8)
+            if bright:
+                image[4:12, 4:12] = 250
+                mask = np.zeros((16, 16), np.uint8)
+                mask[4:12, 4:12] = 255
+                (root / "ground_truth" / "crack").mkdir(parents=True, exist_ok=True)
+                Image.fromarray(mask).save(root / "ground_truth" / "crack" / f"{i:03d}_mask.png")
+            Image.fromarray(image).save(root / folder / f"{i:03d}.png")
+
+    save("train/good", 30, False)
+    save("test/good", 8, False)
+    save("test/crack", 6, True)
+    common = ["--max-steps", 2, "--base-channels", 8, "--batch-size", 4]
+    r = invoke("fit", "--data", root / "train", "--out", tmp_path / "det", "--image-size", 8, *common)
+    assert r.exit_code == 0 and "30 normal inputs [1, 8, 8]" in r.output, r.output
+    r = invoke("score", "--detector", tmp_path / "det", "--data", root / "test", "--out", tmp_path / "s.csv",
+               "--maps", tmp_path / "maps")
+    assert r.exit_code == 0, r.output
+    table = __import__("pandas").read_csv(tmp_path / "s.csv")
+    assert table["id"].tolist()[:2] == ["crack/000.png", "crack/001.png"] and len(table) == 14
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", root / "test", "--out", tmp_path / "r",
+               "--maps", tmp_path / "maps")
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["auroc"] > 0.9 and metrics["pixel_auroc"] is not None  # bright squares on dim noise
+    r = invoke("fit", "--data", root / "test", "--out", tmp_path / "d2", *common)  # 16 px: no resize
+    assert r.exit_code == 0 and "8 normal inputs [1, 16, 16]" in r.output, r.output  # anomalies left out
+    (root / "ground_truth" / "crack" / "005_mask.png").unlink()
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", root / "test", "--out", tmp_path / "r2")
+    assert r.exit_code == 2 and "005.png: no mask" in r.output and not (tmp_path / "r2").exists()
+    Image.fromarray(np.zeros((5, 7), np.uint8)).save(root / "train" / "good" / "odd.png")
+    r = invoke("fit", "--data", root / "train", "--out", tmp_path / "d3", *common)
+    assert r.exit_code == 2 and "odd.png: 7x5 px, 000.png is 16x16: pass --image-size" in r.output
