@@ -246,7 +246,7 @@ SAMPLER_HELP = "A core sampler (sciffusion bench samplers --help lists them): eu
 @app.command("predict")
 @user_errors_exit
 def predict(
-    input: Path = typer.Option(..., "--input", help="Clips to continue: a zarr dataset store or a video file."),
+    input: Path = typer.Option(..., "--input", help="Clips to continue: a zarr dataset store, a video file, or a folder of frame images (10 fps)."),
     out: Path = typer.Option(..., "--out", help="Output .mp4/.gif: context + prediction of the first clip."),
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
     context: int = typer.Option(10, "--context", help="Context frames K taken from each clip."),
@@ -297,9 +297,9 @@ def generate(
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call (one predict-loop batch)."),
     devices: int = typer.Option(1, "--devices", help="Devices of Lightning's predict loop (GPUs with --device cuda)."),
     num_nodes: int = typer.Option(1, "--num-nodes", help="Nodes of Lightning's predict loop (shared file system)."),
-    context: Optional[Path] = typer.Option(None, "--context", help="Start from real footage: a zarr dataset store or "
-                                           "a video file; clip i continues context clip i mod M (with --event, "
-                                           "only clips with no labelled event). The clips then hold the context "
+    context: Optional[Path] = typer.Option(None, "--context", help="Start from real footage: a zarr dataset store, "
+                                           "a video file or a frame folder; clip i continues context clip i mod "
+                                           "M (with --event, only clips with no labelled event). The clips then hold the context "
                                            "frames, then --frames generated ones."),
     context_frames: Optional[int] = typer.Option(None, "--context-frames", help="Real frames taken from each "
                                                  "context clip (default: the model's past block)."),

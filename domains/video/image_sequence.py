@@ -25,6 +25,7 @@ from sciffusion.common.io.images import IMAGE_SUFFIXES, image_files, natural_key
 from sciffusion.domains.video.ingest import (DecodedVideo, FrameRateError, IngestConfig, resample_indices,
                                              square_resize)
 
+DEFAULT_FRAME_RATE = 10.0  # frame folders carry no rate; UCSD Ped, KITTI raw and Avenue frames are ~10-25 fps
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 SourceKind = Literal["video", "frames"]
 
@@ -92,4 +93,4 @@ def read_image_sequence(folder: Path | str, cfg: IngestConfig, frame_rate: float
                         "pillow", idx)
 
 
-__all__ = ["Source", "VIDEO_SUFFIXES", "find_sources", "read_image_sequence"]
+__all__ = ["DEFAULT_FRAME_RATE", "Source", "VIDEO_SUFFIXES", "find_sources", "read_image_sequence"]

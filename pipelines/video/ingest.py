@@ -13,10 +13,9 @@ import numpy as np
 from sciffusion.common.io.atomic import atomic_path
 from sciffusion.common.io.outputs import check_outputs, resolved
 from sciffusion.common.io.images import image_files
-from sciffusion.domains.video.image_sequence import Source, find_sources, read_image_sequence
+from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, Source, find_sources, read_image_sequence
 from sciffusion.domains.video.ingest import DecodedVideo, IngestConfig, decode_video, split_clips, to_grey
 
-DEFAULT_FRAME_RATE = 10.0  # frame folders carry no rate; UCSD Ped, KITTI raw and Avenue frames are ~10-25 fps
 
 
 @dataclass(frozen=True)

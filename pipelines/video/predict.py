@@ -61,7 +61,8 @@ class PredictConfig:
 
 
 def read_clips(path: Path, size: int, channels: int, clips: Optional[int]) -> tuple[np.ndarray, float, bool]:
-    """(uint8 [N, T, size, size, channels], fps, is_store) from a zarr store or a video file."""
+    """(uint8 [N, T, size, size, channels], fps, is_store) from a zarr store, a video file or a folder of
+    frame images (one clip, at the default frame rate of 10 fps)."""
     path = Path(path)
     if path.suffix == ".zarr" or (path / "zarr.json").is_file() or (path / ".zgroup").is_file():
         from sciffusion.domains.video.zarr_store import open_video_store
@@ -73,12 +74,17 @@ def read_clips(path: Path, size: int, channels: int, clips: Optional[int]) -> tu
             raise ValueError(f"{path}: frames {video.shape[2]}x{video.shape[3]}x{video.shape[4]}, the model takes "
                              f"{size}x{size}x{channels}")
         return video, store.fps, True
-    from sciffusion.domains.video.ingest import IngestConfig, decode_video
+    from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, find_sources, read_image_sequence
+    from sciffusion.domains.video.ingest import IngestConfig, decode_video, to_grey
 
-    decoded = decode_video(path, IngestConfig(size=size))
-    frames = decoded.frames
-    if channels == 1:
-        frames = frames.mean(axis=-1, keepdims=True).round().astype(np.uint8)
+    sources = find_sources(path)
+    if len(sources) != 1:
+        raise ValueError(f"{path}: {len(sources)} videos or frame folders; give one, or make a store of them "
+                         f"first ('sciffusion video ingest {path} --out clips.zarr --clip-frames T')")
+    source, cfg = sources[0], IngestConfig(size=size)
+    decoded = read_image_sequence(source.path, cfg, DEFAULT_FRAME_RATE) if source.kind == "frames" else \
+        decode_video(source.path, cfg)
+    frames = to_grey(decoded.frames) if channels == 1 else decoded.frames
     return frames[None], decoded.fps, False
 
 

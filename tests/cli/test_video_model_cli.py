@@ -58,6 +58,28 @@ def test_predict_from_a_video_file(tmp_path):
     assert (tmp_path / "p.mp4").stat().st_size > 0 and (tmp_path / "p_compare.mp4").is_file()
 
 
+def test_predict_from_a_folder_of_frames(tmp_path):
+    from PIL import Image
+
+    model = _model(tmp_path / "m.ckpt", channels=1)
+    (tmp_path / "seq").mkdir()
+    for t in range(6):  # frame t is uniformly 40 t, in RGB: read in natural order and made grey
+        Image.fromarray(np.full((20, 30, 3), 40 * t, np.uint8)).save(tmp_path / "seq" / f"{t}.png")
+    r = invoke("predict", "--model", model, "--input", tmp_path / "seq", "--context", 4, "--frames", 2,
+               "--out", tmp_path / "p.gif", "--steps", 1, "--sampler", "euler")
+    assert r.exit_code == 0, r.output
+    from sciffusion.pipelines.video.predict import read_clips
+
+    clips, fps, is_store = read_clips(tmp_path / "seq", 8, 1, None)
+    assert clips.shape == (1, 6, 8, 8, 1) and fps == 10 and not is_store
+    assert clips[0, :, 0, 0, 0].tolist() == [0, 40, 80, 120, 160, 200]
+    (tmp_path / "two").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / "two" / name).write_bytes(BUNDLED_CLIP.read_bytes())
+    r = invoke("predict", "--model", model, "--input", tmp_path / "two", "--out", tmp_path / "q.gif")
+    assert r.exit_code == 2 and "2 videos or frame folders; give one" in r.output
+
+
 def test_predict_errors_are_one_line(data, tmp_path):
     model = _model(tmp_path / "m.ckpt")
     r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 9, "--out", tmp_path / "p.gif")
