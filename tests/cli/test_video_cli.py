@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sciffusion.cli.main import app
+from sciffusion.common.testing.cli import assert_one_line_error as _one_line_error
 
 runner = CliRunner()
 BUNDLED_CLIP = Path(__file__).resolve().parents[2] / "domains" / "video" / "data" / "udacity_lane_clip.mp4"
@@ -83,14 +84,6 @@ def test_ingest_frame_folders_and_video_folders(tmp_path):
     r = invoke("ingest", tmp_path / "Train", "--out", tmp_path / "bad.zarr", "--size", 16)
     _one_line_error(r, "Train10: 11 frames, Train2 has 12: sources of different lengths need --clip-frames")
     assert not (tmp_path / "bad.zarr").exists()
-
-
-def _one_line_error(result, *fragments):
-    lines = result.output.strip().splitlines()
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], result.output
 
 
 def test_video_group_help_says_what_it_does():

@@ -8,6 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from sciffusion.cli.main import app
+from sciffusion.common.testing.cli import assert_one_line_error as _one_line_error
 from sciffusion.domains.video.testing import TINY_MODEL, write_tiny_model as _model
 
 runner = CliRunner()
@@ -241,14 +242,6 @@ def test_two_processes_generate_the_same_clips_as_one(tmp_path):
         clips[devices] = open_video_store(out / "clips.zarr").video[...]
     assert clips[1].shape == (3, 3, 16, 16, 1) and np.array_equal(clips[1], clips[2])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gen1", "gen2", "m.ckpt"]  # no shard or temp left
-
-
-def _one_line_error(result, *fragments):
-    lines = result.output.strip().splitlines()
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], result.output
 
 
 def _broken_model(path, **changes):
