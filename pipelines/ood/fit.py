@@ -261,11 +261,9 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
 
     refuse_existing(config.out, config.overwrite, "detector folder")
     data = read_inputs(config.data, config.label_names or None, config.image_hw)
-    x = data.model_inputs()
-    if data.labels is not None:
-        x = x[data.labels == 0]
-        if len(x) == 0:
-            raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on")
+    if data.labels is not None and not (data.labels == 0).any():
+        raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on")
+    x = data.model_inputs(None if data.labels is None else data.labels == 0)
     shape = tuple(x.shape[1:])
     start = load_start(config.model, shape, config.trust_checkpoint) if config.model is not None else \
         Start(DenoiserNetConfig(shape, base_channels=config.base_channels), None)

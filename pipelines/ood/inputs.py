@@ -48,10 +48,14 @@ class OODData:
     def __len__(self) -> int:
         return len(self.pixels)
 
-    def model_inputs(self) -> np.ndarray:
-        """float32 in [−1, 1]: images ``[N, C, H, W]``, clips ``[N, C, T, H, W]``."""
-        x = self.pixels.astype(np.float32) / 127.5 - 1.0
-        return np.moveaxis(x, -1, 1)
+    def model_inputs(self, rows: Optional[np.ndarray] = None) -> np.ndarray:
+        """float32 in [−1, 1]: images ``[N, C, H, W]``, clips ``[N, C, T, H, W]``; ``rows`` (a boolean
+        mask or indices) picks inputs before the conversion, so only they are ever held as floats."""
+        pixels = self.pixels if rows is None else self.pixels[rows]
+        x = np.moveaxis(pixels, -1, 1).astype(np.float32, order="C")  # one float copy, in model layout
+        x /= 127.5
+        x -= 1.0
+        return x
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

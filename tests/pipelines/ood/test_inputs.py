@@ -25,6 +25,8 @@ def test_npz_rgb_clips_and_frame_labels(tmp_path):
     x = data.model_inputs()
     assert x.shape == (3, 3, 5, 4, 4) and x[1, 0, 2, 0, 0] == 1.0 and x[1, 1, 2, 0, 0] == -1.0
     assert data.ids == ["a", "b", "c"] and data.labels.tolist() == [0, 0, 1]
+    picked = data.model_inputs(data.labels == 0)  # only the picked rows become floats, in model layout
+    assert picked.shape == (2, 3, 5, 4, 4) and picked.flags["C_CONTIGUOUS"] and np.array_equal(picked, x[:2])
 
 
 def test_video_store_driving_labels(clip_store):
