@@ -98,7 +98,7 @@ def fit(
                                     "default: 'label', else ego_collision,other_collision,near_miss)."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Load --model with full pickle."),
     seed: int = seed_option(0, "Seed of the split, the training draws and the scores."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Train (or fine-tune) a diffusion model on normal data, calibrate on a held-out part, save the detector."""
     from sciffusion.pipelines.ood.fit import AUTO_CLIP_SCORE, AUTO_SCORE, OODFitConfig, detector_settings, fit_ood
@@ -139,7 +139,7 @@ def score(
     maps: Optional[Path] = typer.Option(None, "--maps", help="Folder for dense maps: maps.npz and PNG overlays."),
     overlays: int = typer.Option(32, "--overlays", help="PNG overlays to draw (the first N inputs)."),
     label_names: str = typer.Option("", "--label-names", help="Store label arrays that mark anomalies (comma list)."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Score inputs with a fitted detector: one row per input (higher = more anomalous), optional maps."""
     from sciffusion.pipelines.ood.score import OODScoreConfig, score_ood
@@ -162,7 +162,7 @@ def evaluate(
     maps: Optional[Path] = typer.Option(None, "--maps", help="Maps folder from 'ood score --maps' for frame / pixel "
                                         "AUROC (needs --labels to be the data with frame labels or masks)."),
     label_names: str = typer.Option("", "--label-names", help="Store label arrays that mark anomalies (comma list)."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Metrics on raw scores (AUROC, AUPR-in/out, FPR@95TPR, F1-max; frame/pixel AUROC), plots, metrics.json."""
     from sciffusion.pipelines.ood.evaluate import OODEvaluateConfig, evaluate_ood

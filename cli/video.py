@@ -42,7 +42,7 @@ def make_smmnist(
     split: str = typer.Option("train", "--split", help="train | test (disjoint MNIST digit images)."),
     fps: float = typer.Option(10.0, "--fps", help="Playback rate stored in the metadata."),
     mnist: Optional[Path] = typer.Option(None, "--mnist", help="MNIST images IDX(.gz); default: bundled t10k."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Stochastic Moving MNIST (two digits, random bounces; SVG/MCVD protocol) -> zarr."""
     from sciffusion.domains.video.datasets.smmnist import SMMNISTConfig
@@ -64,10 +64,10 @@ def make_driving(
     size: int = typer.Option(64, "--size", help="64 or 128."),
     seed: int = seed_option(0, "Random seed of the episodes and perturbations."),
     clip_frames: int = typer.Option(20, "--clip-frames", help="Frames T per stored clip."),
-    clips_per_episode: int = typer.Option(4, "--clips-per-episode"),
+    clips_per_episode: int = typer.Option(4, "--clips-per-episode", help="Consecutive clips of --clip-frames taken from each episode."),
     fps: int = typer.Option(10, "--fps", help="Simulation (= policy = frame) frequency, Hz."),
     perturb: float = typer.Option(0.3, "--perturb", help="Probability of a seeded random ego action per step."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Synthetic driving with rare-event labels (highway-env, scripted IDM/MOBIL ego) -> zarr."""
     from sciffusion.domains.video.datasets.driving import DrivingConfig
@@ -124,10 +124,10 @@ def ingest(
 def baseline(
     data: Path = typer.Option(..., "--data", help="Data zarr store (clips of >= context + horizon frames)."),
     out: Path = typer.Option(..., "--out", help="Output prediction zarr store."),
-    context: int = typer.Option(10, "--context"),
-    horizon: int = typer.Option(10, "--horizon"),
+    context: int = typer.Option(10, "--context", help="Frames given to the baseline (the first K of each clip)."),
+    horizon: int = typer.Option(10, "--horizon", help="Frames to predict after the context."),
     method: str = typer.Option("copy-last", "--method", help="copy-last | linear"),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Deterministic frame-prediction baseline -> prediction zarr (goes through `evaluate`)."""
     from sciffusion.pipelines.video.baseline import BaselineConfig, run_baseline
@@ -144,13 +144,13 @@ def evaluate(
     truth: Path = typer.Option(..., "--truth", help="Data zarr store it predicts."),
     out: Path = typer.Option(..., "--out", help="Report folder (metrics.csv, summary.json, plot)."),
     reduce: str = typer.Option("best", "--reduce", help="best | mean over K samples."),
-    fvd: bool = typer.Option(True, "--fvd/--no-fvd"),
+    fvd: bool = typer.Option(True, "--fvd/--no-fvd", help="Compute FVD (our I3D; needs clips of >= 9 frames)."),
     fvd_clips: Optional[int] = typer.Option(None, "--fvd-clips", help="Use the first N clips for FVD."),
     i3d_weights: Optional[Path] = typer.Option(None, "--i3d-weights", envvar="SCIFFUSION_I3D_WEIGHTS",
                                                help="I3D npz (default: ../shared/data/video/i3d/)."),
     batch_size: int = typer.Option(2, "--batch-size", help="Clips per I3D forward pass."),
     feature_cache: Optional[Path] = typer.Option(None, "--feature-cache", help="Folder caching I3D features."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """PSNR / SSIM per frame and clip, FVD; prints a table and writes the report folder."""
     from rich.console import Console
@@ -179,7 +179,7 @@ def grid(
     truth: Path = typer.Option(..., "--truth", help="Data zarr store."),
     out: Path = typer.Option(..., "--out", help="Output .png (still), .gif or .mp4 (animated)."),
     clips: int = typer.Option(4, "--clips", help="How many clips (rows)."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Mosaic context | prediction | truth, one row per clip: still (.png) or animated (.gif, .mp4)."""
     from sciffusion.pipelines.video.mosaic import MosaicConfig, write_mosaic
@@ -203,7 +203,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR/last.ckpt (fresh start if none)."),
     accelerator: str = typer.Option("auto", "--accelerator", help="auto | cpu | gpu"),
     devices: str = typer.Option("auto", "--devices", help="auto or a device count."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the training steps."),
 ) -> None:
     """Train a video diffusion model (space-time U-Net or concat baseline) through DiffusionModule."""
     from sciffusion.pipelines.video.train import VideoTrainRunConfig, run_train
@@ -262,7 +262,7 @@ def predict(
     seed: int = seed_option(0, "Seed of the sampling noise."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Predict the next frames of clips (MP4/GIF, side-by-side, optional zarr prediction store)."""
     from sciffusion.pipelines.video.predict import PredictConfig, predict as run
@@ -303,7 +303,7 @@ def generate(
                                            "frames, then --frames generated ones."),
     context_frames: Optional[int] = typer.Option(None, "--context-frames", help="Real frames taken from each "
                                                  "context clip (default: the model's past block)."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Generate new clips, from nothing or continuing real footage, optionally of one driving event (CFG)."""
     from sciffusion.pipelines.video.generate import GenerateConfig, generate as run
