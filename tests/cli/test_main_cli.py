@@ -20,3 +20,21 @@ def test_help_describes_every_group():
         description = row.split(group.name, 1)[1].strip(" │|")
         assert description.lower() != f"{group.name} commands.", row
         assert len(description.split()) >= 4, row
+
+
+def test_every_option_of_every_command_has_a_help_line():
+    import typer
+
+    from sciffusion.cli.main import app
+
+    missing = []
+
+    def walk(command, path):
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            walk(sub, path + [name])
+        if not getattr(command, "commands", None):
+            missing.extend(f"{' '.join(path)} {p.opts[0]}" for p in command.params
+                           if p.param_type_name == "option" and p.name != "help" and not p.help)
+
+    walk(typer.main.get_command(app), ["sciffusion"])
+    assert not missing, missing
