@@ -17,11 +17,14 @@ ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 
 
 def check_devices(accelerator: str, devices: str) -> None:
-    """``--accelerator`` one of :data:`ACCELERATORS`; ``--devices`` ``auto`` or a count >= 1."""
+    """``--accelerator`` one of :data:`ACCELERATORS` (``gpu``/``cuda`` only where CUDA is available);
+    ``--devices`` ``auto`` or a count >= 1."""
     if accelerator not in ACCELERATORS:
         raise ValueError(f"--accelerator: must be auto, cpu, gpu or cuda, got {accelerator!r}")
     if devices != "auto" and not (devices.isdigit() and int(devices) >= 1):
         raise ValueError(f"--devices: must be 'auto' or a count >= 1, got {devices!r}")
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--accelerator: {accelerator} requested but CUDA is not available here")
 
 
 def step_trainer(callbacks: Sequence[pl.Callback], *, accelerator: str, devices: str, max_steps: Optional[int],

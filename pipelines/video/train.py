@@ -23,7 +23,7 @@ from sciffusion.common.io.provenance import package_versions
 from sciffusion.common.training import run_files
 from sciffusion.common.training.run_files import RUN_FILES  # noqa: F401 (re-exported)
 from sciffusion.common.training.trainer import check_devices
-from sciffusion.common.io.outputs import resolved as resolved_path
+from sciffusion.common.io.outputs import refuse_over_inputs
 from sciffusion.pipelines.video.train_config import VideoTrainConfig
 
 MATCHED_SECTIONS = ("model", "data")
@@ -47,15 +47,7 @@ class VideoTrainRunConfig:
         if sched.max_steps is None and sched.minutes is None:
             raise ValueError("--max-steps/--minutes: give at least one budget (in the config or on the command line)")
         check_devices(self.accelerator, self.devices)
-        if self.accelerator in ("gpu", "cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError(f"--accelerator: {self.accelerator} requested but CUDA is not available here")
-        for store in (self.config.data.train, self.config.data.val):
-            if store is not None and resolved_path(self.out).is_relative_to(resolved_path(store)):
-                raise ValueError(f"--out: {self.out} is or lies inside the data store {store}; the run files "
-                                 "would be written into it (choose another RUN_DIR)")
+        refuse_over_inputs("--out", self.out, {"data": self.config.data.train, "validation data": self.config.data.val})
 
 
 def check_run_dir(out: Path, resume: bool, resolved: dict) -> Optional[Path]:

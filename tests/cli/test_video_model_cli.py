@@ -334,8 +334,8 @@ def test_train_input_errors_are_one_line_and_write_nothing(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     args = ["train", "--config", tmp_path / "c.json", "--no-progress"]
     store_files = sorted(p.name for p in (tmp_path / "t.zarr").iterdir())
-    _one_line_error(invoke(*args, "--out", tmp_path / "t.zarr"), f"--out: {tmp_path / 't.zarr'} is or lies inside "
-                                                                  "the data store")
+    _one_line_error(invoke(*args, "--out", tmp_path / "t.zarr"), f"--out: {tmp_path / 't.zarr'} is the data input")
+    _one_line_error(invoke(*args, "--out", tmp_path / "t.zarr" / "run"), "lies inside the data input")
     assert sorted(p.name for p in (tmp_path / "t.zarr").iterdir()) == store_files
     if not torch.cuda.is_available():
         _one_line_error(invoke(*args, "--out", tmp_path / "gpu", "--accelerator", "gpu"),
