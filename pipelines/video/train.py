@@ -48,6 +48,9 @@ class VideoTrainRunConfig:
             raise ValueError("--max-steps/--minutes: give at least one budget (in the config or on the command line)")
         check_devices(self.accelerator, self.devices)
         refuse_over_inputs("--out", self.out, {"data": self.config.data.train, "validation data": self.config.data.val})
+        taken = next((p for p in (Path(self.out), *Path(self.out).parents) if p.exists()), None)
+        if taken is not None and not taken.is_dir():
+            raise NotADirectoryError(f"--out: {self.out}: {taken} is a file; RUN_DIR is a folder (choose another path)")
 
 
 def check_run_dir(out: Path, resume: bool, resolved: dict) -> Optional[Path]:

@@ -336,6 +336,10 @@ def test_train_input_errors_are_one_line_and_write_nothing(tmp_path):
     store_files = sorted(p.name for p in (tmp_path / "t.zarr").iterdir())
     _one_line_error(invoke(*args, "--out", tmp_path / "t.zarr"), f"--out: {tmp_path / 't.zarr'} is the data input")
     _one_line_error(invoke(*args, "--out", tmp_path / "t.zarr" / "run"), "lies inside the data input")
+    (tmp_path / "notes.txt").write_text("mine")
+    for out in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "run"):  # [Errno 17] / [Errno 20] before
+        _one_line_error(invoke(*args, "--out", out), f"--out: {out}: {tmp_path / 'notes.txt'} is a file; RUN_DIR is a folder")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in (tmp_path / "t.zarr").iterdir()) == store_files
     if not torch.cuda.is_available():
         _one_line_error(invoke(*args, "--out", tmp_path / "gpu", "--accelerator", "gpu"),
