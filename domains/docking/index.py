@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from sciffusion.common.io.text import read_text
 from sciffusion.domains.docking.pockets import (
     BlindPocket, Box, BoxPocket, PocketSpec, ResiduePocket, ligand_pocket_from_mol,
 )
@@ -72,24 +73,21 @@ def read_index(path: str | Path) -> list[IndexEntry]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: index file not found")
     base = path.parent
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        try:
-            missing = {"id", "protein", "ligand"} - set(reader.fieldnames or [])
-            if missing:
-                raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-            entries, seen = [], set()
-            for row in reader:
-                line = reader.line_num
-                entries.append(_entry(row, base, path, line))
-                if entries[-1].id in seen:
-                    raise ValueError(f"{path}: line {line}: duplicate id {entries[-1].id!r}")
-                seen.add(entries[-1].id)
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{path}: not UTF-8 text (undecodable byte 0x{exc.object[exc.start]:02x}); "
-                             "is this a CSV file?") from None
-        except csv.Error as exc:
-            raise ValueError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+    text = read_text(path, "a CSV file")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        missing = {"id", "protein", "ligand"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        entries, seen = [], set()
+        for row in reader:
+            line = reader.line_num
+            entries.append(_entry(row, base, path, line))
+            if entries[-1].id in seen:
+                raise ValueError(f"{path}: line {line}: duplicate id {entries[-1].id!r}")
+            seen.add(entries[-1].id)
+    except csv.Error as exc:
+        raise ValueError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
     if not entries:
         raise ValueError(f"{path}: no complexes listed")
     return entries

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from sciffusion.common.io.text import read_text
 from sciffusion.domains.docking.sdf_records import COUNTS_LINE, SdfBlock, block_bytes, read_sdf_lines, sdf_blocks
 
 SINGLE_SUFFIXES = (".sdf", ".mol", ".sdf.gz", ".mol2")
@@ -126,13 +127,7 @@ def _sdf_record(block: SdfBlock, source: str) -> LigandRecord:
 
 
 def _text(path: Path) -> str:
-    """The file as UTF-8 text (a leading byte-order mark, as spreadsheet exports write, dropped);
-    one-line error for a binary (or otherwise encoded) file."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text (undecodable byte 0x{exc.object[exc.start]:02x} at offset "
-                         f"{exc.start}); is this really a {path.suffix} file?") from None
+    return read_text(path, f"a {path.suffix} file")
 
 
 def _mol2_blocks(path: Path) -> list[str]:

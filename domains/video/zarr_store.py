@@ -136,6 +136,14 @@ def _jsonable(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def looks_like_store(path: Path | str) -> bool:
+    """True when ``path`` is meant as a zarr store: named ``*.zarr``, or a folder with zarr group or array
+    metadata (v3 ``zarr.json``, v2 ``.zgroup``/``.zarray``). Whether it is a readable video store is
+    :func:`open_video_store`'s question."""
+    path = Path(path)
+    return path.suffix == ".zarr" or any((path / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray"))
+
+
 def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     """Open a store written by :func:`write_video_store`; ``kind`` (if given) must match.
 

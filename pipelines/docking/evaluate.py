@@ -27,6 +27,7 @@ import numpy as np
 
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
 from sciffusion.common.io.outputs import refuse_over_inputs
+from sciffusion.common.io.text import read_text
 
 RANK_FILE = re.compile(r"^rank(\d+)\.sdf$")
 
@@ -198,10 +199,7 @@ def _mean_sd(per_seed: dict[str, dict]) -> dict:
 def read_ids(path: Path) -> list[str]:
     """Complex ids of an ``--ids`` file (whitespace-separated); one-line errors for a file that is not
     text, lists none, or holds a name that is no id (a path: ``/``, ``.``, ``..``)."""
-    try:
-        ids = path.read_text(encoding="utf-8").split()
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not UTF-8 text; --ids takes a file of complex ids, one per line") from None
+    ids = read_text(path, "a file of complex ids, one per line (--ids)").split()
     if not ids:
         raise ValueError(f"{path}: lists no complex ids (--ids)")
     bad = next((cid for cid in ids if cid in (".", "..") or "/" in cid or "\\" in cid), None)

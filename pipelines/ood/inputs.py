@@ -157,10 +157,6 @@ NORMAL_FOLDERS = ("good", "normal", "ok", "nominal", "train")
 MASK_SUFFIXES = ("_mask", "")
 
 
-def _is_zarr(path: Path) -> bool:
-    return any((path / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray")) or path.suffix == ".zarr"
-
-
 def _image_groups(path: Path) -> list[tuple[str, list[Path]]]:
     """(subfolder name or "", image files): the images directly in ``path``, else those of each subfolder."""
     from sciffusion.common.io.images import image_files, visible_entries
@@ -234,7 +230,9 @@ def read_inputs(path: Path | str, label_names: Optional[Sequence[str]] = None,
     if path.suffix == ".npz" and path.is_file():
         return _read_npz(path)
     if path.is_dir():
-        return _read_store(path, label_names) if _is_zarr(path) else _read_image_folder(path, image_size)
+        from sciffusion.domains.video.zarr_store import looks_like_store
+
+        return _read_store(path, label_names) if looks_like_store(path) else _read_image_folder(path, image_size)
     raise ValueError(f"{path}: need a video zarr store (folder), a folder of images, or an .npz file with "
                      "'images' or 'clips'")
 

@@ -64,9 +64,9 @@ def read_clips(path: Path, size: int, channels: int, clips: Optional[int]) -> tu
     """(uint8 [N, T, size, size, channels], fps, is_store) from a zarr store, a video file or a folder of
     frame images (one clip, at the default frame rate of 10 fps)."""
     path = Path(path)
-    if path.suffix == ".zarr" or (path / "zarr.json").is_file() or (path / ".zgroup").is_file():
-        from sciffusion.domains.video.zarr_store import open_video_store
+    from sciffusion.domains.video.zarr_store import looks_like_store, open_video_store
 
+    if looks_like_store(path):
         store = open_video_store(path, kind="dataset")
         n = store.num_clips if clips is None else min(clips, store.num_clips)
         video = store.video[:n]
