@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from sciffusion.common.io.atomic import atomic_path
+from sciffusion.common.io.text import read_text
 
 TIMING_COLUMNS = ("id", "seconds")
 
@@ -62,11 +63,7 @@ def timing_csv_text(seconds: Mapping[str, float]) -> str:
 def read_timing(path: Path) -> dict[str, float]:
     """``{id: seconds}`` from a ``timing.csv``; a missing column or a value that is not a finite
     number >= 0 is a ValueError naming the file and line."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return _timing_rows(path, csv.DictReader(handle))
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not UTF-8 text; is this a timing.csv?") from None
+    return _timing_rows(path, csv.DictReader(io.StringIO(read_text(path, "a timing.csv"), newline="")))
 
 
 def _timing_rows(path: Path, reader: csv.DictReader) -> dict[str, float]:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from sciffusion.common.io.atomic import write_text_atomic
 from sciffusion.common.io.provenance import package_versions
+from sciffusion.common.io.text import read_text
 from sciffusion.domains.docking.index import IndexEntry, read_index
 from sciffusion.domains.docking.pose_io import timing_csv_text, write_ranked_poses
 
@@ -282,11 +283,7 @@ def _write_failures(out: Path, failures: list[tuple[str, str]], attempted: set[s
 
 def _read_failures(path: Path) -> list[tuple[str, str]]:
     """(id, error) rows of an earlier run's ``failures.csv``; a broken file is an error naming it."""
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if not {"id", "error"} <= set(reader.fieldnames or []):
-                raise ValueError(f"{path}: needs columns id,error, got {reader.fieldnames}")
-            return [(r["id"], r["error"]) for r in reader]
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not UTF-8 text; is this a failures.csv?") from None
+    reader = csv.DictReader(io.StringIO(read_text(path, "a failures.csv"), newline=""))
+    if not {"id", "error"} <= set(reader.fieldnames or []):
+        raise ValueError(f"{path}: needs columns id,error, got {reader.fieldnames}")
+    return [(r["id"], r["error"]) for r in reader]
