@@ -5,9 +5,8 @@ Each command parses its options, builds a typed config and calls one function of
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import typer
 
@@ -21,22 +20,14 @@ app = typer.Typer(help="Anomaly / out-of-distribution detection with diffusion m
 DATA_HELP = ("a video zarr store (video uint8 [N, T, H, W, C], labels/), an .npz with 'images' uint8 "
              "[N, H, W(, C)] or 'clips' uint8 [N, T, H, W(, C)] (optional 'label', 'frame_label', 'mask', 'id'), "
              "or a folder of images or of image subfolders (MVTec AD layout: good/ normal, any other subfolder "
-             "anomalous, masks from ../ground_truth/<subfolder>/<stem>_mask.png); footage: 'video ingest' first")
+             "anomalous, masks from ../ground_truth/<subfolder>/<stem>_mask.png), or footage: a video file, a folder "
+             "of frames, or a folder of videos and/or frame folders (UCSD Ped, Avenue; 'ood fit --clip-frames' cuts "
+             "it into clips, 'ood score' into the detector's; masks from <name>_gt folders beside the sources)")
+FIT_MODE_HELP = "Footage frames to squares: crop (centre square, no distortion) or stretch (whole frame)."
 
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-@contextlib.contextmanager
-def _progress(description: str) -> Iterator:
-    """A rich progress bar; yields ``(start(total), advance(n))``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as bar:
-        task = bar.add_task(description, total=None)
-        yield (lambda total: bar.update(task, total=total)), (lambda n=1: bar.advance(task, n))
 
 
 class _LazyBar:
@@ -45,7 +36,7 @@ class _LazyBar:
     def __init__(self, description: str) -> None:
         self.description, self.bar, self.task = description, None, None
 
-    def __call__(self, n: int, total: int) -> None:
+    def __call__(self, n: int, total: Optional[int] = None) -> None:
         if self.bar is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -58,6 +49,7 @@ class _LazyBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+            self.bar = None
 
 
 @app.command("fit")
@@ -93,6 +85,14 @@ def fit(
                                              "this H = W in px (bilinear; masks nearest); default: keep their size, "
                                              "which must then be one. 'ood score' brings folder images to the "
                                              "detector's size itself."),
+    clip_frames: Optional[int] = typer.Option(None, "--clip-frames", help="Footage only (video files, frame folders): "
+                                              "frames per clip; the sources are cut into clips of this length "
+                                              "at their own frame rate, --image-size px square (default 64)."),
+    clip_stride: Optional[int] = typer.Option(None, "--clip-stride", help="Footage: frames between clip starts "
+                                              "(default --clip-frames, no overlap; smaller gives more clips)."),
+    frame_fit: str = typer.Option("crop", "--fit", help=FIT_MODE_HELP),
+    channels: Optional[int] = typer.Option(None, "--channels", help="Footage: 1 (grey) or 3 (RGB); default grey when "
+                                           "every source is a folder of grey frames, else RGB."),
     val_data: Optional[Path] = typer.Option(None, "--val-data", help="Labelled validation data for --threshold f1."),
     label_names: str = typer.Option("", "--label-names", help="Store label arrays that mark anomalies (comma list; "
                                     "default: 'label', else ego_collision,other_collision,near_miss)."),
@@ -117,11 +117,13 @@ def fit(
     cfg = OODFitConfig(data=data, out=out, model=model, base_channels=base_channels, val_data=val_data,
                        label_names=_names(label_names), trust_checkpoint=trust_checkpoint, overwrite=overwrite,
                        detector=settings("features" if auto else score), clip_detector=clips,
-                       clip_detector_error=clips_error, image_size=image_size)
-    scoring = _LazyBar("scoring (calibration)")
+                       clip_detector_error=clips_error, image_size=image_size, clip_frames=clip_frames,
+                       clip_stride=clip_stride, frame_fit=frame_fit, channels=channels)
+    scoring, reading = _LazyBar("scoring (calibration)"), _LazyBar("reading footage (frames)")
     try:
-        report = fit_ood(cfg, progress=True, on_score_batch=scoring)
+        report = fit_ood(cfg, progress=True, on_score_batch=scoring, on_frames=reading, on_read=reading.close)
     finally:
+        reading.close()
         scoring.close()
     train = report["train"]
     typer.echo(f"wrote {out}: {report['inputs']} normal inputs {report['input_shape']}, {train['steps']} steps in "
@@ -139,15 +141,24 @@ def score(
     maps: Optional[Path] = typer.Option(None, "--maps", help="Folder for dense maps: maps.npz and PNG overlays."),
     overlays: int = typer.Option(32, "--overlays", help="PNG overlays to draw (the first N inputs)."),
     label_names: str = typer.Option("", "--label-names", help="Store label arrays that mark anomalies (comma list)."),
+    clip_stride: Optional[int] = typer.Option(None, "--clip-stride", help="Footage: frames between clip starts "
+                                              "(default: the fit's, else the clip length); a last clip always "
+                                              "ends on a source's last frame. With --maps, frames.csv scores "
+                                              "every source frame."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Score inputs with a fitted detector: one row per input (higher = more anomalous), optional maps."""
     from sciffusion.pipelines.ood.score import OODScoreConfig, score_ood
 
     cfg = OODScoreConfig(detector=detector, data=data, out=out, maps=maps, overlays=overlays,
-                         label_names=_names(label_names), overwrite=overwrite)
-    with _progress("scoring") as (start, advance):
-        summary = score_ood(cfg, on_batch=advance, on_start=start)
+                         label_names=_names(label_names), overwrite=overwrite, clip_stride=clip_stride)
+    reading, scoring, total = _LazyBar("reading footage (frames)"), _LazyBar("scoring"), []
+    try:
+        summary = score_ood(cfg, on_batch=lambda n: scoring(n, total[0]),
+                            on_start=lambda n: (reading.close(), total.append(n)), on_frames=reading)
+    finally:
+        reading.close()
+        scoring.close()
     typer.echo(f"wrote {out}: {summary['inputs']} inputs, {summary['flagged']} flagged, NFE "
                f"{summary['nfe_per_input']}/input, {summary['seconds_per_1000_inputs']:.1f} s per 1,000 inputs"
                + (f"; maps in {maps}" if maps is not None else ""))

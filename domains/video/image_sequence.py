@@ -7,7 +7,9 @@ footage under a path and reads a folder of frames as one video; decoding a video
 
 * :func:`find_sources`: a video file → itself; a folder holding frame images → that folder, one
   sequence; a folder holding video files and/or folders of frames → each of them, in natural order
-  (``2`` before ``10``). Nothing deeper is searched.
+  (``2`` before ``10``). Nothing deeper is searched. A folder ``<name>_gt`` beside a source ``<name>``
+  holds that source's per-frame ground-truth masks (UCSD Ped's ``Test/Test001_gt``), not footage:
+  :func:`ground_truth_folder` finds it.
 * :func:`read_image_sequence`: the frames of a folder in natural order, each converted to RGB,
   centre-cropped (or stretched) and resized to ``size × size``, resampled from the folder's frame rate
   (frames carry none: the caller gives it) → the same :class:`~sciffusion.domains.video.ingest.DecodedVideo`
@@ -28,6 +30,7 @@ from sciffusion.domains.video.ingest import (DecodedVideo, FrameRateError, Inges
 DEFAULT_FRAME_RATE = 10.0  # frame folders carry no rate; UCSD Ped, KITTI raw and Avenue frames are ~10-25 fps
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 SourceKind = Literal["video", "frames"]
+GROUND_TRUTH_SUFFIX = "_gt"  # UCSD Ped: Test/Test001 (frames) beside Test/Test001_gt (one mask per frame)
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,29 @@ def find_sources(path: Path | str) -> list[Source]:
     if image_files(path):
         return [Source(path, "frames", path.name)]
     sources = []
-    for entry in visible_entries(path):
+    entries = visible_entries(path)
+    stems = {entry.stem if entry.is_file() else entry.name for entry in entries}
+    for entry in entries:
         if entry.is_file() and entry.suffix.lower() in VIDEO_SUFFIXES:
             sources.append(Source(entry, "video", entry.name))
-        elif entry.is_dir() and image_files(entry):
+        elif entry.is_dir() and image_files(entry) and not _is_ground_truth(entry, stems):
             sources.append(Source(entry, "frames", entry.name))
     if not sources:
         raise ValueError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES[:4])}, ...), frame images "
                          f"({', '.join(IMAGE_SUFFIXES[:4])}, ...) or folders of frame images in this folder")
     return sources
+
+
+def _is_ground_truth(folder: Path, names: set[str]) -> bool:
+    """``<name>_gt`` beside a source ``<name>`` (folder or video stem): masks, not footage."""
+    return folder.name.endswith(GROUND_TRUTH_SUFFIX) and folder.name[: -len(GROUND_TRUTH_SUFFIX)] in names
+
+
+def ground_truth_folder(source: Source) -> Path | None:
+    """The folder of per-frame masks beside ``source`` (``<name>_gt``, UCSD Ped's layout), or None."""
+    stem = source.path.name if source.kind == "frames" else source.path.stem
+    folder = source.path.parent / f"{stem}{GROUND_TRUTH_SUFFIX}"
+    return folder if folder.is_dir() and image_files(folder) else None
 
 
 def read_image_sequence(folder: Path | str, cfg: IngestConfig, frame_rate: float, *,
@@ -93,4 +110,5 @@ def read_image_sequence(folder: Path | str, cfg: IngestConfig, frame_rate: float
                         "pillow", idx)
 
 
-__all__ = ["DEFAULT_FRAME_RATE", "Source", "VIDEO_SUFFIXES", "find_sources", "read_image_sequence"]
+__all__ = ["DEFAULT_FRAME_RATE", "GROUND_TRUTH_SUFFIX", "Source", "VIDEO_SUFFIXES", "find_sources", "ground_truth_folder",
+           "read_image_sequence"]

@@ -32,6 +32,19 @@ class OODEvaluateConfig:
     overwrite: bool = False
 
 
+def _scored_footage(config: OODEvaluateConfig):
+    """How ``ood score`` cut footage into clips, from the scores' sidecar ``<scores>.json`` (None when the
+    scored data were not footage), so that labels read from the same footage line up with the ids."""
+    from sciffusion.pipelines.ood.footage import FootageClips
+
+    sidecar = Path(config.scores).with_name(Path(config.scores).name + ".json")
+    try:
+        recorded = json.loads(sidecar.read_text()).get("footage") if sidecar.is_file() else None
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        recorded = None
+    return FootageClips.from_dict(recorded) if isinstance(recorded, dict) else None
+
+
 def _labels(config: OODEvaluateConfig):
     """(id → label, data or None): from a CSV, or from a data file that has labels (images from a folder
     at the maps' size when there are maps, so that their masks line up)."""
@@ -44,9 +57,10 @@ def _labels(config: OODEvaluateConfig):
     if maps_file is not None and maps_file.is_file():
         shape = read_npz(maps_file, lambda archive: archive["maps"].shape if "maps" in archive.files else None)
         size = tuple(shape[1:3]) if shape is not None and len(shape) == 3 else None
-    data = read_inputs(config.labels, config.label_names or None, image_size=size)
+    data = read_inputs(config.labels, config.label_names or None, image_size=size, footage=_scored_footage(config))
     if data.labels is None:
-        raise ValueError(f"{config.labels}: holds no labels (need 'label' in an .npz, or labels/ in a store)")
+        raise ValueError(f"{config.labels}: holds no labels (need 'label' in an .npz, labels/ in a store, or for "
+                         "footage a <name>_gt mask folder beside every source)")
     return dict(zip(data.ids, data.labels.tolist())), data
 
 
@@ -62,6 +76,16 @@ def _maps_arrays(path: Path):
         return [str(v) for v in archive["id"].tolist()], archive["maps"], frames
 
     return read
+
+
+def _per_source_frame(keys: np.ndarray, frames: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frame scores and labels [N, T] of overlapping clips → one column [F, 1] each per distinct frame key
+    (the largest score of the clips holding it; its label, which every clip agrees on)."""
+    order = np.argsort(keys.reshape(-1), kind="stable")
+    flat_keys, flat_scores = keys.reshape(-1)[order], frames.reshape(-1)[order].astype(np.float64)
+    starts = np.flatnonzero(np.r_[True, flat_keys[1:] != flat_keys[:-1]])
+    best = np.maximum.reduceat(flat_scores, starts)
+    return best[:, None], labels.reshape(-1)[order][starts][:, None]
 
 
 def _dense_metrics(config: OODEvaluateConfig, data, ids: list[str]) -> dict[str, Any]:
@@ -85,6 +109,8 @@ def _dense_metrics(config: OODEvaluateConfig, data, ids: list[str]) -> dict[str,
     out: dict[str, Any] = {}
     if data.frame_labels is not None and frames is not None:
         labels = data.frame_labels[rows]
+        if data.frame_keys is not None:  # footage: each source frame once, at its largest score
+            frames, labels = _per_source_frame(data.frame_keys[rows], frames, labels)
         out["frame_auroc"] = frame_auroc(frames, labels) if 0 < labels.mean() < 1 else None
     if data.masks is not None:
         masks = data.masks[rows]

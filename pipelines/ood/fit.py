@@ -11,7 +11,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
@@ -19,10 +19,14 @@ from sciffusion.common.anomaly import (CalibrationConfig, DenoiserNetConfig, Det
                                        ScoreConfig)
 from sciffusion.common.training.config import TrainConfig
 
+if TYPE_CHECKING:
+    from sciffusion.pipelines.ood.footage import FootageClips
+
 DETECTOR_FILE = "detector.pt"
 AUTO_SCORE = "auto"
 AUTO_CLIP_SCORE = "features+predictive"  # what --score auto means for clips: an ensemble (docs/ood.md)
 DetectorSettings = DetectorConfig | EnsembleConfig
+DEFAULT_FOOTAGE_SIZE = 64  # px, H = W of footage frames when --image-size is not given
 
 
 def score_members(score: str) -> tuple[str, ...]:
@@ -70,12 +74,49 @@ class OODFitConfig:
     trust_checkpoint: bool = False
     overwrite: bool = False
     image_size: Optional[int] = None
+    clip_frames: Optional[int] = None
+    clip_stride: Optional[int] = None
+    frame_fit: str = "crop"
+    channels: Optional[int] = None
 
     def __post_init__(self) -> None:
         if self.base_channels < 8 or self.base_channels % 8:
             raise ValueError(f"--base-channels: must be a multiple of 8, got {self.base_channels}")
         if self.image_size is not None and self.image_size < 4:
             raise ValueError(f"--image-size: must be >= 4 px, got {self.image_size}")
+        if self.clip_frames is None and (self.clip_stride is not None or self.channels is not None):
+            raise ValueError(f"--{'clip-stride' if self.clip_stride is not None else 'channels'}: only with "
+                             "--clip-frames (footage cut into clips)")
+        self.footage  # noqa: B018 (builds FootageClips, which checks the footage options)
+
+    @property
+    def footage(self) -> Optional["FootageClips"]:
+        """How video files and frame folders are cut into clips (``--clip-frames`` given), else None;
+        ``channels`` None is filled in from the data by :meth:`footage_for`."""
+        from sciffusion.pipelines.ood.footage import FootageClips
+
+        if self.clip_frames is None:
+            return None
+        return FootageClips(clip_frames=self.clip_frames, size=self.image_size or DEFAULT_FOOTAGE_SIZE,
+                            channels=self.channels or 3, stride=self.clip_stride, fit=self.frame_fit)
+
+    def footage_for(self, path: Path) -> Optional["FootageClips"]:
+        """:attr:`footage` for the data at ``path``: grey when every source is a folder of grey frames and
+        ``--channels`` was not given; None without ``--clip-frames``. Zarr stores and ``.npz`` files are
+        clips already: ``--clip-frames`` with them is a one-line error."""
+        from sciffusion.domains.video.zarr_store import looks_like_store
+        from sciffusion.pipelines.ood.footage import grey_footage
+
+        footage = self.footage
+        if footage is None:
+            return None
+        path = Path(path)
+        if path.suffix == ".npz" or (path.is_dir() and looks_like_store(path)):
+            raise ValueError(f"--clip-frames: {path} holds inputs already; the option cuts footage (video files, "
+                             "folders of frames or of videos) into clips")
+        if self.channels is None and path.exists() and grey_footage(path):
+            footage = dataclasses.replace(footage, channels=1)
+        return footage
 
     @property
     def image_hw(self) -> Optional[tuple[int, int]]:
@@ -86,6 +127,7 @@ class OODFitConfig:
         return {"data": str(self.data), "out": str(self.out), "model": None if self.model is None else str(self.model),
                 "base_channels": self.base_channels, "val_data": None if self.val_data is None else str(self.val_data),
                 "label_names": list(self.label_names), "image_size": self.image_size,
+                "footage": None if self.footage is None else self.footage_for(self.data).to_dict(),
                 "detector": self.detector.to_dict(),
                 "clip_detector": None if self.clip_detector is None else self.clip_detector.to_dict()}
 
@@ -252,15 +294,21 @@ def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> Start
 
 
 def fit_ood(config: OODFitConfig, progress: bool = False,
-            on_score_batch: Optional[Callable[[int, int], None]] = None) -> dict[str, Any]:
+            on_score_batch: Optional[Callable[[int, int], None]] = None,
+            on_frames: Optional[Callable[[int], None]] = None,
+            on_read: Optional[Callable[[], None]] = None) -> dict[str, Any]:
     """Fit and write the detector folder (module docstring); returns the ``fit.json`` content.
-    ``progress``: a training bar; ``on_score_batch(n, total)``: after each batch of the scoring stage."""
+    ``progress``: a training bar; ``on_score_batch(n, total)``: after each batch of the scoring stage;
+    ``on_frames(n)``: n footage frames decoded; ``on_read()``: the inputs are read, training starts."""
     from sciffusion.common.anomaly import DiffusionAnomalyDetector, EnsembleDetector
     from sciffusion.common.io.atomic import atomic_path, refuse_existing
     from sciffusion.pipelines.ood.inputs import read_inputs
 
     refuse_existing(config.out, config.overwrite, "detector folder")
-    data = read_inputs(config.data, config.label_names or None, config.image_hw)
+    footage = config.footage_for(config.data)
+    data = read_inputs(config.data, config.label_names or None, config.image_hw, footage, on_frames)
+    if on_read is not None:
+        on_read()
     if data.labels is not None and not (data.labels == 0).any():
         raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on")
     x = data.model_inputs(None if data.labels is None else data.labels == 0)
@@ -269,7 +317,10 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
         Start(DenoiserNetConfig(shape, base_channels=config.base_channels), None)
     val_x = val_y = None
     if config.val_data is not None:
-        val = read_inputs(config.val_data, config.label_names or None, config.image_hw or shape[-2:])
+        val_footage = None if footage is None else config.footage_for(config.val_data)
+        if val_footage is not None:  # the same clips as the training data, whatever the files hold
+            val_footage = dataclasses.replace(val_footage, channels=shape[0])
+        val = read_inputs(config.val_data, config.label_names or None, config.image_hw or shape[-2:], val_footage)
         if val.labels is None:
             raise ValueError(f"{config.val_data}: the validation set needs labels (0 normal, 1 anomaly)")
         if tuple(val.model_inputs_shape[1:]) != shape:

@@ -12,6 +12,10 @@ Accepted layouts (uint8 pixels, scaled to [−1, 1] as x = k / 127.5 − 1):
   sets ship them: ``good`` (also ``normal``, ``ok``, ``nominal``, ``train``) holds normal images, every
   other subfolder anomalies (label 1), masks from a sibling ``ground_truth/<subfolder>/<stem>_mask.png``;
   ids are ``<subfolder>/<file name>``;
+* footage, when the caller says how to cut it (``footage``; :mod:`~sciffusion.pipelines.ood.footage`):
+  a video file, a folder of frames, or a folder of videos and/or frame folders (UCSD Ped, Avenue),
+  cut into clips ``[N, T, S, S, C]`` with ids ``<source>/<first frame>``, labelled from ``<name>_gt``
+  mask folders where every source has one;
 * a labels CSV with columns ``id,label``.
 
 Model layout: images ``[N, C, H, W]``, clips ``[N, C, T, H, W]``. Ids are the ``id`` array's entries
@@ -23,9 +27,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sciffusion.pipelines.ood.footage import FootageClips
 
 Layout = Literal["images", "clips"]
 T = TypeVar("T")
@@ -35,7 +42,8 @@ DRIVING_ANOMALIES = ("ego_collision", "other_collision", "near_miss")
 @dataclass(frozen=True)
 class OODData:
     """Inputs ``pixels`` uint8 in the file's layout, ``ids`` [N] text, optional ``labels`` [N] (0/1),
-    ``frame_labels`` [N, T] and ``masks`` (per-pixel 0/1 of the map's shape)."""
+    ``frame_labels`` [N, T], ``masks`` (per-pixel 0/1 of the map's shape) and ``frame_keys`` [N, T]
+    (one integer per distinct source frame, for footage whose clips overlap)."""
 
     source: Path
     layout: Layout
@@ -44,6 +52,7 @@ class OODData:
     labels: Optional[np.ndarray] = None
     frame_labels: Optional[np.ndarray] = None
     masks: Optional[np.ndarray] = None
+    frame_keys: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -221,20 +230,32 @@ def _read_image_folder(path: Path, size_hw: Optional[tuple[int, int]]) -> OODDat
 
 
 def read_inputs(path: Path | str, label_names: Optional[Sequence[str]] = None,
-                image_size: Optional[tuple[int, int]] = None) -> OODData:
+                image_size: Optional[tuple[int, int]] = None, footage: Optional["FootageClips"] = None,
+                progress: Optional[Callable[[int], None]] = None) -> OODData:
     """Read ``path`` (module docstring); one-line ``FileNotFoundError``/``ValueError`` naming it.
-    ``image_size`` (H, W): the size images from a folder are resized to (other inputs keep theirs)."""
+    ``image_size`` (H, W): the size images from a folder are resized to (other inputs keep theirs).
+    ``footage``: how to cut video files and folders other than zarr stores into clips; without it a
+    folder is read as images and a video file is refused. ``progress(n)``: n footage frames decoded."""
+    from sciffusion.pipelines.ood.footage import is_footage_file, read_footage
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or store")
     if path.suffix == ".npz" and path.is_file():
         return _read_npz(path)
+    if is_footage_file(path):
+        if footage is None:
+            raise ValueError(f"{path}: a video file needs a clip length to be cut into clips (ood fit --clip-frames; "
+                             "'ood score' takes the detector's), or a detector fitted on clips")
+        return read_footage(path, footage, progress)
     if path.is_dir():
         from sciffusion.domains.video.zarr_store import looks_like_store
 
-        return _read_store(path, label_names) if looks_like_store(path) else _read_image_folder(path, image_size)
-    raise ValueError(f"{path}: need a video zarr store (folder), a folder of images, or an .npz file with "
-                     "'images' or 'clips'")
+        if looks_like_store(path):
+            return _read_store(path, label_names)
+        return read_footage(path, footage, progress) if footage is not None else _read_image_folder(path, image_size)
+    raise ValueError(f"{path}: need a video zarr store (folder), a folder of images, a video file, or an .npz "
+                     "file with 'images' or 'clips'")
 
 
 def read_labels_csv(path: Path | str) -> dict[str, int]:

@@ -34,12 +34,55 @@ class OODScoreConfig:
     overlays: int = 32
     label_names: tuple[str, ...] = ()
     overwrite: bool = False
+    clip_stride: Optional[int] = None
 
     def __post_init__(self) -> None:
         if Path(self.out).suffix not in TABLE_SUFFIXES:
             raise ValueError(f"--out: {self.out}: need a .csv or .parquet file name")
         if self.overlays < 0:
             raise ValueError(f"--overlays: must be >= 0, got {self.overlays}")
+        if self.clip_stride is not None and self.clip_stride < 1:
+            raise ValueError(f"--clip-stride: must be >= 1, got {self.clip_stride}")
+
+
+def detector_footage(detector: Path | str, sample_shape: tuple[int, ...], stride: Optional[int] = None):
+    """How footage is cut for a detector of clips ``[C, T, S, S]``: its clip length, size and channels,
+    the frame fit (crop or stretch) that ``ood fit`` recorded in ``config.json`` beside the detector
+    (crop when there is none), ``stride`` frames between clips (None: the fit's, else no overlap).
+    None for a detector of images or of non-square clips."""
+    from sciffusion.pipelines.ood.footage import FootageClips
+
+    if len(sample_shape) != 4 or sample_shape[-1] != sample_shape[-2]:
+        return None
+    path = Path(detector)
+    config_file = (path if path.is_dir() else path.parent) / "config.json"
+    recorded: dict[str, Any] = {}
+    if config_file.is_file():
+        try:
+            recorded = json.loads(config_file.read_text()).get("footage") or {}
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            recorded = {}
+    c, t, s, _ = sample_shape
+    return FootageClips(clip_frames=t, size=s, channels=c, stride=stride or recorded.get("stride"),
+                        fit=recorded.get("fit", "crop"))
+
+
+def frame_table(data, frames: np.ndarray):
+    """Per source frame of footage: ``source, frame, score`` (the largest frame score of the clips that
+    hold the frame), in source and frame order; ``frames`` [N, T]."""
+    import pandas as pd
+
+    from sciffusion.pipelines.ood.footage import FRAME_KEY_BASE
+
+    keys = data.frame_keys.reshape(-1)
+    table = pd.DataFrame({"key": keys, "score": frames.reshape(-1).astype(np.float64)})
+    best = table.groupby("key", sort=True)["score"].max()
+    names = {}
+    for clip_id, key in zip(data.ids, data.frame_keys[:, 0]):
+        names.setdefault(int(key) // FRAME_KEY_BASE, clip_id.rsplit("/", 1)[0])
+    index = best.index.to_numpy()
+    return pd.DataFrame({"source": [names[int(k) // FRAME_KEY_BASE] for k in index],
+                         "frame": index % FRAME_KEY_BASE, "score": best.to_numpy()})
 
 
 def load_detector(path: Path | str):
@@ -106,15 +149,21 @@ def _write_maps(folder: Path, data, maps: np.ndarray, frames: Optional[np.ndarra
     with atomic_path(folder, overwrite=overwrite) as tmp:
         tmp.mkdir()
         np.savez_compressed(tmp / "maps.npz", **arrays)
+        if data.frame_keys is not None and frames is not None:
+            frame_table(data, frames).to_csv(tmp / "frames.csv", index=False)
         for i in range(min(overlays, len(maps))):
             safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in data.ids[i])
             write_overlay(tmp / f"{i:05d}_{safe}.png", data.pixels[i], maps[i], vmax)
 
 
 def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] = None,
-              on_start: Optional[Callable[[int], None]] = None) -> dict[str, Any]:
+              on_start: Optional[Callable[[int], None]] = None,
+              on_frames: Optional[Callable[[int], None]] = None) -> dict[str, Any]:
     """Score ``config.data`` and write the table (and maps); returns the sidecar summary.
-    ``on_start(N)`` is called once the inputs are read, ``on_batch(n)`` after each scored batch."""
+    ``on_start(N)`` is called once the inputs are read, ``on_batch(n)`` after each scored batch,
+    ``on_frames(n)`` after n footage frames are decoded. Footage (video files, frame folders) is cut
+    into the detector's clips (:func:`detector_footage`); with ``--maps`` a ``frames.csv`` then gives
+    one score per source frame."""
     import pandas as pd
 
     from sciffusion.common.anomaly.features import frame_scores
@@ -127,7 +176,9 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
         refuse_existing(Path(config.maps), config.overwrite, "maps folder")
     det = load_detector(config.detector)
     expected = det.sample_shape
-    data = read_inputs(config.data, config.label_names or None, image_size=tuple(expected[-2:]))
+    footage = detector_footage(config.detector, expected, config.clip_stride)
+    data = read_inputs(config.data, config.label_names or None, image_size=tuple(expected[-2:]), footage=footage,
+                       progress=on_frames)
     if tuple(data.model_inputs_shape[1:]) != expected:
         raise ValueError(f"{config.data}: inputs of shape {list(data.model_inputs_shape[1:])} (C, [T,] H, W), "
                          f"the detector {config.detector} was fitted on {list(expected)}")
@@ -152,9 +203,10 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     summary = {"detector": str(config.detector), "data": str(config.data), "inputs": len(data),
                "score": det.score_name, "nfe_per_input": scores.nfe, "seconds": round(seconds, 3),
                "seconds_per_1000_inputs": round(1000 * seconds / len(data), 3), "threshold": det.threshold_,
-               "flagged": int(table["label_pred"].sum()), "maps": None if config.maps is None else str(config.maps)}
+               "flagged": int(table["label_pred"].sum()), "maps": None if config.maps is None else str(config.maps),
+               "footage": footage.to_dict() if footage is not None and data.frame_keys is not None else None}
     write_text_atomic(out.with_name(out.name + ".json"), json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-__all__ = ["OODScoreConfig", "TABLE_SUFFIXES", "load_detector", "read_table", "score_ood", "write_table"]
+__all__ = ["OODScoreConfig", "TABLE_SUFFIXES", "detector_footage", "frame_table", "load_detector", "read_table", "score_ood", "write_table"]

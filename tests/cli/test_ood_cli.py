@@ -195,3 +195,59 @@ def test_mvtec_style_image_folders_fit_score_and_evaluate(tmp_path):
     Image.fromarray(np.zeros((5, 7), np.uint8)).save(root / "train" / "good" / "odd.png")
     r = invoke("fit", "--data", root / "train", "--out", tmp_path / "d3", *common)
     assert r.exit_code == 2 and "odd.png: 7x5 px, 000.png is 16x16: pass --image-size" in r.output
+
+
+def test_footage_folders_fit_score_and_evaluate(tmp_path):
+    """UCSD Ped's layout: Train/Train00k and Test/Test00k frame folders, Test00k_gt masks beside them. fit cuts
+    the training footage into clips (--clip-frames), score cuts the test footage into the detector's clips
+    and scores every source frame (frames.csv), evaluate reads the labels from the _gt folders."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+
+    def sequence(folder, frames, bright=()):
+        folder.mkdir(parents=True)
+        gt = folder.parent / f"{folder.name}_gt"
+        if folder.parent.name == "Test":
+            gt.mkdir()
+        for t in range(frames):
+            frame = np.clip(rng.normal(60, 10, (12, 20)), 0, 255).astype(np.uint8)
+            mask = np.zeros((12, 20), np.uint8)
+            if t in bright:
+                frame[2:10, 6:14], mask[2:10, 6:14] = 250, 255
+            Image.fromarray(frame).save(folder / f"{t + 1:03d}.tif")
+            if folder.parent.name == "Test":
+                Image.fromarray(mask).save(gt / f"{t + 1:03d}.bmp")
+
+    for k in range(1, 4):
+        sequence(tmp_path / "Train" / f"Train00{k}", 24)
+    sequence(tmp_path / "Test" / "Test001", 12, bright=range(4, 10))
+    sequence(tmp_path / "Test" / "Test002", 10)
+    common = ["--max-steps", 2, "--base-channels", 8, "--batch-size", 4, "--score", "features"]
+    r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "det", "--clip-frames", 4, "--clip-stride", 2,
+               "--image-size", 8, "--fit", "stretch", *common)
+    assert r.exit_code == 0 and "33 normal inputs [1, 4, 8, 8]" in r.output, r.output  # 11 clips per source, grey
+    assert json.loads((tmp_path / "det" / "config.json").read_text())["footage"]["fit"] == "stretch"
+    r = invoke("score", "--detector", tmp_path / "det", "--data", tmp_path / "Test", "--out", tmp_path / "s.csv",
+               "--maps", tmp_path / "maps")
+    assert r.exit_code == 0, r.output
+    table = __import__("pandas").read_csv(tmp_path / "s.csv")
+    assert table["id"].tolist() == ["Test001/0", "Test001/2", "Test001/4", "Test001/6", "Test001/8",
+                                    "Test002/0", "Test002/2", "Test002/4", "Test002/6"]  # the fit's stride
+    frames = __import__("pandas").read_csv(tmp_path / "maps" / "frames.csv")
+    assert len(frames) == 22 and frames["frame"].tolist()[:12] == list(range(12))  # every source frame once
+    assert frames.loc[frames.source == "Test001", "score"].iloc[4:10].min() > frames.loc[frames.source == "Test002",
+                                                                                          "score"].max()
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", tmp_path / "Test", "--out", tmp_path / "r",
+               "--maps", tmp_path / "maps")
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["n_anomaly"] == 4 and metrics["auroc"] > 0.9 and metrics["frame_auroc"] > 0.9, metrics
+    assert metrics["pixel_auroc"] is not None
+    r = invoke("fit", "--data", tmp_path / "Train" / "Train001" / "001.tif", "--out", tmp_path / "d2", *common)
+    assert r.exit_code == 2 and "need a video zarr store" in r.output
+    r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "d3", "--clip-frames", 30, *common)
+    assert r.exit_code == 2 and "Train001: 24 frames at 10 fps, need at least 30" in r.output and \
+        not (tmp_path / "d3").exists()
+    r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "d4", "--clip-stride", 2, *common)
+    assert r.exit_code == 2 and "--clip-stride: only with --clip-frames" in r.output

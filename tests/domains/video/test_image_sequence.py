@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from sciffusion.common.io.images import natural_key
-from sciffusion.domains.video.image_sequence import find_sources, read_image_sequence
+from sciffusion.domains.video.image_sequence import find_sources, ground_truth_folder, read_image_sequence
 from sciffusion.domains.video.ingest import IngestConfig, square_resize, to_grey
 
 
@@ -59,6 +59,20 @@ def test_sources_under_a_path(tmp_path):
         find_sources(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="nope: no such video file or folder"):
         find_sources(tmp_path / "nope")
+
+
+def test_ground_truth_folders_beside_footage_are_masks_not_sources(tmp_path):
+    test = tmp_path / "Test"  # UCSD Ped's layout: Test001 (frames), Test001_gt (one mask per frame)
+    for name in ("Test001", "Test001_gt", "Test002", "Lonely_gt"):
+        _frames(test / name, 2, names=lambda t: f"{t:03d}.bmp")
+    (test / "cam.avi").write_bytes(b"x")
+    _frames(test / "cam_gt", 2)
+    sources = find_sources(test)
+    assert [s.name for s in sources] == ["cam.avi", "Lonely_gt", "Test001", "Test002"]  # no source, no masks
+    by_name = {s.name: s for s in sources}
+    assert ground_truth_folder(by_name["Test001"]) == test / "Test001_gt"
+    assert ground_truth_folder(by_name["cam.avi"]) == test / "cam_gt"
+    assert ground_truth_folder(by_name["Test002"]) is None
 
 
 def test_fit_and_grey():

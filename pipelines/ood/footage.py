@@ -1,0 +1,151 @@
+"""Footage as ``ood`` inputs: video files and frame folders cut into fixed-length clips.
+
+Anomaly sets for video ship footage, not arrays: UCSD Ped (``Train/Train001/001.tif`` …, test masks in
+``Test/Test001_gt/``), CUHK Avenue (``training_videos/01.avi``), ShanghaiTech. Given a
+:class:`FootageClips` (clip length, square size, channels), :func:`read_footage` finds the footage under
+a path (:func:`~sciffusion.domains.video.image_sequence.find_sources`: a video file, a folder of frames,
+or a folder of videos and/or frame folders), decodes each source at its own rate (no resampling),
+brings every frame to ``size × size`` (centre crop or stretch) and cuts windows of ``clip_frames``
+frames every ``stride`` frames, plus one window that ends on the source's last frame, so that every
+frame is in some clip.
+
+Ids are ``<source>/<first frame>`` (``Test001/0``, ``Test001/16``, …; frame numbers count from 0 in
+the source). Labels exist when every source has a ground-truth folder ``<name>_gt`` with one mask per
+frame: a frame is anomalous when its mask has any non-zero pixel, a clip when any of its frames is,
+and the masks (resized like the frames, > 127) are the per-pixel labels. ``frame_keys`` give every
+frame of every clip one number per source frame, so that frame metrics count a frame once however
+many clips hold it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from sciffusion.domains.video.ingest import FITS, Fit
+
+FRAME_KEY_BASE = 1 << 32  # frame key = source index · base + frame number in the source
+
+
+@dataclass(frozen=True)
+class FootageClips:
+    """How footage becomes clips: ``clip_frames`` T per clip, ``size`` H = W in px, ``channels`` 1 (grey,
+    ITU-R 601 luma) or 3, ``stride`` frames between clip starts (None: ``clip_frames``, no overlap),
+    ``fit`` ``crop`` (centre square) or ``stretch`` (whole frame)."""
+
+    clip_frames: int
+    size: int = 64
+    channels: int = 3
+    stride: Optional[int] = None
+    fit: Fit = "crop"
+
+    def __post_init__(self) -> None:
+        if self.clip_frames < 1:
+            raise ValueError(f"--clip-frames: must be >= 1, got {self.clip_frames}")
+        if self.size < 8:
+            raise ValueError(f"--image-size: footage frames must be >= 8 px, got {self.size}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"--channels: need 1 (grey) or 3 (RGB), got {self.channels}")
+        if self.stride is not None and self.stride < 1:
+            raise ValueError(f"--clip-stride: must be >= 1, got {self.stride}")
+        if self.fit not in FITS:
+            raise ValueError(f"--fit: need one of {', '.join(FITS)}, got {self.fit!r}")
+
+    @property
+    def step(self) -> int:
+        return self.stride or self.clip_frames
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"clip_frames": self.clip_frames, "size": self.size, "channels": self.channels,
+                "stride": self.stride, "fit": self.fit}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "FootageClips":
+        return cls(**{k: values[k] for k in ("clip_frames", "size", "channels", "stride", "fit") if k in values})
+
+
+def window_starts(frames: int, clip_frames: int, stride: int) -> list[int]:
+    """First frames of the windows over a source of ``frames`` frames: every ``stride`` frames, and one
+    ending on the last frame when the regular ones stop short of it; [] when the source is too short."""
+    if frames < clip_frames:
+        return []
+    starts = list(range(0, frames - clip_frames + 1, stride))
+    if starts[-1] + clip_frames < frames:
+        starts.append(frames - clip_frames)
+    return starts
+
+
+def is_footage_file(path: Path) -> bool:
+    """True for a file whose suffix is a video container's (``.mp4``, ``.avi``, ``.gif``, …)."""
+    from sciffusion.domains.video.image_sequence import VIDEO_SUFFIXES
+
+    return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def grey_footage(path: Path | str) -> bool:
+    """True when every source under ``path`` is a folder of single-channel frames (UCSD Ped's grey
+    ``.tif``), judged by each folder's first frame; video files count as colour."""
+    from sciffusion.common.io.images import image_files, is_grey
+    from sciffusion.domains.video.image_sequence import find_sources
+
+    return all(s.kind == "frames" and is_grey(image_files(s.path)[0]) for s in find_sources(path))
+
+
+def _decode(source, clips: FootageClips, progress) -> np.ndarray:
+    """uint8 [T_source, S, S, C] at the source's own rate."""
+    from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, read_image_sequence
+    from sciffusion.domains.video.ingest import IngestConfig, decode_video, to_grey
+
+    cfg = IngestConfig(size=clips.size, fps=None, clip_frames=None, min_frames=clips.clip_frames, fit=clips.fit)
+    decoded = read_image_sequence(source.path, cfg, DEFAULT_FRAME_RATE, progress=progress) \
+        if source.kind == "frames" else decode_video(source.path, cfg, progress=progress)
+    return to_grey(decoded.frames) if clips.channels == 1 else decoded.frames
+
+
+def _masks(source, folder: Path, frames: int, clips: FootageClips) -> tuple[np.ndarray, np.ndarray]:
+    """(frame labels [T] 0/1, pixel masks [T, S, S] 0/1) from the ground-truth folder of ``source``."""
+    from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, read_image_sequence
+    from sciffusion.domains.video.ingest import IngestConfig
+
+    cfg = IngestConfig(size=clips.size, fps=None, clip_frames=None, min_frames=1, fit=clips.fit)
+    masks = read_image_sequence(folder, cfg, DEFAULT_FRAME_RATE).frames.max(-1)
+    if len(masks) != frames:
+        raise ValueError(f"{folder}: {len(masks)} masks for the {frames} frames of {source.path}: need one per frame")
+    return (masks.reshape(frames, -1) > 0).any(1).astype(np.int64), (masks > 127).astype(np.int64)
+
+
+def read_footage(path: Path | str, clips: FootageClips, progress: Optional[Callable[[int], None]] = None):
+    """Footage under ``path`` → :class:`~sciffusion.pipelines.ood.inputs.OODData` of clips ``[N, T, S, S, C]``
+    (module docstring). One-line ``FileNotFoundError``/``ValueError`` naming the file or folder for a source
+    that cannot be read, is shorter than one clip, or has a mask folder that does not match its frames.
+    ``progress(n)``: n frames decoded."""
+    from sciffusion.domains.video.image_sequence import find_sources, ground_truth_folder
+    from sciffusion.pipelines.ood.inputs import OODData
+
+    path = Path(path)
+    sources = find_sources(path)
+    truth = [ground_truth_folder(s) for s in sources]
+    labelled = all(folder is not None for folder in truth)
+    pixels, ids, keys, frame_labels, masks = [], [], [], [], []
+    for index, (source, folder) in enumerate(zip(sources, truth)):
+        frames = _decode(source, clips, progress)
+        starts = window_starts(len(frames), clips.clip_frames, clips.step)
+        if not starts:
+            raise ValueError(f"{source.path}: {len(frames)} frames, too few for one clip of {clips.clip_frames}")
+        windows = np.array(starts)[:, None] + np.arange(clips.clip_frames)
+        pixels.append(frames[windows])
+        ids += [f"{source.name}/{start}" for start in starts]
+        keys.append(index * FRAME_KEY_BASE + windows)
+        if labelled:
+            per_frame, per_pixel = _masks(source, folder, len(frames), clips)
+            frame_labels.append(per_frame[windows])
+            masks.append(per_pixel[windows])
+    frame_array = np.concatenate(frame_labels) if labelled else None
+    return OODData(path, "clips", np.concatenate(pixels), ids,
+                   None if frame_array is None else frame_array.max(1), frame_array,
+                   np.concatenate(masks) if labelled else None, np.concatenate(keys))
+
+
+__all__ = ["FootageClips", "grey_footage", "is_footage_file", "read_footage", "window_starts"]

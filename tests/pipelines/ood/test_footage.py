@@ -1,0 +1,84 @@
+"""Footage as ood inputs (pipelines/ood/footage.py): windows, ids, labels from <name>_gt folders, errors."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from sciffusion.pipelines.ood.footage import FRAME_KEY_BASE, FootageClips, grey_footage, read_footage, window_starts
+from sciffusion.pipelines.ood.inputs import read_inputs
+
+
+def _sequence(folder, values, size=(12, 18), square=None):
+    """Grey frames, frame t uniformly ``values[t]``; ``square`` (t, value): a bright 6x6 patch in frame t."""
+    folder.mkdir(parents=True)
+    for t, value in enumerate(values):
+        frame = np.full(size, value, np.uint8)
+        if square is not None and t in square:
+            frame[3:9, 6:12] = square[t]
+        Image.fromarray(frame).save(folder / f"{t + 1:03d}.tif")
+    return folder
+
+
+def test_window_starts_cover_every_frame():
+    assert window_starts(10, 4, 4) == [0, 4, 6]  # the last window ends on frame 9
+    assert window_starts(8, 4, 4) == [0, 4]
+    assert window_starts(9, 4, 2) == [0, 2, 4, 5]
+    assert window_starts(3, 4, 4) == []
+    for frames, t, stride in ((23, 5, 3), (7, 7, 1), (40, 8, 8)):
+        covered = {s + k for s in window_starts(frames, t, stride) for k in range(t)}
+        assert covered == set(range(frames))
+
+
+def test_frame_folders_are_cut_into_clips_with_ids_and_keys(tmp_path):
+    train = tmp_path / "Train"
+    _sequence(train / "Train001", [10 * t for t in range(10)])
+    _sequence(train / "Train002", [5 * t for t in range(8)])
+    assert grey_footage(train)
+    data = read_footage(train, FootageClips(clip_frames=4, size=8, channels=1))
+    assert data.layout == "clips" and data.pixels.shape == (5, 4, 8, 8, 1) and data.pixels.dtype == np.uint8
+    assert data.ids == ["Train001/0", "Train001/4", "Train001/6", "Train002/0", "Train002/4"]
+    assert data.pixels[2, :, 0, 0, 0].tolist() == [60, 70, 80, 90]  # frames 6..9 of Train001, in order
+    assert data.frame_keys[2].tolist() == [6, 7, 8, 9] and data.frame_keys[3, 0] == FRAME_KEY_BASE
+    assert data.labels is None and data.masks is None  # no _gt folders: unlabelled
+    rgb = read_footage(train, FootageClips(clip_frames=4, size=8, channels=3, stride=2))
+    assert rgb.pixels.shape[-1] == 3 and rgb.ids[:3] == ["Train001/0", "Train001/2", "Train001/4"]
+
+
+def test_ground_truth_folders_label_frames_clips_and_pixels(tmp_path):
+    test = tmp_path / "Test"
+    _sequence(test / "Test001", [40] * 8, square={5: 250, 6: 250})
+    _sequence(test / "Test001_gt", [0] * 8, square={5: 255, 6: 255})  # masks, not footage
+    _sequence(test / "Test002", [40] * 4)
+    _sequence(test / "Test002_gt", [0] * 4)
+    data = read_inputs(test, footage=FootageClips(clip_frames=4, size=12, channels=1, fit="stretch"))
+    assert data.ids == ["Test001/0", "Test001/4", "Test002/0"]  # the _gt folders are not scored
+    assert data.frame_labels.tolist() == [[0, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0]]
+    assert data.labels.tolist() == [0, 1, 0]
+    assert data.masks.shape == (3, 4, 12, 12) and data.masks[1, 1].sum() > 0 and data.masks[1, 0].sum() == 0
+    assert data.pixels[1, 1, ..., 0][data.masks[1, 1] == 1].min() > 150  # the mask sits on the bright patch
+    (test / "Test002_gt" / "004.tif").unlink()
+    with pytest.raises(ValueError, match="Test002_gt: 3 masks for the 4 frames of .*Test002: need one per frame"):
+        read_inputs(test, footage=FootageClips(clip_frames=4, size=12, channels=1))
+    (test / "Test002_gt" / "001.tif").rename(test / "Test002_gt" / "004.tif")
+    for name in ("002.tif", "003.tif", "004.tif"):
+        (test / "Test002_gt" / name).unlink()
+    (test / "Test002_gt").rmdir()  # one source without masks: no labels for any
+    assert read_inputs(test, footage=FootageClips(clip_frames=4, size=12, channels=1)).labels is None
+
+
+def test_video_files_are_footage_and_bad_footage_is_one_line(tmp_path):
+    from sciffusion.domains.video.writers import write_gif
+
+    frames = np.repeat(np.arange(0, 240, 20, dtype=np.uint8)[:, None, None, None], 3, -1) * np.ones((1, 16, 16, 3),
+                                                                                                    np.uint8)
+    gif = write_gif(tmp_path / "cam.gif", frames, fps=10)  # 12 frames
+    data = read_inputs(gif, footage=FootageClips(clip_frames=5, size=8))
+    assert data.ids == ["cam.gif/0", "cam.gif/5", "cam.gif/7"] and data.pixels.shape == (3, 5, 8, 8, 3)
+    with pytest.raises(ValueError, match="cam.gif: a video file needs a clip length"):
+        read_inputs(gif)
+    with pytest.raises(ValueError, match="cam.gif: 12 frames at 10 fps, need at least 20"):
+        read_inputs(gif, footage=FootageClips(clip_frames=20, size=8))
+    for bad, match in ((dict(clip_frames=0), "--clip-frames: must be >= 1"), (dict(clip_frames=4, size=4), "--image-size"),
+                       (dict(clip_frames=4, channels=2), "--channels"), (dict(clip_frames=4, stride=0), "--clip-stride"),
+                       (dict(clip_frames=4, fit="zoom"), "--fit")):
+        with pytest.raises(ValueError, match=match):
+            FootageClips(**bad)
