@@ -180,11 +180,13 @@ def baseline_vina(
 def check_ligands(
     file: Path = typer.Argument(..., help="ligand file: SDF (multi-record, .gz ok), MOL2, .smi or CSV"),
     smiles_column: str = typer.Option("smiles", help="SMILES column of a CSV file"),
+    max_heavy_atoms: int = typer.Option(150, "--max-heavy-atoms", min=1, help="larger ligands are reported as "
+                                        "failed (as 'dock --max-heavy-atoms' does)"),
 ) -> None:
     """Report every ligand record (ok, or its number, line range and problem); exit 1 if any failed."""
     from sciffusion.pipelines.docking.check_ligands import check_ligands as run_check
 
-    report = run_check(file, smiles_column=smiles_column)
+    report = run_check(file, smiles_column=smiles_column, max_heavy_atoms=max_heavy_atoms)
     for line in report.lines:
         typer.echo(line)
     if report.failed:

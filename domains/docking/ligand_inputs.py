@@ -186,6 +186,21 @@ def without_counter_ions(mol, name: str):
                      "a mixture has no single pose; dock one molecule")
 
 
+def docking_molecule(mol, name: str, max_heavy_atoms: int = 150):
+    """The heavy-atom molecule that is docked for a read ligand ``mol``: hydrogens removed, a salt's
+    counter-ions dropped (:func:`without_counter_ions`). One-line ``ValueError`` naming ``name`` for no
+    heavy atoms, more than ``max_heavy_atoms``, or a mixture. Cheap (no embedding): ``docking
+    check-ligands`` runs it on every record, so that it reports what ``dock`` would refuse."""
+    from sciffusion.domains.docking.conformers import strip_hydrogens
+
+    heavy = sum(atom.GetAtomicNum() > 1 for atom in mol.GetAtoms())
+    if heavy == 0:
+        raise ValueError(f"{name}: no heavy atoms")
+    if heavy > max_heavy_atoms:
+        raise ValueError(f"{name}: {heavy} heavy atoms, more than the limit of {max_heavy_atoms}")
+    return without_counter_ions(strip_hydrogens(mol), name)
+
+
 def prepare_ligand(item: LigandInput, seed: int = 0, keep_conformer: bool = False, max_heavy_atoms: int = 150,
                    conformers: int = 1):
     """A :class:`pose_generators.PreparedLigand` for ``item`` (a read record).
@@ -201,18 +216,11 @@ def prepare_ligand(item: LigandInput, seed: int = 0, keep_conformer: bool = Fals
     """
     from rdkit import Chem, rdBase
 
-    from sciffusion.domains.docking.conformers import strip_hydrogens
-
     if item.record is None:
         raise ValueError(item.error)
     if conformers < 1:
         raise ValueError(f"conformers: must be >= 1, got {conformers}")
-    heavy = sum(atom.GetAtomicNum() > 1 for atom in item.record.mol.GetAtoms())
-    if heavy == 0:
-        raise ValueError(f"{item.name}: no heavy atoms")
-    if heavy > max_heavy_atoms:
-        raise ValueError(f"{item.name}: {heavy} heavy atoms, more than the limit of {max_heavy_atoms}")
-    mol = without_counter_ions(strip_hydrogens(item.record.mol), item.name)
+    mol = docking_molecule(item.record.mol, item.name, max_heavy_atoms)
     with rdBase.BlockLogs():  # e.g. UFF typer lines for metals: the embedding succeeds or raises one line
         return _with_conformers(item, mol, seed, keep_conformer, conformers)
 

@@ -114,6 +114,19 @@ def test_check_ligands_reports_every_record_and_fails_on_bad_ones(tmp_path):
     assert missing.exit_code == 2 and "none.sdf: ligand file not found" in missing.output
 
 
+def test_check_ligands_reports_what_dock_would_refuse(tmp_path):
+    """Salts are ok and their counter-ions named; mixtures and oversized ligands fail, as in dock."""
+    smi = tmp_path / "lib.smi"
+    smi.write_text("CCN(CC)CC.Cl salt\nCCO.OCC mixture\nCCCCCCCCCCCC long\nCCO ethanol\n")
+    result = runner.invoke(app, ["docking", "check-ligands", str(smi), "--max-heavy-atoms", "10"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].endswith("(salt): ok, a salt: docked without Cl"), lines
+    assert "(mixture)" in lines[1] and "2 disconnected fragments" in lines[1] and "no single main one" in lines[1]
+    assert "(long)" in lines[2] and "12 heavy atoms, more than the limit of 10" in lines[2]
+    assert lines[3].endswith("(ethanol): ok") and lines[4].endswith("4 record(s): 2 ok, 2 failed")
+
+
 def test_prepare_exits_non_zero_when_nothing_was_prepared(tmp_path):
     index = tmp_path / "index.csv"
     index.write_text("id,protein,ligand\n"
