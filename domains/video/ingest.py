@@ -141,13 +141,46 @@ def _decode_pyav(path: Path, cfg: IngestConfig, progress) -> DecodedVideo:
     return DecodedVideo(out, cfg.fps or src_fps, src_fps, len(frames), frames[0].shape[:2], "pyav", idx)
 
 
-def _is_truncated_gif(path: Path) -> bool:
-    """True for a GIF (``GIF87a``/``GIF89a`` header) whose data does not end in the trailer byte 0x3B."""
+def _skip_sub_blocks(data: bytes, i: int) -> int:
+    """Index after the data sub-blocks starting at ``i`` (size byte, bytes, ..., 0); -1 past the end."""
+    while i < len(data):
+        size = data[i]
+        i += 1 + size
+        if size == 0:
+            return i
+    return -1
+
+
+def gif_problem(data: bytes) -> str | None:
+    """Why the bytes of a GIF (``GIF87a``/``GIF89a`` header) are not a whole file, or None. Walks the
+    block structure (GIF89a spec: screen descriptor, colour tables, extensions and images as data
+    sub-blocks) to the trailer byte 0x3B, so a file cut anywhere, also inside an image or exactly at a
+    sub-block boundary, is caught; decoders return the frames before the cut without an error."""
+    if len(data) < 13:
+        return "shorter than a GIF header"
+    i = 13 + (3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # global colour table
+    while i < len(data):
+        block = data[i]
+        if block == 0x3B:
+            return None
+        if block == 0x21:  # extension: label, then sub-blocks
+            i = _skip_sub_blocks(data, i + 2)
+        elif block == 0x2C:  # image descriptor (10 bytes), local colour table, LZW code size, sub-blocks
+            if i + 10 > len(data):
+                break
+            flags = data[i + 9]
+            i += 10 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0) + 1
+            i = _skip_sub_blocks(data, i) if i <= len(data) else -1
+        else:
+            return f"unknown block 0x{block:02X} at byte {i}"
+        if i < 0:
+            break
+    return "truncated (the file ends before the GIF trailer)"
+
+
+def _is_gif(path: Path) -> bool:
     with open(path, "rb") as f:
-        if f.read(6) not in (b"GIF87a", b"GIF89a"):
-            return False
-        f.seek(max(0, path.stat().st_size - 4096))
-        return not f.read().rstrip(b"\x00").endswith(b";")
+        return f.read(6) in (b"GIF87a", b"GIF89a")
 
 
 def decode_video(path: Path | str, cfg: IngestConfig, decoders: tuple[str, ...] = ("decord", "pyav"),
@@ -159,8 +192,9 @@ def decode_video(path: Path | str, cfg: IngestConfig, decoders: tuple[str, ...] 
         raise FileNotFoundError(f"{path}: no such video file")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file")
-    if _is_truncated_gif(path):  # decoders return the frames before the cut without an error
-        raise ValueError(f"{path}: truncated GIF (no trailer byte at the end of the file)")
+    problem = gif_problem(path.read_bytes()) if _is_gif(path) else None
+    if problem is not None:  # decoders return the frames before the cut without an error
+        raise ValueError(f"{path}: broken GIF: {problem}")
     impl = {"decord": _decode_decord, "pyav": _decode_pyav}
     failures = []
     decoded = None

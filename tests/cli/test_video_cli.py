@@ -221,7 +221,7 @@ def test_ingest_refuses_a_truncated_gif(tmp_path):
     (tmp_path / "cut.gif").write_bytes(data[: len(data) // 2])
     assert invoke("ingest", tmp_path / "a.gif", "--out", tmp_path / "a.zarr", "--size", 16).exit_code == 0
     r = invoke("ingest", tmp_path / "cut.gif", "--out", tmp_path / "cut.zarr", "--size", 16)
-    _one_line_error(r, f"{tmp_path / 'cut.gif'}: truncated GIF")
+    _one_line_error(r, f"{tmp_path / 'cut.gif'}: broken GIF: truncated")
     assert not (tmp_path / "cut.zarr").exists()
 
 

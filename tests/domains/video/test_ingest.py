@@ -59,3 +59,23 @@ def test_split_clips_drops_the_tail():
     frames = np.arange(7 * 2 * 2 * 1, dtype=np.uint8).reshape(7, 2, 2, 1)
     assert split_clips(frames, 3).shape == (2, 3, 2, 2, 1)
     assert split_clips(frames, None).shape == (1, 7, 2, 2, 1)
+
+
+def test_gif_structure_walk_catches_every_cut():
+    """gif_problem walks the blocks to the trailer: the whole file passes, every prefix fails, and a cut
+    file that happens to end in 0x3B (what the old trailer-byte check accepted) fails too."""
+    import io
+
+    from PIL import Image
+
+    from sciffusion.domains.video.ingest import gif_problem
+
+    frames = [Image.fromarray(np.random.default_rng(t).integers(0, 256, (12, 10, 3), dtype=np.uint8)) for t in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    data = buffer.getvalue()
+    assert gif_problem(data) is None
+    assert all(gif_problem(data[:cut]) is not None for cut in range(len(data) - 1))
+    assert gif_problem(data[: len(data) // 2] + b";") is not None
+    table = 3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0  # global colour table bytes
+    assert "unknown block 0x99 at byte" in gif_problem(data[:13 + table] + b"\x99" + data[-1:])
