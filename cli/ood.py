@@ -81,6 +81,10 @@ def fit(
     holdout: float = typer.Option(0.2, "--holdout", help="Fraction of the data kept out of training to calibrate on."),
     batch_size: int = typer.Option(64, "--batch-size", help="Training batch size."),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width (multiple of 8)."),
+    max_side: int = typer.Option(64, "--max-side", min=0, help="The network works on images and clips whose larger "
+                                 "side is at most this many px: larger inputs are area-averaged to it (aspect kept) "
+                                 "and maps come back at the inputs' size; a 128 px U-Net step costs about 4x a 64 "
+                                 "px one. 0: always full size."),
     image_size: Optional[int] = typer.Option(None, "--image-size", help="Images read from a folder are resized to "
                                              "this H = W in px (bilinear; masks nearest); default: keep their size, "
                                              "which must then be one. 'ood score' brings folder images to the "
@@ -106,7 +110,7 @@ def fit(
     def settings(kind: str):
         return detector_settings(kind, levels, sigma_min, sigma_max, density, threshold, contamination,
                                manual_threshold, minutes, max_steps, batch_size, holdout, seed, patch_bank,
-                               context_frames, target_frames or None, positions, whole_input)
+                               context_frames, target_frames or None, positions, whole_input, max_side)
 
     auto, clips, clips_error = score == AUTO_SCORE, None, None
     if auto:  # the clip settings are checked only if the data turn out to be clips

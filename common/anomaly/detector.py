@@ -26,6 +26,8 @@ from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig
 from sciffusion.common.anomaly.embedding import FeatureBank
 from sciffusion.common.anomaly.features import AnomalyScores, cat_batches, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
+from sciffusion.common.anomaly.resolution import (SIDE_MULTIPLE, check_working_shape, map_to_input, to_working,
+                                                  working_shape)
 from sciffusion.common.anomaly.score_config import (ScoreConfig, compute_scores, patch_bank_for, positions_for,
                                                     whole_input_for)
 from sciffusion.common.anomaly.training import FitReport, train_denoiser
@@ -43,7 +45,9 @@ class DetectorConfig:
     """Score, calibration and training settings of a detector: ``minutes`` (wall budget) and
     ``max_steps`` of training, ``batch_size`` for training, ``score_batch_size`` for scoring,
     ``holdout_fraction`` of X kept out of training for calibration (0: calibrate on all of X),
-    ``seed`` of the split and the data order."""
+    ``seed`` of the split and the data order, ``max_side``: images and clips whose larger side is
+    longer are scored at a reduced working size (:mod:`~sciffusion.common.anomaly.resolution`; None:
+    always at their own size; detector files from before the option load with None)."""
 
     score: ScoreConfig = field(default_factory=ScoreConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
@@ -54,6 +58,7 @@ class DetectorConfig:
     score_batch_size: int = 128
     holdout_fraction: float = 0.2
     seed: int = 0
+    max_side: Optional[int] = 64
 
     def __post_init__(self) -> None:
         if self.minutes <= 0 or self.max_steps < 1:
@@ -62,6 +67,12 @@ class DetectorConfig:
             raise ValueError("batch_size/score_batch_size: must be >= 1")
         if not 0 <= self.holdout_fraction < 1:
             raise ValueError(f"holdout_fraction: must be in [0, 1), got {self.holdout_fraction}")
+        if self.max_side is not None and self.max_side < SIDE_MULTIPLE:
+            raise ValueError(f"max_side: must be >= {SIDE_MULTIPLE} px (or None: full size), got {self.max_side}")
+
+    def working_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape the network sees for inputs of ``sample_shape`` (:func:`~.resolution.working_shape`)."""
+        return working_shape(sample_shape, self.max_side)
 
     @property
     def name(self) -> str:
@@ -85,6 +96,7 @@ class DetectorConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DetectorConfig":
         d = dict(d)
+        d.setdefault("max_side", None)  # files from before the working resolution scored at full size
         return cls(score=ScoreConfig(**d.pop("score")), calibration=CalibrationConfig(**d.pop("calibration")),
                    train=TrainConfig.from_dict(d.pop("train")), **d)
 
@@ -155,6 +167,7 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         self.bank_: Optional[FeatureBank] = None
         self.map_scale_: Optional[float] = None  # mean |map| of the calibration inputs (None: no map)
         self.frame_scale_: Optional[float] = None  # mean |frame score| of the calibration clips (None: none)
+        self.input_shape_: Optional[tuple[int, ...]] = None  # one input as given; the network's may be smaller
 
     @property
     def score_name(self) -> str:
@@ -163,7 +176,15 @@ class DiffusionAnomalyDetector(CalibratedDetector):
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        """The shape of one input the detector was fitted on (no batch axis)."""
+        """The shape of one input the detector was fitted on (no batch axis); the network may work at a
+        smaller H, W (:attr:`working_shape`)."""
+        if self.net_config_ is None:
+            raise ValueError("detector: not fitted (call fit or load first)")
+        return tuple(self.input_shape_ or self.net_config_.sample_shape)
+
+    @property
+    def working_shape(self) -> tuple[int, ...]:
+        """The shape of one input as the network sees it."""
         if self.net_config_ is None:
             raise ValueError("detector: not fitted (call fit or load first)")
         return tuple(self.net_config_.sample_shape)
@@ -175,8 +196,9 @@ class DiffusionAnomalyDetector(CalibratedDetector):
             on_score_batch: Optional[Callable[[int, int], None]] = None) -> "DiffusionAnomalyDetector":
         """Train on normal ``X`` (``y`` is ignored, as in PyOD), calibrate on its held-out part.
 
-        net_config: the network (default: chosen from X's shape); init_state: weights to start from
-        (fine-tuning). val_X/val_y: a labelled validation set for the ``f1`` threshold rule.
+        net_config: the network (default: chosen from X's shape, at the working size of
+        ``config.max_side``; a given network works at its own ``sample_shape``, X's or smaller, and X is
+        area-averaged to it); init_state: weights to start from (fine-tuning). val_X/val_y: a labelled validation set for the ``f1`` threshold rule.
         progress: a training progress bar. on_score_batch(n, total): called after each scored batch of
         the calibration stage (held-out part, validation set, all of X), ``total`` inputs in all.
         """
@@ -188,14 +210,19 @@ class DiffusionAnomalyDetector(CalibratedDetector):
                    init_state: Optional[dict[str, Tensor]] = None, progress: bool = False) -> Tensor:
         """The training half of :meth:`fit`: split ``x`` (float32 ``[N, ...]``), train the network (and
         build the feature banks) on the training part; returns the held-out part (all of x without a
-        holdout). An ensemble trains every member before it scores any."""
+        holdout), at the working size. An ensemble trains every member before it scores any."""
+        in_shape = tuple(x.shape[1:])
+        net_config = net_config or DenoiserNetConfig(self.config.working_shape(in_shape))
+        check_working_shape(in_shape, tuple(net_config.sample_shape))
+        self.input_shape_ = in_shape
+        x = to_working(x, tuple(net_config.sample_shape))
         self.config = c = dataclasses.replace(self.config, score=self.config.score.for_shape(tuple(x.shape[1:])))
         n_hold = holdout_size(len(x), c.holdout_fraction)
         if len(x) - n_hold < 1 or (n_hold == 0 and len(x) < 2):
             raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on")
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(c.seed))
         train_x, hold_x = (x[order[n_hold:]], x[order[:n_hold]]) if n_hold else (x, x)
-        self.net_config_ = self._network_for(net_config or DenoiserNetConfig(tuple(x.shape[1:])))
+        self.net_config_ = self._network_for(net_config)
         if tuple(self.net_config_.sample_shape) != tuple(x.shape[1:]):
             raise ValueError(f"X: inputs of shape {list(x.shape[1:])}, the network expects "
                              f"{list(self.net_config_.sample_shape)}")
@@ -213,13 +240,14 @@ class DiffusionAnomalyDetector(CalibratedDetector):
 
     def calibrate_part(self, x: Tensor, hold_x: Tensor, *, val_X: Any = None, val_y: Any = None,
                        on_score_batch: Optional[Callable[[int, int], None]] = None) -> "DiffusionAnomalyDetector":
-        """The calibration half of :meth:`fit`: score the held-out part, fit the calibration (with the
-        validation set for the ``f1`` rule), score all of ``x`` for ``decision_scores_``."""
+        """The calibration half of :meth:`fit`: score the held-out part (``hold_x``, at the working size, as
+        :meth:`train_part` returns it), fit the calibration (with the validation set for the ``f1`` rule),
+        score all of ``x`` (as given) for ``decision_scores_``."""
         c = self.config
         val = as_tensor(val_X) if val_X is not None else None
         total = len(hold_x) + len(x) + (len(val) if val is not None else 0)
         tick = None if on_score_batch is None else (lambda n: on_score_batch(n, total))
-        hold = self.score_samples(hold_x, tick)
+        hold = self._score_working(hold_x, tick)
         val_features = self.score_samples(val, tick).features.numpy() if val is not None else None
         self.calibration_ = calibrate(hold.features.numpy(), c.calibration, val_features=val_features,
                                       val_labels=None if val_y is None else np.asarray(val_y))
@@ -285,12 +313,18 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         return self.module_.denoiser(use_ema=True)
 
     def score_samples(self, X: Any, on_batch: Optional[Callable[[int], None]] = None) -> AnomalyScores:
-        """Uncalibrated scores (features, raw scalar, NFE per input, dense map) of ``X [N, ...]`` in
-        batches of ``score_batch_size``; ``on_batch(n)`` is called after each batch of n inputs."""
+        """Uncalibrated scores (features, raw scalar, NFE per input, dense map at the inputs' H, W) of
+        ``X [N, ...]`` in batches of ``score_batch_size``; ``on_batch(n)`` is called after each batch of
+        n inputs."""
         x = as_tensor(X)
-        if self.net_config_ is not None and tuple(x.shape[1:]) != tuple(self.net_config_.sample_shape):
+        if self.net_config_ is not None and tuple(x.shape[1:]) != self.sample_shape:
             raise ValueError(f"X: inputs of shape {list(x.shape[1:])}, the detector was fitted on "
-                             f"{list(self.net_config_.sample_shape)}")
+                             f"{list(self.sample_shape)}")
+        scores = self._score_working(to_working(x, self.working_shape), on_batch)
+        return dataclasses.replace(scores, map=map_to_input(scores.map, tuple(x.shape[-2:])))
+
+    def _score_working(self, x: Tensor, on_batch: Optional[Callable[[int], None]] = None) -> AnomalyScores:
+        """:meth:`score_samples` of inputs already at the working size (maps at that size too)."""
         denoise, device = self.denoiser(), self.module_.device
         g = torch.Generator().manual_seed(self.config.score.seed)
         layer = shallow = None
@@ -321,7 +355,8 @@ class DiffusionAnomalyDetector(CalibratedDetector):
                 "state_dict": {k: v.detach().cpu() for k, v in self.module_.ema.shadow.state_dict().items()},
                 "fit_report": dataclasses.asdict(self.fit_report_) if hasattr(self, "fit_report_") else None,
                 "bank": None if getattr(self, "bank_", None) is None else self.bank_.to_dict(),
-                "map_scale": getattr(self, "map_scale_", None), "frame_scale": getattr(self, "frame_scale_", None)}
+                "map_scale": getattr(self, "map_scale_", None), "frame_scale": getattr(self, "frame_scale_", None),
+                "input_shape": None if self.input_shape_ is None else list(self.input_shape_)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], source: str = "detector") -> "DiffusionAnomalyDetector":
@@ -332,6 +367,7 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         det = cls(config=DetectorConfig.from_dict(state["config"]))
         net_cfg = state["net"]
         det.net_config_ = DenoiserNetConfig(**{**net_cfg, "sample_shape": tuple(net_cfg["sample_shape"])})
+        det.input_shape_ = tuple(state.get("input_shape") or det.net_config_.sample_shape)  # older files: one size
         net = det.net_config_.build()
         net.load_state_dict(state["state_dict"])
         det.module_ = DiffusionModule(net, det.config.train).eval()

@@ -85,9 +85,10 @@ def _member_network(member: DiffusionAnomalyDetector, net_config: Optional[Denoi
     """(network config, takes the given weights) of one member: the given ``net_config`` when the
     member's score uses it as it is (or, for an external network, in its other form: a context network
     unconditional, :meth:`~sciffusion.common.anomaly.networks.DenoiserNetConfig.unconditional`), else a fresh
-    default network of the same width."""
+    default network of the same width and working size (none given: the member's working size for
+    inputs of ``shape``)."""
     if net_config is None:
-        return DenoiserNetConfig(shape), False
+        return DenoiserNetConfig(member.config.working_shape(shape)), False
     try:
         adapted = member._network_for(net_config)
         same_weights = adapted.external is not None and (adapted.external, adapted.external_config) == \
@@ -96,7 +97,8 @@ def _member_network(member: DiffusionAnomalyDetector, net_config: Optional[Denoi
             return adapted, True
     except ValueError:
         pass
-    return DenoiserNetConfig(shape, base_channels=net_config.base_channels, depth=net_config.depth), False
+    return DenoiserNetConfig(tuple(net_config.sample_shape), base_channels=net_config.base_channels,
+                             depth=net_config.depth), False
 
 
 class EnsembleDetector(CalibratedDetector):

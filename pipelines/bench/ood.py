@@ -401,10 +401,10 @@ def _row(data: OODSet, method: str, scores: np.ndarray, nfe: int, fit_seconds: f
 
 def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
     """Fit our detector on the normal training set, score the test set; (row, test scores)."""
-    from sciffusion.common.anomaly import DenoiserNetConfig, DiffusionAnomalyDetector, EnsembleConfig, EnsembleDetector
+    from sciffusion.common.anomaly import DiffusionAnomalyDetector, EnsembleConfig, EnsembleDetector
     from sciffusion.common.anomaly.features import frame_scores
     from sciffusion.common.anomaly.metrics import detection_metrics, frame_auroc
-    from sciffusion.pipelines.ood.fit import Start, adopt_start, detector_settings, load_start, resolve_score
+    from sciffusion.pipelines.ood.fit import adopt_start, detector_settings, resolve_score, start_for
     from sciffusion.pipelines.ood.score import load_detector
 
     x = model_inputs(data.train)
@@ -421,8 +421,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
                                      seed=cfg.seed, patch_bank=cfg.patch_bank, context_frames=cfg.context_frames,
                                      target_frames=cfg.target_frames, positions=cfg.positions,
                                      whole_input=cfg.whole_input)
-        begin = load_start(cfg.model, tuple(x.shape[1:]), trust=False) if cfg.model is not None else \
-            Start(DenoiserNetConfig(tuple(x.shape[1:]), base_channels=cfg.base_channels), None)
+        begin = start_for(cfg.model, tuple(x.shape[1:]), settings, cfg.base_channels)
         settings = adopt_start(settings, begin)
         det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
             DiffusionAnomalyDetector(config=settings)

@@ -153,7 +153,7 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                     max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                     patch_bank: Optional[int] = None, context_frames: int = 3,
                     target_frames: Optional[int] = 1, positions: Optional[bool] = None,
-                    whole_input: Optional[bool] = None) -> DetectorConfig:
+                    whole_input: Optional[bool] = None, max_side: Optional[int] = 64) -> DetectorConfig:
     """A :class:`DetectorConfig` from flat options (the CLI's and the benchmark's). Unset options take
     the score kind's defaults (:func:`~sciffusion.common.anomaly.score_config.score_defaults`): for
     ``features`` 2 levels in σ ∈ [0.3, 0.6] and the ``mean`` density (its features are already
@@ -164,7 +164,9 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
     ``whole_input``: its whole-input distances (None: ``whole_input_for``). ``context_frames``/``target_frames``:
     the ``predictive`` score's windows (frames given, frames predicted; None: the fewest that keep it
     within 8 model calls, :func:`~sciffusion.common.anomaly.predictive.auto_target_frames`, which costs
-    accuracy on long clips: docs/ood.md, eighth round)."""
+    accuracy on long clips: docs/ood.md, eighth round). ``max_side``: larger images and clips are scored
+    at a working size whose larger side is about this many px (0 or None: their own size;
+    :mod:`~sciffusion.common.anomaly.resolution`)."""
     from sciffusion.common.anomaly.score_config import score_defaults
 
     d = score_defaults(score)
@@ -181,7 +183,7 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                                                         threshold=threshold, contamination=contamination,
                                                         manual_threshold=manual_threshold, seed=seed),
                           minutes=minutes, max_steps=max_steps, batch_size=batch_size, holdout_fraction=holdout,
-                          seed=seed)
+                          seed=seed, max_side=max_side or None)
 
 
 def detector_settings(score: str = "features", levels: Optional[int] = None, sigma_min: Optional[float] = None,
@@ -190,7 +192,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
                       max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                       patch_bank: Optional[int] = None, context_frames: int = 3,
                       target_frames: Optional[int] = 1, positions: Optional[bool] = None,
-                      whole_input: Optional[bool] = None) -> DetectorSettings:
+                      whole_input: Optional[bool] = None, max_side: Optional[int] = 64) -> DetectorSettings:
     """:func:`detector_config` for one score kind; for several joined by ``+`` an
     :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's
     defaults and an equal share of ``minutes`` and ``max_steps``, ``density`` (default ``max``),
@@ -199,7 +201,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     kinds = score_members(score)
     options = dict(manual_threshold=manual_threshold, batch_size=batch_size, holdout=holdout, seed=seed,
                    patch_bank=patch_bank, context_frames=context_frames, target_frames=target_frames,
-                   positions=positions, whole_input=whole_input)
+                   positions=positions, whole_input=whole_input, max_side=max_side)
     if len(kinds) == 1:
         return detector_config(kinds[0], levels, sigma_min, sigma_max, density, threshold, contamination,
                                minutes=minutes, max_steps=max_steps, **options)
@@ -250,6 +252,17 @@ def adopt_start(settings: DetectorSettings, start: Start) -> DetectorSettings:
     if isinstance(settings, EnsembleConfig):
         return dataclasses.replace(settings, members=tuple(adopt(m) for m in settings.members))
     return adopt(settings)
+
+
+def start_for(model: Optional[Path], sample_shape: tuple[int, ...], settings: DetectorSettings,
+              base_channels: int = 32, trust: bool = False) -> Start:
+    """What a detector for inputs of ``sample_shape`` starts from: ``model`` (:func:`load_start`) or a
+    fresh network of ``base_channels``, either at the working size of ``settings`` (its first member's
+    ``max_side``: the network sees larger inputs area-averaged to it)."""
+    work = settings.members[0].working_shape(tuple(sample_shape))
+    if model is not None:
+        return load_start(model, work, trust)
+    return Start(DenoiserNetConfig(work, base_channels=base_channels), None)
 
 
 def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> Start:
@@ -313,8 +326,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
         raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on")
     x = data.model_inputs(None if data.labels is None else data.labels == 0)
     shape = tuple(x.shape[1:])
-    start = load_start(config.model, shape, config.trust_checkpoint) if config.model is not None else \
-        Start(DenoiserNetConfig(shape, base_channels=config.base_channels), None)
+    start = start_for(config.model, shape, config.detector_for(shape), config.base_channels, config.trust_checkpoint)
     val_x = val_y = None
     if config.val_data is not None:
         val_footage = None if footage is None else config.footage_for(config.val_data)
@@ -342,7 +354,8 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
         if str(exc).startswith("X: "):
             raise ValueError(f"{config.data}: {str(exc)[3:]}") from None
         raise
-    report = {"inputs": len(x), "input_shape": list(shape), "layout": data.layout,
+    report = {"inputs": len(x), "input_shape": list(shape), "working_shape": list(start.net_config.sample_shape),
+              "layout": data.layout,
               "train": dataclasses.asdict(det.fit_report_), "threshold": det.threshold_,
               "threshold_rule": det.calibration_.threshold_source, "contamination": det.contamination,
               "score": settings.name, "nfe_per_input": settings.nfe_for(shape),
@@ -357,4 +370,4 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
 
 
 __all__ = ["AUTO_CLIP_SCORE", "AUTO_SCORE", "DETECTOR_FILE", "DetectorSettings", "OODFitConfig", "Start", "adopt_start", "detector_config", "detector_settings",
-           "fit_ood", "load_start", "resolve_score", "score_members"]
+           "fit_ood", "load_start", "resolve_score", "score_members", "start_for"]

@@ -251,3 +251,34 @@ def test_footage_folders_fit_score_and_evaluate(tmp_path):
         not (tmp_path / "d3").exists()
     r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "d4", "--clip-stride", 2, *common)
     assert r.exit_code == 2 and "--clip-stride: only with --clip-frames" in r.output
+
+
+def test_large_inputs_are_fitted_at_the_working_size_and_mapped_back(tmp_path):
+    """--max-side: 80 px images are seen by the network at 32 px (fit.json says so); scores, maps and
+    masks stay at 80 px; --max-side 0 keeps the full size."""
+    rng = np.random.default_rng(0)
+    normal = np.clip(rng.normal(60, 15, (24, 80, 80)), 0, 255).astype(np.uint8)
+    test = np.clip(rng.normal(60, 15, (6, 80, 80)), 0, 255).astype(np.uint8)
+    test[3:, 20:60, 20:60] = 250
+    mask = np.zeros((6, 80, 80), np.uint8)
+    mask[3:, 20:60, 20:60] = 1
+    np.savez(tmp_path / "train.npz", images=normal)
+    np.savez(tmp_path / "test.npz", images=test, label=np.r_[0, 0, 0, 1, 1, 1].astype(np.uint8), mask=mask)
+    common = ["--max-steps", 2, "--base-channels", 8, "--batch-size", 4, "--score", "msma", "--levels", 2]
+    r = invoke("fit", "--data", tmp_path / "train.npz", "--out", tmp_path / "det", "--max-side", 32, *common)
+    assert r.exit_code == 0 and "24 normal inputs [1, 80, 80]" in r.output, r.output
+    report = json.loads((tmp_path / "det" / "fit.json").read_text())
+    assert report["input_shape"] == [1, 80, 80] and report["working_shape"] == [1, 32, 32]
+    r = invoke("score", "--detector", tmp_path / "det", "--data", tmp_path / "test.npz", "--out", tmp_path / "s.csv",
+               "--maps", tmp_path / "maps")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "maps" / "maps.npz") as maps:
+        assert maps["maps"].shape == (6, 80, 80)
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", tmp_path / "test.npz", "--out", tmp_path / "r",
+               "--maps", tmp_path / "maps")
+    assert r.exit_code == 0 and json.loads((tmp_path / "r" / "metrics.json").read_text())["pixel_auroc"] > 0.5, r.output
+    r = invoke("fit", "--data", tmp_path / "train.npz", "--out", tmp_path / "full", "--max-side", 0, *common)
+    assert r.exit_code == 0 and json.loads((tmp_path / "full" / "fit.json").read_text())["working_shape"] == [1, 80, 80]
+    r = invoke("fit", "--data", tmp_path / "train.npz", "--out", tmp_path / "tuned", "--model", tmp_path / "det" /
+               "detector.pt", "--max-side", 32, *common)  # fine-tunes at the working size it was fitted at
+    assert r.exit_code == 0 and json.loads((tmp_path / "tuned" / "fit.json").read_text())["working_shape"] == [1, 32, 32]
