@@ -323,7 +323,10 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
     if on_read is not None:
         on_read()
     if data.labels is not None and not (data.labels == 0).any():
-        raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on")
+        hint = "" if data.layout != "images" or footage is not None or not Path(config.data).is_dir() else \
+            (" (image subfolders other than good/normal/ok/nominal/train count as anomalies; a folder of frame "
+             "folders is footage: pass --clip-frames T)")
+        raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on{hint}")
     x = data.model_inputs(None if data.labels is None else data.labels == 0)
     shape = tuple(x.shape[1:])
     start = start_for(config.model, shape, config.detector_for(shape), config.base_channels, config.trust_checkpoint)

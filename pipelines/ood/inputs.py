@@ -176,8 +176,12 @@ def _image_groups(path: Path) -> list[tuple[str, list[Path]]]:
     groups = [(entry.name, image_files(entry)) for entry in visible_entries(path) if entry.is_dir()]
     groups = [(name, files) for name, files in groups if files]
     if not groups:
+        from sciffusion.domains.video.image_sequence import VIDEO_SUFFIXES
+
+        videos = any(entry.suffix.lower() in VIDEO_SUFFIXES for entry in visible_entries(path) if entry.is_file())
         raise ValueError(f"{path}: no image files (png, jpg, tif, bmp, ...) in this folder or its subfolders, and "
-                         "not a zarr store")
+                         "not a zarr store" + ("; it holds video files: footage is cut into clips with "
+                                               "'ood fit --clip-frames T'" if videos else ""))
     return groups
 
 

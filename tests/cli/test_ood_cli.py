@@ -251,6 +251,8 @@ def test_footage_folders_fit_score_and_evaluate(tmp_path):
         not (tmp_path / "d3").exists()
     r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "d4", "--clip-stride", 2, *common)
     assert r.exit_code == 2 and "--clip-stride: only with --clip-frames" in r.output
+    r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "d5", *common)  # forgot --clip-frames
+    assert r.exit_code == 2 and "a folder of frame folders is footage: pass --clip-frames T" in r.output, r.output
 
 
 def test_large_inputs_are_fitted_at_the_working_size_and_mapped_back(tmp_path):
