@@ -334,6 +334,9 @@ def ood(
     whole_input: Optional[bool] = typer.Option(None, "--whole-input/--no-whole-input", help=WHOLE_INPUT_HELP),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width of our detector (multiple of 8)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Training batch size of our detector."),
+    max_side: int = typer.Option(64, "--max-side", min=0, help="Our detector works on inputs whose larger side is at "
+                                 "most this many px (as 'ood fit --max-side'; every bench set is at most 64 px); 0: "
+                                 "full size."),
     pyod: str = typer.Option("IForest,KNN,ECOD,PCA,LOF,AutoEncoder", "--pyod", help="PyOD detectors to run."),
     mnist_train: int = typer.Option(4000, "--mnist-train", help="MNIST: at most this many normal (0-4) digits to fit on."),
     mnist_test: int = typer.Option(2000, "--mnist-test", help="MNIST: at most this many test digits."),
@@ -363,7 +366,7 @@ def ood(
     cfg = OODBenchConfig(out=out, overwrite=overwrite, datasets=_names(datasets, "--datasets"), minutes=minutes,
                          max_steps=max_steps, score=score, levels=levels, density=density, patch_bank=patch_bank,
                          sigma_min=sigma_min, sigma_max=sigma_max, context_frames=context_frames,
-                         target_frames=target_frames or None, positions=positions, whole_input=whole_input,
+                         target_frames=target_frames or None, positions=positions, whole_input=whole_input, max_side=max_side,
                          base_channels=base_channels, batch_size=batch_size, pyod=_names(pyod, "--pyod"),
                          mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,

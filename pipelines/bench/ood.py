@@ -80,6 +80,7 @@ class OODBenchConfig:
     patch_bank: Optional[int] = None
     positions: Optional[bool] = None
     whole_input: Optional[bool] = None
+    max_side: int = 64
     context_frames: int = 3
     target_frames: Optional[int] = 1
     base_channels: int = 32
@@ -420,7 +421,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
                                      minutes=cfg.minutes, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
                                      seed=cfg.seed, patch_bank=cfg.patch_bank, context_frames=cfg.context_frames,
                                      target_frames=cfg.target_frames, positions=cfg.positions,
-                                     whole_input=cfg.whole_input)
+                                     whole_input=cfg.whole_input, max_side=cfg.max_side)
         begin = start_for(cfg.model, tuple(x.shape[1:]), settings, cfg.base_channels)
         settings = adopt_start(settings, begin)
         det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
