@@ -8,7 +8,8 @@ the AUROC of every feature column on its own; with ``maps`` (the folder of ``ood
 frame AUROC when the data has per-frame labels and the pixel AUROC when it has per-pixel masks.
 
 Writes ``report/`` atomically: ``metrics.json``, ``metrics.md`` (a table), ``features.csv``,
-``roc.png``, ``pr.png``, ``histogram.png``.
+``roc.png``, ``pr.png``, ``histogram.png``; for footage with frame labels and ``--maps`` also
+``frames.png`` (frame score against frame number per source, anomalous frames shaded).
 """
 from __future__ import annotations
 
@@ -78,14 +79,24 @@ def _maps_arrays(path: Path):
     return read
 
 
-def _per_source_frame(keys: np.ndarray, frames: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Frame scores and labels [N, T] of overlapping clips → one column [F, 1] each per distinct frame key
-    (the largest score of the clips holding it; its label, which every clip agrees on)."""
+def _per_source_frame(keys: np.ndarray, frames: np.ndarray,
+                      labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame scores and labels [N, T] of overlapping clips → per distinct frame key, in key order: (keys
+    [F], the largest score of the clips holding the frame [F], its label [F], which every clip agrees on)."""
     order = np.argsort(keys.reshape(-1), kind="stable")
     flat_keys, flat_scores = keys.reshape(-1)[order], frames.reshape(-1)[order].astype(np.float64)
     starts = np.flatnonzero(np.r_[True, flat_keys[1:] != flat_keys[:-1]])
-    best = np.maximum.reduceat(flat_scores, starts)
-    return best[:, None], labels.reshape(-1)[order][starts][:, None]
+    return flat_keys[starts], np.maximum.reduceat(flat_scores, starts), labels.reshape(-1)[order][starts]
+
+
+def _timelines(data, rows: np.ndarray, keys: np.ndarray, scores: np.ndarray, labels: np.ndarray):
+    """(source name, frame numbers, scores, labels) per footage source, for the timeline plot."""
+    from sciffusion.pipelines.ood.footage import FRAME_KEY_BASE
+
+    names = {int(data.frame_keys[r, 0]) // FRAME_KEY_BASE: data.ids[r].rsplit("/", 1)[0] for r in rows}
+    source = keys // FRAME_KEY_BASE
+    return [(names[int(s)], keys[source == s] % FRAME_KEY_BASE, scores[source == s], labels[source == s])
+            for s in np.unique(source)]
 
 
 def _dense_metrics(config: OODEvaluateConfig, data, ids: list[str]) -> dict[str, Any]:
@@ -110,7 +121,9 @@ def _dense_metrics(config: OODEvaluateConfig, data, ids: list[str]) -> dict[str,
     if data.frame_labels is not None and frames is not None:
         labels = data.frame_labels[rows]
         if data.frame_keys is not None:  # footage: each source frame once, at its largest score
-            frames, labels = _per_source_frame(data.frame_keys[rows], frames, labels)
+            keys, per_frame, labels = _per_source_frame(data.frame_keys[rows], frames, labels)
+            out["_timelines"] = _timelines(data, rows, keys, per_frame, labels)
+            frames, labels = per_frame[:, None], labels[:, None]
         out["frame_auroc"] = frame_auroc(frames, labels) if 0 < labels.mean() < 1 else None
     if data.masks is not None:
         masks = data.masks[rows]
@@ -126,7 +139,7 @@ def evaluate_ood(config: OODEvaluateConfig) -> dict[str, Any]:
 
     from sciffusion.common.anomaly.metrics import auroc, detection_metrics, pr_curve, roc_curve
     from sciffusion.common.io.atomic import atomic_path, refuse_existing
-    from sciffusion.pipelines.ood.plots import save_histogram, save_pr, save_roc
+    from sciffusion.pipelines.ood.plots import save_frame_timelines, save_histogram, save_pr, save_roc
     from sciffusion.pipelines.ood.score import read_table
 
     refuse_existing(Path(config.out), config.overwrite, "report folder")
@@ -153,8 +166,11 @@ def evaluate_ood(config: OODEvaluateConfig) -> dict[str, Any]:
     for key in ("nfe_per_input", "seconds_per_1000_inputs", "score", "threshold"):
         if key in meta:
             result[key] = meta[key]
+    timelines = None
     if config.maps is not None:
-        result.update(_dense_metrics(config, data, list(table["id"])))
+        dense = _dense_metrics(config, data, list(table["id"]))
+        timelines = dense.pop("_timelines", None)
+        result.update(dense)
     skip = {"id", "score", "score_normalised", "label_pred"}
     features = pd.DataFrame([{"feature": c, "auroc": auroc(table[c].to_numpy(dtype=np.float64), y)}
                              for c in table.columns if c not in skip])
@@ -170,6 +186,8 @@ def evaluate_ood(config: OODEvaluateConfig) -> dict[str, Any]:
         save_roc({"detector": (fpr, tpr, metrics.auroc)}, tmp / "roc.png")
         save_pr(precision, recall, metrics.aupr_out, float(y.mean()), tmp / "pr.png")
         save_histogram(s, y, meta.get("threshold"), tmp / "histogram.png")
+        if timelines:
+            save_frame_timelines(timelines, tmp / "frames.png")
     return result
 
 

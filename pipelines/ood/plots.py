@@ -54,4 +54,36 @@ def save_histogram(scores: np.ndarray, labels: np.ndarray, threshold: float | No
     fig.savefig(path)
 
 
-__all__ = ["save_histogram", "save_pr", "save_roc"]
+def save_frame_timelines(sources: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], path: Path,
+                         limit: int = 12) -> None:
+    """Frame score against frame number, one panel per footage source (the first ``limit``), with the
+    anomalous frames shaded: the figure of video anomaly papers. ``sources``: (name, frame numbers [F],
+    scores [F], labels [F] 0/1)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    shown = sources[:limit]
+    cols = 2 if len(shown) > 1 else 1
+    rows = (len(shown) + cols - 1) // cols
+    fig = Figure(figsize=(5.0 * cols, 1.8 * rows + 0.4), dpi=100)
+    FigureCanvasAgg(fig)
+    for k, (name, frames, scores, labels) in enumerate(shown):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        ax.plot(frames, scores, linewidth=1)
+        top = float(np.max(scores)) if len(scores) else 1.0
+        ax.fill_between(frames, 0, 1, where=labels.astype(bool), step="mid", color="tab:red", alpha=0.2,
+                        transform=ax.get_xaxis_transform(), label="anomalous frames")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("frame", fontsize=7)
+        ax.set_ylabel("frame score", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.set_ylim(min(0.0, float(np.min(scores))) if len(scores) else 0.0, top * 1.05 if top > 0 else 1.0)
+        if k == 0:
+            ax.legend(fontsize=6, loc="upper left")
+    more = f" (first {limit} of {len(sources)} sources)" if len(sources) > limit else ""
+    fig.suptitle(f"Frame scores per source{more}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+__all__ = ["save_frame_timelines", "save_histogram", "save_pr", "save_roc"]

@@ -243,7 +243,7 @@ def test_footage_folders_fit_score_and_evaluate(tmp_path):
     assert r.exit_code == 0, r.output
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["n_anomaly"] == 4 and metrics["auroc"] > 0.9 and metrics["frame_auroc"] > 0.9, metrics
-    assert metrics["pixel_auroc"] is not None
+    assert metrics["pixel_auroc"] is not None and (tmp_path / "r" / "frames.png").stat().st_size > 1000
     r = invoke("fit", "--data", tmp_path / "Train" / "Train001" / "001.tif", "--out", tmp_path / "d2", *common)
     assert r.exit_code == 2 and "need a video zarr store" in r.output
     r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "d3", "--clip-frames", 30, *common)
