@@ -79,22 +79,11 @@ def _maps_arrays(path: Path):
     return read
 
 
-def _per_source_frame(keys: np.ndarray, frames: np.ndarray,
-                      labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame scores and labels [N, T] of overlapping clips → per distinct frame key, in key order: (keys
-    [F], the largest score of the clips holding the frame [F], its label [F], which every clip agrees on)."""
-    order = np.argsort(keys.reshape(-1), kind="stable")
-    flat_keys, flat_scores = keys.reshape(-1)[order], frames.reshape(-1)[order].astype(np.float64)
-    starts = np.flatnonzero(np.r_[True, flat_keys[1:] != flat_keys[:-1]])
-    return flat_keys[starts], np.maximum.reduceat(flat_scores, starts), labels.reshape(-1)[order][starts]
-
-
-def _timelines(data, rows: np.ndarray, keys: np.ndarray, scores: np.ndarray, labels: np.ndarray):
+def _timelines(data, keys: np.ndarray, scores: np.ndarray, labels: np.ndarray):
     """(source name, frame numbers, scores, labels) per footage source, for the timeline plot."""
-    from sciffusion.pipelines.ood.footage import FRAME_KEY_BASE
+    from sciffusion.pipelines.ood.footage import FRAME_KEY_BASE, source_names
 
-    names = {int(data.frame_keys[r, 0]) // FRAME_KEY_BASE: data.ids[r].rsplit("/", 1)[0] for r in rows}
-    source = keys // FRAME_KEY_BASE
+    names, source = source_names(data), keys // FRAME_KEY_BASE
     return [(names[int(s)], keys[source == s] % FRAME_KEY_BASE, scores[source == s], labels[source == s])
             for s in np.unique(source)]
 
@@ -121,8 +110,10 @@ def _dense_metrics(config: OODEvaluateConfig, data, ids: list[str]) -> dict[str,
     if data.frame_labels is not None and frames is not None:
         labels = data.frame_labels[rows]
         if data.frame_keys is not None:  # footage: each source frame once, at its largest score
-            keys, per_frame, labels = _per_source_frame(data.frame_keys[rows], frames, labels)
-            out["_timelines"] = _timelines(data, rows, keys, per_frame, labels)
+            from sciffusion.pipelines.ood.footage import per_source_frame
+
+            keys, per_frame, labels = per_source_frame(data.frame_keys[rows], frames, labels)
+            out["_timelines"] = _timelines(data, keys, per_frame, labels)
             frames, labels = per_frame[:, None], labels[:, None]
         out["frame_auroc"] = frame_auroc(frames, labels) if 0 < labels.mean() < 1 else None
     if data.masks is not None:

@@ -148,4 +148,25 @@ def read_footage(path: Path | str, clips: FootageClips, progress: Optional[Calla
                    np.concatenate(masks) if labelled else None, np.concatenate(keys))
 
 
-__all__ = ["FootageClips", "grey_footage", "is_footage_file", "read_footage", "window_starts"]
+def per_source_frame(keys: np.ndarray, scores: np.ndarray,
+                     labels: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """Frame scores ``[N, T]`` of clips that may overlap, with their ``frame_keys`` ``[N, T]`` → per
+    distinct source frame, in key order: (keys [F], the largest score of the clips holding the frame
+    [F], its label [F] from ``labels`` [N, T], which every clip agrees on; None without labels)."""
+    order = np.argsort(keys.reshape(-1), kind="stable")
+    flat_keys = keys.reshape(-1)[order]
+    starts = np.flatnonzero(np.r_[True, flat_keys[1:] != flat_keys[:-1]])
+    best = np.maximum.reduceat(scores.reshape(-1)[order].astype(np.float64), starts)
+    return flat_keys[starts], best, None if labels is None else labels.reshape(-1)[order][starts]
+
+
+def source_names(data) -> dict[int, str]:
+    """Source index (``key // FRAME_KEY_BASE``) → source name, from the clip ids ``<source>/<first frame>``."""
+    names: dict[int, str] = {}
+    for clip_id, key in zip(data.ids, data.frame_keys[:, 0]):
+        names.setdefault(int(key) // FRAME_KEY_BASE, clip_id.rsplit("/", 1)[0])
+    return names
+
+
+__all__ = ["FRAME_KEY_BASE", "FootageClips", "grey_footage", "is_footage_file", "per_source_frame", "read_footage",
+           "source_names", "window_starts"]

@@ -72,17 +72,12 @@ def frame_table(data, frames: np.ndarray):
     hold the frame), in source and frame order; ``frames`` [N, T]."""
     import pandas as pd
 
-    from sciffusion.pipelines.ood.footage import FRAME_KEY_BASE
+    from sciffusion.pipelines.ood.footage import FRAME_KEY_BASE, per_source_frame, source_names
 
-    keys = data.frame_keys.reshape(-1)
-    table = pd.DataFrame({"key": keys, "score": frames.reshape(-1).astype(np.float64)})
-    best = table.groupby("key", sort=True)["score"].max()
-    names = {}
-    for clip_id, key in zip(data.ids, data.frame_keys[:, 0]):
-        names.setdefault(int(key) // FRAME_KEY_BASE, clip_id.rsplit("/", 1)[0])
-    index = best.index.to_numpy()
-    return pd.DataFrame({"source": [names[int(k) // FRAME_KEY_BASE] for k in index],
-                         "frame": index % FRAME_KEY_BASE, "score": best.to_numpy()})
+    keys, best, _ = per_source_frame(data.frame_keys, frames)
+    names = source_names(data)
+    return pd.DataFrame({"source": [names[int(k) // FRAME_KEY_BASE] for k in keys], "frame": keys % FRAME_KEY_BASE,
+                         "score": best})
 
 
 def load_detector(path: Path | str):

@@ -82,3 +82,15 @@ def test_video_files_are_footage_and_bad_footage_is_one_line(tmp_path):
                        (dict(clip_frames=4, fit="zoom"), "--fit")):
         with pytest.raises(ValueError, match=match):
             FootageClips(**bad)
+
+
+def test_per_source_frame_takes_each_frame_once_at_its_largest_score():
+    from sciffusion.pipelines.ood.footage import per_source_frame
+
+    keys = np.array([[0, 1, 2], [1, 2, 3], [FRAME_KEY_BASE, FRAME_KEY_BASE + 1, FRAME_KEY_BASE + 2]])
+    scores = np.array([[1.0, 5.0, 2.0], [3.0, 4.0, 0.5], [7.0, 8.0, 9.0]])
+    labels = np.array([[0, 0, 1], [0, 1, 1], [0, 0, 0]])
+    unique, best, frame_labels = per_source_frame(keys, scores, labels)
+    assert unique.tolist() == [0, 1, 2, 3, FRAME_KEY_BASE, FRAME_KEY_BASE + 1, FRAME_KEY_BASE + 2]
+    assert best.tolist() == [1.0, 5.0, 4.0, 0.5, 7.0, 8.0, 9.0]  # frame 1: max(5, 3); frame 2: max(2, 4)
+    assert frame_labels.tolist() == [0, 0, 1, 1, 0, 0, 0] and per_source_frame(keys, scores)[2] is None
