@@ -109,3 +109,15 @@ def test_warm_start_begins_at_the_last_known_frame(tmp_path):
     assert (cold - last).abs().mean() > 0.2
     with pytest.raises(ValueError, match="--init-sigma: must be in"):
         SamplingConfig(init_sigma=100.0)
+
+
+def test_shipped_concat_model_is_the_measured_one():
+    """domains/video/data/video_smmnist_concat.pt (docs/video.md, eighth round): the concat baseline of
+    cpu_smmnist_concat, 2 past -> 4 frames of 64 px grey, trained on the train split only."""
+    from sciffusion.domains.video.model import DATA_DIR, read_model_file
+
+    loaded = read_model_file(DATA_DIR / "video_smmnist_concat.pt")
+    assert loaded.config.arch == "concat" and loaded.config.size == 64 and loaded.config.channels == 1
+    assert (loaded.config.past_frames, loaded.config.frames) == (2, 4)
+    assert sum(p.numel() for p in loaded.net.parameters()) == 1_463_524
+    assert "smmnist_train" in str(loaded.meta.get("data", {}).get("train", ""))
