@@ -66,6 +66,17 @@ def find_sources(path: Path | str) -> list[Source]:
     return sources
 
 
+def decode_source(source: Source, cfg: IngestConfig, frame_rate: float = DEFAULT_FRAME_RATE, *,
+                  progress: Callable[[int], None] | None = None) -> DecodedVideo:
+    """One source's frames: a frame folder through :func:`read_image_sequence` (at ``frame_rate``), a
+    video file through :func:`~sciffusion.domains.video.ingest.decode_video`."""
+    from sciffusion.domains.video.ingest import decode_video
+
+    if source.kind == "frames":
+        return read_image_sequence(source.path, cfg, frame_rate, progress=progress)
+    return decode_video(source.path, cfg, progress=progress)
+
+
 def _is_ground_truth(folder: Path, names: set[str]) -> bool:
     """``<name>_gt`` beside a source ``<name>`` (folder or video stem): masks, not footage."""
     return folder.name.endswith(GROUND_TRUTH_SUFFIX) and folder.name[: -len(GROUND_TRUTH_SUFFIX)] in names
@@ -110,5 +121,5 @@ def read_image_sequence(folder: Path | str, cfg: IngestConfig, frame_rate: float
                         "pillow", idx)
 
 
-__all__ = ["DEFAULT_FRAME_RATE", "GROUND_TRUTH_SUFFIX", "Source", "VIDEO_SUFFIXES", "find_sources", "ground_truth_folder",
+__all__ = ["DEFAULT_FRAME_RATE", "GROUND_TRUTH_SUFFIX", "Source", "VIDEO_SUFFIXES", "decode_source", "find_sources", "ground_truth_folder",
            "read_image_sequence"]

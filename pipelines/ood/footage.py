@@ -95,13 +95,12 @@ def grey_footage(path: Path | str) -> bool:
 
 def _decode(source, clips: FootageClips, progress) -> np.ndarray:
     """uint8 [T_source, S, S, C] at the source's own rate."""
-    from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, read_image_sequence
-    from sciffusion.domains.video.ingest import IngestConfig, decode_video, to_grey
+    from sciffusion.domains.video.image_sequence import decode_source
+    from sciffusion.domains.video.ingest import IngestConfig, to_grey
 
     cfg = IngestConfig(size=clips.size, fps=None, clip_frames=None, min_frames=clips.clip_frames, fit=clips.fit)
-    decoded = read_image_sequence(source.path, cfg, DEFAULT_FRAME_RATE, progress=progress) \
-        if source.kind == "frames" else decode_video(source.path, cfg, progress=progress)
-    return to_grey(decoded.frames) if clips.channels == 1 else decoded.frames
+    frames = decode_source(source, cfg, progress=progress).frames
+    return to_grey(frames) if clips.channels == 1 else frames
 
 
 def _masks(source, folder: Path, frames: int, clips: FootageClips) -> tuple[np.ndarray, np.ndarray]:

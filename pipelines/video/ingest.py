@@ -13,8 +13,8 @@ import numpy as np
 from sciffusion.common.io.atomic import atomic_path
 from sciffusion.common.io.outputs import check_outputs, resolved
 from sciffusion.common.io.images import image_files
-from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, Source, find_sources, read_image_sequence
-from sciffusion.domains.video.ingest import DecodedVideo, IngestConfig, decode_video, split_clips, to_grey
+from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, Source, decode_source, find_sources
+from sciffusion.domains.video.ingest import IngestConfig, split_clips, to_grey
 
 
 
@@ -36,12 +36,6 @@ class IngestPipelineConfig:
             raise ValueError(f"--out: {self.out} is the input file")
         if not 0 < self.frame_rate < math.inf:
             raise ValueError(f"--frame-rate: must be a finite number > 0, got {self.frame_rate}")
-
-
-def _decode(source: Source, cfg: IngestPipelineConfig, progress) -> DecodedVideo:
-    if source.kind == "frames":
-        return read_image_sequence(source.path, cfg.ingest, cfg.frame_rate, progress=progress)
-    return decode_video(source.path, cfg.ingest, progress=progress)
 
 
 def _digest(source: Source) -> str:
@@ -71,7 +65,7 @@ def ingest_video(cfg: IngestPipelineConfig, progress: Callable[[int], None] | No
     for i, source in enumerate(sources):
         if on_source is not None:
             on_source(i, len(sources), source.name)
-        decoded = _decode(source, cfg, progress)
+        decoded = decode_source(source, cfg.ingest, cfg.frame_rate, progress=progress)
         cut = split_clips(decoded.frames, cfg.ingest.clip_frames)
         if len(cut) == 0:
             raise ValueError(f"{source.path}: {len(decoded.frames)} frames, too few for one clip of "
