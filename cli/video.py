@@ -201,6 +201,9 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of init and per-step draws (overrides train.seed).",
                                        callback=check_seed),
     resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR/last.ckpt (fresh start if none)."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Model file (model.ckpt of a run, or a bundled "
+                                             "domains/video/data/*.pt) whose weights start a fresh run: fine-tuning. "
+                                             "Its model section must equal the config's."),
     accelerator: str = typer.Option("auto", "--accelerator", help="auto | cpu | gpu"),
     devices: str = typer.Option("auto", "--devices", help="auto or a device count."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the training steps."),
@@ -211,7 +214,7 @@ def train(
 
     conf = load_train_config(config).with_overrides(train_store=train_store, val_store=val_store,
                                                     max_steps=max_steps, minutes=minutes, seed=seed)
-    result = run_train(VideoTrainRunConfig(out=out, config=conf, resume=resume, accelerator=accelerator,
+    result = run_train(VideoTrainRunConfig(out=out, config=conf, resume=resume, init_from=init_from, accelerator=accelerator,
                                            devices=devices, progress=progress))
     typer.echo(f"trained {result['steps']} steps (stopped by {result['stopped']}) in {result['seconds']:.0f} s, "
                f"{result['parameters']:,} parameters, {result['train_clips']} train / {result['val_clips']} val clips; "

@@ -11,7 +11,6 @@ and each entry's input warnings (e.g. a protein file that may be truncated).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -21,7 +20,7 @@ from pathlib import Path
 import torch
 
 from sciffusion.common.io.atomic import atomic_path, write_text_atomic
-from sciffusion.common.io.provenance import package_versions
+from sciffusion.common.io.provenance import file_sha256, package_versions
 from sciffusion.domains.docking.index import IndexEntry, read_index
 
 FORMAT_VERSION = 3  # 2: meta["warnings"], meta["pocket"]; 3: strict rotatable bonds, rot_dihedrals, conformers
@@ -66,14 +65,6 @@ class PrepareConfig:
                 "format_version": FORMAT_VERSION}
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_prepared(path: str | Path) -> dict:
     """Load one ``<id>.pt`` with torch alone (no RDKit/gemmi); ``build_graph`` turns it into HeteroData."""
     return torch.load(Path(path), map_location="cpu", weights_only=True)
@@ -86,7 +77,7 @@ def _inputs(entry: IndexEntry) -> dict[str, str]:
     for role, path in paths.items():
         if not path.is_file():
             raise FileNotFoundError(f"{path}: {role} file not found")
-    return {role: sha256(path) for role, path in paths.items()}
+    return {role: file_sha256(path) for role, path in paths.items()}
 
 
 def prepare_one(entry: IndexEntry, cfg: PrepareConfig) -> dict:
@@ -164,7 +155,7 @@ def run_prepare(cfg: PrepareConfig) -> dict:
                         torch.save(tensors, tmp)
                     prepared += 1
                 meta = load_prepared(target)["meta"]
-                manifest[entry.id] = {"file": target.name, "sha256": sha256(target), "inputs": meta["inputs"],
+                manifest[entry.id] = {"file": target.name, "sha256": file_sha256(target), "inputs": meta["inputs"],
                                       "warnings": meta["warnings"]}
                 warned += bool(meta["warnings"])
             except Exception as exc:  # every failure is recorded with its reason, none stops the run

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from sciffusion.common.io.atomic import write_text_atomic
-from sciffusion.common.io.provenance import package_versions
+from sciffusion.common.io.provenance import file_sha256, package_versions
 from sciffusion.common.training.run_files import RUN_FILES, check_run_dir  # noqa: F401 (RUN_FILES re-exported)
 from sciffusion.common.training.trainer import check_devices
 from sciffusion.pipelines.docking.train_config import DockTrainConfig
@@ -104,10 +104,6 @@ def _load_entries(cache: Path, ids: list[str]) -> tuple[list[dict], list[str]]:
     return entries, missing
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _initial_weights(path: Path, model_config) -> dict:
     """The score-model weights of the model file ``path``; its model config must equal ``model_config``."""
     import dataclasses
@@ -156,7 +152,7 @@ def run_train(cfg: TrainRunConfig) -> dict:
         "command": "sciffusion docking train", "config": resolved, "cache": str(cfg.cache), "index": str(cfg.index),
         "exclude_ids": None if cfg.exclude_ids is None else str(cfg.exclude_ids),
         "init_from": None if cfg.init_from is None else {"path": str(cfg.init_from),
-                                                         "sha256": _sha256(cfg.init_from)},
+                                                         "sha256": file_sha256(cfg.init_from)},
         "splits": {"train": _ids_record(splits["train"], train_missing),
                    "val": _ids_record(splits["val"], val_missing)},
         "versions": package_versions(VERSIONED_PACKAGES)}, indent=1))

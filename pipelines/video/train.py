@@ -9,6 +9,10 @@ clip counts, the package versions).
 Resume: ``resume=True`` continues from RUN_DIR/last.ckpt (step, optimiser, EMA, curves; the per-step
 σ/noise draws are seeded by the step, so nothing is lost) when it exists and starts afresh otherwise;
 the model and data sections must match config.json. Without it a RUN_DIR holding run files is refused.
+
+Fine-tuning: ``init_from`` (a model file of an earlier run, or a bundled ``domains/video/data/*.pt``)
+gives a fresh run its starting weights (network and EMA; optimiser, step and curves start anew). Its
+model section must equal the config's; config.json records the file, its sha256 and its step.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from sciffusion.common.io.atomic import write_text_atomic
-from sciffusion.common.io.provenance import package_versions
+from sciffusion.common.io.provenance import file_sha256, package_versions
 from sciffusion.common.training import run_files
 from sciffusion.common.training.run_files import RUN_FILES  # noqa: F401 (re-exported)
 from sciffusion.common.training.trainer import check_devices
@@ -33,11 +37,13 @@ VERSIONED_PACKAGES = ("sciffusion", "torch", "pytorch-lightning", "zarr")
 @dataclass(frozen=True)
 class VideoTrainRunConfig:
     """out: RUN_DIR; config: the resolved :class:`VideoTrainConfig`; resume: continue from last.ckpt;
-    accelerator / devices: Lightning's; progress: a progress bar."""
+    init_from: a model file whose weights start a fresh run (module docstring); accelerator / devices:
+    Lightning's; progress: a progress bar."""
 
     out: Path
     config: VideoTrainConfig
     resume: bool = False
+    init_from: Optional[Path] = None
     accelerator: str = "auto"
     devices: str = "auto"
     progress: bool = True
@@ -47,6 +53,8 @@ class VideoTrainRunConfig:
         if sched.max_steps is None and sched.minutes is None:
             raise ValueError("--max-steps/--minutes: give at least one budget (in the config or on the command line)")
         check_devices(self.accelerator, self.devices)
+        if self.init_from is not None and not Path(self.init_from).is_file():
+            raise FileNotFoundError(f"--init-from: {self.init_from}: no such model file")
         refuse_over_inputs("--out", self.out, {"data": self.config.data.train, "validation data": self.config.data.val})
         taken = next((p for p in (Path(self.out), *Path(self.out).parents) if p.exists()), None)
         if taken is not None and not taken.is_dir():
@@ -79,6 +87,19 @@ def _store_record(dm) -> dict:
     return {"train": record(dm.train_set), "val": record(dm.val_set)}
 
 
+def initial_weights(path: Path, model_config) -> tuple[dict, dict]:
+    """(EMA weights, record for config.json) of the model file ``path``, whose model section must equal
+    ``model_config``; one-line ValueError naming the fields that differ."""
+    from sciffusion.domains.video.model import read_model_file
+
+    loaded = read_model_file(path)
+    if loaded.config != model_config:
+        theirs, ours = loaded.config.to_dict(), model_config.to_dict()
+        diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        raise ValueError(f"{path}: --init-from model differs from the config's model section in {', '.join(diff)}")
+    return loaded.net.state_dict(), {"path": str(path), "sha256": file_sha256(path), "step": loaded.meta.get("step")}
+
+
 def _check_frames(model, dm) -> None:
     c, h, w = dm.frame_shape
     if (c, h, w) != (model.channels, model.size, model.size):
@@ -104,13 +125,20 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
     dm = VideoDataModule(conf.data)
     dm.setup("fit")
     _check_frames(conf.model, dm)
+    start_weights, init_record = (None, None)
+    if resume_from is not None:  # the run's own starting weights stay on record
+        init_record = json.loads((cfg.out / "config.json").read_text()).get("init_from")
+    elif cfg.init_from is not None:
+        start_weights, init_record = initial_weights(Path(cfg.init_from), conf.model)
     cfg.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(cfg.out / "config.json", json.dumps({
         "command": "sciffusion video train", "config": resolved, "stores": _store_record(dm),
-        "versions": package_versions(VERSIONED_PACKAGES)}, indent=1))
+        "init_from": init_record, "versions": package_versions(VERSIONED_PACKAGES)}, indent=1))
 
     pl.seed_everything(conf.train.seed, workers=True, verbose=False)
     net = conf.model.network()
+    if start_weights is not None:
+        net.load_state_dict(start_weights)  # before DiffusionModule, whose EMA copies the network
     module = DiffusionModule(net, conf.train)
     train_dict = conf.train.to_dict()
 
@@ -132,4 +160,4 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
             "out": str(cfg.out), "parameters": count_parameters(net)}
 
 
-__all__ = ["VideoTrainRunConfig", "check_run_dir", "run_train"]
+__all__ = ["VideoTrainRunConfig", "check_run_dir", "initial_weights", "run_train"]

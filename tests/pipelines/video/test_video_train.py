@@ -66,6 +66,39 @@ def test_resume_after_a_stop_continues_to_the_budget(store, tmp_path):
         run_train(VideoTrainRunConfig(out=out, config=VideoTrainConfig.from_dict(other), resume=True, progress=False))
 
 
+def test_init_from_starts_a_fresh_run_from_a_model_files_weights(store, tmp_path):
+    first = tmp_path / "first"
+    run_train(VideoTrainRunConfig(out=first, config=_config(store, max_steps=2), progress=False))
+    start = read_model_file(first / "model.ckpt").net.state_dict()
+    tuned = tmp_path / "tuned"
+    still = json.loads(json.dumps(_config(store, max_steps=1, checkpoint_every=1).to_dict()))
+    still["train"]["lr"] = 1e-12  # one step that cannot move the weights: the model file holds the start
+    result = run_train(VideoTrainRunConfig(out=tuned, config=VideoTrainConfig.from_dict(still),
+                                           init_from=first / "model.ckpt", progress=False))
+    assert result["steps"] == 1  # a fresh run: its own step count
+    record = json.loads((tuned / "config.json").read_text())["init_from"]
+    assert record["path"] == str(first / "model.ckpt") and record["step"] == 2 and len(record["sha256"]) == 64
+    after = read_model_file(tuned / "model.ckpt").net.state_dict()
+    assert all(torch.allclose(after[k], start[k], atol=1e-6) for k in start if start[k].is_floating_point())
+    still["train"]["seed"] = 1  # the negative control: the same run without --init-from starts elsewhere
+    run_train(VideoTrainRunConfig(out=tmp_path / "fresh", config=VideoTrainConfig.from_dict(still), progress=False))
+    unrelated = read_model_file(tmp_path / "fresh" / "model.ckpt").net.state_dict()
+    assert not all(torch.allclose(unrelated[k], start[k], atol=1e-6) for k in start if start[k].is_floating_point())
+    # a resumed fine-tuning run keeps its record; a different model section is refused in one line
+    still["train"]["seed"], still["schedule"]["max_steps"] = 0, 2
+    run_train(VideoTrainRunConfig(out=tuned, config=VideoTrainConfig.from_dict(still), resume=True,
+                                  init_from=first / "model.ckpt", progress=False))
+    assert json.loads((tuned / "config.json").read_text())["init_from"] == record
+    other = json.loads(json.dumps(TINY))
+    other["data"]["train"] = str(store)
+    other["model"]["base_channels"] = 16
+    with pytest.raises(ValueError, match="differs from the config's model section in base_channels"):
+        run_train(VideoTrainRunConfig(out=tmp_path / "other", config=VideoTrainConfig.from_dict(other),
+                                      init_from=first / "model.ckpt", progress=False))
+    with pytest.raises(FileNotFoundError, match="--init-from"):
+        VideoTrainRunConfig(out=tmp_path / "x", config=_config(store), init_from=tmp_path / "missing.ckpt")
+
+
 def test_a_run_saved_before_a_model_option_existed_resumes(store, tmp_path):
     out = tmp_path / "run"
     run_train(VideoTrainRunConfig(out=out, config=_config(store, max_steps=2), progress=False))
