@@ -130,9 +130,17 @@ def fit(
         reading.close()
         scoring.close()
     train = report["train"]
+    _warn_skipped(report["skipped_sources"], cfg.data, "fitted on")
     typer.echo(f"wrote {out}: {report['inputs']} normal inputs {report['input_shape']}, {train['steps']} steps in "
                f"{train['seconds']:.0f} s (stopped by {train['stopped_by']}), {report['score']} score, "
                f"NFE {report['nfe_per_input']}/input, threshold {report['threshold']:.4g} ({report['threshold_rule']})")
+
+
+def _warn_skipped(skipped: list[str], data: Path, done: str) -> None:
+    """One warning line on stderr naming the footage sources too short for one clip (left out)."""
+    if skipped:
+        names = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        typer.echo(f"warning: {data}: {len(skipped)} source(s) shorter than one clip not {done}: {names}", err=True)
 
 
 @app.command("score")
@@ -163,6 +171,7 @@ def score(
     finally:
         reading.close()
         scoring.close()
+    _warn_skipped(summary["skipped_sources"], data, "scored")
     typer.echo(f"wrote {out}: {summary['inputs']} inputs, {summary['flagged']} flagged, NFE "
                f"{summary['nfe_per_input']}/input, {summary['seconds_per_1000_inputs']:.1f} s per 1,000 inputs"
                + (f"; maps in {maps}" if maps is not None else ""))
@@ -172,18 +181,23 @@ def score(
 @user_errors_exit
 def evaluate(
     scores: Path = typer.Option(..., "--scores", help="Scores table from 'ood score' (.csv or .parquet)."),
-    labels: Path = typer.Option(..., "--labels", help="labels.csv (id,label), or the scored data with labels (an .npz, a store, or an image folder with anomaly subfolders)."),
+    labels: Path = typer.Option(..., "--labels", help="labels.csv (id,label), or the scored data with labels (an .npz, a store, an image folder with anomaly subfolders, or footage with its ground truth: UCSD Ped, ShanghaiTech, Avenue layouts)."),
     out: Path = typer.Option(..., "--out", help="Report folder: metrics.json, metrics.md, ROC/PR plots, histogram."),
     maps: Optional[Path] = typer.Option(None, "--maps", help="Maps folder from 'ood score --maps' for frame / pixel "
                                         "AUROC (needs --labels to be the data with frame labels or masks)."),
     label_names: str = typer.Option("", "--label-names", help="Store label arrays that mark anomalies (comma list)."),
+    truth: list[Path] = typer.Option([], "--truth", help="Footage given as --labels: a folder with its ground truth "
+                                     "(<name>.npy frame labels [T] or masks [T,H,W], <n>_label.mat with volLabel, "
+                                     "<name>_gt/ mask folders, UCSDpedN.m, or the subfolders test_frame_mask, "
+                                     "test_pixel_mask, testing_label_mask); searched before the places beside the "
+                                     "footage. Repeatable."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Metrics on raw scores (AUROC, AUPR-in/out, FPR@95TPR, F1-max; frame/pixel AUROC), plots, metrics.json."""
     from sciffusion.pipelines.ood.evaluate import OODEvaluateConfig, evaluate_ood
 
     cfg = OODEvaluateConfig(scores=scores, labels=labels, out=out, maps=maps, label_names=_names(label_names),
-                            overwrite=overwrite)
+                            overwrite=overwrite, truth=tuple(truth))
     result = evaluate_ood(cfg)
     extra = "".join(f", {k} {result[k]:.4f}" for k in ("frame_auroc", "pixel_auroc") if result.get(k) is not None)
     typer.echo(f"wrote {out}: AUROC {result['auroc']:.4f}, AUPR-in {result['aupr_in']:.4f}, AUPR-out "

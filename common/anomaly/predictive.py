@@ -35,7 +35,9 @@ Map ``[B, T, ...]``: per pixel and frame, (the squared prediction error (channel
 (persistence's MSE on that frame + ε), the largest over levels, so that a frame's mean is exp(its gain):
 where the model is wrong, in units of how much the frame moved (a frozen frame the model expected to
 move lights up; measured on SM-MNIST in docs/ood.md, frame AUROC 0.78 → 0.89 against the raw error).
-The first ``context`` frames, never predicted, are zero. NFE = levels × windows.
+The first ``context`` frames, never predicted, take the first predicted frame's map (so that a clip's
+opening frames read as its nearest evidence, not as perfectly normal: in footage cut into clips without
+overlap they are a third of all frames). NFE = levels × windows.
 """
 from __future__ import annotations
 
@@ -146,6 +148,7 @@ def predictive_residual(denoise: ContextDenoiseFn, x: Tensor, sigmas: Tensor, co
         names += [f"pred_mean_{level}_sigma={s:.3g}", f"pred_max_{level}_sigma={s:.3g}",
                   f"gain_mean_{level}_sigma={s:.3g}", f"gain_max_{level}_sigma={s:.3g}"]
         gains.append((per_window.max(1).values + GAIN_EPS).log() + gain.max(1).values)
+    frame_map[:, :context] = frame_map[:, context:context + 1]  # context-only frames: the nearest predicted one
     feats = torch.stack(features, 1)
     return AnomalyScores(feats, tuple(names), torch.stack(gains, 1).mean(1), len(sigmas) * len(starts), frame_map)
 

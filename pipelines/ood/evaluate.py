@@ -23,7 +23,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class OODEvaluateConfig:
-    """Scores table, labels (CSV or data), report folder, optional maps folder, label names for stores."""
+    """Scores table, labels (CSV or data), report folder, optional maps folder, label names for stores,
+    folders holding footage ground truth (``truth``; :mod:`~sciffusion.pipelines.ood.footage_truth`)."""
 
     scores: Path
     labels: Path
@@ -31,6 +32,12 @@ class OODEvaluateConfig:
     maps: Optional[Path] = None
     label_names: tuple[str, ...] = ()
     overwrite: bool = False
+    truth: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        for folder in self.truth:
+            if not Path(folder).is_dir():
+                raise FileNotFoundError(f"--truth: {folder}: no such folder")
 
 
 def _scored_footage(config: OODEvaluateConfig):
@@ -52,16 +59,21 @@ def _labels(config: OODEvaluateConfig):
     from sciffusion.pipelines.ood.inputs import read_inputs, read_labels_csv, read_npz
 
     if Path(config.labels).suffix == ".csv":
+        if config.truth:
+            raise ValueError(f"--truth: the labels come from {config.labels}; --truth labels footage given as --labels")
         return read_labels_csv(config.labels), None
     size = None
     maps_file = None if config.maps is None else Path(config.maps) / "maps.npz"
     if maps_file is not None and maps_file.is_file():
         shape = read_npz(maps_file, lambda archive: archive["maps"].shape if "maps" in archive.files else None)
         size = tuple(shape[1:3]) if shape is not None and len(shape) == 3 else None
-    data = read_inputs(config.labels, config.label_names or None, image_size=size, footage=_scored_footage(config))
+    footage = _scored_footage(config)
+    data = read_inputs(config.labels, config.label_names or None, image_size=size, footage=footage,
+                       truth=config.truth)
     if data.labels is None:
         raise ValueError(f"{config.labels}: holds no labels (need 'label' in an .npz, labels/ in a store, or for "
-                         "footage a <name>_gt mask folder beside every source)")
+                         "footage a ground truth for every source: <name>_gt masks, UCSDpedN.m, test_frame_mask/"
+                         "<name>.npy, testing_label_mask/<n>_label.mat; or --truth DIR)")
     return dict(zip(data.ids, data.labels.tolist())), data
 
 
@@ -146,6 +158,8 @@ def evaluate_ood(config: OODEvaluateConfig) -> dict[str, Any]:
     sidecar = Path(config.scores).with_name(Path(config.scores).name + ".json")
     meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     result: dict[str, Any] = {"scores": str(config.scores), "labels": str(config.labels), **metrics.to_dict()}
+    if meta.get("skipped_sources"):
+        result["skipped_sources"] = meta["skipped_sources"]  # footage too short for one clip: not scored
     if "label_pred" in table:
         pred = table["label_pred"].to_numpy().astype(int)
         tp, fp, fn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 1) & (y == 0)).sum()), \

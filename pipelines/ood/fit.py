@@ -363,7 +363,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
               "threshold_rule": det.calibration_.threshold_source, "contamination": det.contamination,
               "score": settings.name, "nfe_per_input": settings.nfe_for(shape),
               "fit_labels_flagged": float(np.mean(det.labels_)), "fine_tuned_from": None if config.model is None
-              else str(config.model)}
+              else str(config.model), "skipped_sources": list(data.skipped)}
     with atomic_path(config.out, overwrite=config.overwrite) as tmp:
         tmp.mkdir()
         det.save(tmp / DETECTOR_FILE)

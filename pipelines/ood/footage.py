@@ -10,9 +10,11 @@ frames every ``stride`` frames, plus one window that ends on the source's last f
 frame is in some clip.
 
 Ids are ``<source>/<first frame>`` (``Test001/0``, ``Test001/16``, …; frame numbers count from 0 in
-the source). Labels exist when every source has a ground-truth folder ``<name>_gt`` with one mask per
-frame: a frame is anomalous when its mask has any non-zero pixel, a clip when any of its frames is,
-and the masks (resized like the frames, > 127) are the per-pixel labels. ``frame_keys`` give every
+the source). A source shorter than one clip is left out and named in ``OODData.skipped`` (the commands
+print and record it). Labels exist when every source has a ground truth in one of the public sets'
+layouts (:mod:`~sciffusion.pipelines.ood.footage_truth`: UCSD ``<name>_gt`` mask folders and
+``UCSDpedN.m``, ShanghaiTech ``test_frame_mask``/``test_pixel_mask``, Avenue ``testing_label_mask``): a
+clip is anomalous when any of its frames is; per-pixel masks when every source has them. ``frame_keys`` give every
 frame of every clip one number per source frame, so that frame metrics count a frame once however
 many clips hold it.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -98,53 +100,49 @@ def _decode(source, clips: FootageClips, progress) -> np.ndarray:
     from sciffusion.domains.video.image_sequence import decode_source
     from sciffusion.domains.video.ingest import IngestConfig, to_grey
 
-    cfg = IngestConfig(size=clips.size, fps=None, clip_frames=None, min_frames=clips.clip_frames, fit=clips.fit)
+    cfg = IngestConfig(size=clips.size, fps=None, clip_frames=None, min_frames=1, fit=clips.fit)
     frames = decode_source(source, cfg, progress=progress).frames
     return to_grey(frames) if clips.channels == 1 else frames
 
 
-def _masks(source, folder: Path, frames: int, clips: FootageClips) -> tuple[np.ndarray, np.ndarray]:
-    """(frame labels [T] 0/1, pixel masks [T, S, S] 0/1) from the ground-truth folder of ``source``."""
-    from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, read_image_sequence
-    from sciffusion.domains.video.ingest import IngestConfig
-
-    cfg = IngestConfig(size=clips.size, fps=None, clip_frames=None, min_frames=1, fit=clips.fit)
-    masks = read_image_sequence(folder, cfg, DEFAULT_FRAME_RATE).frames.max(-1)
-    if len(masks) != frames:
-        raise ValueError(f"{folder}: {len(masks)} masks for the {frames} frames of {source.path}: need one per frame")
-    return (masks.reshape(frames, -1) > 0).any(1).astype(np.int64), (masks > 127).astype(np.int64)
-
-
-def read_footage(path: Path | str, clips: FootageClips, progress: Optional[Callable[[int], None]] = None):
+def read_footage(path: Path | str, clips: FootageClips, progress: Optional[Callable[[int], None]] = None,
+                 truth: Sequence[Path] = ()):
     """Footage under ``path`` → :class:`~sciffusion.pipelines.ood.inputs.OODData` of clips ``[N, T, S, S, C]``
-    (module docstring). One-line ``FileNotFoundError``/``ValueError`` naming the file or folder for a source
-    that cannot be read, is shorter than one clip, or has a mask folder that does not match its frames.
-    ``progress(n)``: n frames decoded."""
-    from sciffusion.domains.video.image_sequence import find_sources, ground_truth_folder
+    (module docstring). Labels and masks from :func:`~sciffusion.pipelines.ood.footage_truth.find_truth`
+    (``truth``: folders searched first). A source shorter than one clip is skipped and named in
+    ``OODData.skipped``; when every source is, a one-line ``ValueError``. One-line ``FileNotFoundError``/
+    ``ValueError`` naming the file or folder for a source that cannot be read or a ground truth that does not
+    match its frames. ``progress(n)``: n frames decoded."""
+    from sciffusion.domains.video.image_sequence import find_sources
+    from sciffusion.pipelines.ood.footage_truth import find_truth
     from sciffusion.pipelines.ood.inputs import OODData
 
     path = Path(path)
     sources = find_sources(path)
-    truth = [ground_truth_folder(s) for s in sources]
-    labelled = all(folder is not None for folder in truth)
-    pixels, ids, keys, frame_labels, masks = [], [], [], [], []
-    for index, (source, folder) in enumerate(zip(sources, truth)):
+    pixels, ids, keys, truths, skipped, lengths = [], [], [], [], [], []
+    for index, source in enumerate(sources):
         frames = _decode(source, clips, progress)
         starts = window_starts(len(frames), clips.clip_frames, clips.step)
+        lengths.append(len(frames))
         if not starts:
-            raise ValueError(f"{source.path}: {len(frames)} frames, too few for one clip of {clips.clip_frames}")
+            skipped.append(source.name)
+            continue
         windows = np.array(starts)[:, None] + np.arange(clips.clip_frames)
         pixels.append(frames[windows])
         ids += [f"{source.name}/{start}" for start in starts]
         keys.append(index * FRAME_KEY_BASE + windows)
-        if labelled:
-            per_frame, per_pixel = _masks(source, folder, len(frames), clips)
-            frame_labels.append(per_frame[windows])
-            masks.append(per_pixel[windows])
-    frame_array = np.concatenate(frame_labels) if labelled else None
+        truths.append((find_truth(source, len(frames), clips.size, clips.fit, truth), windows))
+    if not pixels:
+        what = f"{sources[0].path}: {lengths[0]} frames" if len(sources) == 1 else \
+            f"{path}: every one of its {len(sources)} sources is too short (the longest has {max(lengths)} frames)"
+        raise ValueError(f"{what}, too few for one clip of {clips.clip_frames} frames (lower --clip-frames)")
+    labelled = all(t is not None for t, _ in truths)
+    with_masks = labelled and all(t.masks is not None for t, _ in truths)
+    frame_array = np.concatenate([t.frames[w] for t, w in truths]) if labelled else None
     return OODData(path, "clips", np.concatenate(pixels), ids,
                    None if frame_array is None else frame_array.max(1), frame_array,
-                   np.concatenate(masks) if labelled else None, np.concatenate(keys))
+                   np.concatenate([t.masks[w] for t, w in truths]) if with_masks else None, np.concatenate(keys),
+                   tuple(skipped))
 
 
 def per_source_frame(keys: np.ndarray, scores: np.ndarray,

@@ -14,8 +14,8 @@ Accepted layouts (uint8 pixels, scaled to [−1, 1] as x = k / 127.5 − 1):
   ids are ``<subfolder>/<file name>``;
 * footage, when the caller says how to cut it (``footage``; :mod:`~sciffusion.pipelines.ood.footage`):
   a video file, a folder of frames, or a folder of videos and/or frame folders (UCSD Ped, Avenue),
-  cut into clips ``[N, T, S, S, C]`` with ids ``<source>/<first frame>``, labelled from ``<name>_gt``
-  mask folders where every source has one;
+  cut into clips ``[N, T, S, S, C]`` with ids ``<source>/<first frame>``, labelled where every source
+  has a ground truth in a public set's layout (:mod:`~sciffusion.pipelines.ood.footage_truth`);
 * a labels CSV with columns ``id,label``.
 
 Model layout: images ``[N, C, H, W]``, clips ``[N, C, T, H, W]``. Ids are the ``id`` array's entries
@@ -42,8 +42,9 @@ DRIVING_ANOMALIES = ("ego_collision", "other_collision", "near_miss")
 @dataclass(frozen=True)
 class OODData:
     """Inputs ``pixels`` uint8 in the file's layout, ``ids`` [N] text, optional ``labels`` [N] (0/1),
-    ``frame_labels`` [N, T], ``masks`` (per-pixel 0/1 of the map's shape) and ``frame_keys`` [N, T]
-    (one integer per distinct source frame, for footage whose clips overlap)."""
+    ``frame_labels`` [N, T], ``masks`` (per-pixel 0/1 of the map's shape), ``frame_keys`` [N, T]
+    (one integer per distinct source frame, for footage whose clips overlap) and ``skipped`` (names of
+    footage sources shorter than one clip, left out)."""
 
     source: Path
     layout: Layout
@@ -53,6 +54,7 @@ class OODData:
     frame_labels: Optional[np.ndarray] = None
     masks: Optional[np.ndarray] = None
     frame_keys: Optional[np.ndarray] = None
+    skipped: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -235,29 +237,34 @@ def _read_image_folder(path: Path, size_hw: Optional[tuple[int, int]]) -> OODDat
 
 def read_inputs(path: Path | str, label_names: Optional[Sequence[str]] = None,
                 image_size: Optional[tuple[int, int]] = None, footage: Optional["FootageClips"] = None,
-                progress: Optional[Callable[[int], None]] = None) -> OODData:
+                progress: Optional[Callable[[int], None]] = None, truth: Sequence[Path] = ()) -> OODData:
     """Read ``path`` (module docstring); one-line ``FileNotFoundError``/``ValueError`` naming it.
     ``image_size`` (H, W): the size images from a folder are resized to (other inputs keep theirs).
     ``footage``: how to cut video files and folders other than zarr stores into clips; without it a
-    folder is read as images and a video file is refused. ``progress(n)``: n footage frames decoded."""
+    folder is read as images and a video file is refused. ``progress(n)``: n footage frames decoded.
+    ``truth``: folders holding the footage's ground truth (:mod:`~sciffusion.pipelines.ood.footage_truth`);
+    refused for inputs that are not footage."""
+    from sciffusion.domains.video.zarr_store import looks_like_store
     from sciffusion.pipelines.ood.footage import is_footage_file, read_footage
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or store")
+    is_footage = footage is not None and (is_footage_file(path) or (path.is_dir() and not looks_like_store(path)))
+    if truth and not is_footage:
+        raise ValueError(f"--truth: {path} is not footage cut into clips (video files or frame folders); its labels "
+                         "come from the file itself or a labels CSV")
     if path.suffix == ".npz" and path.is_file():
         return _read_npz(path)
     if is_footage_file(path):
         if footage is None:
             raise ValueError(f"{path}: a video file needs a clip length to be cut into clips (ood fit --clip-frames; "
                              "'ood score' takes the detector's), or a detector fitted on clips")
-        return read_footage(path, footage, progress)
+        return read_footage(path, footage, progress, truth)
     if path.is_dir():
-        from sciffusion.domains.video.zarr_store import looks_like_store
-
         if looks_like_store(path):
             return _read_store(path, label_names)
-        return read_footage(path, footage, progress) if footage is not None else _read_image_folder(path, image_size)
+        return read_footage(path, footage, progress, truth) if footage is not None else _read_image_folder(path, image_size)
     raise ValueError(f"{path}: need a video zarr store (folder), a folder of images, a video file, or an .npz "
                      "file with 'images' or 'clips'")
 

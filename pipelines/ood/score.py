@@ -199,7 +199,8 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
                "score": det.score_name, "nfe_per_input": scores.nfe, "seconds": round(seconds, 3),
                "seconds_per_1000_inputs": round(1000 * seconds / len(data), 3), "threshold": det.threshold_,
                "flagged": int(table["label_pred"].sum()), "maps": None if config.maps is None else str(config.maps),
-               "footage": footage.to_dict() if footage is not None and data.frame_keys is not None else None}
+               "footage": footage.to_dict() if footage is not None and data.frame_keys is not None else None,
+               "skipped_sources": list(data.skipped)}
     write_text_atomic(out.with_name(out.name + ".json"), json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -244,11 +244,31 @@ def test_footage_folders_fit_score_and_evaluate(tmp_path):
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["n_anomaly"] == 4 and metrics["auroc"] > 0.9 and metrics["frame_auroc"] > 0.9, metrics
     assert metrics["pixel_auroc"] is not None and (tmp_path / "r" / "frames.png").stat().st_size > 1000
+    # ground truth from a --truth folder is searched first: here it says the opposite, so AUROC falls below 0.5
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    np.save(truth / "Test001.npy", np.zeros(12, np.int64))
+    np.save(truth / "Test002.npy", np.ones(10, np.int64))
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", tmp_path / "Test", "--out", tmp_path / "r2",
+               "--truth", truth)
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "r2" / "metrics.json").read_text())["auroc"] < 0.25
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", tmp_path / "Test", "--out", tmp_path / "r3",
+               "--truth", tmp_path / "nowhere")
+    assert r.exit_code == 2 and "--truth: " in r.output and "no such folder" in r.output and not (tmp_path / "r3").exists()
+    # a source shorter than one clip is left out, said on the terminal and in the sidecar and the report
+    sequence(tmp_path / "Test" / "Test003", 3)
+    r = invoke("score", "--detector", tmp_path / "det", "--data", tmp_path / "Test", "--out", tmp_path / "s2.csv")
+    assert r.exit_code == 0 and "1 source(s) shorter than one clip not scored: Test003" in r.output, r.output
+    assert json.loads((tmp_path / "s2.csv.json").read_text())["skipped_sources"] == ["Test003"]
+    r = invoke("evaluate", "--scores", tmp_path / "s2.csv", "--labels", tmp_path / "Test", "--out", tmp_path / "r4")
+    assert r.exit_code == 0 and json.loads((tmp_path / "r4" / "metrics.json").read_text())["skipped_sources"] == \
+        ["Test003"], r.output
     r = invoke("fit", "--data", tmp_path / "Train" / "Train001" / "001.tif", "--out", tmp_path / "d2", *common)
     assert r.exit_code == 2 and "need a video zarr store" in r.output
     r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "d3", "--clip-frames", 30, *common)
-    assert r.exit_code == 2 and "Train001: 24 frames at 10 fps, need at least 30" in r.output and \
-        not (tmp_path / "d3").exists()
+    assert r.exit_code == 2 and "Train: every one of its 3 sources is too short (the longest has 24 frames)" in \
+        r.output and not (tmp_path / "d3").exists()
     r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "d4", "--clip-stride", 2, *common)
     assert r.exit_code == 2 and "--clip-stride: only with --clip-frames" in r.output
     r = invoke("fit", "--data", tmp_path / "Train", "--out", tmp_path / "d5", *common)  # forgot --clip-frames

@@ -125,7 +125,8 @@ def test_auto_score_is_the_ensemble_for_clips_and_features_otherwise(clip_store,
     assert saved["clip_detector"]["score"]["kind"] == "predictive" and saved["detector"]["score"]["kind"] == "features"
     score_ood(OODScoreConfig(detector=det, data=clip_store, out=tmp_path / "s.csv", maps=tmp_path / "maps", overlays=1))
     with np.load(tmp_path / "maps" / "maps.npz") as m:
-        assert m["maps"].shape == (12, 4, 8, 8) and (m["maps"][:, :3] == 0).all()  # context frames are never predicted
+        maps = m["maps"]  # the context frames, never predicted, repeat the first predicted frame's map
+        assert maps.shape == (12, 4, 8, 8) and (maps[:, :3] == maps[:, 3:4]).all() and (maps > 0).all()
     header = (tmp_path / "s.csv").read_text().splitlines()[0]
     assert "gain_max_0_sigma=2" in header and "pred_max_0_sigma=2" in header
     auto = OODFitConfig(data=clip_store, out=det, detector=images, clip_detector=clips)

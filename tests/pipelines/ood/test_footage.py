@@ -75,13 +75,93 @@ def test_video_files_are_footage_and_bad_footage_is_one_line(tmp_path):
     assert data.ids == ["cam.gif/0", "cam.gif/5", "cam.gif/7"] and data.pixels.shape == (3, 5, 8, 8, 3)
     with pytest.raises(ValueError, match="cam.gif: a video file needs a clip length"):
         read_inputs(gif)
-    with pytest.raises(ValueError, match="cam.gif: 12 frames at 10 fps, need at least 20"):
+    with pytest.raises(ValueError, match="cam.gif: 12 frames, too few for one clip of 20 frames"):
         read_inputs(gif, footage=FootageClips(clip_frames=20, size=8))
     for bad, match in ((dict(clip_frames=0), "--clip-frames: must be >= 1"), (dict(clip_frames=4, size=4), "--image-size"),
                        (dict(clip_frames=4, channels=2), "--channels"), (dict(clip_frames=4, stride=0), "--clip-stride"),
                        (dict(clip_frames=4, fit="zoom"), "--fit")):
         with pytest.raises(ValueError, match=match):
             FootageClips(**bad)
+
+
+def test_a_source_shorter_than_one_clip_is_skipped_and_named(tmp_path):
+    train = tmp_path / "Train"
+    _sequence(train / "Train001", [10 * t for t in range(8)])
+    _sequence(train / "Train002", [5] * 3)  # shorter than one clip of 4
+    data = read_footage(train, FootageClips(clip_frames=4, size=8, channels=1))
+    assert data.ids == ["Train001/0", "Train001/4"] and data.skipped == ("Train002",)
+    with pytest.raises(ValueError, match="Train: every one of its 2 sources is too short \\(the longest has 8 frames\\)"):
+        read_footage(train, FootageClips(clip_frames=9, size=8, channels=1))
+
+
+def test_shanghaitech_frame_and_pixel_masks(tmp_path):
+    testing = tmp_path / "shanghaitech" / "testing"
+    _sequence(testing / "frames" / "01_0014", [40] * 6, square={4: 250, 5: 250})
+    _sequence(testing / "frames" / "01_0015", [40] * 4)
+    (testing / "test_frame_mask").mkdir()
+    np.save(testing / "test_frame_mask" / "01_0014.npy", np.array([0, 0, 0, 1, 1, 1]))  # official: from frame 3
+    np.save(testing / "test_frame_mask" / "01_0015.npy", np.zeros(4, np.int64))
+    clips = FootageClips(clip_frames=3, size=12, channels=1, fit="stretch")
+    data = read_inputs(testing / "frames", footage=clips)
+    assert data.ids == ["01_0014/0", "01_0014/3", "01_0015/0", "01_0015/1"]
+    assert data.frame_labels.tolist() == [[0, 0, 0], [1, 1, 1], [0, 0, 0], [0, 0, 0]]
+    assert data.labels.tolist() == [0, 1, 0, 0] and data.masks is None  # frame labels only
+    (testing / "test_pixel_mask").mkdir()
+    pixel = np.zeros((6, 12, 18), np.uint8)
+    pixel[4:, 3:9, 6:12] = 1  # ShanghaiTech masks are 0/1
+    np.save(testing / "test_pixel_mask" / "01_0014.npy", pixel)
+    np.save(testing / "test_pixel_mask" / "01_0015.npy", np.zeros((4, 12, 18), np.uint8))
+    data = read_inputs(testing / "frames", footage=clips)
+    assert data.frame_labels.tolist()[1] == [1, 1, 1]  # the frame file wins over the masks (frame 3 has none)
+    assert data.masks.shape == (4, 3, 12, 12) and data.masks[1, 1].sum() > 0 and data.masks[1, 0].sum() == 0
+    assert data.pixels[1, 1, ..., 0][data.masks[1, 1] == 1].min() > 150  # the mask sits on the bright patch
+    np.save(testing / "test_frame_mask" / "01_0015.npy", np.zeros(5, np.int64))
+    with pytest.raises(ValueError, match="01_0015.npy: 5 frame labels for the 4 frames of .*01_0015"):
+        read_inputs(testing / "frames", footage=clips)
+
+
+def test_avenue_mat_masks_by_number_and_never_for_training_videos(tmp_path):
+    from scipy.io import savemat
+
+    root = tmp_path / "Avenue Dataset"
+    _sequence(root / "testing_videos" / "01", [40] * 5, square={2: 250})
+    _sequence(root / "training_videos" / "01", [40] * 7)
+    masks = np.zeros((1, 5), object)
+    for t in range(5):
+        masks[0, t] = np.zeros((12, 18), np.uint8)
+    masks[0, 2][3:9, 6:12] = 1
+    (root / "ground_truth_demo" / "testing_label_mask").mkdir(parents=True)
+    savemat(root / "ground_truth_demo" / "testing_label_mask" / "1_label.mat", {"volLabel": masks})
+    clips = FootageClips(clip_frames=5, size=12, channels=1, fit="stretch")
+    data = read_inputs(root / "testing_videos", footage=clips)
+    assert data.frame_labels.tolist() == [[0, 0, 1, 0, 0]] and data.masks[0, 2].sum() > 0
+    assert read_inputs(root / "training_videos", footage=clips).labels is None  # 01 of training is not test 1
+    savemat(root / "ground_truth_demo" / "testing_label_mask" / "1_label.mat", {"other": np.zeros(3)})
+    with pytest.raises(ValueError, match="1_label.mat: no 'volLabel'"):
+        read_inputs(root / "testing_videos", footage=clips)
+
+
+def test_ucsd_matlab_list_labels_every_test_video_and_truth_folders_are_searched_first(tmp_path):
+    from sciffusion.pipelines.ood.footage_truth import read_matlab_frame_ranges
+
+    test = tmp_path / "UCSDped1" / "Test"
+    _sequence(test / "Test001", [40] * 6)
+    _sequence(test / "Test002", [40] * 6)
+    (test / "UCSDped1.m").write_text("TestVideoFile = {};\n% Test001\nTestVideoFile{end+1}.gt_frame = [3:4];\n"
+                                     "TestVideoFile{end+1}.gt_frame = [1:2, 6];  % two events\n")
+    assert [r.tolist() for r in read_matlab_frame_ranges(test / "UCSDped1.m")] == [[2, 3], [0, 1, 5]]
+    clips = FootageClips(clip_frames=3, size=8, channels=1)
+    data = read_inputs(test, footage=clips)
+    assert data.frame_labels.tolist() == [[0, 0, 1], [1, 0, 0], [1, 1, 0], [0, 0, 1]]
+    given = tmp_path / "my_truth"
+    given.mkdir()
+    np.save(given / "Test001.npy", np.ones(6, np.int64))
+    assert read_inputs(test, footage=clips, truth=[given]).frame_labels[:2].tolist() == [[1, 1, 1], [1, 1, 1]]
+    with pytest.raises(ValueError, match="--truth: .* is not footage"):
+        read_inputs(test, truth=[given])  # a folder read as images takes no --truth
+    (test / "UCSDped1.m").write_text("TestVideoFile{end+1}.gt_frame = [3:9];\n")
+    with pytest.raises(ValueError, match="UCSDped1.m: anomalous frames 3..9 outside the source's 6 frames"):
+        read_inputs(test, footage=clips)
 
 
 def test_per_source_frame_takes_each_frame_once_at_its_largest_score():
