@@ -153,6 +153,9 @@ def evaluate_ood(config: OODEvaluateConfig) -> dict[str, Any]:
         raise ValueError(f"{config.labels}: no label for id {missing[0]!r} of {config.scores} "
                          f"({len(missing)} of {len(table)} ids unlabelled)")
     y = np.array([by_id[k] for k in table["id"]])
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"{config.labels}: the {len(y)} scored inputs are all labelled {int(y[0])} "
+                         f"({'normal' if y[0] == 0 else 'anomalous'}); the metrics need both classes")
     s = table["score"].to_numpy(dtype=np.float64)
     metrics = detection_metrics(s, y)
     sidecar = Path(config.scores).with_name(Path(config.scores).name + ".json")

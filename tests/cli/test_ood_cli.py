@@ -110,6 +110,10 @@ def test_evaluate_refuses_bad_score_tables(files, detector, tmp_path):
         (tmp_path / name).write_text(text)
         r = invoke("evaluate", "--scores", tmp_path / name, "--labels", files / "test.npz", "--out", tmp_path / "r")
         assert r.exit_code == 2 and r.output.strip().startswith(f"error: {tmp_path / name}: {problem}"), r.output
+    (tmp_path / "normal_only.csv").write_text("id,label\n0,0\n1,0\n")
+    (tmp_path / "two.csv").write_text("id,score\n0,1\n1,2\n")
+    r = invoke("evaluate", "--scores", tmp_path / "two.csv", "--labels", tmp_path / "normal_only.csv", "--out", tmp_path / "r")
+    assert r.exit_code == 2 and "normal_only.csv: the 2 scored inputs are all labelled 0 (normal)" in r.output, r.output
     assert not (tmp_path / "r").exists()
 
 
