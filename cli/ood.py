@@ -191,15 +191,19 @@ def evaluate(
                                      "<name>_gt/ mask folders, UCSDpedN.m, or the subfolders test_frame_mask, "
                                      "test_pixel_mask, testing_label_mask); searched before the places beside the "
                                      "footage. Repeatable."),
+    smooth_frames: float = typer.Option(0.0, "--smooth-frames", help="Footage with --maps: σ in frames of a "
+                                        "Gaussian that smooths frame scores in time within each source before the "
+                                        "frame AUROC (common in video anomaly papers; 0: none)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Metrics on raw scores (AUROC, AUPR-in/out, FPR@95TPR, F1-max; frame/pixel AUROC), plots, metrics.json."""
     from sciffusion.pipelines.ood.evaluate import OODEvaluateConfig, evaluate_ood
 
     cfg = OODEvaluateConfig(scores=scores, labels=labels, out=out, maps=maps, label_names=_names(label_names),
-                            overwrite=overwrite, truth=tuple(truth))
+                            overwrite=overwrite, truth=tuple(truth), smooth_frames=smooth_frames)
     result = evaluate_ood(cfg)
-    extra = "".join(f", {k} {result[k]:.4f}" for k in ("frame_auroc", "pixel_auroc") if result.get(k) is not None)
+    extra = "".join(f", {k} {result[k]:.4f}" for k in ("frame_auroc", "frame_auroc_per_source", "pixel_auroc")
+                    if result.get(k) is not None)
     typer.echo(f"wrote {out}: AUROC {result['auroc']:.4f}, AUPR-in {result['aupr_in']:.4f}, AUPR-out "
                f"{result['aupr_out']:.4f}, FPR@95TPR {result['fpr_at_95_tpr']:.4f}, F1-max {result['f1_max']:.4f}"
                f"{extra} ({result['n_normal']} normal, {result['n_anomaly']} anomalous)")

@@ -14,14 +14,15 @@ input of each class. Ties are handled as scikit-learn does: one operating point 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from scipy.stats import rankdata
 
 
-def _as_arrays(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten to float64 scores and int labels in {0, 1}; one-line ValueError on bad input."""
+def _as_arrays(scores: Any, labels: Any, both_classes: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten to float64 scores and int labels in {0, 1} (with ``both_classes``, both present); one-line
+    ValueError on bad input."""
     s = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores, dtype=np.float64).reshape(-1)
     y = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels).reshape(-1)
     if s.shape != y.shape:
@@ -31,7 +32,7 @@ def _as_arrays(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
     if not np.isin(y, (0, 1)).all():
         raise ValueError("labels: must be 0 (normal) or 1 (anomaly)")
     y = y.astype(np.int64)
-    if y.min() == y.max():
+    if both_classes and y.min() == y.max():
         raise ValueError(f"labels: need both normal (0) and anomalous (1) inputs, got only {int(y[0])}")
     return s, y
 
@@ -123,6 +124,18 @@ def auroc_by_kind(scores: Any, labels: Any, kinds: Any) -> dict[str, float]:
             for kind in sorted(set(k[~normal].tolist()))}
 
 
+def mean_group_auroc(scores: Any, labels: Any, groups: Any) -> tuple[Optional[float], int]:
+    """(mean of the AUROCs within each group that holds both classes, number of such groups); (None, 0)
+    when none does. The "macro" frame AUROC of video anomaly sets: one AUROC per video, then the mean,
+    so that a video whose scores run high overall does not count as anomalous frames."""
+    s, y = _as_arrays(scores, labels, both_classes=False)
+    g = np.asarray(groups).reshape(-1)
+    if g.shape != y.shape:
+        raise ValueError(f"groups: need one per input [{len(y)}], got {tuple(g.shape)}")
+    values = [auroc(s[g == key], y[g == key]) for key in np.unique(g) if 0 < y[g == key].mean() < 1]
+    return (float(np.mean(values)), len(values)) if values else (None, 0)
+
+
 pixel_auroc = dense_auroc
 frame_auroc = dense_auroc
 
@@ -153,4 +166,4 @@ def detection_metrics(scores: Any, labels: Any) -> DetectionMetrics:
 
 
 __all__ = ["DetectionMetrics", "aupr_in", "aupr_out", "auroc", "auroc_by_kind", "average_precision", "dense_auroc",
-           "detection_metrics", "f1_max", "fpr_at_tpr", "frame_auroc", "pixel_auroc", "pr_curve", "roc_curve"]
+           "detection_metrics", "f1_max", "fpr_at_tpr", "frame_auroc", "mean_group_auroc", "pixel_auroc", "pr_curve", "roc_curve"]

@@ -248,6 +248,15 @@ def test_footage_folders_fit_score_and_evaluate(tmp_path):
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["n_anomaly"] == 4 and metrics["auroc"] > 0.9 and metrics["frame_auroc"] > 0.9, metrics
     assert metrics["pixel_auroc"] is not None and (tmp_path / "r" / "frames.png").stat().st_size > 1000
+    # per source ("macro"): only Test001 holds both classes
+    assert metrics["sources_with_both_classes"] == 1 and metrics["frame_auroc_per_source"] > 0.8, metrics
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", tmp_path / "Test", "--out", tmp_path / "rs",
+               "--maps", tmp_path / "maps", "--smooth-frames", 3)
+    smooth = json.loads((tmp_path / "rs" / "metrics.json").read_text())
+    assert r.exit_code == 0 and smooth["smooth_frames"] == 3 and smooth["frame_auroc"] > 0.9, r.output
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", tmp_path / "Test", "--out", tmp_path / "rs2",
+               "--maps", tmp_path / "maps", "--smooth-frames", -1)
+    assert r.exit_code == 2 and "--smooth-frames: need a number of frames >= 0" in r.output
     # ground truth from a --truth folder is searched first: here it says the opposite, so AUROC falls below 0.5
     truth = tmp_path / "truth"
     truth.mkdir()

@@ -83,3 +83,19 @@ def test_auroc_by_kind_separates_the_kinds():
     assert out == {"loud": 1.0, "quiet": pytest.approx(1 / 3)}
     with pytest.raises(ValueError, match="one per input"):
         auroc_by_kind(scores, labels, kinds[:3])
+
+
+def test_mean_group_auroc_is_the_mean_of_the_groups_own_aurocs():
+    from sciffusion.common.anomaly.metrics import auroc, mean_group_auroc
+
+    # group a: scores separate perfectly; group b: reversed; group c: one class only (left out)
+    scores = np.array([0.1, 0.2, 0.9, 5.0, 6.0, 1.0, 3.0, 3.0])
+    labels = np.array([0, 0, 1, 0, 0, 1, 0, 0])
+    groups = np.array(["a", "a", "a", "b", "b", "b", "c", "c"])
+    value, used = mean_group_auroc(scores, labels, groups)
+    assert used == 2 and value == pytest.approx(0.5)  # (1 + 0) / 2
+    # negative control: the pooled ("micro") AUROC is another number here, because group b runs high
+    assert auroc(scores, labels) != pytest.approx(value)
+    assert mean_group_auroc(scores[:2], labels[:2], groups[:2]) == (None, 0)
+    with pytest.raises(ValueError, match="groups: need one per input"):
+        mean_group_auroc(scores, labels, groups[:3])

@@ -262,3 +262,15 @@ def test_a_video_model_is_the_predictive_members_context_denoiser(clip_store, tm
         load_start(tmp_path / "video.pt", (1, 8, 8), trust=False)
     with pytest.raises(ValueError, match="cannot run on 9x9 frames"):
         load_start(tmp_path / "video.pt", (1, 4, 9, 9), trust=False)
+
+
+def test_frame_scores_are_smoothed_within_each_source_only():
+    from sciffusion.pipelines.ood.evaluate import smooth_per_source
+
+    scores = np.array([0.0, 0.0, 10.0, 0.0, 0.0, 5.0, 5.0, 5.0])
+    source = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    out = smooth_per_source(scores, source, 1.0)
+    assert out[5:].tolist() == [5.0, 5.0, 5.0]  # a constant source stays constant: nothing leaks across sources
+    assert out[2] < 10.0 and out[1] > 0.0 and out[3] == pytest.approx(out[1])  # the impulse spreads symmetrically
+    assert out[:5].sum() == pytest.approx(10.0, rel=0.02)  # about the same mass (a little lost past the edges)
+    assert smooth_per_source(scores, source, 0.0).tolist() == scores.tolist()
