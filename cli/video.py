@@ -192,7 +192,7 @@ def grid(
 @user_errors_exit
 def train(
     config: Path = typer.Option(..., "--config", help="Config .yaml/.json, or a bundled name: cpu_smmnist, "
-                                                      "cpu_smmnist_concat, cpu_driving, gpu_smmnist, gpu_driving."),
+                                                      "cpu_smmnist_concat, cpu_driving, cpu_driving_concat, gpu_smmnist, gpu_driving."),
     out: Path = typer.Option(..., "--out", help="RUN_DIR: last.ckpt, model.ckpt, curves.csv/png, config.json."),
     train_store: Optional[Path] = typer.Option(None, "--data", help="Training zarr store (overrides data.train)."),
     val_store: Optional[Path] = typer.Option(None, "--val", help="Validation zarr store (overrides data.val)."),

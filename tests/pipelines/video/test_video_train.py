@@ -131,7 +131,7 @@ def test_yaml_and_json_configs_agree_and_bundled_ones_load(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
     assert load_train_config(tmp_path / "c.json") == load_train_config(tmp_path / "c.yaml")
     names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-    assert {"cpu_smmnist", "gpu_smmnist", "cpu_driving", "gpu_driving", "cpu_smmnist_concat"} <= set(names)
+    assert {"cpu_smmnist", "gpu_smmnist", "cpu_driving", "gpu_driving", "cpu_smmnist_concat", "cpu_driving_concat"} <= set(names)
     for name in names:
         cfg = load_train_config(name)
         assert cfg.schedule.max_steps or cfg.schedule.minutes
