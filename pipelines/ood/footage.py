@@ -14,9 +14,9 @@ the source). A source shorter than one clip is left out and named in ``OODData.s
 print and record it). Labels exist when every source has a ground truth in one of the public sets'
 layouts (:mod:`~sciffusion.pipelines.ood.footage_truth`: UCSD ``<name>_gt`` mask folders and
 ``UCSDpedN.m``, ShanghaiTech ``test_frame_mask``/``test_pixel_mask``, Avenue ``testing_label_mask``): a
-clip is anomalous when any of its frames is; per-pixel masks when every source has them. ``frame_keys`` give every
-frame of every clip one number per source frame, so that frame metrics count a frame once however
-many clips hold it.
+clip is anomalous when any of its frames is; per-pixel masks when every source has them.
+``frame_keys`` give every frame of every clip one number per source frame, so that frame metrics count
+a frame once however many clips hold it.
 """
 from __future__ import annotations
 

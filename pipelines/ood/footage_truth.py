@@ -105,7 +105,8 @@ def _load_mat_masks(path: Path) -> np.ndarray:
     except (ValueError, OSError, TypeError) as exc:
         raise ValueError(f"{path}: not a readable .mat file ({' '.join(str(exc).split())[:120]})") from None
     if "volLabel" not in content:
-        raise ValueError(f"{path}: no 'volLabel' (Avenue's per-frame masks); holds {sorted(k for k in content if not k.startswith('__'))}")
+        names = sorted(k for k in content if not k.startswith("__"))
+        raise ValueError(f"{path}: no 'volLabel' (Avenue's per-frame masks); holds {names}")
     cells = np.asarray(content["volLabel"]).reshape(-1)
     shapes = {np.shape(m) for m in cells}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
@@ -140,6 +141,12 @@ def _matlab_lists(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.m") if p.is_file() and "gt_frame" in p.read_text(errors="replace"))
 
 
+def _check_count(origin: Path, count: int, frames: int, what: str, source) -> None:
+    """One-line ValueError when a ground-truth file holds ``count`` entries for ``frames`` frames."""
+    if count != frames:
+        raise ValueError(f"{origin}: {count} {what} for the {frames} frames of {source.path}: need one per frame")
+
+
 def _frame_labels_from(indices: np.ndarray, frames: int, origin: str) -> np.ndarray:
     if len(indices) and (indices.min() < 0 or indices.max() >= frames):
         raise ValueError(f"{origin}: anomalous frames {indices.min() + 1}..{indices.max() + 1} outside the source's "
@@ -171,8 +178,7 @@ def find_truth(source, frames: int, size: int, fit: str = "crop",
     if gt_folder is not None:  # UCSD Ped
         cfg = IngestConfig(size=size, fps=None, clip_frames=None, min_frames=1, fit=fit)
         images = read_image_sequence(gt_folder, cfg, DEFAULT_FRAME_RATE).frames.max(-1)
-        if len(images) != frames:
-            raise ValueError(f"{gt_folder}: {len(images)} masks for the {frames} frames of {source.path}: need one per frame")
+        _check_count(gt_folder, len(images), frames, "masks", source)
         masks, origin = (images > 127).astype(np.int64), [str(gt_folder)]
         mask_frames = (images.reshape(frames, -1) > 0).any(1)
     for folder in folders:
@@ -181,12 +187,10 @@ def find_truth(source, frames: int, size: int, fit: str = "crop",
             continue
         array = _load_npy(candidate)
         if array.ndim == 1 and frame_labels is None:  # ShanghaiTech test_frame_mask
-            if len(array) != frames:
-                raise ValueError(f"{candidate}: {len(array)} frame labels for the {frames} frames of {source.path}")
+            _check_count(candidate, len(array), frames, "frame labels", source)
             frame_labels, origin = (array > 0).astype(np.int64), origin + [str(candidate)]
         elif array.ndim == 3 and masks is None:  # ShanghaiTech test_pixel_mask
-            if len(array) != frames:
-                raise ValueError(f"{candidate}: {len(array)} masks for the {frames} frames of {source.path}")
+            _check_count(candidate, len(array), frames, "masks", source)
             masks, origin = _fit_masks(array, size, fit, candidate), origin + [str(candidate)]
             mask_frames = array.reshape(frames, -1).any(1)
         elif array.ndim not in (1, 3):
@@ -197,8 +201,7 @@ def find_truth(source, frames: int, size: int, fit: str = "crop",
         found = next((f for f in named + numbered if f.is_file()), None)
         if found is not None:
             volume = _load_mat_masks(found)
-            if len(volume) != frames:
-                raise ValueError(f"{found}: {len(volume)} masks for the {frames} frames of {source.path}")
+            _check_count(found, len(volume), frames, "masks", source)
             masks, origin = _fit_masks(volume, size, fit, found), origin + [str(found)]
             mask_frames = volume.reshape(frames, -1).any(1)
     if frame_labels is None and number is not None:  # UCSD Ped's UCSDpedN.m
