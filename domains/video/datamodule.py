@@ -34,8 +34,10 @@ from sciffusion.domains.video.networks.condition import VideoCondition, random_b
 class VideoDataConfig:
     """train / val: zarr dataset stores (val None: held out from train, module docstring).
     past_frames, frames, future_frames: T_past, T, T_future of a window. events: condition on the
-    driving event of each window. balance_events: sample training windows with weights 1 / (clips of
-    their clip's event), so rare events are seen as often as normal driving. p_mask_past /
+    driving event of each window. balance_events: sample training clips with weights 1 / (clips of
+    their clip's event), so rare events are seen as often as normal driving, and start an event clip's
+    window where the event falls in the generated block (:func:`event_starts`): a random start would
+    miss a one-frame collision most of the time and label the window normal. p_mask_past /
     p_mask_future: training masking probabilities. val_every: hold-out period. val_clips: cap on
     validation windows (None: all)."""
 
@@ -75,13 +77,18 @@ class VideoDataConfig:
 
 class VideoWindows(Dataset):
     """Windows of one store: item ``i`` is clip ``clips[i]``, returned as (frames float [C, L, H, W] in
-    [-1, 1], event index). ``random_start`` draws the window start with torch's RNG."""
+    [-1, 1], event index). ``random_start`` draws the window start with torch's RNG, among
+    ``starts[i]`` when that list is given and not empty (:func:`event_starts`), else among all."""
 
-    def __init__(self, path: Path, clips: list[int], window: int, random_start: bool, events: bool):
+    def __init__(self, path: Path, clips: list[int], window: int, random_start: bool, events: bool,
+                 starts: Optional[list[list[int]]] = None):
         import zarr
 
         self.path, self.clips, self.window = Path(path), list(clips), window
         self.random_start, self.events = random_start, events
+        if starts is not None and len(starts) != len(self.clips):
+            raise ValueError(f"starts: {len(starts)} lists for {len(self.clips)} clips")
+        self.starts = starts
         group = zarr.open_group(str(self.path), mode="r")
         self.length = int(group["video"].shape[1])
         self.label_names = [n for n in EVENTS[1:] if "labels" in group and n in group["labels"]]
@@ -98,14 +105,19 @@ class VideoWindows(Dataset):
         self._video = group["video"]
         self._labels = {n: group["labels"][n] for n in self.label_names}
 
-    def start_of(self) -> int:
+    def start_of(self, i: int) -> int:
         last = self.length - self.window
-        return int(torch.randint(last + 1, ())) if self.random_start and last > 0 else 0
+        if not self.random_start or last <= 0:
+            return 0
+        allowed = self.starts[i] if self.starts is not None else None
+        if allowed:
+            return allowed[int(torch.randint(len(allowed), ()))]
+        return int(torch.randint(last + 1, ()))
 
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
         if self._video is None:
             self._open()
-        clip, start = self.clips[i], self.start_of()
+        clip, start = self.clips[i], self.start_of(i)
         frames = torch.from_numpy(self._video[clip, start:start + self.window])
         event = 0
         if self.events:
@@ -121,6 +133,31 @@ def clip_events(path: Path, clips: list[int]) -> list[int]:
     names = [n for n in EVENTS[1:] if "labels" in group and n in group["labels"]]
     arrays = {n: group["labels"][n][...] for n in names}
     return [window_event({n: a[c] for n, a in arrays.items()}, 0, None) for c in clips]
+
+
+def event_starts(path: Path, clips: list[int], past_frames: int, frames: int, window: int) -> list[list[int]]:
+    """For each clip, the window starts s whose generated block, frames [s + T_past, s + T_past + T), holds
+    the clip's event (its highest-priority event on any frame); if none does (an event on the first
+    frames, inside the past block), the starts whose whole window of ``window`` frames holds it. [] for a
+    normal clip (any start)."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r")
+    length = int(group["video"].shape[1])
+    names = [n for n in EVENTS[1:] if "labels" in group and n in group["labels"]]
+    arrays = {n: group["labels"][n][...] for n in names}
+    last = max(length - window, 0)
+    out: list[list[int]] = []
+    for c in clips:
+        labels = {n: a[c] for n, a in arrays.items()}
+        event = window_event(labels, 0, None)
+        if event == 0:
+            out.append([])
+            continue
+        block = [s for s in range(last + 1)
+                 if window_event(labels, s + past_frames, s + past_frames + frames) == event]
+        out.append(block or [s for s in range(last + 1) if window_event(labels, s, s + window) == event])
+    return out
 
 
 class WindowCollate:
@@ -191,7 +228,9 @@ class VideoDataModule(pl.LightningDataModule):
             val_path = Path(c.train)
         if c.val_clips is not None:
             val_clips = val_clips[:c.val_clips]
-        self.train_set = VideoWindows(Path(c.train), train_clips, c.window, True, c.events)
+        starts = (event_starts(Path(c.train), train_clips, c.past_frames, c.frames, c.window)
+                  if c.balance_events else None)
+        self.train_set = VideoWindows(Path(c.train), train_clips, c.window, True, c.events, starts)
         self.val_set = VideoWindows(val_path, val_clips, c.window, False, c.events)
         if c.balance_events:
             events = clip_events(Path(c.train), train_clips)

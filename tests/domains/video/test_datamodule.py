@@ -91,10 +91,43 @@ def test_window_events_and_balanced_sampling(tmp_path):
         events[int(_frame_index(x)[0])] = e
     for start, e in events.items():  # the cut-in is on frame 7: windows [start, start + 3) covering it
         assert e == (EVENTS.index("cut_in") if start <= 7 < start + 3 else 0)
+    # balanced: the event clip's window starts where frame 7 is in the generated block [start + 1, start + 3)
+    assert set(events) == {5, 6}
+    normal_starts = {int(_frame_index(dm.train_set[0][0])[0]) for _ in range(60)}
+    assert len(normal_starts) > 2  # normal clips keep random crops in time
     assert window_event({"ego_collision": np.array([0, 1]), "near_miss": np.array([1, 1])}, 0, 2) == 1
     assert event_index("collision") == 1
     with pytest.raises(ValueError, match="--event"):
         event_index("explosion")
+
+
+def test_balanced_sampling_balances_window_labels(tmp_path):
+    # one-frame events, as make-driving writes them: a random window start would miss them most of the time
+    n, t = 40, 20
+    video = np.zeros((n, t, 8, 8, 1), np.uint8)
+    labels = {name: np.zeros((n, t), np.uint8) for name in ("ego_collision", "cut_in", "near_miss")}
+    labels["ego_collision"][0, 15] = labels["ego_collision"][1, 0] = 1  # clip 1: event inside the past block only
+    labels["cut_in"][2, 9] = 1
+    write_video_store(tmp_path / "b.zarr", video, {"fps": 10.0}, labels)
+    val = _store(tmp_path / "v.zarr", n=2)
+
+    def label_shares(balance: bool) -> np.ndarray:
+        cfg = VideoDataConfig(train=tmp_path / "b.zarr", val=val, past_frames=2, frames=4, events=True,
+                              balance_events=balance, batch_size=8)
+        dm = VideoDataModule(cfg)
+        dm.setup()
+        torch.manual_seed(0)
+        got = []
+        for _ in range(15):  # epochs of 40 windows
+            for _, cond in dm.train_dataloader():
+                got += cond.event.tolist()
+        return np.bincount(got, minlength=4) / len(got), dm
+
+    shares, dm = label_shares(True)
+    assert shares[EVENTS.index("ego_collision")] > 0.25 and shares[EVENTS.index("cut_in")] > 0.25  # 1/3 each
+    assert dm.train_set.starts[0] == [10, 11, 12, 13] and dm.train_set.starts[1] == [0]  # past-only fallback
+    unbalanced, _ = label_shares(False)  # negative control: 3 event clips in 40
+    assert unbalanced[0] > 0.85
 
 
 def test_training_side_imports_only_torch_and_zarr():
