@@ -395,6 +395,9 @@ def video_events(
     epochs: int = typer.Option(5, "--epochs", help="Training epochs (one epoch = as many class-balanced draws as "
                                                    "there are training windows)."),
     seed: int = seed_option(0, "Seed of the classifier's initialisation and of its balanced draws."),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help="classifier.pt of an earlier video-events "
+                                              "run on the same --train store: judge with it instead of training "
+                                              "a new one (same judge for several models); still scored on --test."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar while training."),
 ) -> None:
@@ -405,7 +408,8 @@ def video_events(
 
     stores = tuple(Path(p) for p in _names(generated, "--generated"))
     cfg = VideoEventsConfig(train=train, test=test, generated=stores, out=out, overwrite=overwrite,
-                            classifier=EventClassifierConfig(frames=frames, epochs=epochs, seed=seed))
+                            classifier=EventClassifierConfig(frames=frames, epochs=epochs, seed=seed),
+                            classifier_path=classifier)
     rows = run_video_events(cfg, log=typer.echo, progress=progress)
     typer.echo(format_table(rows))
     typer.echo(f"wrote {out}/fidelity.csv, fidelity.png, classifier_eval.json, confusion.png and classifier.pt")

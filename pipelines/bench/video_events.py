@@ -23,7 +23,7 @@ import csv
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -43,7 +43,9 @@ FIELDS = ["store", "event", "clips", "fidelity", *PRED_FIELDS, "classifier_recal
 @dataclass(frozen=True)
 class VideoEventsConfig:
     """train / test: labelled make-driving stores (different episodes); generated: ``clips.zarr``
-    stores (or folders holding one) with ``labels/event``; out: output folder."""
+    stores (or folders holding one) with ``labels/event``; out: output folder. classifier_path: a
+    ``classifier.pt`` of an earlier run to judge with instead of training one (it must have been trained
+    on ``train``, with ``classifier.frames``), so several models are judged by the same classifier."""
 
     train: Path
     test: Path
@@ -51,6 +53,7 @@ class VideoEventsConfig:
     out: Path
     classifier: EventClassifierConfig = field(default_factory=EventClassifierConfig)
     overwrite: bool = False
+    classifier_path: Optional[Path] = None
 
     def __post_init__(self) -> None:
         if not self.generated:
@@ -115,12 +118,46 @@ def _check_held_out(train: Windows, test: Windows) -> None:
                          f"episodes; make the test store with another --seed")
 
 
+TRAIN_STORE_KEYS = ("generator", "seed", "episodes", "perturb", "size")
+"""Attributes of the training store recorded in ``classifier.pt`` (``train_store``) and checked on reuse."""
+
+
+def _train_store_record(windows: Windows) -> dict[str, Any]:
+    return {"path": str(windows.path), **{k: windows.attrs[k] for k in TRAIN_STORE_KEYS if k in windows.attrs}}
+
+
+def reuse_classifier(path: Path, train: Windows, frames: int, log: Callable[[str], None]
+                     ) -> tuple[EventClassifier, dict[str, Any]]:
+    """Load ``classifier.pt`` of an earlier run and check it against this run: its window length is
+    ``frames``, its frame shape is ``train``'s, and, where it records its training store (``train_store``),
+    that store is ``train`` (same generator, seed, episodes, perturbation and size)."""
+    model, ckpt = load_event_classifier(path)
+    if int(ckpt["config"]["frames"]) != frames:
+        raise ValueError(f"--classifier: {path} judges windows of {ckpt['config']['frames']} frames, not --frames "
+                         f"{frames}")
+    if tuple(ckpt["frame_shape"]) != tuple(train.video.shape[2:]):
+        raise ValueError(f"--classifier: {path} was trained on frames {tuple(ckpt['frame_shape'])} [H, W, C], "
+                         f"{train.path} has {tuple(train.video.shape[2:])}")
+    record = ckpt.get("train_store")
+    if record is None:
+        log(f"warning: {path} does not record its training store; it must have been trained on {train.path}")
+    else:
+        ours = _train_store_record(train)
+        differ = [k for k in TRAIN_STORE_KEYS if record.get(k) != ours.get(k)]
+        if differ:
+            raise ValueError(f"--classifier: {path} was trained on {record['path']}, not on --train {train.path} "
+                             f"({', '.join(differ)} differ)")
+    return model, ckpt
+
+
 def run_video_events(cfg: VideoEventsConfig, log: Callable[[str], None] = print, progress: bool = False
                      ) -> list[dict[str, Any]]:
-    """Train the classifier on ``cfg.train``, evaluate it on ``cfg.test``, score every generated store;
+    """Train the classifier on ``cfg.train`` (or reuse ``cfg.classifier_path``), evaluate it on ``cfg.test``,
+    score every generated store;
     write the files into ``cfg.out`` atomically (an existing folder only with ``cfg.overwrite``, refused
     before any work). Returns the fidelity rows, each with the classifier's held-out scores."""
     from sciffusion.common.io.atomic import atomic_path, refuse_existing
+    from sciffusion.common.io.provenance import file_sha256
 
     c = cfg.classifier
     refuse_existing(Path(cfg.out), cfg.overwrite)
@@ -136,7 +173,12 @@ def run_video_events(cfg: VideoEventsConfig, log: Callable[[str], None] = print,
                          f"higher --perturb)")
     for name in (n for n, k in zip(EVENTS, counts) if k == 0):
         log(f"warning: no training window of {name}: the classifier cannot recognise it")
-    model = train_classifier(train, c, log, progress)
+    if cfg.classifier_path is not None:
+        model, reused = reuse_classifier(Path(cfg.classifier_path), train, c.frames, log)
+        c = EventClassifierConfig(**reused["config"])
+        log(f"judging with {cfg.classifier_path} (not retrained)")
+    else:
+        model = train_classifier(train, c, log, progress)
     report = {**evaluate_classifier(model, test), "train_windows": dict(zip(EVENTS, counts))}
     log(f"held-out accuracy {report['accuracy']:.3f}, balanced {report['balanced_accuracy']:.3f}")
     rows = []
@@ -147,11 +189,14 @@ def run_video_events(cfg: VideoEventsConfig, log: Callable[[str], None] = print,
                          "classifier_accuracy": report["accuracy"],
                          "classifier_balanced_accuracy": report["balanced_accuracy"]})
     config = {"train": str(cfg.train), "test": str(cfg.test), "generated": [str(p) for p in cfg.generated],
-              "out": str(cfg.out), "overwrite": cfg.overwrite, "classifier": asdict(c)}
+              "out": str(cfg.out), "overwrite": cfg.overwrite, "classifier": asdict(c),
+              "classifier_from": None if cfg.classifier_path is None else {
+                  "path": str(cfg.classifier_path), "sha256": file_sha256(Path(cfg.classifier_path))}}
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
         torch.save({"kind": CHECKPOINT_KIND, "version": 1, "config": asdict(c), "events": list(EVENTS),
-                    "frame_shape": list(frame_shape), "state_dict": model.state_dict()}, tmp / "classifier.pt")
+                    "frame_shape": list(frame_shape), "train_store": _train_store_record(train),
+                    "state_dict": model.state_dict()}, tmp / "classifier.pt")
         (tmp / "classifier_eval.json").write_text(json.dumps(report, indent=2) + "\n")
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         _write_csv(tmp / "fidelity.csv", rows)
@@ -220,5 +265,5 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 __all__ = ["EventClassifier", "EventClassifierConfig", "VideoEventsConfig", "Windows", "evaluate_classifier",
-           "format_table", "load_event_classifier", "load_windows", "rare_event_fidelity", "run_video_events",
+           "format_table", "load_event_classifier", "reuse_classifier", "load_windows", "rare_event_fidelity", "run_video_events",
            "train_classifier", "window_starts"]

@@ -224,9 +224,30 @@ def test_cli_runs_end_to_end_and_writes_every_file(tmp_path, stores):
     again_run = CliRunner().invoke(app, args)  # the output exists: one line, nothing replaced
     assert again_run.exit_code == 2 and "already exists" in again_run.output
 
+    # the same judge for another run: --classifier reuses classifier.pt, no training, same verdicts
+    reuse = tmp_path / "reuse"
+    reuse_args = [a if a != str(out) else str(reuse) for a in args] + ["--classifier", str(out / "classifier.pt")]
+    result = CliRunner().invoke(app, reuse_args)
+    assert result.exit_code == 0, result.output
+    assert "event classifier: step" not in result.output and "not retrained" in result.output
+    assert (reuse / "fidelity.csv").read_text() == (out / "fidelity.csv").read_text()
+    assert json.loads((reuse / "classifier_eval.json").read_text()) == report
+    config = json.loads((reuse / "config.json").read_text())
+    assert config["classifier_from"]["path"] == str(out / "classifier.pt") and len(config["classifier_from"]["sha256"]) == 64
+    # a classifier trained on another store, or on windows of another length, is refused in one line
+    other = [a if a != str(train) else str(test) for a in reuse_args]
+    other[other.index("--test") + 1] = str(train)
+    other[other.index("--out") + 1] = str(tmp_path / "other")
+    refused = CliRunner().invoke(app, other)
+    assert refused.exit_code == 2 and "was trained on" in refused.output and not (tmp_path / "other").exists()
+    longer = [a if a != "4" else "5" for a in reuse_args]
+    longer[longer.index("--out") + 1] = str(tmp_path / "longer")
+    refused = CliRunner().invoke(app, longer)
+    assert refused.exit_code == 2 and "judges windows of 4 frames" in refused.output
+
 
 def test_cli_help_documents_every_option():
     out = CliRunner().invoke(app, ["bench", "video-events", "--help"], terminal_width=200).output
     for option in ("--train", "--test", "--generated", "--out", "--frames", "--epochs", "--seed", "--overwrite",
-                   "--progress"):
+                   "--progress", "--classifier"):
         assert option in out
