@@ -86,11 +86,24 @@ def _fit_masks(masks: np.ndarray, size: int, fit: str, origin: Path) -> np.ndarr
     return np.stack([square_resize(m, size, fit) > 127 for m in binary]).astype(np.int64)
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def _load_npy(path: Path) -> np.ndarray:
+    """A label or mask ``.npy``; one-line errors for a file that is not one (numpy would talk of pickles)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if head != NPY_MAGIC:
+        raise ValueError(f"{path}: not a .npy array (no NumPy header; empty, another format or damaged)")
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable .npy array ({' '.join(str(exc).split())[:120]})") from None
+        reason = ("holds Python objects, not an array" if "pickle" in str(exc).lower() or "Object arrays" in str(exc)
+                  else f"cut short or damaged: {' '.join(str(exc).split())[:100]}")
+        raise ValueError(f"{path}: not a readable .npy array ({reason})") from None
 
 
 def _load_mat_masks(path: Path) -> np.ndarray:

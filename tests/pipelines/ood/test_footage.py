@@ -174,3 +174,23 @@ def test_per_source_frame_takes_each_frame_once_at_its_largest_score():
     assert unique.tolist() == [0, 1, 2, 3, FRAME_KEY_BASE, FRAME_KEY_BASE + 1, FRAME_KEY_BASE + 2]
     assert best.tolist() == [1.0, 5.0, 4.0, 0.5, 7.0, 8.0, 9.0]  # frame 1: max(5, 3); frame 2: max(2, 4)
     assert frame_labels.tolist() == [0, 0, 1, 1, 0, 0, 0] and per_source_frame(keys, scores)[2] is None
+
+
+def test_a_broken_label_npy_is_named_in_plain_words(tmp_path):
+    from sciffusion.pipelines.ood.footage_truth import _load_npy
+
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros(12, np.uint8))
+    assert _load_npy(good).shape == (12,)
+    cases = {"garbage.npy": b"frame labels 0 0 1", "empty.npy": b"", "cut.npy": good.read_bytes()[:100]}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    expected = {"garbage.npy": "no NumPy header", "empty.npy": "no NumPy header", "cut.npy": "cut short or damaged",
+                "objects.npy": "holds Python objects"}
+    for name, words in expected.items():
+        with pytest.raises(ValueError) as info:
+            _load_npy(tmp_path / name)
+        message = str(info.value)
+        assert message.startswith(str(tmp_path / name)) and words in message and "pickle" not in message
+        assert "\n" not in message
