@@ -125,13 +125,18 @@ class VideoWindows(Dataset):
         return to_unit_range(frames), event
 
 
-def clip_events(path: Path, clips: list[int]) -> list[int]:
-    """Event index of each whole clip in ``clips``, for balanced sampling."""
+def _event_labels(path: Path) -> tuple[int, dict[str, Any]]:
+    """(frames per clip, event name -> per-frame flags [N, T]) of a store, read whole."""
     import zarr
 
     group = zarr.open_group(str(path), mode="r")
     names = [n for n in EVENTS[1:] if "labels" in group and n in group["labels"]]
-    arrays = {n: group["labels"][n][...] for n in names}
+    return int(group["video"].shape[1]), {n: group["labels"][n][...] for n in names}
+
+
+def clip_events(path: Path, clips: list[int]) -> list[int]:
+    """Event index of each whole clip in ``clips``, for balanced sampling."""
+    _, arrays = _event_labels(path)
     return [window_event({n: a[c] for n, a in arrays.items()}, 0, None) for c in clips]
 
 
@@ -140,12 +145,7 @@ def event_starts(path: Path, clips: list[int], past_frames: int, frames: int, wi
     the clip's event (its highest-priority event on any frame); if none does (an event on the first
     frames, inside the past block), the starts whose whole window of ``window`` frames holds it. [] for a
     normal clip (any start)."""
-    import zarr
-
-    group = zarr.open_group(str(path), mode="r")
-    length = int(group["video"].shape[1])
-    names = [n for n in EVENTS[1:] if "labels" in group and n in group["labels"]]
-    arrays = {n: group["labels"][n][...] for n in names}
+    length, arrays = _event_labels(path)
     last = max(length - window, 0)
     out: list[list[int]] = []
     for c in clips:
