@@ -11,11 +11,13 @@ from sciffusion.common.anomaly.likelihood_scores import complexity_corrected, co
 from sciffusion.common.anomaly.metrics import DetectionMetrics, detection_metrics
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.predictive import ClipWindows, predictive_residual, window_starts
+from sciffusion.common.anomaly.resolution import ReducedInputs, reduce_chunks
 from sciffusion.common.anomaly.score_config import SCORE_KINDS, ScoreConfig, compute_scores
 from sciffusion.common.anomaly.scores import msma, path_statistics, reconstruction
 
 __all__ = ["AnomalyScores", "Calibration", "CalibrationConfig", "ClipWindows", "DenoiserNetConfig", "DetectionMetrics",
-           "DetectorConfig", "DiffusionAnomalyDetector", "EnsembleConfig", "EnsembleDetector", "SCORE_KINDS",
+           "DetectorConfig", "DiffusionAnomalyDetector", "EnsembleConfig", "EnsembleDetector", "ReducedInputs",
+           "SCORE_KINDS",
            "ScoreConfig", "calibrate", "complexity_corrected", "compressed_bits", "compute_scores",
            "detection_metrics", "load_any_detector", "msma", "nll", "noise_levels", "path_statistics",
-           "predictive_residual", "reconstruction", "window_starts"]
+           "predictive_residual", "reconstruction", "reduce_chunks", "window_starts"]

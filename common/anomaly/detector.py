@@ -26,7 +26,8 @@ from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig
 from sciffusion.common.anomaly.embedding import FeatureBank
 from sciffusion.common.anomaly.features import AnomalyScores, cat_batches, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
-from sciffusion.common.anomaly.resolution import (SIDE_MULTIPLE, check_working_shape, map_to_input, to_working,
+from sciffusion.common.anomaly.resolution import (SIDE_MULTIPLE, ReducedInputs, check_working_shape, map_to_input,
+                                                  to_working,
                                                   working_shape)
 from sciffusion.common.anomaly.score_config import (ScoreConfig, compute_scores, patch_bank_for, positions_for,
                                                     whole_input_for)
@@ -109,6 +110,15 @@ def as_tensor(X: Any) -> Tensor:
     if not torch.isfinite(x).all():
         raise ValueError("X: contains nan or inf")
     return x
+
+
+def as_inputs(X: Any) -> ReducedInputs:
+    """Inputs as :class:`~.resolution.ReducedInputs`: given ones checked (float32, finite), arrays and
+    tensors as inputs held at their own size."""
+    if isinstance(X, ReducedInputs):
+        return ReducedInputs(as_tensor(X.x), X.input_shape)
+    x = as_tensor(X)
+    return ReducedInputs(x, tuple(x.shape[1:]))
 
 
 def holdout_size(n: int, fraction: float) -> int:
@@ -202,20 +212,22 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         progress: a training progress bar. on_score_batch(n, total): called after each scored batch of
         the calibration stage (held-out part, validation set, all of X), ``total`` inputs in all.
         """
-        x = as_tensor(X)
-        hold_x = self.train_part(x, net_config=net_config, init_state=init_state, progress=progress)
-        return self.calibrate_part(x, hold_x, val_X=val_X, val_y=val_y, on_score_batch=on_score_batch)
+        inputs = as_inputs(X)
+        hold_x = self.train_part(inputs, net_config=net_config, init_state=init_state, progress=progress)
+        return self.calibrate_part(inputs, hold_x, val_X=val_X, val_y=val_y, on_score_batch=on_score_batch)
 
-    def train_part(self, x: Tensor, *, net_config: Optional[DenoiserNetConfig] = None,
+    def train_part(self, X: Any, *, net_config: Optional[DenoiserNetConfig] = None,
                    init_state: Optional[dict[str, Tensor]] = None, progress: bool = False) -> Tensor:
-        """The training half of :meth:`fit`: split ``x`` (float32 ``[N, ...]``), train the network (and
-        build the feature banks) on the training part; returns the held-out part (all of x without a
+        """The training half of :meth:`fit`: split ``X`` (float32 ``[N, ...]``, or
+        :class:`~.resolution.ReducedInputs` already at the network's size), train the network (and
+        build the feature banks) on the training part; returns the held-out part (all of X without a
         holdout), at the working size. An ensemble trains every member before it scores any."""
-        in_shape = tuple(x.shape[1:])
+        inputs = as_inputs(X)
+        in_shape = inputs.input_shape
         net_config = net_config or DenoiserNetConfig(self.config.working_shape(in_shape))
         check_working_shape(in_shape, tuple(net_config.sample_shape))
         self.input_shape_ = in_shape
-        x = to_working(x, tuple(net_config.sample_shape))
+        x = self._at_working_size(inputs, tuple(net_config.sample_shape))
         self.config = c = dataclasses.replace(self.config, score=self.config.score.for_shape(tuple(x.shape[1:])))
         n_hold = holdout_size(len(x), c.holdout_fraction)
         if len(x) - n_hold < 1 or (n_hold == 0 and len(x) < 2):
@@ -238,13 +250,13 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         self.bank_ = self._build_bank(train_x)
         return hold_x
 
-    def calibrate_part(self, x: Tensor, hold_x: Tensor, *, val_X: Any = None, val_y: Any = None,
+    def calibrate_part(self, x: Any, hold_x: Tensor, *, val_X: Any = None, val_y: Any = None,
                        on_score_batch: Optional[Callable[[int, int], None]] = None) -> "DiffusionAnomalyDetector":
         """The calibration half of :meth:`fit`: score the held-out part (``hold_x``, at the working size, as
         :meth:`train_part` returns it), fit the calibration (with the validation set for the ``f1`` rule),
-        score all of ``x`` (as given) for ``decision_scores_``."""
+        score all of ``x`` (as given to :meth:`train_part`) for ``decision_scores_``."""
         c = self.config
-        val = as_tensor(val_X) if val_X is not None else None
+        val = as_inputs(val_X) if val_X is not None else None
         total = len(hold_x) + len(x) + (len(val) if val is not None else 0)
         tick = None if on_score_batch is None else (lambda n: on_score_batch(n, total))
         hold = self._score_working(hold_x, tick)
@@ -316,12 +328,22 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         """Uncalibrated scores (features, raw scalar, NFE per input, dense map at the inputs' H, W) of
         ``X [N, ...]`` in batches of ``score_batch_size``; ``on_batch(n)`` is called after each batch of
         n inputs."""
-        x = as_tensor(X)
-        if self.net_config_ is not None and tuple(x.shape[1:]) != self.sample_shape:
-            raise ValueError(f"X: inputs of shape {list(x.shape[1:])}, the detector was fitted on "
+        inputs = as_inputs(X)
+        if self.net_config_ is not None and inputs.input_shape != self.sample_shape:
+            raise ValueError(f"X: inputs of shape {list(inputs.input_shape)}, the detector was fitted on "
                              f"{list(self.sample_shape)}")
-        scores = self._score_working(to_working(x, self.working_shape), on_batch)
-        return dataclasses.replace(scores, map=map_to_input(scores.map, tuple(x.shape[-2:])))
+        scores = self._score_working(self._at_working_size(inputs, self.working_shape), on_batch)
+        size = ((len(inputs),) + inputs.input_shape)[-2:]  # H, W (vectors: their map is [N, d] as it is)
+        return dataclasses.replace(scores, map=map_to_input(scores.map, tuple(size)))
+
+    @staticmethod
+    def _at_working_size(inputs: ReducedInputs, work: tuple[int, ...]) -> Tensor:
+        """``inputs`` at the network's size ``work``: reduced here when held at their own size; inputs
+        reduced by the caller must already be at ``work`` (a second averaging would not be the same)."""
+        if inputs.held_shape not in (inputs.input_shape, tuple(work)):
+            raise ValueError(f"X: inputs of shape {list(inputs.input_shape)} held at {list(inputs.held_shape)}, "
+                             f"the network works on {list(work)}")
+        return to_working(inputs.x, tuple(work))
 
     def _score_working(self, x: Tensor, on_batch: Optional[Callable[[int], None]] = None) -> AnomalyScores:
         """:meth:`score_samples` of inputs already at the working size (maps at that size too)."""
@@ -389,4 +411,4 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         return cls.from_state(load_checkpoint(path, map_location=map_location), str(path))
 
 
-__all__ = ["CalibratedDetector", "DetectorConfig", "DiffusionAnomalyDetector", "FILE_KIND", "FILE_VERSION", "as_tensor", "holdout_size"]
+__all__ = ["CalibratedDetector", "DetectorConfig", "DiffusionAnomalyDetector", "FILE_KIND", "FILE_VERSION", "as_inputs", "as_tensor", "holdout_size"]

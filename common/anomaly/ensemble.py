@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate
-from sciffusion.common.anomaly.detector import (CalibratedDetector, DetectorConfig, DiffusionAnomalyDetector, as_tensor,
+from sciffusion.common.anomaly.detector import (CalibratedDetector, DetectorConfig, DiffusionAnomalyDetector, as_inputs,
                                                 holdout_size)
 from sciffusion.common.anomaly.features import AnomalyScores, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
@@ -125,6 +125,14 @@ class EnsembleDetector(CalibratedDetector):
         return self.members_[0].sample_shape
 
     @property
+    def working_shape(self) -> tuple[int, ...]:
+        """The size the members' networks see an input at when they all share one, else the inputs'
+        own (:attr:`sample_shape`): the size to hand :class:`~.resolution.ReducedInputs` at."""
+        self._check_fitted()
+        shapes = {m.working_shape for m in self.members_}
+        return shapes.pop() if len(shapes) == 1 else self.sample_shape
+
+    @property
     def fit_report_(self) -> FitReport:
         """The members' training together: steps and seconds summed, ``stopped_by`` joined by ``+``."""
         self._check_fitted()
@@ -145,13 +153,13 @@ class EnsembleDetector(CalibratedDetector):
         least one member must take it). val_X/val_y: labelled validation inputs for the ``f1`` rule.
         on_score_batch(n, total): after each scored batch of every member and of the validation set.
         """
-        x = as_tensor(X)
-        shape = tuple(x.shape[1:])
+        x = as_inputs(X)
+        shape = x.input_shape
         members = [DiffusionAnomalyDetector(config=m) for m in self.config.members]
         networks = [_member_network(m, net_config, shape) for m in members]
         if init_state is not None and not any(takes for _, takes in networks):
             raise ValueError(f"--model: its network serves none of the scores {self.score_name}")
-        val = as_tensor(val_X) if val_X is not None else None
+        val = as_inputs(val_X) if val_X is not None else None
         n_hold = holdout_size(len(x), self.config.members[0].holdout_fraction)
         total = len(members) * (n_hold or len(x)) + len(members) * len(x) + \
             (len(members) * len(val) if val is not None else 0)
@@ -184,7 +192,7 @@ class EnsembleDetector(CalibratedDetector):
         NFE the sum over members, the deciding member's map and frame scores (:meth:`_deciding`).
         ``on_batch(n)`` is called after each member batch with n / M, so a bar over N inputs ends at N."""
         self._check_fitted()
-        x = as_tensor(X)
+        x = as_inputs(X)
         share = None if on_batch is None else (lambda n: on_batch(n / len(self.members_)))
         parts = [m.score_samples(x, share) for m in self.members_]
         features = torch.from_numpy(np.stack([m.calibration_.score(p.features.numpy())

@@ -10,8 +10,10 @@ inputs already small enough are untouched.
 """
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Iterable, Optional
 
+import torch
 from torch import Tensor, nn
 
 SIDE_MULTIPLE = 8  # working sides are multiples of 8: three U-Net levels of 2x downsampling
@@ -52,6 +54,44 @@ def to_working(x: Tensor, work: tuple[int, ...]) -> Tensor:
     return small.reshape(*lead, *work[-2:])
 
 
+@dataclass(frozen=True)
+class ReducedInputs:
+    """Inputs of ``input_shape`` (one input, no batch axis) held as ``x`` float32 ``[N, *held]``, where
+    ``held`` is ``input_shape`` or the same with a smaller H, W (area-averaged by :func:`to_working`).
+
+    A caller reading a large set reduces it chunk by chunk (:func:`reduce_chunks`) and hands the
+    detector this instead of the full-size floats, which it then never holds at once (10,000 RGB
+    images of 256 × 256 are 7.9 GB as float32, 0.5 GB at 64 × 64). The detector still knows, and
+    answers at, the inputs' own size (maps, ``sample_shape``)."""
+
+    x: Tensor
+    input_shape: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
+        check_working_shape(self.input_shape, tuple(self.x.shape[1:]))
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def held_shape(self) -> tuple[int, ...]:
+        """The shape one input is held at (``input_shape`` or smaller in H, W)."""
+        return tuple(self.x.shape[1:])
+
+
+def reduce_chunks(chunks: Iterable[Tensor], work: tuple[int, ...]) -> Tensor:
+    """:func:`to_working` of the concatenation of ``chunks`` (each ``[n_i, *input_shape]``), one chunk
+    at a time: only one chunk is ever held at full size. Returns ``[sum n_i, *work]``."""
+    parts = []
+    for chunk in chunks:
+        parts.append(to_working(chunk, tuple(work)).clone())
+        del chunk  # freed before the next chunk is made
+    if not parts:
+        raise ValueError("X: no inputs")
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
 def map_to_input(dense: Optional[Tensor], size: tuple[int, int]) -> Optional[Tensor]:
     """A dense map ``[B, h, w]`` or ``[B, T, h, w]`` at the working size → ``size`` (H, W), bilinear
     (None stays None; the identity when the sizes agree)."""
@@ -63,4 +103,5 @@ def map_to_input(dense: Optional[Tensor], size: tuple[int, int]) -> Optional[Ten
     return big.reshape(*lead, *size)
 
 
-__all__ = ["SIDE_MULTIPLE", "check_working_shape", "map_to_input", "to_working", "working_shape"]
+__all__ = ["ReducedInputs", "SIDE_MULTIPLE", "check_working_shape", "map_to_input", "reduce_chunks", "to_working",
+           "working_shape"]

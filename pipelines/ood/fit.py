@@ -327,9 +327,13 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
             (" (image subfolders other than good/normal/ok/nominal/train count as anomalies; a folder of frame "
              "folders is footage: pass --clip-frames T)")
         raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on{hint}")
-    x = data.model_inputs(None if data.labels is None else data.labels == 0)
-    shape = tuple(x.shape[1:])
+    shape = data.sample_shape
     start = start_for(config.model, shape, config.detector_for(shape), config.base_channels, config.trust_checkpoint)
+    work = tuple(start.net_config.sample_shape)
+    try:  # floats only at the network's size, converted a chunk at a time
+        x = data.reduced_inputs(work, None if data.labels is None else data.labels == 0)
+    except ValueError as exc:
+        raise ValueError(f"{config.data}: {str(exc)[3:]}" if str(exc).startswith("X: ") else str(exc)) from None
     val_x = val_y = None
     if config.val_data is not None:
         val_footage = None if footage is None else config.footage_for(config.val_data)
@@ -341,7 +345,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
         if tuple(val.model_inputs_shape[1:]) != shape:
             raise ValueError(f"{config.val_data}: inputs of shape {list(val.model_inputs_shape[1:])}, the "
                              f"training data has {list(shape)}")
-        val_x, val_y = val.model_inputs(), val.labels
+        val_x, val_y = val.reduced_inputs(work), val.labels
     settings = adopt_start(config.detector_for(shape), start)
     for score in (m.score for m in settings.members):
         if score.kind == "predictive" and (len(shape) != 4 or shape[1] < score.context_frames + (score.target_frames or 1)):

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence, Ty
 import numpy as np
 
 if TYPE_CHECKING:
+    from sciffusion.common.anomaly.resolution import ReducedInputs
     from sciffusion.pipelines.ood.footage import FootageClips
 
 Layout = Literal["images", "clips"]
@@ -62,11 +63,23 @@ class OODData:
     def model_inputs(self, rows: Optional[np.ndarray] = None) -> np.ndarray:
         """float32 in [−1, 1]: images ``[N, C, H, W]``, clips ``[N, C, T, H, W]``; ``rows`` (a boolean
         mask or indices) picks inputs before the conversion, so only they are ever held as floats."""
-        pixels = self.pixels if rows is None else self.pixels[rows]
-        x = np.moveaxis(pixels, -1, 1).astype(np.float32, order="C")  # one float copy, in model layout
-        x /= 127.5
-        x -= 1.0
-        return x
+        return _to_floats(self.pixels if rows is None else self.pixels[rows])
+
+    def reduced_inputs(self, work: Sequence[int], rows: Optional[np.ndarray] = None,
+                       chunk: int = 256) -> "ReducedInputs":
+        """:meth:`model_inputs` area-averaged to a detector's working size ``work`` (C, [T,] h, w),
+        ``chunk`` inputs at a time: only one chunk is ever held as full-size floats (a 10,000-image set
+        of 256 × 256 RGB would be 7.9 GB). One-line ValueError (``X: ...``) when ``work`` is not these
+        inputs at the same or a smaller H, W."""
+        import torch
+
+        from sciffusion.common.anomaly.resolution import ReducedInputs, check_working_shape, reduce_chunks
+
+        check_working_shape(self.sample_shape, tuple(work))
+        index = np.arange(len(self.pixels)) if rows is None else np.arange(len(self.pixels))[rows]
+        chunks = (torch.from_numpy(_to_floats(self.pixels[index[i:i + chunk]]))
+                  for i in range(0, len(index), max(1, chunk)))
+        return ReducedInputs(reduce_chunks(chunks, tuple(work)), self.sample_shape)
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -76,6 +89,14 @@ class OODData:
     def model_inputs_shape(self) -> tuple[int, ...]:
         s = self.pixels.shape
         return (s[0], s[-1]) + tuple(s[1:-1])
+
+
+def _to_floats(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels ``[N, ..., C]`` → float32 in [−1, 1] in model layout ``[N, C, ...]`` (one copy)."""
+    x = np.moveaxis(pixels, -1, 1).astype(np.float32, order="C")
+    x /= 127.5
+    x -= 1.0
+    return x
 
 
 def _binary(name: str, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

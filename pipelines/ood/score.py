@@ -183,7 +183,7 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     if on_start is not None:
         on_start(len(data))
     start = time.monotonic()
-    scores = det.score_samples(data.model_inputs(), on_batch)
+    scores = det.score_samples(data.reduced_inputs(det.working_shape), on_batch)  # floats at the network's size
     calibrated = det.calibration_.score(scores.features.numpy())
     seconds = time.monotonic() - start
     table = pd.DataFrame({"id": data.ids, "score": calibrated,

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, DiffusionAnomalyDetector, ScoreConfig
-from sciffusion.common.anomaly.resolution import check_working_shape, map_to_input, to_working, working_shape
+from sciffusion.common.anomaly.resolution import (ReducedInputs, check_working_shape, map_to_input, reduce_chunks,
+                                                  to_working, working_shape)
 
 
 def test_working_shape_keeps_aspect_and_small_inputs():
@@ -76,3 +77,30 @@ def test_detector_files_keep_the_input_shape_and_older_files_load_at_one_size(tm
     old["net"]["sample_shape"] = [1, 48, 48]
     older = DiffusionAnomalyDetector.from_state(old)
     assert older.sample_shape == older.working_shape == (1, 48, 48) and older.config.max_side is None
+
+
+def test_inputs_reduced_by_the_caller_score_as_inputs_reduced_by_the_detector():
+    """A set reduced chunk by chunk (ReducedInputs) trains and scores as the same set at full size."""
+    rng = np.random.default_rng(2)
+    config = DetectorConfig(score=ScoreConfig(kind="msma", levels=2, sigma_min=0.1, sigma_max=0.5),
+                            calibration=CalibrationConfig(density="mean"), minutes=1.0, max_steps=2, batch_size=8,
+                            max_side=16)
+    x = _images(30, rng)
+    test = np.r_[_images(3, rng), _images(3, rng, bright=True)]
+    reduced = ReducedInputs(reduce_chunks(torch.split(torch.from_numpy(x), 7), (1, 16, 16)), (1, 48, 48))
+    assert len(reduced) == 30 and reduced.held_shape == (1, 16, 16)
+    assert torch.allclose(reduced.x, to_working(torch.from_numpy(x), (1, 16, 16)), atol=1e-6)
+    full = DiffusionAnomalyDetector(config=config).fit(x)
+    small = DiffusionAnomalyDetector(config=config).fit(reduced)
+    assert small.sample_shape == (1, 48, 48) and small.working_shape == (1, 16, 16)
+    assert np.allclose(small.decision_scores_, full.decision_scores_, rtol=1e-3, atol=1e-4)
+    test_reduced = ReducedInputs(to_working(torch.from_numpy(test), (1, 16, 16)), (1, 48, 48))
+    assert np.allclose(small.decision_function(test_reduced), small.decision_function(test), rtol=1e-4, atol=1e-5)
+    assert small.score_samples(test_reduced).map.shape == (6, 48, 48)  # maps at the inputs' own size
+    # negative controls: held at a size the network does not work at, or of other inputs
+    with pytest.raises(ValueError, match=r"held at \[1, 24, 24\], the network works on \[1, 16, 16\]"):
+        small.score_samples(ReducedInputs(to_working(torch.from_numpy(test), (1, 24, 24)), (1, 48, 48)))
+    with pytest.raises(ValueError, match=r"inputs of shape \[1, 32, 32\], the detector was fitted on \[1, 48, 48\]"):
+        small.score_samples(ReducedInputs(test_reduced.x, (1, 32, 32)))
+    with pytest.raises(ValueError, match="the network works on"):
+        ReducedInputs(torch.zeros(2, 1, 64, 64), (1, 48, 48))  # larger than the inputs: not a reduction

@@ -29,6 +29,35 @@ def test_npz_rgb_clips_and_frame_labels(tmp_path):
     assert picked.shape == (2, 3, 5, 4, 4) and picked.flags["C_CONTIGUOUS"] and np.array_equal(picked, x[:2])
 
 
+def test_reduced_inputs_hold_floats_only_a_chunk_at_a_time_at_full_size(tmp_path):
+    """fit/score convert at the detector's working size chunk by chunk: the same floats as converting
+    everything and then reducing, without ever holding the whole set as full-size floats."""
+    import tracemalloc
+
+    import torch
+
+    from sciffusion.common.anomaly.resolution import to_working
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (64, 96, 96, 3), dtype=np.uint8)
+    label = np.r_[np.zeros(48), np.ones(16)].astype(np.uint8)
+    np.savez(tmp_path / "big.npz", images=images, label=label)
+    data = read_inputs(tmp_path / "big.npz")
+    full_floats = data.model_inputs()  # the old way: 64 x 3 x 96 x 96 float32 = 7 MB
+    expected = to_working(torch.from_numpy(full_floats), (3, 32, 32))
+    tracemalloc.start()
+    reduced = data.reduced_inputs((3, 32, 32), chunk=8)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert reduced.input_shape == (3, 96, 96) and reduced.held_shape == (3, 32, 32)
+    assert torch.allclose(reduced.x, expected, atol=1e-6)
+    assert peak < full_floats.nbytes / 4  # one chunk of 8 (an eighth), not the whole set
+    normal = data.reduced_inputs((3, 32, 32), data.labels == 0, chunk=5)
+    assert len(normal) == 48 and torch.allclose(normal.x, expected[:48], atol=1e-6)
+    with pytest.raises(ValueError, match=r"X: inputs of shape \[3, 96, 96\], the network works on \[1, 32, 32\]"):
+        data.reduced_inputs((1, 32, 32))
+
+
 def test_video_store_driving_labels(clip_store):
     data = read_inputs(clip_store)
     assert data.layout == "clips" and data.model_inputs().shape == (12, 1, 4, 8, 8)
