@@ -8,7 +8,7 @@ import typer
 
 from sciffusion.cli.errors import user_errors_exit
 from sciffusion.cli.options import (DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, TARGET_FRAMES_HELP, WHOLE_INPUT_HELP,
-                                    seed_list, seed_option)
+                                    progress_bar, seed_list, seed_option)
 
 app = typer.Typer(
     help="Benchmarks against peer libraries, baselines and closed forms: samplers, likelihood, inpainting, "
@@ -413,3 +413,42 @@ def video_events(
     rows = run_video_events(cfg, log=typer.echo, progress=progress)
     typer.echo(format_table(rows))
     typer.echo(f"wrote {out}/fidelity.csv, fidelity.png, classifier_eval.json, confusion.png and classifier.pt")
+
+
+@app.command("video-label-response")
+@user_errors_exit
+def video_label_response(
+    model: list[str] = typer.Option(..., "--model", help="NAME=PATH: an event video model file (video train "
+                                    "model.ckpt, or the bundled domains/video/data/video_driving.pt); repeatable."),
+    data: Path = typer.Option(..., "--data", help="Labelled driving store (video make-driving) that no model was "
+                                                  "trained on."),
+    out: Path = typer.Option(..., "--out", help="Output folder (label_response.csv, label_response.png, config.json)."),
+    sigmas: str = typer.Option("0.1,0.3,1,3", "--sigmas", help="Comma list of noise levels σ (data in [-1, 1])."),
+    windows: int = typer.Option(32, "--windows", help="Windows per event, at most (one per clip of that event)."),
+    seed: int = seed_option(0, "Seed of the noise draws (the same draw for every label)."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Windows per network call."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """How much of an event model's denoising error on real event windows its event label removes, per σ,
+    against the null label and 'normal' (does the model listen to --event?)."""
+    from sciffusion.pipelines.bench.video_label_response import (LabelResponseConfig, format_table,
+                                                                 run_label_response)
+
+    pairs = []
+    for item in model:
+        name, path, init = _video_model(item)
+        if init is not None:
+            raise ValueError(f"--model: @init-sigma has no meaning here, got {item!r}")
+        pairs.append((name, path))
+    try:
+        levels = tuple(float(v) for v in _names(sigmas, "--sigmas"))
+    except ValueError as exc:
+        raise ValueError(f"--sigmas: expected a comma list of numbers, got {sigmas!r}") from None \
+            if "could not convert" in str(exc) else exc
+    cfg = LabelResponseConfig(models=tuple(pairs), data=data, out=out, sigmas=levels, windows=windows, seed=seed,
+                              batch_size=batch_size, overwrite=overwrite)
+    with progress_bar("label response (model x event)", len(pairs) * 4, enabled=progress) as advance:
+        rows = run_label_response(cfg, log=typer.echo, progress=advance)
+    typer.echo(format_table(rows))
+    typer.echo(f"wrote {out}/label_response.csv, label_response.png and config.json")

@@ -6,6 +6,9 @@ from deep inside a run.
 """
 from __future__ import annotations
 
+import contextlib
+from typing import Callable, Iterator, Optional
+
 import typer
 
 SEED_MAX = 2**32 - 1  # numpy's SeedSequence-free legacy seeding and Vina take unsigned 32-bit seeds
@@ -60,3 +63,14 @@ DENSITY_HELP = ("Density on the z-scored features: gmm | kde | knn | mean | max 
 TARGET_FRAMES_HELP = ("predictive (clips): frames it predicts per window (NFE = levels x windows, about T - context "
                       "for one frame); 0: the fewest that keep the predictive score within 8 model calls (1 up to "
                       "context + 8 frames, 2 up to context + 16), which scored long clips lower (docs/ood.md).")
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: Optional[int], enabled: bool = True) -> Iterator[Callable[..., None]]:
+    """A rich progress bar (removed when done; nothing shown when not ``enabled``); yields ``advance(n=1)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True, disable=not enabled) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)

@@ -6,29 +6,17 @@ Each command parses its options, builds a typed config and calls one pipeline fu
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import check_seed, seed_option
+from sciffusion.cli.options import check_seed, progress_bar, seed_option
 
 app = typer.Typer(help="Video datasets in zarr, footage ingest, prediction baselines, metrics (PSNR, SSIM, "
                        "FVD), mosaics; a space-time video diffusion model: train, predict, generate.",
                   no_args_is_help=True)
-
-
-@contextlib.contextmanager
-def _progress(description: str, total: int | None) -> Iterator:
-    """A rich progress bar; yields ``advance(n)``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
 
 
 @app.command("make-smmnist")
@@ -51,7 +39,7 @@ def make_smmnist(
     cfg = MakeSMMNISTConfig(out=out, data=SMMNISTConfig(clips=clips, frames=frames, size=size, seed=seed,
                                                         split=split, fps=fps), mnist_images=mnist,
                             overwrite=overwrite)
-    with _progress("smmnist", clips) as advance:
+    with progress_bar("smmnist", clips) as advance:
         path = run(cfg, advance)
     typer.echo(f"wrote {path} ({clips} clips x {frames} frames, {size}x{size}, split {split}, seed {seed})")
 
@@ -77,7 +65,7 @@ def make_driving(
                                                         clip_frames=clip_frames,
                                                         clips_per_episode=clips_per_episode, fps=fps,
                                                         perturb=perturb), overwrite=overwrite)
-    with _progress("driving episodes", episodes) as advance:
+    with progress_bar("driving episodes", episodes) as advance:
         path, balance = run(cfg, advance)
     typer.echo(f"wrote {path}")
     for name, frac in balance.items():
@@ -114,7 +102,7 @@ def ingest(
     cfg = IngestPipelineConfig(source=source, out=out, overwrite=overwrite, frame_rate=frame_rate,
                                ingest=IngestConfig(size=size, fps=fps, clip_frames=clip_frames,
                                                    min_frames=min_frames, fit=fit, channels=channels))
-    with _progress("frames", None) as advance:
+    with progress_bar("frames", None) as advance:
         path = ingest_video(cfg, progress=advance)
     typer.echo(f"wrote {path}")
 
@@ -161,7 +149,7 @@ def evaluate(
     cfg = EvaluateConfig(pred=pred, truth=truth, out=out, reduce=reduce, fvd=fvd, fvd_clips=fvd_clips,
                          i3d_weights=i3d_weights, batch_size=batch_size, feature_cache=feature_cache,
                          overwrite=overwrite)
-    with _progress("I3D features (real + predicted clips)", 2 * fvd_clips if fvd_clips else None) as advance:
+    with progress_bar("I3D features (real + predicted clips)", 2 * fvd_clips if fvd_clips else None) as advance:
         result = run(cfg, advance)
     table = Table(title=f"{pred} vs {truth}")
     for col in ("method", "clips", "PSNR (dB)", "SSIM", "FVD"):
@@ -273,7 +261,7 @@ def predict(
     cfg = PredictConfig(input=input, out=out, context=context, frames=frames, samples=samples, clips=clips,
                         store=store, compare=compare, overwrite=overwrite,
                         run=_sampling_run(model, sampler, steps, seed, device, batch_size, init_sigma=init_sigma))
-    with _progress("predicted frames", None) as advance:
+    with progress_bar("predicted frames", None) as advance:
         result = run(cfg, advance)
     typer.echo(f"predicted {result['frames']} frames x {result['samples']} sample(s) for {result['clips']} clip(s); "
                f"wrote {result['out']}, {result['compare']}" + (f", {result['store']}" if result["store"] else ""))
@@ -315,7 +303,7 @@ def generate(
                          devices=devices, num_nodes=num_nodes, context=context, context_frames=context_frames,
                          run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
                                            guidance_interval, init_sigma))
-    with _progress("generated frames", clips * frames) as advance:
+    with progress_bar("generated frames", clips * frames) as advance:
         result = run(cfg, advance)
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"
                + (f" after {result['context_frames']} context frames" if result["context_frames"] else "")
