@@ -227,7 +227,8 @@ def _sampling_run(model: Optional[Path], sampler: str, steps: int, seed: int, de
                        seed=seed, device=device, batch_size=batch_size)
 
 
-MODEL_HELP = "Model file (RUN_DIR/model.ckpt of 'video train'); default: the bundled model."
+MODEL_HELP = ("Model file (RUN_DIR/model.ckpt of 'video train'); default: the bundled SM-MNIST model "
+              "(domains/video/data/video_smmnist_concat.pt); for generate --event, the driving model (video_driving.pt).")
 INIT_SIGMA_HELP = ("Warm start (SDEdit): each block that continues known frames starts from the last known frame "
                    "noised to this sigma (data units) instead of pure noise; default: off. A small sigma (0.1-0.5) keeps "
                    "objects where they were (close to copy-last); motion needs a large one or none.")

@@ -121,3 +121,6 @@ def test_shipped_concat_model_is_the_measured_one():
     assert (loaded.config.past_frames, loaded.config.frames) == (2, 4)
     assert sum(p.numel() for p in loaded.net.parameters()) == 1_463_524
     assert "smmnist_train" in str(loaded.meta.get("data", {}).get("train", ""))
+    from sciffusion.domains.video.model import resolve_model_path
+
+    assert resolve_model_path(None) == DATA_DIR / "video_smmnist_concat.pt"  # the predict/generate default
