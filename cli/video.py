@@ -277,7 +277,9 @@ def generate(
                                                               "(models trained with events)."),
     clips: int = typer.Option(4, "--clips", help="Number of clips."),
     frames: int = typer.Option(10, "--frames", help="Frames per clip."),
-    guidance: float = typer.Option(2.0, "--guidance", help="Classifier-free guidance scale on the event (1 = none)."),
+    guidance: float = typer.Option(8.0, "--guidance", help="Classifier-free guidance scale on the event (1 = none). "
+                                   "8 by measurement: the bundled driving model's collisions go from 3 % (scale 2) "
+                                   "to 50 % (scale 8) while its 'normal' clips stay normal (docs/video.md)."),
     guidance_interval: Optional[str] = typer.Option(None, "--guidance-interval",
                                                     help="LO,HI: guide only for LO <= sigma <= HI."),
     fps: float = typer.Option(10.0, "--fps", help="Frame rate of the written videos."),

@@ -124,3 +124,16 @@ def test_shipped_concat_model_is_the_measured_one():
     from sciffusion.domains.video.model import resolve_model_path
 
     assert resolve_model_path(None) == DATA_DIR / "video_smmnist_concat.pt"  # the predict/generate default
+
+
+def test_shipped_driving_model_is_the_measured_one():
+    """domains/video/data/video_driving.pt (docs/video.md, tenth round): cpu_driving with events, fine-tuned
+    for 1,800 steps on event-balanced windows of driving_train600.zarr (its held-out benchmarks use other
+    episodes)."""
+    from sciffusion.domains.video.model import DATA_DIR, read_model_file, resolve_model_path
+
+    loaded = read_model_file(DATA_DIR / "video_driving.pt")
+    assert loaded.config.events and loaded.config.channels == 3 and loaded.config.past_channels == 2
+    assert loaded.meta["step"] == 1800 and loaded.meta["data"]["balance_events"] is True
+    assert loaded.meta["data"]["train"] == "driving_train600.zarr"
+    assert resolve_model_path(None, "driving") == DATA_DIR / "video_driving.pt"
