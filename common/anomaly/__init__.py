@@ -17,7 +17,6 @@ from sciffusion.common.anomaly.scores import msma, path_statistics, reconstructi
 
 __all__ = ["AnomalyScores", "Calibration", "CalibrationConfig", "ClipWindows", "DenoiserNetConfig", "DetectionMetrics",
            "DetectorConfig", "DiffusionAnomalyDetector", "EnsembleConfig", "EnsembleDetector", "ReducedInputs",
-           "SCORE_KINDS",
-           "ScoreConfig", "calibrate", "complexity_corrected", "compressed_bits", "compute_scores",
+           "SCORE_KINDS", "ScoreConfig", "calibrate", "complexity_corrected", "compressed_bits", "compute_scores",
            "detection_metrics", "load_any_detector", "msma", "nll", "noise_levels", "path_statistics",
            "predictive_residual", "reconstruction", "reduce_chunks", "window_starts"]

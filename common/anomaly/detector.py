@@ -27,8 +27,7 @@ from sciffusion.common.anomaly.embedding import FeatureBank
 from sciffusion.common.anomaly.features import AnomalyScores, cat_batches, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.resolution import (SIDE_MULTIPLE, ReducedInputs, check_working_shape, map_to_input,
-                                                  to_working,
-                                                  working_shape)
+                                                  to_working, working_shape)
 from sciffusion.common.anomaly.score_config import (ScoreConfig, compute_scores, patch_bank_for, positions_for,
                                                     whole_input_for)
 from sciffusion.common.anomaly.training import FitReport, train_denoiser
