@@ -441,11 +441,11 @@ def video_label_response(
         if init is not None:
             raise ValueError(f"--model: @init-sigma has no meaning here, got {item!r}")
         pairs.append((name, path))
+    names = _names(sigmas, "--sigmas")
     try:
-        levels = tuple(float(v) for v in _names(sigmas, "--sigmas"))
-    except ValueError as exc:
-        raise ValueError(f"--sigmas: expected a comma list of numbers, got {sigmas!r}") from None \
-            if "could not convert" in str(exc) else exc
+        levels = tuple(float(v) for v in names)
+    except ValueError:
+        raise ValueError(f"--sigmas: expected a comma list of numbers, got {sigmas!r}") from None
     cfg = LabelResponseConfig(models=tuple(pairs), data=data, out=out, sigmas=levels, windows=windows, seed=seed,
                               batch_size=batch_size, overwrite=overwrite)
     with progress_bar("label response (model x event)", len(pairs) * 4, enabled=progress) as advance:
