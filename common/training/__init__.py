@@ -3,8 +3,8 @@ from sciffusion.common.training.callbacks import LossHistory, StepProgressBar, S
 from sciffusion.common.training.config import TrainConfig
 from sciffusion.common.training.ema import ExponentialMovingAverage
 from sciffusion.common.training.losses import LOSS_KINDS, Preconditioning, SigmaDistribution, edm_weight
-from sciffusion.common.training.module import DiffusionModule, TrainedNetModule, drop_condition, split_batch
+from sciffusion.common.training.module import DiffusionModule, TrainedNetModule, drop_condition, split_batch, split_weighted_batch
 
 __all__ = ["DiffusionModule", "TrainedNetModule", "ExponentialMovingAverage", "LOSS_KINDS", "LossHistory", "Preconditioning",
            "SigmaDistribution", "StepProgressBar", "StopReason", "TimeBudget", "TrainConfig", "edm_weight",
-           "drop_condition", "split_batch", "stop_reason"]
+           "drop_condition", "split_batch", "split_weighted_batch", "stop_reason"]

@@ -67,13 +67,27 @@ class Preconditioning:
         """D(x, σ) = c_skip x + c_out F(c_in x, c_noise, cond); x ``[B, ...]``, σ ``[B]`` or scalar."""
         return precondition(net, x, self.coefficients(expand_sigma(sigma, x)), cond)
 
-    def loss(self, net: nn.Module, x0: Tensor, sigma: Tensor, noise: Tensor, cond: Any = None) -> Tensor:
-        """Per-sample ``[B]`` MSE between F and its target F* = (x0 − c_skip x̂)/c_out, x̂ = x0 + σ noise."""
+    def loss(self, net: nn.Module, x0: Tensor, sigma: Tensor, noise: Tensor, cond: Any = None,
+             weight: Tensor | None = None) -> Tensor:
+        """Per-sample ``[B]`` MSE between F and its target F* = (x0 − c_skip x̂)/c_out, x̂ = x0 + σ noise.
+
+        ``weight`` (optional, ≥ 0, broadcastable to x0 with its batch axis, e.g. ``[B, 1, T, H, W]``):
+        a per-element weight; the loss is then the weighted mean Σ w e² / Σ w over each sample, so a
+        weight of ones gives the plain loss and the loss's scale does not depend on the weights' scale."""
         c_skip, c_out, c_in, c_noise = self.coefficients(sigma)
         x_noisy = x0 + per_sample(sigma, x0) * noise
         out = net(per_sample(c_in, x0) * x_noisy, c_noise, cond)
         target = (x0 - per_sample(c_skip, x0) * x_noisy) / per_sample(c_out, x0)
-        return ((out - target) ** 2).reshape(len(x0), -1).mean(1)
+        err = (out - target) ** 2
+        if weight is None:
+            return err.reshape(len(x0), -1).mean(1)
+        if weight.dim() != x0.dim() or weight.shape[0] != len(x0):
+            raise ValueError(f"loss weight: shape {tuple(weight.shape)} does not broadcast to x0 {tuple(x0.shape)} "
+                             "with its batch axis")
+        w = weight.to(err.dtype).expand_as(err).reshape(len(x0), -1)
+        if bool((w < 0).any()) or not bool((w.sum(1) > 0).all()):
+            raise ValueError("loss weight: must be >= 0 with a positive sum per sample")
+        return (w * err.reshape(len(x0), -1)).sum(1) / w.sum(1)
 
     def x0_weight(self, sigma: Tensor) -> Tensor:
         """The equivalent weight on ‖D − x0‖²: 1/c_out² (λ(σ) for edm)."""

@@ -2,7 +2,10 @@
 
 The network is any ``nn.Module`` called as ``net(x_in [B, ...], c_noise [B], cond) -> [B, ...]``
 (see :mod:`~sciffusion.common.training.losses` for x_in and c_noise). Data comes from the domain's
-own ``LightningDataModule``; a batch is a tensor ``x0 [B, ...]`` or a pair ``(x0, cond)``.
+own ``LightningDataModule``; a batch is a tensor ``x0 [B, ...]``, a pair ``(x0, cond)``, or a triple
+``(x0, cond, weight)`` whose per-element loss weight (broadcastable to x0, see
+:meth:`~sciffusion.common.training.losses.Preconditioning.loss`) applies in training only: validation
+reports the plain loss, comparable between runs with and without weights.
 
 Condition dropout (``TrainConfig.cond_dropout`` = p): each training sample's ``cond`` is replaced with
 probability p by the null condition (:func:`drop_condition`), so one network learns D(x, σ, cond) and
@@ -66,14 +69,21 @@ def drop_condition(cond: Any, keep: Tensor) -> Any:
 
 
 def split_batch(batch: Any) -> tuple[Tensor, Any]:
-    """``x0`` or ``(x0, cond)`` → ``(x0, cond)``."""
+    """``x0``, ``(x0, cond)`` or ``(x0, cond, weight)`` → ``(x0, cond)``."""
+    x0, cond, _ = split_weighted_batch(batch)
+    return x0, cond
+
+
+def split_weighted_batch(batch: Any) -> tuple[Tensor, Any, Optional[Tensor]]:
+    """``x0``, ``(x0, cond)`` or ``(x0, cond, weight)`` → ``(x0, cond, weight or None)``."""
     if isinstance(batch, Tensor):
-        return batch, None
-    if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[0], Tensor):
-        return batch[0], batch[1]
-    if isinstance(batch, (tuple, list)) and len(batch) == 1 and isinstance(batch[0], Tensor):
-        return batch[0], None
-    raise ValueError(f"batch: expected a tensor or (x0, cond), got {type(batch).__name__}")
+        return batch, None, None
+    if isinstance(batch, (tuple, list)) and 1 <= len(batch) <= 3 and isinstance(batch[0], Tensor):
+        weight = batch[2] if len(batch) == 3 else None
+        if weight is not None and not isinstance(weight, Tensor):
+            raise ValueError(f"batch: the loss weight must be a tensor, got {type(weight).__name__}")
+        return batch[0], batch[1] if len(batch) > 1 else None, weight
+    raise ValueError(f"batch: expected a tensor, (x0, cond) or (x0, cond, weight), got {type(batch).__name__}")
 
 
 class TrainedNetModule(pl.LightningModule):
@@ -167,11 +177,11 @@ class DiffusionModule(TrainedNetModule):
         return sigma.to(x0.device), noise.to(x0.device), keep.to(x0.device)
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        x0, cond = split_batch(batch)
+        x0, cond, weight = split_weighted_batch(batch)
         sigma, noise, keep = self._draws(x0, self.global_step)
         if cond is not None and self.config.cond_dropout > 0:
             cond = drop_condition(cond, keep)
-        loss = self.precond.loss(self.net, x0, sigma, noise, cond).mean()
+        loss = self.precond.loss(self.net, x0, sigma, noise, cond, weight).mean()
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=len(x0))
         return loss
 
@@ -198,4 +208,4 @@ class DiffusionModule(TrainedNetModule):
         return spec(self.denoiser(cond, use_ema), sigmas, x, generator=generator, callback=callback)
 
 
-__all__ = ["DiffusionModule", "TrainedNetModule", "drop_condition", "split_batch"]
+__all__ = ["DiffusionModule", "TrainedNetModule", "drop_condition", "split_batch", "split_weighted_batch"]

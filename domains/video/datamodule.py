@@ -5,7 +5,11 @@ random frame in training (a random crop in time; Lightning seeds the workers) an
 validation, scaled from uint8 to [-1, 1]. Batches are ``(x0 [B, C, T, H, W], VideoCondition)`` with
 past/future masks drawn per sample (MCVD: each block dropped independently, ``p_mask_past`` /
 ``p_mask_future``) in training and all visible in validation, and, when ``events`` is on, the window's
-event index (:mod:`~sciffusion.domains.video.events`).
+event index (:mod:`~sciffusion.domains.video.events`). With ``change_weight`` w > 0, training batches
+are ``(x0, VideoCondition, weight [B, 1, T, H, W])``: the loss weight is 1 + w on the pixels that change
+against the last past frame (:func:`~sciffusion.domains.video.frames.changing_pixels`; against the
+block's first frame when there is no past block), 1 elsewhere. Small moving objects (cars a few pixels
+wide) are otherwise a tiny part of a loss spent on a static background.
 
 Split: the store's own metadata decides. A store whose attr ``split`` is ``test`` is refused for
 training. With no ``val`` store, whole episodes (``labels/episode``, driving) or else clips are held
@@ -26,7 +30,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from sciffusion.domains.video.events import EVENTS, window_event
-from sciffusion.domains.video.frames import to_uint8, to_unit_range  # noqa: F401  (re-exported)
+from sciffusion.domains.video.frames import changing_pixels, to_uint8, to_unit_range  # noqa: F401  (re-exported)
 from sciffusion.domains.video.networks.condition import VideoCondition, random_block_masks
 
 
@@ -38,7 +42,8 @@ class VideoDataConfig:
     their clip's event), so rare events are seen as often as normal driving, and start an event clip's
     window where the event falls in the generated block (:func:`event_starts`): a random start would
     miss a one-frame collision most of the time and label the window normal. p_mask_past /
-    p_mask_future: training masking probabilities. val_every: hold-out period. val_clips: cap on
+    p_mask_future: training masking probabilities. change_weight: extra loss weight on the pixels that
+    change (module docstring; 0 = plain loss). val_every: hold-out period. val_clips: cap on
     validation windows (None: all)."""
 
     train: Path
@@ -52,6 +57,7 @@ class VideoDataConfig:
     balance_events: bool = False
     p_mask_past: float = 0.25
     p_mask_future: float = 0.5
+    change_weight: float = 0.0
     val_every: int = 10
     val_clips: Optional[int] = 64
 
@@ -67,6 +73,8 @@ class VideoDataConfig:
                 raise ValueError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
         if self.balance_events and not self.events:
             raise ValueError("balance_events: needs events = true")
+        if not 0 <= self.change_weight < float("inf"):  # also refuses NaN
+            raise ValueError(f"change_weight: must be a finite number >= 0, got {self.change_weight}")
         if self.val_clips is not None and self.val_clips < 1:
             raise ValueError(f"val_clips: must be >= 1 or null, got {self.val_clips}")
 
@@ -161,12 +169,13 @@ def event_starts(path: Path, clips: list[int], past_frames: int, frames: int, wi
 
 
 class WindowCollate:
-    """Stacks items into ``(x0, VideoCondition)``; draws the block masks when ``mask`` is on."""
+    """Stacks items into ``(x0, VideoCondition)``; draws the block masks when ``mask`` is on (training),
+    and then appends the loss weight when ``cfg.change_weight`` > 0 (module docstring)."""
 
     def __init__(self, cfg: VideoDataConfig, mask: bool):
         self.cfg, self.mask = cfg, mask
 
-    def __call__(self, items: list[tuple[Tensor, int]]) -> tuple[Tensor, VideoCondition]:
+    def __call__(self, items: list[tuple[Tensor, int]]) -> tuple:
         c = self.cfg
         frames = torch.stack([f for f, _ in items])  # [B, C, L, H, W]
         b = len(items)
@@ -178,8 +187,12 @@ class WindowCollate:
         else:
             past_mask = future_mask = torch.ones(b)
         event = torch.tensor([e for _, e in items], dtype=torch.long) if c.events else None
-        return x0, VideoCondition(past=past, future=future, past_mask=past_mask if past is not None else None,
-                                  future_mask=future_mask if future is not None else None, event=event)
+        cond = VideoCondition(past=past, future=future, past_mask=past_mask if past is not None else None,
+                              future_mask=future_mask if future is not None else None, event=event)
+        if not (self.mask and c.change_weight > 0):
+            return x0, cond
+        reference = past[:, :, -1:] if past is not None else x0[:, :, :1]
+        return x0, cond, 1.0 + c.change_weight * changing_pixels(x0, reference).float()
 
 
 def split_clips(path: Path, attrs: dict, labels: dict, num_clips: int, val_every: int) -> tuple[list[int], list[int]]:
@@ -257,8 +270,7 @@ class VideoDataModule(pl.LightningDataModule):
                           collate_fn=WindowCollate(c, mask=False))
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        x0, cond = batch
-        return x0.to(device), cond.to(device)
+        return tuple(part.to(device) for part in batch)
 
 
 __all__ = ["VideoDataConfig", "VideoDataModule", "VideoWindows", "WindowCollate", "split_clips", "to_uint8",

@@ -35,8 +35,7 @@ import numpy as np
 import torch
 
 from sciffusion.domains.video.events import EVENTS
-
-CHANGE_THRESHOLD = 0.1  # in [-1, 1] units: a pixel "changes" when x0 is this far from the last past frame
+from sciffusion.domains.video.frames import CHANGE_THRESHOLD, changing_pixels
 FIELDS = ["model", "event", "sigma", "past", "windows", "changed_pixels", "mse_label", "mse_null", "mse_normal",
           "gain_vs_null", "gain_vs_normal", "mse_all_label", "mse_all_null", "gain_all_vs_null"]
 
@@ -110,7 +109,7 @@ def respond(model, clips: torch.Tensor, event: int, sigmas: tuple[float, ...], s
     precond = Preconditioning(model.train.loss, model.train.sigma_data)
     past, x0 = clips[:, :, :cfg.past_frames], clips[:, :, cfg.past_frames:cfg.past_frames + cfg.frames]
     last = past[:, :, -1:] if cfg.past_frames else x0[:, :, :1]
-    changed = ((x0 - last).abs() > CHANGE_THRESHOLD).any(dim=1, keepdim=True).expand_as(x0)
+    changed = changing_pixels(x0, last).expand_as(x0)
     rows = []
     for si, sigma in enumerate(sigmas):
         g = torch.Generator().manual_seed(seed * 1000 + si)

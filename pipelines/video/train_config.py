@@ -5,7 +5,7 @@ Layout (every section optional; missing keys take the defaults)::
     model:    {VideoModelConfig fields: arch, channels, size, past_frames, frames, future_frames, events, widths}
     train:    {TrainConfig fields: loss, lr, ema_decay, cond_dropout, seed, sigma: {...}, ...}
     data:     {train: STORE.zarr, val: STORE.zarr | null, batch_size, num_workers, balance_events,
-               p_mask_past, p_mask_future, val_every, val_clips}
+               p_mask_past, p_mask_future, change_weight, val_every, val_clips}
     schedule: {max_steps, minutes, val_every, checkpoint_every, log_every, precision}
 
 Store paths that are relative are read relative to the current folder.

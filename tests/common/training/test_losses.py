@@ -88,3 +88,44 @@ def test_lognormal_sigma_statistics_and_seeding():
 def test_preconditioning_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         Preconditioning(**kw)
+
+
+class _FirstHalfOnly(nn.Module):
+    """F that is exact on the first half of the features and wrong (+5) on the second."""
+
+    def forward(self, x_in, c_noise, cond=None):
+        out = torch.zeros_like(x_in)
+        out[:, x_in.shape[1] // 2:] = 5.0
+        return out
+
+
+def test_weighted_loss_is_the_weighted_mean_and_ones_give_the_plain_loss():
+    pre = Preconditioning("edm", sigma_data=0.5)
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(3, 6, generator=g), torch.randn(3, 6, generator=g)
+    sigma = torch.tensor([0.1, 1.0, 10.0])
+    net = nn.Linear(6, 6)
+    wrapped = lambda x, c, cond=None: net(x)  # noqa: E731
+    plain = pre.loss(wrapped, x0, sigma, noise)
+    assert torch.allclose(pre.loss(wrapped, x0, sigma, noise, weight=torch.ones(3, 1)), plain)
+    assert torch.allclose(pre.loss(wrapped, x0, sigma, noise, weight=torch.full((3, 6), 7.0)), plain)  # scale-free
+    # by hand: Σ w e² / Σ w
+    c_skip, c_out, c_in, _ = pre.coefficients(sigma)
+    xn = x0 + sigma[:, None] * noise
+    err = (net(c_in[:, None] * xn) - (x0 - c_skip[:, None] * xn) / c_out[:, None]) ** 2
+    w = torch.rand(3, 6, generator=g)
+    assert torch.allclose(pre.loss(wrapped, x0, sigma, noise, weight=w), (w * err).sum(1) / w.sum(1), atol=1e-6)
+
+
+def test_weighted_loss_ignores_zero_weight_elements_and_refuses_bad_weights():
+    pre = Preconditioning("eps")
+    x0, noise, sigma = torch.zeros(2, 4), torch.zeros(2, 4), torch.ones(2)  # target F* = noise = 0
+    w = torch.tensor([[1.0, 1.0, 0.0, 0.0]]).expand(2, 4)
+    assert torch.allclose(pre.loss(_FirstHalfOnly(), x0, sigma, noise, weight=w), torch.zeros(2))
+    assert torch.allclose(pre.loss(_FirstHalfOnly(), x0, sigma, noise), torch.full((2,), 12.5))  # control
+    with pytest.raises(ValueError, match="loss weight"):
+        pre.loss(_FirstHalfOnly(), x0, sigma, noise, weight=-w)
+    with pytest.raises(ValueError, match="loss weight"):
+        pre.loss(_FirstHalfOnly(), x0, sigma, noise, weight=torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="loss weight"):
+        pre.loss(_FirstHalfOnly(), x0, sigma, noise, weight=torch.ones(4))

@@ -7,7 +7,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from sciffusion.common.io.checkpoint import load_checkpoint
-from sciffusion.common.training import DiffusionModule, LossHistory, SigmaDistribution, TrainConfig, split_batch
+from sciffusion.common.training import (DiffusionModule, LossHistory, SigmaDistribution, TrainConfig, split_batch,
+                                        split_weighted_batch)
 
 
 class MLP(nn.Module):
@@ -103,8 +104,26 @@ def test_training_lowers_loss_and_samples(loss, tmp_path):
 def test_split_batch():
     x = torch.zeros(2, 3)
     assert split_batch(x)[0] is x and split_batch((x, "c"))[1] == "c"
+    w = torch.ones(2, 1)
+    assert split_weighted_batch((x, "c", w))[2] is w and split_weighted_batch((x, "c"))[2] is None
+    assert split_batch((x, "c", w)) == (x, "c")
     with pytest.raises(ValueError, match="batch"):
         split_batch({"x": x})
+    with pytest.raises(ValueError, match="loss weight"):
+        split_weighted_batch((x, "c", 1.0))
+
+
+def test_training_step_uses_the_batch_weight():
+    module = _module("edm")
+    x0 = torch.randn(4, 4)
+    plain = module.training_step(x0, 0)
+    same = module.training_step((x0, None, torch.ones(4, 1)), 0)
+    assert torch.allclose(plain, same)
+    first_only = torch.tensor([[1.0, 0, 0, 0]]).expand(4, 4)
+    weighted = module.training_step((x0, None, first_only), 0)
+    sigma, noise = module.step_draws(x0, 0)
+    expected = module.precond.loss(module.net, x0, sigma, noise, None, first_only).mean()
+    assert torch.allclose(weighted, expected) and not torch.allclose(weighted, plain)
 
 
 def test_train_config_round_trip_and_validation():

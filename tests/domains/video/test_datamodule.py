@@ -79,6 +79,25 @@ def test_masks_are_drawn_independently():
     assert abs(cond.past_mask.mean() - 0.5) < 0.04 and abs(both - 0.25) < 0.04
 
 
+def test_change_weight_marks_moving_pixels_in_training_only():
+    from sciffusion.domains.video.datamodule import WindowCollate
+
+    window = torch.full((1, 4, 4, 4), -1.0)  # [C, L, H, W]: a still scene, past 2 + current 2
+    window[0, 3, 1, 2] = 1.0  # an object appears in the last current frame
+    cfg = VideoDataConfig(train="unused.zarr", past_frames=2, frames=2, change_weight=9.0)
+    x0, cond, weight = WindowCollate(cfg, mask=True)([(window, 0)])
+    assert weight.shape == (1, 1, 2, 4, 4)
+    assert weight[0, 0, 1, 1, 2] == 10.0 and weight.sum() == 10.0 + 31  # 1 + w there, 1 elsewhere
+    assert len(WindowCollate(cfg, mask=False)([(window, 0)])) == 2  # validation: the plain loss
+    plain = VideoDataConfig(train="unused.zarr", past_frames=2, frames=2)
+    assert len(WindowCollate(plain, mask=True)([(window, 0)])) == 2  # off by default: no weight
+    no_past = VideoDataConfig(train="unused.zarr", past_frames=0, frames=4, change_weight=1.0)
+    _, _, w = WindowCollate(no_past, mask=True)([(window, 0)])
+    assert w[0, 0, 3, 1, 2] == 2.0 and w.sum() == 64 + 1  # against the block's own first frame
+    with pytest.raises(ValueError, match="change_weight"):
+        VideoDataConfig(train="unused.zarr", change_weight=-1.0)
+
+
 def test_window_events_and_balanced_sampling(tmp_path):
     store = _store(tmp_path / "e.zarr", n=10, t=10, cut_in_clip=3)
     dm = VideoDataModule(VideoDataConfig(train=store, past_frames=1, frames=2, events=True, balance_events=True,
