@@ -127,13 +127,17 @@ def test_shipped_concat_model_is_the_measured_one():
 
 
 def test_shipped_driving_model_is_the_measured_one():
-    """domains/video/data/video_driving.pt (docs/video.md, tenth round): cpu_driving with events, fine-tuned
-    for 1,800 steps on event-balanced windows of driving_train600.zarr (its held-out benchmarks use other
-    episodes)."""
+    """domains/video/data/video_driving.pt (docs/video.md, eleventh round): cpu_driving with events, the
+    session-18 file fine-tuned for 2,181 steps with the cpu_driving_moving data settings (loss weight 1 + 3
+    on changing pixels, past masked a quarter of the time) on event-balanced windows of driving_train600.zarr
+    (its held-out benchmarks use other episodes)."""
+    from pathlib import Path
+
     from sciffusion.domains.video.model import DATA_DIR, read_model_file, resolve_model_path
 
     loaded = read_model_file(DATA_DIR / "video_driving.pt")
     assert loaded.config.events and loaded.config.channels == 3 and loaded.config.past_channels == 2
-    assert loaded.meta["step"] == 1800 and loaded.meta["data"]["balance_events"] is True
-    assert loaded.meta["data"]["train"] == "driving_train600.zarr"
+    assert loaded.meta["step"] == 2181 and loaded.meta["data"]["balance_events"] is True
+    assert loaded.meta["data"]["change_weight"] == 3.0 and loaded.meta["data"]["p_mask_past"] == 0.25
+    assert Path(loaded.meta["data"]["train"]).name == "driving_train600.zarr"
     assert resolve_model_path(None, "driving") == DATA_DIR / "video_driving.pt"

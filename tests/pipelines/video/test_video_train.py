@@ -137,6 +137,9 @@ def test_yaml_and_json_configs_agree_and_bundled_ones_load(tmp_path):
         assert cfg.schedule.max_steps or cfg.schedule.minutes
     assert load_train_config("gpu_smmnist").schedule.precision == "bf16-mixed"
     assert load_train_config("cpu_driving").train.cond_dropout > 0 and load_train_config("cpu_driving").data.balance_events
+    moving, plain = load_train_config("cpu_driving_moving"), load_train_config("cpu_driving")
+    assert moving.data.change_weight == 3.0 and plain.data.change_weight == 0.0
+    assert moving.model == plain.model  # the same network: fine-tunes the cpu_driving weights
     d["schedule"]["speed"] = 2
     (tmp_path / "bad.json").write_text(json.dumps(d))
     with pytest.raises(ValueError, match=r"bad.json: schedule: unknown keys \['speed'\]"):
