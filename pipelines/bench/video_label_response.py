@@ -36,6 +36,7 @@ import torch
 
 from sciffusion.domains.video.events import EVENTS
 from sciffusion.domains.video.frames import CHANGE_THRESHOLD, changing_pixels
+
 FIELDS = ["model", "event", "sigma", "past", "windows", "changed_pixels", "mse_label", "mse_null", "mse_normal",
           "gain_vs_null", "gain_vs_normal", "mse_all_label", "mse_all_null", "gain_all_vs_null"]
 
