@@ -14,9 +14,10 @@ EVENTS = ("normal", "ego_collision", "cut_in", "near_miss")
 
 def event_index(name: str) -> int:
     """The model's label of event ``name`` (``collision`` is accepted for ``ego_collision``)."""
-    name = {"collision": "ego_collision", "cut-in": "cut_in", "near-miss": "near_miss"}.get(name, name)
-    if name not in EVENTS:
-        raise ValueError(f"--event: must be one of {', '.join(EVENTS)}, got {name!r}")
+    canonical = {"collision": "ego_collision", "cut-in": "cut_in", "near-miss": "near_miss"}.get(name, name)
+    if canonical not in EVENTS:
+        raise ValueError(f"--event: must be one of normal, collision, cut-in, near-miss, got {name!r}")
+    name = canonical
     return EVENTS.index(name)
 
 

@@ -47,6 +47,13 @@ def batch_seed(seed: int, first_record: int) -> int:
     return int(np.random.SeedSequence([seed, first_record]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except OSError:  # a name too long for the file system is no file
+        return False
+
+
 @contextmanager
 def progress_bar(enabled: bool, total: int, label: str = "dock") -> Iterator:
     """A rich progress bar over ``total`` items; yields ``advance(n, current_name)``."""
@@ -103,9 +110,13 @@ def run_dock(cfg: DockConfig) -> dict:
         out = module.output_path
         docked = [r for r in results if r.status == "ok"]
         if not docked:
-            first_reason = results[0].reason if results else "no ligands"
-            raise ValueError(f"{cfg.ligand}: no ligand docked, all {len(results)} failed "
-                             f"(first: {results[0].name if results else '-'}: {first_reason})")
+            first = results[0].reason if results else "no ligands"
+            if results and not first.startswith(f"{results[0].name}:"):
+                first = f"{results[0].name}: {first}"
+            source = str(cfg.ligand)
+            if len(source) > 60 and not _is_file(source):  # a long SMILES: its start names it
+                source = source[:57] + "..."
+            raise ValueError(f"{source}: no ligand docked, all {len(results)} failed (first: {first})")
         tmp = module.staging
         (tmp / "summary.csv").write_text(summary_csv_text(results))
         (tmp / "timing.csv").write_text("id,seconds\n" + "".join(f"{r.name},{r.seconds:.3f}\n" for r in docked))

@@ -203,6 +203,8 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
                 "context": None if cfg.context is None else str(cfg.context),
                 "context_frames": summary["context_frames"],
                 **cfg.run.to_dict(model_path)}
+    if label is None:  # nothing to guide: record that no guidance was applied, whatever --guidance said
+        settings["sampling"].update(guidance=None, guidance_interval=None)
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
         for i, clip in enumerate(clips):

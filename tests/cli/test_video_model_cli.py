@@ -108,9 +108,16 @@ def test_generate_with_event_guidance(tmp_path):
     assert store.video.shape == (3, 4, 16, 16, 3) and store.labels["event"][...].tolist() == [1, 1, 1]
     assert sorted(p.name for p in out.glob("clip_*")) == [f"clip_00{i}.{s}" for i in range(3) for s in ("gif", "mp4")]
     assert (out / "contact_sheet.png").is_file()
-    assert json.loads((out / "config.json").read_text())["sampling"]["guidance_interval"] == [0.1, 10.0]
+    sampling = json.loads((out / "config.json").read_text())["sampling"]
+    assert sampling["guidance_interval"] == [0.1, 10.0] and sampling["guidance"] == 2.0
     r = invoke("generate", "--model", model, "--event", "explosion", "--out", tmp_path / "g2")
-    assert r.exit_code == 2 and "--event: must be one of" in r.output
+    assert r.exit_code == 2 and "--event: must be one of normal, collision, cut-in, near-miss, got 'explosion'" in r.output
+    # without an event nothing is guided, and the run's record says so
+    r = invoke("generate", "--model", model, "--clips", 1, "--frames", 2, "--out", tmp_path / "g3", "--steps", 1,
+               "--guidance", 3.0)
+    assert r.exit_code == 0, r.output
+    sampling = json.loads((tmp_path / "g3" / "config.json").read_text())["sampling"]
+    assert sampling["guidance"] is None and sampling["guidance_interval"] is None
     r = invoke("generate", "--model", model, "--out", out)
     assert r.exit_code == 2 and "already exists" in r.output
 

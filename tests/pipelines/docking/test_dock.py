@@ -104,6 +104,15 @@ def test_all_bad_ligands_leave_no_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary
 
 
+def test_a_long_smiles_that_fails_is_named_by_its_start_once(tmp_path):
+    smiles = "C" * 80
+    with pytest.raises(ValueError) as caught:
+        run_dock(_cfg(tmp_path, smiles, max_heavy_atoms=50))
+    message = str(caught.value)
+    assert message.startswith("C" * 57 + "...: no ligand docked, all 1 failed (first: ligand: 80 heavy atoms")
+    assert "ligand: ligand" not in message and smiles not in message
+
+
 def test_existing_out_is_refused_unless_overwrite(tmp_path):
     cfg = _cfg(tmp_path, "CCO")
     run_dock(cfg)
