@@ -229,8 +229,9 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         x = self._at_working_size(inputs, tuple(net_config.sample_shape))
         self.config = c = dataclasses.replace(self.config, score=self.config.score.for_shape(tuple(x.shape[1:])))
         n_hold = holdout_size(len(x), c.holdout_fraction)
-        if len(x) - n_hold < 1 or (n_hold == 0 and len(x) < 2):
-            raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on")
+        if len(x) - n_hold < 2:  # position statistics and a training batch need two
+            raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on (need at least "
+                             f"{n_hold + 2}: 2 to train on, {n_hold} held out)")
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(c.seed))
         train_x, hold_x = (x[order[n_hold:]], x[order[:n_hold]]) if n_hold else (x, x)
         self.net_config_ = self._network_for(net_config)

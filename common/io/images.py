@@ -30,11 +30,15 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def is_grey(path: Path) -> bool:
-    """True when the file's pixel mode is single-channel (read from the header only)."""
-    from PIL import Image
+    """True when the file's pixel mode is single-channel (read from the header only). A file Pillow
+    cannot open is a one-line ``ValueError`` naming it, as in :func:`read_image`."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as image:
-        return image.mode in GREY_MODES
+    try:
+        with Image.open(path) as image:
+            return image.mode in GREY_MODES
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ValueError(f"{path}: not a readable image ({type(exc).__name__})") from None
 
 
 def read_image(path: Path, mode: Literal["RGB", "L"] = "RGB", size_hw: tuple[int, int] | None = None,

@@ -12,6 +12,9 @@ from typing import Iterable, Mapping, Optional, Sequence, Union
 
 from sciffusion.common.io.atomic import refuse_existing
 
+NAME_MAX = 255
+"""Longest file or folder name, in bytes, that common file systems take (ext4, XFS, APFS, NTFS)."""
+
 Inputs = Union[Mapping[str, Optional[Path]], Iterable[Optional[Path]]]
 
 
@@ -36,6 +39,8 @@ def refuse_over_inputs(option: str, path: Path | str, inputs: Inputs) -> None:
     ``..``) or is, holds or lies inside one of ``inputs`` ({option: path} or paths; None: not given)."""
     if Path(path).name in ("", ".", ".."):
         raise ValueError(f"{option}: {str(path)!r} names no new file or folder (give a path such as runs/out1)")
+    if any(len(part.encode()) > NAME_MAX for part in Path(path).parts):
+        raise ValueError(f"{option}: {str(path)[:60]}...: a file or folder name longer than {NAME_MAX} bytes")
     named = inputs.items() if isinstance(inputs, Mapping) else (("", p) for p in inputs)
     target = resolved(path)
     for name, source in named:

@@ -172,11 +172,13 @@ def evaluate_ood(config: OODEvaluateConfig) -> dict[str, Any]:
     import pandas as pd
 
     from sciffusion.common.anomaly.metrics import auroc, detection_metrics, pr_curve, roc_curve
-    from sciffusion.common.io.atomic import atomic_path, refuse_existing
+    from sciffusion.common.io.atomic import atomic_path
+    from sciffusion.common.io.outputs import check_outputs
     from sciffusion.pipelines.ood.plots import save_frame_timelines, save_histogram, save_pr, save_roc
     from sciffusion.pipelines.ood.score import read_table
 
-    refuse_existing(Path(config.out), config.overwrite, "report folder")
+    check_outputs([("--out", Path(config.out), True)],
+                  [config.scores, config.labels, config.maps, *config.truth], config.overwrite)
     table = read_table(config.scores)
     by_id, data = _labels(config)
     missing = [k for k in table["id"] if k not in by_id]

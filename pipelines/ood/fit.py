@@ -88,6 +88,8 @@ class OODFitConfig:
             raise ValueError(f"--{'clip-stride' if self.clip_stride is not None else 'channels'}: only with "
                              "--clip-frames (footage cut into clips)")
         self.footage  # noqa: B018 (builds FootageClips, which checks the footage options)
+        if self.val_data is None and "f1" in {d.calibration.threshold for d in (self.detector, self.clip_detector) if d}:
+            raise ValueError("--threshold f1: needs --val-data (labelled validation inputs with a few anomalies)")
 
     @property
     def footage(self) -> Optional["FootageClips"]:
@@ -314,10 +316,12 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
     ``progress``: a training bar; ``on_score_batch(n, total)``: after each batch of the scoring stage;
     ``on_frames(n)``: n footage frames decoded; ``on_read()``: the inputs are read, training starts."""
     from sciffusion.common.anomaly import DiffusionAnomalyDetector, EnsembleDetector
-    from sciffusion.common.io.atomic import atomic_path, refuse_existing
+    from sciffusion.common.io.atomic import atomic_path
+    from sciffusion.common.io.outputs import check_outputs
     from sciffusion.pipelines.ood.inputs import read_inputs
 
-    refuse_existing(config.out, config.overwrite, "detector folder")
+    check_outputs([("--out", Path(config.out), True)],
+                  {"--data": config.data, "--model": config.model, "--val-data": config.val_data}, config.overwrite)
     footage = config.footage_for(config.data)
     data = read_inputs(config.data, config.label_names or None, config.image_hw, footage, on_frames)
     if on_read is not None:

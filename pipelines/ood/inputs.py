@@ -190,13 +190,19 @@ MASK_SUFFIXES = ("_mask", "")
 
 
 def _image_groups(path: Path) -> list[tuple[str, list[Path]]]:
-    """(subfolder name or "", image files): the images directly in ``path``, else those of each subfolder."""
+    """(subfolder name or "", image files): the images directly in ``path``, else those of each subfolder.
+    A subfolder ``<name>_gt`` beside a subfolder ``<name>`` holds ground-truth masks (UCSD Ped's layout),
+    not inputs, and is left out."""
     from sciffusion.common.io.images import image_files, visible_entries
+    from sciffusion.domains.video.image_sequence import GROUND_TRUTH_SUFFIX
 
     direct = image_files(path)
     if direct:
         return [("", direct)]
-    groups = [(entry.name, image_files(entry)) for entry in visible_entries(path) if entry.is_dir()]
+    folders = [entry for entry in visible_entries(path) if entry.is_dir()]
+    names = {entry.name for entry in folders}
+    groups = [(entry.name, image_files(entry)) for entry in folders
+              if not (entry.name.endswith(GROUND_TRUTH_SUFFIX) and entry.name[:-len(GROUND_TRUTH_SUFFIX)] in names)]
     groups = [(name, files) for name, files in groups if files]
     if not groups:
         from sciffusion.domains.video.image_sequence import VIDEO_SUFFIXES
@@ -290,6 +296,18 @@ def read_inputs(path: Path | str, label_names: Optional[Sequence[str]] = None,
                      "file with 'images' or 'clips'")
 
 
+def read_csv_with_ids(path: Path):
+    """A CSV as a DataFrame whose ``id`` column (when there is one) is the file's text as written: ids
+    such as ``NA``, ``null``, ``nan`` or an empty field stay ids, never NaN (other columns are parsed as
+    pandas does)."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    if "id" in table.columns:
+        table["id"] = pd.read_csv(path, usecols=["id"], dtype=str, keep_default_na=False)["id"].to_numpy()
+    return table
+
+
 def read_labels_csv(path: Path | str) -> dict[str, int]:
     """``id,label`` rows → {id: 0/1}; one-line ValueError on a bad file."""
     import pandas as pd
@@ -298,7 +316,7 @@ def read_labels_csv(path: Path | str) -> dict[str, int]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such labels file")
     try:
-        table = pd.read_csv(path, dtype={"id": str})
+        table = read_csv_with_ids(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV ({type(exc).__name__})") from None
     if not {"id", "label"} <= set(table.columns):

@@ -49,10 +49,11 @@ def detector_footage(detector: Path | str, sample_shape: tuple[int, ...], stride
     """How footage is cut for a detector of clips ``[C, T, S, S]``: its clip length, size and channels,
     the frame fit (crop or stretch) that ``ood fit`` recorded in ``config.json`` beside the detector
     (crop when there is none), ``stride`` frames between clips (None: the fit's, else no overlap).
-    None for a detector of images or of non-square clips."""
+    None for a detector of images, of non-square clips, or of clips neither grey nor RGB (footage is one or
+    the other)."""
     from sciffusion.pipelines.ood.footage import FootageClips
 
-    if len(sample_shape) != 4 or sample_shape[-1] != sample_shape[-2]:
+    if len(sample_shape) != 4 or sample_shape[-1] != sample_shape[-2] or sample_shape[0] not in (1, 3):
         return None
     path = Path(detector)
     config_file = (path if path.is_dir() else path.parent) / "config.json"
@@ -107,13 +108,15 @@ def read_table(path: Path):
     """A scores table written by :func:`write_table`; one-line errors for a missing or bad file."""
     import pandas as pd
 
+    from sciffusion.pipelines.ood.inputs import read_csv_with_ids
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such scores file")
     if path.suffix not in TABLE_SUFFIXES:
         raise ValueError(f"{path}: need a .csv or .parquet scores file")
     try:
-        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"id": str})
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else read_csv_with_ids(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable scores table ({type(exc).__name__})") from None
     if not {"id", "score"} <= set(table.columns):
@@ -162,14 +165,14 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     import pandas as pd
 
     from sciffusion.common.anomaly.features import frame_scores
-    from sciffusion.common.io.atomic import refuse_existing, write_text_atomic
+    from sciffusion.common.io.atomic import write_text_atomic
+    from sciffusion.common.io.outputs import check_outputs
     from sciffusion.pipelines.ood.inputs import read_inputs
 
     out = Path(config.out)
-    refuse_existing(out, config.overwrite, "scores file")
-    if config.maps is not None:
-        refuse_existing(Path(config.maps), config.overwrite, "maps folder")
     det = load_detector(config.detector)
+    check_outputs([("--out", out, False)] + ([("--maps", Path(config.maps), True)] if config.maps is not None else []),
+                  {"--detector": config.detector, "--data": config.data}, config.overwrite)
     expected = det.sample_shape
     footage = detector_footage(config.detector, expected, config.clip_stride)
     data = read_inputs(config.data, config.label_names or None, image_size=tuple(expected[-2:]), footage=footage,

@@ -98,8 +98,12 @@ def test_bad_input_is_one_line_exit_2(files, tmp_path):
     np.savez(tmp_path / "one.npz", images=np.zeros((1, 8, 8), np.uint8))
     r = invoke("fit", "--data", tmp_path / "one.npz", "--out", tmp_path / "d")
     assert r.exit_code == 2 and r.output.strip() == f"error: {tmp_path / 'one.npz'}: 1 inputs are too few to train " \
-                                                    "and calibrate on"
+                                                    "and calibrate on (need at least 4: 2 to train on, 2 held out)"
     assert not (tmp_path / "d").exists()
+    np.savez(tmp_path / "three.npz", clips=np.zeros((3, 5, 8, 8), np.uint8))  # one left to train on: refused
+    r = invoke("fit", "--data", tmp_path / "three.npz", "--out", tmp_path / "d", "--score", "features")
+    assert r.exit_code == 2 and r.output.strip().endswith("3 inputs are too few to train and calibrate on (need at "
+                                                          "least 4: 2 to train on, 2 held out)"), r.output
 
 
 def test_evaluate_refuses_bad_score_tables(files, detector, tmp_path):
@@ -317,3 +321,80 @@ def test_large_inputs_are_fitted_at_the_working_size_and_mapped_back(tmp_path):
     r = invoke("fit", "--data", tmp_path / "train.npz", "--out", tmp_path / "tuned", "--model", tmp_path / "det" /
                "detector.pt", "--max-side", 32, *common)  # fine-tunes at the working size it was fitted at
     assert r.exit_code == 0 and json.loads((tmp_path / "tuned" / "fit.json").read_text())["working_shape"] == [1, 32, 32]
+
+
+def test_overwrite_never_replaces_an_input(files, detector, tmp_path):
+    """--overwrite replaces outputs whole, so an output that is, holds or lies inside an input is refused."""
+    import shutil
+
+    data = tmp_path / "p" / "train.npz"
+    data.parent.mkdir()
+    shutil.copy(files / "train.npz", data)
+    fit = ["--max-steps", 1, "--levels", 1, "--base-channels", 8, "--score", "msma"]
+    for out in (data, data.parent):
+        r = invoke("fit", "--data", data, "--out", out, "--overwrite", *fit)
+        assert r.exit_code == 2 and f"--out: {out} " in r.output and "would replace it" in r.output, r.output
+        assert data.is_file() and np.load(data)["images"].shape == (30, 8, 8)
+    det = tmp_path / "det"
+    shutil.copytree(detector, det)
+    r = invoke("score", "--detector", det, "--data", files / "test.npz", "--out", tmp_path / "s.csv",
+               "--maps", det, "--overwrite")
+    assert r.exit_code == 2 and "--maps" in r.output and (det / "detector.pt").is_file()
+    assert not (tmp_path / "s.csv").exists()
+    r = invoke("score", "--detector", det, "--data", files / "test.npz", "--out", tmp_path / "s.csv")
+    assert r.exit_code == 0, r.output
+    before = (tmp_path / "s.csv").read_bytes()
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", files / "test.npz", "--out", tmp_path / "s.csv",
+               "--overwrite")
+    assert r.exit_code == 2 and "would replace it" in r.output and (tmp_path / "s.csv").read_bytes() == before
+    r = invoke("score", "--detector", det, "--data", files / "test.npz", "--out", tmp_path / ("x" * 300 + ".csv"))
+    assert r.exit_code == 2 and "longer than 255 bytes" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_threshold_f1_needs_validation_data(files, tmp_path):
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "d", "--threshold", "f1", "--max-steps", 1)
+    assert r.exit_code == 2 and r.output.strip() == "error: --threshold f1: needs --val-data (labelled validation " \
+                                                    "inputs with a few anomalies)"
+    assert not (tmp_path / "d").exists()
+
+
+def test_ids_that_read_as_missing_values_stay_ids(files, detector, tmp_path):
+    images = np.load(files / "test.npz")["images"][:4]
+    ids = np.array(["NA", "null", "nan", "n/a"])
+    np.savez(tmp_path / "t.npz", images=images, id=ids, label=np.array([0, 1, 0, 1], np.uint8))
+    r = invoke("score", "--detector", detector, "--data", tmp_path / "t.npz", "--out", tmp_path / "s.csv")
+    assert r.exit_code == 0, r.output
+    (tmp_path / "labels.csv").write_text("id,label\nnan,0\nNA,0\nnull,1\nn/a,1\n")
+    for labels in (tmp_path / "t.npz", tmp_path / "labels.csv"):
+        r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", labels, "--out", tmp_path / labels.stem)
+        assert r.exit_code == 0, r.output
+        assert json.loads((tmp_path / labels.stem / "metrics.json").read_text())["n_anomaly"] == 2
+
+
+def test_four_channel_square_clips_fit_and_score(tmp_path):
+    clips = np.random.default_rng(0).integers(0, 255, (10, 4, 8, 8, 4), dtype=np.uint8)
+    np.savez(tmp_path / "c4.npz", clips=clips)
+    r = invoke("fit", "--data", tmp_path / "c4.npz", "--out", tmp_path / "d", "--max-steps", 1, "--levels", 1,
+               "--base-channels", 8, "--score", "msma")
+    assert r.exit_code == 0, r.output
+    r = invoke("score", "--detector", tmp_path / "d", "--data", tmp_path / "c4.npz", "--out", tmp_path / "s.csv")
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 1 + 10
+
+
+def test_image_folders_corrupt_files_and_ground_truth_folders(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for folder in ("Test001", "Test001_gt"):
+        (tmp_path / "set" / folder).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / "set" / folder / f"{i}.png")
+    from sciffusion.pipelines.ood.inputs import read_inputs
+
+    data = read_inputs(tmp_path / "set")  # UCSD Ped's masks beside their frames are not inputs
+    assert data.ids == [f"Test001/{i}.png" for i in range(3)]
+    (tmp_path / "set" / "Test001" / "bad.png").write_text("not a png")
+    r = invoke("fit", "--data", tmp_path / "set", "--out", tmp_path / "d", "--max-steps", 1)
+    assert r.exit_code == 2 and r.output.strip() == f"error: {tmp_path / 'set' / 'Test001' / 'bad.png'}: not a " \
+                                                    "readable image (UnidentifiedImageError)"
