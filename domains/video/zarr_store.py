@@ -161,8 +161,11 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     except Exception as exc:  # zarr raises several types for a non-store folder
         raise ValueError(f"{path}: not a zarr store ({type(exc).__name__})") from None
     attrs = dict(group.attrs)
-    if attrs.get("format") != FORMAT or _member(path, group, "video") is None:
-        raise ValueError(f"{path}: not a sciffusion video store (no 'video' array / format attr)")
+    if _member(path, group, "video") is None:
+        raise ValueError(f"{path}: not a sciffusion video store (no 'video' array)")
+    if attrs.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a sciffusion video store: its attrs need format={FORMAT!r}, kind='dataset' "
+                         f"and fps (got format {attrs.get('format')!r}; 'sciffusion video ingest' writes them)")
     if attrs.get("kind") not in KINDS:
         raise ValueError(f"{path}: attr 'kind' must be one of {KINDS}, got {attrs.get('kind')!r}")
     if kind is not None and attrs["kind"] != kind:

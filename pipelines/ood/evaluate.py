@@ -44,6 +44,8 @@ class OODEvaluateConfig:
     def __post_init__(self) -> None:
         if not (self.smooth_frames >= 0 and np.isfinite(self.smooth_frames)):
             raise ValueError(f"--smooth-frames: need a number of frames >= 0, got {self.smooth_frames}")
+        if self.smooth_frames > 0 and self.maps is None:
+            raise ValueError("--smooth-frames: smooths the frame scores of --maps (footage); give --maps")
         for folder in self.truth:
             if not Path(folder).is_dir():
                 raise FileNotFoundError(f"--truth: {folder}: no such folder")

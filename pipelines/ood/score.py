@@ -177,6 +177,9 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     footage = detector_footage(config.detector, expected, config.clip_stride)
     data = read_inputs(config.data, config.label_names or None, image_size=tuple(expected[-2:]), footage=footage,
                        progress=on_frames)
+    if config.clip_stride is not None and data.frame_keys is None:
+        raise ValueError(f"--clip-stride: cuts footage (video files, frame folders) into clips; {config.data} holds "
+                         "inputs already")
     if tuple(data.model_inputs_shape[1:]) != expected:
         raise ValueError(f"{config.data}: inputs of shape {list(data.model_inputs_shape[1:])} (C, [T,] H, W), "
                          f"the detector {config.detector} was fitted on {list(expected)}")

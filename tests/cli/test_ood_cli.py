@@ -398,3 +398,13 @@ def test_image_folders_corrupt_files_and_ground_truth_folders(tmp_path):
     r = invoke("fit", "--data", tmp_path / "set", "--out", tmp_path / "d", "--max-steps", 1)
     assert r.exit_code == 2 and r.output.strip() == f"error: {tmp_path / 'set' / 'Test001' / 'bad.png'}: not a " \
                                                     "readable image (UnidentifiedImageError)"
+
+
+def test_footage_only_options_are_refused_for_other_inputs(files, detector, tmp_path):
+    r = invoke("score", "--detector", detector, "--data", files / "test.npz", "--out", tmp_path / "s.csv",
+               "--clip-stride", 2)
+    assert r.exit_code == 2 and r.output.startswith("error: --clip-stride: cuts footage") and \
+        not (tmp_path / "s.csv").exists()
+    r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", files / "test.npz", "--out", tmp_path / "r",
+               "--smooth-frames", 2)
+    assert r.exit_code == 2 and "--smooth-frames: smooths the frame scores of --maps" in r.output

@@ -65,6 +65,10 @@ def test_open_rejects_missing_foreign_and_wrong_kind(tmp_path):
     write_video_store(tmp_path / "a.zarr", np.ones((1, 2, 8, 8, 3), np.uint8), {"fps": 1.0})
     with pytest.raises(ValueError, match="prediction"):
         open_video_store(tmp_path / "a.zarr", kind="prediction")
+    hand_made = zarr.open_group(str(tmp_path / "hand.zarr"), mode="w")  # a user's store without our attrs
+    hand_made.create_array("video", shape=(1, 2, 8, 8, 3), dtype="uint8")[...] = 1
+    with pytest.raises(ValueError, match="its attrs need format='sciffusion-video', kind='dataset' and fps"):
+        open_video_store(tmp_path / "hand.zarr")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int64"])
