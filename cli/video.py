@@ -265,6 +265,8 @@ def predict(
                         run=_sampling_run(model, sampler, steps, seed, device, batch_size, init_sigma=init_sigma))
     with progress_bar("predicted frames", None) as advance:
         result = run(cfg, advance)
+    if result["adapted"]:
+        typer.echo(f"note: {result['adapted']}", err=True)
     typer.echo(f"predicted {result['frames']} frames x {result['samples']} sample(s) for {result['clips']} clip(s); "
                f"wrote {result['out']}, {result['compare']}" + (f", {result['store']}" if result["store"] else ""))
 

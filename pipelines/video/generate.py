@@ -85,7 +85,7 @@ def read_context(path: Path, model_config, clips: int, frames: int, event: Optio
     from sciffusion.domains.video.datamodule import clip_events
     from sciffusion.pipelines.video.predict import read_clips
 
-    video, _, is_store = read_clips(Path(path), model_config.size, model_config.channels, None)
+    video, _, is_store, _ = read_clips(Path(path), model_config.size, model_config.channels, None)
     if video.shape[1] < frames:
         raise ValueError(f"{path}: clips of {video.shape[1]} frames, --context-frames needs {frames}")
     usable = np.arange(len(video))

@@ -60,9 +60,11 @@ class PredictConfig:
         return Path(self.compare) if self.compare is not None else out.with_name(f"{out.stem}_compare{out.suffix}")
 
 
-def read_clips(path: Path, size: int, channels: int, clips: Optional[int]) -> tuple[np.ndarray, float, bool]:
-    """(uint8 [N, T, size, size, channels], fps, is_store) from a zarr store, a video file or a folder of
-    frame images (one clip, at the default frame rate of 10 fps)."""
+def read_clips(path: Path, size: int, channels: int,
+               clips: Optional[int]) -> tuple[np.ndarray, float, bool, Optional[str]]:
+    """(uint8 [N, T, size, size, channels], fps, is_store, adapted) from a zarr store, a video file or a
+    folder of frame images (one clip, at the default frame rate of 10 fps). ``adapted``: one line saying
+    how a video's or folder's frames were brought to the model (cropped, resized, made grey), or None."""
     path = Path(path)
     from sciffusion.domains.video.zarr_store import looks_like_store, open_video_store
 
@@ -73,7 +75,7 @@ def read_clips(path: Path, size: int, channels: int, clips: Optional[int]) -> tu
         if video.shape[2:] != (size, size, channels):
             raise ValueError(f"{path}: frames {video.shape[2]}x{video.shape[3]}x{video.shape[4]}, the model takes "
                              f"{size}x{size}x{channels}")
-        return video, store.fps, True
+        return video, store.fps, True, None
     from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, find_sources, read_image_sequence
     from sciffusion.domains.video.ingest import IngestConfig, decode_video, to_grey
 
@@ -85,7 +87,19 @@ def read_clips(path: Path, size: int, channels: int, clips: Optional[int]) -> tu
     decoded = read_image_sequence(source.path, cfg, DEFAULT_FRAME_RATE) if source.kind == "frames" else \
         decode_video(source.path, cfg)
     frames = to_grey(decoded.frames) if channels == 1 else decoded.frames
-    return frames[None], decoded.fps, False
+    return frames[None], decoded.fps, False, adaptation_note(path, decoded, size, channels)
+
+
+def adaptation_note(path: Path, decoded, size: int, channels: int) -> Optional[str]:
+    """What reading ``path`` for a model of ``size``² × ``channels`` did to its frames, or None (nothing)."""
+    h, w = decoded.source_size
+    done = []
+    if (h, w) != (size, size):
+        done.append(f"{w}x{h} frames {'centre-cropped to a square and ' if h != w else ''}resized to {size}x{size}")
+    colour = decoded.frames[..., 1:] != decoded.frames[..., :1]
+    if channels == 1 and bool(colour.any()):
+        done.append("colour made grey")
+    return f"{path}: {', '.join(done)} for the model (pass --model for a model of this footage)" if done else None
 
 
 def predict_clips(model, context: np.ndarray, horizon: int, samples: int, sampling, seed: int, batch_size: int,
@@ -126,7 +140,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
                   [cfg.input, resolve_model_path(cfg.run.model)], cfg.overwrite)
     model, model_path = load_model(cfg.run)
     m = model.config
-    video, fps, is_store = read_clips(cfg.input, m.size, m.channels, cfg.clips)
+    video, fps, is_store, adapted = read_clips(cfg.input, m.size, m.channels, cfg.clips)
     writers.check_frame_rate(fps, f"{cfg.input}: fps")
     n, t = video.shape[:2]
     if t < cfg.context:
@@ -150,7 +164,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
                                                            truth[:shown]), fps)
     settings = {"command": "sciffusion video predict", "input": str(cfg.input), "context": cfg.context,
                 "frames": cfg.frames, "samples": cfg.samples, "clips": n, "model_step": model.meta.get("step"),
-                "arch": m.arch, **cfg.run.to_dict(model_path)}
+                "arch": m.arch, "input_adapted": adapted, **cfg.run.to_dict(model_path)}
     if cfg.store is not None:
         attrs = {"method": f"sciffusion-{m.arch}", "context": cfg.context, "horizon": cfg.frames,
                  "truth": str(cfg.input), "fps": fps, "samples": cfg.samples, "settings": settings}
@@ -159,7 +173,8 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     with atomic_path(str(cfg.out) + ".json", overwrite=cfg.overwrite) as tmp:
         tmp.write_text(json.dumps(settings, indent=1) + "\n")
     return {"clips": n, "samples": cfg.samples, "frames": cfg.frames, "out": str(cfg.out),
-            "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store)}
+            "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store),
+            "adapted": adapted}
 
 
 __all__ = ["PredictConfig", "predict", "predict_clips", "read_clips"]

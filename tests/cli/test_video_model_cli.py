@@ -71,9 +71,17 @@ def test_predict_from_a_folder_of_frames(tmp_path):
     assert r.exit_code == 0, r.output
     from sciffusion.pipelines.video.predict import read_clips
 
-    clips, fps, is_store = read_clips(tmp_path / "seq", 8, 1, None)
+    clips, fps, is_store, adapted = read_clips(tmp_path / "seq", 8, 1, None)
     assert clips.shape == (1, 6, 8, 8, 1) and fps == 10 and not is_store
     assert clips[0, :, 0, 0, 0].tolist() == [0, 40, 80, 120, 160, 200]
+    assert adapted == f"{tmp_path / 'seq'}: 30x20 frames centre-cropped to a square and resized to 8x8 for the model " \
+                      "(pass --model for a model of this footage)"  # grey frames stored as RGB: no colour lost
+    assert f"note: {tmp_path / 'seq'}: 30x20 frames centre-cropped" in r.output  # the command says so too
+    for t in range(6):
+        Image.fromarray(np.dstack([np.full((8, 8), 40 * t, np.uint8), np.zeros((8, 8, 2), np.uint8)])).save(
+            tmp_path / "seq" / f"{t}.png")
+    assert read_clips(tmp_path / "seq", 8, 1, None)[3].startswith(f"{tmp_path / 'seq'}: colour made grey for the model")
+    assert read_clips(tmp_path / "seq", 8, 3, None)[3] is None  # the model's size and channels: nothing to say
     (tmp_path / "two").mkdir()
     for name in ("a.mp4", "b.mp4"):
         (tmp_path / "two" / name).write_bytes(BUNDLED_CLIP.read_bytes())
