@@ -10,7 +10,9 @@ for g in 8 12; do
   S=$(ls -d gen_${N}_g${g}_* | grep -v log | paste -sd,)
   taskset -c $C sciffusion bench video-events --train $R/driving_train600.zarr --test $R/driving_cls_test.zarr --generated $S \
     --classifier $R/events18_bundled/classifier.pt --out events_${N}_g$g --frames 10 --seed 0 --no-progress > events_${N}_g$g.log 2>&1
-  [ $g = 8 ] && taskset -c $C python carcount.py gen_${N}_g8_* > cars_$N.txt 2>&1
+  # (as run, the glob below also caught the .log files and the count failed; cars_cw3b0.txt was made afterwards
+  # with the folders only, as here)
+  [ $g = 8 ] && taskset -c $C python carcount.py $(ls -d gen_${N}_g8_* | grep -v log) > cars_$N.txt 2>&1
 done
 touch fid_$N.done
 taskset -c $C sciffusion bench ood --out bench_driving_${N}_feat_nofinetune --datasets driving --score features --minutes 5 --max-steps 1 \
