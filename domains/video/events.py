@@ -17,8 +17,7 @@ def event_index(name: str) -> int:
     canonical = {"collision": "ego_collision", "cut-in": "cut_in", "near-miss": "near_miss"}.get(name, name)
     if canonical not in EVENTS:
         raise ValueError(f"--event: must be one of normal, collision, cut-in, near-miss, got {name!r}")
-    name = canonical
-    return EVENTS.index(name)
+    return EVENTS.index(canonical)
 
 
 def window_event(labels: dict[str, np.ndarray], start: int, stop: int | None) -> int:

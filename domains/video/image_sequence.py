@@ -58,7 +58,7 @@ def find_sources(path: Path | str) -> list[Source]:
     for entry in entries:
         if entry.is_file() and entry.suffix.lower() in VIDEO_SUFFIXES:
             sources.append(Source(entry, "video", entry.name))
-        elif entry.is_dir() and image_files(entry) and not _is_ground_truth(entry, stems):
+        elif entry.is_dir() and image_files(entry) and not is_ground_truth(entry, stems):
             sources.append(Source(entry, "frames", entry.name))
     if not sources:
         raise ValueError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES[:4])}, ...), frame images "
@@ -77,7 +77,7 @@ def decode_source(source: Source, cfg: IngestConfig, frame_rate: float = DEFAULT
     return decode_video(source.path, cfg, progress=progress)
 
 
-def _is_ground_truth(folder: Path, names: set[str]) -> bool:
+def is_ground_truth(folder: Path, names: set[str]) -> bool:
     """``<name>_gt`` beside a source ``<name>`` (folder or video stem): masks, not footage."""
     return folder.name.endswith(GROUND_TRUTH_SUFFIX) and folder.name[: -len(GROUND_TRUTH_SUFFIX)] in names
 
@@ -121,5 +121,5 @@ def read_image_sequence(folder: Path | str, cfg: IngestConfig, frame_rate: float
                         "pillow", idx)
 
 
-__all__ = ["DEFAULT_FRAME_RATE", "GROUND_TRUTH_SUFFIX", "Source", "VIDEO_SUFFIXES", "decode_source", "find_sources", "ground_truth_folder",
+__all__ = ["DEFAULT_FRAME_RATE", "GROUND_TRUTH_SUFFIX", "Source", "VIDEO_SUFFIXES", "decode_source", "find_sources", "ground_truth_folder", "is_ground_truth",
            "read_image_sequence"]

@@ -30,7 +30,7 @@ import pytorch_lightning as pl
 from sciffusion.common.io.atomic import atomic_path, refuse_existing
 from sciffusion.common.training.trainer import check_batches_per_process, release_process_group
 from sciffusion.common.io.provenance import package_versions
-from sciffusion.pipelines.docking.dock_inputs import DockConfig, device_of, pocket_spec, resolve_generator
+from sciffusion.pipelines.docking.dock_inputs import DockConfig, device_of, existing_path, pocket_spec, resolve_generator
 from sciffusion.pipelines.docking.dock_outputs import LigandResult, summary_csv_text, write_ligand_outputs
 
 VERSIONED_PACKAGES = ("sciffusion", "torch", "rdkit", "gemmi", "numpy", "torch-geometric", "e3nn")
@@ -45,13 +45,6 @@ def batch_seed(seed: int, first_record: int) -> int:
     import numpy as np
 
     return int(np.random.SeedSequence([seed, first_record]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-def _is_file(text: str) -> bool:
-    try:
-        return Path(text).is_file()
-    except OSError:  # a name too long for the file system is no file
-        return False
 
 
 @contextmanager
@@ -114,7 +107,7 @@ def run_dock(cfg: DockConfig) -> dict:
             if results and not first.startswith(f"{results[0].name}:"):
                 first = f"{results[0].name}: {first}"
             source = str(cfg.ligand)
-            if len(source) > 60 and not _is_file(source):  # a long SMILES: its start names it
+            if len(source) > 60 and existing_path(source) is None:  # a long SMILES: its start names it
                 source = source[:57] + "..."
             raise ValueError(f"{source}: no ligand docked, all {len(results)} failed (first: {first})")
         tmp = module.staging

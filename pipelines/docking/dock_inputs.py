@@ -118,7 +118,7 @@ class DockConfig:
         if not self.protein.exists():
             raise FileNotFoundError(f"{self.protein}: protein file not found")
         refuse_over_inputs("--out", self.out, {
-            "--protein": self.protein, "--ligand": _existing_path(self.ligand),
+            "--protein": self.protein, "--ligand": existing_path(self.ligand),
             "--ref-ligand": self.ref_ligand, "--model": None if self.model in (None, RANDOM_MODEL, PHYSICS_MODEL)
             else Path(self.model), "--confidence": self.confidence, "--ranker": self.ranker})
         if self.ref_ligand is not None and not self.ref_ligand.exists():
@@ -186,7 +186,7 @@ def parse_residues(text: str | None) -> tuple[str, ...]:
     return residues
 
 
-def _existing_path(spec: str) -> Path | None:
+def existing_path(spec: str) -> Path | None:
     """``spec`` as a path when it names an existing file or folder (else None: e.g. a SMILES string,
     which may be longer than a file name can be)."""
     try:

@@ -194,15 +194,14 @@ def _image_groups(path: Path) -> list[tuple[str, list[Path]]]:
     A subfolder ``<name>_gt`` beside a subfolder ``<name>`` holds ground-truth masks (UCSD Ped's layout),
     not inputs, and is left out."""
     from sciffusion.common.io.images import image_files, visible_entries
-    from sciffusion.domains.video.image_sequence import GROUND_TRUTH_SUFFIX
+    from sciffusion.domains.video.image_sequence import is_ground_truth
 
     direct = image_files(path)
     if direct:
         return [("", direct)]
     folders = [entry for entry in visible_entries(path) if entry.is_dir()]
     names = {entry.name for entry in folders}
-    groups = [(entry.name, image_files(entry)) for entry in folders
-              if not (entry.name.endswith(GROUND_TRUTH_SUFFIX) and entry.name[:-len(GROUND_TRUTH_SUFFIX)] in names)]
+    groups = [(entry.name, image_files(entry)) for entry in folders if not is_ground_truth(entry, names)]
     groups = [(name, files) for name, files in groups if files]
     if not groups:
         from sciffusion.domains.video.image_sequence import VIDEO_SUFFIXES
