@@ -202,6 +202,8 @@ def evaluate(
     cfg = OODEvaluateConfig(scores=scores, labels=labels, out=out, maps=maps, label_names=_names(label_names),
                             overwrite=overwrite, truth=tuple(truth), smooth_frames=smooth_frames)
     result = evaluate_ood(cfg)
+    if result.get("maps_note"):
+        typer.echo(f"note: {result['maps_note']}", err=True)
     extra = "".join(f", {k} {result[k]:.4f}" for k in ("frame_auroc", "frame_auroc_per_source", "pixel_auroc")
                     if result.get(k) is not None)
     typer.echo(f"wrote {out}: AUROC {result['auroc']:.4f}, AUPR-in {result['aupr_in']:.4f}, AUPR-out "

@@ -154,7 +154,8 @@ def evaluate(
     table = Table(title=f"{pred} vs {truth}")
     for col in ("method", "clips", "PSNR (dB)", "SSIM", "FVD"):
         table.add_column(col)
-    table.add_row(result.method, str(result.clips), f"{result.psnr:.2f}", f"{result.ssim:.4f}",
+    table.add_row(result.method, str(result.clips) + (f" of {result.truth_clips}" if result.truth_clips != result.clips
+                                                      else ""), f"{result.psnr:.2f}", f"{result.ssim:.4f}",
                   "-" if result.fvd is None else f"{result.fvd:.1f} ({result.fvd_clips} clips)")
     Console().print(table)
     typer.echo(f"wrote {out}/metrics.csv, summary.json, ssim_per_frame.png")
@@ -228,8 +229,10 @@ def _sampling_run(model: Optional[Path], sampler: str, steps: int, seed: int, de
                        seed=seed, device=device, batch_size=batch_size)
 
 
-MODEL_HELP = ("Model file (RUN_DIR/model.ckpt of 'video train'); default: the bundled SM-MNIST model "
-              "(domains/video/data/video_smmnist_concat.pt); for generate --event, the driving model (video_driving.pt).")
+MODEL_HELP = ("Model file (RUN_DIR/model.ckpt of 'video train'); default: a bundled model chosen by the input's "
+              "colour (predict --input, generate --context): grey -> SM-MNIST (domains/video/data/"
+              "video_smmnist_concat.pt), colour -> driving (video_driving.pt); generate --event: the driving model; "
+              "generate from nothing: SM-MNIST.")
 INIT_SIGMA_HELP = ("Warm start (SDEdit): each block that continues known frames starts from the last known frame "
                    "noised to this sigma (data units) instead of pure noise; default: off. A small sigma (0.1-0.5) keeps "
                    "objects where they were (close to copy-last); motion needs a large one or none.")
@@ -265,6 +268,8 @@ def predict(
                         run=_sampling_run(model, sampler, steps, seed, device, batch_size, init_sigma=init_sigma))
     with progress_bar("predicted frames", None) as advance:
         result = run(cfg, advance)
+    if result["bundled"]:
+        typer.echo(f"note: no --model: using the bundled {Path(result['model']).name} for {input}", err=True)
     if result["adapted"]:
         typer.echo(f"note: {result['adapted']}", err=True)
     typer.echo(f"predicted {result['frames']} frames x {result['samples']} sample(s) for {result['clips']} clip(s); "

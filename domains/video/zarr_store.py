@@ -295,11 +295,14 @@ def _decode_chunk(path: Path, arr, coords: tuple[int, ...]) -> None:
 
 
 def check_prediction_pair(pred: VideoStore, truth: VideoStore) -> None:
-    """Raise unless ``pred`` predicts every clip of ``truth``: same N, same frame size [H, W, C], and
+    """Raise unless ``pred`` predicts every clip of ``truth`` (same N), or says it predicts the first N
+    (attr ``first_clips`` = N, written by ``video predict --clips N``); the same frame size [H, W, C], and
     truth clips of at least context + horizon frames."""
     n, t = pred.num_clips, truth.video.shape[1]
-    if n != truth.num_clips:
-        raise ValueError(f"{pred.path}: {n} clips, but its truth store {truth.path} has {truth.num_clips}")
+    first = pred.attrs.get("first_clips")
+    if n != truth.num_clips and not (first == n and n < truth.num_clips):
+        raise ValueError(f"{pred.path}: {n} clips, but its truth store {truth.path} has {truth.num_clips}"
+                         + (f" (the store says it predicts the first {first})" if first is not None else ""))
     if t < pred.context + pred.horizon:
         raise ValueError(f"{truth.path}: {t} frames per clip, need context + horizon = "
                          f"{pred.context + pred.horizon}")

@@ -145,7 +145,13 @@ def _dense_metrics(config: OODEvaluateConfig, data, ids: list[str]) -> dict[str,
     if missing:
         raise ValueError(f"{path}: id {missing[0]!r} is not in {config.labels}")
     rows = np.array([index[k] for k in map_ids])
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"maps_inputs": len(map_ids)}
+    scored, mapped = set(ids), set(map_ids)
+    unmapped, unscored = sum(k not in mapped for k in scored), sum(k not in scored for k in mapped)
+    if unmapped or unscored:  # frame/pixel AUROC are over the maps' inputs, not the scores'
+        out["maps_note"] = (f"{path}: maps for {len(mapped & scored)} of the {len(scored)} scored inputs"
+                            + (f" and {unscored} inputs not in {config.scores}" if unscored else "")
+                            + "; frame and pixel AUROC are over the inputs with maps")
     if data.frame_labels is not None and frames is not None:
         labels = data.frame_labels[rows]
         if data.frame_keys is not None:  # footage: each source frame once, at its largest score

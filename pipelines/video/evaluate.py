@@ -61,6 +61,7 @@ class EvaluateResult:
     ssim: float
     fvd: float | None
     fvd_clips: int
+    truth_clips: int = 0  # clips in the truth store (more than ``clips`` for a prediction of the first N)
     per_frame_psnr: list[float] = field(default_factory=list)
     per_frame_ssim: list[float] = field(default_factory=list)
 
@@ -115,19 +116,21 @@ class PredictionPair:
     context: np.ndarray
     attrs: dict
     fps: float  # of the truth store
+    truth_clips: int  # clips in the truth store (more than N when the prediction covers the first N)
 
 
 def load_pair(pred_path: Path, truth_path: Path) -> PredictionPair:
-    """Open both stores, check that ``pred_path`` predicts every clip of ``truth_path``, read them."""
+    """Open both stores, check that ``pred_path`` predicts every clip of ``truth_path`` (or the first N
+    that it says it predicts), read them."""
     from sciffusion.domains.video.zarr_store import check_prediction_pair, open_video_store
 
     pred_store = open_video_store(pred_path, kind="prediction")
     truth_store = open_video_store(truth_path, kind="dataset")
     check_prediction_pair(pred_store, truth_store)
     c = pred_store.context
-    truth_all = truth_store.video[:, : c + pred_store.horizon]
+    truth_all = truth_store.video[: pred_store.num_clips, : c + pred_store.horizon]
     return PredictionPair(prediction=pred_store.video[...], future=truth_all[:, c:], context=truth_all[:, :c],
-                          attrs=dict(pred_store.attrs), fps=truth_store.fps)
+                          attrs=dict(pred_store.attrs), fps=truth_store.fps, truth_clips=truth_store.num_clips)
 
 
 def plot_ssim_per_frame(path: Path, curves: dict[str, np.ndarray], context: int) -> None:
@@ -172,10 +175,10 @@ def evaluate(cfg: EvaluateConfig, progress: Callable[[int], None] | None = None)
         fvd_value = fvd_between(real, fake, cfg.i3d_weights, cfg.batch_size, cfg.feature_cache, progress)
     psnr_clip, ssim_clip = scores.psnr.mean(axis=1), scores.ssim.mean(axis=1)
     result = EvaluateResult(method=method, clips=len(prediction), psnr=float(psnr_clip.mean()),
-                            ssim=float(ssim_clip.mean()), fvd=fvd_value, fvd_clips=n_fvd,
+                            ssim=float(ssim_clip.mean()), fvd=fvd_value, fvd_clips=n_fvd, truth_clips=pair.truth_clips,
                             per_frame_psnr=scores.psnr.mean(axis=0).tolist(),
                             per_frame_ssim=scores.ssim.mean(axis=0).tolist())
-    summary = {"method": method, "clips": result.clips, "context": n_context,
+    summary = {"method": method, "clips": result.clips, "truth_clips": pair.truth_clips, "context": n_context,
                "horizon": future.shape[1], "samples": int(prediction.shape[1]), "reduce": cfg.reduce,
                "psnr": result.psnr, "psnr_max_db": 100.0, "ssim": result.ssim, "fvd": fvd_value, "fvd_clips": n_fvd,
                "fvd_protocol": "I3D (TF-Hub K400) time-averaged logits; RGB [-1,1]; bilinear 224x224; "

@@ -176,8 +176,10 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     from sciffusion.domains.video.zarr_store import write_video_store
 
     from sciffusion.domains.video.model import resolve_model_path
+    from sciffusion.pipelines.video.predict import bundled_model_for
 
-    default = "smmnist" if cfg.event is None else "driving"
+    default = "driving" if cfg.event is not None else \
+        bundled_model_for(cfg.context) if cfg.context is not None and cfg.run.model is None else "smmnist"
     check_outputs([("--out", Path(cfg.out), True)], [cfg.context, resolve_model_path(cfg.run.model, default)],
                   cfg.overwrite)
     model, model_path = load_model(cfg.run, default=default)

@@ -96,10 +96,31 @@ def adaptation_note(path: Path, decoded, size: int, channels: int) -> Optional[s
     done = []
     if (h, w) != (size, size):
         done.append(f"{w}x{h} frames {'centre-cropped to a square and ' if h != w else ''}resized to {size}x{size}")
-    colour = decoded.frames[..., 1:] != decoded.frames[..., :1]
-    if channels == 1 and bool(colour.any()):
+    from sciffusion.domains.video.ingest import has_colour
+
+    if channels == 1 and has_colour(decoded.frames):
         done.append("colour made grey")
     return f"{path}: {', '.join(done)} for the model (pass --model for a model of this footage)" if done else None
+
+
+def bundled_model_for(path: Path) -> str:
+    """The bundled model (a key of ``BUNDLED_MODELS``) for clips at ``path`` when no ``--model`` is given:
+    ``driving`` for colour frames, ``smmnist`` for grey ones (:func:`~sciffusion.domains.video.ingest.has_colour`).
+    A store is judged by its channels and first clip; a video file or frame folder by its frames decoded
+    at 64 px (read again at the chosen model's size afterwards)."""
+    from sciffusion.domains.video.ingest import IngestConfig, has_colour
+    from sciffusion.domains.video.zarr_store import looks_like_store, open_video_store
+
+    path = Path(path)
+    if looks_like_store(path):
+        store = open_video_store(path, kind="dataset")
+        frames = store.video[:1] if store.video.shape[-1] == 3 and store.num_clips else np.zeros((0, 1), np.uint8)
+    else:
+        from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, decode_source, find_sources
+
+        sources = find_sources(path)
+        frames = decode_source(sources[0], IngestConfig(size=64), DEFAULT_FRAME_RATE).frames
+    return "driving" if has_colour(frames) else "smmnist"
 
 
 def predict_clips(model, context: np.ndarray, horizon: int, samples: int, sampling, seed: int, batch_size: int,
@@ -132,13 +153,12 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     from sciffusion.domains.video import writers
     from sciffusion.domains.video.zarr_store import write_video_store
 
-    from sciffusion.domains.video.model import resolve_model_path
-
     outputs = [("--out", Path(cfg.out), False), ("--compare", cfg.compare_path, False),
                ("--out (settings)", Path(str(cfg.out) + ".json"), False)]
-    check_outputs(outputs + ([("--store", Path(cfg.store), True)] if cfg.store else []),
-                  [cfg.input, resolve_model_path(cfg.run.model)], cfg.overwrite)
-    model, model_path = load_model(cfg.run)
+    check_outputs(outputs + ([("--store", Path(cfg.store), True)] if cfg.store else []), [cfg.input, cfg.run.model],
+                  cfg.overwrite)  # a bundled model lies in the package, never under an output's .mp4/.gif/.zarr name
+    default = bundled_model_for(cfg.input) if cfg.run.model is None else "smmnist"
+    model, model_path = load_model(cfg.run, default)
     m = model.config
     video, fps, is_store, adapted = read_clips(cfg.input, m.size, m.channels, cfg.clips)
     writers.check_frame_rate(fps, f"{cfg.input}: fps")
@@ -168,13 +188,15 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     if cfg.store is not None:
         attrs = {"method": f"sciffusion-{m.arch}", "context": cfg.context, "horizon": cfg.frames,
                  "truth": str(cfg.input), "fps": fps, "samples": cfg.samples, "settings": settings}
+        if cfg.clips is not None:  # evaluate scores the first n clips of the truth store, and says so
+            attrs["first_clips"] = n
         with atomic_path(cfg.store, overwrite=cfg.overwrite) as tmp:
             write_video_store(tmp, prediction, attrs, kind="prediction")
     with atomic_path(str(cfg.out) + ".json", overwrite=cfg.overwrite) as tmp:
         tmp.write_text(json.dumps(settings, indent=1) + "\n")
     return {"clips": n, "samples": cfg.samples, "frames": cfg.frames, "out": str(cfg.out),
             "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store),
-            "adapted": adapted}
+            "adapted": adapted, "model": str(model_path), "bundled": cfg.run.model is None}
 
 
-__all__ = ["PredictConfig", "predict", "predict_clips", "read_clips"]
+__all__ = ["PredictConfig", "bundled_model_for", "predict", "predict_clips", "read_clips"]

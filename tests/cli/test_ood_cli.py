@@ -54,6 +54,17 @@ def test_fit_score_evaluate(files, detector):
     assert r.exit_code == 0, r.output
     metrics = json.loads((report / "metrics.json").read_text())
     assert "AUROC" in r.output and metrics["n_anomaly"] == 6 and 0 <= metrics["auroc"] <= 1
+    r = invoke("evaluate", "--scores", scores, "--labels", files / "test.npz", "--out", files / "rep_maps",
+               "--maps", files / "maps")
+    assert r.exit_code == 0 and "note:" not in r.output, r.output  # maps for every scored input: nothing to say
+    with np.load(files / "maps" / "maps.npz") as archive:  # maps for 10 of the 16 inputs
+        (files / "maps_part").mkdir()
+        np.savez(files / "maps_part" / "maps.npz", **{k: archive[k][:10] for k in archive.files})
+    r = invoke("evaluate", "--scores", scores, "--labels", files / "test.npz", "--out", files / "rep_part",
+               "--maps", files / "maps_part")
+    assert r.exit_code == 0, r.output
+    assert "note: " in r.output and "maps for 10 of the 16 scored inputs" in r.output
+    assert json.loads((files / "rep_part" / "metrics.json").read_text())["maps_inputs"] == 10
     r = invoke("score", "--detector", detector, "--data", files / "test.npz", "--out", scores)
     assert r.exit_code == 2 and "already exists" in r.output  # never overwritten without --overwrite
 

@@ -51,6 +51,26 @@ def test_predict_writes_video_compare_and_a_store_evaluate_reads(data, tmp_path)
     assert r.exit_code == 0 and np.array_equal(open_video_store(tmp_path / "q.zarr").video[...], pred.video[...])
 
 
+def test_evaluate_scores_a_prediction_of_the_first_clips(data, tmp_path):
+    """predict --clips 2 on a 3-clip store: evaluate scores those 2 against the truth's first 2 and
+    says so (summary truth_clips, 'N of M' in the table); the same store without the record is refused."""
+    import zarr
+
+    model = _model(tmp_path / "m.ckpt")
+    store = tmp_path / "p.zarr"
+    r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 3, "--frames", 4, "--clips", 2,
+               "--store", store, "--out", tmp_path / "p.gif", "--sampler", "euler", "--steps", 1)
+    assert r.exit_code == 0, r.output
+    r = invoke("evaluate", "--pred", store, "--truth", data / "s.zarr", "--out", tmp_path / "rep", "--no-fvd")
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert (summary["clips"], summary["truth_clips"]) == (2, 3) and "2 of 3" in r.output
+    group = zarr.open_group(str(store), mode="r+")
+    group.attrs.update({**group.attrs.asdict(), "first_clips": None})
+    r = invoke("evaluate", "--pred", store, "--truth", data / "s.zarr", "--out", tmp_path / "rep2", "--no-fvd")
+    assert r.exit_code == 2 and "2 clips, but its truth store" in r.output and not (tmp_path / "rep2").exists()
+
+
 def test_predict_from_a_video_file(tmp_path):
     model = _model(tmp_path / "m.ckpt", channels=3)
     r = invoke("predict", "--model", model, "--input", BUNDLED_CLIP, "--context", 2, "--frames", 3,
@@ -378,3 +398,32 @@ def test_predict_refuses_a_store_rate_no_gif_can_hold_before_sampling(tmp_path):
                "--frames", 2, "--out", tmp_path / "p.gif", "--steps", 1)
     _one_line_error(r, f"{tmp_path / 'slow.zarr'}: fps: need a finite frame rate >= 0.0015 fps", "got 0.0001")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt", "slow.zarr"]
+
+
+def test_predict_without_model_picks_the_bundled_model_by_colour(data, tmp_path, monkeypatch):
+    """No --model: grey clips go to the SM-MNIST model, colour footage to the driving model (a grey
+    SM-MNIST model would have made a dash-cam clip grey); the command says which file it used."""
+    from PIL import Image
+
+    from sciffusion.domains.video import model as model_module
+    from sciffusion.pipelines.video.predict import bundled_model_for
+
+    grey_model, colour_model = _model(tmp_path / "g.pt", channels=1), _model(tmp_path / "c.pt", channels=3)
+    monkeypatch.setitem(model_module.BUNDLED_MODELS, "smmnist", grey_model)
+    monkeypatch.setitem(model_module.BUNDLED_MODELS, "driving", colour_model)
+    assert bundled_model_for(data / "s.zarr") == "smmnist" and bundled_model_for(BUNDLED_CLIP) == "driving"
+    for source, expected, channels in ((BUNDLED_CLIP, colour_model, 3), (data / "s.zarr", grey_model, 1)):
+        out = tmp_path / f"{expected.stem}.gif"
+        r = invoke("predict", "--input", source, "--context", 2, "--frames", 2, "--out", out, "--steps", 1,
+                   "--sampler", "euler", "--clips", 1)
+        assert r.exit_code == 0, r.output
+        assert f"note: no --model: using the bundled {expected.name} for {source}" in r.output
+        assert json.loads(Path(str(out) + ".json").read_text())["model"] == str(expected)
+    (tmp_path / "seq").mkdir()  # grey frames saved as RGB PNGs: grey
+    for t in range(4):
+        Image.fromarray(np.full((16, 16, 3), 50 * t, np.uint8)).save(tmp_path / "seq" / f"{t}.png")
+    assert bundled_model_for(tmp_path / "seq") == "smmnist"
+    r = invoke("generate", "--context", BUNDLED_CLIP, "--clips", 1, "--frames", 2, "--steps", 1,
+               "--sampler", "euler", "--out", tmp_path / "gen")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "gen" / "config.json").read_text())["model"] == str(colour_model)

@@ -87,3 +87,18 @@ def test_fit_and_grey():
         IngestConfig(fit="squash")
     with pytest.raises(ValueError, match="--channels: need 1"):
         IngestConfig(channels=2)
+
+
+def test_has_colour_sees_a_few_coloured_cars_and_not_codec_noise():
+    """The rule that picks the bundled model for footage: grey content through a codec (channels off by a
+    level or two) is grey; 1 % of pixels coloured (cars on a grey road) is colour; one channel is grey."""
+    from sciffusion.domains.video.ingest import has_colour
+
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(0, 256, (4, 32, 32, 1), dtype=np.uint8), 3, axis=-1)
+    noisy = np.clip(grey.astype(int) + rng.integers(-2, 3, grey.shape), 0, 255).astype(np.uint8)
+    assert not has_colour(grey) and not has_colour(noisy) and not has_colour(grey[..., :1])
+    cars = noisy.copy()
+    cars.reshape(-1, 3)[:: 100] = (200, 30, 30)  # every hundredth pixel red
+    assert has_colour(cars)
+    assert not has_colour(cars, fraction=0.02)  # the same pixels under a stricter fraction: the margin is real

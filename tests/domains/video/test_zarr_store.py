@@ -166,6 +166,14 @@ def test_prediction_pair_needs_every_truth_clip(tmp_path):
     fewer = open_video_store(_prediction(tmp_path / "fewer.zarr", n=2))
     with pytest.raises(ValueError, match=r"fewer.zarr: 2 clips, but its truth store .*t.zarr has 3"):
         check_prediction_pair(fewer, open_video_store(truth))
+    # a store that says it predicts the first 2 clips (video predict --clips 2) is scored on them
+    first = write_video_store(tmp_path / "first.zarr", _random_video((2, 2, 3, 8, 8, 1)),
+                              {**PRED_ATTRS, "first_clips": 2}, kind="prediction")
+    check_prediction_pair(open_video_store(first), open_video_store(truth))
+    wrong = write_video_store(tmp_path / "wrong.zarr", _random_video((2, 2, 3, 8, 8, 1)),
+                              {**PRED_ATTRS, "first_clips": 1}, kind="prediction")  # says 1, holds 2
+    with pytest.raises(ValueError, match=r"wrong.zarr: 2 clips, .* has 3 \(the store says it predicts the first 1\)"):
+        check_prediction_pair(open_video_store(wrong), open_video_store(truth))
     short = write_video_store(tmp_path / "short.zarr", _random_video((3, 4, 8, 8, 1)), {"fps": 1.0})
     with pytest.raises(ValueError, match=r"short.zarr: 4 frames per clip, need context \+ horizon = 5"):
         check_prediction_pair(open_video_store(tmp_path / "p.zarr"), open_video_store(short))
