@@ -231,8 +231,8 @@ def _sampling_run(model: Optional[Path], sampler: str, steps: int, seed: int, de
 
 MODEL_HELP = ("Model file (RUN_DIR/model.ckpt of 'video train'); default: a bundled model chosen by the input's "
               "colour (predict --input, generate --context): grey -> SM-MNIST (domains/video/data/"
-              "video_smmnist_concat.pt), colour -> driving (video_driving.pt); generate --event: the driving model; "
-              "generate from nothing: SM-MNIST.")
+              "video_smmnist_concat.pt), colour -> driving prediction (video_driving_predict.pt); generate --event: "
+              "the driving event model (video_driving.pt); generate from nothing: SM-MNIST.")
 INIT_SIGMA_HELP = ("Warm start (SDEdit): each block that continues known frames starts from the last known frame "
                    "noised to this sigma (data units) instead of pure noise; default: off. A small sigma (0.1-0.5) keeps "
                    "objects where they were (close to copy-last); motion needs a large one or none.")

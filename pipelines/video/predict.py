@@ -105,7 +105,7 @@ def adaptation_note(path: Path, decoded, size: int, channels: int) -> Optional[s
 
 def bundled_model_for(path: Path) -> str:
     """The bundled model (a key of ``BUNDLED_MODELS``) for clips at ``path`` when no ``--model`` is given:
-    ``driving`` for colour frames, ``smmnist`` for grey ones (:func:`~sciffusion.domains.video.ingest.has_colour`).
+    ``driving-predict`` for colour frames, ``smmnist`` for grey ones (:func:`~sciffusion.domains.video.ingest.has_colour`).
     A store is judged by its channels and first clip; a video file or frame folder by its frames decoded
     at 64 px (read again at the chosen model's size afterwards)."""
     from sciffusion.domains.video.ingest import IngestConfig, has_colour
@@ -120,7 +120,7 @@ def bundled_model_for(path: Path) -> str:
 
         sources = find_sources(path)
         frames = decode_source(sources[0], IngestConfig(size=64), DEFAULT_FRAME_RATE).frames
-    return "driving" if has_colour(frames) else "smmnist"
+    return "driving-predict" if has_colour(frames) else "smmnist"
 
 
 def predict_clips(model, context: np.ndarray, horizon: int, samples: int, sampling, seed: int, batch_size: int,

@@ -401,8 +401,9 @@ def test_predict_refuses_a_store_rate_no_gif_can_hold_before_sampling(tmp_path):
 
 
 def test_predict_without_model_picks_the_bundled_model_by_colour(data, tmp_path, monkeypatch):
-    """No --model: grey clips go to the SM-MNIST model, colour footage to the driving model (a grey
-    SM-MNIST model would have made a dash-cam clip grey); the command says which file it used."""
+    """No --model: grey clips go to the SM-MNIST model, colour footage to the driving prediction model (a
+    grey SM-MNIST model would have made a dash-cam clip grey), never to the event model; the command says
+    which file it used."""
     from PIL import Image
 
     from sciffusion.domains.video import model as model_module
@@ -410,8 +411,9 @@ def test_predict_without_model_picks_the_bundled_model_by_colour(data, tmp_path,
 
     grey_model, colour_model = _model(tmp_path / "g.pt", channels=1), _model(tmp_path / "c.pt", channels=3)
     monkeypatch.setitem(model_module.BUNDLED_MODELS, "smmnist", grey_model)
-    monkeypatch.setitem(model_module.BUNDLED_MODELS, "driving", colour_model)
-    assert bundled_model_for(data / "s.zarr") == "smmnist" and bundled_model_for(BUNDLED_CLIP) == "driving"
+    monkeypatch.setitem(model_module.BUNDLED_MODELS, "driving-predict", colour_model)
+    monkeypatch.setitem(model_module.BUNDLED_MODELS, "driving", tmp_path / "absent_event_model.pt")
+    assert bundled_model_for(data / "s.zarr") == "smmnist" and bundled_model_for(BUNDLED_CLIP) == "driving-predict"
     for source, expected, channels in ((BUNDLED_CLIP, colour_model, 3), (data / "s.zarr", grey_model, 1)):
         out = tmp_path / f"{expected.stem}.gif"
         r = invoke("predict", "--input", source, "--context", 2, "--frames", 2, "--out", out, "--steps", 1,

@@ -141,3 +141,23 @@ def test_shipped_driving_model_is_the_measured_one():
     assert loaded.meta["data"]["change_weight"] == 3.0 and loaded.meta["data"]["p_mask_past"] == 0.25
     assert Path(loaded.meta["data"]["train"]).name == "driving_train600.zarr"
     assert resolve_model_path(None, "driving") == DATA_DIR / "video_driving.pt"
+
+
+def test_shipped_driving_prediction_model_is_the_measured_one():
+    """domains/video/data/video_driving_predict.pt (docs/video.md, fourteenth round): video_driving.pt
+    fine-tuned for 4,076 steps (55 minutes, one core) with change_weight 0 on event-balanced windows of
+    driving_train600.zarr; same network as the event model, so both load through one config."""
+    from pathlib import Path
+
+    from sciffusion.domains.video.model import DATA_DIR, read_model_file, resolve_model_path
+
+    loaded = read_model_file(DATA_DIR / "video_driving_predict.pt")
+    event_model = read_model_file(DATA_DIR / "video_driving.pt")
+    assert loaded.config == event_model.config and loaded.config.channels == 3
+    assert loaded.meta["step"] == 4076 and loaded.meta["data"]["change_weight"] == 0.0
+    assert loaded.meta["data"]["balance_events"] is True
+    assert Path(loaded.meta["data"]["train"]).name == "driving_train600.zarr"
+    differs = [not torch.equal(a, b) for a, b in zip(loaded.net.state_dict().values(),
+                                                      event_model.net.state_dict().values())]
+    assert any(differs)  # trained further, not a copy
+    assert resolve_model_path(None, "driving-predict") == DATA_DIR / "video_driving_predict.pt"
