@@ -8,8 +8,8 @@ sciffusion video make-driving --out driving_test_v2.zarr --episodes 200 --seed 0
 taskset -c 0 sciffusion bench video --data driving_test32.zarr --model cw3-warm1=$B@init-sigma=1.0 \
   --model cw3-warm03=$B@init-sigma=0.3 --sampler dpmpp_2m_sde --samples 4 --steps 10 --fvd-clips 128 \
   --batch-size 16 --seed 0 --no-progress --out bench_driving_cw3_K4sde
-# core 1: the prediction model (now domains/video/data/video_driving_predict.pt); cw0c.yaml = cw3b0.yaml
-taskset -c 1 sciffusion video train --config cw0c.yaml --data driving_train600.zarr --minutes 55 --init-from $B \
+# core 1: the prediction model (now domains/video/data/video_driving_predict.pt)
+taskset -c 1 sciffusion video train --config docs/video_run12/cw3b0.yaml --data driving_train600.zarr --minutes 55 --init-from $B \
   --out ft_cw0c --no-progress
 M=ft_cw0c/model.ckpt
 taskset -c 0 sciffusion bench video --data driving_test32.zarr --model cw0c-warm=$M@init-sigma=0.1 --out bench_driving_cw0c \
