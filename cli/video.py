@@ -211,9 +211,12 @@ def train(
                f"wrote {out}/model.ckpt, last.ckpt, curves.csv, curves.png, config.json")
 
 
-def _sampling_run(model: Optional[Path], sampler: str, steps: int, seed: int, device: str, batch_size: int,
-                  guidance: float = 1.0, guidance_interval: Optional[str] = None, init_sigma: Optional[float] = None):
-    """The shared --model/--sampler/--steps/--seed/--device/--batch-size (and guidance) options as a SamplingRun."""
+def _sampling_run(model: Optional[Path], sampler: Optional[str], steps: Optional[int], seed: int, device: str,
+                  batch_size: int, guidance: float = 1.0, guidance_interval: Optional[str] = None,
+                  init_sigma: Optional[float] = None, model_defaults: bool = False):
+    """The shared --model/--sampler/--steps/--seed/--device/--batch-size (and guidance) options as a SamplingRun.
+    sampler/steps None: the SamplingConfig default; --init-sigma 0: no warm start. ``model_defaults``: the
+    sampler, steps and warm start the user left unset may come from the model file (``SamplingRun.given``)."""
     from sciffusion.domains.video.sampling import SamplingConfig
     from sciffusion.pipelines.video.sampling_run import SamplingRun
 
@@ -224,9 +227,14 @@ def _sampling_run(model: Optional[Path], sampler: str, steps: int, seed: int, de
         except ValueError:
             raise ValueError(f"--guidance-interval: expected 'LO,HI' in sigma units, got {guidance_interval!r}") from None
         interval = (lo, hi)
-    return SamplingRun(model=model, sampling=SamplingConfig(sampler=sampler, steps=steps, guidance=guidance,
-                                                            guidance_interval=interval, init_sigma=init_sigma),
-                       seed=seed, device=device, batch_size=batch_size)
+    options = {"sampler": sampler, "steps": steps, "init_sigma": init_sigma}
+    given = frozenset(k for k, v in options.items() if v is not None) if model_defaults else None
+    set_values = {k: v for k, v in options.items() if v is not None}
+    if set_values.get("init_sigma") == 0:
+        set_values["init_sigma"] = None  # given as "off": not replaced by the model's warm start
+    return SamplingRun(model=model, sampling=SamplingConfig(guidance=guidance, guidance_interval=interval,
+                                                            **set_values),
+                       seed=seed, device=device, batch_size=batch_size, given=given)
 
 
 MODEL_HELP = ("Model file (RUN_DIR/model.ckpt of 'video train'); default: a bundled model chosen by the input's "
@@ -234,8 +242,10 @@ MODEL_HELP = ("Model file (RUN_DIR/model.ckpt of 'video train'); default: a bund
               "video_smmnist_concat.pt), colour -> driving prediction (video_driving_predict.pt); generate --event: "
               "the driving event model (video_driving.pt); generate from nothing: SM-MNIST.")
 INIT_SIGMA_HELP = ("Warm start (SDEdit): each block that continues known frames starts from the last known frame "
-                   "noised to this sigma (data units) instead of pure noise; default: off. A small sigma (0.1-0.5) keeps "
+                   "noised to this sigma (data units) instead of pure noise; 0: off. A small sigma (0.1-0.5) keeps "
                    "objects where they were (close to copy-last); motion needs a large one or none.")
+FROM_MODEL = ("default: the model file's recommendation (the bundled driving prediction model: dpmpp_2m, 10 steps, "
+              "warm start 0.1, its measured settings), else {}.")
 SAMPLER_HELP = "A core sampler (sciffusion bench samplers --help lists them): euler, heun, dpmpp_2m, ..."
 
 
@@ -252,9 +262,10 @@ def predict(
     store: Optional[Path] = typer.Option(None, "--store", help="Also write a prediction store .zarr for evaluate."),
     compare: Optional[Path] = typer.Option(None, "--compare",
                                            help="Side-by-side context | prediction | truth (default OUT_compare)."),
-    sampler: str = typer.Option("dpmpp_2m", "--sampler", help=SAMPLER_HELP),
-    steps: int = typer.Option(20, "--steps", help="Sampler steps per block."),
-    init_sigma: Optional[float] = typer.Option(None, "--init-sigma", help=INIT_SIGMA_HELP),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help=SAMPLER_HELP + " " + FROM_MODEL.format("dpmpp_2m")),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Sampler steps per block; " + FROM_MODEL.format("20")),
+    init_sigma: Optional[float] = typer.Option(None, "--init-sigma", help=INIT_SIGMA_HELP + " " +
+                                               FROM_MODEL.format("off")),
     seed: int = seed_option(0, "Seed of the sampling noise."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call."),
@@ -265,13 +276,18 @@ def predict(
 
     cfg = PredictConfig(input=input, out=out, context=context, frames=frames, samples=samples, clips=clips,
                         store=store, compare=compare, overwrite=overwrite,
-                        run=_sampling_run(model, sampler, steps, seed, device, batch_size, init_sigma=init_sigma))
+                        run=_sampling_run(model, sampler, steps, seed, device, batch_size, init_sigma=init_sigma,
+                                          model_defaults=True))
     with progress_bar("predicted frames", None) as advance:
         result = run(cfg, advance)
     if result["bundled"]:
         typer.echo(f"note: no --model: using the bundled {Path(result['model']).name} for {input}", err=True)
     if result["adapted"]:
         typer.echo(f"note: {result['adapted']}", err=True)
+    if result["sampling_from_model"]:
+        taken = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in result["sampling_from_model"].items())
+        typer.echo(f"note: {taken} from {Path(result['model']).name} (its recommended prediction settings; "
+                   "give the option to override)", err=True)
     typer.echo(f"predicted {result['frames']} frames x {result['samples']} sample(s) for {result['clips']} clip(s); "
                f"wrote {result['out']}, {result['compare']}" + (f", {result['store']}" if result["store"] else ""))
 
@@ -294,7 +310,7 @@ def generate(
     fps: float = typer.Option(10.0, "--fps", help="Frame rate of the written videos."),
     sampler: str = typer.Option("dpmpp_2m", "--sampler", help=SAMPLER_HELP),
     steps: int = typer.Option(20, "--steps", help="Sampler steps per block."),
-    init_sigma: Optional[float] = typer.Option(None, "--init-sigma", help=INIT_SIGMA_HELP + " Not the first block."),
+    init_sigma: Optional[float] = typer.Option(None, "--init-sigma", help=INIT_SIGMA_HELP + " Default: off; never the first block."),
     seed: int = seed_option(0, "Seed of the sampling noise."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call (one predict-loop batch)."),

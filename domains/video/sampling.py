@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 from torch import Tensor
@@ -55,6 +55,28 @@ class SamplingConfig:
                 raise ValueError(f"--guidance-interval: need 0 <= LO <= HI in sigma units, got {lo:g},{hi:g}")
         if self.init_sigma is not None and not self.sigma_min < self.init_sigma <= self.sigma_max:
             raise ValueError(f"--init-sigma: must be in ({self.sigma_min}, {self.sigma_max}], got {self.init_sigma}")
+
+
+PREDICT_KEYS = ("sampler", "steps", "init_sigma")
+"""The sampling settings a model file may recommend for prediction, under ``meta["predict"]`` (written by
+``video train`` from its config's ``predict`` section): ``video predict`` uses them for every option among
+these that the user does not give."""
+
+
+def recommended_prediction(meta: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``meta["predict"]`` checked: keys among :data:`PREDICT_KEYS` whose values make a valid
+    :class:`SamplingConfig` (init_sigma None: no warm start); ``{}`` when the file recommends nothing.
+    One-line errors start with ``source`` (e.g. ``"model.ckpt: meta 'predict'"``)."""
+    rec = meta.get("predict")
+    if rec is None:
+        return {}
+    if not isinstance(rec, Mapping) or set(rec) - set(PREDICT_KEYS):
+        raise ValueError(f"{source}: must map some of {', '.join(PREDICT_KEYS)} to values, got {rec!r}")
+    try:
+        SamplingConfig(**rec)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: {' '.join(str(exc).split())}") from None
+    return dict(rec)
 
 
 def block_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: SamplingConfig
@@ -138,4 +160,4 @@ def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: Sa
     return known[:, :, context.shape[2]:]
 
 
-__all__ = ["SamplingConfig", "block_denoiser", "rollout", "sample_block"]
+__all__ = ["PREDICT_KEYS", "SamplingConfig", "block_denoiser", "recommended_prediction", "rollout", "sample_block"]

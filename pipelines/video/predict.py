@@ -10,6 +10,10 @@ with the same suffix) context | prediction | truth for the first ``compare_clips
 past the end of the input are black); ``store`` (optional, zarr input only) a prediction store
 ``video`` uint8 [N, K, frames, H, W, C] that ``sciffusion video evaluate`` reads against the input
 store; ``<out>.json`` the resolved settings.
+
+Sampling: the sampler, steps and warm start the user leaves unset come from the model file's recommendation
+(``meta["predict"]``, :func:`~sciffusion.domains.video.sampling.recommended_prediction`), else the
+:class:`SamplingConfig` defaults; the summary and settings say which came from the file.
 """
 from __future__ import annotations
 
@@ -159,6 +163,9 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
                   cfg.overwrite)  # a bundled model lies in the package, never under an output's .mp4/.gif/.zarr name
     default = bundled_model_for(cfg.input) if cfg.run.model is None else "smmnist"
     model, model_path = load_model(cfg.run, default)
+    from sciffusion.domains.video.sampling import recommended_prediction
+
+    run, from_model = cfg.run.with_model_defaults(recommended_prediction(model.meta, f"{model_path}: meta 'predict'"))
     m = model.config
     video, fps, is_store, adapted = read_clips(cfg.input, m.size, m.channels, cfg.clips)
     writers.check_frame_rate(fps, f"{cfg.input}: fps")
@@ -171,8 +178,8 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
         if t < cfg.context + cfg.frames:
             raise ValueError(f"{cfg.input}: {t} frames per clip, a prediction store needs context + frames = "
                              f"{cfg.context + cfg.frames}")
-    prediction = predict_clips(model, video[:, :cfg.context], cfg.frames, cfg.samples, cfg.run.sampling,
-                               cfg.run.seed, cfg.run.batch_size, frame_progress=progress)
+    prediction = predict_clips(model, video[:, :cfg.context], cfg.frames, cfg.samples, run.sampling,
+                               run.seed, run.batch_size, frame_progress=progress)
     truth = np.zeros((n, cfg.frames) + video.shape[2:], np.uint8)
     known = video[:, cfg.context:cfg.context + cfg.frames]
     truth[:, :known.shape[1]] = known
@@ -184,7 +191,8 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
                                                            truth[:shown]), fps)
     settings = {"command": "sciffusion video predict", "input": str(cfg.input), "context": cfg.context,
                 "frames": cfg.frames, "samples": cfg.samples, "clips": n, "model_step": model.meta.get("step"),
-                "arch": m.arch, "input_adapted": adapted, **cfg.run.to_dict(model_path)}
+                "arch": m.arch, "input_adapted": adapted, **run.to_dict(model_path),
+                "sampling_from_model": from_model}
     if cfg.store is not None:
         attrs = {"method": f"sciffusion-{m.arch}", "context": cfg.context, "horizon": cfg.frames,
                  "truth": str(cfg.input), "fps": fps, "samples": cfg.samples, "settings": settings}
@@ -196,7 +204,8 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
         tmp.write_text(json.dumps(settings, indent=1) + "\n")
     return {"clips": n, "samples": cfg.samples, "frames": cfg.frames, "out": str(cfg.out),
             "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store),
-            "adapted": adapted, "model": str(model_path), "bundled": cfg.run.model is None}
+            "adapted": adapted, "model": str(model_path), "bundled": cfg.run.model is None,
+            "sampling_from_model": from_model}
 
 
 __all__ = ["PredictConfig", "bundled_model_for", "predict", "predict_clips", "read_clips"]

@@ -143,7 +143,9 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
     train_dict = conf.train.to_dict()
 
     def write_model(pl_module, step: int) -> dict:
-        return model_file(pl_module.ema.shadow, conf.model, train_dict, {"step": step, "data": resolved["data"]})
+        meta = {"step": step, "data": resolved["data"]}
+        return model_file(pl_module.ema.shadow, conf.model, train_dict,
+                          {**meta, "predict": dict(conf.predict)} if conf.predict else meta)
 
     files = RunFiles(cfg.out, write_model, sched.log_every, sched.checkpoint_every)
     trainer, budget = step_trainer(

@@ -7,6 +7,8 @@ Layout (every section optional; missing keys take the defaults)::
     data:     {train: STORE.zarr, val: STORE.zarr | null, batch_size, num_workers, balance_events,
                p_mask_past, p_mask_future, change_weight, val_every, val_clips}
     schedule: {max_steps, minutes, val_every, checkpoint_every, log_every, precision}
+    predict:  {sampler, steps, init_sigma}: the settings ``video predict`` uses with this model when the
+              user gives none (written to the model file's meta; measure them first)
 
 Store paths that are relative are read relative to the current folder.
 """
@@ -24,7 +26,7 @@ from sciffusion.domains.video.datamodule import VideoDataConfig
 from sciffusion.domains.video.model import VideoModelConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-SECTIONS = ("model", "train", "data", "schedule")
+SECTIONS = ("model", "train", "data", "schedule", "predict")
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 WINDOW_KEYS = ("past_frames", "frames", "future_frames", "events")
 """VideoDataConfig fields that come from the model section (one block layout for both)."""
@@ -58,23 +60,29 @@ class VideoTrainSchedule:
 
 @dataclass(frozen=True)
 class VideoTrainConfig:
-    """The model, its training loss/optimiser, the data and the schedule (module docstring)."""
+    """The model, its training loss/optimiser, the data, the schedule and the recommended prediction
+    settings (module docstring; ``predict`` empty: none recommended)."""
 
     data: VideoDataConfig
     model: VideoModelConfig = field(default_factory=VideoModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     schedule: VideoTrainSchedule = field(default_factory=VideoTrainSchedule)
+    predict: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from sciffusion.domains.video.sampling import recommended_prediction
+
         mismatch = [k for k in WINDOW_KEYS if getattr(self.data, k) != getattr(self.model, k)]
         if mismatch:
             raise ValueError(f"data: {', '.join(mismatch)} must equal the model's (set them in the model section)")
+        recommended_prediction({"predict": dict(self.predict)}, "predict")
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self.data).items()
                 if k not in WINDOW_KEYS}
-        return {"model": self.model.to_dict(), "train": self.train.to_dict(), "data": data,
-                "schedule": dataclasses.asdict(self.schedule)}
+        out = {"model": self.model.to_dict(), "train": self.train.to_dict(), "data": data,
+               "schedule": dataclasses.asdict(self.schedule)}
+        return {**out, "predict": dict(self.predict)} if self.predict else out  # runs before it resume unchanged
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "VideoTrainConfig":
@@ -99,7 +107,7 @@ class VideoTrainConfig:
         if unknown:
             raise ValueError(f"schedule: unknown keys {sorted(unknown)}")
         return cls(VideoDataConfig(**data, **window), model, TrainConfig.from_dict(d.get("train") or {}),
-                   VideoTrainSchedule(**schedule))
+                   VideoTrainSchedule(**schedule), dict(d.get("predict") or {}))
 
     def with_overrides(self, *, train_store: Optional[Path] = None, val_store: Optional[Path] = None,
                        max_steps: Optional[int] = None, minutes: Optional[float] = None,

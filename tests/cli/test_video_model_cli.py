@@ -429,3 +429,55 @@ def test_predict_without_model_picks_the_bundled_model_by_colour(data, tmp_path,
                "--sampler", "euler", "--out", tmp_path / "gen")
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "gen" / "config.json").read_text())["model"] == str(colour_model)
+
+
+def test_predict_takes_the_sampling_the_user_left_unset_from_the_model_file(data, tmp_path):
+    """A model file recommending dpmpp_2m, 3 steps, warm start 0.5 (meta 'predict', as video train writes
+    it from a config's predict section): predict without those options uses them and says so; a given
+    option wins, and --init-sigma 0 turns the recommended warm start off. A file without a recommendation
+    keeps the plain defaults; a bad recommendation is a one-line error naming the file."""
+    plain = _model(tmp_path / "plain.ckpt")
+    model = _broken_model(tmp_path / "m.ckpt", meta={"step": 0, "predict": {"sampler": "euler", "steps": 3,
+                                                                            "init_sigma": 0.5}})
+
+    def run(model_path, name, *options):
+        out = tmp_path / f"{name}.gif"
+        r = invoke("predict", "--model", model_path, "--input", data / "s.zarr", "--context", 3, "--frames", 2,
+                   "--out", out, "--clips", 1, *options)
+        assert r.exit_code == 0, r.output
+        return json.loads(Path(str(out) + ".json").read_text()), r.output
+
+    settings, output = run(model, "rec")
+    assert (settings["sampling"]["sampler"], settings["sampling"]["steps"], settings["sampling"]["init_sigma"]) == \
+        ("euler", 3, 0.5)
+    assert settings["sampling_from_model"] == {"sampler": "euler", "steps": 3, "init_sigma": 0.5}
+    assert "--init-sigma 0.5 from m.ckpt" in output
+    settings, output = run(model, "given", "--steps", 2, "--init-sigma", 0, "--sampler", "heun")
+    assert (settings["sampling"]["sampler"], settings["sampling"]["steps"], settings["sampling"]["init_sigma"]) == \
+        ("heun", 2, None)
+    assert settings["sampling_from_model"] == {} and "recommended" not in output
+    settings, _ = run(plain, "plain", "--steps", 1)
+    assert settings["sampling"]["sampler"] == "dpmpp_2m" and settings["sampling"]["init_sigma"] is None
+    bad = _broken_model(tmp_path / "bad.ckpt", meta={"predict": {"sampler": "nope"}})
+    r = invoke("predict", "--model", bad, "--input", data / "s.zarr", "--context", 3, "--frames", 2,
+               "--out", tmp_path / "bad.gif")
+    _one_line_error(r, f"{bad}: meta 'predict': --sampler: unknown 'nope'")
+    assert not (tmp_path / "bad.gif").exists()
+
+
+def test_train_writes_the_config_predict_section_into_the_model_file(data, tmp_path):
+    from sciffusion.domains.video.model import read_model_file
+
+    assert invoke("make-smmnist", "--out", tmp_path / "t.zarr", "--clips", 4, "--frames", 6, "--size", 16).exit_code == 0
+    cfg = {"model": {k: list(v) if isinstance(v, tuple) else v for k, v in TINY_MODEL.items()},
+           "data": {"train": str(tmp_path / "t.zarr"), "batch_size": 2, "val_every": 3},
+           "schedule": {"max_steps": 1, "val_every": 1, "checkpoint_every": 1},
+           "predict": {"steps": 7, "init_sigma": 0.2}}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    r = invoke("train", "--config", tmp_path / "c.json", "--out", tmp_path / "run", "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert read_model_file(tmp_path / "run" / "model.ckpt").meta["predict"] == {"steps": 7, "init_sigma": 0.2}
+    (tmp_path / "c.json").write_text(json.dumps({**cfg, "predict": {"steps": 0}}))
+    r = invoke("train", "--config", tmp_path / "c.json", "--out", tmp_path / "run2", "--no-progress")
+    _one_line_error(r, f"{tmp_path / 'c.json'}: predict: --steps: must be >= 1, got 0")
+    assert not (tmp_path / "run2").exists()

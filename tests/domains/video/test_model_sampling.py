@@ -161,3 +161,28 @@ def test_shipped_driving_prediction_model_is_the_measured_one():
                                                       event_model.net.state_dict().values())]
     assert any(differs)  # trained further, not a copy
     assert resolve_model_path(None, "driving-predict") == DATA_DIR / "video_driving_predict.pt"
+    # what predict uses with it when the user gives no sampling options: the measured settings
+    from sciffusion.domains.video.sampling import recommended_prediction
+
+    assert recommended_prediction(loaded.meta, "file") == {"sampler": "dpmpp_2m", "steps": 10, "init_sigma": 0.1}
+
+
+def test_recommended_prediction_settings_are_checked():
+    from sciffusion.domains.video.sampling import recommended_prediction
+    from sciffusion.pipelines.video.sampling_run import SamplingRun
+
+    assert recommended_prediction({"step": 3}, "f") == {}
+    assert recommended_prediction({"predict": {"steps": 4, "init_sigma": None}}, "f") == {"steps": 4, "init_sigma": None}
+    with pytest.raises(ValueError, match=r"^f: must map some of sampler, steps, init_sigma"):
+        recommended_prediction({"predict": {"guidance": 3}}, "f")
+    with pytest.raises(ValueError, match=r"^f: must map"):
+        recommended_prediction({"predict": [1]}, "f")
+    with pytest.raises(ValueError, match=r"^f: --init-sigma: must be in"):
+        recommended_prediction({"predict": {"init_sigma": -1.0}}, "f")
+    # the user's options win; None given means all given (bench, generate)
+    rec = {"sampler": "euler", "steps": 4, "init_sigma": 0.1}
+    run, taken = SamplingRun(given=frozenset({"steps"})).with_model_defaults(rec)
+    assert taken == {"sampler": "euler", "init_sigma": 0.1}
+    assert (run.sampling.sampler, run.sampling.steps, run.sampling.init_sigma) == ("euler", 20, 0.1)
+    run, taken = SamplingRun().with_model_defaults(rec)
+    assert taken == {} and run.sampling.sampler == "dpmpp_2m" and run.sampling.init_sigma is None
