@@ -30,7 +30,7 @@ class SamplingConfig:
     sigma_max)."""
 
     sampler: str = "dpmpp_2m"
-    steps: int = 20
+    steps: int = 10
     sigma_min: float = 0.002
     sigma_max: float = 80.0
     rho: float = 7.0

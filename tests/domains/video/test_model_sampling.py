@@ -183,6 +183,6 @@ def test_recommended_prediction_settings_are_checked():
     rec = {"sampler": "euler", "steps": 4, "init_sigma": 0.1}
     run, taken = SamplingRun(given=frozenset({"steps"})).with_model_defaults(rec)
     assert taken == {"sampler": "euler", "init_sigma": 0.1}
-    assert (run.sampling.sampler, run.sampling.steps, run.sampling.init_sigma) == ("euler", 20, 0.1)
+    assert (run.sampling.sampler, run.sampling.steps, run.sampling.init_sigma) == ("euler", 10, 0.1)
     run, taken = SamplingRun().with_model_defaults(rec)
     assert taken == {} and run.sampling.sampler == "dpmpp_2m" and run.sampling.init_sigma is None
