@@ -68,18 +68,15 @@ def read_clips(path: Path, size: int, channels: int,
                clips: Optional[int]) -> tuple[np.ndarray, float, bool, Optional[str]]:
     """(uint8 [N, T, size, size, channels], fps, is_store, adapted) from a zarr store, a video file or a
     folder of frame images (one clip, at the default frame rate of 10 fps). ``adapted``: one line saying
-    how a video's or folder's frames were brought to the model (cropped, resized, made grey), or None."""
+    how the frames were brought to the model (cropped, resized, made grey), or None."""
     path = Path(path)
     from sciffusion.domains.video.zarr_store import looks_like_store, open_video_store
 
     if looks_like_store(path):
         store = open_video_store(path, kind="dataset")
         n = store.num_clips if clips is None else min(clips, store.num_clips)
-        video = store.video[:n]
-        if video.shape[2:] != (size, size, channels):
-            raise ValueError(f"{path}: frames {video.shape[2]}x{video.shape[3]}x{video.shape[4]}, the model takes "
-                             f"{size}x{size}x{channels}")
-        return video, store.fps, True, None
+        video, adapted = fit_store_frames(path, store.video[:n], size, channels)
+        return video, store.fps, True, adapted
     from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, find_sources, read_image_sequence
     from sciffusion.domains.video.ingest import IngestConfig, decode_video, to_grey
 
@@ -92,6 +89,31 @@ def read_clips(path: Path, size: int, channels: int,
         decode_video(source.path, cfg)
     frames = to_grey(decoded.frames) if channels == 1 else decoded.frames
     return frames[None], decoded.fps, False, adaptation_note(path, decoded, size, channels)
+
+
+def fit_store_frames(path: Path, video: np.ndarray, size: int, channels: int) -> tuple[np.ndarray, Optional[str]]:
+    """A store's clips uint8 [N, T, H, W, C] brought to a model of ``size``² × ``channels`` as footage is
+    (:func:`~sciffusion.domains.video.ingest.square_resize`: centre square, bilinear; colour made grey for a
+    grey model), and the note saying so (None: they fit as they are). Grey clips for a colour model are a
+    one-line error."""
+    from sciffusion.domains.video.ingest import square_resize, to_grey
+
+    n, t, h, w, c = video.shape
+    if c == 1 and channels == 3:
+        raise ValueError(f"{path}: grey frames ({w}x{h}x1), the model takes colour ({size}x{size}x3); pass --model "
+                         "for a grey model")
+    done = []
+    if (h, w) != (size, size):
+        flat = video.reshape(n * t, h, w, c)
+        resized = [square_resize(f if c == 3 else f[..., 0], size) for f in flat]
+        video = np.stack(resized).reshape(n, t, size, size, -1) if flat.size else \
+            np.zeros((n, t, size, size, c), np.uint8)
+        done.append(f"{w}x{h} frames {'centre-cropped to a square and ' if h != w else ''}resized to {size}x{size}")
+    if c == 3 and channels == 1:
+        video = to_grey(video)
+        done.append("colour made grey")
+    return video, (f"{path}: {', '.join(done)} for the model (pass --model for a model of this footage)"
+                   if done else None)
 
 
 def adaptation_note(path: Path, decoded, size: int, channels: int) -> Optional[str]:
@@ -175,6 +197,10 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     if cfg.store is not None:
         if not is_store:
             raise ValueError("--store: needs a zarr --input (evaluate scores the prediction against it)")
+        if adapted:
+            raise ValueError(f"--store: the model predicts {m.size}x{m.size}x{m.channels} frames and {cfg.input} "
+                             "holds others, so evaluate could not score it against the store; give a model of the "
+                             "store's frames, or leave out --store")
         if t < cfg.context + cfg.frames:
             raise ValueError(f"{cfg.input}: {t} frames per clip, a prediction store needs context + frames = "
                              f"{cfg.context + cfg.frames}")
@@ -208,4 +234,4 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
             "sampling_from_model": from_model}
 
 
-__all__ = ["PredictConfig", "bundled_model_for", "predict", "predict_clips", "read_clips"]
+__all__ = ["PredictConfig", "bundled_model_for", "fit_store_frames", "predict", "predict_clips", "read_clips"]

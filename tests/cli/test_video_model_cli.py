@@ -207,10 +207,11 @@ def test_generate_context_errors_are_one_line(tmp_path):
         r = invoke("generate", "--model", model, "--clips", 1, "--frames", 2, "--out", out, "--steps", 1, *extra)
         assert r.exit_code == 2 and message in r.output, (extra, r.output)
         assert len(r.output.strip().splitlines()) == 1 and not out.exists()
-    grey = _model(tmp_path / "grey.ckpt")
-    r = invoke("generate", "--model", grey, "--clips", 1, "--frames", 2, "--out", tmp_path / "g", "--steps", 1,
-               "--context", tmp_path / "d.zarr")
-    assert r.exit_code == 2 and "the model takes 16x16x1" in r.output
+    assert invoke("make-smmnist", "--out", tmp_path / "grey.zarr", "--clips", 2, "--frames", 4, "--size", 16).exit_code == 0
+    r = invoke("generate", "--model", model, "--clips", 1, "--frames", 2, "--out", tmp_path / "g", "--steps", 1,
+               "--context", tmp_path / "grey.zarr")
+    _one_line_error(r, f"{tmp_path / 'grey.zarr'}: grey frames (16x16x1), the model takes colour (16x16x3)")
+    assert not (tmp_path / "g").exists()
 
 
 def test_train_command(data, tmp_path):
@@ -481,3 +482,26 @@ def test_train_writes_the_config_predict_section_into_the_model_file(data, tmp_p
     r = invoke("train", "--config", tmp_path / "c.json", "--out", tmp_path / "run2", "--no-progress")
     _one_line_error(r, f"{tmp_path / 'c.json'}: predict: --steps: must be >= 1, got 0")
     assert not (tmp_path / "run2").exists()
+
+
+def test_predict_brings_a_store_of_other_frames_to_the_model_unless_a_prediction_store_is_asked(tmp_path):
+    """A 32-px colour store and a 16-px grey model: predict resizes and greys the frames as it does for
+    footage, says so, and writes its video at the model's size; with --store (which evaluate scores against
+    the store's own frames) it is a one-line error and nothing is written."""
+    from PIL import Image
+
+    from sciffusion.domains.video.zarr_store import write_video_store
+
+    video = np.random.default_rng(0).integers(0, 256, (2, 6, 32, 32, 3), dtype=np.uint8)
+    write_video_store(tmp_path / "big.zarr", video, {"fps": 10.0})
+    model = _model(tmp_path / "m.ckpt")
+    args = ["predict", "--model", model, "--input", tmp_path / "big.zarr", "--context", 3, "--frames", 2,
+            "--steps", 1, "--sampler", "euler"]
+    r = invoke(*args, "--out", tmp_path / "s.gif", "--store", tmp_path / "s.zarr")
+    _one_line_error(r, "--store: the model predicts 16x16x1 frames and")
+    assert not any(tmp_path.glob("s*"))
+    r = invoke(*args, "--out", tmp_path / "p.gif")
+    assert r.exit_code == 0, r.output
+    assert "32x32 frames resized to 16x16, colour made grey for the model" in r.output
+    with Image.open(tmp_path / "p.gif") as gif:
+        assert gif.size == (16, 16) and gif.n_frames == 5
