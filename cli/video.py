@@ -254,7 +254,7 @@ SAMPLER_HELP = "A core sampler (sciffusion bench samplers --help lists them): eu
 def predict(
     input: Path = typer.Option(..., "--input", help="Clips to continue: a zarr dataset store, a video file, or a folder of frame images (10 fps). "
                                              "Frames of another size are centre-cropped and resized to the model's, colour made "
-                                             "grey for a grey model, with a note (with --store only a store of the model's frames).")),
+                                             "grey for a grey model, with a note (with --store only a store of the model's frames)."),
     out: Path = typer.Option(..., "--out", help="Output .mp4/.gif: context + prediction of the first clip."),
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
     context: int = typer.Option(10, "--context", help="Context frames K taken from each clip."),
