@@ -336,6 +336,8 @@ def generate(
                                            guidance_interval, init_sigma))
     with progress_bar("generated frames", clips * frames) as advance:
         result = run(cfg, advance)
+    if result.get("adapted"):
+        typer.echo(f"note: {result['adapted']}", err=True)
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"
                + (f" after {result['context_frames']} context frames" if result["context_frames"] else "")
                + (f" (event {result['event']})" if result["event"] else "")

@@ -77,15 +77,17 @@ def batch_seed(seed: int, batch: int) -> int:
     return int(np.random.SeedSequence([seed, batch]).generate_state(1, np.uint64)[0] % (2**63))
 
 
-def read_context(path: Path, model_config, clips: int, frames: int, event: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Context frames for ``clips`` clips: (uint8 [clips, frames, H, W, C], source clip index [clips]).
+def read_context(path: Path, model_config, clips: int, frames: int,
+                 event: Optional[int]) -> tuple[np.ndarray, np.ndarray, Optional[str]]:
+    """Context frames for ``clips`` clips: (uint8 [clips, frames, H, W, C], source clip index [clips], the note
+    of how the frames were brought to the model or None; :func:`~sciffusion.pipelines.video.predict.read_clips`).
     Clip i takes the first ``frames`` frames of usable clip i mod M of ``path`` (a dataset store or a
     video file); with an ``event`` and a labelled store the usable clips are those with no event on any
     frame. One-line errors name ``path``."""
     from sciffusion.domains.video.datamodule import clip_events
     from sciffusion.pipelines.video.predict import read_clips
 
-    video, _, is_store, _ = read_clips(Path(path), model_config.size, model_config.channels, None)
+    video, _, is_store, adapted = read_clips(Path(path), model_config.size, model_config.channels, None)
     if video.shape[1] < frames:
         raise ValueError(f"{path}: clips of {video.shape[1]} frames, --context-frames needs {frames}")
     usable = np.arange(len(video))
@@ -94,7 +96,7 @@ def read_context(path: Path, model_config, clips: int, frames: int, event: Optio
         if not len(usable):
             raise ValueError(f"{path}: no clip without an event to start from (--event needs normal context clips)")
     source = usable[np.arange(clips) % len(usable)]
-    return np.ascontiguousarray(video[source, :frames]), source
+    return np.ascontiguousarray(video[source, :frames]), source, adapted
 
 
 def generation_module(model, frames: int, sampling, seed: int, label: Optional[int],
@@ -187,23 +189,23 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     label = None if cfg.event is None else event_index(cfg.event)
     if label is not None and not m.events:
         raise ValueError("--event: this model was trained without event labels")
-    context = source = None
+    context = source = adapted = None
     if cfg.context is not None:
         k = m.past_frames if cfg.context_frames is None else cfg.context_frames
         if k < m.past_frames:
             raise ValueError(f"--context-frames: the model conditions on {m.past_frames} past frames, got {k}")
-        context, source = read_context(Path(cfg.context), m, cfg.clips, max(k, 1), label)
+        context, source, adapted = read_context(Path(cfg.context), m, cfg.clips, max(k, 1), label)
     clips = _sample_clips(cfg, model, label, progress, context)
     summary = {"clips": cfg.clips, "frames": cfg.frames, "out": str(cfg.out),
                "event": None if label is None else EVENTS[label],
-               "context_frames": 0 if context is None else context.shape[1]}
+               "context_frames": 0 if context is None else context.shape[1], "adapted": adapted}
     if clips is None:  # not rank 0: rank 0 writes the files
         return summary
     settings = {"command": "sciffusion video generate", "event": summary["event"],
                 "clips": cfg.clips, "frames": cfg.frames, "fps": cfg.fps, "arch": m.arch,
                 "model_step": model.meta.get("step"), "devices": cfg.devices, "num_nodes": cfg.num_nodes,
                 "context": None if cfg.context is None else str(cfg.context),
-                "context_frames": summary["context_frames"],
+                "context_frames": summary["context_frames"], "context_adapted": adapted,
                 **cfg.run.to_dict(model_path)}
     if label is None:  # nothing to guide: record that no guidance was applied, whatever --guidance said
         settings["sampling"].update(guidance=None, guidance_interval=None)

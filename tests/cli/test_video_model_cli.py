@@ -505,3 +505,17 @@ def test_predict_brings_a_store_of_other_frames_to_the_model_unless_a_prediction
     assert "32x32 frames resized to 16x16, colour made grey for the model" in r.output
     with Image.open(tmp_path / "p.gif") as gif:
         assert gif.size == (16, 16) and gif.n_frames == 5
+
+
+def test_generate_from_a_store_of_other_frames_says_it_resized_them(tmp_path):
+    from sciffusion.domains.video.zarr_store import open_video_store, write_video_store
+
+    video = np.random.default_rng(1).integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8)
+    write_video_store(tmp_path / "big.zarr", video, {"fps": 10.0})
+    model = _model(tmp_path / "m.ckpt", channels=3)
+    r = invoke("generate", "--model", model, "--clips", 1, "--frames", 2, "--out", tmp_path / "g", "--steps", 1,
+               "--sampler", "euler", "--context", tmp_path / "big.zarr")
+    assert r.exit_code == 0, r.output
+    assert "32x32 frames resized to 16x16 for the model" in r.output
+    assert open_video_store(tmp_path / "g" / "clips.zarr").video.shape == (1, 4, 16, 16, 3)
+    assert "resized" in json.loads((tmp_path / "g" / "config.json").read_text())["context_adapted"]
