@@ -286,6 +286,10 @@ def predict(
         typer.echo(f"note: no --model: using the bundled {Path(result['model']).name} for {input}", err=True)
     if result["adapted"]:
         typer.echo(f"note: {result['adapted']}", err=True)
+    if result["unlike_training"]:
+        typer.echo(f"warning: {input}: the model denoises these frames badly (error {result['denoising_gain']:.2f} x "
+                   "the noise at sigma 0.1; clips like its training data: below 0.1), so they look unlike what it "
+                   f"was trained on; expect poor predictions (pass --model for a model of this footage)", err=True)
     if result["sampling_from_model"]:
         taken = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in result["sampling_from_model"].items())
         typer.echo(f"note: {taken} from {Path(result['model']).name} (its recommended prediction settings; "

@@ -149,6 +149,33 @@ def bundled_model_for(path: Path) -> str:
     return "driving-predict" if has_colour(frames) else "smmnist"
 
 
+UNLIKE_TRAINING_GAIN = 0.5
+"""Above this median :func:`~sciffusion.domains.video.sampling.denoising_gain` (σ 0.1) ``predict`` warns that the
+input looks unlike the model's training data: the bundled models score 0.02-0.09 on held-out clips of their own
+kind and the synthetic driving models 1.04-1.7 on real dash-cam footage (docs/video.md, fifteenth round)."""
+CHECK_SIGMA = 0.1
+CHECK_CLIPS = 8
+
+
+def domain_check(model, context: np.ndarray, device: str) -> Optional[float]:
+    """The median denoising gain of ``model`` at σ :data:`CHECK_SIGMA` on the last frames of the first
+    :data:`CHECK_CLIPS` context clips (uint8 [N, T_ctx, H, W, C]; seeded), or None when the context is
+    shorter than the model's past + current block. One batch through the network: no sampling."""
+    import torch
+
+    from sciffusion.common.devices import device_of
+    from sciffusion.domains.video.datamodule import to_unit_range
+    from sciffusion.domains.video.sampling import denoising_gain
+
+    m = model.config
+    if context.shape[1] < m.past_frames + m.frames:
+        return None
+    clips = to_unit_range(torch.from_numpy(np.ascontiguousarray(context[:CHECK_CLIPS])))
+    model.net.to(device_of(device))
+    gain = denoising_gain(model, clips, CHECK_SIGMA, torch.Generator().manual_seed(0))
+    return float(gain.median())
+
+
 def predict_clips(model, context: np.ndarray, horizon: int, samples: int, sampling, seed: int, batch_size: int,
                   frame_progress: Optional[Callable[[int], None]] = None,
                   clip_progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
@@ -204,6 +231,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
         if t < cfg.context + cfg.frames:
             raise ValueError(f"{cfg.input}: {t} frames per clip, a prediction store needs context + frames = "
                              f"{cfg.context + cfg.frames}")
+    gain = domain_check(model, video[:, :cfg.context], run.device)
     prediction = predict_clips(model, video[:, :cfg.context], cfg.frames, cfg.samples, run.sampling,
                                run.seed, run.batch_size, frame_progress=progress)
     truth = np.zeros((n, cfg.frames) + video.shape[2:], np.uint8)
@@ -218,7 +246,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     settings = {"command": "sciffusion video predict", "input": str(cfg.input), "context": cfg.context,
                 "frames": cfg.frames, "samples": cfg.samples, "clips": n, "model_step": model.meta.get("step"),
                 "arch": m.arch, "input_adapted": adapted, **run.to_dict(model_path),
-                "sampling_from_model": from_model}
+                "sampling_from_model": from_model, "denoising_gain": gain}
     if cfg.store is not None:
         attrs = {"method": f"sciffusion-{m.arch}", "context": cfg.context, "horizon": cfg.frames,
                  "truth": str(cfg.input), "fps": fps, "samples": cfg.samples, "settings": settings}
@@ -231,7 +259,8 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     return {"clips": n, "samples": cfg.samples, "frames": cfg.frames, "out": str(cfg.out),
             "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store),
             "adapted": adapted, "model": str(model_path), "bundled": cfg.run.model is None,
-            "sampling_from_model": from_model}
+            "sampling_from_model": from_model, "denoising_gain": gain,
+            "unlike_training": gain is not None and gain > UNLIKE_TRAINING_GAIN}
 
 
 __all__ = ["PredictConfig", "bundled_model_for", "fit_store_frames", "predict", "predict_clips", "read_clips"]

@@ -519,3 +519,27 @@ def test_generate_from_a_store_of_other_frames_says_it_resized_them(tmp_path):
     assert "32x32 frames resized to 16x16 for the model" in r.output
     assert open_video_store(tmp_path / "g" / "clips.zarr").video.shape == (1, 4, 16, 16, 3)
     assert "resized" in json.loads((tmp_path / "g" / "config.json").read_text())["context_adapted"]
+
+
+def test_predict_warns_when_the_model_denoises_the_input_badly(data, tmp_path, monkeypatch):
+    """The domain check's verdict reaches the user: a warning line above UNLIKE_TRAINING_GAIN, none below,
+    and the gain in the settings either way (the gain itself is tested on a closed form)."""
+    import sciffusion.domains.video.sampling as sampling
+    from sciffusion.pipelines.video.predict import UNLIKE_TRAINING_GAIN
+
+    model = _model(tmp_path / "m.ckpt")
+    for name, gain in (("far", 1.3), ("near", 0.05)):
+        monkeypatch.setattr(sampling, "denoising_gain", lambda m, clips, sigma, generator, g=gain:
+                            torch.full((len(clips),), g))
+        out = tmp_path / f"{name}.gif"
+        r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 6, "--frames", 2,
+                   "--out", out, "--steps", 1, "--sampler", "euler")
+        assert r.exit_code == 0, r.output
+        assert ("warning:" in r.output and "denoises these frames badly (error 1.30" in r.output) == \
+            (gain > UNLIKE_TRAINING_GAIN)
+        assert json.loads(Path(str(out) + ".json").read_text())["denoising_gain"] == pytest.approx(gain)
+    # a context shorter than the model's window: no check, no warning
+    r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 3, "--frames", 2,
+               "--out", tmp_path / "short.gif", "--steps", 1, "--sampler", "euler")
+    assert r.exit_code == 0 and "warning" not in r.output
+    assert json.loads((tmp_path / "short.gif.json").read_text())["denoising_gain"] is None

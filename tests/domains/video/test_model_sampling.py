@@ -186,3 +186,38 @@ def test_recommended_prediction_settings_are_checked():
     assert (run.sampling.sampler, run.sampling.steps, run.sampling.init_sigma) == ("euler", 10, 0.1)
     run, taken = SamplingRun().with_model_defaults(rec)
     assert taken == {} and run.sampling.sampler == "dpmpp_2m" and run.sampling.init_sigma is None
+
+
+class _ZeroNet(torch.nn.Module):
+    """F = 0, so the EDM denoiser is D(x_σ) = c_skip(σ) x_σ with c_skip = σ_d² / (σ² + σ_d²)."""
+
+    def __init__(self):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+    def forward(self, x, c_noise, cond):
+        return torch.zeros_like(x)
+
+
+def test_denoising_gain_matches_its_closed_form_and_needs_a_full_window(tmp_path):
+    """With D = c_skip x_σ the gain is mean((c_skip - 1) x + c_skip σ ε)² / σ², computed here from the same ε:
+    such a denoiser barely denoises and scores about c_skip² ≈ 0.92, far above the bundled models on their own
+    kind of clips (0.02-0.09)."""
+    from dataclasses import replace
+
+    from sciffusion.common.noise import randn
+    from sciffusion.domains.video.sampling import denoising_gain
+
+    _, path = _saved(tmp_path)
+    model = replace(read_model_file(path), net=_ZeroNet())
+    clips = (torch.rand(3, 1, 6, 8, 8, dtype=torch.float64) * 2 - 1)
+    sigma, sd = 0.1, model.train.sigma_data
+    c_skip = sd ** 2 / (sigma ** 2 + sd ** 2)
+    x = clips[:, :, -3:]
+    eps = randn(x.shape, generator=torch.Generator().manual_seed(4)).to(x.dtype)
+    want = (((c_skip - 1) * x + c_skip * sigma * eps) ** 2).flatten(1).mean(1) / sigma ** 2
+    got = denoising_gain(model, clips, sigma, torch.Generator().manual_seed(4))
+    assert torch.allclose(got.double(), want, rtol=1e-5)
+    assert bool((got > 0.9).all())  # a denoiser that barely denoises: about c_skip² ≈ 0.92
+    with pytest.raises(ValueError, match="clips of 4 frames, the model needs 2 \\+ 3"):
+        denoising_gain(model, clips[:, :, :4])
