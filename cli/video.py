@@ -237,6 +237,14 @@ def _sampling_run(model: Optional[Path], sampler: Optional[str], steps: Optional
                        seed=seed, device=device, batch_size=batch_size, given=given)
 
 
+def _domain_warning(source: Optional[Path], result: dict) -> None:
+    """The warning line of predict's / generate's domain check (``result["unlike_training"]``), if it fired."""
+    if result.get("unlike_training"):
+        typer.echo(f"warning: {source}: the model denoises these frames badly (error {result['denoising_gain']:.2f} x "
+                   "the noise at sigma 0.1; clips like its training data: below 0.1), so they look unlike what it "
+                   "was trained on; expect poor results (pass --model for a model of this footage)", err=True)
+
+
 MODEL_HELP = ("Model file (RUN_DIR/model.ckpt of 'video train'); default: a bundled model chosen by the input's "
               "colour (predict --input, generate --context): grey -> SM-MNIST (domains/video/data/"
               "video_smmnist_concat.pt), colour -> driving prediction (video_driving_predict.pt); generate --event: "
@@ -286,10 +294,7 @@ def predict(
         typer.echo(f"note: no --model: using the bundled {Path(result['model']).name} for {input}", err=True)
     if result["adapted"]:
         typer.echo(f"note: {result['adapted']}", err=True)
-    if result["unlike_training"]:
-        typer.echo(f"warning: {input}: the model denoises these frames badly (error {result['denoising_gain']:.2f} x "
-                   "the noise at sigma 0.1; clips like its training data: below 0.1), so they look unlike what it "
-                   f"was trained on; expect poor predictions (pass --model for a model of this footage)", err=True)
+    _domain_warning(input, result)
     if result["sampling_from_model"]:
         taken = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in result["sampling_from_model"].items())
         typer.echo(f"note: {taken} from {Path(result['model']).name} (its recommended prediction settings; "
@@ -342,6 +347,7 @@ def generate(
         result = run(cfg, advance)
     if result.get("adapted"):
         typer.echo(f"note: {result['adapted']}", err=True)
+    _domain_warning(context, result)
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"
                + (f" after {result['context_frames']} context frames" if result["context_frames"] else "")
                + (f" (event {result['event']})" if result["event"] else "")

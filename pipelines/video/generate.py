@@ -77,17 +77,19 @@ def batch_seed(seed: int, batch: int) -> int:
     return int(np.random.SeedSequence([seed, batch]).generate_state(1, np.uint64)[0] % (2**63))
 
 
-def read_context(path: Path, model_config, clips: int, frames: int,
-                 event: Optional[int]) -> tuple[np.ndarray, np.ndarray, Optional[str]]:
+def read_context(path: Path, model, clips: int, frames: int,
+                 event: Optional[int], device: str = "cpu") -> tuple[np.ndarray, np.ndarray, Optional[str], Optional[float]]:
     """Context frames for ``clips`` clips: (uint8 [clips, frames, H, W, C], source clip index [clips], the note
-    of how the frames were brought to the model or None; :func:`~sciffusion.pipelines.video.predict.read_clips`).
+    of how the frames were brought to the model or None, the model's denoising gain on the context clips
+    (:func:`~sciffusion.pipelines.video.predict.domain_check`, None for clips shorter than its window));
+    :func:`~sciffusion.pipelines.video.predict.read_clips`).
     Clip i takes the first ``frames`` frames of usable clip i mod M of ``path`` (a dataset store or a
     video file); with an ``event`` and a labelled store the usable clips are those with no event on any
     frame. One-line errors name ``path``."""
     from sciffusion.domains.video.datamodule import clip_events
-    from sciffusion.pipelines.video.predict import read_clips
+    from sciffusion.pipelines.video.predict import domain_check, read_clips
 
-    video, _, is_store, adapted = read_clips(Path(path), model_config.size, model_config.channels, None)
+    video, _, is_store, adapted = read_clips(Path(path), model.config.size, model.config.channels, None)
     if video.shape[1] < frames:
         raise ValueError(f"{path}: clips of {video.shape[1]} frames, --context-frames needs {frames}")
     usable = np.arange(len(video))
@@ -96,7 +98,8 @@ def read_context(path: Path, model_config, clips: int, frames: int,
         if not len(usable):
             raise ValueError(f"{path}: no clip without an event to start from (--event needs normal context clips)")
     source = usable[np.arange(clips) % len(usable)]
-    return np.ascontiguousarray(video[source, :frames]), source, adapted
+    gain = domain_check(model, video[usable], device)
+    return np.ascontiguousarray(video[source, :frames]), source, adapted, gain
 
 
 def generation_module(model, frames: int, sampling, seed: int, label: Optional[int],
@@ -189,23 +192,26 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     label = None if cfg.event is None else event_index(cfg.event)
     if label is not None and not m.events:
         raise ValueError("--event: this model was trained without event labels")
-    context = source = adapted = None
+    context = source = adapted = gain = None
+    from sciffusion.pipelines.video.predict import UNLIKE_TRAINING_GAIN
     if cfg.context is not None:
         k = m.past_frames if cfg.context_frames is None else cfg.context_frames
         if k < m.past_frames:
             raise ValueError(f"--context-frames: the model conditions on {m.past_frames} past frames, got {k}")
-        context, source, adapted = read_context(Path(cfg.context), m, cfg.clips, max(k, 1), label)
+        context, source, adapted, gain = read_context(Path(cfg.context), model, cfg.clips, max(k, 1), label,
+                                                      cfg.run.device)
     clips = _sample_clips(cfg, model, label, progress, context)
     summary = {"clips": cfg.clips, "frames": cfg.frames, "out": str(cfg.out),
                "event": None if label is None else EVENTS[label],
-               "context_frames": 0 if context is None else context.shape[1], "adapted": adapted}
+               "context_frames": 0 if context is None else context.shape[1], "adapted": adapted,
+               "denoising_gain": gain, "unlike_training": gain is not None and gain > UNLIKE_TRAINING_GAIN}
     if clips is None:  # not rank 0: rank 0 writes the files
         return summary
     settings = {"command": "sciffusion video generate", "event": summary["event"],
                 "clips": cfg.clips, "frames": cfg.frames, "fps": cfg.fps, "arch": m.arch,
                 "model_step": model.meta.get("step"), "devices": cfg.devices, "num_nodes": cfg.num_nodes,
                 "context": None if cfg.context is None else str(cfg.context),
-                "context_frames": summary["context_frames"], "context_adapted": adapted,
+                "context_frames": summary["context_frames"], "context_adapted": adapted, "denoising_gain": gain,
                 **cfg.run.to_dict(model_path)}
     if label is None:  # nothing to guide: record that no guidance was applied, whatever --guidance said
         settings["sampling"].update(guidance=None, guidance_interval=None)

@@ -543,3 +543,16 @@ def test_predict_warns_when_the_model_denoises_the_input_badly(data, tmp_path, m
                "--out", tmp_path / "short.gif", "--steps", 1, "--sampler", "euler")
     assert r.exit_code == 0 and "warning" not in r.output
     assert json.loads((tmp_path / "short.gif.json").read_text())["denoising_gain"] is None
+
+
+def test_generate_from_context_warns_when_the_model_denoises_it_badly(tmp_path, monkeypatch):
+    import sciffusion.domains.video.sampling as sampling
+
+    _labelled_store(tmp_path / "d.zarr")
+    model = _model(tmp_path / "m.ckpt", channels=3, events=True)
+    monkeypatch.setattr(sampling, "denoising_gain", lambda m, clips, sigma, generator: torch.full((len(clips),), 2.0))
+    r = invoke("generate", "--model", model, "--clips", 1, "--frames", 2, "--out", tmp_path / "g", "--steps", 1,
+               "--sampler", "euler", "--context", tmp_path / "d.zarr")
+    assert r.exit_code == 0, r.output
+    assert f"warning: {tmp_path / 'd.zarr'}: the model denoises these frames badly (error 2.00" in r.output
+    assert json.loads((tmp_path / "g" / "config.json").read_text())["denoising_gain"] == 2.0
