@@ -141,8 +141,9 @@ def denoising_gain(model: LoadedVideoModel, clips: Tensor, sigma: float = 0.1,
     denoiser 0: below 1 the model removes noise from such frames, above 1 it makes them worse than the noise
     it was given, a sign that they are unlike its training data (docs/video.md, fifteenth round: at σ 0.1,
     0.02-0.09 for the bundled models on held-out clips of their own kind, 1.04-1.7 on real dash-cam footage
-    through the synthetic driving models)."""
-    from sciffusion.common.noise import randn
+    through the synthetic driving models). This is the core's one-step reconstruction error
+    (:func:`~sciffusion.common.anomaly.scores.reconstruction`) in units of σ²."""
+    from sciffusion.common.anomaly.scores import reconstruction
 
     cfg = model.config
     if clips.shape[2] < cfg.past_frames + cfg.frames:
@@ -151,9 +152,8 @@ def denoising_gain(model: LoadedVideoModel, clips: Tensor, sigma: float = 0.1,
     device = next(model.net.parameters()).device
     x = clips[:, :, -cfg.frames:].to(device)
     cond = _condition(model, clips[:, :, :-cfg.frames], None).to(device)
-    noisy = x + sigma * randn(x.shape, generator=generator).to(device)
-    denoised = block_denoiser(model, cond, SamplingConfig())(noisy, torch.full((len(x),), sigma, device=device))
-    return ((denoised - x) ** 2).flatten(1).mean(1).cpu() / sigma ** 2
+    error = reconstruction(block_denoiser(model, cond, SamplingConfig()), x, torch.tensor([sigma]), generator=generator)
+    return error.features[:, 0].cpu() / sigma ** 2
 
 
 def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: SamplingConfig,

@@ -33,6 +33,7 @@ import numpy as np
 from sciffusion.common.io.atomic import atomic_path
 from sciffusion.common.training.trainer import check_batches_per_process, release_process_group
 from sciffusion.common.io.outputs import check_outputs
+from sciffusion.pipelines.video.predict import unlike_training
 from sciffusion.pipelines.video.sampling_run import SamplingRun, load_model
 
 
@@ -78,7 +79,7 @@ def batch_seed(seed: int, batch: int) -> int:
 
 
 def read_context(path: Path, model, clips: int, frames: int,
-                 event: Optional[int], device: str = "cpu") -> tuple[np.ndarray, np.ndarray, Optional[str], Optional[float]]:
+                 event: Optional[int]) -> tuple[np.ndarray, np.ndarray, Optional[str], Optional[float]]:
     """Context frames for ``clips`` clips: (uint8 [clips, frames, H, W, C], source clip index [clips], the note
     of how the frames were brought to the model or None, the model's denoising gain on the context clips
     (:func:`~sciffusion.pipelines.video.predict.domain_check`, None for clips shorter than its window));
@@ -98,7 +99,7 @@ def read_context(path: Path, model, clips: int, frames: int,
         if not len(usable):
             raise ValueError(f"{path}: no clip without an event to start from (--event needs normal context clips)")
     source = usable[np.arange(clips) % len(usable)]
-    gain = domain_check(model, video[usable], device)
+    gain = domain_check(model, video[usable])
     return np.ascontiguousarray(video[source, :frames]), source, adapted, gain
 
 
@@ -193,18 +194,16 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     if label is not None and not m.events:
         raise ValueError("--event: this model was trained without event labels")
     context = source = adapted = gain = None
-    from sciffusion.pipelines.video.predict import UNLIKE_TRAINING_GAIN
     if cfg.context is not None:
         k = m.past_frames if cfg.context_frames is None else cfg.context_frames
         if k < m.past_frames:
             raise ValueError(f"--context-frames: the model conditions on {m.past_frames} past frames, got {k}")
-        context, source, adapted, gain = read_context(Path(cfg.context), model, cfg.clips, max(k, 1), label,
-                                                      cfg.run.device)
+        context, source, adapted, gain = read_context(Path(cfg.context), model, cfg.clips, max(k, 1), label)
     clips = _sample_clips(cfg, model, label, progress, context)
     summary = {"clips": cfg.clips, "frames": cfg.frames, "out": str(cfg.out),
                "event": None if label is None else EVENTS[label],
                "context_frames": 0 if context is None else context.shape[1], "adapted": adapted,
-               "denoising_gain": gain, "unlike_training": gain is not None and gain > UNLIKE_TRAINING_GAIN}
+               "denoising_gain": gain, "unlike_training": unlike_training(gain)}
     if clips is None:  # not rank 0: rank 0 writes the files
         return summary
     settings = {"command": "sciffusion video generate", "event": summary["event"],

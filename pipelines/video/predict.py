@@ -102,31 +102,32 @@ def fit_store_frames(path: Path, video: np.ndarray, size: int, channels: int) ->
     if c == 1 and channels == 3:
         raise ValueError(f"{path}: grey frames ({w}x{h}x1), the model takes colour ({size}x{size}x3); pass --model "
                          "for a grey model")
-    done = []
     if (h, w) != (size, size):
         flat = video.reshape(n * t, h, w, c)
         resized = [square_resize(f if c == 3 else f[..., 0], size) for f in flat]
         video = np.stack(resized).reshape(n, t, size, size, -1) if flat.size else \
             np.zeros((n, t, size, size, c), np.uint8)
+    greyed = c == 3 and channels == 1
+    return (to_grey(video) if greyed else video), adaptation_line(path, (h, w), size, greyed)
+
+
+def adaptation_line(path: Path, source_size: tuple[int, int], size: int, greyed: bool) -> Optional[str]:
+    """The note for frames of ``source_size`` (H, W) read from ``path`` for a model of ``size``² px, made grey
+    or not, or None when nothing was done."""
+    h, w = source_size
+    done = []
+    if (h, w) != (size, size):
         done.append(f"{w}x{h} frames {'centre-cropped to a square and ' if h != w else ''}resized to {size}x{size}")
-    if c == 3 and channels == 1:
-        video = to_grey(video)
+    if greyed:
         done.append("colour made grey")
-    return video, (f"{path}: {', '.join(done)} for the model (pass --model for a model of this footage)"
-                   if done else None)
+    return f"{path}: {', '.join(done)} for the model (pass --model for a model of this footage)" if done else None
 
 
 def adaptation_note(path: Path, decoded, size: int, channels: int) -> Optional[str]:
     """What reading ``path`` for a model of ``size``² × ``channels`` did to its frames, or None (nothing)."""
-    h, w = decoded.source_size
-    done = []
-    if (h, w) != (size, size):
-        done.append(f"{w}x{h} frames {'centre-cropped to a square and ' if h != w else ''}resized to {size}x{size}")
     from sciffusion.domains.video.ingest import has_colour
 
-    if channels == 1 and has_colour(decoded.frames):
-        done.append("colour made grey")
-    return f"{path}: {', '.join(done)} for the model (pass --model for a model of this footage)" if done else None
+    return adaptation_line(path, decoded.source_size, size, channels == 1 and has_colour(decoded.frames))
 
 
 def bundled_model_for(path: Path) -> str:
@@ -157,13 +158,12 @@ CHECK_SIGMA = 0.1
 CHECK_CLIPS = 8
 
 
-def domain_check(model, context: np.ndarray, device: str) -> Optional[float]:
-    """The median denoising gain of ``model`` at σ :data:`CHECK_SIGMA` on the last frames of the first
-    :data:`CHECK_CLIPS` context clips (uint8 [N, T_ctx, H, W, C]; seeded), or None when the context is
-    shorter than the model's past + current block. One batch through the network: no sampling."""
+def domain_check(model, context: np.ndarray) -> Optional[float]:
+    """The median denoising gain of ``model`` (its network on its device) at σ :data:`CHECK_SIGMA` on the last
+    frames of the first :data:`CHECK_CLIPS` context clips (uint8 [N, T_ctx, H, W, C]; seeded), or None when the
+    context is shorter than the model's past + current block. One batch through the network: no sampling."""
     import torch
 
-    from sciffusion.common.devices import device_of
     from sciffusion.domains.video.datamodule import to_unit_range
     from sciffusion.domains.video.sampling import denoising_gain
 
@@ -171,9 +171,12 @@ def domain_check(model, context: np.ndarray, device: str) -> Optional[float]:
     if context.shape[1] < m.past_frames + m.frames:
         return None
     clips = to_unit_range(torch.from_numpy(np.ascontiguousarray(context[:CHECK_CLIPS])))
-    model.net.to(device_of(device))
-    gain = denoising_gain(model, clips, CHECK_SIGMA, torch.Generator().manual_seed(0))
-    return float(gain.median())
+    return float(denoising_gain(model, clips, CHECK_SIGMA, torch.Generator().manual_seed(0)).median())
+
+
+def unlike_training(gain: Optional[float]) -> bool:
+    """Whether :func:`domain_check`'s gain says the frames look unlike the model's training data."""
+    return gain is not None and gain > UNLIKE_TRAINING_GAIN
 
 
 def predict_clips(model, context: np.ndarray, horizon: int, samples: int, sampling, seed: int, batch_size: int,
@@ -231,7 +234,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
         if t < cfg.context + cfg.frames:
             raise ValueError(f"{cfg.input}: {t} frames per clip, a prediction store needs context + frames = "
                              f"{cfg.context + cfg.frames}")
-    gain = domain_check(model, video[:, :cfg.context], run.device)
+    gain = domain_check(model, video[:, :cfg.context])
     prediction = predict_clips(model, video[:, :cfg.context], cfg.frames, cfg.samples, run.sampling,
                                run.seed, run.batch_size, frame_progress=progress)
     truth = np.zeros((n, cfg.frames) + video.shape[2:], np.uint8)
@@ -260,7 +263,8 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
             "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store),
             "adapted": adapted, "model": str(model_path), "bundled": cfg.run.model is None,
             "sampling_from_model": from_model, "denoising_gain": gain,
-            "unlike_training": gain is not None and gain > UNLIKE_TRAINING_GAIN}
+            "unlike_training": unlike_training(gain)}
 
 
-__all__ = ["PredictConfig", "bundled_model_for", "fit_store_frames", "predict", "predict_clips", "read_clips"]
+__all__ = ["PredictConfig", "adaptation_line", "bundled_model_for", "domain_check", "fit_store_frames", "predict",
+           "predict_clips", "read_clips", "unlike_training"]

@@ -205,16 +205,16 @@ def test_denoising_gain_matches_its_closed_form_and_needs_a_full_window(tmp_path
     kind of clips (0.02-0.09)."""
     from dataclasses import replace
 
-    from sciffusion.common.noise import randn
+    from sciffusion.common.noise import randn_like
     from sciffusion.domains.video.sampling import denoising_gain
 
-    _, path = _saved(tmp_path)
+    _, path = _saved(tmp_path, size=32)  # 3 frames of 32² px: the gain is tight around its mean
     model = replace(read_model_file(path), net=_ZeroNet())
-    clips = (torch.rand(3, 1, 6, 8, 8, dtype=torch.float64) * 2 - 1)
+    clips = (torch.rand(3, 1, 6, 32, 32, dtype=torch.float64) * 2 - 1)
     sigma, sd = 0.1, model.train.sigma_data
     c_skip = sd ** 2 / (sigma ** 2 + sd ** 2)
     x = clips[:, :, -3:]
-    eps = randn(x.shape, generator=torch.Generator().manual_seed(4)).to(x.dtype)
+    eps = randn_like(x, torch.Generator().manual_seed(4))
     want = (((c_skip - 1) * x + c_skip * sigma * eps) ** 2).flatten(1).mean(1) / sigma ** 2
     got = denoising_gain(model, clips, sigma, torch.Generator().manual_seed(4))
     assert torch.allclose(got.double(), want, rtol=1e-5)
