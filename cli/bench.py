@@ -163,9 +163,11 @@ def video(
                                                   "split = train is refused)."),
     model: list[str] = typer.Option(..., "--model", help="NAME=PATH[@init-sigma=S]: a video model file "
                                                          "(RUN_DIR/model.ckpt of 'video train', arch spacetime or "
-                                                         "concat), optionally sampled with the warm start S (video "
-                                                         "predict --init-sigma); repeatable, one file may appear "
-                                                         "under several names."),
+                                                         "concat), sampled with the warm start S (video predict "
+                                                         "--init-sigma; 0 = none); without S, the warm start the "
+                                                         "file recommends, as video predict takes it (the bundled "
+                                                         "driving prediction model: 0.1), else none; repeatable, "
+                                                         "one file may appear under several names."),
     out: Path = typer.Option(..., "--out", help="Output folder (video_bench.csv, per_frame.csv, ssim_per_frame.png, "
                                                 "config.json)."),
     context: int = typer.Option(10, "--context", help="Context frames given to every method (>= 2)."),

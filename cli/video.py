@@ -237,12 +237,27 @@ def _sampling_run(model: Optional[Path], sampler: Optional[str], steps: Optional
                        seed=seed, device=device, batch_size=batch_size, given=given)
 
 
-def _domain_warning(source: Optional[Path], result: dict) -> None:
-    """The warning line of predict's / generate's domain check (``result["unlike_training"]``), if it fired."""
-    if result.get("unlike_training"):
-        typer.echo(f"warning: {source}: the model denoises these frames badly (error {result['denoising_gain']:.2f} x "
+def _context_notes(source: Optional[Path], notes: dict) -> None:
+    """Before sampling: how the input frames were adapted, and the domain check's warning if it fired
+    (``notes["unlike_training"]``); generate --context and predict."""
+    if notes.get("adapted"):
+        typer.echo(f"note: {notes['adapted']}", err=True)
+    if notes.get("unlike_training"):
+        typer.echo(f"warning: {source}: the model denoises these frames badly (error {notes['denoising_gain']:.2f} x "
                    "the noise at sigma 0.1; clips like its training data: below 0.1), so they look unlike what it "
                    "was trained on; expect poor results (pass --model for a model of this footage)", err=True)
+
+
+def _predict_notes(source: Path, notes: dict) -> None:
+    """Before sampling: which model predict took, how the input was adapted, the domain check, and the
+    sampling settings taken from the model file."""
+    if notes["bundled"]:
+        typer.echo(f"note: no --model: using the bundled {Path(notes['model']).name} for {source}", err=True)
+    _context_notes(source, notes)
+    if notes["sampling_from_model"]:
+        taken = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in notes["sampling_from_model"].items())
+        typer.echo(f"note: {taken} from {Path(notes['model']).name} (its recommended prediction settings; "
+                   "give the option to override)", err=True)
 
 
 MODEL_HELP = ("Model file (RUN_DIR/model.ckpt of 'video train'); default: a bundled model chosen by the input's "
@@ -289,16 +304,7 @@ def predict(
                         run=_sampling_run(model, sampler, steps, seed, device, batch_size, init_sigma=init_sigma,
                                           model_defaults=True))
     with progress_bar("predicted frames", None) as advance:
-        result = run(cfg, advance)
-    if result["bundled"]:
-        typer.echo(f"note: no --model: using the bundled {Path(result['model']).name} for {input}", err=True)
-    if result["adapted"]:
-        typer.echo(f"note: {result['adapted']}", err=True)
-    _domain_warning(input, result)
-    if result["sampling_from_model"]:
-        taken = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in result["sampling_from_model"].items())
-        typer.echo(f"note: {taken} from {Path(result['model']).name} (its recommended prediction settings; "
-                   "give the option to override)", err=True)
+        result = run(cfg, advance, checked=lambda notes: _predict_notes(input, notes))
     typer.echo(f"predicted {result['frames']} frames x {result['samples']} sample(s) for {result['clips']} clip(s); "
                f"wrote {result['out']}, {result['compare']}" + (f", {result['store']}" if result["store"] else ""))
 
@@ -344,10 +350,7 @@ def generate(
                          run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
                                            guidance_interval, init_sigma))
     with progress_bar("generated frames", clips * frames) as advance:
-        result = run(cfg, advance)
-    if result.get("adapted"):
-        typer.echo(f"note: {result['adapted']}", err=True)
-    _domain_warning(context, result)
+        result = run(cfg, advance, checked=lambda notes: _context_notes(context, notes))
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"
                + (f" after {result['context_frames']} context frames" if result["context_frames"] else "")
                + (f" (event {result['event']})" if result["event"] else "")

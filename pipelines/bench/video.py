@@ -116,11 +116,22 @@ class VideoBenchConfig:
         return SamplingConfig(sampler=self.sampler, steps=self.steps)
 
     def sampling_for(self, name: str):
-        """The sampling of model ``name``: :attr:`sampling` with its warm start (``init_sigmas``), if any."""
+        """The sampling of model ``name``: :attr:`sampling` with its warm start (``init_sigmas``; 0 = none), if any."""
         import dataclasses
 
         init = dict(self.init_sigmas).get(name)
-        return self.sampling if init is None else dataclasses.replace(self.sampling, init_sigma=init)
+        return self.sampling if not init else dataclasses.replace(self.sampling, init_sigma=init)
+
+    def with_recommended_warm_starts(self, recommended: dict[str, Optional[float]]) -> "VideoBenchConfig":
+        """This config with the warm start each model file recommends (``recommended``: name → its
+        ``meta["predict"]["init_sigma"]`` or None) for every model the command line gave none
+        (``@init-sigma=S``; an explicit 0 stays cold), so ``bench video`` samples a model as ``video predict``
+        does without options."""
+        import dataclasses
+
+        given = dict(self.init_sigmas)
+        taken = tuple((name, sigma) for name, sigma in recommended.items() if name not in given and sigma)
+        return dataclasses.replace(self, init_sigmas=self.init_sigmas + taken)
 
 
 class PeakMemory:
@@ -323,16 +334,25 @@ def run_video_bench(cfg: VideoBenchConfig, log: Callable[[str], None] = print,
     from sciffusion.common.io.atomic import atomic_path, refuse_existing
     from sciffusion.domains.video.baselines import METHODS, predict
     from sciffusion.domains.video.model import read_model_file
+    from sciffusion.domains.video.sampling import recommended_prediction
 
     refuse_existing(Path(cfg.out), cfg.overwrite)
     device = device_of(cfg.device)
     store = open_test_store(cfg, log)
-    meta, models = {}, []
+    meta, models, recommended = {}, [], {}
     for name, path in cfg.models:
         models.append(read_model_file(path))
         check_model(name, Path(path), models[-1], store, cfg)
         meta[name] = {"path": str(path), "arch": models[-1].config.arch, "step": models[-1].meta.get("step"),
                       "model": models[-1].config.to_dict()}
+        recommended[name] = recommended_prediction(models[-1].meta, f"--model {name}={path}: meta 'predict'"
+                                                   ).get("init_sigma")
+    given = dict(cfg.init_sigmas)
+    cfg = cfg.with_recommended_warm_starts(recommended)
+    for name, sigma in recommended.items():
+        if sigma and name not in given:
+            log(f"note: {name}: warm start {sigma:g} from its model file (the setting video predict takes; "
+                f"{name}=PATH@init-sigma=0 for none)")
     n = store.num_clips if cfg.clips is None else min(cfg.clips, store.num_clips)
     truth = store.video[:n, : cfg.context + cfg.horizon]
     fvd = _fvd_scorer(truth, cfg) if cfg.fvd_clips else None
@@ -400,7 +420,7 @@ def _write_files(folder: Path, cfg: VideoBenchConfig, rows: list[dict], frame_ro
     _write_csv(folder / "per_frame.csv", FRAME_FIELDS, frame_rows)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
     config["models"] = [[name, str(path)] for name, path in cfg.models]
-    config["init_sigmas"] = {name: sigma for name, sigma in cfg.init_sigmas}
+    config["init_sigmas"] = {name: cfg.sampling_for(name).init_sigma for name, _ in cfg.models}  # None: cold
     config.update(command="sciffusion bench video", store_split=split, model_files=meta, memory=MEMORY_NOTE,
                   train_step="median of train_repeats fp32 forward + backward + grad clip + AdamW steps after one "
                              "warm-up, batch train_batch at the model's training layout; no EMA, no data loading")

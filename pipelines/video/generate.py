@@ -175,8 +175,11 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
     return clips
 
 
-def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = None) -> dict:
-    """Generate ``cfg.clips`` clips of ``cfg.frames`` frames into ``cfg.out``; returns a summary dict."""
+def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = None,
+             checked: Optional[Callable[[dict], None]] = None) -> dict:
+    """Generate ``cfg.clips`` clips of ``cfg.frames`` frames into ``cfg.out``; returns a summary dict.
+    ``checked(notes)`` is called before sampling with the summary's notes on the context (adapted,
+    denoising_gain, unlike_training), so a user sees them before waiting."""
     from sciffusion.domains.video import writers
     from sciffusion.domains.video.events import EVENTS, event_index
     from sciffusion.domains.video.zarr_store import write_video_store
@@ -199,11 +202,13 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
         if k < m.past_frames:
             raise ValueError(f"--context-frames: the model conditions on {m.past_frames} past frames, got {k}")
         context, source, adapted, gain = read_context(Path(cfg.context), model, cfg.clips, max(k, 1), label)
+    notes = {"adapted": adapted, "denoising_gain": gain, "unlike_training": unlike_training(gain)}
+    if checked is not None:
+        checked(notes)
     clips = _sample_clips(cfg, model, label, progress, context)
     summary = {"clips": cfg.clips, "frames": cfg.frames, "out": str(cfg.out),
                "event": None if label is None else EVENTS[label],
-               "context_frames": 0 if context is None else context.shape[1], "adapted": adapted,
-               "denoising_gain": gain, "unlike_training": unlike_training(gain)}
+               "context_frames": 0 if context is None else context.shape[1], **notes}
     if clips is None:  # not rank 0: rank 0 writes the files
         return summary
     settings = {"command": "sciffusion video generate", "event": summary["event"],

@@ -204,8 +204,11 @@ def predict_clips(model, context: np.ndarray, horizon: int, samples: int, sampli
     return prediction
 
 
-def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None) -> dict:
-    """Run the prediction and write the outputs; returns a summary dict."""
+def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None,
+            checked: Optional[Callable[[dict], None]] = None) -> dict:
+    """Run the prediction and write the outputs; returns a summary dict. ``checked(notes)`` is called once the
+    inputs are read and checked, before sampling, with the summary's notes (model, bundled, adapted,
+    sampling_from_model, denoising_gain, unlike_training), so a user sees them before waiting."""
     from sciffusion.domains.video import writers
     from sciffusion.domains.video.zarr_store import write_video_store
 
@@ -234,7 +237,12 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
         if t < cfg.context + cfg.frames:
             raise ValueError(f"{cfg.input}: {t} frames per clip, a prediction store needs context + frames = "
                              f"{cfg.context + cfg.frames}")
-    gain = domain_check(model, video[:, :cfg.context])
+    window = m.past_frames + m.frames  # the check needs one model window: the context's, else the whole clips'
+    gain = domain_check(model, video[:, :cfg.context] if cfg.context >= window else video)
+    notes = {"adapted": adapted, "model": str(model_path), "bundled": cfg.run.model is None,
+             "sampling_from_model": from_model, "denoising_gain": gain, "unlike_training": unlike_training(gain)}
+    if checked is not None:
+        checked(notes)
     prediction = predict_clips(model, video[:, :cfg.context], cfg.frames, cfg.samples, run.sampling,
                                run.seed, run.batch_size, frame_progress=progress)
     truth = np.zeros((n, cfg.frames) + video.shape[2:], np.uint8)
@@ -260,10 +268,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     with atomic_path(str(cfg.out) + ".json", overwrite=cfg.overwrite) as tmp:
         tmp.write_text(json.dumps(settings, indent=1) + "\n")
     return {"clips": n, "samples": cfg.samples, "frames": cfg.frames, "out": str(cfg.out),
-            "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store),
-            "adapted": adapted, "model": str(model_path), "bundled": cfg.run.model is None,
-            "sampling_from_model": from_model, "denoising_gain": gain,
-            "unlike_training": unlike_training(gain)}
+            "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store), **notes}
 
 
 __all__ = ["PredictConfig", "adaptation_line", "bundled_model_for", "domain_check", "fit_store_frames", "predict",

@@ -538,11 +538,38 @@ def test_predict_warns_when_the_model_denoises_the_input_badly(data, tmp_path, m
         assert ("warning:" in r.output and "denoises these frames badly (error 1.30" in r.output) == \
             (gain > UNLIKE_TRAINING_GAIN)
         assert json.loads(Path(str(out) + ".json").read_text())["denoising_gain"] == pytest.approx(gain)
-    # a context shorter than the model's window: no check, no warning
+    # a context shorter than the model's window: the whole input clips are checked instead
     r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 3, "--frames", 2,
                "--out", tmp_path / "short.gif", "--steps", 1, "--sampler", "euler")
     assert r.exit_code == 0 and "warning" not in r.output
-    assert json.loads((tmp_path / "short.gif.json").read_text())["denoising_gain"] is None
+    assert json.loads((tmp_path / "short.gif.json").read_text())["denoising_gain"] == pytest.approx(0.05)
+
+
+def test_the_domain_warning_comes_before_sampling(data, tmp_path, monkeypatch):
+    """A user sees the warning (and the notes) before waiting for the samples: sampling that fails still
+    leaves the warning above its error, for predict and for generate --context."""
+    import sciffusion.domains.video.sampling as sampling
+    import sciffusion.pipelines.video.generate as generate
+    import sciffusion.pipelines.video.predict as predict
+
+    def no_sampling(*args, **kwargs):
+        raise ValueError("sampling reached")
+
+    monkeypatch.setattr(sampling, "denoising_gain", lambda m, clips, sigma, generator: torch.full((len(clips),), 2.0))
+    monkeypatch.setattr(predict, "predict_clips", no_sampling)
+    monkeypatch.setattr(generate, "_sample_clips", no_sampling)
+    r = invoke("predict", "--model", _model(tmp_path / "m.ckpt"), "--input", data / "s.zarr", "--context", 6,
+               "--frames", 2, "--out", tmp_path / "p.gif", "--steps", 1, "--sampler", "euler")
+    assert r.exit_code != 0 and "sampling reached" in r.output
+    assert 0 <= r.output.index("denoises these frames badly") < r.output.index("sampling reached")
+    assert not (tmp_path / "p.gif").exists()
+    _labelled_store(tmp_path / "d.zarr")
+    r = invoke("generate", "--model", _model(tmp_path / "e.ckpt", channels=3, events=True), "--clips", 1,
+               "--frames", 2, "--out", tmp_path / "g", "--steps", 1, "--sampler", "euler", "--context",
+               tmp_path / "d.zarr")
+    assert r.exit_code != 0 and "sampling reached" in r.output
+    assert 0 <= r.output.index("denoises these frames badly") < r.output.index("sampling reached")
+    assert not (tmp_path / "g").exists()
 
 
 def test_generate_from_context_warns_when_the_model_denoises_it_badly(tmp_path, monkeypatch):

@@ -220,3 +220,33 @@ def test_model_spec_parsing():
     for bad in ("m.ckpt", "b=m.ckpt@init-sigma=x", "b=m.ckpt@steps=3"):
         with pytest.raises(ValueError, match="--model: expected"):
             _video_model(bad)
+
+
+def test_a_model_without_a_given_warm_start_takes_its_files_recommendation(files, tmp_path):
+    """As `video predict` without options: a file recommending a warm start is sampled with it unless the
+    command line gives one (@init-sigma=S, 0 = none); a file recommending none stays cold; the effective
+    warm starts are in config.json and the taken ones are said. The recommended row equals the explicit one."""
+    content = torch.load(files["st"], weights_only=True)
+    content["meta"] = {**content["meta"], "predict": {"init_sigma": 0.3}}
+    rec = tmp_path / "rec.ckpt"
+    torch.save(content, rec)
+    out = tmp_path / "o"
+    logged = []
+    cfg = _cfg(files, out, models=(("rec", rec), ("given", rec), ("cold", rec), ("plain", files["st"])),
+               init_sigmas=(("given", 0.3), ("cold", 0.0)), samples=1)
+    rows = {r["method"]: r for r in run_video_bench(cfg, log=logged.append)}
+    config = json.loads((out / "config.json").read_text())
+    assert config["init_sigmas"] == {"rec": 0.3, "given": 0.3, "cold": None, "plain": None}
+    assert [line for line in logged if line.startswith("note:")] == [
+        "note: rec: warm start 0.3 from its model file (the setting video predict takes; rec=PATH@init-sigma=0 "
+        "for none)"]
+    assert rows["rec"]["ssim"] == rows["given"]["ssim"] and rows["rec"]["psnr"] == rows["given"]["psnr"]
+    assert rows["rec"]["psnr"] != rows["cold"]["psnr"]  # the warm start changes the prediction
+
+
+def test_model_spec_zero_warm_start_means_cold():
+    from pathlib import Path
+
+    from sciffusion.cli.bench import _video_model
+
+    assert _video_model("c=m.ckpt@init-sigma=0") == ("c", Path("m.ckpt"), 0.0)
