@@ -275,7 +275,7 @@ SAMPLER_HELP = "A core sampler (sciffusion bench samplers --help lists them): eu
 @app.command("predict")
 @user_errors_exit
 def predict(
-    input: Path = typer.Option(..., "--input", help="Clips to continue: a zarr dataset store, a video file, or a folder of frame images (10 fps). "
+    input: Path = typer.Option(..., "--input", help="Clips to continue: a zarr dataset store (ours, or a plain 'video' [N, T, H, W, C] uint8 array), an .npz holding 'clips' uint8 [N, T, H, W(, C)], a video file, or a folder of frame images (10 fps). "
                                              "Frames of another size are centre-cropped and resized to the model's, colour made "
                                              "grey for a grey model, with a note (with --store only a store of the model's frames)."),
     out: Path = typer.Option(..., "--out", help="Output .mp4/.gif: context + prediction of the first clip."),
@@ -283,7 +283,7 @@ def predict(
     context: int = typer.Option(10, "--context", help="Context frames K taken from each clip."),
     frames: int = typer.Option(10, "--frames", help="Frames N to predict (rolled out block by block)."),
     samples: int = typer.Option(1, "--samples", help="Samples per clip (best-of-k in evaluate)."),
-    clips: Optional[int] = typer.Option(None, "--clips", help="Zarr input: the first N clips (default: all)."),
+    clips: Optional[int] = typer.Option(None, "--clips", help="Zarr or .npz input: the first N clips (default: all)."),
     store: Optional[Path] = typer.Option(None, "--store", help="Also write a prediction store .zarr for evaluate."),
     compare: Optional[Path] = typer.Option(None, "--compare",
                                            help="Side-by-side context | prediction | truth (default OUT_compare)."),
@@ -334,7 +334,7 @@ def generate(
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call (one predict-loop batch)."),
     devices: int = typer.Option(1, "--devices", help="Devices of Lightning's predict loop (GPUs with --device cuda)."),
     num_nodes: int = typer.Option(1, "--num-nodes", help="Nodes of Lightning's predict loop (shared file system)."),
-    context: Optional[Path] = typer.Option(None, "--context", help="Start from real footage: a zarr dataset store, "
+    context: Optional[Path] = typer.Option(None, "--context", help="Start from real footage: a zarr dataset store, an .npz of 'clips', "
                                            "a video file or a frame folder; clip i continues context clip i mod "
                                            "M (with --event, only clips with no labelled event). The clips then hold the context "
                                            "frames, then --frames generated ones."),

@@ -41,6 +41,7 @@ def train_denoiser(net: nn.Module, x: Tensor, train: TrainConfig, *, minutes: fl
     from torch.utils.data import DataLoader, TensorDataset
 
     from sciffusion.common.training import DiffusionModule, LossHistory, StepProgressBar, TimeBudget, stop_reason
+    from sciffusion.common.training.quiet import quiet_lightning
 
     if len(x) < 1:
         raise ValueError("x: no training inputs")
@@ -54,12 +55,13 @@ def train_denoiser(net: nn.Module, x: Tensor, train: TrainConfig, *, minutes: fl
     loader = DataLoader(dataset, batch_size=min(batch_size, len(x)), shuffle=True,
                         drop_last=len(x) > batch_size, generator=torch.Generator().manual_seed(seed))
     callbacks: list = [budget, history] + ([StepProgressBar("train steps")] if progress else [])
-    trainer = pl.Trainer(accelerator="auto", devices=1, max_epochs=-1, max_steps=max_steps, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
-                         callbacks=callbacks, num_sanity_val_steps=0)
-    start = time.monotonic()
-    trainer.fit(module, train_dataloaders=loader)
-    seconds = time.monotonic() - start
+    with quiet_lightning():  # no start-up banners in the command's output
+        trainer = pl.Trainer(accelerator="auto", devices=1, max_epochs=-1, max_steps=max_steps, logger=False,
+                             enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
+                             callbacks=callbacks, num_sanity_val_steps=0)
+        start = time.monotonic()
+        trainer.fit(module, train_dataloaders=loader)
+        seconds = time.monotonic() - start
     tail = history.losses[-50:]
     module.eval()
     return module, FitReport(trainer.global_step, round(seconds, 2), stop_reason(trainer, budget),

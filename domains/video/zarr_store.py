@@ -47,6 +47,7 @@ class VideoStore:
     video: Any
     labels: Mapping[str, Any] = field(default_factory=dict)
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    assumed: str | None = None  # what was assumed for a plain store (no sciffusion attrs), said to the user
 
     @property
     def kind(self) -> str:
@@ -163,6 +164,10 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     attrs = dict(group.attrs)
     if _member(path, group, "video") is None:
         raise ValueError(f"{path}: not a sciffusion video store (no 'video' array)")
+    plain = "format" not in attrs and "kind" not in attrs  # another tool's store in the documented layout
+    assumed = None
+    if plain:
+        attrs, assumed = _plain_store_attrs(path, attrs)
     if attrs.get("format") != FORMAT:
         raise ValueError(f"{path}: not a sciffusion video store: its attrs need format={FORMAT!r}, kind='dataset' "
                          f"and fps (got format {attrs.get('format')!r}; 'sciffusion video ingest' writes them)")
@@ -180,10 +185,25 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     if attrs["kind"] == "prediction":
         _check_prediction_attrs(path, attrs, video.shape)
     labels = _open_labels(path, group, video.shape[0])
-    check_chunks(path, video)
-    for arr in labels.values():  # zarr's default writer omits all-fill chunks: an absent one reads as fill
+    check_chunks(path, video, require_present=not plain)  # plain stores: zarr's default writer omits
+    for arr in labels.values():  # all-fill chunks, so an absent one reads as fill (zeros)
         check_chunks(path, arr, require_present=False)
-    return VideoStore(path=path, video=video, labels=labels, attrs=attrs)
+    return VideoStore(path=path, video=video, labels=labels, attrs=attrs, assumed=assumed)
+
+
+PLAIN_STORE_FPS = 10.0  # frame rate assumed for a plain store without an 'fps' attr (frame folders' default)
+
+
+def _plain_store_attrs(path: Path, attrs: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A plain store's attrs (no ``format``/``kind``: written by another tool in the documented layout,
+    ``video`` uint8 [N, T, H, W, C] and optional ``labels/``) completed as a dataset store, and the line
+    that says what was assumed. Its own ``fps`` attr is kept when it is a number; nothing is written."""
+    fps = attrs.get("fps")
+    given = not isinstance(fps, bool) and isinstance(fps, (int, float)) and 0 < fps < math.inf
+    rate = float(fps) if given else PLAIN_STORE_FPS
+    line = (f"{path}: no sciffusion attrs; read as a dataset store (video [N, T, H, W, C]) at "
+            f"{rate:g} fps" + ("" if given else " (assumed; an 'fps' attr sets it)"))
+    return {**attrs, "format": FORMAT, "version": VERSION, "kind": "dataset", "fps": rate}, line
 
 
 def _member(path: Path, group, name: str):

@@ -19,7 +19,6 @@ batch's first input record), so a run repeats exactly with the same ``--seed`` a
 from __future__ import annotations
 
 import json
-import logging
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,10 +140,9 @@ def _predict(module: "DockPredictModule", cfg: DockConfig, inputs) -> list[Ligan
 
     accelerator, devices = _lightning_devices(cfg)
     check_batches_per_process(-(-len(inputs) // cfg.batch_size), devices, cfg.num_nodes, "ligands")
-    quiet = logging.getLogger("pytorch_lightning")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)  # no "GPU available: ..." banner in the command's output
-    try:
+    from sciffusion.common.training.quiet import quiet_lightning
+
+    with quiet_lightning():  # no "GPU available: ..." banner in the command's output
         # no inference mode (plain no_grad): refinement and guidance take gradients inside the step
         trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
                              enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False,
@@ -152,8 +150,6 @@ def _predict(module: "DockPredictModule", cfg: DockConfig, inputs) -> list[Ligan
         loader = torch.utils.data.DataLoader(inputs, batch_size=cfg.batch_size, shuffle=False, collate_fn=list)
         outputs = trainer.predict(module, loader, return_predictions=True)
         release_process_group()  # each rank writes its own shard: no collective follows
-    finally:
-        quiet.setLevel(level)
     if module.staging is None:  # no batch on this rank (more processes than ligand batches)
         module.open()
     return [result for batch in outputs or [] for result in batch.results]

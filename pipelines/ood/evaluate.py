@@ -67,7 +67,8 @@ def _scored_footage(config: OODEvaluateConfig):
 def _labels(config: OODEvaluateConfig):
     """(id → label, data or None): from a CSV, or from a data file that has labels (images from a folder
     at the maps' size when there are maps, so that their masks line up)."""
-    from sciffusion.pipelines.ood.inputs import read_inputs, read_labels_csv, read_npz
+    from sciffusion.common.io.npz import read_npz
+    from sciffusion.pipelines.ood.inputs import read_inputs, read_labels_csv
 
     if Path(config.labels).suffix == ".csv":
         if config.truth:
@@ -89,7 +90,7 @@ def _labels(config: OODEvaluateConfig):
 
 
 def _maps_arrays(path: Path):
-    """Reader of ``maps.npz`` for :func:`~sciffusion.pipelines.ood.inputs.read_npz`: (ids, maps, frame
+    """Reader of ``maps.npz`` for :func:`~sciffusion.common.io.npz.read_npz`: (ids, maps, frame
     scores or None); a file without ``id`` and ``maps`` is refused in one line."""
 
     def read(archive):
@@ -129,7 +130,7 @@ def smooth_per_source(scores: np.ndarray, source: np.ndarray, sigma: float) -> n
 def _dense_metrics(config: OODEvaluateConfig, data, ids: list[str]) -> dict[str, Any]:
     from sciffusion.common.anomaly.metrics import frame_auroc, mean_group_auroc, pixel_auroc
     from sciffusion.pipelines.ood.footage import FRAME_KEY_BASE
-    from sciffusion.pipelines.ood.inputs import read_npz
+    from sciffusion.common.io.npz import read_npz
 
     path = Path(config.maps) / "maps.npz"
     if not path.is_file():

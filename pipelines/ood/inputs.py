@@ -23,20 +23,19 @@ as text, or the row numbers 0 … N−1.
 """
 from __future__ import annotations
 
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Literal, Optional, Sequence
 
 import numpy as np
+
+from sciffusion.common.io.npz import read_npz
 
 if TYPE_CHECKING:
     from sciffusion.common.anomaly.resolution import ReducedInputs
     from sciffusion.pipelines.ood.footage import FootageClips
 
 Layout = Literal["images", "clips"]
-T = TypeVar("T")
 DRIVING_ANOMALIES = ("ego_collision", "other_collision", "near_miss")
 
 
@@ -106,30 +105,6 @@ def _binary(name: str, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray
     if not np.isin(values, (0, 1)).all():
         raise ValueError(f"{name}: values must be 0 (normal) or 1 (anomaly)")
     return values.astype(np.int64)
-
-
-_BROKEN_ARCHIVE = (OSError, EOFError, zipfile.BadZipFile, zlib.error)  # a cut or corrupt .npz
-
-
-def read_npz(path: Path | str, read: Callable[[Any], T]) -> T:
-    """``read(archive)`` on the opened ``.npz`` at ``path``; a cut or corrupt archive (at open or inside an
-    array) is a one-line ``ValueError`` naming the file, not a traceback."""
-    path = Path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (*_BROKEN_ARCHIVE, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):  # a bare .npy renamed .npz
-        raise ValueError(f"{path}: not a readable .npz file (a single array, not an archive)")
-    try:
-        with archive:
-            return read(archive)
-    except _BROKEN_ARCHIVE as exc:  # an array inside the archive is cut or corrupt
-        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
-    except ValueError as exc:  # numpy's own (an object array, a bad header) does not name the file
-        if str(exc).startswith(str(path)):
-            raise
-        raise ValueError(f"{path}: {exc}") from None
 
 
 def _read_npz(path: Path) -> OODData:

@@ -143,6 +143,8 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
     import pytorch_lightning as pl
     import torch
 
+    from sciffusion.common.training.quiet import quiet_lightning
+
     m = model.config
     b = cfg.run.batch_size
     batches = [torch.tensor([i, first, min(b, cfg.clips - first)]) for i, first in enumerate(range(0, cfg.clips, b))]
@@ -151,10 +153,11 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
     accelerator = "cpu" if device == "cpu" else "gpu"
     devices = [int(device.split(":")[1])] if device.startswith("cuda:") else cfg.devices
     check_batches_per_process(len(batches), devices, cfg.num_nodes, "clips")
-    trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
-                         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
-    module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress, context)
-    outputs = trainer.predict(module, loader)
+    with quiet_lightning():  # no start-up banners in the command's output
+        trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
+                             enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+        module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress, context)
+        outputs = trainer.predict(module, loader)
     if trainer.world_size > 1:  # gather every rank's batches on rank 0
         import torch.distributed as dist
 

@@ -66,18 +66,23 @@ class PredictConfig:
 
 def read_clips(path: Path, size: int, channels: int,
                clips: Optional[int]) -> tuple[np.ndarray, float, bool, Optional[str]]:
-    """(uint8 [N, T, size, size, channels], fps, is_store, adapted) from a zarr store, a video file or a
-    folder of frame images (one clip, at the default frame rate of 10 fps). ``adapted``: one line saying
-    how the frames were brought to the model (cropped, resized, made grey), or None."""
+    """(uint8 [N, T, size, size, channels], fps, is_store, adapted) from a zarr store, an ``.npz`` of
+    ``clips``, a video file or a folder of frame images (one clip; frame folders and ``.npz`` clips at the
+    default frame rate of 10 fps). ``adapted``: one line saying how the frames were brought to the model
+    (cropped, resized, made grey), or None."""
     path = Path(path)
+    from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE
     from sciffusion.domains.video.zarr_store import looks_like_store, open_video_store
 
     if looks_like_store(path):
         store = open_video_store(path, kind="dataset")
         n = store.num_clips if clips is None else min(clips, store.num_clips)
         video, adapted = fit_store_frames(path, store.video[:n], size, channels)
-        return video, store.fps, True, adapted
-    from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, find_sources, read_image_sequence
+        return video, store.fps, True, "; ".join(filter(None, (store.assumed, adapted))) or None
+    if path.suffix.lower() == ".npz" and path.is_file():
+        video, adapted = fit_store_frames(path, read_npz_clips(path, clips), size, channels)
+        return video, DEFAULT_FRAME_RATE, False, adapted
+    from sciffusion.domains.video.image_sequence import find_sources, read_image_sequence
     from sciffusion.domains.video.ingest import IngestConfig, decode_video, to_grey
 
     sources = find_sources(path)
@@ -89,6 +94,26 @@ def read_clips(path: Path, size: int, channels: int,
         decode_video(source.path, cfg)
     frames = to_grey(decoded.frames) if channels == 1 else decoded.frames
     return frames[None], decoded.fps, False, adaptation_note(path, decoded, size, channels)
+
+
+def read_npz_clips(path: Path, clips: Optional[int] = None) -> np.ndarray:
+    """The ``clips`` array of an ``.npz`` (the layout ``sciffusion ood`` reads: uint8 ``[N, T, H, W]`` or
+    ``[N, T, H, W, C]``, C 1 or 3; other arrays ignored) as uint8 [N', T, H, W, C], its first ``clips``
+    clips (all: None). One-line ``ValueError`` naming the file otherwise."""
+    from sciffusion.common.io.npz import read_npz
+    from sciffusion.domains.video.zarr_store import check_video_array
+
+    def first_clips(archive) -> np.ndarray:
+        if "clips" not in archive.files:
+            raise ValueError(f"{path}: no 'clips' array (need uint8 [N, T, H, W] or [N, T, H, W, C]; found "
+                             f"{', '.join(sorted(archive.files)) or 'no arrays'})")
+        video = archive["clips"]
+        if video.ndim == 4:
+            video = video[..., None]
+        check_video_array(video, name=f"{path}: clips")
+        return np.ascontiguousarray(video[:clips])
+
+    return read_npz(path, first_clips)
 
 
 def fit_store_frames(path: Path, video: np.ndarray, size: int, channels: int) -> tuple[np.ndarray, Optional[str]]:
@@ -142,6 +167,8 @@ def bundled_model_for(path: Path) -> str:
     if looks_like_store(path):
         store = open_video_store(path, kind="dataset")
         frames = store.video[:1] if store.video.shape[-1] == 3 and store.num_clips else np.zeros((0, 1), np.uint8)
+    elif path.suffix.lower() == ".npz" and path.is_file():
+        frames = read_npz_clips(path, 1)
     else:
         from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE, decode_source, find_sources
 

@@ -109,6 +109,45 @@ def test_predict_from_a_folder_of_frames(tmp_path):
     assert r.exit_code == 2 and "2 videos or frame folders; give one" in r.output
 
 
+def test_predict_from_an_npz_of_clips_and_a_plain_store(data, tmp_path):
+    """The layouts users keep clips in: an .npz 'clips' array (as 'ood' reads it) and a zarr store written
+    by another tool (a 'video' array, no sciffusion attrs). Both predict the same frames as the store they
+    were copied from, and say what was assumed; broken .npz files are one-line errors."""
+    import zarr
+
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    model = _model(tmp_path / "m.ckpt")
+    clips = open_video_store(data / "s.zarr").video[...]  # uint8 [3, 8, 16, 16, 1]
+    np.savez(tmp_path / "c.npz", clips=clips[..., 0], label=np.zeros(3, np.uint8))  # [N, T, H, W]: grey
+    plain = zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
+    plain.create_array("video", shape=clips.shape, chunks=(1,) + clips.shape[1:], dtype="uint8")[...] = clips
+    common = ["--model", model, "--context", 3, "--frames", 2, "--sampler", "euler", "--steps", 1, "--seed", 4]
+    outputs = {}
+    for name, source in (("store", data / "s.zarr"), ("npz", tmp_path / "c.npz"), ("plain", tmp_path / "plain.zarr")):
+        r = invoke("predict", "--input", source, "--out", tmp_path / f"{name}.gif", *common)
+        assert r.exit_code == 0, r.output
+        outputs[name] = json.loads(Path(f"{tmp_path / name}.gif.json").read_text())
+        if name == "plain":
+            assert f"note: {source}: no sciffusion attrs; read as a dataset store" in r.output
+    from PIL import Image
+
+    frames = {name: np.asarray(Image.open(tmp_path / f"{name}.gif").convert("L")) for name in outputs}
+    assert np.array_equal(frames["npz"], frames["store"]) and np.array_equal(frames["plain"], frames["store"])
+    r = invoke("predict", "--input", tmp_path / "c.npz", "--out", tmp_path / "s2.gif", "--store", tmp_path / "p.zarr",
+               *common)
+    _one_line_error(r, "--store: needs a zarr --input")
+    np.savez(tmp_path / "images.npz", images=clips[:, 0, ..., 0])
+    np.savez(tmp_path / "float.npz", clips=clips.astype(np.float32))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "c.npz").read_bytes()[:200])
+    for name, message in (("images.npz", "no 'clips' array (need uint8 [N, T, H, W] or [N, T, H, W, C]; found images)"),
+                          ("float.npz", "clips: need uint8 frames, got float32"),
+                          ("cut.npz", "not a readable .npz file")):
+        r = invoke("predict", "--input", tmp_path / name, "--out", tmp_path / f"{name}.gif", *common)
+        _one_line_error(r, f"{tmp_path / name}: {message}")
+        assert not (tmp_path / f"{name}.gif").exists()
+
+
 def test_predict_errors_are_one_line(data, tmp_path):
     model = _model(tmp_path / "m.ckpt")
     r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--context", 9, "--out", tmp_path / "p.gif")

@@ -65,10 +65,46 @@ def test_open_rejects_missing_foreign_and_wrong_kind(tmp_path):
     write_video_store(tmp_path / "a.zarr", np.ones((1, 2, 8, 8, 3), np.uint8), {"fps": 1.0})
     with pytest.raises(ValueError, match="prediction"):
         open_video_store(tmp_path / "a.zarr", kind="prediction")
-    hand_made = zarr.open_group(str(tmp_path / "hand.zarr"), mode="w")  # a user's store without our attrs
-    hand_made.create_array("video", shape=(1, 2, 8, 8, 3), dtype="uint8")[...] = 1
+    other = zarr.open_group(str(tmp_path / "other.zarr"), mode="w")  # another format's attrs: not ours
+    other.create_array("video", shape=(1, 2, 8, 8, 3), dtype="uint8")[...] = 1
+    other.attrs.update({"format": "someone-else"})
     with pytest.raises(ValueError, match="its attrs need format='sciffusion-video', kind='dataset' and fps"):
-        open_video_store(tmp_path / "hand.zarr")
+        open_video_store(tmp_path / "other.zarr")
+
+
+def _plain_store(path, video, **attrs):
+    """A user's store in the documented layout written with zarr's defaults: no sciffusion attrs, and
+    all-zero chunks left out."""
+    group = zarr.open_group(str(path), mode="w")
+    group.create_array("video", shape=video.shape, chunks=(1,) + video.shape[1:], dtype=video.dtype)[...] = video
+    labels = group.create_array("labels/label", shape=(len(video),), chunks=(1,), dtype="uint8")
+    labels[...] = np.arange(len(video)) % 2
+    group.attrs.update(attrs)
+    return path
+
+
+def test_a_plain_store_reads_as_a_dataset_and_says_what_it_assumed(tmp_path):
+    video = _random_video((3, 4, 8, 8, 3))
+    video[1] = 0  # zarr's default writer leaves this chunk out: it reads as zeros, not as a deleted clip
+    store = open_video_store(_plain_store(tmp_path / "hand.zarr", video), kind="dataset")
+    assert store.video.nchunks_initialized == 2
+    np.testing.assert_array_equal(store.video[...], video)
+    np.testing.assert_array_equal(store.labels["label"][...], [0, 1, 0])
+    assert store.kind == "dataset" and store.fps == 10.0
+    assert store.assumed.startswith(f"{tmp_path / 'hand.zarr'}: no sciffusion attrs") and "assumed" in store.assumed
+    with_fps = open_video_store(_plain_store(tmp_path / "fps.zarr", video, fps=25), kind="dataset")
+    assert with_fps.fps == 25.0 and "(assumed" not in with_fps.assumed
+    with pytest.raises(ValueError, match="expected a prediction store"):
+        open_video_store(tmp_path / "hand.zarr", kind="prediction")
+    ours = write_video_store(tmp_path / "ours.zarr", video, {"fps": 5.0})
+    assert open_video_store(ours).assumed is None
+
+
+def test_a_plain_store_is_still_checked(tmp_path):
+    with pytest.raises(ValueError, match="need uint8 frames, got float32"):
+        open_video_store(_plain_store(tmp_path / "f.zarr", np.zeros((2, 4, 8, 8, 3), np.float32)))
+    with pytest.raises(ValueError, match=r"need \[N, T, H, W, C\]"):
+        open_video_store(_plain_store(tmp_path / "g.zarr", _random_video((2, 4, 8, 8))))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int64"])

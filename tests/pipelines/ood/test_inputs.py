@@ -102,3 +102,18 @@ def test_one_line_errors(tmp_path):
 def test_labels_csv(image_files):
     labels = read_labels_csv(image_files / "labels.csv")
     assert labels["0"] == 0 and labels["23"] == 1 and len(labels) == 24
+
+
+def test_a_plain_zarr_store_in_the_video_layout_is_read_with_its_labels(tmp_path):
+    """The layout the issue names (``video`` uint8 [N, T, H, W, C], ``labels/``) written with zarr alone,
+    no sciffusion attrs, all-zero clips left out by zarr's default writer."""
+    import zarr
+
+    video = np.random.default_rng(0).integers(1, 256, (4, 3, 8, 8, 1), dtype=np.uint8)
+    video[2] = 0
+    group = zarr.open_group(str(tmp_path / "user.zarr"), mode="w")
+    group.create_array("video", shape=video.shape, chunks=(1,) + video.shape[1:], dtype="uint8")[...] = video
+    group.create_array("labels/label", shape=(4,), chunks=(1,), dtype="uint8")[...] = [0, 0, 1, 0]
+    data = read_inputs(tmp_path / "user.zarr")
+    assert data.layout == "clips" and data.labels.tolist() == [0, 0, 1, 0]
+    np.testing.assert_array_equal(data.pixels, video)
