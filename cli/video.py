@@ -55,6 +55,9 @@ def make_driving(
     clips_per_episode: int = typer.Option(4, "--clips-per-episode", help="Consecutive clips of --clip-frames taken from each episode."),
     fps: int = typer.Option(10, "--fps", help="Simulation (= policy = frame) frequency, Hz."),
     perturb: float = typer.Option(0.3, "--perturb", help="Probability of a seeded random ego action per step."),
+    split: Optional[str] = typer.Option(None, "--split", help="train | val | test, recorded in the store (bench "
+                                        "commands refuse a train store, video train a test store); default: "
+                                        "none recorded (sets with different seeds share no episode)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Synthetic driving with rare-event labels (highway-env, scripted IDM/MOBIL ego) -> zarr."""
@@ -64,7 +67,7 @@ def make_driving(
     cfg = MakeDrivingConfig(out=out, data=DrivingConfig(episodes=episodes, size=size, seed=seed,
                                                         clip_frames=clip_frames,
                                                         clips_per_episode=clips_per_episode, fps=fps,
-                                                        perturb=perturb), overwrite=overwrite)
+                                                        perturb=perturb), overwrite=overwrite, split=split)
     with progress_bar("driving episodes", episodes) as advance:
         path, balance = run(cfg, advance)
     typer.echo(f"wrote {path}")

@@ -267,3 +267,16 @@ def test_evaluate_says_which_store_is_too_short_for_fvd(tmp_path):
     r = invoke("evaluate", "--pred", tmp_path / "p.zarr", "--truth", tmp_path / "t.zarr", "--out", tmp_path / "rep")
     _one_line_error(r, f"{tmp_path / 'p.zarr'}: FVD needs clips of at least 9 frames, context + horizon is 4")
     assert not (tmp_path / "rep").exists()
+
+
+def test_make_driving_records_the_split_it_is_given(tmp_path):
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    r = invoke("make-driving", "--out", tmp_path / "bad.zarr", "--split", "holdout")
+    _one_line_error(r, "--split: must be one of train, val, test, got 'holdout'")
+    assert list(tmp_path.iterdir()) == []
+    pytest.importorskip("highway_env")
+    r = invoke("make-driving", "--out", tmp_path / "d.zarr", "--episodes", 1, "--clip-frames", 4,
+               "--clips-per-episode", 1, "--split", "test")
+    assert r.exit_code == 0, r.output
+    assert open_video_store(tmp_path / "d.zarr").attrs["split"] == "test"
