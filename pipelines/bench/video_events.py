@@ -113,6 +113,12 @@ def _check_held_out(train: Windows, test: Windows) -> None:
         raise ValueError(f"{test.path}: frames {test.video.shape[2:]} [H, W, C] != {train.video.shape[2:]} of "
                          f"{train.path}")
     a, b = train.attrs, test.attrs
+    if b.get("split") == "train":
+        raise ValueError(f"--test: {test.path} is a training-split store (attr split = 'train'); test the classifier "
+                         "on held-out clips")
+    if a.get("split") == "test":
+        raise ValueError(f"--train: {train.path} is a test-split store (attr split = 'test'); train the classifier on "
+                         "other clips")
     if all(k in a and k in b and a[k] == b[k] for k in ("generator", "seed")):
         raise ValueError(f"{test.path}: made with the same seed {b['seed']} as {train.path}, so the same "
                          f"episodes; make the test store with another --seed")

@@ -45,9 +45,10 @@ def toy_clips(n, seed, frames=8, size=16, kinds=None):
     return video, labels
 
 
-def write_toy(path, n, seed, **kw):
+def write_toy(path, n, seed, split=None, **kw):
     video, labels = toy_clips(n, seed, **kw)
-    return write_video_store(path, video, {"fps": 10.0, "seed": seed, "generator": "toy"}, labels)
+    attrs = {"fps": 10.0, "seed": seed, "generator": "toy"} | ({} if split is None else {"split": split})
+    return write_video_store(path, video, attrs, labels)
 
 
 def write_generated(path, video, events):
@@ -169,8 +170,11 @@ def test_run_refuses_bad_inputs_before_training(tmp_path, stores):
     ok = write_generated(tmp_path / "ok.zarr", np.zeros((1, 4, 16, 16, 3), np.uint8), [1])
     same_seed = write_toy(tmp_path / "same_seed.zarr", 8, seed=0)
     calm = write_toy(tmp_path / "calm.zarr", 4, seed=9, kinds=[0] * 4)
+    trainish, testish = write_toy(tmp_path / "tr.zarr", 8, 5, "train"), write_toy(tmp_path / "te.zarr", 8, 6, "test")
     cases = [(dict(generated=(small,)), r"small\.zarr: frames \(8, 8, 3\)"),
              (dict(generated=(ok,), test=same_seed), r"same_seed\.zarr: made with the same seed 0"),
+             (dict(generated=(ok,), test=trainish), r"--test: .*tr\.zarr is a training-split store"),
+             (dict(generated=(ok,), train=testish), r"--train: .*te\.zarr is a test-split store"),
              (dict(generated=(ok,), train=calm), r"calm\.zarr: no window with an event")]
     for kw, message in cases:
         cfg = VideoEventsConfig(**{"train": train, "test": test, "out": tmp_path / "out",
