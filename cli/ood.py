@@ -131,8 +131,11 @@ def fit(
         scoring.close()
     train = report["train"]
     _warn_skipped(report["skipped_sources"], cfg.data, "fitted on")
+    reasons, members = str(train["stopped_by"]).split("+"), str(report["score"]).split("+")
+    stopped = reasons[0] if len(set(reasons)) == 1 else ", ".join(  # an ensemble: one reason per member
+        f"{m} {r}" for m, r in zip(members, reasons)) if len(reasons) == len(members) else train["stopped_by"]
     typer.echo(f"wrote {out}: {report['inputs']} normal inputs {report['input_shape']}, {train['steps']} steps in "
-               f"{train['seconds']:.0f} s (stopped by {train['stopped_by']}), {report['score']} score, "
+               f"{train['seconds']:.0f} s (stopped by {stopped}), {report['score']} score, "
                f"NFE {report['nfe_per_input']}/input, threshold {report['threshold']:.4g} ({report['threshold_rule']})")
 
 
