@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 
+import rich
 import typer
 
 from sciffusion.cli import bench, demo, dock, docking, video
@@ -15,6 +16,8 @@ from sciffusion.cli import ood
 
 # pytorch_lightning 2.6 warns about its own use of torch's pytree API on every import; not the user's concern
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+# progress bars and their remnants go to stderr (rich's default console is stdout): stdout holds results only
+rich.reconfigure(stderr=True)
 
 app = typer.Typer(
     name="sciffusion",
