@@ -148,3 +148,40 @@ def contact_sheet(clips: np.ndarray) -> np.ndarray:
     if clips.ndim != 5:
         raise ValueError(f"contact sheet: need clips [N, T, H, W, C], got shape {clips.shape}")
     return _vstack([_hstack(list(_rgb(clip))) for clip in clips], value=128)
+
+
+HEADER_PX = 16
+"""Height of a labelled sheet's header (frame numbers) and of its frame-kind bar's band."""
+MARK_PX = 3
+CONTEXT_MARK = (70, 130, 220)  # blue: frames given to the model (real)
+GENERATED_MARK = (240, 150, 40)  # orange: frames the model made
+
+
+def labelled_contact_sheet(clips: np.ndarray, row_labels: list[str], context_frames: int = 0) -> np.ndarray:
+    """:func:`contact_sheet` with a white header of frame numbers (1-based) over each column, a bar
+    under the header saying which frames are real context (blue, the first ``context_frames``) and
+    which generated (orange), and ``row_labels[i]`` left of row i. uint8 [HEADER_PX + sheet H, label
+    width + sheet W, 3]."""
+    from PIL import Image, ImageDraw
+
+    clips = np.asarray(clips)
+    sheet = contact_sheet(clips)
+    n, t, h, w = clips.shape[:4]
+    if len(row_labels) != n:
+        raise ValueError(f"contact sheet: {len(row_labels)} row labels for {n} clips")
+    if not 0 <= context_frames <= t:
+        raise ValueError(f"contact sheet: context_frames {context_frames} not in [0, {t}]")
+    draw_probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    label_w = 6 + max((int(draw_probe.textlength(text)) for text in row_labels), default=0)
+    canvas = Image.new("RGB", (label_w + sheet.shape[1], HEADER_PX + sheet.shape[0]), (255, 255, 255))
+    canvas.paste(Image.fromarray(sheet), (label_w, HEADER_PX))
+    draw = ImageDraw.Draw(canvas)
+    for j in range(t):
+        x0 = label_w + j * (w + SEPARATOR_PX)
+        draw.text((x0 + 2, 1), str(j + 1), fill=(0, 0, 0))
+        colour = CONTEXT_MARK if j < context_frames else GENERATED_MARK
+        draw.rectangle((x0, HEADER_PX - MARK_PX, x0 + w - 1, HEADER_PX - 1), fill=colour)
+    for i, text in enumerate(row_labels):
+        y0 = HEADER_PX + i * (h + SEPARATOR_PX)
+        draw.text((3, y0 + max(0, h // 2 - 6)), text, fill=(0, 0, 0))
+    return np.asarray(canvas)

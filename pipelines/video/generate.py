@@ -227,7 +227,10 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
         for i, clip in enumerate(clips):
             writers.write_mp4(tmp / f"clip_{i:03d}.mp4", clip, cfg.fps)
             writers.write_gif(tmp / f"clip_{i:03d}.gif", clip, cfg.fps)
-        writers.write_png(tmp / "contact_sheet.png", writers.contact_sheet(clips))
+        rows = [f"clip {i}" + ("" if label is None else f" {EVENTS[label]}")
+                + ("" if source is None else f" (from clip {source[i]})") for i in range(len(clips))]
+        writers.write_png(tmp / "contact_sheet.png",
+                          writers.labelled_contact_sheet(clips, rows, summary["context_frames"]))
         labels = {} if label is None else {"event": np.full(cfg.clips, label, np.int64)}
         if source is not None:
             labels["context_clip"] = source.astype(np.int64)

@@ -56,3 +56,27 @@ def test_contact_sheet_layout():
     assert sheet.shape == (2 * 4 + SEPARATOR_PX, 3 * 5 + 2 * SEPARATOR_PX, 3)
     row, col = 4 + SEPARATOR_PX, 2 * (5 + SEPARATOR_PX)
     assert (sheet[row:row + 4, col:col + 5] == 200).all() and (sheet[:4, :5] == 0).all()
+
+
+def test_labelled_contact_sheet_marks_context_and_generated_frames_and_labels_rows():
+    from sciffusion.domains.video.writers import (CONTEXT_MARK, GENERATED_MARK, HEADER_PX, MARK_PX, SEPARATOR_PX,
+                                                  contact_sheet, labelled_contact_sheet)
+
+    clips = np.full((2, 3, 20, 24, 1), 90, np.uint8)
+    plain = contact_sheet(clips)
+    sheet = labelled_contact_sheet(clips, ["clip 0 collision", "clip 1 collision"], context_frames=1)
+    label_w = sheet.shape[1] - plain.shape[1]
+    assert sheet.shape == (HEADER_PX + plain.shape[0], label_w + plain.shape[1], 3) and label_w > 20
+    np.testing.assert_array_equal(sheet[HEADER_PX:, label_w:], plain)  # the frames themselves are untouched
+    bar = sheet[HEADER_PX - MARK_PX:HEADER_PX]
+    column = lambda j: label_w + j * (24 + SEPARATOR_PX) + 12  # noqa: E731
+    assert (bar[:, column(0)] == CONTEXT_MARK).all()
+    assert (bar[:, column(1)] == GENERATED_MARK).all() and (bar[:, column(2)] == GENERATED_MARK).all()
+    assert (sheet[HEADER_PX:HEADER_PX + 20, :label_w] < 128).any()  # row 0's label is drawn
+    assert (sheet[:HEADER_PX - MARK_PX, column(0) - 10:column(0) + 10] < 128).any()  # frame number 1
+    unlabelled = labelled_contact_sheet(clips, ["", ""], context_frames=0)
+    assert (unlabelled[HEADER_PX - MARK_PX:HEADER_PX, -5] == GENERATED_MARK).all()
+    with pytest.raises(ValueError, match="1 row labels for 2 clips"):
+        labelled_contact_sheet(clips, ["only one"])
+    with pytest.raises(ValueError, match="context_frames 4 not in"):
+        labelled_contact_sheet(clips, ["a", "b"], context_frames=4)
