@@ -191,6 +191,20 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     return VideoStore(path=path, video=video, labels=labels, attrs=attrs, assumed=assumed)
 
 
+def video_fingerprint(store: VideoStore) -> str:
+    """A content fingerprint of ``store.video`` (hex SHA-256 of its shape, dtype and the bytes of its
+    first, middle and last clips): the same clips under another path or name give the same value, so a
+    model file can say which store it was trained on (``meta["data_fingerprints"]``) wherever it lies."""
+    import hashlib
+
+    video = store.video
+    digest = hashlib.sha256(f"{tuple(video.shape)}|{video.dtype}".encode())
+    n = int(video.shape[0])
+    for i in sorted({0, n // 2, n - 1}):
+        digest.update(np.ascontiguousarray(video[i]).tobytes())
+    return digest.hexdigest()
+
+
 PLAIN_STORE_FPS = 10.0  # frame rate assumed for a plain store without an 'fps' attr (frame folders' default)
 
 

@@ -274,9 +274,17 @@ def check_model(name: str, path: Path, model, store, cfg: VideoBenchConfig) -> N
                          f"{cfg.data} holds {h}x{w}x{c}")
     if cfg.context < m.past_frames:
         raise ValueError(f"--context: {cfg.context} frames, model {name} conditions on {m.past_frames}")
+    from sciffusion.domains.video.zarr_store import video_fingerprint
+
     trained_on = (model.meta.get("data") or {}).get("train")
     if trained_on and Path(trained_on).resolve() == Path(cfg.data).resolve():
         raise ValueError(f"--model {name}={path}: was trained on {cfg.data}; benchmark it on held-out clips")
+    seen = {k: v for k, v in (model.meta.get("data_fingerprints") or {}).items() if v}
+    role = next((k for k, v in seen.items() if v == video_fingerprint(store)), None)
+    if role is not None:  # the same clips under another path or name
+        what = "trained" if role == "train" else "validated"
+        raise ValueError(f"--model {name}={path}: was {what} on these clips ({cfg.data} holds the same clips as its "
+                         f"{role} store, {(model.meta.get('data') or {}).get(role)}); benchmark it on held-out clips")
 
 
 def open_test_store(cfg: VideoBenchConfig, log: Callable[[str], None]):

@@ -87,6 +87,16 @@ def _store_record(dm) -> dict:
     return {"train": record(dm.train_set), "val": record(dm.val_set)}
 
 
+def data_fingerprints(data) -> dict:
+    """``{"train": ..., "val": ...}``: :func:`~sciffusion.domains.video.zarr_store.video_fingerprint` of the
+    training and validation stores (val None when the validation clips come from the training store),
+    recorded in the model file so benchmarks can refuse the clips it was trained on under any path."""
+    from sciffusion.domains.video.zarr_store import open_video_store, video_fingerprint
+
+    return {"train": video_fingerprint(open_video_store(data.train)),
+            "val": None if data.val is None else video_fingerprint(open_video_store(data.val))}
+
+
 def initial_weights(path: Path, model_config) -> tuple[dict, dict]:
     """(EMA weights, record for config.json) of the model file ``path``, whose model section must equal
     ``model_config``; one-line ValueError naming the fields that differ."""
@@ -142,8 +152,10 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
     module = DiffusionModule(net, conf.train)
     train_dict = conf.train.to_dict()
 
+    fingerprints = data_fingerprints(conf.data)
+
     def write_model(pl_module, step: int) -> dict:
-        meta = {"step": step, "data": resolved["data"]}
+        meta = {"step": step, "data": resolved["data"], "data_fingerprints": fingerprints}
         return model_file(pl_module.ema.shadow, conf.model, train_dict,
                           {**meta, "predict": dict(conf.predict)} if conf.predict else meta)
 
@@ -162,4 +174,4 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
             "out": str(cfg.out), "parameters": count_parameters(net)}
 
 
-__all__ = ["VideoTrainRunConfig", "check_run_dir", "initial_weights", "run_train"]
+__all__ = ["VideoTrainRunConfig", "check_run_dir", "data_fingerprints", "initial_weights", "run_train"]

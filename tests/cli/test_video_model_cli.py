@@ -266,6 +266,11 @@ def test_train_command(data, tmp_path):
     r = invoke("train", "--config", tmp_path / "c.json", "--out", tmp_path / "run", "--no-progress", "--max-steps", 1)
     assert r.exit_code == 0, r.output
     assert "trained 1 steps" in r.output and (tmp_path / "run" / "model.ckpt").is_file()
+    from sciffusion.domains.video.model import read_model_file
+    from sciffusion.domains.video.zarr_store import open_video_store, video_fingerprint
+
+    fingerprints = read_model_file(tmp_path / "run" / "model.ckpt").meta["data_fingerprints"]
+    assert fingerprints == {"train": video_fingerprint(open_video_store(tmp_path / "t.zarr")), "val": None}
 
 
 def test_generate_goes_through_the_predict_loop_and_does_not_depend_on_batch_order(tmp_path):

@@ -114,6 +114,33 @@ def test_a_training_split_store_is_refused_in_one_line(files, tmp_path):
     assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
 
 
+def test_a_model_trained_on_the_same_clips_under_another_name_is_refused(files, tmp_path):
+    """The model file records its stores' content fingerprints (video train); a copy of the training
+    store under another path and without a split attr is still refused, other clips are not."""
+    import shutil
+
+    import torch
+
+    from sciffusion.domains.video.zarr_store import open_video_store, video_fingerprint
+
+    train = _store(tmp_path / "train.zarr", split="train")
+    copy = tmp_path / "renamed_copy.zarr"
+    shutil.copytree(train, copy)
+    group = __import__("zarr").open_group(str(copy), mode="r+")
+    group.attrs.update({**group.attrs.asdict(), "split": None})
+    model = _model(tmp_path / "m.ckpt")
+    saved = torch.load(model, weights_only=False)
+    saved["meta"].update(data={"train": str(train)}, data_fingerprints={
+        "train": video_fingerprint(open_video_store(train)), "val": None})
+    torch.save(saved, model)
+    with pytest.raises(ValueError, match=r"--model m=.*: was trained on these clips \(.*renamed_copy\.zarr holds the same "
+                                         r"clips as its train store") as info:
+        run_video_bench(_cfg(files, tmp_path / "out", data=copy, models=(("m", model),)), log=lambda s: None)
+    assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
+    other = _store(tmp_path / "other.zarr", clips=5)  # other clips: the fingerprint differs
+    assert video_fingerprint(open_video_store(other)) != video_fingerprint(open_video_store(copy))
+
+
 def test_a_model_of_another_frame_size_is_refused(files, tmp_path):
     big = _model(tmp_path / "big.ckpt", size=32)
     with pytest.raises(ValueError, match=r"32x32x1 frames, .* holds 16x16x1"):
