@@ -133,6 +133,7 @@ def run_train(cfg: TrainRunConfig) -> dict:
 
     from sciffusion.common.training.callbacks import stop_reason
     from sciffusion.common.training.product_module import ProductDiffusionModule
+    from sciffusion.common.training.quiet import quiet_lightning
     from sciffusion.common.training.trainer import release_process_group, step_trainer
     from sciffusion.domains.docking.pose_dataset import ConformerSampler, PoseDataset, collate_training
     from sciffusion.domains.docking.pose_diffusion import PoseScoreNet, has_torsions
@@ -175,13 +176,15 @@ def run_train(cfg: TrainRunConfig) -> dict:
         score_model.load_state_dict(_initial_weights(cfg.init_from, conf.model))
     module = ProductDiffusionModule(PoseScoreNet(score_model, conf.product.process), conf.product)
     files = RunFiles(cfg.out, conf.data.to_dict(), sched.log_every, sched.checkpoint_every)
-    trainer, budget = step_trainer(
-        [files], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=sched.max_steps, minutes=sched.minutes,
-        val_every=sched.val_every if val_loader is not None else None, progress=cfg.progress)
-    start = time.perf_counter()
-    trainer.fit(module, loader, val_loader, ckpt_path=resume_from)
-    if val_loader is not None and not files.validated(trainer.global_step):
-        trainer.validate(module, val_loader, verbose=False)  # RunFiles records the final val row
+    with quiet_lightning():  # no start-up banners or tips in the command's output; warnings still show
+        trainer, budget = step_trainer(
+            [files], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=sched.max_steps,
+            minutes=sched.minutes, val_every=sched.val_every if val_loader is not None else None,
+            progress=cfg.progress)
+        start = time.perf_counter()
+        trainer.fit(module, loader, val_loader, ckpt_path=resume_from)
+        if val_loader is not None and not files.validated(trainer.global_step):
+            trainer.validate(module, val_loader, verbose=False)  # RunFiles records the final val row
     files.save(trainer, module)
     release_process_group()  # after the last collective (the checkpoint barrier), on every rank
     return {"steps": int(trainer.global_step), "stopped": stop_reason(trainer, budget),

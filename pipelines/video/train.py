@@ -124,6 +124,7 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
     from sciffusion.common.networks.blocks import count_parameters
     from sciffusion.common.training.callbacks import stop_reason
     from sciffusion.common.training.module import DiffusionModule
+    from sciffusion.common.training.quiet import quiet_lightning
     from sciffusion.common.training.trainer import release_process_group, step_trainer
     from sciffusion.domains.video.datamodule import VideoDataModule
     from sciffusion.domains.video.model import model_file
@@ -160,13 +161,14 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
                           {**meta, "predict": dict(conf.predict)} if conf.predict else meta)
 
     files = RunFiles(cfg.out, write_model, sched.log_every, sched.checkpoint_every)
-    trainer, budget = step_trainer(
-        [files], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=sched.max_steps, minutes=sched.minutes,
-        val_every=sched.val_every, progress=cfg.progress, precision=sched.precision)
-    start = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
-    if not files.validated(trainer.global_step):
-        trainer.validate(module, datamodule=dm, verbose=False)  # RunFiles records the final val row
+    with quiet_lightning():  # no start-up banners or tips in the command's output; warnings still show
+        trainer, budget = step_trainer(
+            [files], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=sched.max_steps,
+            minutes=sched.minutes, val_every=sched.val_every, progress=cfg.progress, precision=sched.precision)
+        start = time.perf_counter()
+        trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
+        if not files.validated(trainer.global_step):
+            trainer.validate(module, datamodule=dm, verbose=False)  # RunFiles records the final val row
     files.save(trainer, module)
     release_process_group()  # after the last collective (the checkpoint barrier), on every rank
     return {"steps": int(trainer.global_step), "stopped": stop_reason(trainer, budget),

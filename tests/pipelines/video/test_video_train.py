@@ -1,4 +1,5 @@
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,12 @@ def _config(store, **schedule):
     return VideoTrainConfig.from_dict(d)
 
 
-def test_train_writes_run_files_and_a_loadable_model(store, tmp_path):
+def test_train_writes_run_files_and_a_loadable_model(store, tmp_path, caplog):
     out = tmp_path / "run"
-    result = run_train(VideoTrainRunConfig(out=out, config=_config(store), progress=False))
+    with caplog.at_level(logging.INFO, logger="pytorch_lightning"):
+        result = run_train(VideoTrainRunConfig(out=out, config=_config(store), progress=False))
     assert result["steps"] == 4 and result["stopped"] == "steps"
+    assert "GPU available" not in caplog.text and "Tip:" not in caplog.text  # no start-up banners
     for name in ("last.ckpt", "model.ckpt", "curves.csv", "curves.png", "config.json"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "config.json").read_text())
