@@ -205,8 +205,8 @@ def train(
     from sciffusion.pipelines.video.train import VideoTrainRunConfig, run_train
     from sciffusion.pipelines.video.train_config import load_train_config
 
-    conf = load_train_config(config).with_overrides(train_store=train_store, val_store=val_store,
-                                                    max_steps=max_steps, minutes=minutes, seed=seed)
+    conf = load_train_config(config, train_store).with_overrides(val_store=val_store, max_steps=max_steps,
+                                                                 minutes=minutes, seed=seed)
     result = run_train(VideoTrainRunConfig(out=out, config=conf, resume=resume, init_from=init_from, accelerator=accelerator,
                                            devices=devices, progress=progress))
     typer.echo(f"trained {result['steps']} steps (stopped by {result['stopped']}) in {result['seconds']:.0f} s, "

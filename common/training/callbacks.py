@@ -67,9 +67,12 @@ class StepProgressBar(RichProgressBar):
     """A rich training bar that counts optimizer steps out of ``trainer.max_steps`` across epochs
     ("train steps 130/1300"), for step-budgeted runs (Lightning's own bar counts the batches of the
     current epoch and shows "Epoch 0/-2" when ``max_epochs=-1``). Without a step budget it falls back to
-    Lightning's per-epoch bar."""
+    Lightning's per-epoch bar. It draws on stderr (``console_kwargs`` may say otherwise): Lightning's bar
+    reconfigures rich's global console from its ``console_kwargs``, which would otherwise put the bar,
+    and every rich output after it, on stdout."""
 
     def __init__(self, description: str = "train steps", **kwargs: Any) -> None:
+        kwargs["console_kwargs"] = {"stderr": True, **(kwargs.get("console_kwargs") or {})}
         super().__init__(**kwargs)
         self.description = description
 

@@ -98,7 +98,7 @@ class VideoTrainConfig:
         if set(data) - known:
             raise ValueError(f"data: unknown keys {sorted(set(data) - known)}")
         if "train" not in data:
-            raise ValueError("data: 'train' (the training zarr store) is required")
+            raise ValueError("data: 'train' (the training zarr store) is required (or give --data)")
         data["train"] = Path(data["train"])
         data["val"] = None if data.get("val") is None else Path(data["val"])
         window = {k: getattr(model, k) for k in WINDOW_KEYS}
@@ -109,20 +109,21 @@ class VideoTrainConfig:
         return cls(VideoDataConfig(**data, **window), model, TrainConfig.from_dict(d.get("train") or {}),
                    VideoTrainSchedule(**schedule), dict(d.get("predict") or {}))
 
-    def with_overrides(self, *, train_store: Optional[Path] = None, val_store: Optional[Path] = None,
+    def with_overrides(self, *, val_store: Optional[Path] = None,
                        max_steps: Optional[int] = None, minutes: Optional[float] = None,
                        seed: Optional[int] = None) -> "VideoTrainConfig":
-        """A copy with the CLI's overrides (None = keep)."""
-        data = replace(self.data, **{k: v for k, v in (("train", train_store), ("val", val_store)) if v is not None})
+        """A copy with the CLI's overrides (None = keep; ``--data`` goes through :func:`load_train_config`)."""
+        data = self.data if val_store is None else replace(self.data, val=val_store)
         sched = replace(self.schedule, **{k: v for k, v in (("max_steps", max_steps), ("minutes", minutes))
                                           if v is not None})
         train = self.train if seed is None else replace(self.train, seed=seed)
         return replace(self, data=data, schedule=sched, train=train)
 
 
-def load_train_config(path: Path | str) -> VideoTrainConfig:
+def load_train_config(path: Path | str, train_store: Optional[Path] = None) -> VideoTrainConfig:
     """The config in ``path`` (.yaml/.yml or .json) or the bundled config named ``path`` (``configs/``);
-    every problem is one line naming the file."""
+    every problem is one line naming the file. ``train_store`` (``--data``) replaces ``data.train``
+    before the config is checked, so a config file may leave the store to the command line."""
     path = Path(path)
     if not path.is_file() and path.suffix == "" and (CONFIG_DIR / f"{path}.yaml").is_file():
         path = CONFIG_DIR / f"{path}.yaml"
@@ -139,6 +140,8 @@ def load_train_config(path: Path | str) -> VideoTrainConfig:
                          f"({' '.join(str(exc).split())[:160]})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: must hold a mapping of sections")
+    if train_store is not None:
+        data = {**data, "data": {**(data.get("data") or {}), "train": str(train_store)}}
     try:
         return VideoTrainConfig.from_dict(data)
     except (ValueError, TypeError) as exc:

@@ -55,3 +55,15 @@ def test_step_progress_bar_counts_optimizer_steps_across_epochs():
     assert len([t for t in bar.progress.tasks if "train" in t.description]) == 1  # one bar, not one per epoch
     # rich estimates speed from the positive increments it saw (last 30 s): the count never went back
     assert sum(sample.completed for sample in task._progress) == 7
+
+
+def test_step_progress_bar_draws_on_stderr_and_leaves_stdout_to_results(capsys):
+    import rich
+
+    was_stderr = rich.get_console().stderr  # the CLI's setting, when its tests ran first
+    rich.reconfigure()  # rich's default: stdout
+    _fit(3, [StepProgressBar()], progress=True)
+    out, err = capsys.readouterr()
+    on_stderr = rich.get_console().stderr
+    rich.reconfigure(stderr=was_stderr)
+    assert "train steps" not in out and on_stderr  # nor does it put rich back on stdout

@@ -150,3 +150,12 @@ def test_yaml_and_json_configs_agree_and_bundled_ones_load(tmp_path):
     (tmp_path / "broken.yaml").write_text("model: [")
     with pytest.raises(ValueError, match="broken.yaml: not valid YAML"):
         load_train_config(tmp_path / "broken.yaml")
+
+
+def test_a_config_without_a_store_takes_the_command_lines(tmp_path):
+    d = json.loads(json.dumps(TINY))  # the user's own config, no data.train in it
+    (tmp_path / "mine.json").write_text(json.dumps(d))
+    with pytest.raises(ValueError, match=r"mine.json: data: 'train' .* is required \(or give --data\)"):
+        load_train_config(tmp_path / "mine.json")
+    assert load_train_config(tmp_path / "mine.json", tmp_path / "clips.zarr").data.train == tmp_path / "clips.zarr"
+    assert load_train_config("cpu_smmnist", tmp_path / "clips.zarr").data.train == tmp_path / "clips.zarr"
