@@ -216,7 +216,8 @@ def train(
 
 def _sampling_run(model: Optional[Path], sampler: Optional[str], steps: Optional[int], seed: int, device: str,
                   batch_size: int, guidance: float = 1.0, guidance_interval: Optional[str] = None,
-                  init_sigma: Optional[float] = None, model_defaults: bool = False):
+                  init_sigma: Optional[float] = None, model_defaults: bool = False,
+                  negative_event: Optional[str] = None):
     """The shared --model/--sampler/--steps/--seed/--device/--batch-size (and guidance) options as a SamplingRun.
     sampler/steps None: the SamplingConfig default; --init-sigma 0: no warm start. ``model_defaults``: the
     sampler, steps and warm start the user left unset may come from the model file (``SamplingRun.given``)."""
@@ -230,13 +231,21 @@ def _sampling_run(model: Optional[Path], sampler: Optional[str], steps: Optional
         except ValueError:
             raise ValueError(f"--guidance-interval: expected 'LO,HI' in sigma units, got {guidance_interval!r}") from None
         interval = (lo, hi)
+    negative = None
+    if negative_event is not None:
+        from sciffusion.domains.video.events import event_index
+
+        try:
+            negative = event_index(negative_event)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("--event:", "--negative-event:", 1)) from None
     options = {"sampler": sampler, "steps": steps, "init_sigma": init_sigma}
     given = frozenset(k for k, v in options.items() if v is not None) if model_defaults else None
     set_values = {k: v for k, v in options.items() if v is not None}
     if set_values.get("init_sigma") == 0:
         set_values["init_sigma"] = None  # given as "off": not replaced by the model's warm start
     return SamplingRun(model=model, sampling=SamplingConfig(guidance=guidance, guidance_interval=interval,
-                                                            **set_values),
+                                                            negative_event=negative, **set_values),
                        seed=seed, device=device, batch_size=batch_size, given=given)
 
 
@@ -327,6 +336,9 @@ def generate(
                                    "collisions and a weaker control; docs/video.md)."),
     guidance_interval: Optional[str] = typer.Option(None, "--guidance-interval",
                                                     help="LO,HI: guide only for LO <= sigma <= HI."),
+    negative_event: Optional[str] = typer.Option(None, "--negative-event", help="Guide away from this event "
+                                                 "(a negative prompt, e.g. normal) instead of from the unlabelled "
+                                                 "model: D(neg) + w (D(event) - D(neg)). Default: plain CFG."),
     fps: float = typer.Option(10.0, "--fps", help="Frame rate of the written videos."),
     sampler: str = typer.Option("dpmpp_2m", "--sampler", help=SAMPLER_HELP),
     steps: int = typer.Option(10, "--steps", help="Sampler steps per block (the rare-event numbers in --guidance's "
@@ -351,7 +363,7 @@ def generate(
     cfg = GenerateConfig(out=out, event=event, clips=clips, frames=frames, fps=fps, overwrite=overwrite,
                          devices=devices, num_nodes=num_nodes, context=context, context_frames=context_frames,
                          run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
-                                           guidance_interval, init_sigma))
+                                           guidance_interval, init_sigma, negative_event=negative_event))
     with progress_bar("generated frames", clips * frames) as advance:
         result = run(cfg, advance, checked=lambda notes: _context_notes(context, notes))
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"

@@ -24,7 +24,9 @@ from sciffusion.domains.video.networks.condition import VideoCondition
 class SamplingConfig:
     """sampler: a registered sampler name; steps: grid steps; σ grid (data units) on [sigma_min,
     sigma_max] with Karras ρ; guidance: CFG scale on the event (1 = plain conditional);
-    guidance_interval: (lo, hi) σ range where guidance applies (None: everywhere); init_sigma: warm
+    guidance_interval: (lo, hi) σ range where guidance applies (None: everywhere); negative_event: the
+    event index guided away from (a negative prompt: D = D(negative) + w (D(event) − D(negative))), None:
+    the null label −1 (plain CFG, D(null) as the reference); init_sigma: warm
     start (SDEdit, Meng et al. 2022): a block that continues known frames starts from the last known
     frame repeated, noised to σ = init_sigma, on a grid from init_sigma down (None: from pure noise at
     sigma_max)."""
@@ -36,6 +38,7 @@ class SamplingConfig:
     rho: float = 7.0
     guidance: float = 1.0
     guidance_interval: Optional[tuple[float, float]] = None
+    negative_event: Optional[int] = None
     init_sigma: Optional[float] = None
 
     def __post_init__(self) -> None:
@@ -53,6 +56,8 @@ class SamplingConfig:
             lo, hi = self.guidance_interval
             if not (0 <= lo <= hi and lo < math.inf):  # also refuses NaN; hi may be inf (guide from lo up)
                 raise ValueError(f"--guidance-interval: need 0 <= LO <= HI in sigma units, got {lo:g},{hi:g}")
+        if self.negative_event is not None and self.negative_event < 0:
+            raise ValueError(f"--negative-event: must be an event index >= 0, got {self.negative_event}")
         if self.init_sigma is not None and not self.sigma_min < self.init_sigma <= self.sigma_max:
             raise ValueError(f"--init-sigma: must be in ({self.sigma_min}, {self.sigma_max}], got {self.init_sigma}")
 
@@ -81,7 +86,8 @@ def recommended_prediction(meta: Mapping[str, Any], source: str) -> dict[str, An
 
 def block_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: SamplingConfig
                    ) -> Callable[[Tensor, Tensor], Tensor]:
-    """``(x [B, C, T, H, W], σ [B]) -> x0`` for ``cond``, guided on the event when ``sampling.guidance != 1``."""
+    """``(x [B, C, T, H, W], σ [B]) -> x0`` for ``cond``, guided on the event when ``sampling.guidance != 1``:
+    away from the null label (−1), or from ``sampling.negative_event`` when given."""
     from sciffusion.common.guidance.cfg import cfg
     from sciffusion.common.training.losses import Preconditioning
 
@@ -92,8 +98,9 @@ def block_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: Samp
 
     if cond.event is None or sampling.guidance == 1.0:
         return denoiser(cond)
-    return cfg(denoiser(cond), denoiser(replace(cond, event=torch.full_like(cond.event, -1))), sampling.guidance,
-               sampling.guidance_interval)
+    reference = -1 if sampling.negative_event is None else sampling.negative_event
+    return cfg(denoiser(cond), denoiser(replace(cond, event=torch.full_like(cond.event, reference))),
+               sampling.guidance, sampling.guidance_interval)
 
 
 @torch.no_grad()

@@ -71,6 +71,14 @@ class GenerateConfig:
             from sciffusion.domains.video.events import event_index
 
             event_index(self.event)  # a bad name is an error before any work
+        negative = self.run.sampling.negative_event
+        if negative is not None:
+            from sciffusion.domains.video.events import EVENTS, event_index
+
+            if self.event is None:
+                raise ValueError("--negative-event: needs --event (it is what guidance steers away from)")
+            if negative == event_index(self.event):
+                raise ValueError(f"--negative-event: {EVENTS[negative]} is --event itself; guidance would do nothing")
 
 
 def batch_seed(seed: int, batch: int) -> int:
@@ -221,7 +229,9 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
                 "context_frames": summary["context_frames"], "context_adapted": adapted, "denoising_gain": gain,
                 **cfg.run.to_dict(model_path)}
     if label is None:  # nothing to guide: record that no guidance was applied, whatever --guidance said
-        settings["sampling"].update(guidance=None, guidance_interval=None)
+        settings["sampling"].update(guidance=None, guidance_interval=None, negative_event=None)
+    elif m.events and cfg.run.sampling.negative_event is not None:
+        settings["negative_event"] = EVENTS[cfg.run.sampling.negative_event]
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
         for i, clip in enumerate(clips):

@@ -177,6 +177,13 @@ def test_generate_with_event_guidance(tmp_path):
     assert (out / "contact_sheet.png").is_file()
     sampling = json.loads((out / "config.json").read_text())["sampling"]
     assert sampling["guidance_interval"] == [0.1, 10.0] and sampling["guidance"] == 2.0
+    assert "negative_event" not in json.loads((out / "config.json").read_text())
+    # a negative prompt is recorded by name and by index
+    r = invoke("generate", "--model", model, "--event", "collision", "--negative-event", "normal", "--clips", 1,
+               "--frames", 2, "--steps", 1, "--out", tmp_path / "gneg")
+    assert r.exit_code == 0, r.output
+    record = json.loads((tmp_path / "gneg" / "config.json").read_text())
+    assert record["negative_event"] == "normal" and record["sampling"]["negative_event"] == 0
     r = invoke("generate", "--model", model, "--event", "explosion", "--out", tmp_path / "g2")
     assert r.exit_code == 2 and "--event: must be one of normal, collision, cut-in, near-miss, got 'explosion'" in r.output
     # without an event nothing is guided, and the run's record says so
@@ -396,6 +403,8 @@ def test_generate_never_replaces_its_model_or_context(tmp_path):
     (["--guidance-interval", "nan,1"], "--guidance-interval: need 0 <= LO <= HI"),
     (["--guidance", "nan"], "--guidance: must be a finite number >= 0, got nan"),
     (["--guidance", "-2"], "--guidance: must be a finite number >= 0, got -2.0"),
+    (["--negative-event", "explosion"], "--negative-event: must be one of normal, collision, cut-in, near-miss"),
+    (["--negative-event", "collision"], "--negative-event: ego_collision is --event itself"),
     (["--fps", "inf"], "--fps: need a finite frame rate >= 0.0015 fps"),
     (["--fps", "0.001"], "--fps: need a finite frame rate >= 0.0015 fps"),
 ])

@@ -78,8 +78,16 @@ def test_generation_from_no_context_and_guidance(tmp_path):
     uncond = block_denoiser(model, VideoCondition(past=cond.past, past_mask=cond.past_mask,
                                                   event=torch.tensor([-1, -1])), SamplingConfig())(x, sigma)
     assert torch.allclose(guided, uncond + 3.0 * (plain - uncond), atol=1e-5)  # CFG: D_u + w (D_c - D_u)
+    # a negative prompt: the reference is the normal label's denoiser, not the null label's
+    normal = block_denoiser(model, VideoCondition(past=cond.past, past_mask=cond.past_mask,
+                                                  event=torch.tensor([0, 0])), SamplingConfig())(x, sigma)
+    away = block_denoiser(model, cond, SamplingConfig(guidance=3.0, negative_event=0))(x, sigma)
+    assert torch.allclose(away, normal + 3.0 * (plain - normal), atol=1e-5)
+    assert not torch.allclose(normal, uncond, atol=1e-4)  # the two references differ, so the test can fail
     with pytest.raises(ValueError, match="--sampler"):
         SamplingConfig(sampler="nope")
+    with pytest.raises(ValueError, match="--negative-event"):
+        SamplingConfig(negative_event=-1)
 
 
 def test_bundled_model_fallback(tmp_path, monkeypatch):
