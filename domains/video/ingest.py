@@ -7,10 +7,13 @@ frame ``round(k · fps_src / fps)``), centre-cropped to a square and resized wit
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterator, Literal
 
 import numpy as np
 from PIL import Image
@@ -112,10 +115,27 @@ def resample_indices(num_frames: int, source_fps: float, fps: float | None) -> n
     return idx[idx < num_frames]
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 sent to /dev/null for the block: for a corrupt file decord's bundled FFmpeg and its C++
+    logger write lines there (``[mov,mp4,...] moov atom not found``, ``... ERROR opening: ...``) that Python
+    cannot catch, around the one-line error :func:`decode_video` makes of the exception."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _decode_decord(path: Path, cfg: IngestConfig, progress) -> DecodedVideo:
     import decord
 
-    reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
+    with _native_stderr_silenced():  # only the opening: the progress bar draws on stderr while frames decode
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
     n = len(reader)
     if n == 0:
         raise ValueError("no frames")

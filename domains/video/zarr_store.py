@@ -160,6 +160,9 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     try:
         group = zarr.open_group(str(path), mode="r")
     except Exception as exc:  # zarr raises several types for a non-store folder
+        if type(exc).__name__ == "ContainsArrayError":  # zarr.save_array's layout (zarr 2 and 3): no group
+            raise ValueError(f"{path}: a bare zarr array, not a store; put it in a zarr group as the array "
+                             "'video' (uint8 [N, T, H, W, C])") from None
         raise ValueError(f"{path}: not a zarr store ({type(exc).__name__})") from None
     attrs = dict(group.attrs)
     if _member(path, group, "video") is None:

@@ -31,7 +31,6 @@ from typing import Callable, Optional
 import numpy as np
 
 from sciffusion.common.io.atomic import atomic_path
-from sciffusion.common.training.trainer import check_batches_per_process, release_process_group
 from sciffusion.common.io.outputs import check_outputs
 from sciffusion.pipelines.video.predict import unlike_training
 from sciffusion.pipelines.video.sampling_run import SamplingRun, load_model
@@ -152,6 +151,7 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
     import torch
 
     from sciffusion.common.training.quiet import quiet_lightning
+    from sciffusion.common.training.trainer import check_batches_per_process, release_process_group
 
     m = model.config
     b = cfg.run.batch_size

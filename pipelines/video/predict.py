@@ -17,6 +17,7 @@ Sampling: the sampler, steps and warm start the user leaves unset come from the 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,24 +277,25 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     known = video[:, cfg.context:cfg.context + cfg.frames]
     truth[:, :known.shape[1]] = known
     shown = min(cfg.compare_clips, n)
-    with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
-        writers.write_video(tmp, np.concatenate([video[0, :cfg.context], prediction[0, 0]]), fps)
-    with atomic_path(cfg.compare_path, overwrite=cfg.overwrite) as tmp:
-        writers.write_video(tmp, writers.comparison_frames(video[:shown, :cfg.context], prediction[:shown, 0],
-                                                           truth[:shown]), fps)
     settings = {"command": "sciffusion video predict", "input": str(cfg.input), "context": cfg.context,
                 "frames": cfg.frames, "samples": cfg.samples, "clips": n, "model_step": model.meta.get("step"),
                 "arch": m.arch, "input_adapted": adapted, **run.to_dict(model_path),
                 "sampling_from_model": from_model, "denoising_gain": gain}
-    if cfg.store is not None:
-        attrs = {"method": f"sciffusion-{m.arch}", "context": cfg.context, "horizon": cfg.frames,
-                 "truth": str(cfg.input), "fps": fps, "samples": cfg.samples, "settings": settings}
-        if cfg.clips is not None:  # evaluate scores the first n clips of the truth store, and says so
-            attrs["first_clips"] = n
-        with atomic_path(cfg.store, overwrite=cfg.overwrite) as tmp:
-            write_video_store(tmp, prediction, attrs, kind="prediction")
-    with atomic_path(str(cfg.out) + ".json", overwrite=cfg.overwrite) as tmp:
-        tmp.write_text(json.dumps(settings, indent=1) + "\n")
+    with contextlib.ExitStack() as outputs:  # every output written before any is moved into place: a failure
+        def temporary(path: Path) -> Path:  # (say an unwritable --store folder) leaves none of them behind
+            return outputs.enter_context(atomic_path(path, overwrite=cfg.overwrite))
+
+        writers.write_video(temporary(cfg.out), np.concatenate([video[0, :cfg.context], prediction[0, 0]]), fps)
+        writers.write_video(temporary(cfg.compare_path),
+                            writers.comparison_frames(video[:shown, :cfg.context], prediction[:shown, 0],
+                                                      truth[:shown]), fps)
+        if cfg.store is not None:
+            attrs = {"method": f"sciffusion-{m.arch}", "context": cfg.context, "horizon": cfg.frames,
+                     "truth": str(cfg.input), "fps": fps, "samples": cfg.samples, "settings": settings}
+            if cfg.clips is not None:  # evaluate scores the first n clips of the truth store, and says so
+                attrs["first_clips"] = n
+            write_video_store(temporary(cfg.store), prediction, attrs, kind="prediction")
+        temporary(Path(str(cfg.out) + ".json")).write_text(json.dumps(settings, indent=1) + "\n")
     return {"clips": n, "samples": cfg.samples, "frames": cfg.frames, "out": str(cfg.out),
             "compare": str(cfg.compare_path), "store": None if cfg.store is None else str(cfg.store), **notes}
 

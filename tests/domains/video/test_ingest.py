@@ -79,3 +79,14 @@ def test_gif_structure_walk_catches_every_cut():
     assert gif_problem(data[: len(data) // 2] + b";") is not None
     table = 3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0  # global colour table bytes
     assert "unknown block 0x99 at byte" in gif_problem(data[:13 + table] + b"\x99" + data[-1:])
+
+
+def test_a_corrupt_file_prints_nothing_but_the_error(tmp_path, capfd):
+    """decord's FFmpeg and C++ logger write their own lines on file descriptor 2 for a file they cannot open
+    ('moov atom not found', 'ERROR opening'); the user should see one line, the error decode_video raises."""
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(BUNDLED_CLIP.read_bytes()[:2000])
+    capfd.readouterr()
+    with pytest.raises(ValueError, match="cannot decode video"):
+        decode_video(cut, IngestConfig())
+    assert capfd.readouterr().err == ""

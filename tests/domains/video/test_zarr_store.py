@@ -107,6 +107,14 @@ def test_a_plain_store_is_still_checked(tmp_path):
         open_video_store(_plain_store(tmp_path / "g.zarr", _random_video((2, 4, 8, 8))))
 
 
+def test_a_bare_zarr_array_is_named_as_one(tmp_path):
+    """zarr.save_array writes an array with no group around it: a zarr store, but not one holding 'video'."""
+    zarr.save_array(str(tmp_path / "bare.zarr"), _random_video((2, 4, 8, 8, 1)))
+    with pytest.raises(ValueError, match=r"bare\.zarr: a bare zarr array, not a store; put it in a zarr group as "
+                                         r"the array 'video'"):
+        open_video_store(tmp_path / "bare.zarr")
+
+
 @pytest.mark.parametrize("dtype", ["float32", "int64"])
 def test_open_rejects_video_that_is_not_uint8(tmp_path, dtype):
     path = _raw_store(tmp_path / "p.zarr", _random_video((2, 1, 3, 8, 8, 1)).astype(dtype))

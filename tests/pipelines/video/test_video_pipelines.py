@@ -135,3 +135,37 @@ def test_identical_frames_keep_psnr_finite_in_reports(smmnist):
     truth = open_video_store(smmnist).video[...]
     scores = score_frames(truth[:, None, 10:], truth[:, 10:])
     np.testing.assert_allclose(scores.psnr, 100.0)
+
+
+def test_predict_leaves_no_output_when_a_later_one_fails(tmp_path, monkeypatch):
+    """predict writes four outputs; one that fails (here the --store, as in an unwritable folder) must not
+    leave the others behind looking complete: nothing is moved into place until all are written."""
+    import sciffusion.domains.video.zarr_store as zarr_store
+    from sciffusion.domains.video.testing import write_tiny_model
+    from sciffusion.pipelines.video.predict import PredictConfig, predict
+    from sciffusion.pipelines.video.sampling_run import SamplingRun
+    from sciffusion.domains.video.sampling import SamplingConfig
+
+    data = make_smmnist(MakeSMMNISTConfig(out=tmp_path / "s.zarr", data=SMMNISTConfig(clips=2, frames=6, size=16)))
+    run = SamplingRun(model=write_tiny_model(tmp_path / "m.ckpt"), sampling=SamplingConfig(sampler="euler", steps=1))
+
+    def unwritable(*args, **kwargs):
+        raise PermissionError("no space or no permission")
+
+    monkeypatch.setattr(zarr_store, "write_video_store", unwritable)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(PermissionError):
+        predict(PredictConfig(input=data, out=out / "p.gif", store=out / "p.zarr", run=run, context=2, frames=2))
+    assert list(out.iterdir()) == []
+
+
+def test_generate_refuses_a_bad_option_before_importing_lightning():
+    """A bad --clips is a one-line error at once, not after Lightning's import (seconds): only sampling needs it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom sciffusion.pipelines.video.generate import GenerateConfig\n"
+            "try:\n    GenerateConfig(out='g', clips=-1)\nexcept ValueError:\n    pass\n"
+            "assert 'pytorch_lightning' not in sys.modules, 'Lightning imported to check an option'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
