@@ -14,7 +14,8 @@ USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryErro
 
 def user_errors_exit(fn: F) -> F:
     """Decorator for CLI commands: ``ValueError``/``FileNotFoundError``/... become
-    ``error: <message>`` on stderr and exit code 2; anything else propagates (a bug, with traceback)."""
+    ``error: <message>`` on stderr and exit code 2; Ctrl-C becomes ``interrupted[: <message>]`` and exit
+    code 130 (the shell's); anything else propagates (a bug, with traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -23,5 +24,8 @@ def user_errors_exit(fn: F) -> F:
         except USER_ERRORS as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C: one line (what was kept, when the command says), exit 130
+            typer.echo(f"interrupted{': ' + str(exc) if str(exc) else ''}", err=True)
+            raise typer.Exit(code=130) from None
 
     return wrapper  # type: ignore[return-value]

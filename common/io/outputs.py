@@ -53,12 +53,27 @@ def refuse_over_inputs(option: str, path: Path | str, inputs: Inputs) -> None:
                              "(choose another path)")
 
 
+def refuse_unwritable(option: str, path: Path | str, folder: Path) -> None:
+    """``PermissionError`` naming ``option`` when nothing can be created in ``folder`` (the nearest existing
+    folder above output ``path``): found by making and removing an empty temporary folder there, which also
+    catches read-only file systems and root on /sys, where permission bits say nothing. Before any work,
+    so a long run does not end on an error about a temporary file."""
+    import tempfile
+
+    try:
+        probe = tempfile.mkdtemp(prefix=".sciffusion-probe-", dir=folder)
+    except OSError as exc:
+        raise PermissionError(f"{option}: {path}: cannot write in {folder} ({exc.strerror or exc})") from None
+    Path(probe).rmdir()
+
+
 def check_outputs(outputs: Sequence[tuple[str, Path, bool]], inputs: Inputs, overwrite: bool = False) -> None:
     """outputs: (option, path, is_folder) per output; inputs: what the command reads (module docstring).
 
     Raises ``ValueError`` (:func:`refuse_over_inputs`; two outputs overlap; an existing file where a
-    folder goes or the reverse), ``NotADirectoryError`` (a parent is a file) or ``FileExistsError``
-    (exists, no ``overwrite``), one line naming the option and the path."""
+    folder goes or the reverse), ``NotADirectoryError`` (a parent is a file), ``PermissionError`` (nothing
+    can be written there, :func:`refuse_unwritable`) or ``FileExistsError`` (exists, no ``overwrite``),
+    one line naming the option and the path."""
     seen: list[tuple[str, Path]] = []
     for option, path, is_folder in outputs:
         refuse_over_inputs(option, path, inputs)
@@ -70,10 +85,11 @@ def check_outputs(outputs: Sequence[tuple[str, Path, bool]], inputs: Inputs, ove
         folder = next(p for p in target.parents if p.exists())  # the root always exists
         if not folder.is_dir():
             raise NotADirectoryError(f"{option}: {path}: {folder} is a file, not a folder")
+        refuse_unwritable(option, path, folder)
         refuse_existing(Path(path), overwrite, "output")
         if Path(path).exists() and Path(path).is_dir() != is_folder:
             raise ValueError(f"{option}: {path} is an existing {'file' if is_folder else 'folder'}; this output is a "
                              f"{'folder' if is_folder else 'file'} (remove it or choose another path)")
 
 
-__all__ = ["check_outputs", "refuse_over_inputs", "resolved"]
+__all__ = ["check_outputs", "refuse_over_inputs", "refuse_unwritable", "resolved"]

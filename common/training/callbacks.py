@@ -91,12 +91,33 @@ class StepProgressBar(RichProgressBar):
         if self._step_budget() is None or self.train_progress_bar_id is None:
             super().on_train_epoch_start(trainer, pl_module)  # one bar for the whole run, not reset per epoch
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._first_step = trainer.global_step  # a resumed run counts its own steps per second
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
         # Lightning's bar shows batch_idx + 1 done; pass the steps done instead, so the bar (and rich's
         # speed and time-left estimates) see one monotone count across epochs.
         done = trainer.global_step if self._step_budget() is not None else batch_idx + 1
+        total = self._reachable_steps(trainer)
+        if total is not None and self.train_progress_bar_id is not None and self.progress is not None:
+            self.progress.update(self.train_progress_bar_id, total=total)
         super().on_train_batch_end(trainer, pl_module, outputs, batch, done - 1)
+
+    def _reachable_steps(self, trainer: pl.Trainer) -> Optional[int]:
+        """Under a :class:`TimeBudget` that will stop the run before ``max_steps``: the step it will stop
+        near, at the speed so far (so the bar fills, and its time left is the budget's, not days for a
+        default step budget no run reaches); None otherwise."""
+        budget = next((c for c in trainer.callbacks if isinstance(c, TimeBudget)), None)
+        done = trainer.global_step - getattr(self, "_first_step", 0)
+        if self._step_budget() is None or budget is None or budget.start is None or done < 1:
+            return None
+        elapsed = time.monotonic() - budget.start
+        if elapsed <= 0:
+            return None
+        projected = trainer.global_step + int(done / elapsed * max(budget.seconds - elapsed, 0.0))
+        return projected if projected < trainer.max_steps else None
 
 
 __all__ = ["LossHistory", "StepProgressBar", "StopReason", "TimeBudget", "stop_reason"]

@@ -157,6 +157,13 @@ class RunFiles(pl.Callback):
         if step % self.checkpoint_every == 0:
             self.save(trainer, pl_module)
 
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        """Ctrl-C (SIGINT) saves the run files at the step reached, so ``--resume`` loses nothing since
+        the last optimizer step (a kill, SIGKILL, loses what came after the last ``checkpoint_every``
+        write). One process only: with several, a collective save could wait on a rank that has stopped."""
+        if isinstance(exception, KeyboardInterrupt) and trainer.world_size == 1 and trainer.global_step > 0:
+            self.save(trainer, pl_module)
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return

@@ -6,7 +6,8 @@ steps across epochs, and writes no logs or checkpoints of its own (the pipeline'
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Any, Optional, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -51,6 +52,30 @@ def step_trainer(callbacks: Sequence[pl.Callback], *, accelerator: str, devices:
         num_sanity_val_steps=0, precision=precision, logger=False, enable_checkpointing=False,
         enable_progress_bar=progress, enable_model_summary=False, callbacks=callbacks, gradient_clip_val=None)
     return trainer, budget
+
+
+def fit_or_interrupt(trainer: pl.Trainer, module: pl.LightningModule, out: Path, **fit_kwargs: Any) -> None:
+    """``trainer.fit(module, **fit_kwargs)``, where Ctrl-C comes back as ``KeyboardInterrupt`` whose message
+    says what was saved: Lightning handles it itself (its callbacks' ``on_exception`` run, so
+    :class:`~sciffusion.common.training.run_files.RunFiles` writes RUN_DIR ``out``) and then calls
+    ``sys.exit(1)``, a silent exit code 1 the user cannot tell from a failure."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        trainer.fit(module, **fit_kwargs)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        if main:  # Lightning ignores SIGINT from the first Ctrl-C on; give the process its handler back
+            signal.signal(signal.SIGINT, handler)
+        saved = (Path(out) / "last.ckpt").is_file()
+        raise KeyboardInterrupt(f"training interrupted at step {trainer.global_step}; "
+                                + (f"{out}/last.ckpt holds the last saved step, --resume continues from there" if saved else
+                                   "nothing saved yet (give a new --out, or --resume where a last.ckpt exists)")
+                                ) from None
 
 
 def check_batches_per_process(batches: int, devices: object, num_nodes: int, unit: str) -> None:

@@ -134,7 +134,7 @@ def run_train(cfg: TrainRunConfig) -> dict:
     from sciffusion.common.training.callbacks import stop_reason
     from sciffusion.common.training.product_module import ProductDiffusionModule
     from sciffusion.common.training.quiet import quiet_lightning
-    from sciffusion.common.training.trainer import release_process_group, step_trainer
+    from sciffusion.common.training.trainer import fit_or_interrupt, release_process_group, step_trainer
     from sciffusion.domains.docking.pose_dataset import ConformerSampler, PoseDataset, collate_training
     from sciffusion.domains.docking.pose_diffusion import PoseScoreNet, has_torsions
     from sciffusion.domains.docking.score_model import DockingScoreModel
@@ -182,7 +182,8 @@ def run_train(cfg: TrainRunConfig) -> dict:
             minutes=sched.minutes, val_every=sched.val_every if val_loader is not None else None,
             progress=cfg.progress)
         start = time.perf_counter()
-        trainer.fit(module, loader, val_loader, ckpt_path=resume_from)
+        fit_or_interrupt(trainer, module, cfg.out, train_dataloaders=loader, val_dataloaders=val_loader,
+                         ckpt_path=resume_from)
         if val_loader is not None and not files.validated(trainer.global_step):
             trainer.validate(module, val_loader, verbose=False)  # RunFiles records the final val row
     files.save(trainer, module)

@@ -53,7 +53,7 @@ class TrainSchedule:
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps: must be >= 1 or null, got {self.max_steps}")
         if self.minutes is not None and not (0 < self.minutes < math.inf):
-            raise ValueError(f"minutes: must be a finite number > 0 or null, got {self.minutes}")
+            raise ValueError(f"--minutes (schedule.minutes): must be a finite number > 0 or null, got {self.minutes}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers: must be >= 0, got {self.num_workers}")
 

@@ -125,7 +125,7 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
     from sciffusion.common.training.callbacks import stop_reason
     from sciffusion.common.training.module import DiffusionModule
     from sciffusion.common.training.quiet import quiet_lightning
-    from sciffusion.common.training.trainer import release_process_group, step_trainer
+    from sciffusion.common.training.trainer import fit_or_interrupt, release_process_group, step_trainer
     from sciffusion.domains.video.datamodule import VideoDataModule
     from sciffusion.domains.video.model import model_file
     from sciffusion.pipelines.video.train_files import RunFiles
@@ -166,7 +166,7 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
             [files], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=sched.max_steps,
             minutes=sched.minutes, val_every=sched.val_every, progress=cfg.progress, precision=sched.precision)
         start = time.perf_counter()
-        trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
+        fit_or_interrupt(trainer, module, cfg.out, datamodule=dm, ckpt_path=resume_from)
         if not files.validated(trainer.global_step):
             trainer.validate(module, datamodule=dm, verbose=False)  # RunFiles records the final val row
     files.save(trainer, module)

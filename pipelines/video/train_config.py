@@ -53,7 +53,7 @@ class VideoTrainSchedule:
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps: must be >= 1 or null, got {self.max_steps}")
         if self.minutes is not None and not 0 < self.minutes < math.inf:
-            raise ValueError(f"minutes: must be a finite number > 0 or null, got {self.minutes}")
+            raise ValueError(f"--minutes (schedule.minutes): must be a finite number > 0 or null, got {self.minutes}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision: must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 

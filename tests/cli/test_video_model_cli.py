@@ -434,6 +434,8 @@ def test_train_input_errors_are_one_line_and_write_nothing(tmp_path):
         _one_line_error(invoke(*args, "--out", tmp_path / "gpu", "--accelerator", "gpu"),
                         "--accelerator: gpu requested but CUDA is not available here")
         assert not (tmp_path / "gpu").exists()
+    _one_line_error(invoke(*args, "--out", tmp_path / "m0", "--minutes", 0), "--minutes (schedule.minutes): must be")
+    assert not (tmp_path / "m0").exists()
     run = tmp_path / "run"
     run.mkdir()
     (run / "last.ckpt").write_bytes(b"cut short")

@@ -34,3 +34,27 @@ def test_outputs_are_checked_together(tmp_path):
     loop.symlink_to(loop)
     with pytest.raises(ValueError, match="cannot resolve the path"):
         check_outputs([("--out", loop / "x", True)], [])
+
+
+def test_an_output_where_nothing_can_be_written_is_refused_before_any_work(tmp_path, monkeypatch):
+    """The probe leaves nothing behind where it may write, and names the option where it may not (root
+    ignores permission bits, so the refusal is simulated the way a read-only file system answers)."""
+    import os
+    import tempfile
+
+    check_outputs([("--out", tmp_path / "new" / "clip.gif", False)], [])
+    assert list(tmp_path.iterdir()) == []  # the probe folder is gone
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, os.strerror(30))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    with pytest.raises(PermissionError, match=f"--out: {tmp_path}/clip.gif: cannot write in {tmp_path} "
+                                              r"\(Read-only file system\)"):
+        check_outputs([("--out", tmp_path / "clip.gif", False)], [])
+    if os.geteuid() != 0:  # a real folder without write permission (root would write anyway)
+        monkeypatch.undo()
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(PermissionError, match="--out: .*cannot write in"):
+            check_outputs([("--out", locked / "x.gif", False)], [])

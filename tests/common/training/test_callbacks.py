@@ -67,3 +67,16 @@ def test_step_progress_bar_draws_on_stderr_and_leaves_stdout_to_results(capsys):
     on_stderr = rich.get_console().stderr
     rich.reconfigure(stderr=was_stderr)
     assert "train steps" not in out and on_stderr  # nor does it put rich back on stdout
+
+
+def test_step_progress_bar_under_a_time_budget_fills_towards_where_the_budget_stops():
+    """A default step budget no run reaches (100,000) must not be the bar's total (days left): under a
+    TimeBudget the total is the step the budget will stop near, at the speed so far."""
+    bar, budget = StepProgressBar(), TimeBudget(minutes=0.02)
+    trainer = _fit(100_000, [budget, bar], progress=True)
+    task = bar.progress.tasks[bar.train_progress_bar_id]
+    assert budget.stopped and task.completed == trainer.global_step
+    assert task.total < 100_000 and abs(task.total - task.completed) <= max(3, 0.2 * task.completed)
+    bar, budget = StepProgressBar(), TimeBudget(minutes=10.0)  # a step budget reached first stays the total
+    _fit(5, [budget, bar], progress=True)
+    assert bar.progress.tasks[bar.train_progress_bar_id].total == 5

@@ -159,3 +159,34 @@ def test_a_config_without_a_store_takes_the_command_lines(tmp_path):
         load_train_config(tmp_path / "mine.json")
     assert load_train_config(tmp_path / "mine.json", tmp_path / "clips.zarr").data.train == tmp_path / "clips.zarr"
     assert load_train_config("cpu_smmnist", tmp_path / "clips.zarr").data.train == tmp_path / "clips.zarr"
+
+
+def test_ctrl_c_saves_the_step_reached_and_resume_continues(store, tmp_path, monkeypatch):
+    """Ctrl-C at step 3 with checkpoints due only every 100 steps: the run files hold step 3 (not step 0),
+    the interrupt says so in its message, and --resume finishes the budget without repeating a step."""
+    import signal
+
+    from sciffusion.common.training.module import DiffusionModule
+
+    step = DiffusionModule.training_step
+
+    def interrupted(self, batch, batch_idx):
+        if self.global_step == 3:
+            raise KeyboardInterrupt
+        return step(self, batch, batch_idx)
+
+    monkeypatch.setattr(DiffusionModule, "training_step", interrupted)
+    handler = signal.getsignal(signal.SIGINT)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt, match=f"interrupted at step 3; {out}/last.ckpt holds the last saved step"):
+        run_train(VideoTrainRunConfig(out=out, config=_config(store, max_steps=5, checkpoint_every=100, val_every=100),
+                                      progress=False))
+    assert signal.getsignal(signal.SIGINT) is handler  # Lightning's SIG_IGN is not left behind
+    assert torch.load(out / "last.ckpt", weights_only=False)["global_step"] == 3
+    assert read_model_file(out / "model.ckpt").meta["step"] == 3
+    monkeypatch.setattr(DiffusionModule, "training_step", step)
+    result = run_train(VideoTrainRunConfig(out=out, config=_config(store, max_steps=5, checkpoint_every=100,
+                                                                   val_every=100), resume=True, progress=False))
+    assert result["steps"] == 5
+    steps = [int(r.split(",")[0]) for r in (out / "curves.csv").read_text().splitlines()[1:]]
+    assert steps == [1, 2, 3, 4, 5]
