@@ -126,12 +126,14 @@ def read_table(path: Path):
     table["id"] = table["id"].astype(str)
     if table["id"].duplicated().any():
         raise ValueError(f"{path}: id {table['id'][table['id'].duplicated()].iloc[0]!r} appears twice")
-    score = pd.to_numeric(table["score"], errors="coerce")
-    bad = ~np.isfinite(score.to_numpy(dtype=np.float64))
-    if bad.any():
-        raise ValueError(f"{path}: score of id {table['id'][bad].iloc[0]!r} is {str(table['score'][bad].iloc[0])!r}, "
-                         f"need a finite number ({int(bad.sum())} of {len(table)} rows)")
-    table["score"] = score.astype(np.float64)
+    for column in table.columns.drop("id"):  # every column is a number: the score, label_pred, the features
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values) | ((values != 0) & (values != 1) if column == "label_pred" else False)
+        if bad.any():
+            need = "0 or 1" if column == "label_pred" else "a finite number"
+            raise ValueError(f"{path}: {column} of id {table['id'][bad].iloc[0]!r} is "
+                             f"{str(table[column][bad].iloc[0])!r}, need {need} ({int(bad.sum())} of {len(table)} rows)")
+        table[column] = values.astype(np.int64) if column == "label_pred" else values
     return table
 
 

@@ -20,7 +20,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from sciffusion.common.io.atomic import write_text_atomic
 from sciffusion.common.io.provenance import file_sha256, package_versions
@@ -77,12 +77,15 @@ def check_run_dir(out: Path, resume: bool, resolved: dict) -> Optional[Path]:
 
 
 def _store_record(dm) -> dict:
+    """config.json's record of the training and validation stores; ``assumed`` is what was assumed for a
+    plain store (written by another tool, without our attrs), None for ours."""
     def record(dataset) -> dict:
         from sciffusion.domains.video.zarr_store import open_video_store
 
-        attrs = dict(open_video_store(dataset.path).attrs) if dataset is not None else {}
+        store = open_video_store(dataset.path)
+        attrs = dict(store.attrs)
         return {"path": str(dataset.path), "clips": len(dataset.clips), "first_clips": dataset.clips[:8],
-                "attrs": {k: v for k, v in attrs.items() if k != "class_balance"}}
+                "attrs": {k: v for k, v in attrs.items() if k != "class_balance"}, "assumed": store.assumed}
 
     return {"train": record(dm.train_set), "val": record(dm.val_set)}
 
@@ -117,8 +120,9 @@ def _check_frames(model, dm) -> None:
                          f"{model.size}x{model.size}x{model.channels}")
 
 
-def run_train(cfg: VideoTrainRunConfig) -> dict:
-    """Train; returns {"steps", "stopped", "train_clips", "val_clips", "seconds", "out", "parameters"}."""
+def run_train(cfg: VideoTrainRunConfig, note: Optional[Callable[[str], None]] = None) -> dict:
+    """Train; returns {"steps", "stopped", "train_clips", "val_clips", "seconds", "out", "parameters"}.
+    ``note(line)`` is called before training with what was assumed for a plain store (no sciffusion attrs)."""
     import pytorch_lightning as pl
 
     from sciffusion.common.networks.blocks import count_parameters
@@ -141,9 +145,13 @@ def run_train(cfg: VideoTrainRunConfig) -> dict:
         init_record = json.loads((cfg.out / "config.json").read_text()).get("init_from")
     elif cfg.init_from is not None:
         start_weights, init_record = initial_weights(Path(cfg.init_from), conf.model)
+    stores = _store_record(dm)
+    for line in dict.fromkeys(r["assumed"] for r in stores.values() if r["assumed"]):  # once per store
+        if note is not None:
+            note(line)
     cfg.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(cfg.out / "config.json", json.dumps({
-        "command": "sciffusion video train", "config": resolved, "stores": _store_record(dm),
+        "command": "sciffusion video train", "config": resolved, "stores": stores,
         "init_from": init_record, "versions": package_versions(VERSIONED_PACKAGES)}, indent=1))
 
     pl.seed_everything(conf.train.seed, workers=True, verbose=False)

@@ -121,7 +121,10 @@ def test_evaluate_refuses_bad_score_tables(files, detector, tmp_path):
     for name, text, problem in (("text.csv", "id,score\n0,abc\n1,2\n", "score of id '0' is 'abc', need a finite number"),
                                 ("nan.csv", "id,score\n0,1\n1,nan\n", "score of id '1' is 'nan', need a finite number"),
                                 ("rows.csv", "id,score\n", "no rows"),
-                                ("twice.csv", "id,score\n0,1\n0,2\n", "id '0' appears twice")):
+                                ("twice.csv", "id,score\n0,1\n0,2\n", "id '0' appears twice"),
+                                ("pred.csv", "id,score,label_pred\n0,1,1\n1,2,nan\n", "label_pred of id '1' is 'nan', need 0 or 1"),
+                                ("feature.csv", "id,score,msma_0\n0,1,1\n1,2,inf\n", "msma_0 of id '1' is 'inf', need a finite number"),
+                                ("note.csv", "id,score,note\n0,1,ok\n1,2,odd\n", "note of id '0' is 'ok', need a finite number")):
         (tmp_path / name).write_text(text)
         r = invoke("evaluate", "--scores", tmp_path / name, "--labels", files / "test.npz", "--out", tmp_path / "r")
         assert r.exit_code == 2 and r.output.strip().startswith(f"error: {tmp_path / name}: {problem}"), r.output

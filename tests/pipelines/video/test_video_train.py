@@ -190,3 +190,27 @@ def test_ctrl_c_saves_the_step_reached_and_resume_continues(store, tmp_path, mon
     assert result["steps"] == 5
     steps = [int(r.split(",")[0]) for r in (out / "curves.csv").read_text().splitlines()[1:]]
     assert steps == [1, 2, 3, 4, 5]
+
+
+def test_a_plain_store_is_trained_on_with_a_note_of_what_was_assumed(store, tmp_path):
+    """A store written by another tool (the documented layout, no sciffusion attrs) trains, and the user is
+    told before training what was assumed about it (as predict tells); our own stores give no note."""
+    import zarr
+
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    video = open_video_store(store).video[...]
+    plain = tmp_path / "plain.zarr"
+    group = zarr.open_group(str(plain), mode="w")
+    group.create_array("video", shape=video.shape, chunks=(1,) + video.shape[1:], dtype=video.dtype)[...] = video
+    notes: list[str] = []
+    result = run_train(VideoTrainRunConfig(out=tmp_path / "run", config=_config(plain, max_steps=1), progress=False),
+                       note=notes.append)
+    assert result["steps"] == 1
+    assert notes == [f"{plain}: no sciffusion attrs; read as a dataset store (video [N, T, H, W, C]) at 10 fps "
+                     "(assumed; an 'fps' attr sets it)"]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["stores"]["train"]["assumed"] == notes[0]
+    ours: list[str] = []
+    run_train(VideoTrainRunConfig(out=tmp_path / "run2", config=_config(store, max_steps=1), progress=False),
+              note=ours.append)
+    assert ours == []
