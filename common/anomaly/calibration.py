@@ -16,6 +16,7 @@ Metrics are computed on the raw scores (:mod:`~sciffusion.common.anomaly.metrics
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
@@ -51,6 +52,8 @@ class CalibrationConfig:
             raise ValueError(f"contamination: must be in (0, 0.5], got {self.contamination}")
         if (self.threshold == "manual") != (self.manual_threshold is not None):
             raise ValueError("manual_threshold: give it exactly when threshold is 'manual'")
+        if self.manual_threshold is not None and not math.isfinite(self.manual_threshold):
+            raise ValueError(f"manual_threshold: must be a finite number, got {self.manual_threshold}")
         if self.components < 1 or self.neighbours < 1:
             raise ValueError(f"components/neighbours: must be >= 1, got ({self.components}, {self.neighbours})")
 

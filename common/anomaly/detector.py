@@ -238,6 +238,8 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         if tuple(self.net_config_.sample_shape) != tuple(x.shape[1:]):
             raise ValueError(f"X: inputs of shape {list(x.shape[1:])}, the network expects "
                              f"{list(self.net_config_.sample_shape)}")
+        if bool((x == x[:1]).all()):  # no spread to calibrate on: every score ties at the threshold
+            raise ValueError(f"X: all {len(x)} normal inputs are identical; a detector needs normal inputs that vary")
         torch.manual_seed(c.seed)  # network initialisation (and the training windows' draws)
         net = self.net_config_.build()
         if init_state is not None:

@@ -3,6 +3,7 @@ a step cap and a wall-clock budget (:class:`~sciffusion.common.training.TimeBudg
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -42,6 +43,7 @@ def train_denoiser(net: nn.Module, x: Tensor, train: TrainConfig, *, minutes: fl
 
     from sciffusion.common.training import DiffusionModule, LossHistory, StepProgressBar, TimeBudget, stop_reason
     from sciffusion.common.training.quiet import quiet_lightning
+    from sciffusion.common.training.trainer import fit_or_interrupt
 
     if len(x) < 1:
         raise ValueError("x: no training inputs")
@@ -60,7 +62,9 @@ def train_denoiser(net: nn.Module, x: Tensor, train: TrainConfig, *, minutes: fl
                              enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
                              callbacks=callbacks, num_sanity_val_steps=0)
         start = time.monotonic()
-        trainer.fit(module, train_dataloaders=loader)
+        with warnings.catch_warnings():  # no validation here by design: Lightning's notice of it is noise
+            warnings.filterwarnings("ignore", message=".*validation_step.* but have no .*val_dataloader")
+            fit_or_interrupt(trainer, module, None, train_dataloaders=loader)
         seconds = time.monotonic() - start
     tail = history.losses[-50:]
     module.eval()

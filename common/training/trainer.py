@@ -54,11 +54,12 @@ def step_trainer(callbacks: Sequence[pl.Callback], *, accelerator: str, devices:
     return trainer, budget
 
 
-def fit_or_interrupt(trainer: pl.Trainer, module: pl.LightningModule, out: Path, **fit_kwargs: Any) -> None:
+def fit_or_interrupt(trainer: pl.Trainer, module: pl.LightningModule, out: Optional[Path], **fit_kwargs: Any) -> None:
     """``trainer.fit(module, **fit_kwargs)``, where Ctrl-C comes back as ``KeyboardInterrupt`` whose message
     says what was saved: Lightning handles it itself (its callbacks' ``on_exception`` run, so
     :class:`~sciffusion.common.training.run_files.RunFiles` writes RUN_DIR ``out``) and then calls
-    ``sys.exit(1)``, a silent exit code 1 the user cannot tell from a failure."""
+    ``sys.exit(1)``, a silent exit code 1 the user cannot tell from a failure. ``out`` None: a fit that
+    keeps no run files (the message says nothing was written)."""
     import signal
     import threading
 
@@ -71,6 +72,8 @@ def fit_or_interrupt(trainer: pl.Trainer, module: pl.LightningModule, out: Path,
             raise
         if main:  # Lightning ignores SIGINT from the first Ctrl-C on; give the process its handler back
             signal.signal(signal.SIGINT, handler)
+        if out is None:  # nothing of the run is kept (the caller writes its outputs after training)
+            raise KeyboardInterrupt(f"training interrupted at step {trainer.global_step}; nothing written") from None
         saved = (Path(out) / "last.ckpt").is_file()
         raise KeyboardInterrupt(f"training interrupted at step {trainer.global_step}; "
                                 + (f"{out}/last.ckpt holds the last saved step, --resume continues from there" if saved else

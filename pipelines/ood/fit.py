@@ -188,7 +188,27 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                           seed=seed, max_side=max_side or None)
 
 
-def detector_settings(score: str = "features", levels: Optional[int] = None, sigma_min: Optional[float] = None,
+OPTION_OF_FIELD = {"contamination": "--contamination", "threshold": "--threshold", "manual_threshold": "--manual-threshold",
+                   "density": "--density", "holdout_fraction": "--holdout", "max_side": "--max-side", "score": "--score",
+                   "levels": "--levels", "minutes": "--minutes", "max_steps": "--max-steps", "batch_size": "--batch-size"}
+"""The ``ood fit`` option of each config field the core's checks name, so an error names what the user typed."""
+
+
+def _named_as_options(exc: ValueError) -> ValueError:
+    """``exc`` with a leading config field name (``contamination: ...``) replaced by its option."""
+    field, sep, rest = str(exc).partition(": ")
+    return ValueError(f"{OPTION_OF_FIELD[field]}: {rest}") if sep and field in OPTION_OF_FIELD else exc
+
+
+def detector_settings(*args, **kwargs) -> DetectorSettings:
+    """:func:`_detector_settings` (its docstring), with the core's field names in errors given as options."""
+    try:
+        return _detector_settings(*args, **kwargs)
+    except ValueError as exc:
+        raise _named_as_options(exc) from None
+
+
+def _detector_settings(score: str = "features", levels: Optional[int] = None, sigma_min: Optional[float] = None,
                       sigma_max: Optional[float] = None, density: Optional[str] = None, threshold: str = "quantile",
                       contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                       max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,

@@ -186,8 +186,8 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
         raise ValueError(f"{config.data}: inputs of shape {list(data.model_inputs_shape[1:])} (C, [T,] H, W), "
                          f"the detector {config.detector} was fitted on {list(expected)}")
     if config.maps is not None and set(det.score_name.split("+")) <= {"nll", "complexity"}:
-        raise ValueError(f"--maps: the {det.score_name} score has no dense map (use msma, recon, path "
-                         "or combined)")
+        raise ValueError(f"--maps: the {det.score_name} score has no dense map (use features, msma, recon, "
+                         "path, predictive or combined)")
     if on_start is not None:
         on_start(len(data))
     start = time.monotonic()

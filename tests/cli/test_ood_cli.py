@@ -422,3 +422,22 @@ def test_footage_only_options_are_refused_for_other_inputs(files, detector, tmp_
     r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", files / "test.npz", "--out", tmp_path / "r",
                "--smooth-frames", 2)
     assert r.exit_code == 2 and "--smooth-frames: smooths the frame scores of --maps" in r.output
+
+
+def test_fit_refuses_identical_inputs_and_names_options_in_errors(files, tmp_path):
+    """Identical normal inputs leave no spread to calibrate on (every score tied at the threshold flagged all
+    of them); a NaN manual threshold would flag nothing; the core's field names come back as options."""
+    np.savez(tmp_path / "const.npz", images=np.full((20, 8, 8), 7, np.uint8))
+    r = invoke("fit", "--data", tmp_path / "const.npz", "--out", tmp_path / "d", "--max-steps", 2)
+    assert r.exit_code == 2 and r.output.strip() == (f"error: {tmp_path / 'const.npz'}: all 20 normal inputs are "
+                                                     "identical; a detector needs normal inputs that vary")
+    for option, message in ((["--threshold", "manual", "--manual-threshold", "nan"],
+                             "error: --manual-threshold: must be a finite number, got nan"),
+                            (["--contamination", "0.7"], "error: --contamination: must be in (0, 0.5], got 0.7"),
+                            (["--holdout", "1.5"], "error: --holdout: must be in [0, 1), got 1.5")):
+        r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "d", "--max-steps", 2, *option)
+        assert r.exit_code == 2 and r.output.strip() == message, r.output
+    assert not (tmp_path / "d").exists()
+    np.savez(tmp_path / "empty.npz", images=np.zeros((0, 8, 8), np.uint8))
+    r = invoke("fit", "--data", tmp_path / "empty.npz", "--out", tmp_path / "d")
+    assert r.exit_code == 2 and r.output.strip() == f"error: {tmp_path / 'empty.npz'}: 'images' is empty, shape [0, 8, 8]"
