@@ -4,19 +4,13 @@ import warnings
 
 import pytest
 import torch
-from torch import nn
 
 from sciffusion.common.anomaly.training import train_denoiser
+from sciffusion.common.testing.networks import TinyDenoiserNet
 from sciffusion.common.training import DiffusionModule, TrainConfig
 
 
-class _MLP(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Linear(3, 2)
-
-    def forward(self, x_in, c_noise, cond=None):
-        return self.body(torch.cat([x_in, c_noise[:, None]], dim=1))
+_MLP = TinyDenoiserNet
 
 
 def test_a_fit_without_validation_raises_no_lightning_notice_about_it():

@@ -2,20 +2,14 @@
 import pytorch_lightning as pl
 import pytest
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from sciffusion.common.testing.networks import TinyDenoiserNet
 from sciffusion.common.training import (DiffusionModule, LossHistory, StepProgressBar, TimeBudget, TrainConfig,
                                         stop_reason)
 
 
-class _MLP(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Linear(3, 2)
-
-    def forward(self, x_in, c_noise, cond=None):
-        return self.body(torch.cat([x_in, c_noise[:, None]], dim=1))
+_MLP = TinyDenoiserNet
 
 
 def _fit(max_steps, callbacks, progress=False):
