@@ -236,10 +236,7 @@ def _sampling_run(model: Optional[Path], sampler: Optional[str], steps: Optional
     if negative_event is not None:
         from sciffusion.domains.video.events import event_index
 
-        try:
-            negative = event_index(negative_event)
-        except ValueError as exc:
-            raise ValueError(str(exc).replace("--event:", "--negative-event:", 1)) from None
+        negative = event_index(negative_event, "--negative-event")
     options = {"sampler": sampler, "steps": steps, "init_sigma": init_sigma}
     given = frozenset(k for k, v in options.items() if v is not None) if model_defaults else None
     set_values = {k: v for k, v in options.items() if v is not None}

@@ -75,6 +75,7 @@ class StepProgressBar(RichProgressBar):
         kwargs["console_kwargs"] = {"stderr": True, **(kwargs.get("console_kwargs") or {})}
         super().__init__(**kwargs)
         self.description = description
+        self._first_step = 0
 
     def _step_budget(self) -> Optional[int]:
         return self.trainer.max_steps if self.trainer.max_steps > 0 else None
@@ -110,7 +111,7 @@ class StepProgressBar(RichProgressBar):
         near, at the speed so far (so the bar fills, and its time left is the budget's, not days for a
         default step budget no run reaches); None otherwise."""
         budget = next((c for c in trainer.callbacks if isinstance(c, TimeBudget)), None)
-        done = trainer.global_step - getattr(self, "_first_step", 0)
+        done = trainer.global_step - self._first_step
         if self._step_budget() is None or budget is None or budget.start is None or done < 1:
             return None
         elapsed = time.monotonic() - budget.start

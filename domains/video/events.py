@@ -12,11 +12,12 @@ EVENTS = ("normal", "ego_collision", "cut_in", "near_miss")
 """Event classes, in priority order after ``normal`` (a window with a collision and a near-miss is a collision)."""
 
 
-def event_index(name: str) -> int:
-    """The model's label of event ``name`` (``collision`` is accepted for ``ego_collision``)."""
+def event_index(name: str, option: str = "--event") -> int:
+    """The model's label of event ``name`` (``collision`` is accepted for ``ego_collision``); an unknown
+    name is a one-line error naming ``option``."""
     canonical = {"collision": "ego_collision", "cut-in": "cut_in", "near-miss": "near_miss"}.get(name, name)
     if canonical not in EVENTS:
-        raise ValueError(f"--event: must be one of normal, collision, cut-in, near-miss, got {name!r}")
+        raise ValueError(f"{option}: must be one of normal, collision, cut-in, near-miss, got {name!r}")
     return EVENTS.index(canonical)
 
 

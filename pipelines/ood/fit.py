@@ -8,6 +8,7 @@ Inputs with labels are fitted on their normal part only (label 0).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,15 +201,20 @@ def _named_as_options(exc: ValueError) -> ValueError:
     return ValueError(f"{OPTION_OF_FIELD[field]}: {rest}") if sep and field in OPTION_OF_FIELD else exc
 
 
-def detector_settings(*args, **kwargs) -> DetectorSettings:
-    """:func:`_detector_settings` (its docstring), with the core's field names in errors given as options."""
-    try:
-        return _detector_settings(*args, **kwargs)
-    except ValueError as exc:
-        raise _named_as_options(exc) from None
+def _errors_named_as_options(fn):
+    """``fn`` with the core's field names in its ``ValueError`` messages given as the options users type."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as exc:
+            raise _named_as_options(exc) from None
+
+    return wrapper
 
 
-def _detector_settings(score: str = "features", levels: Optional[int] = None, sigma_min: Optional[float] = None,
+@_errors_named_as_options
+def detector_settings(score: str = "features", levels: Optional[int] = None, sigma_min: Optional[float] = None,
                       sigma_max: Optional[float] = None, density: Optional[str] = None, threshold: str = "quantile",
                       contamination: float = 0.1, manual_threshold: Optional[float] = None, minutes: float = 5.0,
                       max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,

@@ -118,11 +118,11 @@ def _npz_data(path: Path, archive) -> OODData:
     layout: Layout = "images" if "images" in keys else "clips"
     pixels = archive[layout]
     rank = 3 if layout == "images" else 4
-    if pixels.dtype == np.uint8 and pixels.ndim in (rank, rank + 1) and min(pixels.shape, default=0) < 1:
-        raise ValueError(f"{path}: '{layout}' is empty, shape {list(pixels.shape)}")
-    if pixels.dtype != np.uint8 or pixels.ndim not in (rank, rank + 1) or min(pixels.shape, default=0) < 1:
+    if pixels.dtype != np.uint8 or pixels.ndim not in (rank, rank + 1):
         want = "[N, H, W] or [N, H, W, C]" if layout == "images" else "[N, T, H, W] or [N, T, H, W, C]"
         raise ValueError(f"{path}: '{layout}' must be uint8 {want}, got {pixels.dtype} {list(pixels.shape)}")
+    if min(pixels.shape) < 1:
+        raise ValueError(f"{path}: '{layout}' is empty, shape {list(pixels.shape)}")
     if pixels.ndim == rank:
         pixels = pixels[..., None]
     n = len(pixels)

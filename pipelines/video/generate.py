@@ -230,7 +230,7 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
                 **cfg.run.to_dict(model_path)}
     if label is None:  # nothing to guide: record that no guidance was applied, whatever --guidance said
         settings["sampling"].update(guidance=None, guidance_interval=None, negative_event=None)
-    elif m.events and cfg.run.sampling.negative_event is not None:
+    elif cfg.run.sampling.negative_event is not None:
         settings["negative_event"] = EVENTS[cfg.run.sampling.negative_event]
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
