@@ -67,10 +67,16 @@ TARGET_FRAMES_HELP = ("predictive (clips): frames it predicts per window (NFE = 
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: Optional[int], enabled: bool = True) -> Iterator[Callable[..., None]]:
-    """A rich progress bar (removed when done; nothing shown when not ``enabled``); yields ``advance(n=1)``."""
+    """A rich progress bar (removed when done; nothing shown when not ``enabled``); yields ``advance(n=1,
+    total=None)``: a ``total`` sets the bar's total once it is known (``advance(0, total=N)``)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=True, disable=not enabled) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+        def advance(n: int = 1, total: Optional[int] = None) -> None:
+            if total is not None:
+                bar.update(task, total=total)
+            bar.advance(task, n)
+
+        yield advance

@@ -263,6 +263,8 @@ def _predict_notes(source: Path, notes: dict) -> None:
     sampling settings taken from the model file."""
     if notes["bundled"]:
         typer.echo(f"note: no --model: using the bundled {Path(notes['model']).name} for {source}", err=True)
+    if notes.get("clips_capped"):
+        typer.echo(f"note: {notes['clips_capped']}", err=True)
     _context_notes(source, notes)
     if notes["sampling_from_model"]:
         taken = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in notes["sampling_from_model"].items())
@@ -314,7 +316,11 @@ def predict(
                         run=_sampling_run(model, sampler, steps, seed, device, batch_size, init_sigma=init_sigma,
                                           model_defaults=True))
     with progress_bar("predicted frames", None) as advance:
-        result = run(cfg, advance, checked=lambda notes: _predict_notes(input, notes))
+        def checked(notes: dict) -> None:
+            _predict_notes(input, notes)
+            advance(0, total=notes["frames_total"])
+
+        result = run(cfg, advance, checked=checked)
     typer.echo(f"predicted {result['frames']} frames x {result['samples']} sample(s) for {result['clips']} clip(s); "
                f"wrote {result['out']}, {result['compare']}" + (f", {result['store']}" if result["store"] else ""))
 

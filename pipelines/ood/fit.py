@@ -369,7 +369,8 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
         val_footage = None if footage is None else config.footage_for(config.val_data)
         if val_footage is not None:  # the same clips as the training data, whatever the files hold
             val_footage = dataclasses.replace(val_footage, channels=shape[0])
-        val = read_inputs(config.val_data, config.label_names or None, config.image_hw or shape[-2:], val_footage)
+        val = read_inputs(config.val_data, config.label_names or None, config.image_hw or shape[-2:], val_footage,
+                          image_channels=shape[0] if len(shape) == 3 else None)
         if val.labels is None:
             raise ValueError(f"{config.val_data}: the validation set needs labels (0 normal, 1 anomaly)")
         if tuple(val.model_inputs_shape[1:]) != shape:

@@ -201,16 +201,17 @@ def _mask_file(ground_truth: Path, group: str, image: Path) -> Optional[Path]:
     return None
 
 
-def _read_image_folder(path: Path, size_hw: Optional[tuple[int, int]]) -> OODData:
+def _read_image_folder(path: Path, size_hw: Optional[tuple[int, int]], channels: Optional[int] = None) -> OODData:
     """A folder of images (no labels), or of image subfolders: ``good``/``normal``/``ok``/``nominal``/
     ``train`` hold normal images (0), any other subfolder anomalies (1); per-pixel masks from a sibling
     ``ground_truth/<subfolder>/<stem>_mask.png`` (MVTec AD's layout) when that folder exists. Grey when
-    every image is single-channel, else RGB; every image at one size, or resized to ``size_hw``."""
+    every image is single-channel, else RGB, unless ``channels`` (1 or 3, a detector's) says which; every
+    image at one size, or resized to ``size_hw``."""
     from sciffusion.common.io.images import is_grey, read_image
 
     groups = _image_groups(path)
     files = [(name, f) for name, group in groups for f in group]
-    grey = all(is_grey(f) for _, f in files)
+    grey = all(is_grey(f) for _, f in files) if channels is None else channels == 1
     pixels, shape = [], None
     for name, f in files:
         image = read_image(f, "L" if grey else "RGB", size_hw)
@@ -240,9 +241,12 @@ def _read_image_folder(path: Path, size_hw: Optional[tuple[int, int]]) -> OODDat
 
 def read_inputs(path: Path | str, label_names: Optional[Sequence[str]] = None,
                 image_size: Optional[tuple[int, int]] = None, footage: Optional["FootageClips"] = None,
-                progress: Optional[Callable[[int], None]] = None, truth: Sequence[Path] = ()) -> OODData:
+                progress: Optional[Callable[[int], None]] = None, truth: Sequence[Path] = (),
+                image_channels: Optional[int] = None) -> OODData:
     """Read ``path`` (module docstring); one-line ``FileNotFoundError``/``ValueError`` naming it.
-    ``image_size`` (H, W): the size images from a folder are resized to (other inputs keep theirs).
+    ``image_size`` (H, W): the size images from a folder are resized to (other inputs keep theirs);
+    ``image_channels`` (1 or 3): grey or RGB for images from a folder (a detector's; None: grey when every
+    image is).
     ``footage``: how to cut video files and folders other than zarr stores into clips; without it a
     folder is read as images and a video file is refused. ``progress(n)``: n footage frames decoded.
     ``truth``: folders holding the footage's ground truth (:mod:`~sciffusion.pipelines.ood.footage_truth`);
@@ -267,7 +271,9 @@ def read_inputs(path: Path | str, label_names: Optional[Sequence[str]] = None,
     if path.is_dir():
         if looks_like_store(path):
             return _read_store(path, label_names)
-        return read_footage(path, footage, progress, truth) if footage is not None else _read_image_folder(path, image_size)
+        if footage is not None:
+            return read_footage(path, footage, progress, truth)
+        return _read_image_folder(path, image_size, image_channels)
     raise ValueError(f"{path}: need a video zarr store (folder), a folder of images, a video file, or an .npz "
                      "file with 'images' or 'clips'")
 

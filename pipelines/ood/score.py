@@ -178,7 +178,7 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     expected = det.sample_shape
     footage = detector_footage(config.detector, expected, config.clip_stride)
     data = read_inputs(config.data, config.label_names or None, image_size=tuple(expected[-2:]), footage=footage,
-                       progress=on_frames)
+                       progress=on_frames, image_channels=expected[0] if len(expected) == 3 else None)
     if config.clip_stride is not None and data.frame_keys is None:
         raise ValueError(f"--clip-stride: cuts footage (video files, frame folders) into clips; {config.data} holds "
                          "inputs already")

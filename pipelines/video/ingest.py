@@ -50,6 +50,19 @@ def _digest(source: Source) -> str:
     return h.hexdigest()
 
 
+ARRAY_INPUTS = {".npz": "an .npz of arrays", ".npy": "a NumPy array file", ".zarr": "a zarr store"}
+
+
+def refuse_arrays(source: Path) -> None:
+    """One-line ``ValueError`` for a source that holds arrays, not footage: ingest decodes video files and
+    frame images, while clips already in arrays go to the commands as they are."""
+    kind = ARRAY_INPUTS.get(source.suffix.lower())
+    if kind is not None and source.exists():
+        raise ValueError(f"{source}: {kind}, not footage (ingest decodes video files and frame images); clips in "
+                         "arrays need no ingest: video predict --input, video generate --context and ood read an "
+                         ".npz of 'clips' or a zarr store as they are")
+
+
 def ingest_video(cfg: IngestPipelineConfig, progress: Callable[[int], None] | None = None,
                  on_source: Callable[[int, int, str], None] | None = None) -> Path:
     """Decode every source under ``cfg.source`` and write ``cfg.out``: ``video`` uint8 [N, T, S, S, C],
@@ -60,6 +73,7 @@ def ingest_video(cfg: IngestPipelineConfig, progress: Callable[[int], None] | No
     from sciffusion.domains.video.zarr_store import write_video_store
 
     check_outputs([("--out", Path(cfg.out), True)], [cfg.source], cfg.overwrite)
+    refuse_arrays(Path(cfg.source))
     sources = find_sources(cfg.source)
     clips, frames_of, index_of, infos = [], [], [], []
     for i, source in enumerate(sources):

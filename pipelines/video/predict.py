@@ -213,7 +213,8 @@ def predict_clips(model, context: np.ndarray, horizon: int, samples: int, sampli
     """context uint8 [N, T_ctx, H, W, C] → prediction uint8 [N, K, horizon, H, W, C]: :func:`rollout`
     over batches of ``batch_size`` clips, ``samples`` K each, all noise from one CPU generator seeded
     ``seed`` (so the same seed and batch size give the same prediction). ``frame_progress(frames)``
-    after every block, ``clip_progress(clips)`` after every batch."""
+    after every block with the frames it predicted over the batch (N · K · horizon in all),
+    ``clip_progress(clips)`` after every batch."""
     import torch
 
     from sciffusion.domains.video.datamodule import to_uint8, to_unit_range
@@ -225,7 +226,8 @@ def predict_clips(model, context: np.ndarray, horizon: int, samples: int, sampli
     for first in range(0, n, batch_size):
         batch = to_unit_range(torch.from_numpy(np.ascontiguousarray(context[first:first + batch_size])))
         for k in range(samples):
-            frames = rollout(model, batch, horizon, sampling, generator, progress=frame_progress)
+            frames = rollout(model, batch, horizon, sampling, generator,
+                             progress=None if frame_progress is None else lambda t: frame_progress(t * len(batch)))
             prediction[first:first + len(batch), k] = to_uint8(frames).numpy()
         if clip_progress is not None:
             clip_progress(len(batch))
@@ -236,7 +238,9 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
             checked: Optional[Callable[[dict], None]] = None) -> dict:
     """Run the prediction and write the outputs; returns a summary dict. ``checked(notes)`` is called once the
     inputs are read and checked, before sampling, with the summary's notes (model, bundled, adapted,
-    sampling_from_model, denoising_gain, unlike_training), so a user sees them before waiting."""
+    sampling_from_model, denoising_gain, unlike_training, frames_total: the frames the bar will count,
+    clips_capped: a note when ``--clips`` asks for more clips than the input holds, else None), so a user sees
+    them before waiting."""
     from sciffusion.domains.video import writers
     from sciffusion.domains.video.zarr_store import write_video_store
 
@@ -268,7 +272,10 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     window = m.past_frames + m.frames  # the check needs one model window: the context's, else the whole clips'
     gain = domain_check(model, video[:, :cfg.context] if cfg.context >= window else video)
     notes = {"adapted": adapted, "model": str(model_path), "bundled": cfg.run.model is None,
-             "sampling_from_model": from_model, "denoising_gain": gain, "unlike_training": unlike_training(gain)}
+             "sampling_from_model": from_model, "denoising_gain": gain, "unlike_training": unlike_training(gain),
+             "frames_total": n * cfg.samples * cfg.frames,
+             "clips_capped": (f"--clips {cfg.clips}: {cfg.input} holds {n} clip(s), all {n} are predicted"
+                              if cfg.clips is not None and cfg.clips > n else None)}
     if checked is not None:
         checked(notes)
     prediction = predict_clips(model, video[:, :cfg.context], cfg.frames, cfg.samples, run.sampling,

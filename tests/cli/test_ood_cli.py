@@ -204,6 +204,11 @@ def test_mvtec_style_image_folders_fit_score_and_evaluate(tmp_path):
     assert r.exit_code == 0, r.output
     table = __import__("pandas").read_csv(tmp_path / "s.csv")
     assert table["id"].tolist()[:2] == ["crack/000.png", "crack/001.png"] and len(table) == 14
+    (tmp_path / "colour").mkdir()  # a grey detector reads colour images as grey (channels are the detector's)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), "RGB").save(tmp_path / "colour" / f"{i}.png")
+    r = invoke("score", "--detector", tmp_path / "det", "--data", tmp_path / "colour", "--out", tmp_path / "c.csv")
+    assert r.exit_code == 0 and len(__import__("pandas").read_csv(tmp_path / "c.csv")) == 3, r.output
     r = invoke("evaluate", "--scores", tmp_path / "s.csv", "--labels", root / "test", "--out", tmp_path / "r",
                "--maps", tmp_path / "maps")
     assert r.exit_code == 0, r.output

@@ -225,6 +225,20 @@ def test_ingest_refuses_a_truncated_gif(tmp_path):
     assert not (tmp_path / "cut.zarr").exists()
 
 
+@pytest.mark.parametrize("name", ["mine.npz", "mine.zarr"])
+def test_ingest_points_arrays_to_the_commands_that_read_them(tmp_path, name):
+    """Clips already in arrays are not footage: one line that says where they go, nothing written."""
+    source = tmp_path / name
+    if name.endswith(".npz"):
+        np.savez(source, clips=np.zeros((2, 4, 8, 8), np.uint8))
+    else:
+        r = invoke("make-smmnist", "--out", source, "--clips", 1, "--frames", 4, "--size", 32)
+        assert r.exit_code == 0, r.output
+    r = invoke("ingest", source, "--out", tmp_path / "r.zarr")
+    _one_line_error(r, "not footage (ingest decodes video files and frame images)")
+    assert "video predict --input" in r.output and not (tmp_path / "r.zarr").exists()
+
+
 @pytest.mark.parametrize("fps, message", [("inf", "--fps: must be a finite number > 0, got inf"),
                                           (30, "--fps: 30 is above the source rate 25 fps")])
 def test_ingest_refuses_a_rate_it_cannot_resample_to(tmp_path, fps, message):

@@ -638,3 +638,23 @@ def test_generate_from_context_warns_when_the_model_denoises_it_badly(tmp_path, 
     assert r.exit_code == 0, r.output
     assert f"warning: {tmp_path / 'd.zarr'}: the model denoises these frames badly (error 2.00" in r.output
     assert json.loads((tmp_path / "g" / "config.json").read_text())["denoising_gain"] == 2.0
+
+
+def test_predict_counts_every_predicted_frame_and_says_when_clips_are_fewer_than_asked(data, tmp_path):
+    """The bar's total (known once the input is read) is what the bar counts: clips x samples x frames; more
+    --clips than the input holds is a note, not silence."""
+    from sciffusion.pipelines.video.predict import PredictConfig, predict
+    from sciffusion.domains.video.sampling import SamplingConfig
+    from sciffusion.pipelines.video.sampling_run import SamplingRun
+
+    model = _model(tmp_path / "m.ckpt")
+    counted, seen = [], {}
+    cfg = PredictConfig(input=data / "s.zarr", out=tmp_path / "p.gif", context=3, frames=5, samples=2, clips=2,
+                        run=SamplingRun(model=model, sampling=SamplingConfig(sampler="euler", steps=1), batch_size=2))
+    predict(cfg, counted.append, checked=seen.update)
+    assert seen["frames_total"] == 2 * 2 * 5 == sum(counted) and seen["clips_capped"] is None
+    r = invoke("predict", "--model", model, "--input", data / "s.zarr", "--clips", 5, "--context", 3, "--frames", 2,
+               "--sampler", "euler", "--steps", 1, "--out", tmp_path / "q.gif")
+    assert r.exit_code == 0, r.output
+    assert f"note: --clips 5: {data / 's.zarr'} holds 3 clip(s), all 3 are predicted" in r.output
+    assert "for 3 clip(s)" in r.output

@@ -117,3 +117,21 @@ def test_a_plain_zarr_store_in_the_video_layout_is_read_with_its_labels(tmp_path
     data = read_inputs(tmp_path / "user.zarr")
     assert data.layout == "clips" and data.labels.tolist() == [0, 0, 1, 0]
     np.testing.assert_array_equal(data.pixels, video)
+
+
+def test_an_image_folder_takes_the_channels_it_is_asked_for(tmp_path):
+    """Fitted on a folder with one colour image (RGB), a detector must still read an all-grey folder as RGB
+    (and the other way round): channels come from the detector at score time, from the files at fit time."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "grey").mkdir()
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8), "L").save(tmp_path / "grey" / f"{i}.png")
+    grey = read_inputs(tmp_path / "grey")
+    assert grey.sample_shape == (1, 6, 6)
+    as_rgb = read_inputs(tmp_path / "grey", image_channels=3)
+    assert as_rgb.sample_shape == (3, 6, 6) and np.array_equal(as_rgb.pixels[..., 1], grey.pixels[..., 0])
+    Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8), "RGB").save(tmp_path / "grey" / "2.png")
+    assert read_inputs(tmp_path / "grey").sample_shape == (3, 6, 6)
+    assert read_inputs(tmp_path / "grey", image_channels=1).sample_shape == (1, 6, 6)
