@@ -359,6 +359,11 @@ def generate(
                                            "frames, then --frames generated ones."),
     context_frames: Optional[int] = typer.Option(None, "--context-frames", help="Real frames taken from each "
                                                  "context clip (default: the model's past block)."),
+    event_frame: Optional[int] = typer.Option(None, "--event-frame", help="Generated frame F (0-based) where --event "
+                                              "begins: only the model block holding F is conditioned on the event, "
+                                              "the others on normal, so the clip shows the lead-up and the onset "
+                                              "(the simulator labels a collision or cut-in where it starts). "
+                                              "Default: every block conditioned on the event."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Generate new clips, from nothing or continuing real footage, optionally of one driving event (CFG)."""
@@ -366,7 +371,7 @@ def generate(
 
     cfg = GenerateConfig(out=out, event=event, clips=clips, frames=frames, fps=fps, overwrite=overwrite,
                          devices=devices, num_nodes=num_nodes, context=context, context_frames=context_frames,
-                         run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
+                         event_frame=event_frame, run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
                                            guidance_interval, init_sigma, negative_event=negative_event))
     with progress_bar("generated frames", clips * frames) as advance:
         result = run(cfg, advance, checked=lambda notes: _context_notes(context, notes))

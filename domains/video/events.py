@@ -30,4 +30,22 @@ def window_event(labels: dict[str, np.ndarray], start: int, stop: int | None) ->
     return 0
 
 
-__all__ = ["EVENTS", "event_index", "window_event"]
+def check_event_frame(at_frame: int, horizon: int) -> None:
+    """One-line ``ValueError`` naming ``--event-frame`` unless ``at_frame`` is one of ``horizon`` generated frames."""
+    if not 0 <= at_frame < horizon:
+        raise ValueError(f"--event-frame: must be a generated frame, 0 to {horizon - 1} (--frames {horizon}), "
+                         f"got {at_frame}")
+
+
+def onset_schedule(event: int, at_frame: int, horizon: int, block_frames: int) -> list[int]:
+    """The event of each generated block (``ceil(horizon / block_frames)`` blocks of ``block_frames`` frames)
+    for an event whose onset falls on generated frame ``at_frame`` (0-based): ``event`` for the block that
+    holds that frame, ``normal`` (0) for every other block, as in the simulator's labels, which mark a
+    collision or a cut-in on the frame where it begins (a window after a crash, showing the wreck, is a
+    normal one). One-line ``ValueError`` naming ``--event-frame`` when the frame is not generated."""
+    check_event_frame(at_frame, horizon)
+    blocks = -(-horizon // block_frames)
+    return [event if b == at_frame // block_frames else 0 for b in range(blocks)]
+
+
+__all__ = ["EVENTS", "check_event_frame", "event_index", "onset_schedule", "window_event"]

@@ -167,8 +167,10 @@ def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: Sa
             generator: Optional[torch.Generator] = None, event: Optional[Tensor] = None,
             progress: Optional[Callable[[int], None]] = None) -> Tensor:
     """Predict ``horizon`` frames after ``context`` [B, C, T_ctx, H, W] (T_ctx may be 0: generation),
-    T frames per block; returns [B, C, horizon, H, W]. ``event`` [B] (or None) conditions every block;
-    ``progress(frames)`` is called after every block."""
+    T frames per block; returns [B, C, horizon, H, W]. ``event`` [B] conditions every block on one event,
+    [B, blocks] (``ceil(horizon / T)`` columns) each block on its own (an event's onset in one block,
+    :func:`~sciffusion.domains.video.events.onset_schedule`), None none; ``progress(frames)`` is called after
+    every block."""
     cfg = model.config
     if horizon < 1:
         raise ValueError(f"--frames: must be >= 1, got {horizon}")
@@ -177,10 +179,14 @@ def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: Sa
     if event is not None and not cfg.events:
         raise ValueError("--event: this model was trained without event labels")
     b, c, _, h, w = context.shape
+    blocks = -(-horizon // cfg.frames)
+    if event is not None and event.dim() == 2 and tuple(event.shape) != (b, blocks):
+        raise ValueError(f"event: a schedule of shape [clips, blocks] = [{b}, {blocks}], got {list(event.shape)}")
     known = context.cpu()
     produced = 0
     while produced < horizon:
-        cond = _condition(model, known, event)
+        block_event = event[:, produced // cfg.frames] if event is not None and event.dim() == 2 else event
+        cond = _condition(model, known, block_event)
         guess = known[:, :, -1:] if known.shape[2] else None  # the last known frame, for a warm start
         block = sample_block(model, cond, (b, c, cfg.frames, h, w), sampling, generator, guess).cpu()
         take = min(cfg.frames, horizon - produced)

@@ -7,7 +7,10 @@ dataset store or a video file) clip ``i`` continues the first ``context_frames``
 ``i mod M``: a scenario from the user's own footage, played on under the chosen event. When an event
 is asked for and the store has driving labels, only clips with no event on any frame serve as context,
 so an event in the output is the model's doing. With ``event`` every block is conditioned on that event
-and guided by classifier-free guidance (``run.sampling.guidance``, σ interval optional).
+and guided by classifier-free guidance (``run.sampling.guidance``, σ interval optional); with
+``event_frame`` F as well, only the block that holds generated frame F is, the others are asked to be
+``normal`` (:func:`~sciffusion.domains.video.events.onset_schedule`): the event begins there, after normal
+driving, as the simulator labels an onset.
 
 Outputs in ``out/`` (the folder is written atomically): ``clip_000.mp4`` and ``clip_000.gif`` per clip,
 ``contact_sheet.png`` (one row per clip, one column per frame), ``clips.zarr`` (a dataset store,
@@ -49,6 +52,7 @@ class GenerateConfig:
     num_nodes: int = 1
     context: Optional[Path] = None
     context_frames: Optional[int] = None
+    event_frame: Optional[int] = None
 
     def __post_init__(self) -> None:
         if self.context_frames is not None and self.context is None:
@@ -70,6 +74,12 @@ class GenerateConfig:
             from sciffusion.domains.video.events import event_index
 
             event_index(self.event)  # a bad name is an error before any work
+        if self.event_frame is not None:
+            if self.event is None:
+                raise ValueError("--event-frame: needs --event (it is where that event begins)")
+            from sciffusion.domains.video.events import check_event_frame
+
+            check_event_frame(self.event_frame, self.frames)
         negative = self.run.sampling.negative_event
         if negative is not None:
             from sciffusion.domains.video.events import EVENTS, event_index
@@ -111,15 +121,19 @@ def read_context(path: Path, model, clips: int, frames: int,
 
 
 def generation_module(model, frames: int, sampling, seed: int, label: Optional[int],
-                      progress: Optional[Callable[[int], None]] = None, context: Optional[np.ndarray] = None):
+                      progress: Optional[Callable[[int], None]] = None, context: Optional[np.ndarray] = None,
+                      event_frame: Optional[int] = None):
     """A LightningModule whose ``predict_step((batch_index, first, count))`` returns
     ``(first, uint8 [count, T_ctx + frames, H, W, C])`` sampled from ``model`` after the clips' context
-    frames (``context`` uint8 [N, T_ctx, H, W, C], or None: T_ctx = 0); its network is a submodule, so
-    Lightning moves it to the device."""
+    frames (``context`` uint8 [N, T_ctx, H, W, C], or None: T_ctx = 0), every block conditioned on
+    ``label``, or with ``event_frame`` only the block holding that generated frame (the others ``normal``);
+    ``progress(frames)`` on rank 0 with the frames each block added over the batch (clips × frames in all);
+    its network is a submodule, so Lightning moves it to the device."""
     import pytorch_lightning as pl
     import torch
 
     from sciffusion.domains.video.datamodule import to_uint8, to_unit_range
+    from sciffusion.domains.video.events import onset_schedule
     from sciffusion.domains.video.sampling import rollout
 
     m = model.config
@@ -136,9 +150,15 @@ def generation_module(model, frames: int, sampling, seed: int, label: Optional[i
                 known = torch.zeros(count, m.channels, 0, m.size, m.size)
             else:
                 known = to_unit_range(torch.from_numpy(context[first:first + count]))
-            event = None if label is None else torch.full((count,), label, dtype=torch.long)
-            out = rollout(model, known, frames, sampling, generator, event=event,
-                          progress=progress if self.global_rank == 0 else None)
+            if label is None:
+                event = None
+            elif event_frame is None:
+                event = torch.full((count,), label, dtype=torch.long)
+            else:
+                schedule = onset_schedule(label, event_frame, frames, m.frames)
+                event = torch.tensor(schedule, dtype=torch.long).expand(count, -1)
+            counted = None if progress is None or self.global_rank != 0 else lambda t: progress(t * count)
+            out = rollout(model, known, frames, sampling, generator, event=event, progress=counted)
             return first, to_uint8(torch.cat([known, out], dim=2)).numpy()
 
     return GenerationModule()
@@ -164,7 +184,8 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
     with quiet_lightning():  # no start-up banners in the command's output
         trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
                              enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
-        module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress, context)
+        module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress, context,
+                                   cfg.event_frame)
         outputs = trainer.predict(module, loader)
     if trainer.world_size > 1:  # gather every rank's batches on rank 0
         import torch.distributed as dist
@@ -230,8 +251,10 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
                 **cfg.run.to_dict(model_path)}
     if label is None:  # nothing to guide: record that no guidance was applied, whatever --guidance said
         settings["sampling"].update(guidance=None, guidance_interval=None, negative_event=None)
-    elif cfg.run.sampling.negative_event is not None:
-        settings["negative_event"] = EVENTS[cfg.run.sampling.negative_event]
+    else:
+        settings["event_frame"] = cfg.event_frame  # None: every block conditioned on the event
+        if cfg.run.sampling.negative_event is not None:
+            settings["negative_event"] = EVENTS[cfg.run.sampling.negative_event]
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
         for i, clip in enumerate(clips):

@@ -184,6 +184,15 @@ def test_generate_with_event_guidance(tmp_path):
     assert r.exit_code == 0, r.output
     record = json.loads((tmp_path / "gneg" / "config.json").read_text())
     assert record["negative_event"] == "normal" and record["sampling"]["negative_event"] == 0
+    assert record["event_frame"] is None
+    # an onset at generated frame 3: recorded, and different clips from the event on every block
+    same = ["--model", model, "--event", "collision", "--clips", 1, "--frames", 4, "--steps", 2, "--guidance", 2.0]
+    r = invoke("generate", *same, "--event-frame", 3, "--out", tmp_path / "gonset")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "gonset" / "config.json").read_text())["event_frame"] == 3
+    assert invoke("generate", *same, "--out", tmp_path / "gall").exit_code == 0
+    onset, everywhere = (open_video_store(tmp_path / n / "clips.zarr").video[...] for n in ("gonset", "gall"))
+    assert onset.shape == (1, 4, 16, 16, 3) and not np.array_equal(onset, everywhere)
     r = invoke("generate", "--model", model, "--event", "explosion", "--out", tmp_path / "g2")
     assert r.exit_code == 2 and "--event: must be one of normal, collision, cut-in, near-miss, got 'explosion'" in r.output
     # without an event nothing is guided, and the run's record says so
@@ -200,6 +209,8 @@ def test_generate_event_needs_an_event_model(tmp_path):
     r = invoke("generate", "--model", _model(tmp_path / "m.ckpt"), "--event", "cut-in", "--clips", 1,
                "--frames", 2, "--out", tmp_path / "g", "--steps", 1)
     assert r.exit_code == 2 and "trained without event labels" in r.output
+    r = invoke("generate", "--model", tmp_path / "m.ckpt", "--event-frame", 1, "--out", tmp_path / "g")
+    _one_line_error(r, "--event-frame: needs --event (it is where that event begins)")
 
 
 def _labelled_store(path, clips=4, frames=6):
@@ -405,6 +416,8 @@ def test_generate_never_replaces_its_model_or_context(tmp_path):
     (["--guidance", "-2"], "--guidance: must be a finite number >= 0, got -2.0"),
     (["--negative-event", "explosion"], "--negative-event: must be one of normal, collision, cut-in, near-miss"),
     (["--negative-event", "collision"], "--negative-event: ego_collision is --event itself"),
+    (["--event-frame", "2"], "--event-frame: must be a generated frame, 0 to 1 (--frames 2), got 2"),
+    (["--event-frame", "-1"], "--event-frame: must be a generated frame, 0 to 1"),
     (["--fps", "inf"], "--fps: need a finite frame rate >= 0.0015 fps"),
     (["--fps", "0.001"], "--fps: need a finite frame rate >= 0.0015 fps"),
 ])
@@ -658,3 +671,17 @@ def test_predict_counts_every_predicted_frame_and_says_when_clips_are_fewer_than
     assert r.exit_code == 0, r.output
     assert f"note: --clips 5: {data / 's.zarr'} holds 3 clip(s), all 3 are predicted" in r.output
     assert "for 3 clip(s)" in r.output
+
+
+def test_generate_counts_every_generated_frame(tmp_path):
+    """The bar's total is clips x frames, and that is what it counts (3 clips in batches of 2, 5 frames)."""
+    from sciffusion.domains.video.sampling import SamplingConfig
+    from sciffusion.pipelines.video.generate import GenerateConfig, generate
+    from sciffusion.pipelines.video.sampling_run import SamplingRun
+
+    model = _model(tmp_path / "m.ckpt")
+    counted = []
+    generate(GenerateConfig(out=tmp_path / "g", clips=3, frames=5,
+                            run=SamplingRun(model=model, sampling=SamplingConfig(sampler="euler", steps=1),
+                                            batch_size=2)), counted.append)
+    assert sum(counted) == 3 * 5 and len(counted) == 2 * 2  # two batches, two blocks of T = 3 frames each

@@ -90,6 +90,40 @@ def test_generation_from_no_context_and_guidance(tmp_path):
         SamplingConfig(negative_event=-1)
 
 
+
+def test_an_event_schedule_conditions_each_block_on_its_own_event(tmp_path, monkeypatch):
+    """--event-frame's schedule: the block holding the onset frame carries the event, the others normal; a
+    [B, blocks] event conditions block b on column b, and gives the same frames as one event per call."""
+    import sciffusion.domains.video.sampling as sampling_module
+    from sciffusion.domains.video.events import onset_schedule
+
+    assert onset_schedule(1, 4, 10, 4) == [0, 1, 0] and onset_schedule(2, 0, 10, 4) == [2, 0, 0]
+    assert onset_schedule(3, 9, 10, 4) == [0, 0, 3] and onset_schedule(1, 2, 3, 3) == [1]
+    for bad in (-1, 10):
+        with pytest.raises(ValueError, match="--event-frame: must be a generated frame, 0 to 9"):
+            onset_schedule(1, bad, 10, 4)
+    _, path = _saved(tmp_path, events=True)
+    model = read_model_file(path)
+    seen, real = [], sampling_module.sample_block
+    monkeypatch.setattr(sampling_module, "sample_block",
+                        lambda m, cond, *a, **k: seen.append(cond.event.tolist()) or real(m, cond, *a, **k))
+    sampling = SamplingConfig(sampler="euler", steps=2, guidance=2.0)
+    schedule = torch.tensor([[0, 2, 0], [0, 2, 0]])
+    out = rollout(model, torch.zeros(2, 1, 0, 8, 8), 7, sampling, torch.Generator().manual_seed(3), event=schedule)
+    assert seen == [[0, 0], [2, 2], [0, 0]]
+    with pytest.raises(ValueError, match=r"a schedule of shape \[clips, blocks\] = \[2, 3\], got \[2, 2\]"):
+        rollout(model, torch.zeros(2, 1, 0, 8, 8), 7, sampling, event=schedule[:, :2])
+    # the same draws block by block with one event per call: the schedule changes only the labels
+    known, generator = torch.zeros(2, 1, 0, 8, 8), torch.Generator().manual_seed(3)
+    for label, take in ((0, 3), (2, 3), (0, 1)):
+        known = torch.cat([known, rollout(model, known, take, sampling, generator,
+                                          event=torch.full((2,), label))], dim=2)
+    assert torch.allclose(out, known)
+    everywhere = rollout(model, torch.zeros(2, 1, 0, 8, 8), 7, sampling, torch.Generator().manual_seed(3),
+                         event=torch.full((2,), 2))
+    assert not torch.allclose(out, everywhere)  # the labels reach the network, so the test can fail
+
+
 def test_bundled_model_fallback(tmp_path, monkeypatch):
     from sciffusion.domains.video import model as model_module
 
