@@ -359,11 +359,13 @@ def generate(
                                            "frames, then --frames generated ones."),
     context_frames: Optional[int] = typer.Option(None, "--context-frames", help="Real frames taken from each "
                                                  "context clip (default: the model's past block)."),
-    event_frame: Optional[int] = typer.Option(None, "--event-frame", help="Generated frame F (0-based) where --event "
-                                              "begins: only the model block holding F is conditioned on the event, "
-                                              "the others on normal, so the clip shows the lead-up and the onset "
-                                              "(the simulator labels a collision or cut-in where it starts). "
-                                              "Default: every block conditioned on the event."),
+    event_frame: Optional[int] = typer.Option(None, "--event-frame", help="Generated frame F (0-based) around which "
+                                              "--event begins: the model's blocks (of its T frames, 4 for the bundled "
+                                              "driving model) before the one holding F are conditioned on normal, the "
+                                              "rest on the event, so a clip shows normal driving, then the onset "
+                                              "within that block (as the simulator labels a collision or cut-in). "
+                                              "Default: every block conditioned on the event (collisions then often "
+                                              "show the wreck from the first frame)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Generate new clips, from nothing or continuing real footage, optionally of one driving event (CFG)."""

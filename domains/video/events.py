@@ -39,13 +39,15 @@ def check_event_frame(at_frame: int, horizon: int) -> None:
 
 def onset_schedule(event: int, at_frame: int, horizon: int, block_frames: int) -> list[int]:
     """The event of each generated block (``ceil(horizon / block_frames)`` blocks of ``block_frames`` frames)
-    for an event whose onset falls on generated frame ``at_frame`` (0-based): ``event`` for the block that
-    holds that frame, ``normal`` (0) for every other block, as in the simulator's labels, which mark a
-    collision or a cut-in on the frame where it begins (a window after a crash, showing the wreck, is a
-    normal one). One-line ``ValueError`` naming ``--event-frame`` when the frame is not generated."""
+    for an event whose onset falls on generated frame ``at_frame`` (0-based): ``normal`` (0) for the blocks
+    before the one that holds that frame, ``event`` from that block on. The simulator's labels mark a
+    collision or a cut-in on the frame where it begins, so a clip judged by them needs the normal lead-up;
+    after the onset the event stays the condition, because guidance towards ``normal`` erases the wreck
+    (docs/video.md, nineteenth round). One-line ``ValueError`` naming ``--event-frame`` when the frame is
+    not generated."""
     check_event_frame(at_frame, horizon)
     blocks = -(-horizon // block_frames)
-    return [event if b == at_frame // block_frames else 0 for b in range(blocks)]
+    return [event if b >= at_frame // block_frames else 0 for b in range(blocks)]
 
 
 __all__ = ["EVENTS", "check_event_frame", "event_index", "onset_schedule", "window_event"]

@@ -8,9 +8,9 @@ dataset store or a video file) clip ``i`` continues the first ``context_frames``
 is asked for and the store has driving labels, only clips with no event on any frame serve as context,
 so an event in the output is the model's doing. With ``event`` every block is conditioned on that event
 and guided by classifier-free guidance (``run.sampling.guidance``, σ interval optional); with
-``event_frame`` F as well, only the block that holds generated frame F is, the others are asked to be
-``normal`` (:func:`~sciffusion.domains.video.events.onset_schedule`): the event begins there, after normal
-driving, as the simulator labels an onset.
+``event_frame`` F as well, the blocks before the one that holds generated frame F are asked to be
+``normal`` instead (:func:`~sciffusion.domains.video.events.onset_schedule`): the event begins there,
+after normal driving, as the simulator labels an onset.
 
 Outputs in ``out/`` (the folder is written atomically): ``clip_000.mp4`` and ``clip_000.gif`` per clip,
 ``contact_sheet.png`` (one row per clip, one column per frame), ``clips.zarr`` (a dataset store,
@@ -126,7 +126,7 @@ def generation_module(model, frames: int, sampling, seed: int, label: Optional[i
     """A LightningModule whose ``predict_step((batch_index, first, count))`` returns
     ``(first, uint8 [count, T_ctx + frames, H, W, C])`` sampled from ``model`` after the clips' context
     frames (``context`` uint8 [N, T_ctx, H, W, C], or None: T_ctx = 0), every block conditioned on
-    ``label``, or with ``event_frame`` only the block holding that generated frame (the others ``normal``);
+    ``label`` (with ``event_frame``: ``normal`` before the block holding that generated frame);
     ``progress(frames)`` on rank 0 with the frames each block added over the batch (clips × frames in all);
     its network is a submodule, so Lightning moves it to the device."""
     import pytorch_lightning as pl
@@ -260,7 +260,9 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
         for i, clip in enumerate(clips):
             writers.write_mp4(tmp / f"clip_{i:03d}.mp4", clip, cfg.fps)
             writers.write_gif(tmp / f"clip_{i:03d}.gif", clip, cfg.fps)
-        rows = [f"clip {i}" + ("" if label is None else f" {EVENTS[label]}")
+        onset = "" if cfg.event_frame is None else \
+            f" from frame {summary['context_frames'] + cfg.event_frame // m.frames * m.frames + 1}"
+        rows = [f"clip {i}" + ("" if label is None else f" {EVENTS[label]}{onset}")
                 + ("" if source is None else f" (from clip {source[i]})") for i in range(len(clips))]
         writers.write_png(tmp / "contact_sheet.png",
                           writers.labelled_contact_sheet(clips, rows, summary["context_frames"]))

@@ -92,12 +92,12 @@ def test_generation_from_no_context_and_guidance(tmp_path):
 
 
 def test_an_event_schedule_conditions_each_block_on_its_own_event(tmp_path, monkeypatch):
-    """--event-frame's schedule: the block holding the onset frame carries the event, the others normal; a
+    """--event-frame's schedule: normal before the block holding the onset frame, the event from it on; a
     [B, blocks] event conditions block b on column b, and gives the same frames as one event per call."""
     import sciffusion.domains.video.sampling as sampling_module
     from sciffusion.domains.video.events import onset_schedule
 
-    assert onset_schedule(1, 4, 10, 4) == [0, 1, 0] and onset_schedule(2, 0, 10, 4) == [2, 0, 0]
+    assert onset_schedule(1, 4, 10, 4) == [0, 1, 1] and onset_schedule(2, 0, 10, 4) == [2, 2, 2]
     assert onset_schedule(3, 9, 10, 4) == [0, 0, 3] and onset_schedule(1, 2, 3, 3) == [1]
     for bad in (-1, 10):
         with pytest.raises(ValueError, match="--event-frame: must be a generated frame, 0 to 9"):
