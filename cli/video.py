@@ -359,13 +359,14 @@ def generate(
                                            "frames, then --frames generated ones."),
     context_frames: Optional[int] = typer.Option(None, "--context-frames", help="Real frames taken from each "
                                                  "context clip (default: the model's past block)."),
-    event_frame: Optional[int] = typer.Option(None, "--event-frame", help="Generated frame F (0-based) around which "
-                                              "--event begins: the model's blocks (of its T frames, 4 for the bundled "
-                                              "driving model) before the one holding F are conditioned on normal, the "
-                                              "rest on the event, so a clip shows normal driving, then the onset "
-                                              "within that block (as the simulator labels a collision or cut-in). "
-                                              "Default: every block conditioned on the event (collisions then often "
-                                              "show the wreck from the first frame)."),
+    event_frame: str = typer.Option("auto", "--event-frame", help="Generated frame F (0-based) around which "
+                                    "--event begins: the model's blocks (of its T frames, 4 for the bundled driving "
+                                    "model) before the one holding F are conditioned on normal, the rest on the "
+                                    "event, so a clip shows normal driving, then the onset within that block (as "
+                                    "the simulator labels a collision or cut-in). all: every block conditioned on "
+                                    "the event. auto: the second block for collisions generated from nothing (on "
+                                    "every block their clips mostly show the wreck from the first frame; judged "
+                                    "collisions 64 % against 49 %), all otherwise (cut-ins: 44 % against 25 %)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Generate new clips, from nothing or continuing real footage, optionally of one driving event (CFG)."""
@@ -373,11 +374,13 @@ def generate(
 
     cfg = GenerateConfig(out=out, event=event, clips=clips, frames=frames, fps=fps, overwrite=overwrite,
                          devices=devices, num_nodes=num_nodes, context=context, context_frames=context_frames,
-                         event_frame=event_frame, run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
+                         event_frame=int(event_frame) if event_frame.lstrip("-").isdigit() else event_frame, run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
                                            guidance_interval, init_sigma, negative_event=negative_event))
     with progress_bar("generated frames", clips * frames) as advance:
         result = run(cfg, advance, checked=lambda notes: _context_notes(context, notes))
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"
                + (f" after {result['context_frames']} context frames" if result["context_frames"] else "")
-               + (f" (event {result['event']})" if result["event"] else "")
+               + (f" (event {result['event']}" + ("" if result["event_frame"] is None else
+                                                    f", beginning in the block of generated frame {result['event_frame']}")
+                  + ")" if result["event"] else "")
                + f"; wrote {out}/clip_*.mp4|gif, contact_sheet.png, clips.zarr, config.json")

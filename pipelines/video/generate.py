@@ -8,9 +8,11 @@ dataset store or a video file) clip ``i`` continues the first ``context_frames``
 is asked for and the store has driving labels, only clips with no event on any frame serve as context,
 so an event in the output is the model's doing. With ``event`` every block is conditioned on that event
 and guided by classifier-free guidance (``run.sampling.guidance``, σ interval optional); with
-``event_frame`` F as well, the blocks before the one that holds generated frame F are asked to be
-``normal`` instead (:func:`~sciffusion.domains.video.events.onset_schedule`): the event begins there,
-after normal driving, as the simulator labels an onset.
+``event_frame`` F, the blocks before the one that holds generated frame F are asked to be ``normal``
+instead (:func:`~sciffusion.domains.video.events.onset_schedule`): the event begins there, after normal
+driving, as the simulator labels an onset. ``event_frame`` "auto" (the default) does so for collisions
+generated from nothing, in the second block (:func:`~sciffusion.domains.video.events.default_onset_frame`),
+"all" never.
 
 Outputs in ``out/`` (the folder is written atomically): ``clip_000.mp4`` and ``clip_000.gif`` per clip,
 ``contact_sheet.png`` (one row per clip, one column per frame), ``clips.zarr`` (a dataset store,
@@ -29,7 +31,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -52,7 +54,7 @@ class GenerateConfig:
     num_nodes: int = 1
     context: Optional[Path] = None
     context_frames: Optional[int] = None
-    event_frame: Optional[int] = None
+    event_frame: Union[int, str] = "auto"
 
     def __post_init__(self) -> None:
         if self.context_frames is not None and self.context is None:
@@ -74,9 +76,12 @@ class GenerateConfig:
             from sciffusion.domains.video.events import event_index
 
             event_index(self.event)  # a bad name is an error before any work
-        if self.event_frame is not None:
-            if self.event is None:
-                raise ValueError("--event-frame: needs --event (it is where that event begins)")
+        if isinstance(self.event_frame, str) and self.event_frame not in ("auto", "all"):
+            raise ValueError(f"--event-frame: auto, all or a generated frame 0 to {self.frames - 1}, got "
+                             f"{self.event_frame!r}")
+        if self.event_frame != "auto" and self.event is None:
+            raise ValueError("--event-frame: needs --event (it is where that event begins)")
+        if isinstance(self.event_frame, int):
             from sciffusion.domains.video.events import check_event_frame
 
             check_event_frame(self.event_frame, self.frames)
@@ -88,6 +93,17 @@ class GenerateConfig:
                 raise ValueError("--negative-event: needs --event (it is what guidance steers away from)")
             if negative == event_index(self.event):
                 raise ValueError(f"--negative-event: {EVENTS[negative]} is --event itself; guidance would do nothing")
+
+    def onset_frame(self, label: Optional[int], block_frames: int) -> Optional[int]:
+        """The generated frame the event begins around (None: every block carries it): ``event_frame`` as
+        given, or for "auto" the event's default when generating from nothing."""
+        from sciffusion.domains.video.events import default_onset_frame
+
+        if label is None or self.event_frame == "all":
+            return None
+        if self.event_frame == "auto":
+            return default_onset_frame(label, block_frames, self.frames) if self.context is None else None
+        return int(self.event_frame)
 
 
 def batch_seed(seed: int, batch: int) -> int:
@@ -165,7 +181,7 @@ def generation_module(model, frames: int, sampling, seed: int, label: Optional[i
 
 
 def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
-                  context: Optional[np.ndarray]) -> Optional[np.ndarray]:
+                  context: Optional[np.ndarray], onset: Optional[int]) -> Optional[np.ndarray]:
     """All clips uint8 [N, T_ctx + T, H, W, C] through ``Trainer.predict``; None on ranks other than 0."""
     import pytorch_lightning as pl
     import torch
@@ -185,7 +201,7 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
         trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
                              enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
         module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress, context,
-                                   cfg.event_frame)
+                                   onset)
         outputs = trainer.predict(module, loader)
     if trainer.world_size > 1:  # gather every rank's batches on rank 0
         import torch.distributed as dist
@@ -237,9 +253,10 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     notes = {"adapted": adapted, "denoising_gain": gain, "unlike_training": unlike_training(gain)}
     if checked is not None:
         checked(notes)
-    clips = _sample_clips(cfg, model, label, progress, context)
+    onset = cfg.onset_frame(label, m.frames)
+    clips = _sample_clips(cfg, model, label, progress, context, onset)
     summary = {"clips": cfg.clips, "frames": cfg.frames, "out": str(cfg.out),
-               "event": None if label is None else EVENTS[label],
+               "event": None if label is None else EVENTS[label], "event_frame": onset,
                "context_frames": 0 if context is None else context.shape[1], **notes}
     if clips is None:  # not rank 0: rank 0 writes the files
         return summary
@@ -252,7 +269,8 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     if label is None:  # nothing to guide: record that no guidance was applied, whatever --guidance said
         settings["sampling"].update(guidance=None, guidance_interval=None, negative_event=None)
     else:
-        settings["event_frame"] = cfg.event_frame  # None: every block conditioned on the event
+        settings["event_frame"] = onset  # None: every block conditioned on the event
+        settings["event_frame_option"] = cfg.event_frame
         if cfg.run.sampling.negative_event is not None:
             settings["negative_event"] = EVENTS[cfg.run.sampling.negative_event]
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
@@ -260,9 +278,8 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
         for i, clip in enumerate(clips):
             writers.write_mp4(tmp / f"clip_{i:03d}.mp4", clip, cfg.fps)
             writers.write_gif(tmp / f"clip_{i:03d}.gif", clip, cfg.fps)
-        onset = "" if cfg.event_frame is None else \
-            f" from frame {summary['context_frames'] + cfg.event_frame // m.frames * m.frames + 1}"
-        rows = [f"clip {i}" + ("" if label is None else f" {EVENTS[label]}{onset}")
+        begins = "" if onset is None else f" from frame {summary['context_frames'] + onset // m.frames * m.frames + 1}"
+        rows = [f"clip {i}" + ("" if label is None else f" {EVENTS[label]}{begins}")
                 + ("" if source is None else f" (from clip {source[i]})") for i in range(len(clips))]
         writers.write_png(tmp / "contact_sheet.png",
                           writers.labelled_contact_sheet(clips, rows, summary["context_frames"]))

@@ -186,13 +186,17 @@ def test_generate_with_event_guidance(tmp_path):
     assert record["negative_event"] == "normal" and record["sampling"]["negative_event"] == 0
     assert record["event_frame"] is None
     # an onset at generated frame 3: recorded, and different clips from the event on every block
+    # collisions from nothing begin in the second block by default (T = 3 here): as --event-frame 3 asks
     same = ["--model", model, "--event", "collision", "--clips", 1, "--frames", 4, "--steps", 2, "--guidance", 2.0]
-    r = invoke("generate", *same, "--event-frame", 3, "--out", tmp_path / "gonset")
-    assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "gonset" / "config.json").read_text())["event_frame"] == 3
-    assert invoke("generate", *same, "--out", tmp_path / "gall").exit_code == 0
-    onset, everywhere = (open_video_store(tmp_path / n / "clips.zarr").video[...] for n in ("gonset", "gall"))
-    assert onset.shape == (1, 4, 16, 16, 3) and not np.array_equal(onset, everywhere)
+    r = invoke("generate", *same, "--out", tmp_path / "gauto")
+    assert r.exit_code == 0 and "beginning in the block of generated frame 3" in r.output, r.output
+    record = json.loads((tmp_path / "gauto" / "config.json").read_text())
+    assert record["event_frame"] == 3 and record["event_frame_option"] == "auto"
+    for name, option in (("gonset", "3"), ("gall", "all")):
+        assert invoke("generate", *same, "--event-frame", option, "--out", tmp_path / name).exit_code == 0
+    assert json.loads((tmp_path / "gall" / "config.json").read_text())["event_frame"] is None
+    auto, onset, everywhere = (open_video_store(tmp_path / n / "clips.zarr").video[...] for n in ("gauto", "gonset", "gall"))
+    assert auto.shape == (1, 4, 16, 16, 3) and np.array_equal(auto, onset) and not np.array_equal(onset, everywhere)
     r = invoke("generate", "--model", model, "--event", "explosion", "--out", tmp_path / "g2")
     assert r.exit_code == 2 and "--event: must be one of normal, collision, cut-in, near-miss, got 'explosion'" in r.output
     # without an event nothing is guided, and the run's record says so
@@ -418,6 +422,7 @@ def test_generate_never_replaces_its_model_or_context(tmp_path):
     (["--negative-event", "collision"], "--negative-event: ego_collision is --event itself"),
     (["--event-frame", "2"], "--event-frame: must be a generated frame, 0 to 1 (--frames 2), got 2"),
     (["--event-frame", "-1"], "--event-frame: must be a generated frame, 0 to 1"),
+    (["--event-frame", "soon"], "--event-frame: auto, all or a generated frame 0 to 1, got 'soon'"),
     (["--fps", "inf"], "--fps: need a finite frame rate >= 0.0015 fps"),
     (["--fps", "0.001"], "--fps: need a finite frame rate >= 0.0015 fps"),
 ])

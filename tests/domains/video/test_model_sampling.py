@@ -95,10 +95,12 @@ def test_an_event_schedule_conditions_each_block_on_its_own_event(tmp_path, monk
     """--event-frame's schedule: normal before the block holding the onset frame, the event from it on; a
     [B, blocks] event conditions block b on column b, and gives the same frames as one event per call."""
     import sciffusion.domains.video.sampling as sampling_module
-    from sciffusion.domains.video.events import onset_schedule
+    from sciffusion.domains.video.events import default_onset_frame, onset_schedule
 
     assert onset_schedule(1, 4, 10, 4) == [0, 1, 1] and onset_schedule(2, 0, 10, 4) == [2, 2, 2]
     assert onset_schedule(3, 9, 10, 4) == [0, 0, 3] and onset_schedule(1, 2, 3, 3) == [1]
+    assert default_onset_frame(1, 4, 10) == 4 and default_onset_frame(1, 4, 4) is None  # collisions: 2nd block
+    assert all(default_onset_frame(e, 4, 10) is None for e in (0, 2, 3))
     for bad in (-1, 10):
         with pytest.raises(ValueError, match="--event-frame: must be a generated frame, 0 to 9"):
             onset_schedule(1, bad, 10, 4)
