@@ -40,8 +40,8 @@ def check_event_frame(at_frame: int, horizon: int) -> None:
 ONSET_FIRST = ("ego_collision",)
 """Events that ``generate`` from nothing starts after a normal first block unless told otherwise: asked for on
 every block, collision clips mostly show the wreck from the first frame, and the judge then finds fewer
-collisions (49 % of 96 clips against 64 % with the onset in the second block; cut-ins do worse with it, 25 %
-against 44 %; docs/video.md, nineteenth round)."""
+collisions (47 of 96 clips against 61 with the onset in the second block; cut-ins do worse with it, 14 of
+96 against 29; docs/video.md, nineteenth round)."""
 
 
 def default_onset_frame(event: int, block_frames: int, horizon: int) -> int | None:
