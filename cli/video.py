@@ -375,7 +375,8 @@ def generate(
 
     cfg = GenerateConfig(out=out, event=event, clips=clips, frames=frames, fps=fps, overwrite=overwrite,
                          devices=devices, num_nodes=num_nodes, context=context, context_frames=context_frames,
-                         event_frame=int(event_frame) if event_frame.lstrip("-").isdigit() else event_frame, run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
+                         event_frame=int(event_frame) if event_frame.lstrip("-").isdigit() else event_frame,
+                         run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
                                            guidance_interval, init_sigma, negative_event=negative_event))
     with progress_bar("generated frames", clips * frames) as advance:
         result = run(cfg, advance, checked=lambda notes: _context_notes(context, notes))

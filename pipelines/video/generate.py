@@ -153,6 +153,9 @@ def generation_module(model, frames: int, sampling, seed: int, label: Optional[i
     from sciffusion.domains.video.sampling import rollout
 
     m = model.config
+    blocks = -(-frames // m.frames)
+    schedule = None if label is None else \
+        [label] * blocks if event_frame is None else onset_schedule(label, event_frame, frames, m.frames)
 
     class GenerationModule(pl.LightningModule):
         def __init__(self):
@@ -166,13 +169,7 @@ def generation_module(model, frames: int, sampling, seed: int, label: Optional[i
                 known = torch.zeros(count, m.channels, 0, m.size, m.size)
             else:
                 known = to_unit_range(torch.from_numpy(context[first:first + count]))
-            if label is None:
-                event = None
-            elif event_frame is None:
-                event = torch.full((count,), label, dtype=torch.long)
-            else:
-                schedule = onset_schedule(label, event_frame, frames, m.frames)
-                event = torch.tensor(schedule, dtype=torch.long).expand(count, -1)
+            event = None if schedule is None else torch.tensor(schedule, dtype=torch.long).expand(count, -1)
             counted = None if progress is None or self.global_rank != 0 else lambda t: progress(t * count)
             out = rollout(model, known, frames, sampling, generator, event=event, progress=counted)
             return first, to_uint8(torch.cat([known, out], dim=2)).numpy()
