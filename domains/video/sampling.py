@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -163,6 +163,39 @@ def denoising_gain(model: LoadedVideoModel, clips: Tensor, sigma: float = 0.1,
     return error.features[:, 0].cpu() / sigma ** 2
 
 
+@torch.no_grad()
+def event_log_likelihoods(model: LoadedVideoModel, clips: Tensor, starts: Sequence[int], sigmas: Tensor,
+                          draws: int = 1, generator: Optional[torch.Generator] = None) -> Tensor:
+    """The model's own log-likelihood of each event for ``clips`` [B, C, T, H, W] ([-1, 1]): the denoising
+    ELBO (:func:`~sciffusion.common.likelihood.elbo.conditional_log_likelihoods`) of the blocks that begin at
+    frames ``starts`` (frames [s, s + T), T = the model's block length, each whole inside the clip), each
+    conditioned as :func:`rollout` conditions it (on the frames before it; with fewer than the model's past
+    frames before it, its past masked, as a generation's first block), under every event label, summed over
+    the blocks. Returns [B, len(EVENTS)] nats, up to one
+    constant per clip: ``softmax(dim=1)`` is the model's posterior over events (uniform prior), a classifier
+    with no training of its own. ``sigmas``: increasing noise levels; NFE per clip = blocks × events × levels ×
+    draws."""
+    from sciffusion.common.likelihood.elbo import conditional_log_likelihoods
+    from sciffusion.domains.video.events import EVENTS
+
+    cfg = model.config
+    if not cfg.events:
+        raise ValueError("event_log_likelihoods: this model was trained without event labels")
+    b, t = clips.shape[0], clips.shape[2]
+    device = next(model.net.parameters()).device
+    total = torch.zeros(b, len(EVENTS), dtype=torch.float64)
+    for start in starts:
+        if start < 0 or start + cfg.frames > t:
+            raise ValueError(f"starts: a block of frames {start} to {start + cfg.frames - 1} is not inside clips of "
+                             f"{t} frames")
+        cond = _condition(model, clips[:, :, :start], None).to(device)
+        denoisers = [block_denoiser(model, replace(cond, event=torch.full((b,), k, device=device)), SamplingConfig())
+                     for k in range(len(EVENTS))]
+        x = clips[:, :, start:start + cfg.frames].to(device)
+        total += conditional_log_likelihoods(denoisers, x, sigmas.to(device), draws=draws, generator=generator).cpu()
+    return total
+
+
 def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: SamplingConfig,
             generator: Optional[torch.Generator] = None, event: Optional[Tensor] = None,
             progress: Optional[Callable[[int], None]] = None) -> Tensor:
@@ -197,5 +230,5 @@ def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: Sa
     return known[:, :, context.shape[2]:]
 
 
-__all__ = ["PREDICT_KEYS", "SamplingConfig", "block_denoiser", "denoising_gain", "recommended_prediction", "rollout",
+__all__ = ["PREDICT_KEYS", "SamplingConfig", "block_denoiser", "denoising_gain", "event_log_likelihoods", "recommended_prediction", "rollout",
            "sample_block"]

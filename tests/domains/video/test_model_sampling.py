@@ -265,3 +265,38 @@ def test_denoising_gain_matches_its_closed_form_and_needs_a_full_window(tmp_path
     assert bool((got > 0.9).all())  # a denoiser that barely denoises: about c_skip² ≈ 0.92
     with pytest.raises(ValueError, match="clips of 4 frames, the model needs 2 \\+ 3"):
         denoising_gain(model, clips[:, :, :4])
+
+
+def test_event_log_likelihoods_condition_each_block_as_the_rollout_does(tmp_path):
+    """The model's own event posterior: block 0 is scored with its past masked, block 1 on the frames before
+    it; the result is the core's ELBO over the four labels summed over blocks; a model whose event embedding
+    is zero cannot tell the events apart (negative control)."""
+    from dataclasses import replace
+
+    from sciffusion.common.likelihood.elbo import conditional_log_likelihoods
+    from sciffusion.domains.video.sampling import event_log_likelihoods
+
+    _, path = _saved(tmp_path, events=True)
+    model = read_model_file(path)
+    clips = torch.rand(2, 1, 7, 8, 8) * 2 - 1
+    sigmas = torch.tensor([0.1, 0.5, 2.0])
+    both = event_log_likelihoods(model, clips, [0, 3], sigmas, generator=torch.Generator().manual_seed(0))
+    assert both.shape == (2, 4) and not torch.allclose(both[:, 0], both[:, 2])
+    # by hand: block 0 masked past, block 1 past = frames 1, 2; one generator, drawn in that order
+    g = torch.Generator().manual_seed(0)
+    masked = VideoCondition(past=torch.zeros(2, 1, 2, 8, 8), past_mask=torch.zeros(2))
+    seen = VideoCondition(past=clips[:, :, 1:3], past_mask=torch.ones(2))
+    expected = 0
+    for cond, block in ((masked, clips[:, :, 0:3]), (seen, clips[:, :, 3:6])):
+        dens = [block_denoiser(model, replace(cond, event=torch.full((2,), k)), SamplingConfig()) for k in range(4)]
+        expected = expected + conditional_log_likelihoods(dens, block, sigmas, generator=g)
+    assert torch.allclose(both, expected)
+    with pytest.raises(ValueError, match="frames 5 to 7 is not inside clips of 7 frames"):
+        event_log_likelihoods(model, clips, [5], sigmas)
+    torch.nn.init.zeros_(model.net.event.weight)
+    blind = event_log_likelihoods(model, clips, [0, 3], sigmas, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(blind, blind[:, :1].expand(-1, 4))
+    (tmp_path / "plain").mkdir()
+    _, plain = _saved(tmp_path / "plain", events=False)
+    with pytest.raises(ValueError, match="without event labels"):
+        event_log_likelihoods(read_model_file(plain), clips, [0], sigmas)
