@@ -424,7 +424,7 @@ def video_label_response(
                                     "model.ckpt, or the bundled domains/video/data/video_driving.pt); repeatable."),
     data: Path = typer.Option(..., "--data", help="Labelled driving store (video make-driving) that no model was "
                                                   "trained on."),
-    out: Path = typer.Option(..., "--out", help="Output folder (label_response.csv, label_response.png, config.json)."),
+    out: Path = typer.Option(..., "--out", help="Output folder (label_response.csv, self_classification.csv, label_response.png, config.json)."),
     sigmas: str = typer.Option("0.1,0.3,1,3", "--sigmas", help="Comma list of noise levels σ (data in [-1, 1])."),
     windows: int = typer.Option(32, "--windows", help="Windows per event, at most (one per clip of that event)."),
     seed: int = seed_option(0, "Seed of the noise draws (the same draw for every label)."),
@@ -453,4 +453,4 @@ def video_label_response(
     with progress_bar("label response (model x event)", len(pairs) * 4, enabled=progress) as advance:
         rows = run_label_response(cfg, log=typer.echo, progress=advance)
     typer.echo(format_table(rows))
-    typer.echo(f"wrote {out}/label_response.csv, label_response.png and config.json")
+    typer.echo(f"wrote {out}/label_response.csv, self_classification.csv, label_response.png and config.json")

@@ -21,7 +21,15 @@ Protocol (``docs/video.md``, "Label response"):
   the same against the ``normal`` label. A model that ignores its label scores 0 (the test's negative
   control: a model whose event embedding is zero).
 
-Writes ``label_response.csv``, ``label_response.png`` and ``config.json`` into ``out`` atomically.
+- **The model read as a classifier** (``self_classification.csv``): on the same windows, past visible, the
+  event whose label gives the highest denoising ELBO of the current block
+  (:func:`~sciffusion.domains.video.sampling.event_log_likelihoods` over ``sigmas``, one seeded draw per
+  level shared by the four labels): a model that knows what its labels mean picks a window's own event
+  (``recall``); one that ignores them picks the same class for every window (a zero embedding: ``normal``,
+  the first of equal scores).
+
+Writes ``label_response.csv``, ``self_classification.csv``, ``label_response.png`` and ``config.json`` into
+``out`` atomically.
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ import torch
 from sciffusion.domains.video.events import EVENTS
 from sciffusion.domains.video.frames import CHANGE_THRESHOLD, changing_pixels
 
+SELF_FIELDS = ["model", "event", "windows", "recall"] + [f"pred_{e}" for e in EVENTS]
 FIELDS = ["model", "event", "sigma", "past", "windows", "changed_pixels", "mse_label", "mse_null", "mse_normal",
           "gain_vs_null", "gain_vs_normal", "mse_all_label", "mse_all_null", "gain_all_vs_null"]
 
@@ -141,6 +150,23 @@ def respond(model, clips: torch.Tensor, event: int, sigmas: tuple[float, ...], s
     return rows
 
 
+def self_classification(model, clips: torch.Tensor, event: int, sigmas: tuple[float, ...], seed: int,
+                        batch_size: int) -> dict[str, Any]:
+    """The share of windows ``clips`` [B, C, T_past + T, H, W] ([-1, 1]) of event index ``event`` that the
+    model's own ELBO posterior assigns to each event, past visible (module docstring)."""
+    from sciffusion.domains.video.sampling import event_log_likelihoods
+
+    m = model.config
+    generator = torch.Generator().manual_seed(seed)
+    levels = torch.tensor(sorted(sigmas))
+    picked = torch.cat([event_log_likelihoods(model, clips[lo:lo + batch_size], [m.past_frames], levels,
+                                              generator=generator).argmax(1)
+                        for lo in range(0, len(clips), batch_size)])
+    share = np.bincount(picked.numpy(), minlength=len(EVENTS)) / len(picked)
+    return {"event": EVENTS[event], "windows": len(picked), "recall": float(share[event]),
+            **{f"pred_{e}": float(v) for e, v in zip(EVENTS, share)}}
+
+
 def run_label_response(cfg: LabelResponseConfig, log: Callable[[str], None] = print,
                        progress: Optional[Callable[[int], None]] = None) -> list[dict[str, Any]]:
     """Every model on the same windows (module docstring); writes the files; returns the rows.
@@ -157,7 +183,7 @@ def run_label_response(cfg: LabelResponseConfig, log: Callable[[str], None] = pr
     models = [(name, path, read_model_file(path)) for name, path in cfg.models]
     for name, path, model in models:
         _check(name, path, model, store, cfg)
-    rows, meta = [], {}
+    rows, self_rows, meta = [], [], {}
     for name, path, model in models:
         m = model.config
         meta[name] = {"path": str(path), "step": model.meta.get("step"), "past_frames": m.past_frames,
@@ -169,6 +195,10 @@ def run_label_response(cfg: LabelResponseConfig, log: Callable[[str], None] = pr
             clips = torch.stack([to_unit_range(torch.from_numpy(np.asarray(
                 store.video[c, s:s + m.past_frames + m.frames]))) for c, s in pairs])  # [B, C, L, H, W]
             rows += [{"model": name, **r} for r in respond(model, clips, event, cfg.sigmas, cfg.seed, cfg.batch_size)]
+            read = {"model": name, **self_classification(model, clips, event, cfg.sigmas, cfg.seed, cfg.batch_size)}
+            self_rows.append(read)
+            log(f"{name}: the model as a classifier of {read['windows']} {read['event']} windows: "
+                + ", ".join(f"{e} {read[f'pred_{e}']:.2f}" for e in EVENTS))
             if progress is not None:
                 progress(1)
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
@@ -177,6 +207,10 @@ def run_label_response(cfg: LabelResponseConfig, log: Callable[[str], None] = pr
             writer = csv.DictWriter(f, fieldnames=FIELDS)
             writer.writeheader()
             writer.writerows(rows)
+        with open(tmp / "self_classification.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=SELF_FIELDS)
+            writer.writeheader()
+            writer.writerows(self_rows)
         _plot(rows, tmp / "label_response.png")
         config = {**asdict(cfg), "command": "sciffusion bench video-label-response", "model_files": meta,
                   "change_threshold": CHANGE_THRESHOLD, "protocol": __doc__.split("Protocol", 1)[1].split("Writes")[0]}
@@ -221,5 +255,5 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CHANGE_THRESHOLD", "FIELDS", "LabelResponseConfig", "event_windows", "format_table", "respond",
-           "run_label_response"]
+__all__ = ["CHANGE_THRESHOLD", "FIELDS", "LabelResponseConfig", "SELF_FIELDS", "event_windows", "format_table",
+           "respond", "run_label_response", "self_classification"]

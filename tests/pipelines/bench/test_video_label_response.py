@@ -1,6 +1,6 @@
 """`bench video-label-response`: event windows hold their event in the generated block, a model whose
-event embedding is zero responds exactly 0 (negative control) and a random one does not, bad inputs are
-one line, the command writes its files."""
+event embedding is zero responds exactly 0 (negative control) and a random one does not; read as a
+classifier the deaf model cannot tell windows apart; bad inputs are one line, the command writes its files."""
 import csv
 
 import numpy as np
@@ -77,6 +77,18 @@ def test_a_deaf_model_responds_zero_and_a_random_one_does_not(files):
         assert len(list(csv.DictReader(f))) == len(rows)
     assert (root / "out" / "label_response.png").stat().st_size > 0 and (root / "out" / "config.json").is_file()
     assert "| deaf | ego_collision | 0.3 | visible | 3 | +0.0 |" in format_table(rows)
+    # the model read as a classifier: a deaf model cannot tell windows apart (every one 'normal', the first of
+    # equal scores); that the labels move the ELBO of a model that hears them is tested with
+    # event_log_likelihoods (tests/domains/video/test_model_sampling.py)
+    with open(root / "out" / "self_classification.csv") as f:
+        read = list(csv.DictReader(f))
+    assert [(r["model"], r["event"]) for r in read] == [(m, e) for m in ("random", "deaf") for e in EVENTS]
+    for r in read:
+        shares = [float(r[f"pred_{e}"]) for e in EVENTS]
+        assert sum(shares) == pytest.approx(1) and float(r["recall"]) == float(r[f"pred_{r['event']}"])
+        if r["model"] == "deaf":
+            assert shares == [1.0, 0.0, 0.0, 0.0]
+    assert all(int(r["windows"]) == 3 for r in read)
 
 
 def test_bad_inputs_are_one_line(files, tmp_path):
