@@ -215,23 +215,64 @@ def train(
                f"wrote {out}/model.ckpt, last.ckpt, curves.csv, curves.png, config.json")
 
 
+@app.command("train-guide")
+@user_errors_exit
+def train_guide(
+    data: Path = typer.Option(..., "--data", help="Labelled driving zarr store (make-driving), the video model's "
+                                                  "training store; its held-out episodes validate."),
+    out: Path = typer.Option(..., "--out", help="RUN_DIR (new or empty): guide.pt, curves.csv/png, config.json."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Event video model whose blocks the guide reads "
+                                         "(default: the bundled driving model)."),
+    minutes: Optional[float] = typer.Option(20.0, "--minutes", help="Wall-clock budget."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps in all."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Windows per step."),
+    lr: float = typer.Option(2e-3, "--lr", help="AdamW learning rate."),
+    width: int = typer.Option(24, "--width", help="Channels of the first conv block (then 2x, 4x, 4x)."),
+    sigma_min: float = typer.Option(0.01, "--sigma-min", help="Lowest training noise level (data units)."),
+    sigma_max: float = typer.Option(10.0, "--sigma-max", help="Highest training noise level (log-uniform between)."),
+    val_every: int = typer.Option(200, "--val-every", help="Optimizer steps between validations."),
+    seed: int = seed_option(0, "Seed of init and per-step draws."),
+    accelerator: str = typer.Option("auto", "--accelerator", help="auto | cpu | gpu"),
+    devices: str = typer.Option("1", "--devices", help="auto or a device count."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the training steps."),
+) -> None:
+    """Train the event guide of a driving model: a noise-conditional event classifier whose gradient steers
+    `video generate --guide` towards the asked event (classifier guidance)."""
+    from sciffusion.domains.video.model import resolve_model_path
+    from sciffusion.pipelines.video.train_guide import GuideTrainConfig, run_train_guide
+
+    result = run_train_guide(GuideTrainConfig(
+        data=data, out=out, model=resolve_model_path(model, "driving"), minutes=minutes, max_steps=max_steps,
+        batch_size=batch_size, lr=lr, width=width, sigma_min=sigma_min, sigma_max=sigma_max, val_every=val_every,
+        seed=seed, accelerator=accelerator, devices=devices, progress=progress))
+    typer.echo(f"trained {result['steps']} steps in {result['seconds']:.0f} s, {result['parameters']:,} parameters; "
+               f"held-out loss {result['val_loss']:.3f}, accuracy {result['val_accuracy']:.3f}; wrote {out}/guide.pt, "
+               f"curves.csv, curves.png, config.json")
+
+
+def _sigma_interval(text: Optional[str], option: str) -> Optional[tuple[float, float]]:
+    """``"LO,HI"`` → (LO, HI) in σ units (checked by SamplingConfig), None for None."""
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option}: expected 'LO,HI' in sigma units, got {text!r}") from None
+    return lo, hi
+
+
 def _sampling_run(model: Optional[Path], sampler: Optional[str], steps: Optional[int], seed: int, device: str,
                   batch_size: int, guidance: float = 1.0, guidance_interval: Optional[str] = None,
                   init_sigma: Optional[float] = None, model_defaults: bool = False,
-                  negative_event: Optional[str] = None):
+                  negative_event: Optional[str] = None, guide_scale: float = 0.0, guide_interval: Optional[str] = None):
     """The shared --model/--sampler/--steps/--seed/--device/--batch-size (and guidance) options as a SamplingRun.
     sampler/steps None: the SamplingConfig default; --init-sigma 0: no warm start. ``model_defaults``: the
     sampler, steps and warm start the user left unset may come from the model file (``SamplingRun.given``)."""
     from sciffusion.domains.video.sampling import SamplingConfig
     from sciffusion.pipelines.video.sampling_run import SamplingRun
 
-    interval = None
-    if guidance_interval is not None:
-        try:
-            lo, hi = (float(v) for v in guidance_interval.split(","))
-        except ValueError:
-            raise ValueError(f"--guidance-interval: expected 'LO,HI' in sigma units, got {guidance_interval!r}") from None
-        interval = (lo, hi)
+    interval = _sigma_interval(guidance_interval, "--guidance-interval")
+    guide_range = _sigma_interval(guide_interval, "--guide-interval")
     negative = None
     if negative_event is not None:
         from sciffusion.domains.video.events import event_index
@@ -243,7 +284,8 @@ def _sampling_run(model: Optional[Path], sampler: Optional[str], steps: Optional
     if set_values.get("init_sigma") == 0:
         set_values["init_sigma"] = None  # given as "off": not replaced by the model's warm start
     return SamplingRun(model=model, sampling=SamplingConfig(guidance=guidance, guidance_interval=interval,
-                                                            negative_event=negative, **set_values),
+                                                            negative_event=negative, guide_scale=guide_scale,
+                                                            guide_interval=guide_range, **set_values),
                        seed=seed, device=device, batch_size=batch_size, given=given)
 
 
@@ -368,6 +410,12 @@ def generate(
                                     "every block their clips mostly show the wreck from the first frame; judged "
                                     "collisions 64 % against 49 % of 96 clips), all otherwise (cut-ins: 30 % on "
                                     "every block, 15 % with the onset later)."),
+    guide: Optional[Path] = typer.Option(None, "--guide", help="Event guide (guide.pt of 'video train-guide'): a "
+                                         "noise-conditional event classifier whose gradient steers each block towards "
+                                         "its event on top of CFG (classifier guidance). Needs --event."),
+    guide_scale: float = typer.Option(0.0, "--guide-scale", help="Strength of the --guide gradient (0 = off)."),
+    guide_interval: Optional[str] = typer.Option(None, "--guide-interval", help="LO,HI: apply --guide only for "
+                                                 "LO <= sigma <= HI (default: every level)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Generate new clips, from nothing or continuing real footage, optionally of one driving event (CFG)."""
@@ -376,8 +424,10 @@ def generate(
     cfg = GenerateConfig(out=out, event=event, clips=clips, frames=frames, fps=fps, overwrite=overwrite,
                          devices=devices, num_nodes=num_nodes, context=context, context_frames=context_frames,
                          event_frame=int(event_frame) if event_frame.lstrip("-").isdigit() else event_frame,
+                         guide=guide,
                          run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
-                                           guidance_interval, init_sigma, negative_event=negative_event))
+                                           guidance_interval, init_sigma, negative_event=negative_event,
+                                           guide_scale=guide_scale, guide_interval=guide_interval))
     with progress_bar("generated frames", clips * frames) as advance:
         result = run(cfg, advance, checked=lambda notes: _context_notes(context, notes))
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"

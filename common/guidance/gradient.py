@@ -1,5 +1,6 @@
-"""Gradient guidance as denoiser wrappers: an energy / classifier log-probability, and DPS
-reconstruction guidance (Chung et al. 2023) for a differentiable measurement operator.
+"""Gradient guidance as denoiser wrappers: an energy / classifier log-probability on the denoised
+estimate, a noise-conditional classifier on the noisy input (classifier guidance, Dhariwal & Nichol
+2021), and DPS reconstruction guidance (Chung et al. 2023) for a differentiable measurement operator.
 
 Both differentiate through the denoiser: the energy is defined on clean data, so it is evaluated at
 the denoised estimate x̂0 = D(x, σ) and its gradient is taken w.r.t. the noisy x (chain rule through D).
@@ -13,7 +14,7 @@ not exactly, the tilted data distribution; see the tests for the measured gap.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -61,6 +62,44 @@ def energy_guided_pair(denoise: DenoiseFn, energy: Callable[[Tensor], Tensor], s
         return d - scale * per_sample(expand_sigma(sigma, x), x) ** 2 * grad, d
 
     return pair
+
+
+def classifier_guidance(denoise: DenoiseFn, log_prob: Callable[[Tensor, Tensor], Tensor], scale: float,
+                        sigma_interval: Optional[tuple[float, float]] = None) -> DenoiseFn:
+    """Classifier guidance (Dhariwal & Nichol 2021) with a noise-conditional classifier:
+
+        D'(x, σ) = D(x, σ) + scale · σ² · ∇_x log p_σ(y | x)
+
+    log_prob: differentiable ``(x [B, ...], σ [B]) -> [B]``, the log-probability of the wanted class of
+    the *noisy* input at its noise level (a classifier trained on σ-noised data). By Bayes,
+    ∇ log p_σ(x | y) = ∇ log p_σ(x) + ∇ log p_σ(y | x), and by Tweedie D = x + σ² ∇ log p_σ(x), so at
+    scale 1 an exact unconditional D and an exact p_σ(y | x) give the exact class-conditional denoiser
+    (tested on a Gaussian mixture); scale > 1 sharpens p(y | x)^scale. Unlike :func:`energy_guidance`, no
+    gradient flows through D: one denoiser call plus one classifier backward per NFE. ``sigma_interval``
+    (lo, hi), inclusive, limits the guidance to those σ (per sample), as for :func:`~.cfg.cfg`.
+    """
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"scale: must be finite and >= 0, got {scale}")
+    lo, hi = sigma_interval if sigma_interval is not None else (0.0, math.inf)
+    if not 0 <= lo <= hi:
+        raise ValueError(f"sigma_interval: need 0 <= lo <= hi, got ({lo}, {hi})")
+
+    def guided(x: Tensor, sigma: Tensor) -> Tensor:
+        d = denoise(x, sigma)
+        sig = expand_sigma(sigma, x)
+        inside = (sig >= lo) & (sig <= hi)
+        if scale == 0 or not bool(inside.any()):
+            return d
+        with torch.inference_mode(False), torch.enable_grad():  # also under Lightning's predict loop
+            x_in = x.detach().clone().requires_grad_(True)
+            lp = log_prob(x_in, sig.clone())
+            if lp.shape != (x.shape[0],):
+                raise ValueError(f"log_prob: must return one value per sample [B], got shape {tuple(lp.shape)}")
+            (grad,) = torch.autograd.grad(lp.sum(), x_in)
+        step = scale * per_sample(sig, x) ** 2 * grad.to(d.dtype)
+        return torch.where(per_sample(inside, x), d + step, d)
+
+    return guided
 
 
 def dps(denoise: DenoiseFn, operator: Callable[[Tensor], Tensor], y: Tensor, zeta: float) -> DenoiseFn:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from sciffusion.domains.video.model import LoadedVideoModel
 from sciffusion.domains.video.networks.condition import VideoCondition
+
+if TYPE_CHECKING:
+    from sciffusion.domains.video.event_guide import LoadedEventGuide
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,9 @@ class SamplingConfig:
     the null label −1 (plain CFG, D(null) as the reference); init_sigma: warm
     start (SDEdit, Meng et al. 2022): a block that continues known frames starts from the last known
     frame repeated, noised to σ = init_sigma, on a grid from init_sigma down (None: from pure noise at
-    sigma_max)."""
+    sigma_max); guide_scale: strength of classifier guidance by an event guide
+    (:mod:`~sciffusion.domains.video.event_guide`, passed to the sampling functions; 0 = off), applied on
+    top of CFG for σ inside guide_interval (None: everywhere)."""
 
     sampler: str = "dpmpp_2m"
     steps: int = 10
@@ -40,6 +45,8 @@ class SamplingConfig:
     guidance_interval: Optional[tuple[float, float]] = None
     negative_event: Optional[int] = None
     init_sigma: Optional[float] = None
+    guide_scale: float = 0.0
+    guide_interval: Optional[tuple[float, float]] = None
 
     def __post_init__(self) -> None:
         from sciffusion.common.grids import check_sigma_range
@@ -56,6 +63,12 @@ class SamplingConfig:
             lo, hi = self.guidance_interval
             if not (0 <= lo <= hi and lo < math.inf):  # also refuses NaN; hi may be inf (guide from lo up)
                 raise ValueError(f"--guidance-interval: need 0 <= LO <= HI in sigma units, got {lo:g},{hi:g}")
+        if not 0 <= self.guide_scale < math.inf:
+            raise ValueError(f"--guide-scale: must be a finite number >= 0, got {self.guide_scale}")
+        if self.guide_interval is not None:
+            lo, hi = self.guide_interval
+            if not (0 <= lo <= hi and lo < math.inf):
+                raise ValueError(f"--guide-interval: need 0 <= LO <= HI in sigma units, got {lo:g},{hi:g}")
         if self.negative_event is not None and self.negative_event < 0:
             raise ValueError(f"--negative-event: must be an event index >= 0, got {self.negative_event}")
         if self.init_sigma is not None and not self.sigma_min < self.init_sigma <= self.sigma_max:
@@ -84,10 +97,23 @@ def recommended_prediction(meta: Mapping[str, Any], source: str) -> dict[str, An
     return dict(rec)
 
 
-def block_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: SamplingConfig
-                   ) -> Callable[[Tensor, Tensor], Tensor]:
+def block_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: SamplingConfig,
+                   guide: Optional["LoadedEventGuide"] = None) -> Callable[[Tensor, Tensor], Tensor]:
     """``(x [B, C, T, H, W], σ [B]) -> x0`` for ``cond``, guided on the event when ``sampling.guidance != 1``:
-    away from the null label (−1), or from ``sampling.negative_event`` when given."""
+    away from the null label (−1), or from ``sampling.negative_event`` when given; and, with an event
+    ``guide`` and ``sampling.guide_scale`` > 0, by the guide's ∇ log p_σ(event | x) (classifier guidance,
+    :func:`~sciffusion.common.guidance.gradient.classifier_guidance`)."""
+    den = _cfg_denoiser(model, cond, sampling)
+    if guide is None or cond.event is None or sampling.guide_scale == 0:
+        return den
+    from sciffusion.common.guidance.gradient import classifier_guidance
+
+    return classifier_guidance(den, guide.log_prob(cond, cond.event), sampling.guide_scale, sampling.guide_interval)
+
+
+def _cfg_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: SamplingConfig
+                  ) -> Callable[[Tensor, Tensor], Tensor]:
+    """:func:`block_denoiser` without the event guide."""
     from sciffusion.common.guidance.cfg import cfg
     from sciffusion.common.training.losses import Preconditioning
 
@@ -105,9 +131,11 @@ def block_denoiser(model: LoadedVideoModel, cond: VideoCondition, sampling: Samp
 
 @torch.no_grad()
 def sample_block(model: LoadedVideoModel, cond: VideoCondition, shape: tuple[int, ...], sampling: SamplingConfig,
-                 generator: Optional[torch.Generator] = None, guess: Optional[Tensor] = None) -> Tensor:
+                 generator: Optional[torch.Generator] = None, guess: Optional[Tensor] = None,
+                 guide: Optional["LoadedEventGuide"] = None) -> Tensor:
     """One block ``shape`` = (B, C, T, H, W) on the network's device; ``generator`` (CPU) seeds it.
-    ``guess`` [B, C, 1 or T, H, W]: the warm start of ``sampling.init_sigma`` (ignored without it)."""
+    ``guess`` [B, C, 1 or T, H, W]: the warm start of ``sampling.init_sigma`` (ignored without it);
+    ``guide``: the event guide of :func:`block_denoiser`."""
     from sciffusion.common.grids import karras_grid
     from sciffusion.common.noise import randn
     from sciffusion.common.samplers.registry import get_sampler
@@ -119,7 +147,7 @@ def sample_block(model: LoadedVideoModel, cond: VideoCondition, shape: tuple[int
     x = randn(shape, generator=generator).to(device) * sigmas[0]
     if warm:
         x = x + guess.to(device).expand(shape)
-    result = get_sampler(sampling.sampler)(block_denoiser(model, cond.to(device), sampling), sigmas, x,
+    result = get_sampler(sampling.sampler)(block_denoiser(model, cond.to(device), sampling, guide), sigmas, x,
                                            generator=generator)
     return result.x.clamp(-1, 1)
 
@@ -198,12 +226,12 @@ def event_log_likelihoods(model: LoadedVideoModel, clips: Tensor, starts: Sequen
 
 def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: SamplingConfig,
             generator: Optional[torch.Generator] = None, event: Optional[Tensor] = None,
-            progress: Optional[Callable[[int], None]] = None) -> Tensor:
+            progress: Optional[Callable[[int], None]] = None, guide: Optional["LoadedEventGuide"] = None) -> Tensor:
     """Predict ``horizon`` frames after ``context`` [B, C, T_ctx, H, W] (T_ctx may be 0: generation),
     T frames per block; returns [B, C, horizon, H, W]. ``event`` [B] conditions every block on one event,
     [B, blocks] (``ceil(horizon / T)`` columns) each block on its own (an event's onset in one block,
     :func:`~sciffusion.domains.video.events.onset_schedule`), None none; ``progress(frames)`` is called after
-    every block."""
+    every block; ``guide``: an event guide steering every block towards its event (:func:`block_denoiser`)."""
     cfg = model.config
     if horizon < 1:
         raise ValueError(f"--frames: must be >= 1, got {horizon}")
@@ -221,7 +249,7 @@ def rollout(model: LoadedVideoModel, context: Tensor, horizon: int, sampling: Sa
         block_event = event[:, produced // cfg.frames] if event is not None and event.dim() == 2 else event
         cond = _condition(model, known, block_event)
         guess = known[:, :, -1:] if known.shape[2] else None  # the last known frame, for a warm start
-        block = sample_block(model, cond, (b, c, cfg.frames, h, w), sampling, generator, guess).cpu()
+        block = sample_block(model, cond, (b, c, cfg.frames, h, w), sampling, generator, guess, guide).cpu()
         take = min(cfg.frames, horizon - produced)
         known = torch.cat([known, block[:, :, :take]], dim=2)
         produced += take

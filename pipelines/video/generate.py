@@ -55,6 +55,7 @@ class GenerateConfig:
     context: Optional[Path] = None
     context_frames: Optional[int] = None
     event_frame: Union[int, str] = "auto"
+    guide: Optional[Path] = None
 
     def __post_init__(self) -> None:
         if self.context_frames is not None and self.context is None:
@@ -76,6 +77,12 @@ class GenerateConfig:
             from sciffusion.domains.video.events import event_index
 
             event_index(self.event)  # a bad name is an error before any work
+        if self.run.sampling.guide_scale > 0 and self.guide is None:
+            raise ValueError("--guide-scale: needs --guide (the event guide file of 'video train-guide')")
+        if self.guide is not None and self.event is None:
+            raise ValueError("--guide: needs --event (it is what the guide steers towards)")
+        if self.guide is not None and not Path(self.guide).is_file():
+            raise FileNotFoundError(f"{self.guide}: --guide not found")
         if isinstance(self.event_frame, str) and self.event_frame not in ("auto", "all"):
             raise ValueError(f"--event-frame: auto, all or a generated frame 0 to {self.frames - 1}, got "
                              f"{self.event_frame!r}")
@@ -138,13 +145,14 @@ def read_context(path: Path, model, clips: int, frames: int,
 
 def generation_module(model, frames: int, sampling, seed: int, label: Optional[int],
                       progress: Optional[Callable[[int], None]] = None, context: Optional[np.ndarray] = None,
-                      event_frame: Optional[int] = None):
+                      event_frame: Optional[int] = None, guide=None):
     """A LightningModule whose ``predict_step((batch_index, first, count))`` returns
     ``(first, uint8 [count, T_ctx + frames, H, W, C])`` sampled from ``model`` after the clips' context
     frames (``context`` uint8 [N, T_ctx, H, W, C], or None: T_ctx = 0), every block conditioned on
     ``label`` (with ``event_frame``: ``normal`` before the block holding that generated frame);
     ``progress(frames)`` on rank 0 with the frames each block added over the batch (clips × frames in all);
-    its network is a submodule, so Lightning moves it to the device."""
+    ``guide``: an event guide (:func:`~sciffusion.domains.video.sampling.rollout`); its network and the
+    model's are submodules, so Lightning moves them to the device."""
     import pytorch_lightning as pl
     import torch
 
@@ -161,6 +169,7 @@ def generation_module(model, frames: int, sampling, seed: int, label: Optional[i
         def __init__(self):
             super().__init__()
             self.net = model.net
+            self.guide_net = None if guide is None else guide.net
 
         def predict_step(self, batch, batch_idx):
             index, first, count = (int(v) for v in batch)
@@ -171,14 +180,14 @@ def generation_module(model, frames: int, sampling, seed: int, label: Optional[i
                 known = to_unit_range(torch.from_numpy(context[first:first + count]))
             event = None if schedule is None else torch.tensor(schedule, dtype=torch.long).expand(count, -1)
             counted = None if progress is None or self.global_rank != 0 else lambda t: progress(t * count)
-            out = rollout(model, known, frames, sampling, generator, event=event, progress=counted)
+            out = rollout(model, known, frames, sampling, generator, event=event, progress=counted, guide=guide)
             return first, to_uint8(torch.cat([known, out], dim=2)).numpy()
 
     return GenerationModule()
 
 
 def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
-                  context: Optional[np.ndarray], onset: Optional[int]) -> Optional[np.ndarray]:
+                  context: Optional[np.ndarray], onset: Optional[int], guide=None) -> Optional[np.ndarray]:
     """All clips uint8 [N, T_ctx + T, H, W, C] through ``Trainer.predict``; None on ranks other than 0."""
     import pytorch_lightning as pl
     import torch
@@ -196,9 +205,10 @@ def _sample_clips(cfg: GenerateConfig, model, label: Optional[int], progress,
     check_batches_per_process(len(batches), devices, cfg.num_nodes, "clips")
     with quiet_lightning():  # no start-up banners in the command's output
         trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes, logger=False,
-                             enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+                             enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+                             inference_mode=cfg.guide is None)  # an event guide differentiates its classifier
         module = generation_module(model, cfg.frames, cfg.run.sampling, cfg.run.seed, label, progress, context,
-                                   onset)
+                                   onset, guide)
         outputs = trainer.predict(module, loader)
     if trainer.world_size > 1:  # gather every rank's batches on rank 0
         import torch.distributed as dist
@@ -250,8 +260,14 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     notes = {"adapted": adapted, "denoising_gain": gain, "unlike_training": unlike_training(gain)}
     if checked is not None:
         checked(notes)
+    guide = None
+    if cfg.guide is not None:
+        from sciffusion.domains.video.event_guide import read_guide_file
+
+        guide = read_guide_file(cfg.guide)
+        guide.check_fits(m, f"--guide: {cfg.guide}")
     onset = cfg.onset_frame(label, m.frames)
-    clips = _sample_clips(cfg, model, label, progress, context, onset)
+    clips = _sample_clips(cfg, model, label, progress, context, onset, guide)
     summary = {"clips": cfg.clips, "frames": cfg.frames, "out": str(cfg.out),
                "event": None if label is None else EVENTS[label], "event_frame": onset,
                "context_frames": 0 if context is None else context.shape[1], **notes}
@@ -263,6 +279,10 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
                 "context": None if cfg.context is None else str(cfg.context),
                 "context_frames": summary["context_frames"], "context_adapted": adapted, "denoising_gain": gain,
                 **cfg.run.to_dict(model_path)}
+    settings["guide"] = None if guide is None else {"path": str(cfg.guide), "steps": guide.meta.get("steps"),
+                                                    "data": guide.meta.get("data")}
+    if guide is None:
+        settings["sampling"].update(guide_scale=None, guide_interval=None)
     if label is None:  # nothing to guide: record that no guidance was applied, whatever --guidance said
         settings["sampling"].update(guidance=None, guidance_interval=None, negative_event=None)
     else:
