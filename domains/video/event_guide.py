@@ -75,7 +75,7 @@ def read_guide_file(path: Path | str, map_location: Any = "cpu") -> LoadedEventG
     from sciffusion.common.training.config import TrainConfig
 
     content = check_file_kind(load_checkpoint(path, map_location=map_location), str(path), FILE_KIND, FILE_VERSION,
-                              "event guide", "the file of 'sciffusion video train-guide'")
+                              "video event guide", "the file of 'sciffusion video train-guide'")
     try:
         config = EventClassifierNetConfig.from_dict(content["net"])
         train = TrainConfig.from_dict(content["train"])

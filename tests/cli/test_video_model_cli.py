@@ -690,3 +690,41 @@ def test_generate_counts_every_generated_frame(tmp_path):
                             run=SamplingRun(model=model, sampling=SamplingConfig(sampler="euler", steps=1),
                                             batch_size=2)), counted.append)
     assert sum(counted) == 3 * 5 and len(counted) == 2 * 2  # two batches, two blocks of T = 3 frames each
+
+
+def test_train_guide_and_generate_with_it(tmp_path):
+    """`video train-guide` on a tiny labelled store writes guide.pt and its curves; `generate --guide` steers
+    the clips (different from scale 0) and records the guide; bad uses are one-line errors."""
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    model = _model(tmp_path / "m.ckpt", channels=3, events=True)
+    _labelled_store(tmp_path / "d.zarr", clips=12, frames=6)
+    run = tmp_path / "guide"
+    r = invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", run, "--max-steps", 3,
+               "--batch-size", 4, "--width", 4, "--val-every", 2, "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert "trained 3 steps" in r.output and {p.name for p in run.iterdir()} >= {"guide.pt", "curves.csv", "curves.png",
+                                                                                 "config.json"}
+    record = json.loads((run / "config.json").read_text())
+    assert record["command"] == "sciffusion video train-guide" and record["net"]["frames"] == 3
+    r = invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", run, "--max-steps", 1)
+    _one_line_error(r, "exists and is not an empty folder")
+    same = ["--model", model, "--event", "cut-in", "--clips", 2, "--frames", 3, "--steps", 2, "--guidance", 1.0]
+    assert invoke("generate", *same, "--out", tmp_path / "g0").exit_code == 0
+    r = invoke("generate", *same, "--guide", run / "guide.pt", "--guide-scale", 50, "--out", tmp_path / "g1")
+    assert r.exit_code == 0, r.output
+    plain, steered = (open_video_store(tmp_path / n / "clips.zarr").video[...] for n in ("g0", "g1"))
+    assert plain.shape == steered.shape and not np.array_equal(plain, steered)
+    saved = json.loads((tmp_path / "g1" / "config.json").read_text())
+    assert saved["guide"]["path"] == str(run / "guide.pt") and saved["sampling"]["guide_scale"] == 50
+    assert json.loads((tmp_path / "g0" / "config.json").read_text())["guide"] is None
+    _one_line_error(invoke("generate", *same, "--guide-scale", 2, "--out", tmp_path / "g2"),
+                    "--guide-scale: needs --guide")
+    _one_line_error(invoke("generate", "--model", model, "--guide", run / "guide.pt", "--out", tmp_path / "g3"),
+                    "--guide: needs --event")
+    _one_line_error(invoke("generate", *same, "--guide", model, "--guide-scale", 1, "--out", tmp_path / "g4"),
+                    "not a video event guide file")
+    other = _model(tmp_path / "m2.ckpt", channels=3, events=True, past_frames=1)
+    _one_line_error(invoke("generate", "--model", other, "--event", "cut-in", "--guide", run / "guide.pt",
+                           "--guide-scale", 1, "--out", tmp_path / "g5"), "the event guide reads")
+    assert not any((tmp_path / n).exists() for n in ("g2", "g3", "g4", "g5"))
