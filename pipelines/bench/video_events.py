@@ -13,6 +13,10 @@ Protocol (``docs/video.md``, "Rare-event fidelity"):
 - Fidelity of a generated store (``clips.zarr`` of ``sciffusion video generate --event E``): the
   fraction of its clips asked for event E (``labels/event``) whose first T frames the classifier
   assigns to E, with the whole predicted-class distribution.
+- Pixel rules (:mod:`sciffusion.domains.video.event_rules`, collisions and cut-ins): the same fraction
+  judged by the simulator's event definition read off the frames, with no learned weights, so a model
+  steered by a classifier's gradient (``generate --guide``) cannot fool it; each rule's recall on the
+  held-out windows of its event and its false-alarm rate on held-out normal windows say how far to trust it.
 
 Writes ``classifier.pt``, ``classifier_eval.json``, ``confusion.png``, ``fidelity.csv``,
 ``fidelity.png`` and ``config.json`` into ``out`` atomically.
@@ -37,7 +41,8 @@ from sciffusion.pipelines.bench.event_classifier import (  # noqa: F401 (re-expo
 
 PRED_FIELDS = [f"pred_{name}" for name in EVENTS]
 FIELDS = ["store", "event", "clips", "fidelity", *PRED_FIELDS, "classifier_recall", "train_windows",
-          "classifier_accuracy", "classifier_balanced_accuracy"]
+          "classifier_accuracy", "classifier_balanced_accuracy", "rule_fidelity", "rule_recall", "rule_false_alarm"]
+RULE_NORMAL_WINDOWS = 1000  # held-out normal windows (evenly spaced) the rules' false-alarm rate is read on
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,11 @@ def open_generated(path: Path, frames: int, frame_shape: tuple[int, ...]):
 def rare_event_fidelity(classifier: Callable[[Tensor], Tensor], generated: Path, frames: int,
                         frame_shape: tuple[int, ...], batch_size: int = 64) -> list[dict[str, Any]]:
     """One row per event asked for in ``generated`` (``labels/event``): its clips, the fraction of them
-    whose first ``frames`` frames the classifier assigns to that event (``fidelity``) and the fraction
-    assigned to each class (``pred_<event>``, summing to 1)."""
+    whose first ``frames`` frames the classifier assigns to that event (``fidelity``), the fraction
+    assigned to each class (``pred_<event>``, summing to 1) and, for an event with a pixel rule, the
+    fraction in which the rule fires (``rule_fidelity``, else None)."""
+    from sciffusion.domains.video.event_rules import EVENT_RULES, rule_rate
+
     store, events = open_generated(generated, frames, frame_shape)
     batches = (to_unit_range(torch.from_numpy(np.asarray(store.video[i:i + batch_size, :frames])))
                for i in range(0, len(events), batch_size))
@@ -103,9 +111,35 @@ def rare_event_fidelity(classifier: Callable[[Tensor], Tensor], generated: Path,
     rows = []
     for k in np.unique(events):
         share = np.bincount(pred[events == k], minlength=len(EVENTS)) / (events == k).sum()
+        rule = None
+        if EVENTS[k] in EVENT_RULES and store.video.shape[-1] == 3:  # the rules read colour renderings
+            rule = rule_rate((store.video[i, :frames] for i in np.flatnonzero(events == k)), EVENTS[k])
         rows.append({"store": str(store.path), "event": EVENTS[k], "clips": int((events == k).sum()),
-                     "fidelity": float(share[k]), **{f: float(s) for f, s in zip(PRED_FIELDS, share)}})
+                     "fidelity": float(share[k]), **{f: float(s) for f, s in zip(PRED_FIELDS, share)},
+                     "rule_fidelity": rule})
     return rows
+
+
+def rule_scores(test: Windows) -> dict[str, dict[str, Any]]:
+    """Each pixel rule read on the held-out windows: ``recall`` (windows of its event where it fires, None
+    without any) and ``false_alarm`` (of up to :data:`RULE_NORMAL_WINDOWS` evenly spaced normal windows)."""
+    from sciffusion.domains.video.event_rules import EVENT_RULES, rule_rate
+
+    def clips(index):
+        return (test.video[test.clip[i], test.start[i]:test.start[i] + test.frames] for i in index)
+
+    normal = np.flatnonzero(test.event == 0)
+    normal = normal[np.linspace(0, len(normal) - 1, min(len(normal), RULE_NORMAL_WINDOWS)).astype(int)] \
+        if len(normal) else normal
+    out: dict[str, dict[str, Any]] = {}
+    if test.video.shape[-1] != 3:  # the rules read colour renderings of make-driving
+        return out
+    for name in EVENT_RULES:
+        own = np.flatnonzero(test.event == EVENTS.index(name))
+        out[name] = {"recall": rule_rate(clips(own), name) if len(own) else None,
+                     "false_alarm": rule_rate(clips(normal), name) if len(normal) else None,
+                     "windows": int(len(own)), "normal_windows": int(len(normal))}
+    return out
 
 
 def _check_held_out(train: Windows, test: Windows) -> None:
@@ -185,15 +219,19 @@ def run_video_events(cfg: VideoEventsConfig, log: Callable[[str], None] = print,
         log(f"judging with {cfg.classifier_path} (not retrained)")
     else:
         model = train_classifier(train, c, log, progress)
-    report = {**evaluate_classifier(model, test), "train_windows": dict(zip(EVENTS, counts))}
-    log(f"held-out accuracy {report['accuracy']:.3f}, balanced {report['balanced_accuracy']:.3f}")
+    report = {**evaluate_classifier(model, test), "train_windows": dict(zip(EVENTS, counts)), "rules": rule_scores(test)}
+    log(f"held-out accuracy {report['accuracy']:.3f}, balanced {report['balanced_accuracy']:.3f}; pixel rules: "
+        + ", ".join(f"{k} recall {_fmt(v['recall'])}, false alarms {_fmt(v['false_alarm'])}"
+                    for k, v in report["rules"].items()))
     rows = []
     for path in cfg.generated:
         for row in rare_event_fidelity(model, path, c.frames, frame_shape):
             k = EVENTS.index(row["event"])
             rows.append({**row, "classifier_recall": report["recall"][row["event"]], "train_windows": counts[k],
                          "classifier_accuracy": report["accuracy"],
-                         "classifier_balanced_accuracy": report["balanced_accuracy"]})
+                         "classifier_balanced_accuracy": report["balanced_accuracy"],
+                         "rule_recall": report["rules"].get(row["event"], {}).get("recall"),
+                         "rule_false_alarm": report["rules"].get(row["event"], {}).get("false_alarm")})
     config = {"train": str(cfg.train), "test": str(cfg.test), "generated": [str(p) for p in cfg.generated],
               "out": str(cfg.out), "overwrite": cfg.overwrite, "classifier": asdict(c),
               "classifier_from": None if cfg.classifier_path is None else {
@@ -248,25 +286,32 @@ def plot_fidelity(path: Path, rows: list[dict[str, Any]]) -> None:
     fig = Figure(figsize=(max(4.0, 1.2 * len(rows) + 2), 3.4), dpi=120)
     ax = fig.add_subplot()
     x = np.arange(len(rows))
-    ax.bar(x - 0.2, [r["fidelity"] for r in rows], 0.4, label="fidelity (generated)")
-    ax.bar(x + 0.2, [r["classifier_recall"] or 0.0 for r in rows], 0.4, label="classifier recall (held-out real)")
+    ax.bar(x - 0.27, [r["fidelity"] for r in rows], 0.27, label="fidelity (classifier)")
+    ax.bar(x, [r.get("rule_fidelity") or 0.0 for r in rows], 0.27, label="fidelity (pixel rule)")
+    ax.bar(x + 0.27, [r["classifier_recall"] or 0.0 for r in rows], 0.27, label="classifier recall (held-out real)")
     ax.set_xticks(x, [f"{r['event']}\n{_store_name(Path(r['store']))}" for r in rows], fontsize=7)
     ax.set_ylim(0, 1.2)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("fraction of clips")
-    ax.legend(fontsize=7, loc="upper center", ncol=2)
+    ax.legend(fontsize=7, loc="upper center", ncol=3)
     fig.tight_layout()
     fig.savefig(path)
 
 
+def _fmt(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Fidelity per (store, event) beside the classifier's held-out recall of that event, accuracy and
-    balanced accuracy (recall n/a: no held-out window of that event)."""
-    lines = [f"{'event':<15}{'clips':>6}{'fidelity':>10}{'clf recall':>12}{'clf acc':>9}{'clf bal acc':>13}  store"]
+    balanced accuracy, then the pixel rule's fidelity and held-out recall (n/a: no held-out window of
+    that event, or no rule for it)."""
+    lines = [f"{'event':<15}{'clips':>6}{'fidelity':>10}{'clf recall':>12}{'clf acc':>9}{'clf bal acc':>13}"
+             f"{'rule fid':>10}{'rule recall':>13}  store"]
     for r in rows:
-        recall = "n/a" if r["classifier_recall"] is None else f"{r['classifier_recall']:.3f}"
-        lines.append(f"{r['event']:<15}{r['clips']:>6}{r['fidelity']:>10.3f}{recall:>12}"
-                     f"{r['classifier_accuracy']:>9.3f}{r['classifier_balanced_accuracy']:>13.3f}  {r['store']}")
+        lines.append(f"{r['event']:<15}{r['clips']:>6}{r['fidelity']:>10.3f}{_fmt(r['classifier_recall']):>12}"
+                     f"{r['classifier_accuracy']:>9.3f}{r['classifier_balanced_accuracy']:>13.3f}"
+                     f"{_fmt(r.get('rule_fidelity')):>10}{_fmt(r.get('rule_recall')):>13}  {r['store']}")
     return "\n".join(lines)
 
 

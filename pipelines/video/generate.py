@@ -113,6 +113,30 @@ class GenerateConfig:
         return int(self.event_frame)
 
 
+def resolve_guide(option: Union[Path, str, None], scale: Optional[float], event: Optional[str],
+                  model: Optional[Path]) -> tuple[Optional[Path], float]:
+    """``video generate``'s --guide and --guide-scale as (guide file or None, scale).
+
+    ``option`` "auto" (the default): the bundled event guide when an ``event`` is asked of the bundled
+    event model (``model`` None or that file), else no guide; "none" (or None): no guide; anything else: a
+    guide file. ``scale`` None: :data:`~sciffusion.domains.video.event_guide.DEFAULT_GUIDE_SCALE` with a
+    guide, 0 without (a scale given without a guide stays an error of :class:`GenerateConfig`)."""
+    from sciffusion.domains.video.event_guide import BUNDLED_GUIDE, DEFAULT_GUIDE_SCALE
+    from sciffusion.domains.video.model import BUNDLED_MODELS
+
+    guide: Optional[Path]
+    if option is None or str(option) == "none":
+        guide = None
+    elif str(option) == "auto":
+        bundled_model = model is None or Path(model).resolve() == BUNDLED_MODELS["driving"].resolve()
+        guide = BUNDLED_GUIDE if event is not None and bundled_model and BUNDLED_GUIDE.is_file() else None
+    else:
+        guide = Path(option)
+    if scale is None:
+        scale = DEFAULT_GUIDE_SCALE if guide is not None else 0.0
+    return guide, float(scale)
+
+
 def batch_seed(seed: int, batch: int) -> int:
     """The noise seed of clip batch ``batch`` under ``--seed`` (independent of the device count)."""
     return int(np.random.SeedSequence([seed, batch]).generate_state(1, np.uint64)[0] % (2**63))

@@ -209,6 +209,23 @@ def test_generate_with_event_guidance(tmp_path):
     assert r.exit_code == 2 and "already exists" in r.output
 
 
+def test_generate_event_uses_the_bundled_guide_by_default(tmp_path):
+    """generate --event with the bundled event model steers with the bundled event guide at the measured
+    scale, and records it; --guide none turns it off (different clips from the same seed)."""
+    from sciffusion.domains.video.event_guide import BUNDLED_GUIDE, DEFAULT_GUIDE_SCALE
+    from sciffusion.domains.video.zarr_store import open_video_store
+
+    same = ["--event", "cut-in", "--clips", 1, "--frames", 4, "--steps", 2, "--seed", 3]
+    assert invoke("generate", *same, "--out", tmp_path / "auto").exit_code == 0
+    assert invoke("generate", *same, "--guide", "none", "--out", tmp_path / "off").exit_code == 0
+    record = json.loads((tmp_path / "auto" / "config.json").read_text())
+    assert record["guide"]["path"] == str(BUNDLED_GUIDE) and record["sampling"]["guide_scale"] == DEFAULT_GUIDE_SCALE
+    off = json.loads((tmp_path / "off" / "config.json").read_text())
+    assert off["guide"] is None and off["sampling"]["guide_scale"] is None
+    guided, plain = (open_video_store(tmp_path / n / "clips.zarr").video[...] for n in ("auto", "off"))
+    assert guided.shape == plain.shape == (1, 4, 64, 64, 3) and not np.array_equal(guided, plain)
+
+
 def test_generate_event_needs_an_event_model(tmp_path):
     r = invoke("generate", "--model", _model(tmp_path / "m.ckpt"), "--event", "cut-in", "--clips", 1,
                "--frames", 2, "--out", tmp_path / "g", "--steps", 1)

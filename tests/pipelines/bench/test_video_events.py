@@ -147,6 +147,29 @@ def test_fidelity_counts_with_a_stub_classifier(tmp_path):
         assert all(sum(r[f"pred_{e}"] for e in EVENTS) == pytest.approx(1.0) for r in rows.values())
 
 
+def test_pixel_rules_judge_generated_clips_beside_the_classifier(tmp_path):
+    """rule_fidelity: the share of clips where the event's pixel rule fires (a wreck touching the green ego
+    in 3 of 4 collision clips), None for events without a rule; the rules' held-out recall and false
+    alarms are read on real windows (toy windows show no ego: recall 0)."""
+    video = np.full((6, 4, 64, 64, 3), 100, np.uint8)
+    video[:, :, 31:33, 20:24] = (50, 200, 0)  # the ego
+    video[:3, 2:, 31:33, 25:29] = (255, 100, 100)  # a wreck beside it in the first three clips
+    store = write_generated(tmp_path / "gen.zarr", video, [1, 1, 1, 1, 2, 3])
+
+    def stub(x):
+        return torch.zeros(len(x), len(EVENTS))
+
+    rows = {r["event"]: r for r in rare_event_fidelity(stub, store, 4, (64, 64, 3))}
+    assert rows["ego_collision"]["rule_fidelity"] == 0.75 and rows["cut_in"]["rule_fidelity"] == 0.0
+    assert rows["near_miss"]["rule_fidelity"] is None
+    from sciffusion.pipelines.bench.video_events import rule_scores
+
+    test = load_windows(write_toy(tmp_path / "toy.zarr", 8, seed=2), frames=4, stride=2)
+    scores = rule_scores(test)
+    assert set(scores) == {"ego_collision", "cut_in"} and scores["ego_collision"]["recall"] == 0.0
+    assert scores["cut_in"]["false_alarm"] == 0.0 and scores["cut_in"]["normal_windows"] == (test.event == 0).sum()
+
+
 def test_bad_stores_are_one_line_errors_naming_the_store(tmp_path):
     video = np.zeros((2, 6, 16, 16, 3), np.uint8)
     plain = write_video_store(tmp_path / "plain.zarr", video, {"fps": 10.0})
@@ -216,6 +239,7 @@ def test_cli_runs_end_to_end_and_writes_every_file(tmp_path, stores):
         rows = list(csv.DictReader(fh))
     assert [(r["event"], r["clips"]) for r in rows] == [("ego_collision", "4"), ("cut_in", "4")]
     assert rows[0]["store"] == str(gen_a / "clips.zarr") and 0 <= float(rows[0]["fidelity"]) <= 1
+    assert rows[0]["rule_fidelity"] == "0.0" and rows[0]["rule_recall"] == "0.0"  # toy clips show no ego
     report = json.loads((out / "classifier_eval.json").read_text())
     assert report["windows"] == 96 and len(report["confusion"]) == len(EVENTS)
     assert json.loads((out / "config.json").read_text())["classifier"]["seed"] == 3

@@ -169,3 +169,26 @@ def test_generate_refuses_a_bad_option_before_importing_lightning():
             "try:\n    GenerateConfig(out='g', clips=-1)\nexcept ValueError:\n    pass\n"
             "assert 'pytorch_lightning' not in sys.modules, 'Lightning imported to check an option'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_resolve_guide_defaults_to_the_bundled_guide_for_the_bundled_event_model(tmp_path):
+    """--guide auto: the bundled guide (at the measured scale) only when an event is asked of the bundled
+    event model; none, another model or no event: no guide; a scale without a guide stays an error."""
+    from sciffusion.domains.video.event_guide import BUNDLED_GUIDE, DEFAULT_GUIDE_SCALE
+    from sciffusion.domains.video.model import BUNDLED_MODELS
+    from sciffusion.pipelines.video.generate import GenerateConfig, resolve_guide
+
+    assert BUNDLED_GUIDE.is_file()
+    assert resolve_guide("auto", None, "cut-in", None) == (BUNDLED_GUIDE, DEFAULT_GUIDE_SCALE)
+    assert resolve_guide("auto", 3.0, "collision", BUNDLED_MODELS["driving"]) == (BUNDLED_GUIDE, 3.0)
+    assert resolve_guide("auto", None, "cut-in", tmp_path / "mine.ckpt") == (None, 0.0)
+    assert resolve_guide("auto", None, None, None) == (None, 0.0)
+    assert resolve_guide("none", None, "cut-in", None) == (None, 0.0)
+    assert resolve_guide(tmp_path / "g.pt", None, "cut-in", None) == (tmp_path / "g.pt", DEFAULT_GUIDE_SCALE)
+    guide, scale = resolve_guide("none", 2.0, "cut-in", None)
+    from sciffusion.pipelines.video.sampling_run import SamplingRun
+    from sciffusion.domains.video.sampling import SamplingConfig
+
+    with pytest.raises(ValueError, match="--guide-scale: needs --guide"):
+        GenerateConfig(out=tmp_path / "g", event="cut-in", guide=guide,
+                       run=SamplingRun(sampling=SamplingConfig(guide_scale=scale)))
