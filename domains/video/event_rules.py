@@ -72,14 +72,15 @@ def _px_per_m(clip: np.ndarray) -> float:
     return np.shape(clip)[2] / VIEW_M
 
 
-def ego_centre(ego: np.ndarray) -> tuple[float, float]:
-    """(row, column) of the ego in one frame's green mask [H, W]: the renderer keeps the ego at
-    (H / 2, EGO_AT · W), so green pixels near there (a model may draw other green blobs), else that point."""
+def ego_centre(ego: np.ndarray) -> Optional[tuple[float, float]]:
+    """(row, column) of the ego in one frame's green mask [H, W], or None when no ego is drawn: the
+    renderer keeps the ego at (H / 2, EGO_AT · W), so only green pixels near there count (a model may draw
+    other green blobs)."""
     h, w = ego.shape
     row, col = h / 2 - 0.5, EGO_AT * w - 0.5
     ys, xs = np.nonzero(ego)
     near = np.hypot(ys - row, xs - col) <= _EGO_SEARCH_M * w / VIEW_M
-    return (float(ys[near].mean()), float(xs[near].mean())) if near.any() else (row, col)
+    return (float(ys[near].mean()), float(xs[near].mean())) if near.any() else None
 
 
 def ego_collision_seen(clip: np.ndarray) -> bool:
@@ -87,8 +88,9 @@ def ego_collision_seen(clip: np.ndarray) -> bool:
     crash, ego = crash_mask(clip), ego_mask(clip)
     for t in range(len(crash)):
         ry, rx = np.nonzero(crash[t])
-        if len(ry):
-            ye, xe = ego_centre(ego[t])
+        centre = ego_centre(ego[t]) if len(ry) else None
+        if centre is not None:
+            ye, xe = centre
             if (np.hypot(ry - ye, rx - xe) <= EGO_CRASH_RADIUS_M * _px_per_m(clip)).sum() >= _MIN_CRASH_PIXELS:
                 return True
     return False
@@ -97,13 +99,14 @@ def ego_collision_seen(clip: np.ndarray) -> bool:
 def _lanes(ego: np.ndarray, vehicles: np.ndarray, lines: np.ndarray
            ) -> Optional[tuple[float, int, list[tuple[float, int]]]]:
     """One frame: (ego x, the ego lane's lower line row, [(x ahead of the ego, lane offset)] per vehicle
-    blob: 0 in the ego lane, ±1 a neighbouring lane ...), or None without two lines around the ego."""
+    blob: 0 in the ego lane, ±1 a neighbouring lane ...), or None without an ego or two lines around it."""
     from scipy import ndimage
 
     rows = np.flatnonzero(lines.sum(1) >= _MIN_LINE_PIXELS)
-    if len(rows) < 2:
+    centre = ego_centre(ego)
+    if len(rows) < 2 or centre is None:
         return None
-    ye, xe = ego_centre(ego)
+    ye, xe = centre
     below, above = rows[rows <= ye], rows[rows > ye]
     if not len(below) or not len(above):
         return None

@@ -54,6 +54,9 @@ def test_a_wreck_touching_the_ego_is_an_ego_collision_and_one_far_away_is_not():
         draw(near, t, 31, 25, RED)
         draw(far, t, 36, 50, RED)
     assert ego_collision_seen(near) and not ego_collision_seen(far) and not ego_collision_seen(none)
+    no_ego = near.copy()
+    no_ego[:, EGO[0]:EGO[0] + 2, EGO[1]:EGO[1] + 4] = 100  # the same wreck where no ego is drawn
+    assert not ego_collision_seen(no_ego)
     assert rule_rate([near, far, none, near], "ego_collision") == 0.5
 
 
