@@ -14,6 +14,20 @@ from torch import Tensor
 from sciffusion.common.denoisers import DenoiseFn, expand_sigma, per_sample
 
 
+def sigma_interval_bounds(sigma_interval: Optional[tuple[float, float]]) -> tuple[float, float]:
+    """(lo, hi) of a guidance σ interval (None: every σ), checked: 0 ≤ lo ≤ hi."""
+    lo, hi = sigma_interval if sigma_interval is not None else (0.0, math.inf)
+    if not 0 <= lo <= hi:
+        raise ValueError(f"sigma_interval: need 0 <= lo <= hi, got ({lo}, {hi})")
+    return lo, hi
+
+
+def inside_interval(sigma: Tensor, x: Tensor, lo: float, hi: float) -> Tensor:
+    """Bool mask, ``sigma`` [B] broadcast against ``x``, of the samples with lo ≤ σ ≤ hi."""
+    sig = expand_sigma(sigma, x)
+    return (sig >= lo) & (sig <= hi)
+
+
 def cfg(denoise_cond: DenoiseFn, denoise_uncond: DenoiseFn, scale: float,
         sigma_interval: Optional[tuple[float, float]] = None) -> DenoiseFn:
     """Return ``(x [B, ...], sigma [B]) -> x0`` with classifier-free guidance of strength ``scale``.
@@ -24,16 +38,13 @@ def cfg(denoise_cond: DenoiseFn, denoise_uncond: DenoiseFn, scale: float,
     """
     if not math.isfinite(scale):
         raise ValueError(f"scale: must be finite, got {scale}")
-    lo, hi = sigma_interval if sigma_interval is not None else (0.0, math.inf)
-    if not 0 <= lo <= hi:
-        raise ValueError(f"sigma_interval: need 0 <= lo <= hi, got ({lo}, {hi})")
+    lo, hi = sigma_interval_bounds(sigma_interval)
 
     def guided(x: Tensor, sigma: Tensor) -> Tensor:
         d_c = denoise_cond(x, sigma)
         if scale == 1.0:
             return d_c
-        sig = expand_sigma(sigma, x)
-        inside = (sig >= lo) & (sig <= hi)
+        inside = inside_interval(sigma, x, lo, hi)
         if not bool(inside.any()):
             return d_c
         d_u = denoise_uncond(x, sigma)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.denoisers import DenoiseFn, expand_sigma, per_sample
+from sciffusion.common.guidance.cfg import inside_interval, sigma_interval_bounds
 
 
 def grad_through_denoiser(denoise: DenoiseFn, x: Tensor, sigma: Tensor,
@@ -80,14 +81,12 @@ def classifier_guidance(denoise: DenoiseFn, log_prob: Callable[[Tensor, Tensor],
     """
     if not (math.isfinite(scale) and scale >= 0):
         raise ValueError(f"scale: must be finite and >= 0, got {scale}")
-    lo, hi = sigma_interval if sigma_interval is not None else (0.0, math.inf)
-    if not 0 <= lo <= hi:
-        raise ValueError(f"sigma_interval: need 0 <= lo <= hi, got ({lo}, {hi})")
+    lo, hi = sigma_interval_bounds(sigma_interval)
 
     def guided(x: Tensor, sigma: Tensor) -> Tensor:
         d = denoise(x, sigma)
         sig = expand_sigma(sigma, x)
-        inside = (sig >= lo) & (sig <= hi)
+        inside = inside_interval(sigma, x, lo, hi)
         if scale == 0 or not bool(inside.any()):
             return d
         with torch.inference_mode(False), torch.enable_grad():  # also under Lightning's predict loop

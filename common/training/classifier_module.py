@@ -54,20 +54,10 @@ class NoisyClassifierModule(TrainedNetModule):
         self.precond = Preconditioning(config.loss, config.sigma_data)
         self.take_label = take_label
 
-    def _draws(self, x0: Tensor, step: int) -> tuple[Tensor, Tensor]:
-        world, rank = 1, 0
-        if self._trainer is not None:
-            world, rank = self.trainer.world_size, self.trainer.global_rank
-        g = torch.Generator().manual_seed(self.config.seed + step)
-        total = len(x0) * world
-        sigma = self.config.sigma.sample(total, g, dtype=x0.dtype)[rank::world]
-        noise = torch.randn((total, *x0.shape[1:]), generator=g, dtype=x0.dtype)[rank::world]
-        return sigma.to(x0.device), noise.to(x0.device)
-
     def _loss(self, net: nn.Module, batch: Any, step: int) -> tuple[Tensor, Tensor]:
         x0, cond = split_batch(batch)
         cond, labels = self.take_label(cond)
-        sigma, noise = self._draws(x0, step)
+        sigma, noise, _, _ = self._sigma_noise_draws(x0, step)
         from sciffusion.common.denoisers import per_sample
 
         logits = noisy_logits(net, self.precond, x0 + per_sample(sigma, x0) * noise, sigma, cond)

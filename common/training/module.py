@@ -120,6 +120,20 @@ class TrainedNetModule(pl.LightningModule):
             raise ValueError(f"{path}: weights do not fit this network ({detail})") from None
         return module
 
+    def _sigma_noise_draws(self, x0: Tensor, step: int
+                           ) -> tuple[Tensor, Tensor, torch.Generator, tuple[int, int, int]]:
+        """(σ [B], noise like ``x0``, the generator, (global batch, world size, rank)) of optimizer step
+        ``step``: one generator seeded ``seed + step`` draws the global batch's σ, then its noise, and each
+        rank keeps rows ``rank::world`` (so the draws do not depend on the device count)."""
+        world, rank = 1, 0
+        if self._trainer is not None:
+            world, rank = self.trainer.world_size, self.trainer.global_rank
+        g = torch.Generator().manual_seed(self.config.seed + step)
+        total = len(x0) * world
+        sigma = self.config.sigma.sample(total, g, dtype=x0.dtype)[rank::world]
+        noise = torch.randn((total, *x0.shape[1:]), generator=g, dtype=x0.dtype)[rank::world]
+        return sigma.to(x0.device), noise.to(x0.device), g, (total, world, rank)
+
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         self.ema.update(self.net)
 
@@ -163,18 +177,12 @@ class DiffusionModule(TrainedNetModule):
         return sigma, noise
 
     def _draws(self, x0: Tensor, step: int) -> tuple[Tensor, Tensor, Tensor]:
-        """(σ [B], noise, keep [B] bool) of step ``step``: one generator seeded ``seed + step``, the
-        global batch drawn in that order (so ``keep``, True with probability 1 − ``cond_dropout``, leaves
-        σ and noise as they were without it) and sliced ``rank::world``."""
-        world, rank = 1, 0
-        if self._trainer is not None:
-            world, rank = self.trainer.world_size, self.trainer.global_rank
-        g = torch.Generator().manual_seed(self.config.seed + step)
-        total = len(x0) * world
-        sigma = self.config.sigma.sample(total, g, dtype=x0.dtype)[rank::world]
-        noise = torch.randn((total, *x0.shape[1:]), generator=g, dtype=x0.dtype)[rank::world]
+        """(σ [B], noise, keep [B] bool) of step ``step``: :meth:`~TrainedNetModule._sigma_noise_draws`,
+        then ``keep`` (True with probability 1 − ``cond_dropout``) from the same generator, so it leaves σ
+        and noise as they were without it."""
+        sigma, noise, g, (total, world, rank) = self._sigma_noise_draws(x0, step)
         keep = (torch.rand(total, generator=g) >= self.config.cond_dropout)[rank::world]
-        return sigma.to(x0.device), noise.to(x0.device), keep.to(x0.device)
+        return sigma, noise, keep.to(x0.device)
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         x0, cond, weight = split_weighted_batch(batch)

@@ -6,5 +6,5 @@ M=/work/main/domains/video/data/video_driving.pt
 start=$(date +%s)
 [ -d gen_$NAME ] || taskset -c $CORE sciffusion video generate --model $M --event $EV --clips 32 --sampler dpmpp_2m --steps 10 \
   --seed $SEED --batch-size 16 --frames 10 "$@" --out gen_$NAME > gen_$NAME.log 2>&1
-r=$(taskset -c $CORE python /work/main/docs/video_run19/judge_clips.py judge/classifier.pt gen_$NAME pred_$NAME.npy 2>&1 | tail -1)
+r=$(taskset -c $CORE python /work/main/docs/video_run18/judge_clips.py judge/classifier.pt gen_$NAME pred_$NAME.npy 2>&1 | tail -1)
 echo "$NAME $EV seed=$SEED [$*] -> $r ($(( $(date +%s) - start )) s)" >> results.txt

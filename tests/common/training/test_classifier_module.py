@@ -66,7 +66,7 @@ def test_unlabelled_rows_are_ignored_and_labels_checked():
     from sciffusion.common.training.classifier_module import noisy_logits
 
     loss_some, _ = module._loss(module.net, (x, torch.tensor([0, 1, -1, -1])), 0)
-    sigma, noise = module._draws(x, 0)
+    sigma, noise, _, _ = module._sigma_noise_draws(x, 0)
     logits = noisy_logits(module.net, module.precond, x + sigma[:, None] * noise, sigma)
     assert torch.allclose(loss_some, torch.nn.functional.cross_entropy(logits[:2], torch.tensor([0, 1])))
     loss_all, _ = module._loss(module.net, (x, torch.tensor([0, 1, 0, 0])), 0)
