@@ -235,6 +235,8 @@ def train_guide(
     accelerator: str = typer.Option("auto", "--accelerator", help="auto | cpu | gpu"),
     devices: str = typer.Option("1", "--devices", help="auto or a device count."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the training steps."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from this guide.pt (train it longer, "
+                                             "or on other data); its network, and so its width, is kept."),
 ) -> None:
     """Train the event guide of a driving model: a noise-conditional event classifier whose gradient steers
     `video generate --guide` towards the asked event (classifier guidance)."""
@@ -244,7 +246,7 @@ def train_guide(
     result = run_train_guide(GuideTrainConfig(
         data=data, out=out, model=resolve_model_path(model, "driving"), minutes=minutes, max_steps=max_steps,
         batch_size=batch_size, lr=lr, width=width, sigma_min=sigma_min, sigma_max=sigma_max, val_every=val_every,
-        seed=seed, accelerator=accelerator, devices=devices, progress=progress))
+        seed=seed, accelerator=accelerator, devices=devices, progress=progress, init_from=init_from))
     typer.echo(f"trained {result['steps']} steps in {result['seconds']:.0f} s, {result['parameters']:,} parameters; "
                f"held-out loss {result['val_loss']:.3f}, accuracy {result['val_accuracy']:.3f}; wrote {out}/guide.pt, "
                f"curves.csv, curves.png, config.json")

@@ -26,7 +26,8 @@ class GuideTrainConfig:
     reads (channels, past frames, frames, σ_data); minutes / max_steps: budget (at least one); batch_size;
     lr; width: first conv channels; sigma_min / sigma_max: training noise range (data units); p_mask_past:
     how often the past block is hidden (generation's first block has none); val_every: steps between
-    validations; seed."""
+    validations; seed; init_from: a guide file to start from (its EMA weights; its network config, and so
+    --width, is kept), to train a guide longer or on other data."""
 
     data: Path
     out: Path
@@ -45,9 +46,13 @@ class GuideTrainConfig:
     accelerator: str = "auto"
     devices: str = "1"
     progress: bool = True
+    init_from: Optional[Path] = None
 
     def __post_init__(self) -> None:
         from sciffusion.common.grids import check_sigma_range
+
+        if self.init_from is not None and not Path(self.init_from).is_file():
+            raise FileNotFoundError(f"{self.init_from}: --init-from not found")
 
         if self.minutes is None and self.max_steps is None:
             raise ValueError("--minutes / --max-steps: give at least one budget")
@@ -119,6 +124,13 @@ def run_train_guide(cfg: GuideTrainConfig) -> dict:
                          f"{video.config.size}x{video.config.size}x{video.config.channels}")
     net_config = EventClassifierNetConfig(channels=c, past_frames=video.config.past_frames, frames=video.config.frames,
                                           classes=len(EVENTS), width=cfg.width)
+    init = None
+    if cfg.init_from is not None:
+        from sciffusion.domains.video.event_guide import read_guide_file
+
+        init = read_guide_file(cfg.init_from)
+        init.check_fits(video.config, f"--init-from: {cfg.init_from}")
+        net_config = init.config
     train = TrainConfig(loss=video.train.loss, sigma_data=video.train.sigma_data, lr=cfg.lr, lr_warmup_steps=50,
                         ema_decay=0.99, seed=cfg.seed, cond_dropout=0.0,
                         sigma=SigmaDistribution("loguniform", sigma_min=cfg.sigma_min, sigma_max=cfg.sigma_max))
@@ -130,6 +142,8 @@ def run_train_guide(cfg: GuideTrainConfig) -> dict:
     write_text_atomic(cfg.out / "config.json", json.dumps(record, indent=1))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     net = NoisyEventClassifier(net_config)
+    if init is not None:
+        net.load_state_dict(init.net.state_dict())
     module = NoisyClassifierModule(net, train, take_label=take_event)
     curves = _Curves()
     with quiet_lightning():
@@ -143,7 +157,8 @@ def run_train_guide(cfg: GuideTrainConfig) -> dict:
     last = curves.rows[-1]
     meta = {"steps": int(trainer.global_step), "data": str(cfg.data), "train_clips": len(dm.train_set),
             "val_clips": len(dm.val_set), "val_loss": last.get("val_loss"), "val_accuracy": last.get("val_accuracy"),
-            "model": str(cfg.model)}
+            "model": str(cfg.model), "init_from": None if cfg.init_from is None else str(cfg.init_from),
+            "steps_before": 0 if init is None else int(init.meta.get("steps", 0))}
     columns = curve_columns(("loss", "accuracy"))
     write_text_atomic(cfg.out / "curves.csv", curves_csv_text(curves.rows, columns))
     write_curves_png(curves.rows, ("loss",), cfg.out / "curves.png")

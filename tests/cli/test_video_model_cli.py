@@ -726,6 +726,19 @@ def test_train_guide_and_generate_with_it(tmp_path):
     assert record["command"] == "sciffusion video train-guide" and record["net"]["frames"] == 3
     r = invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", run, "--max-steps", 1)
     _one_line_error(r, "exists and is not an empty folder")
+    # --init-from continues a guide: its network (width 4) is kept, its weights are the start
+    more = tmp_path / "guide_more"
+    r = invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", more, "--max-steps", 1,
+               "--batch-size", 4, "--width", 9, "--init-from", run / "guide.pt", "--no-progress")
+    assert r.exit_code == 0, r.output
+    from sciffusion.domains.video.event_guide import read_guide_file
+
+    first, second = read_guide_file(run / "guide.pt"), read_guide_file(more / "guide.pt")
+    assert second.config == first.config and second.meta["steps_before"] == 3 and second.meta["steps"] == 1
+    assert all(torch.allclose(a, b, atol=0.1) for a, b in zip(first.net.state_dict().values(),
+                                                              second.net.state_dict().values()))
+    _one_line_error(invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", tmp_path / "x",
+                           "--init-from", tmp_path / "none.pt"), "--init-from not found")
     same = ["--model", model, "--event", "cut-in", "--clips", 2, "--frames", 3, "--steps", 2, "--guidance", 1.0]
     assert invoke("generate", *same, "--out", tmp_path / "g0").exit_code == 0
     r = invoke("generate", *same, "--guide", run / "guide.pt", "--guide-scale", 50, "--out", tmp_path / "g1")
