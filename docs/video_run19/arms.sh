@@ -17,3 +17,8 @@ for ev in cut-in:cutin collision:coll; do e=${ev%%:*}; n=${ev##*:}
   ./arm.sh 1 g1only_${n}_sc10_s0 $e 0 --guidance 1 --guide $G --guide-scale 10; done
 for s in 3; do ./arm.sh 0 base_cut-in_s3 cut-in 3 --guidance 8 --guide none; ./arm.sh 0 g1_cutin_sc10_s3 cut-in 3 --guidance 8 --guide $G --guide-scale 10; ./arm.sh 0 base_collision_s3 collision 3 --guidance 8 --guide none; ./arm.sh 0 g1_coll_sc10_s3 collision 3 --guidance 8 --guide $G --guide-scale 10; done
 for s in 0 1; do ./arm.sh 1 g1_cutin_f4_sc10_s$s cut-in $s --guidance 8 --guide guide1/guide.pt --guide-scale 10 --event-frame 4; done
+cd /work/runs33; G=guide1/guide.pt
+for ev in cut-in:cutin collision:coll; do e=${ev%%:*}; n=${ev##*:}
+  ./arm.sh 1 ctx_base_${n}_s0 $e 0 --guidance 8 --guide none --context driving_cls_test.zarr
+  ./arm.sh 1 ctx_g1_${n}_sc10_s0 $e 0 --guidance 8 --guide $G --guide-scale 10 --context driving_cls_test.zarr
+done
