@@ -21,8 +21,9 @@ FILE_KIND = "sciffusion-video-event-guide"
 FILE_VERSION = 1
 BUNDLED_GUIDE = Path(__file__).resolve().parent / "data" / "video_driving_event_guide.pt"
 #: ``video generate``'s guide strength when a guide is used and none is given: with the bundled guide on the
-#: bundled event model (CFG 8, dpmpp_2m, 10 steps) judged cut-ins rise from 0.34 to about 0.9 of the clips and
-#: collisions from 0.64 to about 0.9 (docs/video.md, twenty-first round); 3 gives less, 30 no more.
+#: bundled event model (CFG 8, dpmpp_2m, 10 steps, 128 clips) judged cut-ins rise from 0.38 to 0.86 and
+#: collisions from 0.66 to 0.84 (pixel rules: 0.34 to 0.50, 0.67 to 0.80; docs/video.md, twenty-first round);
+#: 3 gives less, 30 no more.
 DEFAULT_GUIDE_SCALE = 10.0
 
 
