@@ -381,7 +381,7 @@ def generate(
     guidance: float = typer.Option(8.0, "--guidance", help="Classifier-free guidance scale on --event (1 = none; unused without --event). "
                                    "8 by measurement: with CFG alone the bundled driving model's collisions 66 % "
                                    "(with --event-frame auto), cut-ins 38 % (128 clips each), 'normal' clips judged "
-                                   "normal 91 %; with the bundled --guide on top 84 %, 86 %, 89 % (docs/video.md)."),
+                                   "normal 89 %; with the bundled --guide on top 84 %, 86 %, 90 % (docs/video.md)."),
     guidance_interval: Optional[str] = typer.Option(None, "--guidance-interval",
                                                     help="LO,HI: guide only for LO <= sigma <= HI."),
     negative_event: Optional[str] = typer.Option(None, "--negative-event", help="Guide away from this event "

@@ -22,3 +22,6 @@ for ev in cut-in:cutin collision:coll; do e=${ev%%:*}; n=${ev##*:}
   ./arm.sh 1 ctx_base_${n}_s0 $e 0 --guidance 8 --guide none --context driving_cls_test.zarr
   ./arm.sh 1 ctx_g1_${n}_sc10_s0 $e 0 --guidance 8 --guide $G --guide-scale 10 --context driving_cls_test.zarr
 done
+cd /work/runs33; G=guide1/guide.pt
+for s in 2 3; do ./arm.sh 1 base_normal_s$s normal $s --guidance 8 --guide none
+                 ./arm.sh 1 g1_normal_sc10_s$s normal $s --guidance 8 --guide $G --guide-scale 10; done
