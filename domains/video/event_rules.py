@@ -35,6 +35,11 @@ _LINE_JUMP_PX = 2  # the ego lane's lower line moving more than this between fra
 _EGO_SEARCH_M = 5.0  # green pixels this close to where the renderer puts the ego are the ego
 
 
+def rules_apply(frame_shape: tuple[int, ...]) -> bool:
+    """Whether the rules can read frames of ``frame_shape`` [..., C]: colour (RGB) renderings only."""
+    return len(frame_shape) > 0 and frame_shape[-1] == 3
+
+
 def _channels(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     v = np.asarray(clip).astype(np.int16)
     if v.ndim != 4 or v.shape[-1] != 3:
@@ -152,4 +157,4 @@ def rule_rate(clips, event: str) -> float:
 
 
 __all__ = ["EGO_CRASH_RADIUS_M", "EVENT_RULES", "TRACK_DX_M", "crash_mask", "cut_in_seen", "ego_centre",
-           "ego_collision_seen", "ego_mask", "line_mask", "rule_rate", "vehicle_mask"]
+           "ego_collision_seen", "ego_mask", "line_mask", "rule_rate", "rules_apply", "vehicle_mask"]

@@ -102,7 +102,7 @@ def rare_event_fidelity(classifier: Callable[[Tensor], Tensor], generated: Path,
     whose first ``frames`` frames the classifier assigns to that event (``fidelity``), the fraction
     assigned to each class (``pred_<event>``, summing to 1) and, for an event with a pixel rule, the
     fraction in which the rule fires (``rule_fidelity``, else None)."""
-    from sciffusion.domains.video.event_rules import EVENT_RULES, rule_rate
+    from sciffusion.domains.video.event_rules import EVENT_RULES, rule_rate, rules_apply
 
     store, events = open_generated(generated, frames, frame_shape)
     batches = (to_unit_range(torch.from_numpy(np.asarray(store.video[i:i + batch_size, :frames])))
@@ -112,7 +112,7 @@ def rare_event_fidelity(classifier: Callable[[Tensor], Tensor], generated: Path,
     for k in np.unique(events):
         share = np.bincount(pred[events == k], minlength=len(EVENTS)) / (events == k).sum()
         rule = None
-        if EVENTS[k] in EVENT_RULES and store.video.shape[-1] == 3:  # the rules read colour renderings
+        if EVENTS[k] in EVENT_RULES and rules_apply(store.video.shape):
             rule = rule_rate((store.video[i, :frames] for i in np.flatnonzero(events == k)), EVENTS[k])
         rows.append({"store": str(store.path), "event": EVENTS[k], "clips": int((events == k).sum()),
                      "fidelity": float(share[k]), **{f: float(s) for f, s in zip(PRED_FIELDS, share)},
@@ -123,17 +123,17 @@ def rare_event_fidelity(classifier: Callable[[Tensor], Tensor], generated: Path,
 def rule_scores(test: Windows) -> dict[str, dict[str, Any]]:
     """Each pixel rule read on the held-out windows: ``recall`` (windows of its event where it fires, None
     without any) and ``false_alarm`` (of up to :data:`RULE_NORMAL_WINDOWS` evenly spaced normal windows)."""
-    from sciffusion.domains.video.event_rules import EVENT_RULES, rule_rate
+    from sciffusion.domains.video.event_rules import EVENT_RULES, rule_rate, rules_apply
 
     def clips(index):
         return (test.video[test.clip[i], test.start[i]:test.start[i] + test.frames] for i in index)
 
+    out: dict[str, dict[str, Any]] = {}
+    if not rules_apply(test.video.shape):
+        return out
     normal = np.flatnonzero(test.event == 0)
     normal = normal[np.linspace(0, len(normal) - 1, min(len(normal), RULE_NORMAL_WINDOWS)).astype(int)] \
         if len(normal) else normal
-    out: dict[str, dict[str, Any]] = {}
-    if test.video.shape[-1] != 3:  # the rules read colour renderings of make-driving
-        return out
     for name in EVENT_RULES:
         own = np.flatnonzero(test.event == EVENTS.index(name))
         out[name] = {"recall": rule_rate(clips(own), name) if len(own) else None,
