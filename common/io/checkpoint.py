@@ -61,6 +61,11 @@ def load_checkpoint(path: Path | str, *, trust: bool = False, map_location: Any 
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     if path.is_dir():
         raise ValueError(f"{path}: is a folder, not a checkpoint file")
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # torch.save writes a zip; its legacy format, a pickle
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint (truncated, corrupt or another format; "
+                         f"neither a torch.save zip nor a pickle)")
     try:
         if trust:
             return torch.load(path, map_location=map_location, weights_only=False)

@@ -82,13 +82,15 @@ def test_truncated_file_is_a_one_line_error(tmp_path):
             assert str(info.value).startswith(f"{path}: not a readable PyTorch checkpoint") and "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("content", [b"", b"hello, not a checkpoint\n"])
+@pytest.mark.parametrize("content", [b"", b"hello, not a checkpoint\n", b"not a guide\n"])
 def test_foreign_file_is_a_one_line_error(tmp_path, content):
     path = tmp_path / "notes.txt"
     path.write_bytes(content)
-    with pytest.raises(ValueError) as info:
-        load_checkpoint(path)
-    assert str(info.value).startswith(f"{path}: not a readable") and "\n" not in str(info.value)
+    for trust in (False, True):  # never advice to trust a file that is no checkpoint at all
+        with pytest.raises(ValueError) as info:
+            load_checkpoint(path, trust=trust)
+        assert str(info.value).startswith(f"{path}: not a readable") and "\n" not in str(info.value)
+        assert "trust" not in str(info.value)
 
 
 def test_missing_file_and_folder(tmp_path):
