@@ -228,6 +228,9 @@ class VideoDataModule(pl.LightningDataModule):
         if train.attrs.get("split") == "test":
             raise ValueError(f"{c.train}: a test-split store (attr split = 'test'); never train on it")
         self._check_length(train)
+        if c.events and not _event_labels(Path(c.train))[1]:
+            raise ValueError(f"{c.train}: no event labels (labels/{', labels/'.join(EVENTS[1:])}); event "
+                             "conditioning needs a store written by make-driving")
         self.frame_shape = (int(train.video.shape[4]), int(train.video.shape[2]), int(train.video.shape[3]))
         if c.val is not None:
             val = open_video_store(c.val, kind="dataset")

@@ -102,7 +102,7 @@ def run_train_guide(cfg: GuideTrainConfig) -> dict:
     from sciffusion.common.training.quiet import quiet_lightning
     from sciffusion.common.training.run_files import curve_columns, curves_csv_text, write_curves_png
     from sciffusion.common.training.trainer import step_trainer
-    from sciffusion.domains.video.datamodule import VideoDataConfig, VideoDataModule
+    from sciffusion.domains.video.datamodule import VideoDataConfig, VideoDataModule, clip_events
     from sciffusion.domains.video.event_guide import guide_file, take_event
     from sciffusion.domains.video.events import EVENTS
     from sciffusion.domains.video.model import read_model_file
@@ -118,6 +118,9 @@ def run_train_guide(cfg: GuideTrainConfig) -> dict:
                            p_mask_future=1.0, val_clips=cfg.val_clips)
     dm = VideoDataModule(data)
     dm.setup("fit")
+    if not any(clip_events(cfg.data, dm.train_set.clips)):
+        raise ValueError(f"--data: {cfg.data} has no training clip with an event (only normal driving): a guide "
+                         "would have nothing to steer towards (make more episodes or use a higher --perturb)")
     c, h, w = dm.frame_shape
     if (c, h, w) != (video.config.channels, video.config.size, video.config.size):
         raise ValueError(f"--data: {cfg.data} frames are {h}x{w}x{c}, the model makes "

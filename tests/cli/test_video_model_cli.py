@@ -739,6 +739,17 @@ def test_train_guide_and_generate_with_it(tmp_path):
                                                               second.net.state_dict().values()))
     _one_line_error(invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", tmp_path / "x",
                            "--init-from", tmp_path / "none.pt"), "--init-from not found")
+    # a store without event labels, or whose training clips show no event, is refused before any output
+    from sciffusion.domains.video.zarr_store import write_video_store
+
+    video = np.random.default_rng(1).integers(0, 256, (12, 6, 16, 16, 3), dtype=np.uint8)
+    write_video_store(tmp_path / "unlabelled.zarr", video, {"fps": 10.0})
+    quiet = {n: np.zeros((12, 6), np.uint8) for n in ("ego_collision", "other_collision", "cut_in", "near_miss")}
+    write_video_store(tmp_path / "quiet.zarr", video, {"fps": 10.0}, quiet)
+    for store, message in (("unlabelled.zarr", "no event labels"), ("quiet.zarr", "no training clip with an event")):
+        _one_line_error(invoke("train-guide", "--data", tmp_path / store, "--model", model, "--out", tmp_path / "y",
+                               "--max-steps", 1), message)
+        assert not (tmp_path / "y").exists()
     same = ["--model", model, "--event", "cut-in", "--clips", 2, "--frames", 3, "--steps", 2, "--guidance", 1.0]
     assert invoke("generate", *same, "--out", tmp_path / "g0").exit_code == 0
     r = invoke("generate", *same, "--guide", run / "guide.pt", "--guide-scale", 50, "--out", tmp_path / "g1")
