@@ -16,6 +16,12 @@ The ego is the green blob near where the renderer always draws it (the middle ro
   frame t − 1 the vehicles within :data:`TRACK_DX_M` of its x were in a neighbouring lane and none in the ego lane, while
   the ego lane's lines stayed put (the ego kept its lane), as the simulator's label requires.
 
+Besides the events, one check of temporal coherence that the rules rely on: :func:`pop_ins_per_frame`, the
+vehicles (blue or red) that appear inside the view with no vehicle near them in the frame before. Simulated
+traffic enters only across the left and right borders (0.000 per frame on held-out windows); a generator that
+makes vehicles flicker in and out fires the cut-in rule on clips it was not asked for (docs/video.md,
+twenty-second round).
+
 Clips are uint8 ``[T, H, W, 3]`` RGB; distances are metres, turned into pixels by the frame width
 (:data:`~sciffusion.domains.video.datasets.driving.VIEW_M` across).
 """
@@ -33,6 +39,7 @@ _MIN_CRASH_PIXELS = 3
 _MIN_LINE_PIXELS = 12  # a row is a lane line when this many of its pixels are line-coloured
 _LINE_JUMP_PX = 2  # the ego lane's lower line moving more than this between frames: a lane change
 _EGO_SEARCH_M = 5.0  # green pixels this close to where the renderer puts the ego are the ego
+POP_IN_LANE_M = 4.0  # a vehicle's predecessor is at most this far across the road (a lane is 4 m wide)
 
 
 def rules_apply(frame_shape: tuple[int, ...]) -> bool:
@@ -143,6 +150,41 @@ def cut_in_seen(clip: np.ndarray) -> bool:
     return False
 
 
+def pop_ins(clip: np.ndarray) -> int:
+    """Vehicles that pop into view in ``clip`` [T, H, W, 3]: blobs of vehicle or crash pixels in frame t whose
+    centre is more than :data:`TRACK_DX_M` from the left and right borders (where traffic enters) and that have
+    no blob in frame t − 1 within :data:`TRACK_DX_M` along the road and :data:`POP_IN_LANE_M` across it."""
+    from scipy import ndimage
+
+    mask = vehicle_mask(clip) | crash_mask(clip)
+    ppm = _px_per_m(clip)
+    track, lane, width = TRACK_DX_M * ppm, POP_IN_LANE_M * ppm, mask.shape[2]
+    count, before = 0, None
+    for frame in mask:
+        labels, n = ndimage.label(frame)
+        now = np.array(ndimage.center_of_mass(frame, labels, range(1, n + 1)), dtype=float).reshape(-1, 2)
+        if before is not None:
+            for y, x in now:
+                inside = track < x < width - 1 - track
+                near = (np.abs(before[:, 1] - x) <= track) & (np.abs(before[:, 0] - y) <= lane)
+                count += int(inside and not near.any())
+        before = now
+    return count
+
+
+def pop_ins_per_frame(clips) -> float:
+    """Mean :func:`pop_ins` per frame transition over ``clips`` (an iterable of uint8 [T, H, W, 3], T >= 2)."""
+    counts, transitions = 0, 0
+    for clip in clips:
+        clip = np.asarray(clip)
+        if len(clip) < 2:
+            raise ValueError(f"pop-ins: need clips of >= 2 frames, got {len(clip)}")
+        counts, transitions = counts + pop_ins(clip), transitions + len(clip) - 1
+    if not transitions:
+        raise ValueError("pop-ins: no clips")
+    return counts / transitions
+
+
 #: event name (:data:`~sciffusion.domains.video.events.EVENTS`) -> rule; events without a rule are absent
 EVENT_RULES: dict[str, Callable[[np.ndarray], bool]] = {"ego_collision": ego_collision_seen, "cut_in": cut_in_seen}
 
@@ -156,5 +198,5 @@ def rule_rate(clips, event: str) -> float:
     return float(np.mean(hits))
 
 
-__all__ = ["EGO_CRASH_RADIUS_M", "EVENT_RULES", "TRACK_DX_M", "crash_mask", "cut_in_seen", "ego_centre",
-           "ego_collision_seen", "ego_mask", "line_mask", "rule_rate", "rules_apply", "vehicle_mask"]
+__all__ = ["EGO_CRASH_RADIUS_M", "EVENT_RULES", "POP_IN_LANE_M", "TRACK_DX_M", "crash_mask", "cut_in_seen", "ego_centre",
+           "ego_collision_seen", "ego_mask", "line_mask", "pop_ins", "pop_ins_per_frame", "rule_rate", "rules_apply", "vehicle_mask"]

@@ -17,6 +17,11 @@ Protocol (``docs/video.md``, "Rare-event fidelity"):
   judged by the simulator's event definition read off the frames, with no learned weights, so a model
   steered by a classifier's gradient (``generate --guide``) cannot fool it; each rule's recall on the
   held-out windows of its event and its false-alarm rate on held-out normal windows say how far to trust it.
+  Every rule is also read on every generated store (``rule_<event>``): on clips asked to be normal, that is
+  the rule's false-alarm rate on *generated* footage, to set beside the held-out one.
+- Temporal coherence (:func:`~sciffusion.domains.video.event_rules.pop_ins_per_frame`): vehicles that appear
+  inside the view from one frame to the next, per frame, for each generated store and for the held-out normal
+  windows (``real_pop_ins_per_frame``; simulated traffic only enters across the borders).
 
 Writes ``classifier.pt``, ``classifier_eval.json``, ``confusion.png``, ``fidelity.csv``,
 ``fidelity.png`` and ``config.json`` into ``out`` atomically.
@@ -33,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sciffusion.domains.video.event_rules import EVENT_RULES
 from sciffusion.domains.video.events import EVENTS
 from sciffusion.domains.video.frames import to_unit_range
 from sciffusion.pipelines.bench.event_classifier import (  # noqa: F401 (re-exported)
@@ -40,8 +46,11 @@ from sciffusion.pipelines.bench.event_classifier import (  # noqa: F401 (re-expo
     load_windows, predict_events, train_classifier, window_starts)
 
 PRED_FIELDS = [f"pred_{name}" for name in EVENTS]
+RULE_FIELDS = [f"rule_{name}" for name in EVENT_RULES]  # every rule's firing rate on the row's clips
+REAL_RULE_FIELDS = [f"real_rule_{name}" for name in EVENT_RULES]  # ... on the held-out normal windows
 FIELDS = ["store", "event", "clips", "fidelity", *PRED_FIELDS, "classifier_recall", "train_windows",
-          "classifier_accuracy", "classifier_balanced_accuracy", "rule_fidelity", "rule_recall", "rule_false_alarm"]
+          "classifier_accuracy", "classifier_balanced_accuracy", "rule_fidelity", "rule_recall", "rule_false_alarm",
+          *RULE_FIELDS, "pop_ins_per_frame", *REAL_RULE_FIELDS, "real_pop_ins_per_frame"]
 RULE_NORMAL_WINDOWS = 1000  # held-out normal windows (evenly spaced) the rules' false-alarm rate is read on
 
 
@@ -100,30 +109,33 @@ def rare_event_fidelity(classifier: Callable[[Tensor], Tensor], generated: Path,
                         frame_shape: tuple[int, ...], batch_size: int = 64) -> list[dict[str, Any]]:
     """One row per event asked for in ``generated`` (``labels/event``): its clips, the fraction of them
     whose first ``frames`` frames the classifier assigns to that event (``fidelity``), the fraction
-    assigned to each class (``pred_<event>``, summing to 1) and, for an event with a pixel rule, the
-    fraction in which the rule fires (``rule_fidelity``, else None)."""
-    from sciffusion.domains.video.event_rules import EVENT_RULES, rule_rate, rules_apply
+    assigned to each class (``pred_<event>``, summing to 1); on colour renderings also the fraction in which
+    each pixel rule fires (``rule_<event>``; ``rule_fidelity`` is the asked event's, None without a rule) and
+    the vehicles popping into view per frame (``pop_ins_per_frame``); None on other frames."""
+    from sciffusion.domains.video.event_rules import pop_ins_per_frame, rule_rate, rules_apply
 
     store, events = open_generated(generated, frames, frame_shape)
     batches = (to_unit_range(torch.from_numpy(np.asarray(store.video[i:i + batch_size, :frames])))
                for i in range(0, len(events), batch_size))
     pred = predict_events(classifier, batches)
+    readable = rules_apply(store.video.shape)
     rows = []
     for k in np.unique(events):
         share = np.bincount(pred[events == k], minlength=len(EVENTS)) / (events == k).sum()
-        rule = None
-        if EVENTS[k] in EVENT_RULES and rules_apply(store.video.shape):
-            rule = rule_rate((store.video[i, :frames] for i in np.flatnonzero(events == k)), EVENTS[k])
+        clips = [np.asarray(store.video[i, :frames]) for i in np.flatnonzero(events == k)] if readable else []
+        rules = {f"rule_{name}": rule_rate(clips, name) if readable else None for name in EVENT_RULES}
         rows.append({"store": str(store.path), "event": EVENTS[k], "clips": int((events == k).sum()),
                      "fidelity": float(share[k]), **{f: float(s) for f, s in zip(PRED_FIELDS, share)},
-                     "rule_fidelity": rule})
+                     "rule_fidelity": rules.get(f"rule_{EVENTS[k]}"), **rules,
+                     "pop_ins_per_frame": pop_ins_per_frame(clips) if readable and frames > 1 else None})
     return rows
 
 
 def rule_scores(test: Windows) -> dict[str, dict[str, Any]]:
     """Each pixel rule read on the held-out windows: ``recall`` (windows of its event where it fires, None
-    without any) and ``false_alarm`` (of up to :data:`RULE_NORMAL_WINDOWS` evenly spaced normal windows)."""
-    from sciffusion.domains.video.event_rules import EVENT_RULES, rule_rate, rules_apply
+    without any) and ``false_alarm`` (of up to :data:`RULE_NORMAL_WINDOWS` evenly spaced normal windows);
+    under ``"pop_ins"`` the vehicles popping into view per frame of the same normal windows (``per_frame``)."""
+    from sciffusion.domains.video.event_rules import pop_ins_per_frame, rule_rate, rules_apply
 
     def clips(index):
         return (test.video[test.clip[i], test.start[i]:test.start[i] + test.frames] for i in index)
@@ -139,6 +151,8 @@ def rule_scores(test: Windows) -> dict[str, dict[str, Any]]:
         out[name] = {"recall": rule_rate(clips(own), name) if len(own) else None,
                      "false_alarm": rule_rate(clips(normal), name) if len(normal) else None,
                      "windows": int(len(own)), "normal_windows": int(len(normal))}
+    if len(normal) and test.frames > 1:
+        out["pop_ins"] = {"per_frame": pop_ins_per_frame(clips(normal)), "normal_windows": int(len(normal))}
     return out
 
 
@@ -220,9 +234,11 @@ def run_video_events(cfg: VideoEventsConfig, log: Callable[[str], None] = print,
     else:
         model = train_classifier(train, c, log, progress)
     report = {**evaluate_classifier(model, test), "train_windows": dict(zip(EVENTS, counts)), "rules": rule_scores(test)}
+    real_pop_ins = report["rules"].get("pop_ins", {}).get("per_frame")
     log(f"held-out accuracy {report['accuracy']:.3f}, balanced {report['balanced_accuracy']:.3f}; pixel rules: "
         + ", ".join(f"{k} recall {_fmt(v['recall'])}, false alarms {_fmt(v['false_alarm'])}"
-                    for k, v in report["rules"].items()))
+                    for k, v in report["rules"].items() if k in EVENT_RULES)
+        + f"; vehicles popping into view per frame {_fmt(real_pop_ins)}")
     rows = []
     for path in cfg.generated:
         for row in rare_event_fidelity(model, path, c.frames, frame_shape):
@@ -231,7 +247,9 @@ def run_video_events(cfg: VideoEventsConfig, log: Callable[[str], None] = print,
                          "classifier_accuracy": report["accuracy"],
                          "classifier_balanced_accuracy": report["balanced_accuracy"],
                          "rule_recall": report["rules"].get(row["event"], {}).get("recall"),
-                         "rule_false_alarm": report["rules"].get(row["event"], {}).get("false_alarm")})
+                         "rule_false_alarm": report["rules"].get(row["event"], {}).get("false_alarm"),
+                         **{f"real_rule_{name}": report["rules"].get(name, {}).get("false_alarm") for name in EVENT_RULES},
+                         "real_pop_ins_per_frame": real_pop_ins})
     config = {"train": str(cfg.train), "test": str(cfg.test), "generated": [str(p) for p in cfg.generated],
               "out": str(cfg.out), "overwrite": cfg.overwrite, "classifier": asdict(c),
               "classifier_from": None if cfg.classifier_path is None else {
@@ -305,16 +323,26 @@ def _fmt(value: Optional[float]) -> str:
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Fidelity per (store, event) beside the classifier's held-out recall of that event, accuracy and
     balanced accuracy, then the pixel rule's fidelity and held-out recall (n/a: no held-out window of
-    that event, or no rule for it)."""
+    that event, or no rule for it); below, every rule's firing rate on each row's clips and the vehicles
+    popping into view per frame, with the held-out normal windows' rates first."""
     lines = [f"{'event':<15}{'clips':>6}{'fidelity':>10}{'clf recall':>12}{'clf acc':>9}{'clf bal acc':>13}"
              f"{'rule fid':>10}{'rule recall':>13}  store"]
     for r in rows:
         lines.append(f"{r['event']:<15}{r['clips']:>6}{r['fidelity']:>10.3f}{_fmt(r['classifier_recall']):>12}"
                      f"{r['classifier_accuracy']:>9.3f}{r['classifier_balanced_accuracy']:>13.3f}"
                      f"{_fmt(r.get('rule_fidelity')):>10}{_fmt(r.get('rule_recall')):>13}  {r['store']}")
+    if rows and any(r.get("pop_ins_per_frame") is not None for r in rows):
+        heads = "".join(f"{'rule ' + name.replace('_', ' '):>20}" for name in EVENT_RULES)
+        lines += ["", f"{'pixel rules on':<15}{'clips':>6}{heads}{'pop-ins/frame':>15}  store"]
+        for r in rows:
+            lines.append(f"{r['event']:<15}{r['clips']:>6}"
+                         + "".join(f"{_fmt(r.get(f)):>20}" for f in RULE_FIELDS)
+                         + f"{_fmt(r.get('pop_ins_per_frame')):>15}  {r['store']}")
+        lines.append(f"{'held-out normal':<21}" + "".join(f"{_fmt(rows[0].get(f)):>20}" for f in REAL_RULE_FIELDS)
+                     + f"{_fmt(rows[0].get('real_pop_ins_per_frame')):>15}  (the test store's normal windows)")
     return "\n".join(lines)
 
 
-__all__ = ["EventClassifier", "EventClassifierConfig", "VideoEventsConfig", "Windows", "evaluate_classifier",
+__all__ = ["EventClassifier", "EventClassifierConfig", "FIELDS", "VideoEventsConfig", "Windows", "evaluate_classifier",
            "format_table", "load_event_classifier", "reuse_classifier", "load_windows", "rare_event_fidelity", "run_video_events",
            "train_classifier", "window_starts"]

@@ -3,7 +3,7 @@ and not on the near misses of it (a vehicle staying in its lane, the ego changin
 import numpy as np
 import pytest
 
-from sciffusion.domains.video.event_rules import cut_in_seen, ego_collision_seen, rule_rate
+from sciffusion.domains.video.event_rules import cut_in_seen, ego_collision_seen, pop_ins, pop_ins_per_frame, rule_rate
 
 GREEN, BLUE, RED, LINE = (50, 200, 0), (100, 200, 255), (255, 100, 100), (200, 200, 200)
 EGO = (31, 20)  # row, column of the ego's top-left pixel
@@ -58,6 +58,27 @@ def test_a_wreck_touching_the_ego_is_an_ego_collision_and_one_far_away_is_not():
     no_ego[:, EGO[0]:EGO[0] + 2, EGO[1]:EGO[1] + 4] = 100  # the same wreck where no ego is drawn
     assert not ego_collision_seen(no_ego)
     assert rule_rate([near, far, none, near], "ego_collision") == 0.5
+
+
+def test_pop_ins_count_vehicles_that_appear_inside_the_view_not_those_that_drive_or_enter_at_a_border():
+    smooth = road()
+    for t in range(6):
+        draw(smooth, t, 36, 30 + 2 * t)  # drives along its lane
+        draw(smooth, t, 26, 60 - 3 * t)  # enters across the right border, then drives on
+    assert pop_ins(smooth) == 0
+    flicker = road()
+    for t in (0, 2, 4):
+        draw(flicker, t, 36, 40)  # in view every other frame: appears twice inside the view
+    jump = road()
+    draw(jump, 0, 36, 20)
+    draw(jump, 1, 36, 45)  # 25 px (about 20 m) in one frame: no predecessor near it
+    crash = road()
+    draw(crash, 0, 36, 40)
+    draw(crash, 1, 36, 40, RED)  # turns red in place: the same vehicle
+    assert (pop_ins(flicker), pop_ins(jump), pop_ins(crash)) == (2, 1, 0)
+    assert pop_ins_per_frame([smooth, flicker]) == pytest.approx(2 / 10)
+    with pytest.raises(ValueError, match="2 frames"):
+        pop_ins_per_frame([smooth[:1]])
 
 
 def test_rules_refuse_grey_clips():

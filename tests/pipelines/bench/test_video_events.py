@@ -159,15 +159,29 @@ def test_pixel_rules_judge_generated_clips_beside_the_classifier(tmp_path):
     def stub(x):
         return torch.zeros(len(x), len(EVENTS))
 
+    video[5, 2, 40:42, 30:34] = (100, 200, 255)  # a vehicle popping into view in the near-miss clip
     rows = {r["event"]: r for r in rare_event_fidelity(stub, store, 4, (64, 64, 3))}
     assert rows["ego_collision"]["rule_fidelity"] == 0.75 and rows["cut_in"]["rule_fidelity"] == 0.0
     assert rows["near_miss"]["rule_fidelity"] is None
+    # every rule on every row's clips: the collision rule fires on none of the cut-in clips
+    assert rows["ego_collision"]["rule_ego_collision"] == 0.75 and rows["ego_collision"]["rule_cut_in"] == 0.0
+    assert rows["cut_in"]["rule_ego_collision"] == 0.0 and rows["near_miss"]["rule_ego_collision"] == 0.0
+    # the wrecks appear in frame 2 beside the ego (one pop-in in each of 3 clips of 3 transitions)
+    assert rows["ego_collision"]["pop_ins_per_frame"] == pytest.approx(3 / 12)
+    assert rows["cut_in"]["pop_ins_per_frame"] == 0.0
+    store = write_generated(tmp_path / "gen2.zarr", video, [1, 1, 1, 1, 2, 3])
+    rows = {r["event"]: r for r in rare_event_fidelity(stub, store, 4, (64, 64, 3))}
+    assert rows["near_miss"]["pop_ins_per_frame"] == pytest.approx(1 / 3)
+    grey = write_generated(tmp_path / "grey.zarr", video[..., :1], [1, 1, 1, 1, 2, 3])
+    rows = {r["event"]: r for r in rare_event_fidelity(stub, grey, 4, (64, 64, 1))}
+    assert rows["ego_collision"]["rule_fidelity"] is None and rows["ego_collision"]["pop_ins_per_frame"] is None
     from sciffusion.pipelines.bench.video_events import rule_scores
 
     test = load_windows(write_toy(tmp_path / "toy.zarr", 8, seed=2), frames=4, stride=2)
     scores = rule_scores(test)
-    assert set(scores) == {"ego_collision", "cut_in"} and scores["ego_collision"]["recall"] == 0.0
+    assert set(scores) == {"ego_collision", "cut_in", "pop_ins"} and scores["ego_collision"]["recall"] == 0.0
     assert scores["cut_in"]["false_alarm"] == 0.0 and scores["cut_in"]["normal_windows"] == (test.event == 0).sum()
+    assert scores["pop_ins"]["normal_windows"] == (test.event == 0).sum() and scores["pop_ins"]["per_frame"] >= 0
 
 
 def test_bad_stores_are_one_line_errors_naming_the_store(tmp_path):
@@ -240,6 +254,9 @@ def test_cli_runs_end_to_end_and_writes_every_file(tmp_path, stores):
     assert [(r["event"], r["clips"]) for r in rows] == [("ego_collision", "4"), ("cut_in", "4")]
     assert rows[0]["store"] == str(gen_a / "clips.zarr") and 0 <= float(rows[0]["fidelity"]) <= 1
     assert rows[0]["rule_fidelity"] == "0.0" and rows[0]["rule_recall"] == "0.0"  # toy clips show no ego
+    assert rows[1]["rule_ego_collision"] == "0.0" and float(rows[1]["pop_ins_per_frame"]) >= 0
+    assert rows[0]["real_rule_cut_in"] == rows[1]["rule_false_alarm"] and rows[0]["real_pop_ins_per_frame"] != ""
+    assert "pop-ins/frame" in result.output and "held-out normal" in result.output
     report = json.loads((out / "classifier_eval.json").read_text())
     assert report["windows"] == 96 and len(report["confusion"]) == len(EVENTS)
     assert json.loads((out / "config.json").read_text())["classifier"]["seed"] == 3
