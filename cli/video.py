@@ -30,6 +30,7 @@ def make_smmnist(
     split: str = typer.Option("train", "--split", help="train | test (disjoint MNIST digit images)."),
     fps: float = typer.Option(10.0, "--fps", help="Playback rate stored in the metadata."),
     mnist: Optional[Path] = typer.Option(None, "--mnist", help="MNIST images IDX(.gz); default: bundled t10k."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the generated clips."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Stochastic Moving MNIST (two digits, random bounces; SVG/MCVD protocol) -> zarr."""
@@ -39,7 +40,7 @@ def make_smmnist(
     cfg = MakeSMMNISTConfig(out=out, data=SMMNISTConfig(clips=clips, frames=frames, size=size, seed=seed,
                                                         split=split, fps=fps), mnist_images=mnist,
                             overwrite=overwrite)
-    with progress_bar("smmnist", clips) as advance:
+    with progress_bar("smmnist", clips, enabled=progress) as advance:
         path = run(cfg, advance)
     typer.echo(f"wrote {path} ({clips} clips x {frames} frames, {size}x{size}, split {split}, seed {seed})")
 
@@ -58,6 +59,7 @@ def make_driving(
     split: Optional[str] = typer.Option(None, "--split", help="train | val | test, recorded in the store (bench "
                                         "commands refuse a train store, video train a test store); default: "
                                         "none recorded (sets with different seeds share no episode)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the simulated episodes."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Synthetic driving with rare-event labels (highway-env, scripted IDM/MOBIL ego) -> zarr."""
@@ -68,7 +70,7 @@ def make_driving(
                                                         clip_frames=clip_frames,
                                                         clips_per_episode=clips_per_episode, fps=fps,
                                                         perturb=perturb), overwrite=overwrite, split=split)
-    with progress_bar("driving episodes", episodes) as advance:
+    with progress_bar("driving episodes", episodes, enabled=progress) as advance:
         path, balance = run(cfg, advance)
     typer.echo(f"wrote {path}")
     for name, frac in balance.items():
@@ -96,6 +98,7 @@ def ingest(
                                               help="Split each source into clips of T frames, the tail dropped "
                                                    "(default: one clip per source; then all must have one length)."),
     min_frames: int = typer.Option(2, "--min-frames", help="Refuse sources with fewer frames."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the decoded frames."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out store."),
 ) -> None:
     """Real footage in: decode (decord, PyAV fallback; Pillow for frame images), resample, crop, resize -> zarr."""
@@ -105,7 +108,7 @@ def ingest(
     cfg = IngestPipelineConfig(source=source, out=out, overwrite=overwrite, frame_rate=frame_rate,
                                ingest=IngestConfig(size=size, fps=fps, clip_frames=clip_frames,
                                                    min_frames=min_frames, fit=fit, channels=channels))
-    with progress_bar("frames", None) as advance:
+    with progress_bar("frames", None, enabled=progress) as advance:
         path = ingest_video(cfg, progress=advance)
     typer.echo(f"wrote {path}")
 
@@ -141,6 +144,7 @@ def evaluate(
                                                help="I3D npz (default: ../shared/data/video/i3d/)."),
     batch_size: int = typer.Option(2, "--batch-size", help="Clips per I3D forward pass."),
     feature_cache: Optional[Path] = typer.Option(None, "--feature-cache", help="Folder caching I3D features."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the I3D features."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """PSNR / SSIM per frame and clip, FVD; prints a table and writes the report folder."""
@@ -152,7 +156,7 @@ def evaluate(
     cfg = EvaluateConfig(pred=pred, truth=truth, out=out, reduce=reduce, fvd=fvd, fvd_clips=fvd_clips,
                          i3d_weights=i3d_weights, batch_size=batch_size, feature_cache=feature_cache,
                          overwrite=overwrite)
-    with progress_bar("I3D features (real + predicted clips)", 2 * fvd_clips if fvd_clips else None) as advance:
+    with progress_bar("I3D features (real + predicted clips)", 2 * fvd_clips if fvd_clips else None, enabled=progress) as advance:
         result = run(cfg, advance)
     table = Table(title=f"{pred} vs {truth}")
     for col in ("method", "clips", "PSNR (dB)", "SSIM", "FVD"):
@@ -350,6 +354,7 @@ def predict(
     seed: int = seed_option(0, "Seed of the sampling noise."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per sampler call."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the predicted frames."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Predict the next frames of clips (MP4/GIF, side-by-side, optional zarr prediction store)."""
@@ -359,7 +364,7 @@ def predict(
                         store=store, compare=compare, overwrite=overwrite,
                         run=_sampling_run(model, sampler, steps, seed, device, batch_size, init_sigma=init_sigma,
                                           model_defaults=True))
-    with progress_bar("predicted frames", None) as advance:
+    with progress_bar("predicted frames", None, enabled=progress) as advance:
         def checked(notes: dict) -> None:
             _predict_notes(input, notes)
             advance(0, total=notes["frames_total"])
@@ -423,6 +428,7 @@ def generate(
                                                 "30 no more)."),
     guide_interval: Optional[str] = typer.Option(None, "--guide-interval", help="LO,HI: apply --guide only for "
                                                  "LO <= sigma <= HI (default: every level)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the generated frames."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never an input)."),
 ) -> None:
     """Generate new clips, from nothing or continuing real footage, optionally of one driving event (CFG)."""
@@ -436,7 +442,7 @@ def generate(
                          run=_sampling_run(model, sampler, steps, seed, device, batch_size, guidance,
                                            guidance_interval, init_sigma, negative_event=negative_event,
                                            guide_scale=guide_scale, guide_interval=guide_interval))
-    with progress_bar("generated frames", clips * frames) as advance:
+    with progress_bar("generated frames", clips * frames, enabled=progress) as advance:
         result = run(cfg, advance, checked=lambda notes: _context_notes(context, notes))
     typer.echo(f"generated {result['clips']} clip(s) of {result['frames']} frames"
                + (f" after {result['context_frames']} context frames" if result["context_frames"] else "")

@@ -34,6 +34,29 @@ def test_smmnist_baseline_evaluate_grid_round_trip(tmp_path):
     assert r.exit_code == 0 and (tmp_path / "g.png").is_file()
 
 
+@pytest.mark.parametrize("command", ["make-smmnist", "make-driving", "ingest", "evaluate", "predict", "generate"])
+def test_every_long_running_command_can_run_without_a_progress_bar(command):
+    r = invoke(command, "--help")
+    assert r.exit_code == 0 and "--no-progress" in r.output
+
+
+def test_no_progress_disables_the_bar(tmp_path, monkeypatch):
+    import sciffusion.cli.video as video_cli
+
+    asked = []
+    real = video_cli.progress_bar
+
+    def recording(description, total, enabled=True):
+        asked.append(enabled)
+        return real(description, total, enabled=enabled)
+
+    monkeypatch.setattr(video_cli, "progress_bar", recording)
+    for flag, name in (("--no-progress", "a.zarr"), ("--progress", "b.zarr")):
+        r = invoke("make-smmnist", "--out", tmp_path / name, "--clips", 2, "--frames", 4, "--size", 32, flag)
+        assert r.exit_code == 0, r.output
+    assert asked == [False, True] and (tmp_path / "a.zarr").is_dir()
+
+
 def test_user_errors_are_one_line_exit_2(tmp_path):
     r = invoke("make-smmnist", "--out", tmp_path / "s.zarr", "--split", "val")
     assert r.exit_code == 2 and "error: --split" in r.output
