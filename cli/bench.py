@@ -340,6 +340,9 @@ def ood(
                                  "most this many px (as 'ood fit --max-side'; every bench set is at most 64 px); 0: "
                                  "full size."),
     pyod: str = typer.Option("IForest,KNN,ECOD,PCA,LOF,AutoEncoder", "--pyod", help="PyOD detectors to run."),
+    baselines: str = typer.Option("pixel-gaussians", "--baselines", help="Baselines of our own with no network: "
+                                  "pixel-gaussians (per-position Gaussians of each place's 3x3 pixels and, for clips, "
+                                  "their change since the frame before; PaDiM on pixels); none: skip."),
     mnist_train: int = typer.Option(4000, "--mnist-train", help="MNIST: at most this many normal (0-4) digits to fit on."),
     mnist_test: int = typer.Option(2000, "--mnist-test", help="MNIST: at most this many test digits."),
     smmnist_clips: int = typer.Option(1000, "--smmnist-clips", help="SM-MNIST: normal training clips."),
@@ -370,6 +373,7 @@ def ood(
                          sigma_min=sigma_min, sigma_max=sigma_max, context_frames=context_frames,
                          target_frames=target_frames or None, positions=positions, whole_input=whole_input, max_side=max_side,
                          base_channels=base_channels, batch_size=batch_size, pyod=_names(pyod, "--pyod"),
+                         baselines=() if baselines.strip().lower() == "none" else _names(baselines, "--baselines"),
                          mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,
                          driving_episodes=driving_episodes, seed=seed, detector=detector, model=model,

@@ -67,6 +67,32 @@ def pooled_positions(feature_map: Tensor, max_positions: int = MAX_POSITIONS) ->
     return f.flatten(-2)
 
 
+def pixel_neighbourhoods(x: Tensor, max_positions: int = MAX_POSITIONS, motion: bool = True) -> Tensor:
+    """The inputs' own pixels as a per-position feature map, with no network (Kratz & Nishino 2009 model each
+    place of a fixed camera by its local spatio-temporal pattern): images ``[B, C, H, W]`` or clips
+    ``[B, C, T, H, W]`` average-pooled 2× to :func:`pooled_grid`, then at each position its 3 × 3
+    neighbourhood (``C · 9`` values, zero outside the frame), and for clips with ``motion`` also the change of
+    that neighbourhood since the frame before. Returns ``[B, D, P]`` for images, ``[B, D, T − 1, P]`` for
+    clips with ``motion`` (the first frame has no "before"; D = 2 · C · 9), ``[B, C · 9, T, P]`` without."""
+    if x.dim() not in (4, 5):
+        raise ValueError(f"pixels: need [B, C, H, W] or [B, C, T, H, W], got {tuple(x.shape)}")
+    clip = x.dim() == 5
+    frames = x.float().transpose(1, 2) if clip else x.float()[:, None]  # [B, T, C, H, W]
+    b, t, c, h, w = frames.shape
+    flat = frames.reshape(b * t, c, h, w)
+    grid = pooled_grid(h, w, max_positions)
+    if grid != (h, w):
+        flat = nn.functional.avg_pool2d(flat, h // grid[0])
+    near = nn.functional.unfold(flat, 3, padding=1).reshape(b, t, c * 9, grid[0] * grid[1])  # [B, T, C·9, P]
+    if not clip:
+        return near[:, 0]
+    if motion:
+        if t < 2:
+            raise ValueError(f"pixels: motion needs clips of >= 2 frames, got {t}")
+        near = torch.cat([near[:, 1:], near[:, 1:] - near[:, :-1]], 2)
+    return near.transpose(1, 2)
+
+
 def frames_as_inputs(maps: Tensor) -> Tensor:
     """Per-frame position maps ``[B, L, D, T, P]`` → ``[B·T, L, D, P]`` (input-major): the frames of a
     clip are samples of one Gaussian per position (the scene's statistics do not depend on the frame's
@@ -145,4 +171,4 @@ def mahalanobis_map(maps: Tensor, gaussians: PositionGaussians) -> Tensor:
 
 
 __all__ = ["MAX_POSITIONS", "POSITION_REG", "PositionGaussians", "PositionStatistics", "frames_as_inputs",
-           "mahalanobis_map", "pooled_grid", "pooled_positions"]
+           "mahalanobis_map", "pixel_neighbourhoods", "pooled_grid", "pooled_positions"]

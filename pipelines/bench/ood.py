@@ -60,6 +60,10 @@ import numpy as np
 DATASETS = ("mnist", "smmnist", "smmnist-digits", "driving")
 CLIP_SETS = ("smmnist", "smmnist-digits", "driving")
 PYOD_METHODS = ("IForest", "KNN", "ECOD", "PCA", "LOF", "AutoEncoder")
+BASELINES = ("pixel-gaussians",)
+"""Baselines of our own with no network: ``pixel-gaussians``, per-position Gaussians of the inputs' pixels
+(:func:`run_pixel_gaussians`)."""
+PIXEL_GAUSSIANS = "pixel Gaussians (no network)"
 DRIVING_ANOMALIES = ("ego_collision", "other_collision", "near_miss")
 
 
@@ -87,6 +91,7 @@ class OODBenchConfig:
     batch_size: int = 64
     pyod: tuple[str, ...] = PYOD_METHODS
     pyod_max_dim: int = 4096
+    baselines: tuple[str, ...] = BASELINES
     mnist_train: int = 4000
     mnist_test: int = 2000
     smmnist_clips: int = 1000
@@ -127,6 +132,9 @@ class OODBenchConfig:
         bad = [m for m in self.pyod if m not in PYOD_METHODS]
         if bad:
             raise ValueError(f"--pyod: unknown {bad[0]!r} (choose from {', '.join(PYOD_METHODS)})")
+        bad = [m for m in self.baselines if m not in BASELINES]
+        if bad:
+            raise ValueError(f"--baselines: unknown {bad[0]!r} (choose from {', '.join(BASELINES)}, or none)")
         sizes = (self.mnist_train, self.mnist_test, self.smmnist_clips, self.smmnist_test_clips, self.driving_episodes)
         if self.driving_stores is not None and Path(self.driving_stores[0]) == Path(self.driving_stores[1]):
             raise ValueError("--driving-stores: the train and test stores must differ (other episodes)")
@@ -460,6 +468,43 @@ def run_pyod(data: OODSet, name: str, cfg: OODBenchConfig) -> tuple[dict[str, An
     return _row(data, f"pyod {name}", scores, 0, fit_seconds, time.monotonic() - start), scores
 
 
+def run_pixel_gaussians(data: OODSet, cfg: OODBenchConfig, batch: int = 64) -> tuple[dict[str, Any], np.ndarray]:
+    """A baseline with no network: PaDiM's per-position Gaussians on the pixels themselves
+    (:func:`~sciffusion.common.anomaly.positional.pixel_neighbourhoods`: each place's 3 × 3 neighbourhood, and
+    for clips its change since the frame before, after pooling to at most 1,024 positions), fitted on the normal
+    training inputs with the frames of a clip as samples of the same Gaussians; the score is the largest
+    Mahalanobis distance over positions (and frames), a frame's score its own peak (the first frame takes the
+    second's). (row, test scores)."""
+    import torch
+
+    from sciffusion.common.anomaly.metrics import frame_auroc
+    from sciffusion.common.anomaly.positional import (PositionStatistics, frames_as_inputs, mahalanobis_map,
+                                                      pixel_neighbourhoods)
+
+    def maps(pixels: np.ndarray):
+        for first in range(0, len(pixels), batch):
+            x = torch.from_numpy(model_inputs(pixels[first:first + batch]))
+            yield pixel_neighbourhoods(x, motion=x.dim() == 5 and x.shape[2] > 1)[:, None]  # [B, 1, D, (T,) P]
+
+    start = time.monotonic()
+    stats = PositionStatistics()
+    for m in maps(data.train):
+        stats.add(frames_as_inputs(m))
+    gaussians = stats.finish()
+    fit_seconds = time.monotonic() - start
+    start = time.monotonic()
+    peaks = []
+    for m in maps(data.test):
+        distances = mahalanobis_map(frames_as_inputs(m), gaussians)[:, 0]  # [B·T, P]
+        peaks.append(distances.amax(1).reshape(len(m), -1))  # [B, T'] (T' = 1 for images)
+    frames = torch.cat(peaks).double().numpy()
+    scores = frames.max(1)
+    row = _row(data, PIXEL_GAUSSIANS, scores, 0, fit_seconds, time.monotonic() - start)
+    if data.frame_labels is not None and frames.shape[1] == data.frame_labels.shape[1] - 1:
+        row["frame_auroc"] = frame_auroc(np.concatenate([frames[:, :1], frames], 1), data.frame_labels)
+    return row, scores
+
+
 SET_BUILDERS: dict[str, Callable[[OODBenchConfig], OODSet]] = {"mnist": mnist_set, "smmnist": smmnist_set,
                                                                "smmnist-digits": smmnist_digits_set,
                                                                "driving": driving_set}
@@ -505,8 +550,9 @@ def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progr
         curves[name] = {}
         per_input[name] = pd.DataFrame({"id": np.arange(len(data.labels)), "label": data.labels,
                                         "kind": data.kind_of_each()})
-        for method in ("ours", *cfg.pyod):
-            row, scores = run_ours(data, cfg, progress) if method == "ours" else run_pyod(data, method, cfg)
+        for method in ("ours", *cfg.baselines, *cfg.pyod):
+            row, scores = run_ours(data, cfg, progress) if method == "ours" else \
+                run_pixel_gaussians(data, cfg) if method == "pixel-gaussians" else run_pyod(data, method, cfg)
             features = row.pop("_features", {})
             rows.append(row)
             per_input[name][row["method"]] = scores
@@ -533,6 +579,6 @@ def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progr
     return rows
 
 
-__all__ = ["DATASETS", "DrivingClips", "OODBenchConfig", "OODSet", "PYOD_METHODS", "break_motion", "cut_driving_clips",
+__all__ = ["BASELINES", "DATASETS", "DrivingClips", "OODBenchConfig", "OODSet", "PYOD_METHODS", "break_motion", "cut_driving_clips",
            "format_kind_table", "format_table", "mnist_set",
-           "pyod_inputs", "run_ood_bench", "smmnist_digits_set", "smmnist_set"]
+           "pyod_inputs", "run_ood_bench", "run_pixel_gaussians", "smmnist_digits_set", "smmnist_set"]

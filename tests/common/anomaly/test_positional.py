@@ -10,7 +10,8 @@ from sciffusion.common.anomaly.embedding import FeatureBank, build_bank, feature
 from sciffusion.common.anomaly.features import frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.positional import (POSITION_REG, PositionGaussians, PositionStatistics,
-                                                  frames_as_inputs, mahalanobis_map, pooled_grid, pooled_positions)
+                                                  frames_as_inputs, mahalanobis_map, pixel_neighbourhoods, pooled_grid,
+                                                  pooled_positions)
 
 
 def test_pooling_halves_space_until_few_enough_positions():
@@ -30,6 +31,25 @@ def test_pooling_halves_space_until_few_enough_positions():
     assert frames_as_inputs(maps[:, :, :, 0]) is not None and frames_as_inputs(maps[:, :, :, 0]).shape == (2, 3, 4, 6)
     with pytest.raises(ValueError, match="feature map"):
         pooled_positions(torch.randn(2, 3))
+
+
+def test_pixel_neighbourhoods_are_the_pooled_pixels_around_each_place_and_their_change():
+    clips = torch.randn(2, 3, 4, 8, 8, dtype=torch.float64)  # [B, C, T, H, W]
+    out = pixel_neighbourhoods(clips, max_positions=16)  # pooled to 4 x 4
+    assert out.shape == (2, 2 * 3 * 9, 3, 16)  # [B, D, T - 1, P]
+    pooled = nn.functional.avg_pool2d(clips.transpose(1, 2).reshape(8, 3, 8, 8), 2).reshape(2, 4, 3, 4, 4)
+    centre = [c * 9 + 4 for c in range(3)]  # the middle of each channel's 3 x 3 window
+    assert torch.allclose(out[:, centre, 0], pooled[:, 1].flatten(2).float(), atol=1e-6)  # frame 1 (frame 0 has no change)
+    assert torch.allclose(out[:, [27 + i for i in centre], 1], (pooled[:, 2] - pooled[:, 1]).flatten(2).float(), atol=1e-6)
+    assert torch.all(out[:, 0, :, 0] == 0)  # the top-left neighbour of the top-left place lies outside: zero
+    still = pixel_neighbourhoods(clips, max_positions=16, motion=False)
+    assert still.shape == (2, 27, 4, 16) and torch.equal(still[:, :, 1:], out[:, :27])
+    images = pixel_neighbourhoods(clips[:, :, 0], max_positions=64)  # few enough places: not pooled
+    assert images.shape == (2, 27, 64) and torch.allclose(images[:, centre], clips[:, :, 0].flatten(2).float())
+    with pytest.raises(ValueError, match="pixels"):
+        pixel_neighbourhoods(torch.zeros(2, 8, 8))
+    with pytest.raises(ValueError, match=">= 2 frames"):
+        pixel_neighbourhoods(torch.zeros(1, 1, 1, 8, 8))
 
 
 def test_running_statistics_equal_the_batch_mean_and_the_regularised_inverse_covariance():

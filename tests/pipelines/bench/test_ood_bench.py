@@ -1,5 +1,6 @@
 """bench ood: the impossible-motion anomalies, the PyOD inputs, the config, and a tiny end-to-end run."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,6 +47,50 @@ def test_config_errors(tmp_path):
         OODBenchConfig(out=tmp_path, pyod=("OCSVM",))
     with pytest.raises(ValueError, match="--patch-bank: must be >= 0"):
         OODBenchConfig(out=tmp_path, patch_bank=-1)
+    with pytest.raises(ValueError, match="--baselines: unknown 'padim'"):
+        OODBenchConfig(out=tmp_path, baselines=("padim",))
+
+
+def _moving_square_clips(n, backwards, rng, frames=5, size=16):
+    """[n, T, H, W, 1] uint8: a bright 3 x 3 square crossing the same row left to right (backwards: right
+    to left, the same frames in reverse order), starting at a random column."""
+    clips = np.zeros((n, frames, size, size, 1), np.uint8)
+    for i in range(n):
+        start = int(rng.integers(0, size - 3 - 2 * frames))
+        for t in range(frames):
+            col = start + 2 * (frames - 1 - t if backwards else t)
+            clips[i, t, 6:9, col:col + 3] = 255
+    return clips
+
+
+def test_pixel_gaussians_see_motion_against_its_usual_direction_and_need_the_motion_to():
+    """Normal clips move a square rightwards, anomalous ones leftwards over the same places: every single
+    frame of an anomaly looks normal, so only the change since the frame before can tell them apart."""
+    from sciffusion.pipelines.bench.ood import OODSet, run_pixel_gaussians
+
+    rng = np.random.default_rng(0)
+    train = _moving_square_clips(64, False, rng)
+    test = np.concatenate([_moving_square_clips(16, False, rng), _moving_square_clips(16, True, rng)])
+    labels = np.repeat([0, 1], 16)
+    frame_labels = np.repeat(labels[:, None], 5, 1)
+    data = OODSet("toy", train, test, labels, frame_labels, "toy")
+    row, scores = run_pixel_gaussians(data, OODBenchConfig(out=Path("unused")))
+    assert row["auroc"] == 1.0 and row["nfe_per_input"] == 0 and row["frame_auroc"] > 0.9
+    assert scores.shape == (32,)
+    import torch
+
+    from sciffusion.common.anomaly.metrics import auroc
+    from sciffusion.common.anomaly.positional import (PositionStatistics, frames_as_inputs, mahalanobis_map,
+                                                      pixel_neighbourhoods)
+
+    def still(pixels):  # the same Gaussians without the motion channels: frames alone
+        x = torch.from_numpy(pixels).float().permute(0, 4, 1, 2, 3)
+        return frames_as_inputs(pixel_neighbourhoods(x, motion=False)[:, None])
+
+    stats = PositionStatistics()
+    stats.add(still(train))
+    alone = mahalanobis_map(still(test), stats.finish())[:, 0].amax(1).reshape(32, 5).amax(1)
+    assert auroc(alone.numpy(), labels) < 0.75  # negative control
 
 
 def test_tiny_run_writes_the_table(tmp_path):
@@ -55,7 +100,10 @@ def test_tiny_run_writes_the_table(tmp_path):
                          smmnist_size=16, smmnist_frames=4, patch_bank=256,  # clips keep no patches by default
                          score="features")
     rows = run_ood_bench(cfg, log=lambda _: None)
-    assert [r["method"] for r in rows] == ["diffusion (features)", "pyod KNN", "pyod ECOD"]
+    assert [r["method"] for r in rows] == ["diffusion (features)", "pixel Gaussians (no network)", "pyod KNN",
+                                           "pyod ECOD"]
+    assert rows[1]["nfe_per_input"] == 0 and rows[1]["frame_auroc"] is not None
+    rows = [rows[0], *rows[2:]]  # the PyOD rows below
     assert rows[0]["nfe_per_input"] == 2 and rows[0]["frame_auroc"] is not None
     per_feature = rows[0]["feature_auroc"]  # patch and position distances at both levels
     assert sorted(per_feature) == ["patch_0_sigma=0.3", "patch_1_sigma=0.6",
@@ -63,7 +111,7 @@ def test_tiny_run_writes_the_table(tmp_path):
     assert all(0 <= v <= 1 for v in per_feature.values())
     assert all(0 <= r["auroc"] <= 1 for r in rows)
     saved = json.loads((tmp_path / "b" / "results.json").read_text())
-    assert saved["rows"][1]["auroc"] == rows[1]["auroc"] and "teleport" in saved["protocols"]["smmnist"]
+    assert saved["rows"][2]["auroc"] == rows[1]["auroc"] and "teleport" in saved["protocols"]["smmnist"]
     assert (tmp_path / "b" / "roc_smmnist.png").is_file() and "| smmnist | pyod KNN |" in (tmp_path / "b" / "results.md").read_text()
     import pandas as pd
 
@@ -72,7 +120,7 @@ def test_tiny_run_writes_the_table(tmp_path):
     per_input = pd.read_csv(tmp_path / "b" / "scores_smmnist.csv")
     assert per_input.columns.tolist() == ["id", "label", "kind", "diffusion (features)",
                                           *(f"diffusion (features): {name}" for name in per_feature),
-                                          "pyod KNN", "pyod ECOD"]
+                                          "pixel Gaussians (no network)", "pyod KNN", "pyod ECOD"]
     assert auroc(per_input["diffusion (features): pos_0_sigma=0.3"], per_input["label"]) == \
         pytest.approx(per_feature["pos_0_sigma=0.3"])
     assert per_input["label"].sum() == 6 and set(per_input["kind"]) == {"normal", "teleport", "freeze", "reverse"}
