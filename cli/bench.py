@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import (DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, TARGET_FRAMES_HELP, WHOLE_INPUT_HELP,
+from sciffusion.cli.options import (DENSITY_HELP, PIXELS_HELP, POSITIONS_HELP, SCORE_HELP, TARGET_FRAMES_HELP, WHOLE_INPUT_HELP,
                                     progress_bar, seed_list, seed_option)
 
 app = typer.Typer(
@@ -334,6 +334,7 @@ def ood(
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
     positions: Optional[bool] = typer.Option(None, "--positions/--no-positions", help=POSITIONS_HELP),
     whole_input: Optional[bool] = typer.Option(None, "--whole-input/--no-whole-input", help=WHOLE_INPUT_HELP),
+    pixels: Optional[bool] = typer.Option(None, "--pixels/--no-pixels", help=PIXELS_HELP),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width of our detector (multiple of 8)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Training batch size of our detector."),
     max_side: int = typer.Option(64, "--max-side", min=0, help="Our detector works on inputs whose larger side is at "
@@ -371,7 +372,8 @@ def ood(
     cfg = OODBenchConfig(out=out, overwrite=overwrite, datasets=_names(datasets, "--datasets"), minutes=minutes,
                          max_steps=max_steps, score=score, levels=levels, density=density, patch_bank=patch_bank,
                          sigma_min=sigma_min, sigma_max=sigma_max, context_frames=context_frames,
-                         target_frames=target_frames or None, positions=positions, whole_input=whole_input, max_side=max_side,
+                         target_frames=target_frames or None, positions=positions, whole_input=whole_input, pixels=pixels,
+                         max_side=max_side,
                          base_channels=base_channels, batch_size=batch_size, pyod=_names(pyod, "--pyod"),
                          baselines=() if baselines.strip().lower() == "none" else _names(baselines, "--baselines"),
                          mnist_train=mnist_train,

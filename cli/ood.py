@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import (DENSITY_HELP, POSITIONS_HELP, SCORE_HELP, TARGET_FRAMES_HELP, WHOLE_INPUT_HELP,
+from sciffusion.cli.options import (DENSITY_HELP, PIXELS_HELP, POSITIONS_HELP, SCORE_HELP, TARGET_FRAMES_HELP, WHOLE_INPUT_HELP,
                                     seed_option)
 
 app = typer.Typer(help="Anomaly / out-of-distribution detection with diffusion models: fit on normal data, "
@@ -73,6 +73,7 @@ def fit(
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
     positions: Optional[bool] = typer.Option(None, "--positions/--no-positions", help=POSITIONS_HELP),
     whole_input: Optional[bool] = typer.Option(None, "--whole-input/--no-whole-input", help=WHOLE_INPUT_HELP),
+    pixels: Optional[bool] = typer.Option(None, "--pixels/--no-pixels", help=PIXELS_HELP),
     context_frames: int = typer.Option(3, "--context-frames", help="predictive (clips): frames given to the context denoiser."),
     target_frames: int = typer.Option(1, "--target-frames", min=0, help=TARGET_FRAMES_HELP),
     threshold: str = typer.Option("quantile", "--threshold", help="quantile | f1 (needs --val-data) | manual."),
@@ -110,7 +111,7 @@ def fit(
     def settings(kind: str):
         return detector_settings(kind, levels, sigma_min, sigma_max, density, threshold, contamination,
                                manual_threshold, minutes, max_steps, batch_size, holdout, seed, patch_bank,
-                               context_frames, target_frames or None, positions, whole_input, max_side)
+                               context_frames, target_frames or None, positions, whole_input, max_side, pixels)
 
     auto, clips, clips_error = score == AUTO_SCORE, None, None
     if auto:  # the clip settings are checked only if the data turn out to be clips

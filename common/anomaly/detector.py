@@ -28,8 +28,8 @@ from sciffusion.common.anomaly.features import AnomalyScores, cat_batches, frame
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.resolution import (SIDE_MULTIPLE, ReducedInputs, check_working_shape, map_to_input,
                                                   to_working, working_shape)
-from sciffusion.common.anomaly.score_config import (ScoreConfig, compute_scores, patch_bank_for, positions_for,
-                                                    whole_input_for)
+from sciffusion.common.anomaly.score_config import (ScoreConfig, compute_scores, patch_bank_for, pixels_for,
+                                                    positions_for, whole_input_for)
 from sciffusion.common.anomaly.training import FitReport, train_denoiser
 from sciffusion.common.training.config import TrainConfig
 
@@ -313,7 +313,8 @@ class DiffusionAnomalyDetector(CalibratedDetector):
                           score.feature_sigmas(), self.config.score_batch_size, score.bank_size,
                           patch_bank_for(score, tuple(train_x.shape[1:])), self.config.seed,
                           shallow=shallow_layer(net) if positions_for(score, tuple(train_x.shape[1:])) else None,
-                          whole=whole_input_for(score, tuple(train_x.shape[1:])))
+                          whole=whole_input_for(score, tuple(train_x.shape[1:])),
+                          pixels=pixels_for(score, tuple(train_x.shape[1:])))
 
     # ---- scoring -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from sciffusion.common.anomaly.features import AnomalyScores, dense
 from sciffusion.common.anomaly.positional import (PositionGaussians, PositionStatistics, frames_as_inputs,
+                                                  pixel_neighbourhoods,
                                                   mahalanobis_map, pooled_grid, pooled_positions)
 from sciffusion.common.denoisers import DenoiseFn
 
@@ -64,15 +65,18 @@ class FeatureBank:
     the detector scores no whole-input distances) and
     ``patches [M, L, C]`` (unit patch vectors, module docstring; None when the layer has no feature map
     or the detector keeps no patches), both float16 on the CPU; ``positions``: the per-position
-    Gaussians of the shallow layer (None: not kept)."""
+    Gaussians of the shallow layer (None: not kept); ``pixels``: per-position Gaussians of the inputs' own
+    pixel neighbourhoods (:func:`~sciffusion.common.anomaly.positional.pixel_neighbourhoods`; None: not kept)."""
 
     inputs: Optional[Tensor]
     patches: Optional[Tensor] = None
     positions: Optional[PositionGaussians] = None
+    pixels: Optional[PositionGaussians] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": self.inputs, "patches": self.patches,
-                "positions": None if self.positions is None else self.positions.to_dict()}
+                "positions": None if self.positions is None else self.positions.to_dict(),
+                "pixels": None if self.pixels is None else self.pixels.to_dict()}
 
     @classmethod
     def from_saved(cls, saved: Any) -> Optional["FeatureBank"]:
@@ -81,7 +85,8 @@ class FeatureBank:
             return saved
         if isinstance(saved, Tensor):
             return cls(saved)
-        return cls(saved["inputs"], saved.get("patches"), PositionGaussians.from_saved(saved.get("positions")))
+        return cls(saved["inputs"], saved.get("patches"), PositionGaussians.from_saved(saved.get("positions")),
+                   PositionGaussians.from_saved(saved.get("pixels")))
 
 
 def patch_embeddings(feature_map: Tensor) -> Optional[Tensor]:
@@ -184,7 +189,7 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
     whole-input embeddings; scalar = the mean of all; NFE = L; map = mean residual map over levels, or for
     a per-frame shallow map the position distances (module docstring), and then the frame scores
     ``[B, T]`` are each frame's largest position distance (mean over levels), the map's per-frame max."""
-    if bank.inputs is None and bank.patches is None and bank.positions is None:
+    if bank.inputs is None and bank.patches is None and bank.positions is None and bank.pixels is None:
         raise ValueError("feature bank: holds no whole-input embeddings, patches or position statistics")
     if bank.positions is not None and shallow is None:
         raise ValueError("position statistics: the bank has them, but no shallow layer was given")
@@ -209,8 +214,30 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
         if e.positions.dim() == 5:
             dense_map = position_map(distances, e.position_grid, tuple(x.shape[-2:]))
             frame_max = distances.float().mean(2).amax(-1)  # [B, T]: the largest value of each frame's map
+    if bank.pixels is not None:
+        distances = pixel_distances(x, bank.pixels)  # [B, T', P]
+        parts.append(distances.amax((1, 2)).double()[:, None])
+        names.append("pos_pixels")
+        if x.dim() == 5 and frame_max is None:  # no per-frame map of the network: the pixels' one
+            if distances.shape[1] == x.shape[2] - 1:  # with motion, frame 0 has none: it takes frame 1's
+                distances = torch.cat([distances[:, :1], distances], 1)
+            dense_map = position_map(distances[:, :, None], pooled_grid(*x.shape[-2:]), tuple(x.shape[-2:]))
+            frame_max = distances.float().amax(-1)
     features = torch.cat(parts, 1)
     return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense_map, frame_max)
+
+
+def pixel_neighbourhood_maps(x: Tensor) -> Tensor:
+    """The inputs' pixel neighbourhoods as position maps for :class:`PositionStatistics`, ``[B·T', 1, D, P]``
+    (clips of >= 2 frames with their motion, :func:`~sciffusion.common.anomaly.positional.pixel_neighbourhoods`)."""
+    return frames_as_inputs(pixel_neighbourhoods(x.cpu(), motion=x.dim() == 5 and x.shape[2] > 1)[:, None])
+
+
+def pixel_distances(x: Tensor, gaussians: PositionGaussians) -> Tensor:
+    """Mahalanobis distance of each place's pixel neighbourhood to its Gaussian: ``x [B, C, (T,) H, W]`` →
+    ``[B, T', P]`` (T' = T − 1 for clips with motion, 1 for images)."""
+    distances = mahalanobis_map(pixel_neighbourhood_maps(x), gaussians)[:, 0]  # [B·T', P]
+    return distances.reshape(len(x), -1, distances.shape[-1])
 
 
 def position_map(distances: Tensor, grid: tuple[int, int], size: tuple[int, int]) -> Tensor:
@@ -225,17 +252,18 @@ def position_map(distances: Tensor, grid: tuple[int, int], size: tuple[int, int]
 
 def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, batch_size: int = 128,
                size: Optional[int] = None, patch_size: int = 0, seed: int = 0,
-               shallow: Optional[nn.Module] = None, whole: bool = True) -> FeatureBank:
+               shallow: Optional[nn.Module] = None, whole: bool = True, pixels: bool = False) -> FeatureBank:
     """The memory bank of normal inputs ``x [N, ...]``: at most ``size`` of them (a seeded random
     subset) when given, and, with ``patch_size`` > 0 and a feature map, about ``patch_size`` of their
     patches (each batch gives its share, a seeded random draw of its positions); with a ``shallow``
-    layer, the per-position Gaussians of the same inputs; ``whole`` False keeps no whole-input
-    embeddings (ValueError when nothing would be kept)."""
+    layer, the per-position Gaussians of the same inputs; with ``pixels``, those of their pixel
+    neighbourhoods (no model call); ``whole`` False keeps no whole-input embeddings (ValueError when nothing
+    would be kept)."""
     g = torch.Generator().manual_seed(seed)
     if size is not None and len(x) > size:
         x = x[torch.randperm(len(x), generator=g)[:size]]
     device = next(layer.parameters()).device if any(True for _ in layer.parameters()) else x.device
-    inputs, patches, stats = [], [], PositionStatistics()
+    inputs, patches, stats, pixel_stats = [], [], PositionStatistics(), PositionStatistics()
     for chunk in torch.split(x, batch_size):
         e = embed(denoise, layer, chunk.to(device), sigmas, with_patches=patch_size > 0, shallow=shallow)
         if whole:
@@ -247,12 +275,14 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
             patches.append(flat[torch.randperm(len(flat), generator=g)[:share]].half().cpu())
         if e.positions is not None:
             stats.add(frames_as_inputs(e.positions).cpu())
-    if not whole and not patches and shallow is None:
+        if pixels:
+            pixel_stats.add(pixel_neighbourhood_maps(chunk))
+    if not whole and not patches and shallow is None and not pixels:
         raise ValueError("feature bank: whole-input distances off and no patches or position statistics "
                          "to score instead")
     return FeatureBank(torch.cat(inputs) if whole else None, torch.cat(patches) if patches else None,
-                       stats.finish() if shallow is not None else None)
+                       stats.finish() if shallow is not None else None, pixel_stats.finish() if pixels else None)
 
 
 __all__ = ["Embedding", "FeatureBank", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances",
-           "patch_distances", "patch_embeddings", "position_map"]
+           "patch_distances", "patch_embeddings", "pixel_distances", "pixel_neighbourhood_maps", "position_map"]

@@ -21,7 +21,9 @@
   :func:`positions_for`) and a network with a spatial first encoder level, the largest Mahalanobis
   distance of the shallow features to per-position Gaussians of the normal inputs (PaDiM-style,
   :mod:`~sciffusion.common.anomaly.positional`); ``whole_input`` False leaves the whole-input distances
-  out (:func:`whole_input_for`)
+  out (:func:`whole_input_for`); with ``pixels`` (None: :func:`pixels_for`) one more feature with no model
+  call, the largest Mahalanobis distance of the inputs' own pixel neighbourhoods (and, for clips, their
+  change since the frame before) to per-position Gaussians
   (:mod:`~sciffusion.common.anomaly.embedding`; NFE = levels). Needs the network's feature layer and the
   banks, which the detector keeps;
 * ``predictive`` (clips ``[C, T, H, W]`` only): the error of a context denoiser's prediction of the
@@ -78,6 +80,7 @@ class ScoreConfig:
     patch_top: int = 4
     positions: Optional[bool] = None
     whole_input: Optional[bool] = None
+    pixels: Optional[bool] = None
     context_frames: int = 3
     target_frames: Optional[int] = 1
     seed: int = 0
@@ -173,6 +176,15 @@ def positions_for(config: ScoreConfig, sample_shape: tuple[int, ...]) -> bool:
     return len(sample_shape) == 4
 
 
+def pixels_for(config: ScoreConfig, sample_shape: tuple[int, ...]) -> bool:
+    """Whether a ``features`` detector of ``sample_shape`` inputs also keeps per-position Gaussians of the
+    inputs' own pixel neighbourhoods (with their motion, for clips): ``config.pixels`` when set, else
+    off (measured in docs/ood.md, nineteenth round)."""
+    if config.pixels is not None:
+        return config.pixels
+    return False
+
+
 def whole_input_for(config: ScoreConfig, sample_shape: tuple[int, ...]) -> bool:
     """Whether a ``features`` detector scores whole-input distances to its memory bank:
     ``config.whole_input`` when set, else off for clips ``[C, T, H, W]`` that keep position Gaussians
@@ -245,4 +257,4 @@ def compute_scores(denoise: DenoiseFn, x: Tensor, config: ScoreConfig, *,
 
 
 __all__ = ["EXACT_TRACE_MAX_DIM", "IMAGE_PATCH_BANK", "SCORE_KINDS", "ScoreConfig", "ScoreKind", "compute_scores",
-           "patch_bank_for", "positions_for", "score_defaults", "whole_input_for"]
+           "patch_bank_for", "pixels_for", "positions_for", "score_defaults", "whole_input_for"]

@@ -84,6 +84,7 @@ class OODBenchConfig:
     patch_bank: Optional[int] = None
     positions: Optional[bool] = None
     whole_input: Optional[bool] = None
+    pixels: Optional[bool] = None
     max_side: int = 64
     context_frames: int = 3
     target_frames: Optional[int] = 1
@@ -429,7 +430,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
                                      minutes=cfg.minutes, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
                                      seed=cfg.seed, patch_bank=cfg.patch_bank, context_frames=cfg.context_frames,
                                      target_frames=cfg.target_frames, positions=cfg.positions,
-                                     whole_input=cfg.whole_input, max_side=cfg.max_side)
+                                     whole_input=cfg.whole_input, max_side=cfg.max_side, pixels=cfg.pixels)
         begin = start_for(cfg.model, tuple(x.shape[1:]), settings, cfg.base_channels)
         settings = adopt_start(settings, begin)
         det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
@@ -477,26 +478,22 @@ def run_pixel_gaussians(data: OODSet, cfg: OODBenchConfig, batch: int = 64) -> t
     second's). (row, test scores)."""
     import torch
 
+    from sciffusion.common.anomaly.embedding import pixel_distances, pixel_neighbourhood_maps
     from sciffusion.common.anomaly.metrics import frame_auroc
-    from sciffusion.common.anomaly.positional import (PositionStatistics, frames_as_inputs, mahalanobis_map,
-                                                      pixel_neighbourhoods)
+    from sciffusion.common.anomaly.positional import PositionStatistics
 
-    def maps(pixels: np.ndarray):
+    def batches(pixels: np.ndarray):
         for first in range(0, len(pixels), batch):
-            x = torch.from_numpy(model_inputs(pixels[first:first + batch]))
-            yield pixel_neighbourhoods(x, motion=x.dim() == 5 and x.shape[2] > 1)[:, None]  # [B, 1, D, (T,) P]
+            yield torch.from_numpy(model_inputs(pixels[first:first + batch]))
 
     start = time.monotonic()
     stats = PositionStatistics()
-    for m in maps(data.train):
-        stats.add(frames_as_inputs(m))
+    for x in batches(data.train):
+        stats.add(pixel_neighbourhood_maps(x))
     gaussians = stats.finish()
     fit_seconds = time.monotonic() - start
     start = time.monotonic()
-    peaks = []
-    for m in maps(data.test):
-        distances = mahalanobis_map(frames_as_inputs(m), gaussians)[:, 0]  # [B·T, P]
-        peaks.append(distances.amax(1).reshape(len(m), -1))  # [B, T'] (T' = 1 for images)
+    peaks = [pixel_distances(x, gaussians).amax(2) for x in batches(data.test)]  # [B, T'] (T' = 1 for images)
     frames = torch.cat(peaks).double().numpy()
     scores = frames.max(1)
     row = _row(data, PIXEL_GAUSSIANS, scores, 0, fit_seconds, time.monotonic() - start)

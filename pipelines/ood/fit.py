@@ -156,7 +156,8 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                     max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                     patch_bank: Optional[int] = None, context_frames: int = 3,
                     target_frames: Optional[int] = 1, positions: Optional[bool] = None,
-                    whole_input: Optional[bool] = None, max_side: Optional[int] = 64) -> DetectorConfig:
+                    whole_input: Optional[bool] = None, max_side: Optional[int] = 64,
+                    pixels: Optional[bool] = None) -> DetectorConfig:
     """A :class:`DetectorConfig` from flat options (the CLI's and the benchmark's). Unset options take
     the score kind's defaults (:func:`~sciffusion.common.anomaly.score_config.score_defaults`): for
     ``features`` 2 levels in σ ∈ [0.3, 0.6] and the ``mean`` density (its features are already
@@ -164,7 +165,8 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
     score's patch-bank size (0: whole-input distances only; None: by input kind,
     :func:`~sciffusion.common.anomaly.score_config.patch_bank_for`); ``positions``: its per-position
     Gaussians of the shallow features (PaDiM-style; None: by input kind, ``positions_for``);
-    ``whole_input``: its whole-input distances (None: ``whole_input_for``). ``context_frames``/``target_frames``:
+    ``whole_input``: its whole-input distances (None: ``whole_input_for``); ``pixels``: its per-position
+    Gaussians of the inputs' own pixels (None: ``pixels_for``). ``context_frames``/``target_frames``:
     the ``predictive`` score's windows (frames given, frames predicted; None: the fewest that keep it
     within 8 model calls, :func:`~sciffusion.common.anomaly.predictive.auto_target_frames`, which costs
     accuracy on long clips: docs/ood.md, eighth round). ``max_side``: larger images and clips are scored
@@ -178,7 +180,7 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
     levels = d["levels"] if levels is None else levels
     lo, hi = (d["sigma_min"] if sigma_min is None else sigma_min), (d["sigma_max"] if sigma_max is None else sigma_max)
     ranges = {"feature_sigma_min": lo, "feature_sigma_max": hi, "patch_bank_size": patch_bank, "positions": positions,
-              "whole_input": whole_input} \
+              "whole_input": whole_input, "pixels": pixels} \
         if score == "features" else {"sigma_min": lo, "sigma_max": hi}
     return DetectorConfig(score=ScoreConfig(kind=score, levels=levels, seed=seed, context_frames=context_frames,
                                             target_frames=target_frames, **ranges),
@@ -220,7 +222,8 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
                       max_steps: int = 2000, batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
                       patch_bank: Optional[int] = None, context_frames: int = 3,
                       target_frames: Optional[int] = 1, positions: Optional[bool] = None,
-                      whole_input: Optional[bool] = None, max_side: Optional[int] = 64) -> DetectorSettings:
+                      whole_input: Optional[bool] = None, max_side: Optional[int] = 64,
+                      pixels: Optional[bool] = None) -> DetectorSettings:
     """:func:`detector_config` for one score kind; for several joined by ``+`` an
     :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's
     defaults and an equal share of ``minutes`` and ``max_steps``, ``density`` (default ``max``),
@@ -229,7 +232,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     kinds = score_members(score)
     options = dict(manual_threshold=manual_threshold, batch_size=batch_size, holdout=holdout, seed=seed,
                    patch_bank=patch_bank, context_frames=context_frames, target_frames=target_frames,
-                   positions=positions, whole_input=whole_input, max_side=max_side)
+                   positions=positions, whole_input=whole_input, max_side=max_side, pixels=pixels)
     if len(kinds) == 1:
         return detector_config(kinds[0], levels, sigma_min, sigma_max, density, threshold, contamination,
                                minutes=minutes, max_steps=max_steps, **options)
