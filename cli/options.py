@@ -54,7 +54,8 @@ POSITIONS_HELP = ("features: also score each position of the first encoder level
                   "car, a fixed camera); same model calls; default on for clips, off for images and vectors.")
 PIXELS_HELP = ("features: also score each place's own pixels (its 3x3 neighbourhood and, for clips, its change "
                "since the frame before) against Gaussians of the normal inputs at that place (PaDiM on pixels, no "
-               "model call; for a fixed layout); default off.")
+               "model call; for a fixed layout: a fixed camera, one that follows a car); default on for clips, off for "
+               "images and vectors.")
 WHOLE_INPUT_HELP = ("features: also score each input's distance to its nearest normal inputs as a whole (the "
                     "bottleneck embedding); --no-whole-input scores only the patches / positions; default on for "
                     "images and vectors, off for clips with position Gaussians (measured on driving: +0.03 AUROC "

@@ -154,7 +154,7 @@ def test_a_clip_detector_keeps_positions_by_default_and_the_density_max_takes_th
     det = DiffusionAnomalyDetector(config=DetectorConfig(score=ScoreConfig(kind="features", levels=1), minutes=1.0,
                                                          max_steps=2, batch_size=8))
     det.fit(x, net_config=DenoiserNetConfig((1, 4, 8, 8), base_channels=8))
-    assert det.bank_.positions is not None and det.score_samples(x[:2]).names == ("pos_0_sigma=0.3",)
+    assert det.bank_.positions is not None and det.score_samples(x[:2]).names == ("pos_0_sigma=0.3", "pos_pixels")
     assert det.bank_.inputs is None  # clips with positions: no whole-input distances by default
     z = np.array([[0.0, 2.0, -1.0], [3.0, -5.0, 1.0]])
     density = fit_density("max", z)
@@ -251,7 +251,7 @@ def test_the_pixel_feature_sees_motion_the_wrong_way_with_no_model_call_and_roun
     """pixels=True adds one feature, per-position Gaussians of each place's pixels and their change since
     the frame before: clips whose square runs backwards over the same places (every frame normal) are
     separated completely, and the detector's map and frame scores come from it (the frame-stack network
-    has no per-frame map). Without it (the default), no such feature."""
+    has no per-frame map). On by default for clips, off for images; without it, no such feature."""
     from sciffusion.common.anomaly.score_config import pixels_for
 
     g = torch.Generator().manual_seed(9)
@@ -271,9 +271,10 @@ def test_the_pixel_feature_sees_motion_the_wrong_way_with_no_model_call_and_roun
     assert again.bank_.pixels is not None
     assert np.allclose(again.decision_function(backwards), det.decision_function(backwards))
     auto = ScoreConfig(kind="features", levels=1)
-    assert not pixels_for(auto, (1, 5, 16, 16)) and not pixels_for(auto, (1, 16, 16))
+    assert pixels_for(auto, (1, 5, 16, 16)) and not pixels_for(auto, (1, 16, 16)) and not pixels_for(auto, (5,))
     assert pixels_for(ScoreConfig(kind="features", levels=1, pixels=True), (1, 16, 16))
-    off = DiffusionAnomalyDetector(config=DetectorConfig(score=ScoreConfig(kind="features", levels=1), minutes=1.0,
-                                                         max_steps=1, batch_size=16))
+    assert not pixels_for(ScoreConfig(kind="features", levels=1, pixels=False), (1, 5, 16, 16))
+    off = DiffusionAnomalyDetector(config=DetectorConfig(score=ScoreConfig(kind="features", levels=1, pixels=False),
+                                                         minutes=1.0, max_steps=1, batch_size=16))
     off.fit(x, net_config=DenoiserNetConfig((1, 5, 16, 16), base_channels=8))
     assert off.bank_.pixels is None and "pos_pixels" not in off.score_samples(normal[:2]).names

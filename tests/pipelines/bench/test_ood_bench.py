@@ -106,8 +106,8 @@ def test_tiny_run_writes_the_table(tmp_path):
     rows = [rows[0], *rows[2:]]  # the PyOD rows below
     assert rows[0]["nfe_per_input"] == 2 and rows[0]["frame_auroc"] is not None
     per_feature = rows[0]["feature_auroc"]  # patch and position distances at both levels
-    assert sorted(per_feature) == ["patch_0_sigma=0.3", "patch_1_sigma=0.6",
-                                   "pos_0_sigma=0.3", "pos_1_sigma=0.6"]  # clips: positions, no whole-input kNN
+    assert sorted(per_feature) == ["patch_0_sigma=0.3", "patch_1_sigma=0.6", "pos_0_sigma=0.3", "pos_1_sigma=0.6",
+                                   "pos_pixels"]  # clips: positions and the pixels' own, no whole-input kNN
     assert all(0 <= v <= 1 for v in per_feature.values())
     assert all(0 <= r["auroc"] <= 1 for r in rows)
     saved = json.loads((tmp_path / "b" / "results.json").read_text())
