@@ -156,7 +156,8 @@ def evaluate(
     cfg = EvaluateConfig(pred=pred, truth=truth, out=out, reduce=reduce, fvd=fvd, fvd_clips=fvd_clips,
                          i3d_weights=i3d_weights, batch_size=batch_size, feature_cache=feature_cache,
                          overwrite=overwrite)
-    with progress_bar("I3D features (real + predicted clips)", 2 * fvd_clips if fvd_clips else None, enabled=progress) as advance:
+    total = 2 * fvd_clips if fvd_clips else None
+    with progress_bar("I3D features (real + predicted clips)", total, enabled=progress) as advance:
         result = run(cfg, advance)
     table = Table(title=f"{pred} vs {truth}")
     for col in ("method", "clips", "PSNR (dB)", "SSIM", "FVD"):

@@ -43,8 +43,8 @@ from torch import Tensor, nn
 
 from sciffusion.common.anomaly.features import AnomalyScores, dense
 from sciffusion.common.anomaly.positional import (PositionGaussians, PositionStatistics, frames_as_inputs,
-                                                  pixel_neighbourhoods,
-                                                  mahalanobis_map, pooled_grid, pooled_positions)
+                                                  mahalanobis_map, pixel_neighbourhoods, pooled_grid,
+                                                  pooled_positions)
 from sciffusion.common.denoisers import DenoiseFn
 
 
@@ -215,12 +215,10 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
             dense_map = position_map(distances, e.position_grid, tuple(x.shape[-2:]))
             frame_max = distances.float().mean(2).amax(-1)  # [B, T]: the largest value of each frame's map
     if bank.pixels is not None:
-        distances = pixel_distances(x, bank.pixels)  # [B, T', P]
+        distances = pixel_distances(x, bank.pixels)  # [B, T, P]
         parts.append(distances.amax((1, 2)).double()[:, None])
         names.append("pos_pixels")
         if x.dim() == 5 and frame_max is None:  # no per-frame map of the network: the pixels' one
-            if distances.shape[1] == x.shape[2] - 1:  # with motion, frame 0 has none: it takes frame 1's
-                distances = torch.cat([distances[:, :1], distances], 1)
             dense_map = position_map(distances[:, :, None], pooled_grid(*x.shape[-2:]), tuple(x.shape[-2:]))
             frame_max = distances.float().amax(-1)
     features = torch.cat(parts, 1)
@@ -235,9 +233,13 @@ def pixel_neighbourhood_maps(x: Tensor) -> Tensor:
 
 def pixel_distances(x: Tensor, gaussians: PositionGaussians) -> Tensor:
     """Mahalanobis distance of each place's pixel neighbourhood to its Gaussian: ``x [B, C, (T,) H, W]`` →
-    ``[B, T', P]`` (T' = T − 1 for clips with motion, 1 for images)."""
+    ``[B, T, P]`` (1 frame for images); with motion (clips of >= 2 frames) frame 0 has no change of its own
+    and takes frame 1's distances."""
     distances = mahalanobis_map(pixel_neighbourhood_maps(x), gaussians)[:, 0]  # [B·T', P]
-    return distances.reshape(len(x), -1, distances.shape[-1])
+    distances = distances.reshape(len(x), -1, distances.shape[-1])
+    if x.dim() == 5 and distances.shape[1] == x.shape[2] - 1:
+        distances = torch.cat([distances[:, :1], distances], 1)
+    return distances
 
 
 def position_map(distances: Tensor, grid: tuple[int, int], size: tuple[int, int]) -> Tensor:

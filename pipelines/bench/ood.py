@@ -493,12 +493,12 @@ def run_pixel_gaussians(data: OODSet, cfg: OODBenchConfig, batch: int = 64) -> t
     gaussians = stats.finish()
     fit_seconds = time.monotonic() - start
     start = time.monotonic()
-    peaks = [pixel_distances(x, gaussians).amax(2) for x in batches(data.test)]  # [B, T'] (T' = 1 for images)
+    peaks = [pixel_distances(x, gaussians).amax(2) for x in batches(data.test)]  # [B, T] (1 for images)
     frames = torch.cat(peaks).double().numpy()
     scores = frames.max(1)
     row = _row(data, PIXEL_GAUSSIANS, scores, 0, fit_seconds, time.monotonic() - start)
-    if data.frame_labels is not None and frames.shape[1] == data.frame_labels.shape[1] - 1:
-        row["frame_auroc"] = frame_auroc(np.concatenate([frames[:, :1], frames], 1), data.frame_labels)
+    if data.frame_labels is not None and frames.shape[1] == data.frame_labels.shape[1]:
+        row["frame_auroc"] = frame_auroc(frames, data.frame_labels)
     return row, scores
 
 
