@@ -26,8 +26,8 @@ from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig
 from sciffusion.common.anomaly.embedding import FeatureBank
 from sciffusion.common.anomaly.features import AnomalyScores, cat_batches, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
-from sciffusion.common.anomaly.resolution import (SIDE_MULTIPLE, ReducedInputs, check_working_shape, map_to_input,
-                                                  to_working, working_shape)
+from sciffusion.common.anomaly.resolution import (SIDE_MULTIPLE, ReducedInputs, check_working_shape, held_at,
+                                                  map_to_input, working_shape)
 from sciffusion.common.anomaly.score_config import (ScoreConfig, compute_scores, patch_bank_for, pixels_for,
                                                     positions_for, whole_input_for)
 from sciffusion.common.anomaly.training import FitReport, train_denoiser
@@ -166,6 +166,8 @@ class DiffusionAnomalyDetector(CalibratedDetector):
     """PyOD-style detector (module docstring). ``contamination`` overrides the calibration's."""
 
     def __init__(self, contamination: Optional[float] = None, config: DetectorConfig = DetectorConfig()):
+        if config.score.kind == "pixels":
+            raise ValueError("score 'pixels': uses no network (PixelGaussianDetector, or make_detector)")
         if contamination is not None:
             config = dataclasses.replace(config, calibration=dataclasses.replace(config.calibration,
                                                                                  contamination=contamination))
@@ -226,7 +228,7 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         net_config = net_config or DenoiserNetConfig(self.config.working_shape(in_shape))
         check_working_shape(in_shape, tuple(net_config.sample_shape))
         self.input_shape_ = in_shape
-        x = self._at_working_size(inputs, tuple(net_config.sample_shape))
+        x = held_at(inputs, tuple(net_config.sample_shape))
         self.config = c = dataclasses.replace(self.config, score=self.config.score.for_shape(tuple(x.shape[1:])))
         n_hold = holdout_size(len(x), c.holdout_fraction)
         if len(x) - n_hold < 2:  # position statistics and a training batch need two
@@ -335,18 +337,9 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         if self.net_config_ is not None and inputs.input_shape != self.sample_shape:
             raise ValueError(f"X: inputs of shape {list(inputs.input_shape)}, the detector was fitted on "
                              f"{list(self.sample_shape)}")
-        scores = self._score_working(self._at_working_size(inputs, self.working_shape), on_batch)
+        scores = self._score_working(held_at(inputs, self.working_shape), on_batch)
         size = ((len(inputs),) + inputs.input_shape)[-2:]  # H, W (vectors: their map is [N, d] as it is)
         return dataclasses.replace(scores, map=map_to_input(scores.map, tuple(size)))
-
-    @staticmethod
-    def _at_working_size(inputs: ReducedInputs, work: tuple[int, ...]) -> Tensor:
-        """``inputs`` at the network's size ``work``: reduced here when held at their own size; inputs
-        reduced by the caller must already be at ``work`` (a second averaging would not be the same)."""
-        if inputs.held_shape not in (inputs.input_shape, tuple(work)):
-            raise ValueError(f"X: inputs of shape {list(inputs.input_shape)} held at {list(inputs.held_shape)}, "
-                             f"the network works on {list(work)}")
-        return to_working(inputs.x, tuple(work))
 
     def _score_working(self, x: Tensor, on_batch: Optional[Callable[[int], None]] = None) -> AnomalyScores:
         """:meth:`score_samples` of inputs already at the working size (maps at that size too)."""

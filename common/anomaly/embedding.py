@@ -47,6 +47,9 @@ from sciffusion.common.anomaly.positional import (PositionGaussians, PositionSta
                                                   pooled_positions)
 from sciffusion.common.denoisers import DenoiseFn
 
+PIXEL_FEATURE = "pos_pixels"
+"""The feature name of the largest pixel-neighbourhood distance (:func:`pixel_scores`)."""
+
 
 @contextmanager
 def capture_output(module: nn.Module) -> Iterator[dict[str, Tensor]]:
@@ -215,12 +218,11 @@ def feature_knn(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor,
             dense_map = position_map(distances, e.position_grid, tuple(x.shape[-2:]))
             frame_max = distances.float().mean(2).amax(-1)  # [B, T]: the largest value of each frame's map
     if bank.pixels is not None:
-        distances = pixel_distances(x, bank.pixels)  # [B, T, P]
-        parts.append(distances.amax((1, 2)).double()[:, None])
-        names.append("pos_pixels")
+        pixels = pixel_scores(x, bank.pixels)
+        parts.append(pixels.features)
+        names += pixels.names
         if x.dim() == 5 and frame_max is None:  # no per-frame map of the network: the pixels' one
-            dense_map = position_map(distances[:, :, None], pooled_grid(*x.shape[-2:]), tuple(x.shape[-2:]))
-            frame_max = distances.float().amax(-1)
+            dense_map, frame_max = pixels.map, pixels.frames
     features = torch.cat(parts, 1)
     return AnomalyScores(features, tuple(names), features.mean(1), len(sigmas), dense_map, frame_max)
 
@@ -250,6 +252,20 @@ def position_map(distances: Tensor, grid: tuple[int, int], size: tuple[int, int]
         raise ValueError(f"position grid {grid} does not hold {p} positions")
     coarse = distances.float().mean(2).reshape(b * t, 1, *grid)
     return nn.functional.interpolate(coarse, size=size, mode="bilinear", align_corners=False).reshape(b, t, *size)
+
+
+def pixel_scores(x: Tensor, gaussians: PositionGaussians) -> AnomalyScores:
+    """Scores of ``x [B, C, H, W]`` or ``[B, C, T, H, W]`` against per-position pixel Gaussians: one
+    feature (the largest Mahalanobis distance over places and frames), NFE 0, the map ``[B, H, W]`` or
+    ``[B, T, H, W]`` (distances per place, bilinearly upsampled; Mahalanobis units), and for clips the
+    frame scores ``[B, T]`` (each frame's peak)."""
+    distances = pixel_distances(x, gaussians)  # [B, T, P] (T = 1 for images)
+    peak = distances.amax((1, 2)).double()
+    size = tuple(x.shape[-2:])
+    per_place = position_map(distances[:, :, None], pooled_grid(*size), size)  # [B, T, H, W]
+    clips = x.dim() == 5
+    return AnomalyScores(peak[:, None], (PIXEL_FEATURE,), peak, 0, per_place if clips else per_place[:, 0],
+                         distances.float().amax(-1) if clips else None)
 
 
 def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, batch_size: int = 128,
@@ -286,5 +302,6 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
                        stats.finish() if shallow is not None else None, pixel_stats.finish() if pixels else None)
 
 
-__all__ = ["Embedding", "FeatureBank", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances",
-           "patch_distances", "patch_embeddings", "pixel_distances", "pixel_neighbourhood_maps", "position_map"]
+__all__ = ["Embedding", "FeatureBank", "PIXEL_FEATURE", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances",
+           "patch_distances", "patch_embeddings", "pixel_distances", "pixel_neighbourhood_maps",
+           "pixel_scores", "position_map"]

@@ -2,9 +2,12 @@
 
 No single diffusion score sees every kind of anomaly (docs/ood.md): on clips the ``predictive`` score
 (the error of a next-frame denoiser) finds motion that breaks physics and misses odd content, and the
-``features`` score (distances of the denoiser's activations to normal ones) does the opposite. An
-:class:`EnsembleDetector` fits one :class:`~sciffusion.common.anomaly.detector.DiffusionAnomalyDetector`
-per member config (each with its own network), then calibrates once on the member scores, as PyOD's
+``features`` score (distances of the denoiser's activations to normal ones) does the opposite, and where
+the camera is fixed the ``pixels`` score (no network) beats both. An :class:`EnsembleDetector` fits one
+detector per member config (:func:`make_detector`: a
+:class:`~sciffusion.common.anomaly.detector.DiffusionAnomalyDetector` with its own network, or a
+:class:`~sciffusion.common.anomaly.pixel_detector.PixelGaussianDetector`), then calibrates once on the
+member scores, as PyOD's
 score combination does (Aggarwal & Sathe 2015; ``pyod.models.combination``):
 
 1. every member is fitted on the same training part of X and calibrated on the same held-out part
@@ -36,6 +39,8 @@ from sciffusion.common.anomaly.detector import (CalibratedDetector, DetectorConf
                                                 holdout_size)
 from sciffusion.common.anomaly.features import AnomalyScores, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
+from sciffusion.common.anomaly.pixel_detector import FILE_KIND as PIXEL_FILE_KIND
+from sciffusion.common.anomaly.pixel_detector import PIXEL_SCORE, PixelGaussianDetector
 from sciffusion.common.anomaly.training import FitReport
 
 FILE_KIND, FILE_VERSION = "sciffusion-anomaly-ensemble", 1
@@ -80,13 +85,30 @@ class EnsembleConfig:
         return cls(tuple(DetectorConfig.from_dict(m) for m in d["members"]), CalibrationConfig(**d["calibration"]))
 
 
-def _member_network(member: DiffusionAnomalyDetector, net_config: Optional[DenoiserNetConfig],
-                    shape: tuple[int, ...]) -> tuple[DenoiserNetConfig, bool]:
+Member = DiffusionAnomalyDetector | PixelGaussianDetector
+
+
+def make_detector(config: "DetectorConfig | EnsembleConfig", contamination: Optional[float] = None):
+    """The detector of ``config``: an :class:`EnsembleDetector` for an :class:`EnsembleConfig`, a
+    :class:`~sciffusion.common.anomaly.pixel_detector.PixelGaussianDetector` for the ``pixels`` score (no
+    network), a :class:`~sciffusion.common.anomaly.detector.DiffusionAnomalyDetector` otherwise."""
+    if isinstance(config, EnsembleConfig):
+        return EnsembleDetector(contamination, config)
+    if config.score.kind == PIXEL_SCORE:
+        return PixelGaussianDetector(contamination, config)
+    return DiffusionAnomalyDetector(contamination, config)
+
+
+def _member_network(member: Member, net_config: Optional[DenoiserNetConfig],
+                    shape: tuple[int, ...]) -> tuple[Optional[DenoiserNetConfig], bool]:
     """(network config, takes the given weights) of one member: the given ``net_config`` when the
     member's score uses it as it is (or, for an external network, in its other form: a context network
     unconditional, :meth:`~sciffusion.common.anomaly.networks.DenoiserNetConfig.unconditional`), else a fresh
     default network of the same width and working size (none given: the member's working size for
-    inputs of ``shape``)."""
+    inputs of ``shape``). A member with no network (``pixels``) gets the given config only for its
+    working size, and never the weights."""
+    if isinstance(member, PixelGaussianDetector):
+        return net_config, False
     if net_config is None:
         return DenoiserNetConfig(member.config.working_shape(shape)), False
     try:
@@ -112,7 +134,7 @@ class EnsembleDetector(CalibratedDetector):
             config = dataclasses.replace(config, calibration=dataclasses.replace(config.calibration,
                                                                                  contamination=contamination))
         self.config = config
-        self.members_: list[DiffusionAnomalyDetector] = []
+        self.members_: list[Member] = []
         self.calibration_: Optional[Calibration] = None
 
     @property
@@ -155,7 +177,7 @@ class EnsembleDetector(CalibratedDetector):
         """
         x = as_inputs(X)
         shape = x.input_shape
-        members = [DiffusionAnomalyDetector(config=m) for m in self.config.members]
+        members = [make_detector(m) for m in self.config.members]
         networks = [_member_network(m, net_config, shape) for m in members]
         if init_state is not None and not any(takes for _, takes in networks):
             raise ValueError(f"--model: its network serves none of the scores {self.score_name}")
@@ -233,23 +255,30 @@ class EnsembleDetector(CalibratedDetector):
 
         check_file_kind(state, source, FILE_KIND, FILE_VERSION, "ensemble detector", "sciffusion ood fit")
         det = cls(config=EnsembleConfig.from_dict(state["config"]))
-        det.members_ = [DiffusionAnomalyDetector.from_state(m, f"{source} (member {i})")
-                        for i, m in enumerate(state["members"])]
+        det.members_ = [_member_from_state(m, f"{source} (member {i})") for i, m in enumerate(state["members"])]
         det.calibration_ = Calibration.from_dict(state["calibration"])
         if len({m.sample_shape for m in det.members_}) != 1:
             raise ValueError(f"{source}: the members were fitted on inputs of different shapes")
         return det
 
 
+def _member_from_state(state: Any, source: str) -> Member:
+    """A single-score detector from its state: a pixel detector or a diffusion one (the ``kind`` decides)."""
+    if isinstance(state, dict) and state.get("kind") == PIXEL_FILE_KIND:
+        return PixelGaussianDetector.from_state(state, source)
+    return DiffusionAnomalyDetector.from_state(state, source)
+
+
 def load_any_detector(path: Path | str, map_location: Any = "cpu"):
-    """A :class:`DiffusionAnomalyDetector` or an :class:`EnsembleDetector` from a file written by
-    either's ``save`` (weights-only load; the file's ``kind`` decides)."""
+    """A :class:`DiffusionAnomalyDetector`, a :class:`PixelGaussianDetector` or an :class:`EnsembleDetector`
+    from a file written by its ``save`` (weights-only load; the file's ``kind`` decides)."""
     from sciffusion.common.io.checkpoint import load_checkpoint
 
     state = load_checkpoint(path, map_location=map_location)
     if isinstance(state, dict) and state.get("kind") == FILE_KIND:
         return EnsembleDetector.from_state(state, str(path))
-    return DiffusionAnomalyDetector.from_state(state, str(path))
+    return _member_from_state(state, str(path))
 
 
-__all__ = ["EnsembleConfig", "EnsembleDetector", "FILE_KIND", "FILE_VERSION", "MEMBER_SEPARATOR", "load_any_detector"]
+__all__ = ["EnsembleConfig", "EnsembleDetector", "FILE_KIND", "FILE_VERSION", "MEMBER_SEPARATOR", "load_any_detector",
+           "make_detector"]

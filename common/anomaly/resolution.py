@@ -80,6 +80,15 @@ class ReducedInputs:
         return tuple(self.x.shape[1:])
 
 
+def held_at(inputs: ReducedInputs, work: tuple[int, ...]) -> Tensor:
+    """``inputs`` at the working size ``work``: reduced here when held at their own size; inputs reduced
+    by the caller must already be at ``work`` (a second averaging would not be the same)."""
+    if inputs.held_shape not in (inputs.input_shape, tuple(work)):
+        raise ValueError(f"X: inputs of shape {list(inputs.input_shape)} held at {list(inputs.held_shape)}, "
+                         f"the detector works on {list(work)}")
+    return to_working(inputs.x, tuple(work))
+
+
 def reduce_chunks(chunks: Iterable[Tensor], work: tuple[int, ...]) -> Tensor:
     """:func:`to_working` of the concatenation of ``chunks`` (each ``[n_i, *input_shape]``), one chunk
     at a time: only one chunk is ever held at full size. Returns ``[sum n_i, *work]``."""
@@ -103,5 +112,5 @@ def map_to_input(dense: Optional[Tensor], size: tuple[int, int]) -> Optional[Ten
     return big.reshape(*lead, *size)
 
 
-__all__ = ["ReducedInputs", "SIDE_MULTIPLE", "check_working_shape", "map_to_input", "reduce_chunks", "to_working",
+__all__ = ["ReducedInputs", "SIDE_MULTIPLE", "check_working_shape", "held_at", "map_to_input", "reduce_chunks", "to_working",
            "working_shape"]

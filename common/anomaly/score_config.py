@@ -31,7 +31,12 @@
   ``context_frames`` before them, at ``levels`` σ's in
   [sigma_min, sigma_max] (one level: sigma_min), over windows tiling the clip
   (:mod:`~sciffusion.common.anomaly.predictive`; NFE = levels × windows, :meth:`ScoreConfig.nfe_for`).
-  Needs a context denoiser, which the detector trains when this kind is chosen.
+  Needs a context denoiser, which the detector trains when this kind is chosen;
+* ``pixels`` (images and clips): no network and no model call (NFE 0): the largest Mahalanobis distance
+  of the inputs' own pixel neighbourhoods (and, for clips, their change since the frame before) to
+  per-position Gaussians of the normal ones, scored by
+  :class:`~sciffusion.common.anomaly.pixel_detector.PixelGaussianDetector` (the same feature as the
+  ``features`` score's ``pixels``, as a detector or an ensemble member of its own).
 
 σ in data units (inputs scaled to [−1, 1] for 8-bit data).
 """
@@ -53,8 +58,9 @@ from sciffusion.common.anomaly.scores import msma, path_statistics, reconstructi
 from sciffusion.common.denoisers import DenoiseFn
 from sciffusion.common.grids import check_sigma_range
 
-ScoreKind = Literal["msma", "recon", "nll", "complexity", "path", "combined", "features", "predictive"]
-SCORE_KINDS: tuple[str, ...] = ("msma", "recon", "nll", "complexity", "path", "combined", "features", "predictive")
+ScoreKind = Literal["msma", "recon", "nll", "complexity", "path", "combined", "features", "predictive", "pixels"]
+SCORE_KINDS: tuple[str, ...] = ("msma", "recon", "nll", "complexity", "path", "combined", "features", "predictive",
+                                "pixels")
 EXACT_TRACE_MAX_DIM = 16
 
 
@@ -106,7 +112,10 @@ class ScoreConfig:
 
     @property
     def nfe(self) -> int:
-        """Denoiser forward calls per input (``predictive``: per scoring window, see :meth:`nfe_for`)."""
+        """Denoiser forward calls per input (``predictive``: per scoring window, see :meth:`nfe_for`;
+        ``pixels``: none)."""
+        if self.kind == "pixels":
+            return 0
         if self.kind == "recon":
             return self.levels * self.recon_steps
         if self.kind == "combined":
@@ -208,13 +217,16 @@ def score_defaults(kind: str) -> dict[str, Any]:
     """Defaults of the options a user leaves unset, per score kind: ``levels``, the σ range and the
     calibration ``density`` (``features``: 2 levels in [0.3, 0.6], ``mean``, the settings measured on
     MNIST 0–4 vs 5–9 in docs/ood.md; ``predictive``: 1 level at σ_min = 2 (σ_max 8 for more levels),
-    ``mean``, measured on SM-MNIST in docs/ood.md; the others: 10 levels in [0.01, 1], ``gmm``)."""
+    ``mean``, measured on SM-MNIST in docs/ood.md; ``pixels``: one feature, no σ, ``mean``; the others: 10
+    levels in [0.01, 1], ``gmm``)."""
     if kind not in SCORE_KINDS:
         raise ValueError(f"score: must be one of {', '.join(SCORE_KINDS)}, got {kind!r}")
     if kind == "features":
         return {"levels": 2, "sigma_min": 0.3, "sigma_max": 0.6, "density": "mean"}
     if kind == "predictive":
         return {"levels": 1, "sigma_min": 2.0, "sigma_max": 8.0, "density": "mean"}
+    if kind == "pixels":
+        return {"levels": 1, "sigma_min": 0.01, "sigma_max": 1.0, "density": "mean"}
     return {"levels": 10, "sigma_min": 0.01, "sigma_max": 1.0, "density": "gmm"}
 
 
@@ -231,6 +243,8 @@ def compute_scores(denoise: DenoiseFn, x: Tensor, config: ScoreConfig, *,
     ``context_denoise`` ``(x_target, σ, context) -> x0`` instead of ``denoise``."""
     g = generator if generator is not None else torch.Generator().manual_seed(config.seed)
     c = config
+    if c.kind == "pixels":
+        raise ValueError("score 'pixels': calls no denoiser; its Gaussians live in a PixelGaussianDetector")
     if c.kind == "predictive":
         if context_denoise is None:
             raise ValueError("score 'predictive': needs a context denoiser (a detector fitted with this score has one)")

@@ -31,9 +31,9 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
   clip after a collision earlier in its episode.
 
 Ours: :class:`~sciffusion.common.anomaly.DiffusionAnomalyDetector` (``fit`` trains a U-Net through
-DiffusionModule for at most ``minutes``; with ``score`` = auto, clips get the ``features+predictive``
+DiffusionModule for at most ``minutes``; with ``score`` = auto, clips get the ``features+predictive+pixels``
 :class:`~sciffusion.common.anomaly.EnsembleDetector`, a frame-stack U-Net and a context denoiser with
-half the budget each, images the ``features`` score), or, with ``detector``, a
+half the budget each and the pixel Gaussians, images the ``features`` score), or, with ``detector``, a
 detector fitted beforehand (``sciffusion ood fit`` or ``DiffusionAnomalyDetector.save``) on the same
 set's normal training inputs, used as it is (its score and calibration; one set per run). PyOD: each detector of
 ``pyod`` with its defaults (AutoEncoder: 10 epochs) on the pixels in [0, 1], average-pooled over
@@ -411,7 +411,7 @@ def _row(data: OODSet, method: str, scores: np.ndarray, nfe: int, fit_seconds: f
 
 def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple[dict[str, Any], np.ndarray]:
     """Fit our detector on the normal training set, score the test set; (row, test scores)."""
-    from sciffusion.common.anomaly import DiffusionAnomalyDetector, EnsembleConfig, EnsembleDetector
+    from sciffusion.common.anomaly import make_detector
     from sciffusion.common.anomaly.features import frame_scores
     from sciffusion.common.anomaly.metrics import detection_metrics, frame_auroc
     from sciffusion.pipelines.ood.fit import adopt_start, detector_settings, resolve_score, start_for
@@ -433,8 +433,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
                                      whole_input=cfg.whole_input, max_side=cfg.max_side, pixels=cfg.pixels)
         begin = start_for(cfg.model, tuple(x.shape[1:]), settings, cfg.base_channels)
         settings = adopt_start(settings, begin)
-        det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
-            DiffusionAnomalyDetector(config=settings)
+        det = make_detector(settings)
         det.fit(x, net_config=begin.net_config, init_state=begin.state, progress=progress)
     fit_seconds = time.monotonic() - start
     start = time.monotonic()

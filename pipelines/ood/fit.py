@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 DETECTOR_FILE = "detector.pt"
 AUTO_SCORE = "auto"
-AUTO_CLIP_SCORE = "features+predictive"  # what --score auto means for clips: an ensemble (docs/ood.md)
+AUTO_CLIP_SCORE = "features+predictive+pixels"  # what --score auto means for clips: an ensemble (docs/ood.md)
 DetectorSettings = DetectorConfig | EnsembleConfig
 DEFAULT_FOOTAGE_SIZE = 64  # px, H = W of footage frames when --image-size is not given
 
@@ -45,10 +45,10 @@ def score_members(score: str) -> tuple[str, ...]:
 
 def resolve_score(score: str, sample_shape: tuple[int, ...], context_frames: int = 3,
                   target_frames: Optional[int] = 1) -> str:
-    """The score ``--score auto`` means for inputs of ``sample_shape``: the ``features+predictive``
-    ensemble for clips ``[C, T, H, W]`` long enough for one predictive window (motion and content
-    anomalies both), ``features`` otherwise (measured in docs/ood.md); any other ``score`` is returned
-    as it is."""
+    """The score ``--score auto`` means for inputs of ``sample_shape``: the ``features+predictive+pixels``
+    ensemble for clips ``[C, T, H, W]`` long enough for one predictive window (content, motion, and what a
+    fixed camera sees at each place; the pixels member since session 35), ``features`` otherwise
+    (measured in docs/ood.md); any other ``score`` is returned as it is."""
     if score != AUTO_SCORE:
         return score
     clips = len(sample_shape) == 4 and sample_shape[1] >= context_frames + (target_frames or 1)
@@ -226,7 +226,8 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
                       pixels: Optional[bool] = None) -> DetectorSettings:
     """:func:`detector_config` for one score kind; for several joined by ``+`` an
     :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's
-    defaults and an equal share of ``minutes`` and ``max_steps``, ``density`` (default ``max``),
+    defaults and an equal share of ``minutes`` and ``max_steps`` among the members that train a network
+    (``pixels`` trains none), ``density`` (default ``max``),
     threshold and contamination applying to the combined scores. ``levels`` and the σ range belong
     to one kind, so they are refused for an ensemble."""
     kinds = score_members(score)
@@ -241,7 +242,8 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     if given:
         raise ValueError(f"{given[0]}: set per score kind, so not for the ensemble {score} (its members use their "
                          "kinds' defaults)")
-    members = tuple(detector_config(kind, minutes=minutes / len(kinds), max_steps=max(1, max_steps // len(kinds)),
+    trained = max(1, sum(kind != "pixels" for kind in kinds))
+    members = tuple(detector_config(kind, minutes=minutes / trained, max_steps=max(1, max_steps // trained),
                                     threshold="quantile", contamination=contamination, **options) for kind in kinds)
     calibration = CalibrationConfig(density=density or "max", threshold=threshold, contamination=contamination,
                                     manual_threshold=manual_threshold, seed=seed)
@@ -302,6 +304,7 @@ def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> Start
     denoiser of the predictive score, :mod:`~sciffusion.pipelines.ood.video_model`)."""
     from sciffusion.common.anomaly import DiffusionAnomalyDetector
     from sciffusion.common.anomaly.ensemble import FILE_KIND as ENSEMBLE_KIND
+    from sciffusion.common.anomaly.pixel_detector import FILE_KIND as PIXEL_KIND
     from sciffusion.common.io.checkpoint import load_checkpoint
     from sciffusion.pipelines.ood.video_model import is_video_model_file, video_start
 
@@ -319,6 +322,8 @@ def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> Start
         net_config = DenoiserNetConfig(sample_shape, unet=net)
         prefix = "ema.shadow."
         state = {k[len(prefix):]: v for k, v in content["state_dict"].items() if k.startswith(prefix)}
+    elif isinstance(content, dict) and content.get("kind") == PIXEL_KIND:
+        raise ValueError(f"{model}: a pixels detector holds no network to start from")
     elif isinstance(content, dict) and content.get("kind") == ENSEMBLE_KIND:
         raise ValueError(f"{model}: an ensemble detector holds one network per score; fine-tune from a "
                          "single-score detector or a DiffusionModule checkpoint")
@@ -344,7 +349,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
     """Fit and write the detector folder (module docstring); returns the ``fit.json`` content.
     ``progress``: a training bar; ``on_score_batch(n, total)``: after each batch of the scoring stage;
     ``on_frames(n)``: n footage frames decoded; ``on_read()``: the inputs are read, training starts."""
-    from sciffusion.common.anomaly import DiffusionAnomalyDetector, EnsembleDetector
+    from sciffusion.common.anomaly import make_detector
     from sciffusion.common.io.atomic import atomic_path
     from sciffusion.common.io.outputs import check_outputs
     from sciffusion.pipelines.ood.inputs import read_inputs
@@ -361,6 +366,9 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
              "folders is footage: pass --clip-frames T)")
         raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on{hint}")
     shape = data.sample_shape
+    if config.model is not None and all(m.score.kind == "pixels" for m in config.detector_for(shape).members):
+        raise ValueError(f"--model: the {config.detector_for(shape).name} score uses no network, so there is "
+                         "nothing to start from")
     start = start_for(config.model, shape, config.detector_for(shape), config.base_channels, config.trust_checkpoint)
     work = tuple(start.net_config.sample_shape)
     try:  # floats only at the network's size, converted a chunk at a time
@@ -386,8 +394,7 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
             got = f"clips of {shape[1]} frames" if len(shape) == 4 else f"{data.layout} (no frames)"
             raise ValueError(f"{config.data}: the predictive score needs clips of at least {score.context_frames} + "
                              f"{score.target_frames or 1} frames (--context-frames + --target-frames), got {got}")
-    det = EnsembleDetector(config=settings) if isinstance(settings, EnsembleConfig) else \
-        DiffusionAnomalyDetector(config=settings)
+    det = make_detector(settings)
     try:
         det.fit(x, net_config=start.net_config, init_state=start.state, val_X=val_x, val_y=val_y,
                 progress=progress, on_score_batch=on_score_batch)

@@ -98,7 +98,7 @@ def test_inputs_reduced_by_the_caller_score_as_inputs_reduced_by_the_detector():
     assert np.allclose(small.decision_function(test_reduced), small.decision_function(test), rtol=1e-4, atol=1e-5)
     assert small.score_samples(test_reduced).map.shape == (6, 48, 48)  # maps at the inputs' own size
     # negative controls: held at a size the network does not work at, or of other inputs
-    with pytest.raises(ValueError, match=r"held at \[1, 24, 24\], the network works on \[1, 16, 16\]"):
+    with pytest.raises(ValueError, match=r"held at \[1, 24, 24\], the detector works on \[1, 16, 16\]"):
         small.score_samples(ReducedInputs(to_working(torch.from_numpy(test), (1, 24, 24)), (1, 48, 48)))
     with pytest.raises(ValueError, match=r"inputs of shape \[1, 32, 32\], the detector was fitted on \[1, 48, 48\]"):
         small.score_samples(ReducedInputs(test_reduced.x, (1, 32, 32)))

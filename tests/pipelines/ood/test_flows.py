@@ -111,7 +111,7 @@ def test_clip_store_frame_auroc(clip_store, tmp_path):
 def test_auto_score_is_the_ensemble_for_clips_and_features_otherwise(clip_store, tmp_path):
     from sciffusion.pipelines.ood.fit import resolve_score
 
-    assert resolve_score("auto", (1, 4, 8, 8)) == "features+predictive"
+    assert resolve_score("auto", (1, 4, 8, 8)) == "features+predictive+pixels"
     assert resolve_score("auto", (1, 8, 8)) == "features"
     assert resolve_score("auto", (1, 3, 8, 8)) == "features"  # too short for 3 context + 1 target frames
     assert resolve_score("msma", (1, 4, 8, 8)) == "msma"
@@ -187,6 +187,30 @@ def test_ensemble_of_features_and_predictive_on_clips(clip_store, tmp_path):
     assert auroc(table["score"].to_numpy(), np.r_[np.zeros(6), np.ones(6)]) > 0.5  # flashes are anomalous to both
     with pytest.raises(ValueError, match="an ensemble detector holds one network per score"):
         fit_ood(OODFitConfig(data=clip_store, out=tmp_path / "again", detector=settings, model=det / "detector.pt"))
+
+
+def test_the_pixels_score_fits_with_no_network_scores_maps_and_refuses_a_model(clip_store, tmp_path):
+    """``--score pixels``: a detector folder in seconds with no training, 0 NFE, per-frame maps; a starting
+    model is refused (nothing would use it), and a pixels detector is not a start for a network."""
+    from sciffusion.pipelines.ood.fit import detector_settings
+
+    det = tmp_path / "det"
+    report = fit_ood(OODFitConfig(data=clip_store, out=det, detector=detector_settings("pixels", holdout=0.34)))
+    assert report["score"] == "pixels" and report["nfe_per_input"] == 0 and report["train"]["steps"] == 0
+    summary = score_ood(OODScoreConfig(detector=det, data=clip_store, out=tmp_path / "s.csv", maps=tmp_path / "maps",
+                                       overlays=1))
+    assert summary["score"] == "pixels" and summary["nfe_per_input"] == 0
+    table = pd.read_csv(tmp_path / "s.csv")
+    assert list(table.columns[4:]) == ["pos_pixels"] and len(table) == 12
+    with np.load(tmp_path / "maps" / "maps.npz") as m:
+        assert m["maps"].shape == (12, 4, 8, 8) and m["frame_scores"].shape == (12, 4)
+    with pytest.raises(ValueError, match="--model: the pixels score uses no network"):
+        fit_ood(OODFitConfig(data=clip_store, out=tmp_path / "again", detector=detector_settings("pixels"),
+                             model=det / "detector.pt"))
+    with pytest.raises(ValueError, match="a pixels detector holds no network to start from"):
+        fit_ood(OODFitConfig(data=clip_store, out=tmp_path / "again", detector=detector_settings("features"),
+                             model=det / "detector.pt"))
+    assert not (tmp_path / "again").exists()
 
 
 def _tiny_video_model(path, channels=1, events=False):
