@@ -135,8 +135,9 @@ def fit(
     reasons, members = str(train["stopped_by"]).split("+"), str(report["score"]).split("+")
     stopped = reasons[0] if len(set(reasons)) == 1 else ", ".join(  # an ensemble: one reason per member
         f"{m} {r}" for m, r in zip(members, reasons)) if len(reasons) == len(members) else train["stopped_by"]
-    typer.echo(f"wrote {out}: {report['inputs']} normal inputs {report['input_shape']}, {train['steps']} steps in "
-               f"{train['seconds']:.0f} s (stopped by {stopped}), {report['score']} score, "
+    fitted = f"no network, fitted in {train['seconds']:.0f} s" if stopped == "no training" else \
+        f"{train['steps']} steps in {train['seconds']:.0f} s (stopped by {stopped})"
+    typer.echo(f"wrote {out}: {report['inputs']} normal inputs {report['input_shape']}, {fitted}, {report['score']} score, "
                f"NFE {report['nfe_per_input']}/input, threshold {report['threshold']:.4g} ({report['threshold_rule']})")
 
 

@@ -468,36 +468,29 @@ def run_pyod(data: OODSet, name: str, cfg: OODBenchConfig) -> tuple[dict[str, An
     return _row(data, f"pyod {name}", scores, 0, fit_seconds, time.monotonic() - start), scores
 
 
-def run_pixel_gaussians(data: OODSet, cfg: OODBenchConfig, batch: int = 64) -> tuple[dict[str, Any], np.ndarray]:
-    """A baseline with no network: PaDiM's per-position Gaussians on the pixels themselves
-    (:func:`~sciffusion.common.anomaly.positional.pixel_neighbourhoods`: each place's 3 × 3 neighbourhood, and
-    for clips its change since the frame before, after pooling to at most 1,024 positions), fitted on the normal
-    training inputs with the frames of a clip as samples of the same Gaussians; the score is the largest
-    Mahalanobis distance over positions (and frames), a frame's score its own peak (the first frame takes the
-    second's). (row, test scores)."""
-    import torch
-
-    from sciffusion.common.anomaly.embedding import pixel_distances, pixel_neighbourhood_maps
+def run_pixel_gaussians(data: OODSet, cfg: OODBenchConfig) -> tuple[dict[str, Any], np.ndarray]:
+    """A baseline with no network: the ``pixels`` detector
+    (:class:`~sciffusion.common.anomaly.PixelGaussianDetector`, PaDiM's per-position Gaussians on each
+    place's 3 × 3 pixel neighbourhood and, for clips, its change since the frame before, after pooling to
+    at most 1,024 positions) fitted on all the normal training inputs (no held-out part: the raw score
+    needs no calibration), the frames of a clip as samples of the same Gaussians; the score is the
+    largest Mahalanobis distance over positions (and frames), a frame's score its own peak (the first
+    frame takes the second's). (row, test scores)."""
+    from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, PixelGaussianDetector, ScoreConfig
     from sciffusion.common.anomaly.metrics import frame_auroc
-    from sciffusion.common.anomaly.positional import PositionStatistics
 
-    def batches(pixels: np.ndarray):
-        for first in range(0, len(pixels), batch):
-            yield torch.from_numpy(model_inputs(pixels[first:first + batch]))
-
+    config = DetectorConfig(score=ScoreConfig(kind="pixels", levels=1), calibration=CalibrationConfig(density="mean"),
+                            holdout_fraction=0.0, seed=cfg.seed, max_side=None)
     start = time.monotonic()
-    stats = PositionStatistics()
-    for x in batches(data.train):
-        stats.add(pixel_neighbourhood_maps(x))
-    gaussians = stats.finish()
+    det = PixelGaussianDetector(config=config)
+    det.train_part(model_inputs(data.train))
     fit_seconds = time.monotonic() - start
     start = time.monotonic()
-    peaks = [pixel_distances(x, gaussians).amax(2) for x in batches(data.test)]  # [B, T] (1 for images)
-    frames = torch.cat(peaks).double().numpy()
-    scores = frames.max(1)
+    raw = det.score_samples(model_inputs(data.test))
+    scores = raw.features[:, 0].numpy()
     row = _row(data, PIXEL_GAUSSIANS, scores, 0, fit_seconds, time.monotonic() - start)
-    if data.frame_labels is not None and frames.shape[1] == data.frame_labels.shape[1]:
-        row["frame_auroc"] = frame_auroc(frames, data.frame_labels)
+    if data.frame_labels is not None and raw.frames is not None and raw.frames.shape[1] == data.frame_labels.shape[1]:
+        row["frame_auroc"] = frame_auroc(raw.frames.double().numpy(), data.frame_labels)
     return row, scores
 
 

@@ -117,6 +117,22 @@ def test_bad_input_is_one_line_exit_2(files, tmp_path):
                                                           "least 4: 2 to train on, 2 held out)"), r.output
 
 
+def test_the_pixels_score_fits_without_a_network_and_finds_the_bright_images(files, tmp_path):
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "pix", "--score", "pixels")
+    assert r.exit_code == 0, r.output
+    assert "no network, fitted in" in r.output and "pixels score, NFE 0/input" in r.output
+    r = invoke("score", "--detector", tmp_path / "pix", "--data", files / "test.npz", "--out", tmp_path / "s.csv")
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "s.csv")
+    assert table["score"][10:].min() > table["score"][:10].max()  # the six bright images
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "pix2", "--score", "pixels",
+               "--model", tmp_path / "pix" / "detector.pt")
+    assert r.exit_code == 2 and r.output.strip() == ("error: --model: the pixels score uses no network, so there is "
+                                                     "nothing to start from") and not (tmp_path / "pix2").exists()
+
+
 def test_evaluate_refuses_bad_score_tables(files, detector, tmp_path):
     for name, text, problem in (("text.csv", "id,score\n0,abc\n1,2\n", "score of id '0' is 'abc', need a finite number"),
                                 ("nan.csv", "id,score\n0,1\n1,nan\n", "score of id '1' is 'nan', need a finite number"),
