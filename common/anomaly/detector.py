@@ -24,7 +24,7 @@ from torch import Tensor
 
 from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate
 from sciffusion.common.anomaly.embedding import FeatureBank
-from sciffusion.common.anomaly.features import AnomalyScores, cat_batches, frame_scores
+from sciffusion.common.anomaly.features import AnomalyScores, frame_scores, score_in_batches
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.resolution import (SIDE_MULTIPLE, ReducedInputs, check_working_shape, held_at,
                                                   map_to_input, working_shape)
@@ -126,9 +126,10 @@ def holdout_size(n: int, fraction: float) -> int:
 
 
 class CalibratedDetector:
-    """PyOD's scoring interface over a fitted calibration, shared by the single-score detector and the
+    """PyOD's scoring interface over a fitted calibration, shared by the single-score detectors and the
     ensemble: subclasses provide ``config.calibration``, ``calibration_``, ``_check_fitted()``,
-    ``score_samples(X)`` (features the calibration reads) and ``state()`` (what ``save`` writes)."""
+    ``score_samples(X)`` (features the calibration reads) and ``state()`` (what ``save`` writes); single-score
+    detectors also ``_score_working(x)`` (inputs already at the working size) for :meth:`calibrate_part`."""
 
     @property
     def contamination(self) -> float:
@@ -152,6 +153,28 @@ class CalibratedDetector:
         """``[N, 2]``: (1 − p, p) with p the normalised score (0.5 at the threshold)."""
         p = self.calibration_.normalise(self.decision_function(X))
         return np.stack([1 - p, p], 1)
+
+    def calibrate_part(self, x: Any, hold_x: Tensor, *, val_X: Any = None, val_y: Any = None,
+                       on_score_batch: Optional[Callable[[int, int], None]] = None) -> "CalibratedDetector":
+        """The calibration half of ``fit``: score the held-out part (``hold_x``, at the working size, as
+        ``train_part`` returns it), fit the calibration (with the validation set for the ``f1`` rule), keep
+        the mean |map| and |frame score| of the held-out inputs (the units an ensemble shows them in), score
+        all of ``x`` (as given to ``train_part``) for ``decision_scores_``."""
+        c = self.config
+        val = as_inputs(val_X) if val_X is not None else None
+        total = len(hold_x) + len(x) + (len(val) if val is not None else 0)
+        tick = None if on_score_batch is None else (lambda n: on_score_batch(n, total))
+        hold = self._score_working(hold_x, tick)
+        val_features = self.score_samples(val, tick).features.numpy() if val is not None else None
+        self.calibration_ = calibrate(hold.features.numpy(), c.calibration, val_features=val_features,
+                                      val_labels=None if val_y is None else np.asarray(val_y))
+        self.calibration_scores_ = self.calibration_.score(hold.features.numpy())
+        self.map_scale_ = None if hold.map is None else float(hold.map.abs().mean())
+        hold_frames = frame_scores(hold)
+        self.frame_scale_ = None if hold_frames is None else float(hold_frames.abs().mean())
+        self.decision_scores_ = self.calibration_.score(self.score_samples(x, tick).features.numpy())
+        self.labels_ = self.calibration_.predict(self.decision_scores_)
+        return self
 
     def save(self, path: Path | str) -> Path:
         """Write :meth:`state` (weights, configs, calibration) to ``path`` atomically."""
@@ -254,27 +277,6 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         self.bank_ = self._build_bank(train_x)
         return hold_x
 
-    def calibrate_part(self, x: Any, hold_x: Tensor, *, val_X: Any = None, val_y: Any = None,
-                       on_score_batch: Optional[Callable[[int, int], None]] = None) -> "DiffusionAnomalyDetector":
-        """The calibration half of :meth:`fit`: score the held-out part (``hold_x``, at the working size, as
-        :meth:`train_part` returns it), fit the calibration (with the validation set for the ``f1`` rule),
-        score all of ``x`` (as given to :meth:`train_part`) for ``decision_scores_``."""
-        c = self.config
-        val = as_inputs(val_X) if val_X is not None else None
-        total = len(hold_x) + len(x) + (len(val) if val is not None else 0)
-        tick = None if on_score_batch is None else (lambda n: on_score_batch(n, total))
-        hold = self._score_working(hold_x, tick)
-        val_features = self.score_samples(val, tick).features.numpy() if val is not None else None
-        self.calibration_ = calibrate(hold.features.numpy(), c.calibration, val_features=val_features,
-                                      val_labels=None if val_y is None else np.asarray(val_y))
-        self.calibration_scores_ = self.calibration_.score(hold.features.numpy())
-        self.map_scale_ = None if hold.map is None else float(hold.map.abs().mean())
-        hold_frames = frame_scores(hold)
-        self.frame_scale_ = None if hold_frames is None else float(hold_frames.abs().mean())
-        self.decision_scores_ = self.calibration_.score(self.score_samples(x, tick).features.numpy())
-        self.labels_ = self.calibration_.predict(self.decision_scores_)
-        return self
-
     def _network_for(self, net_config: DenoiserNetConfig) -> DenoiserNetConfig:
         """``net_config`` as the score needs it: a ``predictive`` score needs a context denoiser with the
         score's context and target frames (added to a plain clip network; a different one is refused),
@@ -350,19 +352,18 @@ class DiffusionAnomalyDetector(CalibratedDetector):
             from sciffusion.common.anomaly.networks import feature_layer, shallow_layer
 
             layer, shallow = feature_layer(self.module_.ema.shadow), shallow_layer(self.module_.ema.shadow)
-        parts = []
         module = self.module_
         context_denoise = (lambda xt, sigma, context: module.denoise(xt, sigma, context, use_ema=True)) \
             if self.config.score.kind == "predictive" else None
-        for chunk in torch.split(x, self.config.score_batch_size):
+
+        def score(chunk: Tensor) -> AnomalyScores:
             s = compute_scores(denoise, chunk.to(device), self.config.score, generator=g, layer=layer,
                                bank=getattr(self, "bank_", None), context_denoise=context_denoise, shallow=shallow)
-            parts.append(AnomalyScores(s.features.cpu(), s.names, s.score.cpu(), s.nfe,
-                                       None if s.map is None else s.map.float().cpu(),
-                                       None if s.frames is None else s.frames.float().cpu()))
-            if on_batch is not None:
-                on_batch(len(chunk))
-        return cat_batches(parts)
+            return AnomalyScores(s.features.cpu(), s.names, s.score.cpu(), s.nfe,
+                                 None if s.map is None else s.map.float().cpu(),
+                                 None if s.frames is None else s.frames.float().cpu())
+
+        return score_in_batches(x, self.config.score_batch_size, score, on_batch)
 
     # ---- files ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

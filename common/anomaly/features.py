@@ -17,7 +17,7 @@ An :class:`AnomalyScores` holds, for a batch ``x [B, ...]``:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -83,6 +83,18 @@ def cat_batches(parts: Sequence[AnomalyScores]) -> AnomalyScores:
                          torch.cat(frames) if all(f is not None for f in frames) else None)
 
 
+def score_in_batches(x: Tensor, batch_size: int, score: Callable[[Tensor], AnomalyScores],
+                     on_batch: Optional[Callable[[int], None]] = None) -> AnomalyScores:
+    """``score`` of ``x [N, ...]`` in consecutive batches of at most ``batch_size``, stacked
+    (:func:`cat_batches`); ``on_batch(n)`` after each batch of n inputs."""
+    parts = []
+    for chunk in torch.split(x, batch_size):
+        parts.append(score(chunk))
+        if on_batch is not None:
+            on_batch(len(chunk))
+    return cat_batches(parts)
+
+
 def noise_levels(n: int, sigma_min: float, sigma_max: float) -> Tensor:
     """``n`` noise levels σ (data units), log-spaced and increasing from σ_min to σ_max, ``[n]`` float32."""
     return log_linear_grid(n, sigma_min, sigma_max)[:-1].flip(0)
@@ -104,4 +116,4 @@ def flat_mean(v: Tensor) -> Tensor:
 
 
 __all__ = ["AnomalyScores", "cat_batches", "concat_scores", "dense", "flat_mean", "flat_norm", "frame_scores",
-           "noise_levels"]
+           "noise_levels", "score_in_batches"]

@@ -24,14 +24,13 @@ import dataclasses
 import time
 from typing import Any, Callable, Optional
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from sciffusion.common.anomaly.calibration import Calibration, calibrate
+from sciffusion.common.anomaly.calibration import Calibration
 from sciffusion.common.anomaly.detector import CalibratedDetector, DetectorConfig, as_inputs, holdout_size
 from sciffusion.common.anomaly.embedding import pixel_neighbourhood_maps, pixel_scores
-from sciffusion.common.anomaly.features import AnomalyScores, cat_batches, frame_scores
+from sciffusion.common.anomaly.features import AnomalyScores, score_in_batches
 from sciffusion.common.anomaly.positional import PositionGaussians, PositionStatistics
 from sciffusion.common.anomaly.resolution import check_working_shape, held_at, map_to_input
 from sciffusion.common.anomaly.training import FitReport
@@ -119,24 +118,6 @@ class PixelGaussianDetector(CalibratedDetector):
         self.fit_report_ = FitReport(0, time.monotonic() - start, "no training", None, len(train_x))
         return hold_x
 
-    def calibrate_part(self, x: Any, hold_x: Tensor, *, val_X: Any = None, val_y: Any = None,
-                       on_score_batch: Optional[Callable[[int, int], None]] = None) -> "PixelGaussianDetector":
-        """Score the held-out part, fit the calibration, score all of ``x`` for ``decision_scores_``."""
-        val = as_inputs(val_X) if val_X is not None else None
-        total = len(hold_x) + len(x) + (len(val) if val is not None else 0)
-        tick = None if on_score_batch is None else (lambda n: on_score_batch(n, total))
-        hold = self._score_working(hold_x, tick)
-        val_features = self.score_samples(val, tick).features.numpy() if val is not None else None
-        self.calibration_ = calibrate(hold.features.numpy(), self.config.calibration, val_features=val_features,
-                                      val_labels=None if val_y is None else np.asarray(val_y))
-        self.calibration_scores_ = self.calibration_.score(hold.features.numpy())
-        self.map_scale_ = float(hold.map.abs().mean())
-        hold_frames = frame_scores(hold)
-        self.frame_scale_ = None if hold_frames is None else float(hold_frames.abs().mean())
-        self.decision_scores_ = self.calibration_.score(self.score_samples(x, tick).features.numpy())
-        self.labels_ = self.calibration_.predict(self.decision_scores_)
-        return self
-
     # ---- scoring -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if self.gaussians_ is None or self.calibration_ is None:
@@ -155,12 +136,8 @@ class PixelGaussianDetector(CalibratedDetector):
     def _score_working(self, x: Tensor, on_batch: Optional[Callable[[int], None]] = None) -> AnomalyScores:
         if self.gaussians_ is None:
             raise ValueError("detector: not fitted (call fit or load first)")
-        parts = []
-        for chunk in torch.split(x, self.config.score_batch_size):
-            parts.append(pixel_scores(chunk, self.gaussians_))
-            if on_batch is not None:
-                on_batch(len(chunk))
-        return cat_batches(parts)
+        return score_in_batches(x, self.config.score_batch_size, lambda chunk: pixel_scores(chunk, self.gaussians_),
+                                on_batch)
 
     # ---- files ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

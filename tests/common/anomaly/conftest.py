@@ -1,4 +1,4 @@
-"""Shared test networks for the feature-bank and position scores."""
+"""Shared test networks and clips for the feature-bank, position and pixel scores."""
 import pytest
 import torch
 from torch import nn
@@ -21,3 +21,22 @@ class ConvToy(nn.Module):
 def conv_toy():
     """``conv_toy(channels)`` → a :class:`ConvToy` with that many feature channels."""
     return ConvToy
+
+
+def square_motion(n, backwards, g, frames=5, size=16):
+    """[n, 1, T, H, W] in [-1, 1]: a bright 3 x 3 square crossing row 6 rightwards (backwards: the same
+    frames in reverse order, leftwards), from a random column."""
+    clips = -torch.ones(n, 1, frames, size, size)
+    for i in range(n):
+        start = int(torch.randint(0, size - 3 - 2 * frames + 1, (1,), generator=g))
+        for t in range(frames):
+            col = start + 2 * (frames - 1 - t if backwards else t)
+            clips[i, 0, t, 6:9, col:col + 3] = 1.0
+    return clips
+
+
+@pytest.fixture(scope="session")
+def motion_clips():
+    """``motion_clips(n, backwards, generator)`` → :func:`square_motion` clips: every frame of a backwards
+    clip looks normal, only the motion differs."""
+    return square_motion

@@ -17,24 +17,12 @@ def _config(**kw):
                           holdout_fraction=0.25, **kw)
 
 
-def _square_motion(n, backwards, g, frames=5, size=16):
-    """[n, 1, T, H, W] in [-1, 1]: a bright 3 x 3 square crossing row 6 rightwards (backwards: the same
-    frames in reverse order, leftwards), from a random column."""
-    clips = -torch.ones(n, 1, frames, size, size)
-    for i in range(n):
-        start = int(torch.randint(0, size - 3 - 2 * frames + 1, (1,), generator=g))
-        for t in range(frames):
-            col = start + 2 * (frames - 1 - t if backwards else t)
-            clips[i, 0, t, 6:9, col:col + 3] = 1.0
-    return clips
-
-
 @pytest.fixture(scope="module")
-def motion():
+def motion(motion_clips):
     g = torch.Generator().manual_seed(3)
-    x = _square_motion(80, False, g).numpy()
+    x = motion_clips(80, False, g).numpy()
     det = PixelGaussianDetector(config=_config()).fit(x)
-    return det, x, g
+    return det, x, lambda n, backwards: motion_clips(n, backwards, g).numpy()
 
 
 def test_pyod_conventions_with_no_model_call(motion):
@@ -66,8 +54,8 @@ def test_the_gaussians_are_those_of_the_training_part_and_the_score_their_peak_d
 
 
 def test_motion_the_wrong_way_is_separated_and_the_map_says_where(motion):
-    det, _, g = motion
-    normal, backwards = _square_motion(12, False, g).numpy(), _square_motion(12, True, g).numpy()
+    det, _, clips = motion
+    normal, backwards = clips(12, False), clips(12, True)
     assert det.decision_function(backwards).min() > det.decision_function(normal).max()
     broken = det.score_samples(backwards)
     assert broken.map.shape == (12, 5, 16, 16) and broken.frames.shape == (12, 5)
@@ -98,7 +86,7 @@ def test_negative_control_a_layout_that_moves_everywhere_is_not_seen():
 
 
 def test_files_round_trip_and_errors(motion, tmp_path):
-    det, x, g = motion
+    det, x, _ = motion
     det.save(tmp_path / "p.pt")
     again = load_any_detector(tmp_path / "p.pt")
     assert isinstance(again, PixelGaussianDetector) and again.sample_shape == det.sample_shape
@@ -123,7 +111,7 @@ def test_in_an_ensemble_it_shares_the_split_decides_when_furthest_from_normal_an
     """features + pixels on the same clips: the pixel member is calibrated on the same held-out clips,
     adds no model call, gets no network (nor the given weights), and the ensemble's max-of-z flags the
     backwards clips that only the pixels see; saved and loaded as one file."""
-    _, x, g = motion
+    _, x, clips = motion
     features = DetectorConfig(score=ScoreConfig(kind="features", levels=1, pixels=False),
                               calibration=CalibrationConfig(density="mean"), minutes=1.0, max_steps=2, batch_size=16,
                               holdout_fraction=0.25)
@@ -133,7 +121,7 @@ def test_in_an_ensemble_it_shares_the_split_decides_when_furthest_from_normal_an
     assert det.fit_report_.steps == 2 and det.fit_report_.stopped_by.endswith("+no training")
     pixel_alone = PixelGaussianDetector(config=_config()).fit(x)
     assert np.allclose(det.members_[1].calibration_scores_, pixel_alone.calibration_scores_)  # the same split
-    normal, backwards = _square_motion(12, False, g).numpy(), _square_motion(12, True, g).numpy()
+    normal, backwards = clips(12, False), clips(12, True)
     raw = det.score_samples(backwards)
     assert raw.nfe == 1 and raw.names == ("features", "pixels")
     assert det.decision_function(backwards).min() > det.decision_function(normal).max()

@@ -235,19 +235,7 @@ def test_per_frame_maps_share_gaussians_over_frames_and_say_where_and_when():
     assert odd.frames[:, 2].min() > clean.frames.max()
 
 
-def _square_motion(n, backwards, g, frames=5, size=16):
-    """[n, 1, T, H, W] in [-1, 1]: a bright 3 x 3 square crossing row 6 rightwards (backwards: the same
-    frames in reverse order, leftwards), from a random column."""
-    clips = -torch.ones(n, 1, frames, size, size)
-    for i in range(n):
-        start = int(torch.randint(0, size - 3 - 2 * frames + 1, (1,), generator=g))
-        for t in range(frames):
-            col = start + 2 * (frames - 1 - t if backwards else t)
-            clips[i, 0, t, 6:9, col:col + 3] = 1.0
-    return clips
-
-
-def test_the_pixel_feature_sees_motion_the_wrong_way_with_no_model_call_and_round_trips(tmp_path):
+def test_the_pixel_feature_sees_motion_the_wrong_way_with_no_model_call_and_round_trips(tmp_path, motion_clips):
     """pixels=True adds one feature, per-position Gaussians of each place's pixels and their change since
     the frame before: clips whose square runs backwards over the same places (every frame normal) are
     separated completely, and the detector's map and frame scores come from it (the frame-stack network
@@ -255,12 +243,12 @@ def test_the_pixel_feature_sees_motion_the_wrong_way_with_no_model_call_and_roun
     from sciffusion.common.anomaly.score_config import pixels_for
 
     g = torch.Generator().manual_seed(9)
-    x = _square_motion(80, False, g).numpy()
+    x = motion_clips(80, False, g).numpy()
     cfg = DetectorConfig(score=ScoreConfig(kind="features", levels=1, pixels=True), minutes=1.0, max_steps=2,
                          batch_size=16, holdout_fraction=0.25)
     det = DiffusionAnomalyDetector(config=cfg).fit(x, net_config=DenoiserNetConfig((1, 5, 16, 16), base_channels=8))
     assert det.bank_.pixels is not None and det.bank_.pixels.mean.shape == (1, 256, 18)  # 2 x 9 values per place
-    normal, backwards = _square_motion(12, False, g).numpy(), _square_motion(12, True, g).numpy()
+    normal, backwards = motion_clips(12, False, g).numpy(), motion_clips(12, True, g).numpy()
     clean, broken = det.score_samples(normal), det.score_samples(backwards)
     assert clean.names[-1] == "pos_pixels" and clean.nfe == 1  # no extra model call
     assert broken.features[:, -1].min() > clean.features[:, -1].max()
