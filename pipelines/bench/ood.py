@@ -124,6 +124,8 @@ class OODBenchConfig:
                              f"{', '.join(self.datasets) or 'none'}")
         from sciffusion.pipelines.ood.fit import AUTO_SCORE, score_members
 
+        if self.model is not None and self.score != AUTO_SCORE and set(score_members(self.score)) == {"pixels"}:
+            raise ValueError("--model: the pixels score uses no network, so there is nothing to start from")
         if self.score != AUTO_SCORE and "predictive" in score_members(self.score) and "mnist" in self.datasets:
             raise ValueError(f"--score {self.score}: predictive scores clips only; drop mnist from --datasets")
         ensemble = "+" in self.score or (self.score == AUTO_SCORE and set(self.datasets) & set(CLIP_SETS))
@@ -439,7 +441,8 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     start = time.monotonic()
     raw = det.score_samples(model_inputs(data.test))
     scores = det.calibration_.score(raw.features.numpy())
-    row = _row(data, f"diffusion ({det.score_name})", scores, raw.nfe, fit_seconds, time.monotonic() - start)
+    method = "ours: pixels (no network)" if det.score_name == "pixels" else f"diffusion ({det.score_name})"
+    row = _row(data, method, scores, raw.nfe, fit_seconds, time.monotonic() - start)
     row["feature_auroc"] = {name: detection_metrics(raw.features[:, j].numpy(), data.labels).auroc
                             for j, name in enumerate(raw.names)}  # which feature carries the detection
     row["_features"] = {name: raw.features[:, j].numpy() for j, name in enumerate(raw.names)}

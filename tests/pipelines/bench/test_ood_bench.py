@@ -63,6 +63,15 @@ def _moving_square_clips(n, backwards, rng, frames=5, size=16):
     return clips
 
 
+def test_the_pixels_score_as_ours_is_named_for_what_it_is(tmp_path):
+    pytest.importorskip("pyod")
+    cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist",), score="pixels", pyod=("KNN",), smmnist_clips=12,
+                         smmnist_test_clips=6, smmnist_size=16, smmnist_frames=5, baselines=())
+    rows = run_ood_bench(cfg, log=lambda _: None)
+    assert rows[0]["method"] == "ours: pixels (no network)" and rows[0]["nfe_per_input"] == 0
+    assert rows[0]["train_steps"] == 0 and 0 <= rows[0]["auroc"] <= 1
+
+
 def test_pixel_gaussians_see_motion_against_its_usual_direction_and_need_the_motion_to():
     """Normal clips move a square rightwards, anomalous ones leftwards over the same places: every single
     frame of an anomaly looks normal, so only the change since the frame before can tell them apart."""
@@ -186,6 +195,8 @@ def test_a_video_model_starts_the_predictive_member(tmp_path):
     # features: 2 levels; predictive with the video model's 2 context + 2 target frames: 2 windows in 6 frames
     assert rows[0]["method"] == "diffusion (features+predictive+pixels)" and rows[0]["nfe_per_input"] == 2 + 2
     assert rows[0]["started_from"] == str(tmp_path / "video.pt") and 0 <= rows[0]["auroc"] <= 1
+    with pytest.raises(ValueError, match="--model: the pixels score uses no network"):
+        OODBenchConfig(out=tmp_path, datasets=("smmnist",), score="pixels", model=tmp_path / "video.pt")
     with pytest.raises(ValueError, match="--model: a starting checkpoint serves one set"):
         OODBenchConfig(out=tmp_path, datasets=("smmnist", "driving"), model=tmp_path / "video.pt")
     with pytest.raises(ValueError, match="--model/--detector: give one"):
