@@ -27,16 +27,23 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 
-from sciffusion.common.anomaly.calibration import Calibration
+from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig
 from sciffusion.common.anomaly.detector import CalibratedDetector, DetectorConfig, as_inputs, holdout_size
 from sciffusion.common.anomaly.embedding import pixel_neighbourhood_maps, pixel_scores
 from sciffusion.common.anomaly.features import AnomalyScores, score_in_batches
 from sciffusion.common.anomaly.positional import PositionGaussians, PositionStatistics
 from sciffusion.common.anomaly.resolution import check_working_shape, held_at, map_to_input
+from sciffusion.common.anomaly.score_config import ScoreConfig
 from sciffusion.common.anomaly.training import FitReport
 
 FILE_KIND, FILE_VERSION = "sciffusion-anomaly-pixels", 1
 PIXEL_SCORE = "pixels"
+
+
+def default_pixel_config() -> DetectorConfig:
+    """The ``pixels`` detector's settings when none are given: the score's defaults (one feature, the
+    ``mean`` density: the feature's own z) and the detector's (20 % held out, seed 0, working size 64 px)."""
+    return DetectorConfig(score=ScoreConfig(kind=PIXEL_SCORE, levels=1), calibration=CalibrationConfig(density="mean"))
 
 
 class PixelGaussianDetector(CalibratedDetector):
@@ -45,7 +52,7 @@ class PixelGaussianDetector(CalibratedDetector):
     ``score_batch_size`` apply. ``contamination`` overrides the calibration's."""
 
     def __init__(self, contamination: Optional[float] = None, config: Optional[DetectorConfig] = None):
-        config = config or DetectorConfig()
+        config = config or default_pixel_config()
         if config.score.kind != PIXEL_SCORE:
             raise ValueError(f"score: the pixel detector scores {PIXEL_SCORE!r}, got {config.score.kind!r}")
         if contamination is not None:
@@ -167,4 +174,4 @@ class PixelGaussianDetector(CalibratedDetector):
         return det
 
 
-__all__ = ["FILE_KIND", "FILE_VERSION", "PIXEL_SCORE", "PixelGaussianDetector"]
+__all__ = ["FILE_KIND", "FILE_VERSION", "PIXEL_SCORE", "PixelGaussianDetector", "default_pixel_config"]

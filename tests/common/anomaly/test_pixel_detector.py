@@ -36,6 +36,10 @@ def test_pyod_conventions_with_no_model_call(motion):
     assert proba.shape == (4, 2) and np.allclose(proba.sum(1), 1)
     assert det.score_samples(x[:3]).nfe == 0
     assert make_detector(_config()).__class__ is PixelGaussianDetector
+    plain = PixelGaussianDetector(contamination=0.05).fit(x)  # PyOD style: no config needed
+    assert plain.threshold_ == pytest.approx(np.quantile(plain.calibration_scores_, 0.95))
+    assert plain.config.score.kind == "pixels" and plain.config.holdout_fraction == 0.2
+    assert plain.fit_report_.inputs == 64  # 16 of 80 held out
 
 
 def test_the_gaussians_are_those_of_the_training_part_and_the_score_their_peak_distance(motion):
