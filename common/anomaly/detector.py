@@ -125,6 +125,26 @@ def holdout_size(n: int, fraction: float) -> int:
     return 0 if fraction == 0 else max(2, int(round(fraction * n)))
 
 
+def split_normal(x: Tensor, holdout_fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """(training part, held-out part) of normal inputs ``x [N, ...]``: a seeded permutation, the first
+    :func:`holdout_size` held out (without a holdout both parts are all of x), so every detector with the
+    same ``seed`` and ``holdout_fraction`` (an ensemble's members) splits alike. One-line ValueError when fewer
+    than 2 would be left to train on (position statistics and a training batch need two)."""
+    n_hold = holdout_size(len(x), holdout_fraction)
+    if len(x) - n_hold < 2:
+        raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on (need at least "
+                         f"{n_hold + 2}: 2 to train on, {n_hold} held out)")
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    return (x[order[n_hold:]], x[order[:n_hold]]) if n_hold else (x, x)
+
+
+def check_varied(x: Tensor) -> None:
+    """One-line ValueError when every normal input of ``x`` is the same: no spread to calibrate on, every
+    score would tie at the threshold."""
+    if bool((x == x[:1]).all()):
+        raise ValueError(f"X: all {len(x)} normal inputs are identical; a detector needs normal inputs that vary")
+
+
 class CalibratedDetector:
     """PyOD's scoring interface over a fitted calibration, shared by the single-score detectors and the
     ensemble: subclasses provide ``config.calibration``, ``calibration_``, ``_check_fitted()``,
@@ -253,18 +273,12 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         self.input_shape_ = in_shape
         x = held_at(inputs, tuple(net_config.sample_shape))
         self.config = c = dataclasses.replace(self.config, score=self.config.score.for_shape(tuple(x.shape[1:])))
-        n_hold = holdout_size(len(x), c.holdout_fraction)
-        if len(x) - n_hold < 2:  # position statistics and a training batch need two
-            raise ValueError(f"X: {len(x)} inputs are too few to train and calibrate on (need at least "
-                             f"{n_hold + 2}: 2 to train on, {n_hold} held out)")
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(c.seed))
-        train_x, hold_x = (x[order[n_hold:]], x[order[:n_hold]]) if n_hold else (x, x)
+        train_x, hold_x = split_normal(x, c.holdout_fraction, c.seed)
         self.net_config_ = self._network_for(net_config)
         if tuple(self.net_config_.sample_shape) != tuple(x.shape[1:]):
             raise ValueError(f"X: inputs of shape {list(x.shape[1:])}, the network expects "
                              f"{list(self.net_config_.sample_shape)}")
-        if bool((x == x[:1]).all()):  # no spread to calibrate on: every score ties at the threshold
-            raise ValueError(f"X: all {len(x)} normal inputs are identical; a detector needs normal inputs that vary")
+        check_varied(x)
         torch.manual_seed(c.seed)  # network initialisation (and the training windows' draws)
         net = self.net_config_.build()
         if init_state is not None:
@@ -408,4 +422,5 @@ class DiffusionAnomalyDetector(CalibratedDetector):
         return cls.from_state(load_checkpoint(path, map_location=map_location), str(path))
 
 
-__all__ = ["CalibratedDetector", "DetectorConfig", "DiffusionAnomalyDetector", "FILE_KIND", "FILE_VERSION", "as_inputs", "as_tensor", "holdout_size"]
+__all__ = ["CalibratedDetector", "DetectorConfig", "DiffusionAnomalyDetector", "FILE_KIND", "FILE_VERSION", "as_inputs", "as_tensor", "check_varied",
+           "holdout_size", "split_normal"]

@@ -233,6 +233,15 @@ def pixel_neighbourhood_maps(x: Tensor) -> Tensor:
     return frames_as_inputs(pixel_neighbourhoods(x.cpu(), motion=x.dim() == 5 and x.shape[2] > 1)[:, None])
 
 
+def pixel_gaussians(x: Tensor, batch_size: int = 128) -> PositionGaussians:
+    """The per-position Gaussians of the pixel neighbourhoods of normal inputs ``x [N, C, (T,) H, W]``
+    (every frame of a clip a sample of the same Gaussians), accumulated ``batch_size`` inputs at a time."""
+    stats = PositionStatistics()
+    for chunk in torch.split(x, batch_size):
+        stats.add(pixel_neighbourhood_maps(chunk))
+    return stats.finish()
+
+
 def pixel_distances(x: Tensor, gaussians: PositionGaussians) -> Tensor:
     """Mahalanobis distance of each place's pixel neighbourhood to its Gaussian: ``x [B, C, (T,) H, W]`` →
     ``[B, T, P]`` (1 frame for images); with motion (clips of >= 2 frames) frame 0 has no change of its own
@@ -281,7 +290,7 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
     if size is not None and len(x) > size:
         x = x[torch.randperm(len(x), generator=g)[:size]]
     device = next(layer.parameters()).device if any(True for _ in layer.parameters()) else x.device
-    inputs, patches, stats, pixel_stats = [], [], PositionStatistics(), PositionStatistics()
+    inputs, patches, stats = [], [], PositionStatistics()
     for chunk in torch.split(x, batch_size):
         e = embed(denoise, layer, chunk.to(device), sigmas, with_patches=patch_size > 0, shallow=shallow)
         if whole:
@@ -293,15 +302,14 @@ def build_bank(denoise: DenoiseFn, layer: nn.Module, x: Tensor, sigmas: Tensor, 
             patches.append(flat[torch.randperm(len(flat), generator=g)[:share]].half().cpu())
         if e.positions is not None:
             stats.add(frames_as_inputs(e.positions).cpu())
-        if pixels:
-            pixel_stats.add(pixel_neighbourhood_maps(chunk))
     if not whole and not patches and shallow is None and not pixels:
         raise ValueError("feature bank: whole-input distances off and no patches or position statistics "
                          "to score instead")
     return FeatureBank(torch.cat(inputs) if whole else None, torch.cat(patches) if patches else None,
-                       stats.finish() if shallow is not None else None, pixel_stats.finish() if pixels else None)
+                       stats.finish() if shallow is not None else None,
+                       pixel_gaussians(x, batch_size) if pixels else None)
 
 
 __all__ = ["Embedding", "FeatureBank", "PIXEL_FEATURE", "build_bank", "capture_output", "embed", "feature_knn", "knn_distances",
-           "patch_distances", "patch_embeddings", "pixel_distances", "pixel_neighbourhood_maps",
-           "pixel_scores", "position_map"]
+           "patch_distances", "patch_embeddings", "pixel_distances", "pixel_gaussians",
+           "pixel_neighbourhood_maps", "pixel_scores", "position_map"]

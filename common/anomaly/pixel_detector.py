@@ -24,14 +24,14 @@ import dataclasses
 import time
 from typing import Any, Callable, Optional
 
-import torch
 from torch import Tensor
 
 from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig
-from sciffusion.common.anomaly.detector import CalibratedDetector, DetectorConfig, as_inputs, holdout_size
-from sciffusion.common.anomaly.embedding import pixel_neighbourhood_maps, pixel_scores
+from sciffusion.common.anomaly.detector import (CalibratedDetector, DetectorConfig, as_inputs, check_varied,
+                                                split_normal)
+from sciffusion.common.anomaly.embedding import pixel_gaussians, pixel_scores
 from sciffusion.common.anomaly.features import AnomalyScores, score_in_batches
-from sciffusion.common.anomaly.positional import PositionGaussians, PositionStatistics
+from sciffusion.common.anomaly.positional import PositionGaussians
 from sciffusion.common.anomaly.resolution import check_working_shape, held_at, map_to_input
 from sciffusion.common.anomaly.score_config import ScoreConfig
 from sciffusion.common.anomaly.training import FitReport
@@ -108,19 +108,9 @@ class PixelGaussianDetector(CalibratedDetector):
         work = tuple(net_config.sample_shape) if net_config is not None else self.config.working_shape(in_shape)
         check_working_shape(in_shape, work)
         x = held_at(inputs, work)
-        c = self.config
-        n_hold = holdout_size(len(x), c.holdout_fraction)
-        if len(x) - n_hold < 2:
-            raise ValueError(f"X: {len(x)} inputs are too few to fit and calibrate on (need at least "
-                             f"{n_hold + 2}: 2 to fit on, {n_hold} held out)")
-        if bool((x == x[:1]).all()):
-            raise ValueError(f"X: all {len(x)} normal inputs are identical; a detector needs normal inputs that vary")
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(c.seed))
-        train_x, hold_x = (x[order[n_hold:]], x[order[:n_hold]]) if n_hold else (x, x)
-        stats = PositionStatistics()
-        for chunk in torch.split(train_x, c.score_batch_size):
-            stats.add(pixel_neighbourhood_maps(chunk))
-        self.gaussians_ = stats.finish()
+        train_x, hold_x = split_normal(x, self.config.holdout_fraction, self.config.seed)
+        check_varied(x)
+        self.gaussians_ = pixel_gaussians(train_x, self.config.score_batch_size)
         self.input_shape_, self.working_shape_ = in_shape, work
         self.fit_report_ = FitReport(0, time.monotonic() - start, "no training", None, len(train_x))
         return hold_x

@@ -122,10 +122,10 @@ class OODBenchConfig:
         if unknown or not self.datasets or len(set(self.datasets)) != len(self.datasets):
             raise ValueError(f"--datasets: need distinct names from {', '.join(DATASETS)}, got "
                              f"{', '.join(self.datasets) or 'none'}")
-        from sciffusion.pipelines.ood.fit import AUTO_SCORE, score_members
+        from sciffusion.pipelines.ood.fit import AUTO_SCORE, check_model_use, score_members
 
-        if self.model is not None and self.score != AUTO_SCORE and set(score_members(self.score)) == {"pixels"}:
-            raise ValueError("--model: the pixels score uses no network, so there is nothing to start from")
+        if self.model is not None and self.score != AUTO_SCORE:
+            check_model_use(self.score)
         if self.score != AUTO_SCORE and "predictive" in score_members(self.score) and "mnist" in self.datasets:
             raise ValueError(f"--score {self.score}: predictive scores clips only; drop mnist from --datasets")
         ensemble = "+" in self.score or (self.score == AUTO_SCORE and set(self.datasets) & set(CLIP_SETS))

@@ -287,13 +287,22 @@ def adopt_start(settings: DetectorSettings, start: Start) -> DetectorSettings:
     return adopt(settings)
 
 
+def check_model_use(score: str) -> None:
+    """One-line ValueError when ``--model`` is given for a ``score`` none of whose kinds trains a network
+    (``pixels``): nothing would start from it."""
+    if set(score_members(score)) == {"pixels"}:
+        raise ValueError(f"--model: the {score} score uses no network, so there is nothing to start from")
+
+
 def start_for(model: Optional[Path], sample_shape: tuple[int, ...], settings: DetectorSettings,
               base_channels: int = 32, trust: bool = False) -> Start:
     """What a detector for inputs of ``sample_shape`` starts from: ``model`` (:func:`load_start`) or a
     fresh network of ``base_channels``, either at the working size of ``settings`` (its first member's
-    ``max_side``: the network sees larger inputs area-averaged to it)."""
+    ``max_side``: the network sees larger inputs area-averaged to it). A ``model`` for settings that
+    train no network is refused (:func:`check_model_use`)."""
     work = settings.members[0].working_shape(tuple(sample_shape))
     if model is not None:
+        check_model_use(settings.name)
         return load_start(model, work, trust)
     return Start(DenoiserNetConfig(work, base_channels=base_channels), None)
 
@@ -366,9 +375,6 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
              "folders is footage: pass --clip-frames T)")
         raise ValueError(f"{config.data}: every input is labelled anomalous, nothing normal to fit on{hint}")
     shape = data.sample_shape
-    if config.model is not None and all(m.score.kind == "pixels" for m in config.detector_for(shape).members):
-        raise ValueError(f"--model: the {config.detector_for(shape).name} score uses no network, so there is "
-                         "nothing to start from")
     start = start_for(config.model, shape, config.detector_for(shape), config.base_channels, config.trust_checkpoint)
     work = tuple(start.net_config.sample_shape)
     try:  # floats only at the network's size, converted a chunk at a time
@@ -417,5 +423,6 @@ def fit_ood(config: OODFitConfig, progress: bool = False,
     return report
 
 
-__all__ = ["AUTO_CLIP_SCORE", "AUTO_SCORE", "DETECTOR_FILE", "DetectorSettings", "OODFitConfig", "Start", "adopt_start", "detector_config", "detector_settings",
+__all__ = ["AUTO_CLIP_SCORE", "AUTO_SCORE", "DETECTOR_FILE", "DetectorSettings", "OODFitConfig", "Start", "adopt_start",
+           "check_model_use", "detector_config", "detector_settings",
            "fit_ood", "load_start", "resolve_score", "score_members", "start_for"]
