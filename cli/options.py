@@ -42,16 +42,18 @@ def seed_list(text: str, flag: str = "--seeds") -> tuple[int, ...]:
     return seeds
 
 
-SCORE_HELP = ("auto | features | predictive | pixels | msma | recon | nll | complexity | path | combined, or kinds "
-              "joined by + (auto: the features+predictive+pixels ensemble for clips, features for images and vectors; "
-              "features: kNN on the denoiser's bottleneck activations, "
+SCORE_HELP = ("auto | features | predictive | pixels | statistics | msma | recon | nll | complexity | path | "
+              "combined, or kinds joined by + (auto: the features+predictive+pixels+statistics ensemble for clips, "
+              "features for images and vectors; features: kNN on the denoiser's bottleneck activations, "
               "whole input and per patch, vs banks of normal inputs; predictive, clips only: error of a denoiser "
               "that predicts each frame from the ones before, against repeating the last frame; pixels: no network, "
               "each place's own pixels and their change vs Gaussians of the normal ones at that place, for a fixed "
-              "camera). Several kinds "
-              "joined by + (e.g. features+predictive) make an ensemble: one network per kind (none for pixels), each "
-              "trained for an equal share of --minutes and --max-steps, its scores z-scored on the held-out normal "
-              "inputs and combined by --density (default max), one threshold.")
+              "camera; statistics: no network, the whole input's mean and spread of intensity and of change "
+              "between frames vs one Gaussian of the normal ones: content missing or added, brighter, frozen). "
+              "Several kinds joined by + (e.g. features+predictive) make an ensemble: one network per kind (none "
+              "for pixels and statistics), each trained for an equal share of --minutes and --max-steps, its "
+              "scores z-scored on the held-out normal inputs and combined by --density (default max), one "
+              "threshold.")
 POSITIONS_HELP = ("features: also score each position of the first encoder level against Gaussians of the normal "
                   "inputs at that position (PaDiM-style; for inputs with a fixed layout: a camera that follows a "
                   "car, a fixed camera); same model calls; default on for clips, off for images and vectors.")

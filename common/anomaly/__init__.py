@@ -1,7 +1,8 @@
 """Anomaly and out-of-distribution scoring with any trained denoiser: scores (MSMA, reconstruction,
 PF-ODE NLL and its complexity correction, DiffPath-style path statistics, feature-bank distances, and
 for clips the persistence-corrected error of a context denoiser's next-frame prediction) with per-level features,
-NFE and dense maps, and one score with no network (per-position Gaussians of the pixels themselves);
+NFE and dense maps, and two scores with no network (per-position Gaussians of the pixels themselves, one
+Gaussian of whole-input pixel statistics);
 calibration on normal data; metrics on raw scores; a PyOD-compatible detector, and an
 ensemble of detectors under one calibration."""
 from sciffusion.common.anomaly.calibration import Calibration, CalibrationConfig, calibrate

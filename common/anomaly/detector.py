@@ -28,8 +28,8 @@ from sciffusion.common.anomaly.features import AnomalyScores, frame_scores, scor
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.resolution import (SIDE_MULTIPLE, ReducedInputs, check_working_shape, held_at,
                                                   map_to_input, working_shape)
-from sciffusion.common.anomaly.score_config import (ScoreConfig, compute_scores, patch_bank_for, pixels_for,
-                                                    positions_for, whole_input_for)
+from sciffusion.common.anomaly.score_config import (NO_NETWORK_SCORES, ScoreConfig, compute_scores, patch_bank_for,
+                                                    pixels_for, positions_for, whole_input_for)
 from sciffusion.common.anomaly.training import FitReport, train_denoiser
 from sciffusion.common.training.config import TrainConfig
 
@@ -209,8 +209,8 @@ class DiffusionAnomalyDetector(CalibratedDetector):
     """PyOD-style detector (module docstring). ``contamination`` overrides the calibration's."""
 
     def __init__(self, contamination: Optional[float] = None, config: DetectorConfig = DetectorConfig()):
-        if config.score.kind == "pixels":
-            raise ValueError("score 'pixels': uses no network (PixelGaussianDetector, or make_detector)")
+        if config.score.kind in NO_NETWORK_SCORES:
+            raise ValueError(f"score {config.score.kind!r}: uses no network (PixelGaussianDetector, or make_detector)")
         if contamination is not None:
             config = dataclasses.replace(config, calibration=dataclasses.replace(config.calibration,
                                                                                  contamination=contamination))

@@ -40,7 +40,8 @@ from sciffusion.common.anomaly.detector import (CalibratedDetector, DetectorConf
 from sciffusion.common.anomaly.features import AnomalyScores, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.pixel_detector import FILE_KIND as PIXEL_FILE_KIND
-from sciffusion.common.anomaly.pixel_detector import PIXEL_SCORE, PixelGaussianDetector
+from sciffusion.common.anomaly.pixel_detector import PixelGaussianDetector
+from sciffusion.common.anomaly.score_config import NO_NETWORK_SCORES
 from sciffusion.common.anomaly.training import FitReport
 
 FILE_KIND, FILE_VERSION = "sciffusion-anomaly-ensemble", 1
@@ -90,11 +91,11 @@ Member = DiffusionAnomalyDetector | PixelGaussianDetector
 
 def make_detector(config: "DetectorConfig | EnsembleConfig", contamination: Optional[float] = None):
     """The detector of ``config``: an :class:`EnsembleDetector` for an :class:`EnsembleConfig`, a
-    :class:`~sciffusion.common.anomaly.pixel_detector.PixelGaussianDetector` for the ``pixels`` score (no
-    network), a :class:`~sciffusion.common.anomaly.detector.DiffusionAnomalyDetector` otherwise."""
+    :class:`~sciffusion.common.anomaly.pixel_detector.PixelGaussianDetector` for the ``pixels`` and
+    ``statistics`` scores (no network), a :class:`~sciffusion.common.anomaly.detector.DiffusionAnomalyDetector` otherwise."""
     if isinstance(config, EnsembleConfig):
         return EnsembleDetector(contamination, config)
-    if config.score.kind == PIXEL_SCORE:
+    if config.score.kind in NO_NETWORK_SCORES:
         return PixelGaussianDetector(contamination, config)
     return DiffusionAnomalyDetector(contamination, config)
 
@@ -105,7 +106,7 @@ def _member_network(member: Member, net_config: Optional[DenoiserNetConfig],
     member's score uses it as it is (or, for an external network, in its other form: a context network
     unconditional, :meth:`~sciffusion.common.anomaly.networks.DenoiserNetConfig.unconditional`), else a fresh
     default network of the same width and working size (none given: the member's working size for
-    inputs of ``shape``). A member with no network (``pixels``) gets the given config only for its
+    inputs of ``shape``). A member with no network (``pixels``, ``statistics``) gets the given config only for its
     working size, and never the weights."""
     if isinstance(member, PixelGaussianDetector):
         return net_config, False

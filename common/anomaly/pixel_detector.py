@@ -8,8 +8,9 @@ by its local spatio-temporal pattern), after pooling to at most 1,024 places
 (:func:`~sciffusion.common.anomaly.positional.pixel_neighbourhoods`). On the driving set this scores
 0.959 at 0 NFE where the diffusion features score 0.92 (docs/ood.md, nineteenth round); where the layout
 is not fixed (moving or varied digits) it scores 0.59–0.80. So it is a member of the default clip
-ensemble (``features+predictive+pixels``, docs/ood.md twentieth round), where the max-of-z calibration
-lets it decide only when it departs most from normal, and it can be fitted alone (``--score pixels``).
+ensemble (``features+predictive+pixels+statistics``, docs/ood.md twentieth and twenty-second rounds), where
+the max-of-z calibration lets it decide only when it departs most from normal, and it can be fitted alone
+(``--score pixels``).
 
 The same PyOD conventions as :class:`~sciffusion.common.anomaly.detector.DiffusionAnomalyDetector`:
 ``fit(X)`` on normal images ``[N, C, H, W]`` or clips ``[N, C, T, H, W]`` (data units), the Gaussians
@@ -17,6 +18,12 @@ from the training part, the calibration from the held-out part (``holdout_fracti
 score the largest Mahalanobis distance over places (and frames), the map the distances per place
 upsampled to the input size (per frame for clips), a frame's score its own peak (frame 0, which has no
 change of its own, takes frame 1's). NFE 0: no model call.
+
+The same class fits the ``statistics`` score (:mod:`~sciffusion.common.anomaly.pixel_statistics`): one
+Gaussian over a few whole-input pixel statistics (intensity and, for clips, frame-to-frame change: mean and
+spread per channel), which sees content that is missing or added, a scene brighter or darker, a clip frozen
+or shaking, where every place on its own still looks normal. It has no map; it is the fourth member of the
+default clip ensemble (docs/ood.md, twenty-second round).
 """
 from __future__ import annotations
 
@@ -31,30 +38,35 @@ from sciffusion.common.anomaly.detector import (CalibratedDetector, DetectorConf
                                                 split_normal)
 from sciffusion.common.anomaly.embedding import pixel_gaussians, pixel_scores
 from sciffusion.common.anomaly.features import AnomalyScores, score_in_batches
+from sciffusion.common.anomaly.pixel_statistics import statistics_gaussian, statistics_scores
 from sciffusion.common.anomaly.positional import PositionGaussians
 from sciffusion.common.anomaly.resolution import check_working_shape, held_at, map_to_input
-from sciffusion.common.anomaly.score_config import ScoreConfig
+from sciffusion.common.anomaly.score_config import NO_NETWORK_SCORES, ScoreConfig
 from sciffusion.common.anomaly.training import FitReport
 
 FILE_KIND, FILE_VERSION = "sciffusion-anomaly-pixels", 1
 PIXEL_SCORE = "pixels"
+STATISTICS_SCORE = "statistics"
 
 
-def default_pixel_config() -> DetectorConfig:
-    """The ``pixels`` detector's settings when none are given: the score's defaults (one feature, the
-    ``mean`` density: the feature's own z) and the detector's (20 % held out, seed 0, working size 64 px)."""
-    return DetectorConfig(score=ScoreConfig(kind=PIXEL_SCORE, levels=1), calibration=CalibrationConfig(density="mean"))
+def default_pixel_config(kind: str = PIXEL_SCORE) -> DetectorConfig:
+    """A no-network detector's settings when none are given (``kind``: ``pixels`` or ``statistics``): the
+    score's defaults (one feature, the ``mean`` density: the feature's own z) and the detector's (20 % held
+    out, seed 0, working size 64 px)."""
+    return DetectorConfig(score=ScoreConfig(kind=kind, levels=1), calibration=CalibrationConfig(density="mean"))
 
 
 class PixelGaussianDetector(CalibratedDetector):
-    """PyOD-style detector on per-position pixel Gaussians (module docstring). ``config.score.kind``
-    must be ``pixels``; of the training settings only ``holdout_fraction``, ``seed``, ``max_side`` and
-    ``score_batch_size`` apply. ``contamination`` overrides the calibration's."""
+    """PyOD-style detector on the inputs' own pixels, no network (module docstring). ``config.score.kind``
+    is ``pixels`` (per-position Gaussians) or ``statistics`` (one whole-input Gaussian); of the training
+    settings only ``holdout_fraction``, ``seed``, ``max_side`` and ``score_batch_size`` apply.
+    ``contamination`` overrides the calibration's."""
 
     def __init__(self, contamination: Optional[float] = None, config: Optional[DetectorConfig] = None):
         config = config or default_pixel_config()
-        if config.score.kind != PIXEL_SCORE:
-            raise ValueError(f"score: the pixel detector scores {PIXEL_SCORE!r}, got {config.score.kind!r}")
+        if config.score.kind not in NO_NETWORK_SCORES:
+            raise ValueError(f"score: the pixel detector scores {' or '.join(map(repr, NO_NETWORK_SCORES))}, got "
+                             f"{config.score.kind!r}")
         if contamination is not None:
             config = dataclasses.replace(config, calibration=dataclasses.replace(config.calibration,
                                                                                  contamination=contamination))
@@ -68,7 +80,7 @@ class PixelGaussianDetector(CalibratedDetector):
 
     @property
     def score_name(self) -> str:
-        return PIXEL_SCORE
+        return self.config.score.kind
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -103,14 +115,15 @@ class PixelGaussianDetector(CalibratedDetector):
         inputs = as_inputs(X)
         in_shape = inputs.input_shape
         if len(in_shape) not in (3, 4):
-            raise ValueError(f"X: the pixels score needs images [N, C, H, W] or clips [N, C, T, H, W], got inputs "
-                             f"of shape {list(in_shape)}")
+            raise ValueError(f"X: the {self.score_name} score needs images [N, C, H, W] or clips [N, C, T, H, W], "
+                             f"got inputs of shape {list(in_shape)}")
         work = tuple(net_config.sample_shape) if net_config is not None else self.config.working_shape(in_shape)
         check_working_shape(in_shape, work)
         x = held_at(inputs, work)
         train_x, hold_x = split_normal(x, self.config.holdout_fraction, self.config.seed)
         check_varied(x)
-        self.gaussians_ = pixel_gaussians(train_x, self.config.score_batch_size)
+        fit_gaussians = pixel_gaussians if self.score_name == PIXEL_SCORE else statistics_gaussian
+        self.gaussians_ = fit_gaussians(train_x, self.config.score_batch_size)
         self.input_shape_, self.working_shape_ = in_shape, work
         self.fit_report_ = FitReport(0, time.monotonic() - start, "no training", None, len(train_x))
         return hold_x
@@ -133,8 +146,8 @@ class PixelGaussianDetector(CalibratedDetector):
     def _score_working(self, x: Tensor, on_batch: Optional[Callable[[int], None]] = None) -> AnomalyScores:
         if self.gaussians_ is None:
             raise ValueError("detector: not fitted (call fit or load first)")
-        return score_in_batches(x, self.config.score_batch_size, lambda chunk: pixel_scores(chunk, self.gaussians_),
-                                on_batch)
+        scores = pixel_scores if self.score_name == PIXEL_SCORE else statistics_scores
+        return score_in_batches(x, self.config.score_batch_size, lambda chunk: scores(chunk, self.gaussians_), on_batch)
 
     # ---- files ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -164,4 +177,5 @@ class PixelGaussianDetector(CalibratedDetector):
         return det
 
 
-__all__ = ["FILE_KIND", "FILE_VERSION", "PIXEL_SCORE", "PixelGaussianDetector", "default_pixel_config"]
+__all__ = ["FILE_KIND", "FILE_VERSION", "NO_NETWORK_SCORES", "PIXEL_SCORE", "STATISTICS_SCORE", "PixelGaussianDetector",
+           "default_pixel_config"]

@@ -36,7 +36,11 @@
   of the inputs' own pixel neighbourhoods (and, for clips, their change since the frame before) to
   per-position Gaussians of the normal ones, scored by
   :class:`~sciffusion.common.anomaly.pixel_detector.PixelGaussianDetector` (the same feature as the
-  ``features`` score's ``pixels``, as a detector or an ensemble member of its own).
+  ``features`` score's ``pixels``, as a detector or an ensemble member of its own);
+* ``statistics`` (images and clips): no network, NFE 0: the Mahalanobis distance of a few whole-input pixel
+  statistics (per channel, mean and spread of the intensity and, for clips, of the change between frames)
+  to one Gaussian of the normal ones (:mod:`~sciffusion.common.anomaly.pixel_statistics`): the one score
+  that rises for content that is missing, by the same class.
 
 σ in data units (inputs scaled to [−1, 1] for 8-bit data).
 """
@@ -58,9 +62,13 @@ from sciffusion.common.anomaly.scores import msma, path_statistics, reconstructi
 from sciffusion.common.denoisers import DenoiseFn
 from sciffusion.common.grids import check_sigma_range
 
-ScoreKind = Literal["msma", "recon", "nll", "complexity", "path", "combined", "features", "predictive", "pixels"]
+ScoreKind = Literal["msma", "recon", "nll", "complexity", "path", "combined", "features", "predictive", "pixels",
+                    "statistics"]
 SCORE_KINDS: tuple[str, ...] = ("msma", "recon", "nll", "complexity", "path", "combined", "features", "predictive",
-                                "pixels")
+                                "pixels", "statistics")
+NO_NETWORK_SCORES: tuple[str, ...] = ("pixels", "statistics")
+"""The score kinds that call no network (NFE 0), fitted by
+:class:`~sciffusion.common.anomaly.pixel_detector.PixelGaussianDetector`."""
 EXACT_TRACE_MAX_DIM = 16
 
 
@@ -113,8 +121,8 @@ class ScoreConfig:
     @property
     def nfe(self) -> int:
         """Denoiser forward calls per input (``predictive``: per scoring window, see :meth:`nfe_for`;
-        ``pixels``: none)."""
-        if self.kind == "pixels":
+        ``pixels``, ``statistics``: none)."""
+        if self.kind in NO_NETWORK_SCORES:
             return 0
         if self.kind == "recon":
             return self.levels * self.recon_steps
@@ -217,15 +225,15 @@ def score_defaults(kind: str) -> dict[str, Any]:
     """Defaults of the options a user leaves unset, per score kind: ``levels``, the σ range and the
     calibration ``density`` (``features``: 2 levels in [0.3, 0.6], ``mean``, the settings measured on
     MNIST 0–4 vs 5–9 in docs/ood.md; ``predictive``: 1 level at σ_min = 2 (σ_max 8 for more levels),
-    ``mean``, measured on SM-MNIST in docs/ood.md; ``pixels``: one feature, no σ, ``mean``; the others: 10
-    levels in [0.01, 1], ``gmm``)."""
+    ``mean``, measured on SM-MNIST in docs/ood.md; ``pixels`` and ``statistics``: one feature, no σ,
+    ``mean``; the others: 10 levels in [0.01, 1], ``gmm``)."""
     if kind not in SCORE_KINDS:
         raise ValueError(f"score: must be one of {', '.join(SCORE_KINDS)}, got {kind!r}")
     if kind == "features":
         return {"levels": 2, "sigma_min": 0.3, "sigma_max": 0.6, "density": "mean"}
     if kind == "predictive":
         return {"levels": 1, "sigma_min": 2.0, "sigma_max": 8.0, "density": "mean"}
-    if kind == "pixels":
+    if kind in NO_NETWORK_SCORES:
         return {"levels": 1, "sigma_min": 0.01, "sigma_max": 1.0, "density": "mean"}
     return {"levels": 10, "sigma_min": 0.01, "sigma_max": 1.0, "density": "gmm"}
 
@@ -243,8 +251,8 @@ def compute_scores(denoise: DenoiseFn, x: Tensor, config: ScoreConfig, *,
     ``context_denoise`` ``(x_target, σ, context) -> x0`` instead of ``denoise``."""
     g = generator if generator is not None else torch.Generator().manual_seed(config.seed)
     c = config
-    if c.kind == "pixels":
-        raise ValueError("score 'pixels': calls no denoiser; its Gaussians live in a PixelGaussianDetector")
+    if c.kind in NO_NETWORK_SCORES:
+        raise ValueError(f"score {c.kind!r}: calls no denoiser; its Gaussians live in a PixelGaussianDetector")
     if c.kind == "predictive":
         if context_denoise is None:
             raise ValueError("score 'predictive': needs a context denoiser (a detector fitted with this score has one)")
@@ -274,5 +282,5 @@ def compute_scores(denoise: DenoiseFn, x: Tensor, config: ScoreConfig, *,
     return path_statistics(denoise, x, sigmas)
 
 
-__all__ = ["EXACT_TRACE_MAX_DIM", "IMAGE_PATCH_BANK", "SCORE_KINDS", "ScoreConfig", "ScoreKind", "compute_scores",
+__all__ = ["EXACT_TRACE_MAX_DIM", "IMAGE_PATCH_BANK", "NO_NETWORK_SCORES", "SCORE_KINDS", "ScoreConfig", "ScoreKind", "compute_scores",
            "patch_bank_for", "pixels_for", "positions_for", "score_defaults", "whole_input_for"]

@@ -31,9 +31,10 @@ Protocols (seeded; every set is built here from the bundled MNIST digits or the 
   clip after a collision earlier in its episode.
 
 Ours: :class:`~sciffusion.common.anomaly.DiffusionAnomalyDetector` (``fit`` trains a U-Net through
-DiffusionModule for at most ``minutes``; with ``score`` = auto, clips get the ``features+predictive+pixels``
-:class:`~sciffusion.common.anomaly.EnsembleDetector`, a frame-stack U-Net and a context denoiser with
-half the budget each and the pixel Gaussians, images the ``features`` score), or, with ``detector``, a
+DiffusionModule for at most ``minutes``; with ``score`` = auto, clips get the
+``features+predictive+pixels+statistics`` :class:`~sciffusion.common.anomaly.EnsembleDetector`, a frame-stack
+U-Net and a context denoiser with half the budget each, the pixel Gaussians and the whole-clip statistics,
+images the ``features`` score), or, with ``detector``, a
 detector fitted beforehand (``sciffusion ood fit`` or ``DiffusionAnomalyDetector.save``) on the same
 set's normal training inputs, used as it is (its score and calibration; one set per run). PyOD: each detector of
 ``pyod`` with its defaults (AutoEncoder: 10 epochs) on the pixels in [0, 1], average-pooled over
@@ -416,6 +417,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     from sciffusion.common.anomaly import make_detector
     from sciffusion.common.anomaly.features import frame_scores
     from sciffusion.common.anomaly.metrics import detection_metrics, frame_auroc
+    from sciffusion.common.anomaly.score_config import NO_NETWORK_SCORES
     from sciffusion.pipelines.ood.fit import adopt_start, detector_settings, resolve_score, start_for
     from sciffusion.pipelines.ood.score import load_detector
 
@@ -441,7 +443,8 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     start = time.monotonic()
     raw = det.score_samples(model_inputs(data.test))
     scores = det.calibration_.score(raw.features.numpy())
-    method = "ours: pixels (no network)" if det.score_name == "pixels" else f"diffusion ({det.score_name})"
+    method = f"ours: {det.score_name} (no network)" if det.score_name in NO_NETWORK_SCORES else \
+        f"diffusion ({det.score_name})"
     row = _row(data, method, scores, raw.nfe, fit_seconds, time.monotonic() - start)
     row["feature_auroc"] = {name: detection_metrics(raw.features[:, j].numpy(), data.labels).auroc
                             for j, name in enumerate(raw.names)}  # which feature carries the detection

@@ -18,6 +18,7 @@ import numpy as np
 
 from sciffusion.common.anomaly import (CalibrationConfig, DenoiserNetConfig, DetectorConfig, EnsembleConfig,
                                        ScoreConfig)
+from sciffusion.common.anomaly.score_config import NO_NETWORK_SCORES
 from sciffusion.common.training.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 DETECTOR_FILE = "detector.pt"
 AUTO_SCORE = "auto"
-AUTO_CLIP_SCORE = "features+predictive+pixels"  # what --score auto means for clips: an ensemble (docs/ood.md)
+AUTO_CLIP_SCORE = "features+predictive+pixels+statistics"  # what --score auto means for clips (docs/ood.md)
 DetectorSettings = DetectorConfig | EnsembleConfig
 DEFAULT_FOOTAGE_SIZE = 64  # px, H = W of footage frames when --image-size is not given
 
@@ -45,10 +46,11 @@ def score_members(score: str) -> tuple[str, ...]:
 
 def resolve_score(score: str, sample_shape: tuple[int, ...], context_frames: int = 3,
                   target_frames: Optional[int] = 1) -> str:
-    """The score ``--score auto`` means for inputs of ``sample_shape``: the ``features+predictive+pixels``
-    ensemble for clips ``[C, T, H, W]`` long enough for one predictive window (content, motion, and what a
-    fixed camera sees at each place; the pixels member since session 35), ``features`` otherwise
-    (measured in docs/ood.md); any other ``score`` is returned as it is."""
+    """The score ``--score auto`` means for inputs of ``sample_shape``: the
+    ``features+predictive+pixels+statistics`` ensemble for clips ``[C, T, H, W]`` long enough for one
+    predictive window (content, motion, what a fixed camera sees at each place, and how much there is and
+    moves in the whole clip: the pixels member since session 35, the statistics member since session 36),
+    ``features`` otherwise (measured in docs/ood.md); any other ``score`` is returned as it is."""
     if score != AUTO_SCORE:
         return score
     clips = len(sample_shape) == 4 and sample_shape[1] >= context_frames + (target_frames or 1)
@@ -242,7 +244,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     if given:
         raise ValueError(f"{given[0]}: set per score kind, so not for the ensemble {score} (its members use their "
                          "kinds' defaults)")
-    trained = max(1, sum(kind != "pixels" for kind in kinds))
+    trained = max(1, sum(kind not in NO_NETWORK_SCORES for kind in kinds))
     members = tuple(detector_config(kind, minutes=minutes / trained, max_steps=max(1, max_steps // trained),
                                     threshold="quantile", contamination=contamination, **options) for kind in kinds)
     calibration = CalibrationConfig(density=density or "max", threshold=threshold, contamination=contamination,
@@ -289,8 +291,8 @@ def adopt_start(settings: DetectorSettings, start: Start) -> DetectorSettings:
 
 def check_model_use(score: str) -> None:
     """One-line ValueError when ``--model`` is given for a ``score`` none of whose kinds trains a network
-    (``pixels``): nothing would start from it."""
-    if set(score_members(score)) == {"pixels"}:
+    (``pixels``, ``statistics``): nothing would start from it."""
+    if set(score_members(score)) <= set(NO_NETWORK_SCORES):
         raise ValueError(f"--model: the {score} score uses no network, so there is nothing to start from")
 
 
@@ -332,7 +334,8 @@ def load_start(model: Path, sample_shape: tuple[int, ...], trust: bool) -> Start
         prefix = "ema.shadow."
         state = {k[len(prefix):]: v for k, v in content["state_dict"].items() if k.startswith(prefix)}
     elif isinstance(content, dict) and content.get("kind") == PIXEL_KIND:
-        raise ValueError(f"{model}: a pixels detector holds no network to start from")
+        raise ValueError(f"{model}: a {content.get('config', {}).get('score', {}).get('kind', 'pixels')} detector "
+                         "holds no network to start from")
     elif isinstance(content, dict) and content.get("kind") == ENSEMBLE_KIND:
         raise ValueError(f"{model}: an ensemble detector holds one network per score; fine-tune from a "
                          "single-score detector or a DiffusionModule checkpoint")

@@ -94,8 +94,8 @@ def test_bad_input_is_one_line_exit_2(files, tmp_path):
     np.savez(tmp_path / "clips.npz", clips=np.zeros((6, 5, 8, 8), np.uint8))
     r = invoke("fit", "--data", tmp_path / "clips.npz", "--out", tmp_path / "d", "--levels", 3)
     assert r.exit_code == 2 and r.output.strip() == ("error: --levels: set per score kind, so not for the ensemble "
-                                                     "features+predictive+pixels (its members use their kinds' defaults) "
-                                                     "(--score auto on clips)")
+                                                     "features+predictive+pixels+statistics (its members use their "
+                                                     "kinds' defaults) (--score auto on clips)")
     assert not (tmp_path / "d").exists()
     r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "d", "--score", "magic")
     assert r.exit_code == 2 and "error: --score: need auto, one of msma," in r.output

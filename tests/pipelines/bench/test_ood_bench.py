@@ -145,9 +145,10 @@ def test_auto_score_gives_clip_sets_the_features_predictive_ensemble(tmp_path):
                          pyod=("KNN",), smmnist_clips=12, smmnist_test_clips=6, smmnist_size=16, smmnist_frames=5)
     assert cfg.score == "auto"
     rows = run_ood_bench(cfg, log=lambda _: None)
-    # features: 2 levels; predictive: 5 frames, 2 windows of 3 + 1 at one level; pixels: no model call
-    assert rows[0]["method"] == "diffusion (features+predictive+pixels)" and rows[0]["nfe_per_input"] == 2 + 2 + 0
-    assert sorted(rows[0]["feature_auroc"]) == ["features", "pixels", "predictive"]  # the member scores
+    # features: 2 levels; predictive: 5 frames, 2 windows of 3 + 1 at one level; pixels, statistics: no model call
+    assert rows[0]["method"] == "diffusion (features+predictive+pixels+statistics)"
+    assert rows[0]["nfe_per_input"] == 2 + 2 + 0 + 0
+    assert sorted(rows[0]["feature_auroc"]) == ["features", "pixels", "predictive", "statistics"]  # the members
     assert rows[0]["train_steps"] == 2  # the step cap is shared by the two networks: 3 // 2 each, none for pixels
     with pytest.raises(ValueError, match="clips only"):
         OODBenchConfig(out=tmp_path / "c", datasets=("mnist", "smmnist"), score="predictive")
@@ -193,10 +194,13 @@ def test_a_video_model_starts_the_predictive_member(tmp_path):
                          model=tmp_path / "video.pt")
     rows = run_ood_bench(cfg, log=lambda _: None)
     # features: 2 levels; predictive with the video model's 2 context + 2 target frames: 2 windows in 6 frames
-    assert rows[0]["method"] == "diffusion (features+predictive+pixels)" and rows[0]["nfe_per_input"] == 2 + 2
+    assert rows[0]["method"] == "diffusion (features+predictive+pixels+statistics)"
+    assert rows[0]["nfe_per_input"] == 2 + 2
     assert rows[0]["started_from"] == str(tmp_path / "video.pt") and 0 <= rows[0]["auroc"] <= 1
     with pytest.raises(ValueError, match="--model: the pixels score uses no network"):
         OODBenchConfig(out=tmp_path, datasets=("smmnist",), score="pixels", model=tmp_path / "video.pt")
+    with pytest.raises(ValueError, match="--model: the pixels.statistics score uses no network"):
+        OODBenchConfig(out=tmp_path, datasets=("smmnist",), score="pixels+statistics", model=tmp_path / "video.pt")
     with pytest.raises(ValueError, match="--model: a starting checkpoint serves one set"):
         OODBenchConfig(out=tmp_path, datasets=("smmnist", "driving"), model=tmp_path / "video.pt")
     with pytest.raises(ValueError, match="--model/--detector: give one"):

@@ -111,7 +111,7 @@ def test_clip_store_frame_auroc(clip_store, tmp_path):
 def test_auto_score_is_the_ensemble_for_clips_and_features_otherwise(clip_store, tmp_path):
     from sciffusion.pipelines.ood.fit import resolve_score
 
-    assert resolve_score("auto", (1, 4, 8, 8)) == "features+predictive+pixels"
+    assert resolve_score("auto", (1, 4, 8, 8)) == "features+predictive+pixels+statistics"
     assert resolve_score("auto", (1, 8, 8)) == "features"
     assert resolve_score("auto", (1, 3, 8, 8)) == "features"  # too short for 3 context + 1 target frames
     assert resolve_score("msma", (1, 4, 8, 8)) == "msma"
