@@ -119,13 +119,34 @@ class PositionGaussians:
                              f"{tuple(self.mean.shape)} and {tuple(self.precision.shape)}")
 
     def to_dict(self) -> dict[str, Tensor]:
-        return {"mean": self.mean, "precision": self.precision}
+        """The means and the upper triangle of each precision, row by row (``precision_upper [L, P,
+        D(D+1)/2]``): the precisions are symmetric (:meth:`PositionStatistics.finish`), so a file holds half of
+        each, and :meth:`from_saved` restores them exactly."""
+        rows, cols = torch.triu_indices(self.dims, self.dims)
+        return {"mean": self.mean, "precision_upper": self.precision[..., rows, cols].contiguous()}
+
+    @property
+    def dims(self) -> int:
+        """D, the feature channels of each Gaussian."""
+        return int(self.mean.shape[-1])
 
     @classmethod
     def from_saved(cls, saved: Any) -> Optional["PositionGaussians"]:
+        """Gaussians from :meth:`to_dict` (or, from files written before session 36, the full ``precision``)."""
         if saved is None or isinstance(saved, PositionGaussians):
             return saved
-        return cls(saved["mean"], saved["precision"])
+        if "precision_upper" not in saved:
+            return cls(saved["mean"], saved["precision"])
+        mean, upper = saved["mean"], saved["precision_upper"]
+        dims = int(mean.shape[-1])
+        rows, cols = torch.triu_indices(dims, dims)
+        if upper.shape != (*mean.shape[:-1], len(rows)):
+            raise ValueError(f"position Gaussians: precision_upper [L, P, {len(rows)}] for means of shape "
+                             f"{tuple(mean.shape)}, got {tuple(upper.shape)}")
+        precision = upper.new_zeros(*mean.shape, dims)
+        precision[..., rows, cols] = upper
+        precision[..., cols, rows] = upper
+        return cls(mean, precision)
 
 
 class PositionStatistics:
@@ -156,7 +177,8 @@ class PositionStatistics:
         dims = cov.shape[-1]
         scale = torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(0).mean((1, 2))  # [L], the mean variance
         ridge = (reg * scale.clamp_min(1e-12))[:, None, None, None] * torch.eye(dims, dtype=cov.dtype)
-        return PositionGaussians(mean.float(), torch.linalg.inv(cov + ridge).float())
+        precision = torch.linalg.inv(cov + ridge)
+        return PositionGaussians(mean.float(), (0.5 * (precision + precision.transpose(-2, -1))).float())  # symmetric
 
 
 def mahalanobis_map(maps: Tensor, gaussians: PositionGaussians) -> Tensor:

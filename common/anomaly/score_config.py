@@ -69,6 +69,8 @@ SCORE_KINDS: tuple[str, ...] = ("msma", "recon", "nll", "complexity", "path", "c
 NO_NETWORK_SCORES: tuple[str, ...] = ("pixels", "statistics")
 """The score kinds that call no network (NFE 0), fitted by
 :class:`~sciffusion.common.anomaly.pixel_detector.PixelGaussianDetector`."""
+MAPLESS_SCORES: tuple[str, ...] = ("nll", "complexity", "statistics")
+"""The score kinds with no dense map (one number per input); an ensemble has a map when one member has."""
 EXACT_TRACE_MAX_DIM = 16
 
 
@@ -282,5 +284,5 @@ def compute_scores(denoise: DenoiseFn, x: Tensor, config: ScoreConfig, *,
     return path_statistics(denoise, x, sigmas)
 
 
-__all__ = ["EXACT_TRACE_MAX_DIM", "IMAGE_PATCH_BANK", "NO_NETWORK_SCORES", "SCORE_KINDS", "ScoreConfig", "ScoreKind", "compute_scores",
+__all__ = ["EXACT_TRACE_MAX_DIM", "IMAGE_PATCH_BANK", "MAPLESS_SCORES", "NO_NETWORK_SCORES", "SCORE_KINDS", "ScoreConfig", "ScoreKind", "compute_scores",
            "patch_bank_for", "pixels_for", "positions_for", "score_defaults", "whole_input_for"]

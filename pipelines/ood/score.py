@@ -167,6 +167,7 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     import pandas as pd
 
     from sciffusion.common.anomaly.features import frame_scores
+    from sciffusion.common.anomaly.score_config import MAPLESS_SCORES
     from sciffusion.common.io.atomic import write_text_atomic
     from sciffusion.common.io.outputs import check_outputs
     from sciffusion.pipelines.ood.inputs import read_inputs
@@ -185,9 +186,9 @@ def score_ood(config: OODScoreConfig, on_batch: Optional[Callable[[int], None]] 
     if tuple(data.model_inputs_shape[1:]) != expected:
         raise ValueError(f"{config.data}: inputs of shape {list(data.model_inputs_shape[1:])} (C, [T,] H, W), "
                          f"the detector {config.detector} was fitted on {list(expected)}")
-    if config.maps is not None and set(det.score_name.split("+")) <= {"nll", "complexity"}:
+    if config.maps is not None and set(det.score_name.split("+")) <= set(MAPLESS_SCORES):
         raise ValueError(f"--maps: the {det.score_name} score has no dense map (use features, msma, recon, "
-                         "path, predictive or combined)")
+                         "path, predictive, pixels or combined)")
     if on_start is not None:
         on_start(len(data))
     start = time.monotonic()

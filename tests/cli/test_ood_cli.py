@@ -133,6 +133,26 @@ def test_the_pixels_score_fits_without_a_network_and_finds_the_bright_images(fil
                                                      "nothing to start from") and not (tmp_path / "pix2").exists()
 
 
+def test_the_statistics_score_finds_the_bright_images_and_has_no_map(files, tmp_path):
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "st", "--score", "statistics")
+    assert r.exit_code == 0, r.output
+    assert "no network, fitted in" in r.output and "statistics score, NFE 0/input" in r.output
+    r = invoke("score", "--detector", tmp_path / "st", "--data", files / "test.npz", "--out", tmp_path / "s.csv")
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "s.csv")
+    assert list(table.columns) == ["id", "score", "score_normalised", "label_pred", "statistics"]
+    assert table["score"][10:].min() > table["score"][:10].max()  # the six bright images
+    r = invoke("score", "--detector", tmp_path / "st", "--data", files / "test.npz", "--out", tmp_path / "m.csv",
+               "--maps", tmp_path / "maps")
+    assert r.exit_code == 2 and r.output.strip().startswith("error: --maps: the statistics score has no dense map")
+    assert not (tmp_path / "m.csv").exists() and not (tmp_path / "maps").exists()
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "st2", "--score", "statistics",
+               "--model", tmp_path / "st" / "detector.pt")
+    assert r.exit_code == 2 and "--model: the statistics score uses no network" in r.output
+
+
 def test_evaluate_refuses_bad_score_tables(files, detector, tmp_path):
     for name, text, problem in (("text.csv", "id,score\n0,abc\n1,2\n", "score of id '0' is 'abc', need a finite number"),
                                 ("nan.csv", "id,score\n0,1\n1,nan\n", "score of id '1' is 'nan', need a finite number"),

@@ -72,6 +72,24 @@ def test_running_statistics_equal_the_batch_mean_and_the_regularised_inverse_cov
         stats.add(torch.randn(2, 2, 3, 4))
 
 
+def test_files_hold_half_of_each_precision_and_restore_it_exactly():
+    """The precisions are symmetric, so ``to_dict`` keeps the upper triangles (D(D+1)/2 of D² values) and
+    ``from_saved`` gives back the same matrices bit for bit; files written with the full matrices still load,
+    and a triangle that does not fit the means is a one-line error."""
+    stats = PositionStatistics()
+    stats.add(torch.randn(30, 2, 6, 4))
+    g = stats.finish()
+    assert torch.equal(g.precision, g.precision.transpose(-2, -1))
+    saved = g.to_dict()
+    assert saved["precision_upper"].shape == (2, 4, 21) and "precision" not in saved
+    again = PositionGaussians.from_saved(saved)
+    assert torch.equal(again.precision, g.precision) and torch.equal(again.mean, g.mean)
+    legacy = PositionGaussians.from_saved({"mean": g.mean, "precision": g.precision})
+    assert torch.equal(legacy.precision, g.precision)
+    with pytest.raises(ValueError, match=r"precision_upper \[L, P, 21\]"):
+        PositionGaussians.from_saved({"mean": g.mean, "precision_upper": saved["precision_upper"][..., :20]})
+
+
 def test_mahalanobis_distances_in_closed_form_and_chi_square_on_average():
     mean = torch.tensor([[[1.0, -1.0]]])  # L = 1, P = 1, D = 2
     cov = torch.tensor([[4.0, 1.0], [1.0, 2.0]])
