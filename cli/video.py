@@ -378,7 +378,9 @@ def predict(
 @app.command("generate")
 @user_errors_exit
 def generate(
-    out: Path = typer.Option(..., "--out", help="Output folder (clips as MP4 + GIF, contact sheet, clips.zarr)."),
+    out: Path = typer.Option(..., "--out", help="Output folder (clips as MP4 + GIF, contact sheet, clips.zarr; with "
+                             "--event the store's labels/event [N] and labels/asked_event [N, T]: the event each "
+                             "frame was asked to show, 0 before the onset, -1 on real context frames)."),
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
     event: Optional[str] = typer.Option(None, "--event", help="normal | collision | cut-in | near-miss "
                                                               "(models trained with events)."),

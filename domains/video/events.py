@@ -64,4 +64,25 @@ def onset_schedule(event: int, at_frame: int, horizon: int, block_frames: int) -
     return [event if b >= at_frame // block_frames else 0 for b in range(blocks)]
 
 
-__all__ = ["EVENTS", "ONSET_FIRST", "check_event_frame", "default_onset_frame", "event_index", "onset_schedule", "window_event"]
+def block_events(event: int, at_frame: int | None, horizon: int, block_frames: int) -> list[int]:
+    """The event each generated block is asked to show: ``event`` on every block when ``at_frame`` is None,
+    else :func:`onset_schedule` (normal before the block that holds generated frame ``at_frame``)."""
+    if at_frame is None:
+        return [event] * -(-horizon // block_frames)
+    return onset_schedule(event, at_frame, horizon, block_frames)
+
+
+def asked_per_frame(schedule: list[int], block_frames: int, horizon: int, context_frames: int = 0) -> np.ndarray:
+    """The event each frame of a generated clip was asked to show, int64 ``[context_frames + horizon]``:
+    -1 for the real context frames (nothing was asked of them), then each generated frame its block's event
+    from ``schedule`` (one per block of ``block_frames``, :func:`block_events`)."""
+    blocks = -(-horizon // block_frames)
+    if len(schedule) != blocks:
+        raise ValueError(f"schedule: one event per block, {blocks} blocks of {block_frames} in {horizon} frames, "
+                         f"got {len(schedule)}")
+    generated = np.repeat(np.asarray(schedule, np.int64), block_frames)[:horizon]
+    return np.concatenate([np.full(context_frames, -1, np.int64), generated])
+
+
+__all__ = ["EVENTS", "ONSET_FIRST", "asked_per_frame", "block_events", "check_event_frame", "default_onset_frame", "event_index",
+           "onset_schedule", "window_event"]

@@ -16,8 +16,10 @@ generated from nothing, in the second block (:func:`~sciffusion.domains.video.ev
 
 Outputs in ``out/`` (the folder is written atomically): ``clip_000.mp4`` and ``clip_000.gif`` per clip,
 ``contact_sheet.png`` (one row per clip, one column per frame), ``clips.zarr`` (a dataset store,
-``video`` uint8 [N, T, H, W, C], ``labels/event`` int64 [N] when an event was asked for,
-``labels/context_clip`` int64 [N] with a context) and ``config.json`` (the resolved settings). With a
+``video`` uint8 [N, T, H, W, C], ``labels/event`` int64 [N] when an event was asked for, with
+``labels/asked_event`` int64 [N, T], the event each frame's block was asked to show (0 normal before an
+onset, -1 on real context frames; what was asked, not what a judge sees), ``labels/context_clip`` int64 [N]
+with a context) and ``config.json`` (the resolved settings). With a
 context each clip holds its ``context_frames`` real frames followed by ``frames`` generated ones.
 
 Generation runs through Lightning's predict loop (:func:`generation_module` over a dataset of clip
@@ -94,7 +96,7 @@ class GenerateConfig:
             check_event_frame(self.event_frame, self.frames)
         negative = self.run.sampling.negative_event
         if negative is not None:
-            from sciffusion.domains.video.events import EVENTS, event_index
+            from sciffusion.domains.video.events import EVENTS, asked_per_frame, block_events, event_index
 
             if self.event is None:
                 raise ValueError("--negative-event: needs --event (it is what guidance steers away from)")
@@ -181,13 +183,11 @@ def generation_module(model, frames: int, sampling, seed: int, label: Optional[i
     import torch
 
     from sciffusion.domains.video.datamodule import to_uint8, to_unit_range
-    from sciffusion.domains.video.events import onset_schedule
+    from sciffusion.domains.video.events import block_events
     from sciffusion.domains.video.sampling import rollout
 
     m = model.config
-    blocks = -(-frames // m.frames)
-    schedule = None if label is None else \
-        [label] * blocks if event_frame is None else onset_schedule(label, event_frame, frames, m.frames)
+    schedule = None if label is None else block_events(label, event_frame, frames, m.frames)
 
     class GenerationModule(pl.LightningModule):
         def __init__(self):
@@ -260,7 +260,7 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     ``checked(notes)`` is called before sampling with the summary's notes on the context (adapted,
     denoising_gain, unlike_training), so a user sees them before waiting."""
     from sciffusion.domains.video import writers
-    from sciffusion.domains.video.events import EVENTS, event_index
+    from sciffusion.domains.video.events import EVENTS, asked_per_frame, block_events, event_index
     from sciffusion.domains.video.zarr_store import write_video_store
 
     from sciffusion.domains.video.model import resolve_model_path
@@ -324,7 +324,11 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
                 + ("" if source is None else f" (from clip {source[i]})") for i in range(len(clips))]
         writers.write_png(tmp / "contact_sheet.png",
                           writers.labelled_contact_sheet(clips, rows, summary["context_frames"]))
-        labels = {} if label is None else {"event": np.full(cfg.clips, label, np.int64)}
+        labels = {}
+        if label is not None:
+            asked = asked_per_frame(block_events(label, onset, cfg.frames, m.frames), m.frames, cfg.frames,
+                                    summary["context_frames"])
+            labels = {"event": np.full(cfg.clips, label, np.int64), "asked_event": np.tile(asked, (cfg.clips, 1))}
         if source is not None:
             labels["context_clip"] = source.astype(np.int64)
         write_video_store(tmp / "clips.zarr", clips, {"generator": "sciffusion video generate", "fps": cfg.fps,

@@ -196,6 +196,10 @@ def test_generate_with_event_guidance(tmp_path):
         assert invoke("generate", *same, "--event-frame", option, "--out", tmp_path / name).exit_code == 0
     assert json.loads((tmp_path / "gall" / "config.json").read_text())["event_frame"] is None
     auto, onset, everywhere = (open_video_store(tmp_path / n / "clips.zarr").video[...] for n in ("gauto", "gonset", "gall"))
+    # what each frame was asked to show: normal before the onset's block, the event from it on
+    asked = {n: open_video_store(tmp_path / n / "clips.zarr").labels["asked_event"][...].tolist()
+             for n in ("gauto", "gall")}
+    assert asked == {"gauto": [[0, 0, 0, 1]], "gall": [[1, 1, 1, 1]]}
     assert auto.shape == (1, 4, 16, 16, 3) and np.array_equal(auto, onset) and not np.array_equal(onset, everywhere)
     r = invoke("generate", "--model", model, "--event", "explosion", "--out", tmp_path / "g2")
     assert r.exit_code == 2 and "--event: must be one of normal, collision, cut-in, near-miss, got 'explosion'" in r.output
@@ -261,6 +265,7 @@ def test_generate_from_real_context_uses_normal_clips_only(tmp_path):
     store = open_video_store(out / "clips.zarr")
     assert store.video.shape == (3, 7, 16, 16, 3)
     assert store.labels["context_clip"][...].tolist() == [0, 2, 0]  # clips with an event are never context
+    assert store.labels["asked_event"][...].tolist() == [[-1, -1, -1, 1, 1, 1, 1]] * 3  # nothing asked of real frames
     for i, source in enumerate([0, 2, 0]):
         assert np.array_equal(store.video[i, :3], video[source, :3])  # the real frames come first, unchanged
     assert not np.array_equal(store.video[0, 3:], store.video[2, 3:])  # same context, other noise

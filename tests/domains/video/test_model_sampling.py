@@ -104,6 +104,12 @@ def test_an_event_schedule_conditions_each_block_on_its_own_event(tmp_path, monk
     for bad in (-1, 10):
         with pytest.raises(ValueError, match="--event-frame: must be a generated frame, 0 to 9"):
             onset_schedule(1, bad, 10, 4)
+    from sciffusion.domains.video.events import asked_per_frame, block_events
+
+    assert block_events(2, None, 10, 4) == [2, 2, 2] and block_events(1, 4, 10, 4) == [0, 1, 1]
+    assert asked_per_frame([0, 1, 1], 4, 10, 2).tolist() == [-1, -1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    with pytest.raises(ValueError, match="one event per block, 3 blocks of 4 in 10 frames, got 2"):
+        asked_per_frame([0, 1], 4, 10)
     _, path = _saved(tmp_path, events=True)
     model = read_model_file(path)
     seen, real = [], sampling_module.sample_block
