@@ -67,9 +67,11 @@ WHOLE_INPUT_HELP = ("features: also score each input's distance to its nearest n
                     "without at 10 minutes, no change on SM-MNIST; for long fits try --whole-input).")
 DENSITY_HELP = ("Density on the z-scored features: gmm | kde | knn | mean | max (max: the most anomalous feature "
                 "decides); default mean for features and predictive, gmm otherwise; for an ensemble (a+b), the "
-                "combination of its members' scores, default max. mean and max are one-sided: inputs with less "
-                "of what normal inputs have (a missing object) score as normal; gmm, kde and knn also flag those, "
-                "at a cost where anomalies only add (docs/ood.md, twenty-first round).")
+                "combination of its members' scores, default max. mean and max are one-sided: a member that "
+                "scores an input as more normal than normal never flags it; the statistics member (in auto for "
+                "clips) is what sees inputs with less of what normal inputs have (a missing object: 0.77, "
+                "docs/ood.md twenty-second round); gmm, kde and knn are two-sided over the members, at a cost "
+                "where anomalies only add (twenty-first round).")
 
 TARGET_FRAMES_HELP = ("predictive (clips): frames it predicts per window (NFE = levels x windows, about T - context "
                       "for one frame); 0: the fewest that keep the predictive score within 8 model calls (1 up to "

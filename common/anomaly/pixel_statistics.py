@@ -15,7 +15,9 @@ The statistics are standardised by the normal inputs' own spread before the Gaus
 ridge of :meth:`~sciffusion.common.anomaly.positional.PositionStatistics.finish` is relative to each
 statistic's scale), and the Gaussian is stored in the inputs' units as a one-position
 :class:`~sciffusion.common.anomaly.positional.PositionGaussians`. Measured in docs/ood.md (twenty-second
-round).
+round): alone, 0.91 on the missing digit and 0.88 on an extra one, 0.85 on driving collisions, 0.71 on
+impossible motion (frozen clips), 0.45 on unseen digits (it cannot see shape); as the fourth member of the
+clip default it lifts the missing digit from 0.29 to 0.77 and costs 0.01–0.02 where it sees nothing.
 """
 from __future__ import annotations
 
