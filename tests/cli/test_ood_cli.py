@@ -151,6 +151,10 @@ def test_the_statistics_score_finds_the_bright_images_and_has_no_map(files, tmp_
     r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "st2", "--score", "statistics",
                "--model", tmp_path / "st" / "detector.pt")
     assert r.exit_code == 2 and "--model: the statistics score uses no network" in r.output
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "st3", "--score", "msma",
+               "--model", tmp_path / "st" / "detector.pt")
+    assert r.exit_code == 2 and r.output.strip().endswith("a statistics detector holds no network to start from")
+    assert not (tmp_path / "st3").exists()
 
 
 def test_evaluate_refuses_bad_score_tables(files, detector, tmp_path):
