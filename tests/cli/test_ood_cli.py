@@ -117,44 +117,38 @@ def test_bad_input_is_one_line_exit_2(files, tmp_path):
                                                           "least 4: 2 to train on, 2 held out)"), r.output
 
 
-def test_the_pixels_score_fits_without_a_network_and_finds_the_bright_images(files, tmp_path):
-    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "pix", "--score", "pixels")
-    assert r.exit_code == 0, r.output
-    assert "no network, fitted in" in r.output and "pixels score, NFE 0/input" in r.output
-    r = invoke("score", "--detector", tmp_path / "pix", "--data", files / "test.npz", "--out", tmp_path / "s.csv")
-    assert r.exit_code == 0, r.output
+@pytest.mark.parametrize("kind", ["pixels", "statistics"])
+def test_the_scores_with_no_network_fit_in_seconds_and_find_the_bright_images(files, tmp_path, kind):
+    """Both fit with no network, find the six bright images, and refuse --model (nothing would start from
+    it) and, as a start, refuse to be one; the statistics score has no map, so --maps is refused before any
+    output is written."""
     import pandas as pd
 
-    table = pd.read_csv(tmp_path / "s.csv")
-    assert table["score"][10:].min() > table["score"][:10].max()  # the six bright images
-    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "pix2", "--score", "pixels",
-               "--model", tmp_path / "pix" / "detector.pt")
-    assert r.exit_code == 2 and r.output.strip() == ("error: --model: the pixels score uses no network, so there is "
-                                                     "nothing to start from") and not (tmp_path / "pix2").exists()
-
-
-def test_the_statistics_score_finds_the_bright_images_and_has_no_map(files, tmp_path):
-    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "st", "--score", "statistics")
+    det = tmp_path / "det"
+    r = invoke("fit", "--data", files / "train.npz", "--out", det, "--score", kind)
     assert r.exit_code == 0, r.output
-    assert "no network, fitted in" in r.output and "statistics score, NFE 0/input" in r.output
-    r = invoke("score", "--detector", tmp_path / "st", "--data", files / "test.npz", "--out", tmp_path / "s.csv")
+    assert "no network, fitted in" in r.output and f"{kind} score, NFE 0/input" in r.output
+    r = invoke("score", "--detector", det, "--data", files / "test.npz", "--out", tmp_path / "s.csv")
     assert r.exit_code == 0, r.output
-    import pandas as pd
-
     table = pd.read_csv(tmp_path / "s.csv")
-    assert list(table.columns) == ["id", "score", "score_normalised", "label_pred", "statistics"]
+    feature = {"pixels": "pos_pixels", "statistics": "statistics"}[kind]
+    assert list(table.columns) == ["id", "score", "score_normalised", "label_pred", feature]
     assert table["score"][10:].min() > table["score"][:10].max()  # the six bright images
-    r = invoke("score", "--detector", tmp_path / "st", "--data", files / "test.npz", "--out", tmp_path / "m.csv",
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "d2", "--score", kind,
+               "--model", det / "detector.pt")
+    assert r.exit_code == 2 and r.output.strip() == (f"error: --model: the {kind} score uses no network, so there "
+                                                     "is nothing to start from") and not (tmp_path / "d2").exists()
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "d3", "--score", "msma",
+               "--model", det / "detector.pt")
+    assert r.exit_code == 2 and r.output.strip().endswith(f"a {kind} detector holds no network to start from")
+    assert not (tmp_path / "d3").exists()
+    r = invoke("score", "--detector", det, "--data", files / "test.npz", "--out", tmp_path / "m.csv",
                "--maps", tmp_path / "maps")
-    assert r.exit_code == 2 and r.output.strip().startswith("error: --maps: the statistics score has no dense map")
-    assert not (tmp_path / "m.csv").exists() and not (tmp_path / "maps").exists()
-    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "st2", "--score", "statistics",
-               "--model", tmp_path / "st" / "detector.pt")
-    assert r.exit_code == 2 and "--model: the statistics score uses no network" in r.output
-    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "st3", "--score", "msma",
-               "--model", tmp_path / "st" / "detector.pt")
-    assert r.exit_code == 2 and r.output.strip().endswith("a statistics detector holds no network to start from")
-    assert not (tmp_path / "st3").exists()
+    if kind == "statistics":
+        assert r.exit_code == 2 and r.output.strip().startswith("error: --maps: the statistics score has no dense map")
+        assert not (tmp_path / "m.csv").exists() and not (tmp_path / "maps").exists()
+    else:
+        assert r.exit_code == 0 and (tmp_path / "maps" / "maps.npz").is_file(), r.output
 
 
 def test_evaluate_refuses_bad_score_tables(files, detector, tmp_path):
