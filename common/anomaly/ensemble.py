@@ -92,7 +92,8 @@ Member = DiffusionAnomalyDetector | PixelGaussianDetector
 def make_detector(config: "DetectorConfig | EnsembleConfig", contamination: Optional[float] = None):
     """The detector of ``config``: an :class:`EnsembleDetector` for an :class:`EnsembleConfig`, a
     :class:`~sciffusion.common.anomaly.pixel_detector.PixelGaussianDetector` for the ``pixels`` and
-    ``statistics`` scores (no network), a :class:`~sciffusion.common.anomaly.detector.DiffusionAnomalyDetector` otherwise."""
+    ``statistics`` scores (no network), a :class:`~sciffusion.common.anomaly.detector.DiffusionAnomalyDetector`
+    otherwise."""
     if isinstance(config, EnsembleConfig):
         return EnsembleDetector(contamination, config)
     if config.score.kind in NO_NETWORK_SCORES:
@@ -106,8 +107,8 @@ def _member_network(member: Member, net_config: Optional[DenoiserNetConfig],
     member's score uses it as it is (or, for an external network, in its other form: a context network
     unconditional, :meth:`~sciffusion.common.anomaly.networks.DenoiserNetConfig.unconditional`), else a fresh
     default network of the same width and working size (none given: the member's working size for
-    inputs of ``shape``). A member with no network (``pixels``, ``statistics``) gets the given config only for its
-    working size, and never the weights."""
+    inputs of ``shape``). A member with no network (``pixels``, ``statistics``) gets the given config only
+    for its working size, and never the weights."""
     if isinstance(member, PixelGaussianDetector):
         return net_config, False
     if net_config is None:

@@ -47,6 +47,9 @@ from sciffusion.common.anomaly.training import FitReport
 FILE_KIND, FILE_VERSION = "sciffusion-anomaly-pixels", 1
 PIXEL_SCORE = "pixels"
 STATISTICS_SCORE = "statistics"
+_FIT_AND_SCORE = {PIXEL_SCORE: (pixel_gaussians, pixel_scores),
+                  STATISTICS_SCORE: (statistics_gaussian, statistics_scores)}
+"""Per no-network score kind: (fit the Gaussians on normal inputs, score inputs against them)."""
 
 
 def default_pixel_config(kind: str = PIXEL_SCORE) -> DetectorConfig:
@@ -122,8 +125,7 @@ class PixelGaussianDetector(CalibratedDetector):
         x = held_at(inputs, work)
         train_x, hold_x = split_normal(x, self.config.holdout_fraction, self.config.seed)
         check_varied(x)
-        fit_gaussians = pixel_gaussians if self.score_name == PIXEL_SCORE else statistics_gaussian
-        self.gaussians_ = fit_gaussians(train_x, self.config.score_batch_size)
+        self.gaussians_ = _FIT_AND_SCORE[self.score_name][0](train_x, self.config.score_batch_size)
         self.input_shape_, self.working_shape_ = in_shape, work
         self.fit_report_ = FitReport(0, time.monotonic() - start, "no training", None, len(train_x))
         return hold_x
@@ -146,7 +148,7 @@ class PixelGaussianDetector(CalibratedDetector):
     def _score_working(self, x: Tensor, on_batch: Optional[Callable[[int], None]] = None) -> AnomalyScores:
         if self.gaussians_ is None:
             raise ValueError("detector: not fitted (call fit or load first)")
-        scores = pixel_scores if self.score_name == PIXEL_SCORE else statistics_scores
+        scores = _FIT_AND_SCORE[self.score_name][1]
         return score_in_batches(x, self.config.score_batch_size, lambda chunk: scores(chunk, self.gaussians_), on_batch)
 
     # ---- files ---------------------------------------------------------------------------------
@@ -177,5 +179,5 @@ class PixelGaussianDetector(CalibratedDetector):
         return det
 
 
-__all__ = ["FILE_KIND", "FILE_VERSION", "NO_NETWORK_SCORES", "PIXEL_SCORE", "STATISTICS_SCORE", "PixelGaussianDetector",
+__all__ = ["FILE_KIND", "FILE_VERSION", "PIXEL_SCORE", "STATISTICS_SCORE", "PixelGaussianDetector",
            "default_pixel_config"]

@@ -482,11 +482,11 @@ def run_pixel_gaussians(data: OODSet, cfg: OODBenchConfig) -> tuple[dict[str, An
     needs no calibration), the frames of a clip as samples of the same Gaussians; the score is the
     largest Mahalanobis distance over positions (and frames), a frame's score its own peak (the first
     frame takes the second's). (row, test scores)."""
-    from sciffusion.common.anomaly import CalibrationConfig, DetectorConfig, PixelGaussianDetector, ScoreConfig
+    from sciffusion.common.anomaly import PixelGaussianDetector
     from sciffusion.common.anomaly.metrics import frame_auroc
+    from sciffusion.common.anomaly.pixel_detector import default_pixel_config
 
-    config = DetectorConfig(score=ScoreConfig(kind="pixels", levels=1), calibration=CalibrationConfig(density="mean"),
-                            holdout_fraction=0.0, seed=cfg.seed, max_side=None)
+    config = dataclasses.replace(default_pixel_config(), holdout_fraction=0.0, seed=cfg.seed, max_side=None)
     start = time.monotonic()
     det = PixelGaussianDetector(config=config)
     det.train_part(model_inputs(data.train))

@@ -96,7 +96,7 @@ class GenerateConfig:
             check_event_frame(self.event_frame, self.frames)
         negative = self.run.sampling.negative_event
         if negative is not None:
-            from sciffusion.domains.video.events import EVENTS, asked_per_frame, block_events, event_index
+            from sciffusion.domains.video.events import EVENTS, event_index
 
             if self.event is None:
                 raise ValueError("--negative-event: needs --event (it is what guidance steers away from)")
