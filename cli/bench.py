@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import (DENSITY_HELP, PIXELS_HELP, POSITIONS_HELP, SCORE_HELP, TARGET_FRAMES_HELP, WHOLE_INPUT_HELP,
-                                    progress_bar, seed_list, seed_option)
+from sciffusion.cli.options import (DENSITY_HELP, PIXELS_HELP, POSITIONS_HELP, PRECISION_HELP, SCORE_HELP,
+                                    TARGET_FRAMES_HELP, WHOLE_INPUT_HELP, progress_bar, seed_list, seed_option)
 
 app = typer.Typer(
     help="Benchmarks against peer libraries, baselines and closed forms: samplers, likelihood, inpainting, "
@@ -337,6 +337,7 @@ def ood(
     pixels: Optional[bool] = typer.Option(None, "--pixels/--no-pixels", help=PIXELS_HELP),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width of our detector (multiple of 8)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Training batch size of our detector."),
+    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
     max_side: int = typer.Option(64, "--max-side", min=0, help="Our detector works on inputs whose larger side is at "
                                  "most this many px (as 'ood fit --max-side'; every bench set is at most 64 px); 0: "
                                  "full size."),
@@ -374,7 +375,8 @@ def ood(
                          sigma_min=sigma_min, sigma_max=sigma_max, context_frames=context_frames,
                          target_frames=target_frames or None, positions=positions, whole_input=whole_input, pixels=pixels,
                          max_side=max_side,
-                         base_channels=base_channels, batch_size=batch_size, pyod=_names(pyod, "--pyod"),
+                         base_channels=base_channels, batch_size=batch_size, precision=precision,
+                         pyod=_names(pyod, "--pyod"),
                          baselines=() if baselines.strip().lower() == "none" else _names(baselines, "--baselines"),
                          mnist_train=mnist_train,
                          mnist_test=mnist_test, smmnist_clips=smmnist_clips, smmnist_test_clips=smmnist_test_clips,

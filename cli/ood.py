@@ -11,8 +11,8 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import (DENSITY_HELP, PIXELS_HELP, POSITIONS_HELP, SCORE_HELP, TARGET_FRAMES_HELP, WHOLE_INPUT_HELP,
-                                    seed_option)
+from sciffusion.cli.options import (DENSITY_HELP, PIXELS_HELP, POSITIONS_HELP, PRECISION_HELP, SCORE_HELP,
+                                    TARGET_FRAMES_HELP, WHOLE_INPUT_HELP, seed_option)
 
 app = typer.Typer(help="Anomaly / out-of-distribution detection with diffusion models: fit on normal data, "
                        "score, evaluate.", no_args_is_help=True)
@@ -81,6 +81,7 @@ def fit(
     contamination: float = typer.Option(0.1, "--contamination", help="Expected anomaly fraction, (0, 0.5]."),
     holdout: float = typer.Option(0.2, "--holdout", help="Fraction of the data kept out of training to calibrate on."),
     batch_size: int = typer.Option(64, "--batch-size", help="Training batch size."),
+    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
     base_channels: int = typer.Option(32, "--base-channels", help="U-Net width (multiple of 8)."),
     max_side: int = typer.Option(64, "--max-side", min=0, help="The network works on images and clips whose larger "
                                  "side is at most this many px: larger inputs are area-averaged to it (aspect kept) "
@@ -111,7 +112,8 @@ def fit(
     def settings(kind: str):
         return detector_settings(kind, levels, sigma_min, sigma_max, density, threshold, contamination,
                                manual_threshold, minutes, max_steps, batch_size, holdout, seed, patch_bank,
-                               context_frames, target_frames or None, positions, whole_input, max_side, pixels)
+                               context_frames, target_frames or None, positions, whole_input, max_side, pixels,
+                               precision)
 
     auto, clips, clips_error = score == AUTO_SCORE, None, None
     if auto:  # the clip settings are checked only if the data turn out to be clips
@@ -136,7 +138,8 @@ def fit(
     stopped = reasons[0] if len(set(reasons)) == 1 else ", ".join(  # an ensemble: one reason per member
         f"{m} {r}" for m, r in zip(members, reasons)) if len(reasons) == len(members) else train["stopped_by"]
     fitted = f"no network, fitted in {train['seconds']:.0f} s" if stopped == "no training" else \
-        f"{train['steps']} steps in {train['seconds']:.0f} s (stopped by {stopped})"
+        f"{train['steps']} steps in {train['seconds']:.0f} s (stopped by {stopped}" + \
+        (f", {train['precision']})" if train.get("precision") else ")")
     typer.echo(f"wrote {out}: {report['inputs']} normal inputs {report['input_shape']}, {fitted}, {report['score']} score, "
                f"NFE {report['nfe_per_input']}/input, threshold {report['threshold']:.4g} ({report['threshold_rule']})")
 

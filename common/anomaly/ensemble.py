@@ -158,13 +158,16 @@ class EnsembleDetector(CalibratedDetector):
 
     @property
     def fit_report_(self) -> FitReport:
-        """The members' training together: steps and seconds summed, ``stopped_by`` joined by ``+``."""
+        """The members' training together: steps and seconds summed, ``stopped_by`` joined by ``+``, the
+        precisions the trained members ran in (distinct ones joined by ``+``)."""
         self._check_fitted()
         reports = [m.fit_report_ for m in self.members_ if hasattr(m, "fit_report_")]
         if not reports:
             raise AttributeError("fit_report_")
+        precisions = sorted({r.precision for r in reports if r.precision is not None})
         return FitReport(sum(r.steps for r in reports), sum(r.seconds for r in reports),
-                         MEMBER_SEPARATOR.join(r.stopped_by for r in reports), None, reports[0].inputs)
+                         MEMBER_SEPARATOR.join(r.stopped_by for r in reports), None, reports[0].inputs,
+                         MEMBER_SEPARATOR.join(precisions) or None)
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, net_config: Optional[DenoiserNetConfig] = None,

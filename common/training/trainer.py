@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 import torch
 
 from sciffusion.common.training.callbacks import StepProgressBar, TimeBudget
+from sciffusion.common.training.precision import resolve_precision
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 
@@ -34,8 +35,10 @@ def step_trainer(callbacks: Sequence[pl.Callback], *, accelerator: str, devices:
     """The trainer and its time budget (None without ``minutes``). ``callbacks`` come first, then the
     budget and (``progress``) a :class:`StepProgressBar`. ``max_steps`` None: no step limit;
     ``val_every`` None: no validation. ``accelerator`` ``cuda`` means Lightning's ``gpu``; ``devices``
-    ``auto`` or a count (a string, as the CLI gives it)."""
+    ``auto`` or a count (a string, as the CLI gives it); ``precision`` Lightning's or ``auto``
+    (:func:`~sciffusion.common.training.precision.resolve_precision` on ``accelerator``)."""
     check_devices(accelerator, devices)
+    precision = resolve_precision(precision, accelerator)
     callbacks = list(callbacks)
     budget = None
     if minutes is not None:

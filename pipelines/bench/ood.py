@@ -91,6 +91,7 @@ class OODBenchConfig:
     target_frames: Optional[int] = 1
     base_channels: int = 32
     batch_size: int = 64
+    precision: str = "auto"
     pyod: tuple[str, ...] = PYOD_METHODS
     pyod_max_dim: int = 4096
     baselines: tuple[str, ...] = BASELINES
@@ -434,7 +435,8 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
                                      minutes=cfg.minutes, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
                                      seed=cfg.seed, patch_bank=cfg.patch_bank, context_frames=cfg.context_frames,
                                      target_frames=cfg.target_frames, positions=cfg.positions,
-                                     whole_input=cfg.whole_input, max_side=cfg.max_side, pixels=cfg.pixels)
+                                     whole_input=cfg.whole_input, max_side=cfg.max_side, pixels=cfg.pixels,
+                                     precision=cfg.precision)
         begin = start_for(cfg.model, tuple(x.shape[1:]), settings, cfg.base_channels)
         settings = adopt_start(settings, begin)
         det = make_detector(settings)
@@ -452,6 +454,7 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     report = getattr(det, "fit_report_", None)
     row["train_steps"] = None if report is None else report.steps
     row["train_seconds"] = None if report is None else report.seconds
+    row["train_precision"] = None if report is None else report.precision
     row["detector"] = None if cfg.detector is None else str(cfg.detector)
     row["started_from"] = None if cfg.model is None else str(cfg.model)
     if cfg.detector is not None and report is not None:

@@ -159,7 +159,7 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                     patch_bank: Optional[int] = None, context_frames: int = 3,
                     target_frames: Optional[int] = 1, positions: Optional[bool] = None,
                     whole_input: Optional[bool] = None, max_side: Optional[int] = 64,
-                    pixels: Optional[bool] = None) -> DetectorConfig:
+                    pixels: Optional[bool] = None, precision: str = "auto") -> DetectorConfig:
     """A :class:`DetectorConfig` from flat options (the CLI's and the benchmark's). Unset options take
     the score kind's defaults (:func:`~sciffusion.common.anomaly.score_config.score_defaults`): for
     ``features`` 2 levels in σ ∈ [0.3, 0.6] and the ``mean`` density (its features are already
@@ -173,7 +173,8 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
     within 8 model calls, :func:`~sciffusion.common.anomaly.predictive.auto_target_frames`, which costs
     accuracy on long clips: docs/ood.md, eighth round). ``max_side``: larger images and clips are scored
     at a working size whose larger side is about this many px (0 or None: their own size;
-    :mod:`~sciffusion.common.anomaly.resolution`)."""
+    :mod:`~sciffusion.common.anomaly.resolution`). ``precision``: the training's
+    (:func:`~sciffusion.common.training.precision.resolve_precision`; ``auto``: bf16 mixed where native)."""
     from sciffusion.common.anomaly.score_config import score_defaults
 
     d = score_defaults(score)
@@ -190,12 +191,13 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
                                                         threshold=threshold, contamination=contamination,
                                                         manual_threshold=manual_threshold, seed=seed),
                           minutes=minutes, max_steps=max_steps, batch_size=batch_size, holdout_fraction=holdout,
-                          seed=seed, max_side=max_side or None)
+                          seed=seed, max_side=max_side or None, precision=precision)
 
 
 OPTION_OF_FIELD = {"contamination": "--contamination", "threshold": "--threshold", "manual_threshold": "--manual-threshold",
                    "density": "--density", "holdout_fraction": "--holdout", "max_side": "--max-side", "score": "--score",
-                   "levels": "--levels", "minutes": "--minutes", "max_steps": "--max-steps", "batch_size": "--batch-size"}
+                   "levels": "--levels", "minutes": "--minutes", "max_steps": "--max-steps", "batch_size": "--batch-size",
+                   "precision": "--precision"}
 """The ``ood fit`` option of each config field the core's checks name, so an error names what the user typed."""
 
 
@@ -225,7 +227,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
                       patch_bank: Optional[int] = None, context_frames: int = 3,
                       target_frames: Optional[int] = 1, positions: Optional[bool] = None,
                       whole_input: Optional[bool] = None, max_side: Optional[int] = 64,
-                      pixels: Optional[bool] = None) -> DetectorSettings:
+                      pixels: Optional[bool] = None, precision: str = "auto") -> DetectorSettings:
     """:func:`detector_config` for one score kind; for several joined by ``+`` an
     :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's
     defaults and an equal share of ``minutes`` and ``max_steps`` among the members that train a network
@@ -235,7 +237,8 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     kinds = score_members(score)
     options = dict(manual_threshold=manual_threshold, batch_size=batch_size, holdout=holdout, seed=seed,
                    patch_bank=patch_bank, context_frames=context_frames, target_frames=target_frames,
-                   positions=positions, whole_input=whole_input, max_side=max_side, pixels=pixels)
+                   positions=positions, whole_input=whole_input, max_side=max_side, pixels=pixels,
+                   precision=precision)
     if len(kinds) == 1:
         return detector_config(kinds[0], levels, sigma_min, sigma_max, density, threshold, contamination,
                                minutes=minutes, max_steps=max_steps, **options)

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from sciffusion.common.training.config import TrainConfig
+from sciffusion.common.training.precision import check_precision
 from sciffusion.domains.video.datamodule import VideoDataConfig
 from sciffusion.domains.video.model import VideoModelConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 SECTIONS = ("model", "train", "data", "schedule", "predict")
-PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 WINDOW_KEYS = ("past_frames", "frames", "future_frames", "events")
 """VideoDataConfig fields that come from the model section (one block layout for both)."""
 
@@ -37,7 +37,8 @@ class VideoTrainSchedule:
     """max_steps: optimizer steps in all (None: no limit); minutes: wall-clock budget of this invocation
     (None: none); at least one is needed. val_every / checkpoint_every / log_every: optimizer steps
     between validations, between writes of last.ckpt + model.ckpt, between train rows of curves.csv.
-    precision: Lightning's (``32-true``; ``bf16-mixed`` on a GPU)."""
+    precision: Lightning's (``32-true``; ``bf16-mixed`` on a GPU), or ``auto`` (bf16 mixed where the hardware
+    computes bf16 natively: :func:`~sciffusion.common.training.precision.resolve_precision`)."""
 
     max_steps: Optional[int] = 2000
     minutes: Optional[float] = None
@@ -54,8 +55,7 @@ class VideoTrainSchedule:
             raise ValueError(f"max_steps: must be >= 1 or null, got {self.max_steps}")
         if self.minutes is not None and not 0 < self.minutes < math.inf:
             raise ValueError(f"--minutes (schedule.minutes): must be a finite number > 0 or null, got {self.minutes}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision: must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        check_precision(self.precision)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def files(tmp_path_factory):
 
 def test_help_lists_every_option():
     for command, flags in (("fit", ["--data", "--out", "--model", "--minutes", "--score", "--levels", "--density",
-                                    "--threshold", "--contamination", "--holdout", "--patch-bank"]),
+                                    "--threshold", "--contamination", "--holdout", "--patch-bank", "--precision"]),
                            ("score", ["--detector", "--data", "--out", "--maps"]),
                            ("evaluate", ["--scores", "--labels", "--out", "--maps"])):
         r = invoke(command, "--help")
@@ -473,10 +473,24 @@ def test_fit_refuses_identical_inputs_and_names_options_in_errors(files, tmp_pat
     for option, message in ((["--threshold", "manual", "--manual-threshold", "nan"],
                              "error: --manual-threshold: must be a finite number, got nan"),
                             (["--contamination", "0.7"], "error: --contamination: must be in (0, 0.5], got 0.7"),
-                            (["--holdout", "1.5"], "error: --holdout: must be in [0, 1), got 1.5")):
+                            (["--holdout", "1.5"], "error: --holdout: must be in [0, 1), got 1.5"),
+                            (["--precision", "bf17"], "error: --precision: must be one of auto, 32-true, bf16-mixed, "
+                                                      "16-mixed, got 'bf17'")):
         r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "d", "--max-steps", 2, *option)
         assert r.exit_code == 2 and r.output.strip() == message, r.output
     assert not (tmp_path / "d").exists()
     np.savez(tmp_path / "empty.npz", images=np.zeros((0, 8, 8), np.uint8))
     r = invoke("fit", "--data", tmp_path / "empty.npz", "--out", tmp_path / "d")
     assert r.exit_code == 2 and r.output.strip() == f"error: {tmp_path / 'empty.npz'}: 'images' is empty, shape [0, 8, 8]"
+
+
+def test_fit_says_and_records_the_precision_it_trained_in(files, tmp_path):
+    """--precision reaches the training (fit.json's train.precision, the closing line); auto is resolved to the
+    precision actually used, never written as 'auto'."""
+    common = ("--max-steps", 2, "--levels", 2, "--base-channels", 8, "--batch-size", 16, "--score", "msma")
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "fp32", "--precision", "32-true", *common)
+    assert r.exit_code == 0 and "(stopped by steps, 32-true)" in r.output, r.output
+    assert json.loads((tmp_path / "fp32" / "fit.json").read_text())["train"]["precision"] == "32-true"
+    r = invoke("fit", "--data", files / "train.npz", "--out", tmp_path / "auto", *common)
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "auto" / "fit.json").read_text())["train"]["precision"] in ("32-true", "bf16-mixed")
