@@ -249,10 +249,13 @@ class EnsembleDetector(CalibratedDetector):
 
     # ---- files ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        """Every member's state, the ensemble config and calibration (weights-only loadable)."""
+        """Every member's state, the ensemble config and calibration (weights-only loadable). Gaussians that
+        two members hold identically (the ``features`` member's pixel Gaussians and the ``pixels`` member's,
+        fitted on the same training inputs) are written once (:func:`_shared_gaussians`)."""
         self._check_fitted()
         return {"kind": FILE_KIND, "format_version": FILE_VERSION, "config": self.config.to_dict(),
-                "members": [m.state() for m in self.members_], "calibration": self.calibration_.to_dict()}
+                "members": _shared_gaussians([m.state() for m in self.members_]),
+                "calibration": self.calibration_.to_dict()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], source: str = "detector") -> "EnsembleDetector":
@@ -260,11 +263,57 @@ class EnsembleDetector(CalibratedDetector):
 
         check_file_kind(state, source, FILE_KIND, FILE_VERSION, "ensemble detector", "sciffusion ood fit")
         det = cls(config=EnsembleConfig.from_dict(state["config"]))
-        det.members_ = [_member_from_state(m, f"{source} (member {i})") for i, m in enumerate(state["members"])]
+        members = _restore_shared_gaussians(state["members"], source)
+        det.members_ = [_member_from_state(m, f"{source} (member {i})") for i, m in enumerate(members)]
         det.calibration_ = Calibration.from_dict(state["calibration"])
         if len({m.sample_shape for m in det.members_}) != 1:
             raise ValueError(f"{source}: the members were fitted on inputs of different shapes")
         return det
+
+
+SHARED_KEY = "same_as_member"
+"""In a member's saved feature bank: ``{"same_as_member": j}`` stands for member j's ``gaussians``."""
+
+
+def _same_saved(a: Any, b: Any) -> bool:
+    """Whether two saved Gaussians (:meth:`PositionGaussians.to_dict`) hold the same tensors exactly."""
+    return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(
+        isinstance(a[k], Tensor) and isinstance(b[k], Tensor) and a[k].shape == b[k].shape and a[k].dtype == b[k].dtype
+        and torch.equal(a[k], b[k]) for k in a)
+
+
+def _shared_gaussians(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The member states with each feature bank's pixel Gaussians that equal a ``pixels`` member's Gaussians
+    exactly replaced by ``{SHARED_KEY: j}`` (j: that member): an ``auto`` clip detector held the same
+    per-position Gaussians twice (6 MB each for 64-px RGB clips). Banks fitted on a subset (more training
+    inputs than the bank size) differ and are kept."""
+    owners = [j for j, st in enumerate(states) if st.get("kind") == PIXEL_FILE_KIND
+              and st.get("config", {}).get("score", {}).get("kind") == "pixels"]
+    out = []
+    for st in states:
+        bank = st.get("bank")
+        pixels = bank.get("pixels") if isinstance(bank, dict) else None
+        owner = next((j for j in owners if _same_saved(pixels, states[j].get("gaussians"))), None)
+        if owner is not None:
+            st = {**st, "bank": {**bank, "pixels": {SHARED_KEY: owner}}}
+        out.append(st)
+    return out
+
+
+def _restore_shared_gaussians(states: list[Any], source: str) -> list[Any]:
+    """:func:`_shared_gaussians` undone: each ``{SHARED_KEY: j}`` becomes member j's saved Gaussians."""
+    out = []
+    for i, st in enumerate(states):
+        bank = st.get("bank") if isinstance(st, dict) else None
+        pixels = bank.get("pixels") if isinstance(bank, dict) else None
+        if isinstance(pixels, dict) and SHARED_KEY in pixels:
+            j = pixels[SHARED_KEY]
+            owner = states[j] if isinstance(j, int) and 0 <= j < len(states) and j != i else None
+            if not isinstance(owner, dict) or owner.get("gaussians") is None:
+                raise ValueError(f"{source} (member {i}): its pixel Gaussians refer to member {j}, which has none")
+            st = {**st, "bank": {**bank, "pixels": owner["gaussians"]}}
+        out.append(st)
+    return out
 
 
 def _member_from_state(state: Any, source: str) -> Member:
@@ -285,5 +334,5 @@ def load_any_detector(path: Path | str, map_location: Any = "cpu"):
     return _member_from_state(state, str(path))
 
 
-__all__ = ["EnsembleConfig", "EnsembleDetector", "FILE_KIND", "FILE_VERSION", "MEMBER_SEPARATOR", "load_any_detector",
-           "make_detector"]
+__all__ = ["EnsembleConfig", "EnsembleDetector", "FILE_KIND", "FILE_VERSION", "MEMBER_SEPARATOR", "SHARED_KEY",
+           "load_any_detector", "make_detector"]

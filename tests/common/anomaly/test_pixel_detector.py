@@ -134,3 +134,35 @@ def test_in_an_ensemble_it_shares_the_split_decides_when_furthest_from_normal_an
     again = load_any_detector(tmp_path / "e.pt")
     assert isinstance(again.members_[1], PixelGaussianDetector)
     assert np.allclose(again.decision_function(backwards), det.decision_function(backwards))
+
+
+def test_an_ensemble_file_holds_the_pixel_gaussians_its_members_share_once(motion, tmp_path):
+    """features (with its pixel feature) + pixels fit the same per-position Gaussians on the same training
+    clips: the file keeps one copy and a reference, loads back to equal Gaussians and the same scores; a
+    bank whose Gaussians differ keeps its own; a reference to a member with none is a one-line error."""
+    from sciffusion.common.anomaly.ensemble import SHARED_KEY, _restore_shared_gaussians, _shared_gaussians
+    from sciffusion.common.io.checkpoint import load_checkpoint
+
+    _, x, clips = motion
+    features = DetectorConfig(score=ScoreConfig(kind="features", levels=1, pixels=True),
+                              calibration=CalibrationConfig(density="mean"), minutes=1.0, max_steps=2, batch_size=16,
+                              holdout_fraction=0.25)
+    det = EnsembleDetector(config=EnsembleConfig((features, _config()), CalibrationConfig(density="max"))).fit(
+        x, net_config=DenoiserNetConfig((1, 5, 16, 16), base_channels=8))
+    bank_pixels, member_pixels = det.members_[0].bank_.pixels, det.members_[1].gaussians_
+    assert torch.equal(bank_pixels.mean, member_pixels.mean) and torch.equal(bank_pixels.precision,
+                                                                              member_pixels.precision)
+    det.save(tmp_path / "shared.pt")
+    saved = load_checkpoint(tmp_path / "shared.pt")
+    assert saved["members"][0]["bank"]["pixels"] == {SHARED_KEY: 1}
+    again = load_any_detector(tmp_path / "shared.pt")
+    assert torch.equal(again.members_[0].bank_.pixels.precision, member_pixels.precision)
+    probe = clips(6, True)
+    assert np.allclose(again.decision_function(probe), det.decision_function(probe))
+    states = [m.state() for m in det.members_]
+    states[0]["bank"]["pixels"]["mean"] = states[0]["bank"]["pixels"]["mean"] + 1.0  # a bank fitted on other inputs
+    assert "mean" in _shared_gaussians(states)[0]["bank"]["pixels"]
+    broken = _shared_gaussians([m.state() for m in det.members_])
+    broken[1] = {**broken[1], "gaussians": None}
+    with pytest.raises(ValueError, match=r"e\.pt \(member 0\): its pixel Gaussians refer to member 1, which has none"):
+        _restore_shared_gaussians(broken, "e.pt")
