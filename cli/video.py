@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import check_seed, progress_bar, seed_option
+from sciffusion.cli.options import PRECISION_HELP, check_seed, progress_bar, seed_option
 
 app = typer.Typer(help="Video datasets in zarr, footage ingest, prediction baselines, metrics (PSNR, SSIM, "
                        "FVD), mosaics; a space-time video diffusion model: train, predict, generate.",
@@ -198,6 +198,8 @@ def train(
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Wall-clock budget of this run (overrides)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of init and per-step draws (overrides train.seed).",
                                        callback=check_seed),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Overrides schedule.precision. "
+                                            + PRECISION_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR/last.ckpt (fresh start if none)."),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="Model file (model.ckpt of a run, or a bundled "
                                              "domains/video/data/*.pt) whose weights start a fresh run: fine-tuning. "
@@ -211,7 +213,7 @@ def train(
     from sciffusion.pipelines.video.train_config import load_train_config
 
     conf = load_train_config(config, train_store).with_overrides(val_store=val_store, max_steps=max_steps,
-                                                                 minutes=minutes, seed=seed)
+                                                                 minutes=minutes, seed=seed, precision=precision)
     result = run_train(VideoTrainRunConfig(out=out, config=conf, resume=resume, init_from=init_from, accelerator=accelerator,
                                            devices=devices, progress=progress),
                        note=lambda line: typer.echo(f"note: {line}", err=True))

@@ -111,11 +111,13 @@ class VideoTrainConfig:
 
     def with_overrides(self, *, val_store: Optional[Path] = None,
                        max_steps: Optional[int] = None, minutes: Optional[float] = None,
-                       seed: Optional[int] = None) -> "VideoTrainConfig":
+                       seed: Optional[int] = None, precision: Optional[str] = None) -> "VideoTrainConfig":
         """A copy with the CLI's overrides (None = keep; ``--data`` goes through :func:`load_train_config`)."""
         data = self.data if val_store is None else replace(self.data, val=val_store)
-        sched = replace(self.schedule, **{k: v for k, v in (("max_steps", max_steps), ("minutes", minutes))
-                                          if v is not None})
+        if precision is not None:
+            check_precision(precision, "--precision")
+        sched = replace(self.schedule, **{k: v for k, v in (("max_steps", max_steps), ("minutes", minutes),
+                                                            ("precision", precision)) if v is not None})
         train = self.train if seed is None else replace(self.train, seed=seed)
         return replace(self, data=data, schedule=sched, train=train)
 

@@ -139,6 +139,11 @@ def test_yaml_and_json_configs_agree_and_bundled_ones_load(tmp_path):
         cfg = load_train_config(name)
         assert cfg.schedule.max_steps or cfg.schedule.minutes
     assert load_train_config("gpu_smmnist").schedule.precision == "bf16-mixed"
+    cpu = load_train_config("cpu_smmnist")
+    assert cpu.schedule.precision == "32-true" and cpu.with_overrides(precision="auto").schedule.precision == "auto"
+    assert cpu.with_overrides(max_steps=5).schedule.precision == "32-true"  # None keeps the config's
+    with pytest.raises(ValueError, match="--precision: must be one of auto, 32-true"):
+        cpu.with_overrides(precision="fp8")
     assert load_train_config("cpu_driving").train.cond_dropout > 0 and load_train_config("cpu_driving").data.balance_events
     moving, plain = load_train_config("cpu_driving_moving"), load_train_config("cpu_driving")
     assert moving.data.change_weight == 3.0 and plain.data.change_weight == 0.0
