@@ -74,7 +74,7 @@ DENSITY_HELP = ("Density on the z-scored features: gmm | kde | knn | mean | max 
                 "where anomalies only add (twenty-first round).")
 
 PRECISION_HELP = ("Training precision: auto | 32-true | bf16-mixed | 16-mixed (Lightning's). auto: bf16-mixed on a "
-                  "CPU with bf16 instructions (avx512_bf16/amx_bf16; about 1.8x the steps per minute) and on a "
+                  "CPU with bf16 instructions (avx512_bf16/amx_bf16; about 1.7x the steps per minute) and on a "
                   "bf16-capable GPU, 32-true elsewhere. Weights, optimizer and EMA stay float32; inference is float32.")
 TARGET_FRAMES_HELP = ("predictive (clips): frames it predicts per window (NFE = levels x windows, about T - context "
                       "for one frame); 0: the fewest that keep the predictive score within 8 model calls (1 up to "

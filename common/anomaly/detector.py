@@ -50,7 +50,8 @@ class DetectorConfig:
     longer are scored at a reduced working size (:mod:`~sciffusion.common.anomaly.resolution`; None:
     always at their own size; detector files from before the option load with None), ``precision``: the
     training's (:data:`~sciffusion.common.training.precision.PRECISIONS`; ``auto``: bf16 mixed precision where
-    the hardware computes bf16 natively, 1.8 times the steps per minute on such a CPU, docs/ood.md)."""
+    the hardware computes bf16 natively, 1.7 times the steps per minute on such a CPU, docs/ood.md; files
+    from before the option load with ``32-true``)."""
 
     score: ScoreConfig = field(default_factory=ScoreConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
@@ -102,6 +103,7 @@ class DetectorConfig:
     def from_dict(cls, d: dict[str, Any]) -> "DetectorConfig":
         d = dict(d)
         d.setdefault("max_side", None)  # files from before the working resolution scored at full size
+        d.setdefault("precision", "32-true")  # files from before session 37 trained in float32
         return cls(score=ScoreConfig(**d.pop("score")), calibration=CalibrationConfig(**d.pop("calibration")),
                    train=TrainConfig.from_dict(d.pop("train")), **d)
 

@@ -87,3 +87,14 @@ def test_net_config_round_trip_with_a_given_unet():
     assert back == cfg and back.unet_config() == unet
     with pytest.raises(ValueError, match="needs 3 and 3"):
         DenoiserNetConfig((3, 8, 8), unet=unet).build()
+
+
+def test_the_training_precision_is_kept_in_the_config_and_old_files_read_as_float32():
+    config = DetectorConfig(precision="bf16-mixed")
+    assert DetectorConfig.from_dict(config.to_dict()).precision == "bf16-mixed"
+    assert DetectorConfig().precision == "auto"
+    before = config.to_dict()
+    del before["precision"]  # a file written before session 37, which trained in float32
+    assert DetectorConfig.from_dict(before).precision == "32-true"
+    with pytest.raises(ValueError, match="precision: must be one of auto, 32-true"):
+        DetectorConfig(precision="half")
