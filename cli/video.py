@@ -217,7 +217,8 @@ def train(
     result = run_train(VideoTrainRunConfig(out=out, config=conf, resume=resume, init_from=init_from, accelerator=accelerator,
                                            devices=devices, progress=progress),
                        note=lambda line: typer.echo(f"note: {line}", err=True))
-    typer.echo(f"trained {result['steps']} steps (stopped by {result['stopped']}) in {result['seconds']:.0f} s, "
+    typer.echo(f"trained {result['steps']} steps (stopped by {result['stopped']}, {result['precision']}) in "
+               f"{result['seconds']:.0f} s, "
                f"{result['parameters']:,} parameters, {result['train_clips']} train / {result['val_clips']} val clips; "
                f"wrote {out}/model.ckpt, last.ckpt, curves.csv, curves.png, config.json")
 

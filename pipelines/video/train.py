@@ -121,13 +121,15 @@ def _check_frames(model, dm) -> None:
 
 
 def run_train(cfg: VideoTrainRunConfig, note: Optional[Callable[[str], None]] = None) -> dict:
-    """Train; returns {"steps", "stopped", "train_clips", "val_clips", "seconds", "out", "parameters"}.
+    """Train; returns {"steps", "stopped", "train_clips", "val_clips", "seconds", "out", "parameters", "precision"}
+    (``precision``: the Lightning precision that ran, ``auto`` resolved; also in RUN_DIR/config.json).
     ``note(line)`` is called before training with what was assumed for a plain store (no sciffusion attrs)."""
     import pytorch_lightning as pl
 
     from sciffusion.common.networks.blocks import count_parameters
     from sciffusion.common.training.callbacks import stop_reason
     from sciffusion.common.training.module import DiffusionModule
+    from sciffusion.common.training.precision import resolve_precision
     from sciffusion.common.training.quiet import quiet_lightning
     from sciffusion.common.training.trainer import fit_or_interrupt, release_process_group, step_trainer
     from sciffusion.domains.video.datamodule import VideoDataModule
@@ -150,8 +152,9 @@ def run_train(cfg: VideoTrainRunConfig, note: Optional[Callable[[str], None]] = 
         if note is not None:
             note(line)
     cfg.out.mkdir(parents=True, exist_ok=True)
+    precision = resolve_precision(sched.precision, cfg.accelerator)  # what "auto" means on this machine
     write_text_atomic(cfg.out / "config.json", json.dumps({
-        "command": "sciffusion video train", "config": resolved, "stores": stores,
+        "command": "sciffusion video train", "config": resolved, "precision": precision, "stores": stores,
         "init_from": init_record, "versions": package_versions(VERSIONED_PACKAGES)}, indent=1))
 
     pl.seed_everything(conf.train.seed, workers=True, verbose=False)
@@ -172,7 +175,7 @@ def run_train(cfg: VideoTrainRunConfig, note: Optional[Callable[[str], None]] = 
     with quiet_lightning():  # no start-up banners or tips in the command's output; warnings still show
         trainer, budget = step_trainer(
             [files], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=sched.max_steps,
-            minutes=sched.minutes, val_every=sched.val_every, progress=cfg.progress, precision=sched.precision)
+            minutes=sched.minutes, val_every=sched.val_every, progress=cfg.progress, precision=precision)
         start = time.perf_counter()
         fit_or_interrupt(trainer, module, cfg.out, datamodule=dm, ckpt_path=resume_from)
         if not files.validated(trainer.global_step):
@@ -181,7 +184,7 @@ def run_train(cfg: VideoTrainRunConfig, note: Optional[Callable[[str], None]] = 
     release_process_group()  # after the last collective (the checkpoint barrier), on every rank
     return {"steps": int(trainer.global_step), "stopped": stop_reason(trainer, budget),
             "train_clips": len(dm.train_set), "val_clips": len(dm.val_set), "seconds": time.perf_counter() - start,
-            "out": str(cfg.out), "parameters": count_parameters(net)}
+            "out": str(cfg.out), "parameters": count_parameters(net), "precision": precision}
 
 
 __all__ = ["VideoTrainRunConfig", "check_run_dir", "data_fingerprints", "initial_weights", "run_train"]

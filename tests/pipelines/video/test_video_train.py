@@ -44,6 +44,7 @@ def test_train_writes_run_files_and_a_loadable_model(store, tmp_path, caplog):
     saved = json.loads((out / "config.json").read_text())
     assert saved["config"] == _config(store).to_dict()  # the resolved config beside the checkpoint
     assert saved["stores"]["train"]["clips"] == 12 and saved["stores"]["val"]["clips"] == 4
+    assert saved["precision"] == result["precision"] == "32-true"  # the config's, as it ran
     rows = (out / "curves.csv").read_text().splitlines()
     assert rows[0] == "step,train_loss,val_loss" and len(rows) == 5
     assert rows[2].split(",")[2] != "" and rows[4].split(",")[2] != ""  # val at steps 2 and 4
@@ -115,6 +116,19 @@ def test_a_run_saved_before_a_model_option_existed_resumes(store, tmp_path):
     (out / "config.json").write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="different 'model' config"):
         run_train(VideoTrainRunConfig(out=out, config=_config(store, max_steps=4), resume=True, progress=False))
+
+
+def test_auto_precision_is_recorded_as_what_ran(store, tmp_path):
+    """schedule.precision auto resolves on this machine (bf16 mixed on a CPU with bf16 instructions); the run's
+    config.json keeps the config's 'auto' and, beside it, the precision that ran."""
+    from sciffusion.common.training.precision import resolve_precision
+
+    config = _config(store).with_overrides(max_steps=2, precision="auto")
+    result = run_train(VideoTrainRunConfig(out=tmp_path / "r", config=config, accelerator="cpu", progress=False))
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["config"]["schedule"]["precision"] == "auto"
+    assert saved["precision"] == result["precision"] == resolve_precision("auto", "cpu") != "auto"
+    assert result["steps"] == 2
 
 
 def test_frames_must_fit_the_model(store, tmp_path):
