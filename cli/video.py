@@ -243,6 +243,7 @@ def train_guide(
     accelerator: str = typer.Option("auto", "--accelerator", help="auto | cpu | gpu"),
     devices: str = typer.Option("1", "--devices", help="auto or a device count."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the training steps."),
+    precision: str = typer.Option("32-true", "--precision", help="32-true (the bundled guide's) or " + PRECISION_HELP),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from this guide.pt (train it longer, "
                                              "or on other data); its network, and so its width, is kept."),
 ) -> None:
@@ -254,8 +255,10 @@ def train_guide(
     result = run_train_guide(GuideTrainConfig(
         data=data, out=out, model=resolve_model_path(model, "driving"), minutes=minutes, max_steps=max_steps,
         batch_size=batch_size, lr=lr, width=width, sigma_min=sigma_min, sigma_max=sigma_max, val_every=val_every,
-        seed=seed, accelerator=accelerator, devices=devices, progress=progress, init_from=init_from))
-    typer.echo(f"trained {result['steps']} steps in {result['seconds']:.0f} s, {result['parameters']:,} parameters; "
+        seed=seed, accelerator=accelerator, devices=devices, progress=progress, init_from=init_from,
+        precision=precision))
+    typer.echo(f"trained {result['steps']} steps ({result['precision']}) in {result['seconds']:.0f} s, "
+               f"{result['parameters']:,} parameters; "
                f"held-out loss {result['val_loss']:.3f}, accuracy {result['val_accuracy']:.3f}; wrote {out}/guide.pt, "
                f"curves.csv, curves.png, config.json")
 

@@ -27,7 +27,8 @@ class GuideTrainConfig:
     lr; width: first conv channels; sigma_min / sigma_max: training noise range (data units); p_mask_past:
     how often the past block is hidden (generation's first block has none); val_every: steps between
     validations; seed; init_from: a guide file to start from (its EMA weights; its network config, and so
-    --width, is kept), to train a guide longer or on other data."""
+    --width, is kept), to train a guide longer or on other data; precision: Lightning's or ``auto``
+    (:func:`~sciffusion.common.training.precision.resolve_precision`; the bundled guide: ``32-true``)."""
 
     data: Path
     out: Path
@@ -47,9 +48,13 @@ class GuideTrainConfig:
     devices: str = "1"
     progress: bool = True
     init_from: Optional[Path] = None
+    precision: str = "32-true"
 
     def __post_init__(self) -> None:
         from sciffusion.common.grids import check_sigma_range
+        from sciffusion.common.training.precision import check_precision
+
+        check_precision(self.precision, "--precision")
 
         if self.init_from is not None and not Path(self.init_from).is_file():
             raise FileNotFoundError(f"{self.init_from}: --init-from not found")
@@ -99,6 +104,7 @@ def run_train_guide(cfg: GuideTrainConfig) -> dict:
     from sciffusion.common.training.classifier_module import NoisyClassifierModule
     from sciffusion.common.training.config import TrainConfig
     from sciffusion.common.training.losses import SigmaDistribution
+    from sciffusion.common.training.precision import resolve_precision
     from sciffusion.common.training.quiet import quiet_lightning
     from sciffusion.common.training.run_files import curve_columns, curves_csv_text, write_curves_png
     from sciffusion.common.training.trainer import step_trainer
@@ -141,7 +147,7 @@ def run_train_guide(cfg: GuideTrainConfig) -> dict:
     record = {"command": "sciffusion video train-guide", "config": {k: str(v) if isinstance(v, Path) else v
                                                                   for k, v in asdict(cfg).items()},
               "net": net_config.to_dict(), "train": train.to_dict(), "train_clips": len(dm.train_set),
-              "val_clips": len(dm.val_set)}
+              "val_clips": len(dm.val_set), "precision": resolve_precision(cfg.precision, cfg.accelerator)}
     write_text_atomic(cfg.out / "config.json", json.dumps(record, indent=1))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     net = NoisyEventClassifier(net_config)
@@ -151,7 +157,8 @@ def run_train_guide(cfg: GuideTrainConfig) -> dict:
     curves = _Curves()
     with quiet_lightning():
         trainer, _ = step_trainer([curves], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=cfg.max_steps,
-                                  minutes=cfg.minutes, val_every=cfg.val_every, progress=cfg.progress)
+                                  minutes=cfg.minutes, val_every=cfg.val_every, progress=cfg.progress,
+                                  precision=record["precision"])
         start = time.perf_counter()
         trainer.fit(module, datamodule=dm)
         seconds = time.perf_counter() - start
@@ -168,7 +175,8 @@ def run_train_guide(cfg: GuideTrainConfig) -> dict:
     with atomic_path(cfg.out / "guide.pt") as tmp:
         torch.save(guide_file(module.ema.shadow, net_config, train.to_dict(), meta), tmp)
     return {"steps": meta["steps"], "seconds": seconds, "val_loss": meta["val_loss"],
-            "val_accuracy": meta["val_accuracy"], "out": str(cfg.out), "parameters": count_parameters(net)}
+            "val_accuracy": meta["val_accuracy"], "out": str(cfg.out), "parameters": count_parameters(net),
+            "precision": record["precision"]}
 
 
 __all__ = ["GuideTrainConfig", "run_train_guide"]

@@ -725,10 +725,11 @@ def test_train_guide_and_generate_with_it(tmp_path):
     r = invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", run, "--max-steps", 3,
                "--batch-size", 4, "--width", 4, "--val-every", 2, "--no-progress")
     assert r.exit_code == 0, r.output
-    assert "trained 3 steps" in r.output and {p.name for p in run.iterdir()} >= {"guide.pt", "curves.csv", "curves.png",
-                                                                                 "config.json"}
+    assert "trained 3 steps (32-true)" in r.output and {p.name for p in run.iterdir()} >= {
+        "guide.pt", "curves.csv", "curves.png", "config.json"}
     record = json.loads((run / "config.json").read_text())
     assert record["command"] == "sciffusion video train-guide" and record["net"]["frames"] == 3
+    assert record["precision"] == "32-true"
     r = invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", run, "--max-steps", 1)
     _one_line_error(r, "exists and is not an empty folder")
     # --init-from continues a guide: its network (width 4) is kept, its weights are the start
@@ -744,6 +745,9 @@ def test_train_guide_and_generate_with_it(tmp_path):
                                                               second.net.state_dict().values()))
     _one_line_error(invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", tmp_path / "x",
                            "--init-from", tmp_path / "none.pt"), "--init-from not found")
+    _one_line_error(invoke("train-guide", "--data", tmp_path / "d.zarr", "--model", model, "--out", tmp_path / "x",
+                           "--precision", "fp8"), "--precision: must be one of auto, 32-true")
+    assert not (tmp_path / "x").exists()
     # a store without event labels, or whose training clips show no event, is refused before any output
     from sciffusion.domains.video.zarr_store import write_video_store
 
