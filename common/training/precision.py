@@ -3,8 +3,8 @@
 Mixed precision keeps the weights, the optimizer state and the EMA in float32 and runs convolutions and
 matrix products in bfloat16 (``torch.autocast``). On a CPU with bf16 instructions (x86 ``avx512_bf16`` or
 ``amx_bf16``) a training step of the anomaly detector's 28-px U-Net takes 0.53 s instead of 0.95 s on one
-core, and a 10-minute budget buys 1,023 steps instead of 611 (docs/ood.md, twenty-third round); on a CPU without
-them bf16 is emulated and slower, so ``auto`` keeps float32 there. On a CUDA GPU ``auto`` takes bf16 where
+core, and a 10-minute budget buys 1,023 steps instead of 611 (docs/ood.md, twenty-third round); a CPU without
+them has to emulate bf16 (not measured here), so ``auto`` keeps float32 there. On a CUDA GPU ``auto`` takes bf16 where
 the GPU supports it (Ampere and later). Apple's MPS and other accelerators stay in float32.
 """
 from __future__ import annotations
