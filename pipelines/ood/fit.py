@@ -196,8 +196,8 @@ def detector_config(score: str = "features", levels: Optional[int] = None, sigma
 
 OPTION_OF_FIELD = {"contamination": "--contamination", "threshold": "--threshold", "manual_threshold": "--manual-threshold",
                    "density": "--density", "holdout_fraction": "--holdout", "max_side": "--max-side", "score": "--score",
-                   "levels": "--levels", "minutes": "--minutes", "max_steps": "--max-steps", "batch_size": "--batch-size",
-                   "precision": "--precision"}
+                   "levels": "--levels", "minutes": "--minutes", "max_steps": "--max-steps",
+                   "batch_size": "--batch-size", "precision": "--precision"}
 """The ``ood fit`` option of each config field the core's checks name, so an error names what the user typed."""
 
 
