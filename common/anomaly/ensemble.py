@@ -40,6 +40,7 @@ from sciffusion.common.anomaly.detector import (CalibratedDetector, DetectorConf
 from sciffusion.common.anomaly.features import AnomalyScores, frame_scores
 from sciffusion.common.anomaly.networks import DenoiserNetConfig
 from sciffusion.common.anomaly.pixel_detector import FILE_KIND as PIXEL_FILE_KIND
+from sciffusion.common.anomaly.pixel_detector import PIXEL_SCORE
 from sciffusion.common.anomaly.pixel_detector import PixelGaussianDetector
 from sciffusion.common.anomaly.score_config import NO_NETWORK_SCORES
 from sciffusion.common.anomaly.training import FitReport
@@ -278,8 +279,8 @@ SHARED_KEY = "same_as_member"
 def _same_saved(a: Any, b: Any) -> bool:
     """Whether two saved Gaussians (:meth:`PositionGaussians.to_dict`) hold the same tensors exactly."""
     return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(
-        isinstance(a[k], Tensor) and isinstance(b[k], Tensor) and a[k].shape == b[k].shape and a[k].dtype == b[k].dtype
-        and torch.equal(a[k], b[k]) for k in a)
+        isinstance(a[k], Tensor) and isinstance(b[k], Tensor) and a[k].dtype == b[k].dtype and torch.equal(a[k], b[k])
+        for k in a)  # torch.equal is False for different shapes
 
 
 def _shared_gaussians(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -288,7 +289,7 @@ def _shared_gaussians(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
     per-position Gaussians twice (6 MB each for 64-px RGB clips). Banks fitted on a subset (more training
     inputs than the bank size) differ and are kept."""
     owners = [j for j, st in enumerate(states) if st.get("kind") == PIXEL_FILE_KIND
-              and st.get("config", {}).get("score", {}).get("kind") == "pixels"]
+              and st.get("config", {}).get("score", {}).get("kind") == PIXEL_SCORE]
     out = []
     for st in states:
         bank = st.get("bank")
