@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from sciffusion.cli.errors import user_errors_exit
-from sciffusion.cli.options import seed_option
+from sciffusion.cli.options import PRECISION_HELP, seed_option
 
 app = typer.Typer(
     help="Protein-ligand docking: build an INDEX.csv, prepare complexes into tensors, train the pose "
@@ -109,6 +109,8 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="MODEL.ckpt whose weights start a fresh run "
                                                                        "(fine-tuning; same model config)"),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Overrides schedule.precision (default "
+                                                                      "32-true, the bundled models'). " + PRECISION_HELP),
 ) -> None:
     """Train the pose-diffusion score model; `sciffusion dock --model RUN_DIR/model.ckpt` uses it."""
     from sciffusion.pipelines.docking.train import TrainRunConfig, run_train
@@ -116,11 +118,11 @@ def train(
 
     path = None if config is None else (Path(config) if config.endswith(".json") else bundled_config(config))
     settings = load_train_config(path).with_overrides(max_steps=max_steps, minutes=minutes, batch_size=batch_size,
-                                                      seed=seed)
+                                                      seed=seed, precision=precision)
     summary = run_train(TrainRunConfig(cache=cache, index=index, out=out, config=settings, exclude_ids=exclude_ids,
                                        resume=resume, accelerator=accelerator, devices=devices, progress=progress,
                                        init_from=init_from))
-    typer.echo(f"trained to step {summary['steps']} (stopped by {summary['stopped']}) on {summary['train']} complexes "
+    typer.echo(f"trained to step {summary['steps']} (stopped by {summary['stopped']}, {summary['precision']}) on {summary['train']} complexes "
                f"({summary['val']} val) in {summary['seconds']:.0f} s; see {out / 'model.ckpt'}")
 
 

@@ -9,10 +9,14 @@ the GPU supports it (Ampere and later). Apple's MPS and other accelerators stay 
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional, TypeVar
 
 import torch
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 AUTO_PRECISION = "auto"
 PRECISIONS: tuple[str, ...] = (AUTO_PRECISION, "32-true", "bf16-mixed", "16-mixed")
@@ -60,5 +64,45 @@ def resolve_precision(precision: str, accelerator: str = "auto", cpu_bf16: Optio
     return "bf16-mixed" if native else "32-true"
 
 
-__all__ = ["AUTO_PRECISION", "BF16_CPU_FLAGS", "PRECISIONS", "check_precision", "cpu_has_native_bf16",
-           "resolve_precision"]
+def _at_least_float32(value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype in (torch.float16,
+                                                                                        torch.bfloat16):
+        return value.float()
+    return value
+
+
+def autocast_enabled() -> bool:
+    """Whether a ``torch.autocast`` region (CPU or CUDA) is active here."""
+    return torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda")
+
+
+def autocast_off() -> contextlib.AbstractContextManager:
+    """A region where no ``torch.autocast`` applies (CPU and CUDA), inside a mixed-precision step."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.autocast("cpu", enabled=False))
+    stack.enter_context(torch.autocast("cuda", enabled=False))
+    return stack
+
+
+def full_precision(fn: F) -> F:
+    """``fn`` run outside any ``torch.autocast`` region, its half-precision tensor arguments (positional or
+    keyword, float16/bfloat16) cast to float32; float32 and float64 inputs are left as they are. For
+    numerics that mixed precision must not touch: decompositions (SVD, determinants, solves have no bf16
+    kernels on the CPU) and geometry whose error would be amplified (Kabsch, rotation updates). Outside
+    mixed precision it is a plain call."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not autocast_enabled():
+            return fn(*args, **kwargs)
+        args = tuple(_at_least_float32(a) for a in args)
+        kwargs = {k: _at_least_float32(v) for k, v in kwargs.items()}
+        with autocast_off():
+            return fn(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+__all__ = ["AUTO_PRECISION", "BF16_CPU_FLAGS", "PRECISIONS", "autocast_enabled", "autocast_off", "check_precision",
+           "cpu_has_native_bf16",
+           "full_precision", "resolve_precision"]

@@ -30,6 +30,7 @@ from sciffusion.common.noise import rand
 from sciffusion.common.training.config import TrainConfig
 from sciffusion.common.training.module import TrainedNetModule
 from sciffusion.common.training.product_loss import ProductLoss, ProductLossConfig, product_score_loss
+from sciffusion.common.training.precision import autocast_off
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,16 @@ class ProductDiffusionModule(TrainedNetModule):
         return torch.Generator().manual_seed(self.config.seed + step * world + rank)
 
     def loss(self, net: nn.Module, state0: State, cond: Any, generator: torch.Generator) -> ProductLoss:
-        """Draw t ~ U(0, 1) per sample and the noisy state, then the product DSM loss of ``net``."""
+        """Draw t ~ U(0, 1) per sample and the noisy state, then the product DSM loss of ``net``. Under mixed
+        precision only ``net`` runs in autocast: the forward process and the loss stay in the state's dtype."""
         ref = values_of(next(iter(state0.values())))
         t = rand(self.process.batch_size(state0), generator=generator, dtype=torch.float64, device=ref.device)
-        noisy, targets = self.process.perturb(state0, t, generator)
+        with autocast_off():
+            noisy, targets = self.process.perturb(state0, t, generator)
         t_in = t.to(_float_dtype(state0))
         predicted = self.process.check_tangents(noisy, net(noisy, t_in, cond))
-        return product_score_loss(self.process, predicted, targets, noisy, t, self.product_config.loss)
+        with autocast_off():
+            return product_score_loss(self.process, predicted, targets, noisy, t, self.product_config.loss)
 
     def _log(self, prefix: str, loss: ProductLoss, batch_size: int, **kw: Any) -> None:
         self.log(f"{prefix}/loss", loss.total, prog_bar=True, batch_size=batch_size, **kw)

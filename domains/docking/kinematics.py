@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from sciffusion.common.manifolds.so3 import exp_map
+from sciffusion.common.training.precision import full_precision
 
 
 @dataclass(frozen=True)
@@ -202,10 +203,12 @@ def dihedral(pos: Tensor, a: int, b: int, c: int, d: int) -> Tensor:
     return dihedrals(pos, torch.tensor([[a, b, c, d]], device=pos.device))[0]
 
 
+@full_precision
 def kabsch_rotations(mobile: Tensor, target: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
     """Per ligand, the proper rotation R_b [B, 3, 3] minimising Σ_i |R_b (mobile_i − m̄_b) − (target_i − t̄_b)|²
     (Kabsch 1976): mobile, target [ΣN, 3] Å in the same atom order, ``batch`` [ΣN] ligand of each atom.
-    One batched SVD; a ligand with a degenerate (collinear) geometry gets some minimiser, not a unique one."""
+    One batched SVD; a ligand with a degenerate (collinear) geometry gets some minimiser, not a unique one.
+    Runs outside mixed precision (at least float32: SVD and determinant have no bf16 CPU kernels)."""
     a = mobile - centroids(mobile, batch, num_graphs)[batch]
     b = target - centroids(target, batch, num_graphs)[batch]
     cov = torch.zeros(num_graphs, 3, 3, dtype=mobile.dtype, device=mobile.device).index_add_(

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 from sciffusion.common.io.checkpoint import check_file_kind
 from sciffusion.common.manifolds.product import SO3, Euclidean, ProductProcess, State, Tangents, Torus
 from sciffusion.common.manifolds.ragged import Ragged
+from sciffusion.common.training.precision import full_precision
 from sciffusion.domains.docking.kinematics import (
     TorsionTree, apply_torsions, centroids, kabsch_rotations, torsion_alignments, torsion_tree,
 )
@@ -128,6 +129,7 @@ class LigandLayout:
         return Ragged(values, self.rot_batch, self.num_ligands)
 
 
+@full_precision
 def torsioned(reference_pos: Tensor, delta: Tensor, layout: "LigandLayout") -> tuple[Tensor, Tensor]:
     """The rigid-free torsion change of the chart: ``(A_δ (τ_δ(x_ref) − c_δ) [ΣN, 3] Å, c_δ [B, 3] Å)``
     for reference conformers [ΣN, 3] Å and torsion changes δ [M] radians (module docstring)."""
@@ -139,10 +141,12 @@ def torsioned(reference_pos: Tensor, delta: Tensor, layout: "LigandLayout") -> t
     return local, centre
 
 
+@full_precision
 def poses(reference_pos: Tensor, state: Mapping[str, Any], layout: LigandLayout) -> Tensor:
     """Ligand coordinates [ΣN, 3] Å of the state (module docstring): reference_pos [ΣN, 3] Å (the
     reference conformers, flat), state {"r3" [B, 3] Å, "so3" [B, 3, 3], "torus" Ragged [M] radians}.
-    Batched over ligands and bonds (one tensor step per torsion-tree level, one batched SVD)."""
+    Batched over ligands and bonds (one tensor step per torsion-tree level, one batched SVD). Runs outside
+    mixed precision (``full_precision``), so only the score model sees bf16/fp16."""
     if "torus" in state:
         torsion = state["torus"]
         delta = torsion.values if isinstance(torsion, Ragged) else torsion
@@ -154,6 +158,7 @@ def poses(reference_pos: Tensor, state: Mapping[str, Any], layout: LigandLayout)
     return torch.einsum("nij,nj->ni", rot, local) + target
 
 
+@full_precision
 def target_state(graph, layout: LigandLayout | None = None, torsions: bool = True) -> State:
     """The training target state0 of a graph or batch built with ``conformer=k`` whose ``ligand.pos``
     is the reference conformer (:func:`~.pose_dataset.training_graph`): r3 = c_δ + t_k [B, 3] Å,

@@ -125,13 +125,15 @@ def _ids_record(ids: list[str], missing: list[str]) -> dict:
 
 
 def run_train(cfg: TrainRunConfig) -> dict:
-    """Train; returns {"steps", "stopped" ("steps"/"time"/...), "train", "val", "seconds", "out"}."""
+    """Train; returns {"steps", "stopped" ("steps"/"time"/...), "train", "val", "seconds", "out", "precision"}
+    (``precision``: the Lightning precision that ran, ``auto`` resolved; also in RUN_DIR/config.json)."""
     import time
 
     import pytorch_lightning as pl
     import torch
 
     from sciffusion.common.training.callbacks import stop_reason
+    from sciffusion.common.training.precision import resolve_precision
     from sciffusion.common.training.product_module import ProductDiffusionModule
     from sciffusion.common.training.quiet import quiet_lightning
     from sciffusion.common.training.trainer import fit_or_interrupt, release_process_group, step_trainer
@@ -148,9 +150,10 @@ def run_train(cfg: TrainRunConfig) -> dict:
     val_entries, val_missing = _load_entries(cfg.cache, splits["val"])
     if not train_entries:
         raise ValueError(f"{cfg.cache}: none of the {len(splits['train'])} train ids has a cache entry")
+    precision = resolve_precision(sched.precision, cfg.accelerator)  # what "auto" means on this machine
     cfg.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(cfg.out / "config.json", json.dumps({
-        "command": "sciffusion docking train", "config": resolved, "cache": str(cfg.cache), "index": str(cfg.index),
+        "command": "sciffusion docking train", "config": resolved, "precision": precision, "cache": str(cfg.cache), "index": str(cfg.index),
         "exclude_ids": None if cfg.exclude_ids is None else str(cfg.exclude_ids),
         "init_from": None if cfg.init_from is None else {"path": str(cfg.init_from),
                                                          "sha256": file_sha256(cfg.init_from)},
@@ -180,7 +183,7 @@ def run_train(cfg: TrainRunConfig) -> dict:
         trainer, budget = step_trainer(
             [files], accelerator=cfg.accelerator, devices=cfg.devices, max_steps=sched.max_steps,
             minutes=sched.minutes, val_every=sched.val_every if val_loader is not None else None,
-            progress=cfg.progress)
+            progress=cfg.progress, precision=precision)
         start = time.perf_counter()
         fit_or_interrupt(trainer, module, cfg.out, train_dataloaders=loader, val_dataloaders=val_loader,
                          ckpt_path=resume_from)
@@ -190,7 +193,7 @@ def run_train(cfg: TrainRunConfig) -> dict:
     release_process_group()  # after the last collective (the checkpoint barrier), on every rank
     return {"steps": int(trainer.global_step), "stopped": stop_reason(trainer, budget),
             "train": len(train_entries), "val": len(val_entries), "seconds": time.perf_counter() - start,
-            "out": str(cfg.out)}
+            "out": str(cfg.out), "precision": precision}
 
 
 __all__ = ["TrainRunConfig", "run_train", "split_ids"]

@@ -8,7 +8,8 @@ JSON layout (every section optional; missing keys take the defaults below)::
      "loss":     {"weights": {"r3": 1, ...}, "ragged_mean": "sample"},
      "data":     {"receptor_radius": 20.0, "graph": {GraphConfig fields}},
      "schedule": {"batch_size": 8, "max_steps": 2000, "minutes": null, "val_every": 200,
-                  "checkpoint_every": 100, "log_every": 10, "val_batch_size": 8, "num_workers": 0}}
+                  "checkpoint_every": 100, "log_every": 10, "val_batch_size": 8, "num_workers": 0,
+                  "precision": "32-true"}}
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from sciffusion.common.training.precision import check_precision
 from sciffusion.common.training.product_module import ProductTrainConfig
 from sciffusion.domains.docking.pose_dataset import PoseDataConfig
 from sciffusion.domains.docking.pose_diffusion import check_pose_process, default_pose_process, \
@@ -35,7 +37,10 @@ class TrainSchedule:
     all (None: no step limit). minutes: wall-clock budget of this invocation (None: none); at least one
     of the two is needed to run. val_every / checkpoint_every / log_every: optimizer steps between
     validations (EMA weights), between writes of last.ckpt + model.ckpt, between train rows of
-    curves.csv. val_batch_size: complexes per validation batch. num_workers: DataLoader workers."""
+    curves.csv. val_batch_size: complexes per validation batch. num_workers: DataLoader workers.
+    precision: Lightning's (``32-true``, what the bundled models were trained with; ``bf16-mixed``) or
+    ``auto`` (bf16 mixed where the hardware computes bf16 natively:
+    :func:`~sciffusion.common.training.precision.resolve_precision`)."""
 
     batch_size: int = 8
     max_steps: Optional[int] = 2000
@@ -45,6 +50,7 @@ class TrainSchedule:
     log_every: int = 10
     val_batch_size: int = 8
     num_workers: int = 0
+    precision: str = "32-true"
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "val_every", "checkpoint_every", "log_every", "val_batch_size"):
@@ -56,6 +62,7 @@ class TrainSchedule:
             raise ValueError(f"--minutes (schedule.minutes): must be a finite number > 0 or null, got {self.minutes}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers: must be >= 0, got {self.num_workers}")
+        check_precision(self.precision, "schedule.precision")
 
 
 @dataclass(frozen=True)
@@ -95,11 +102,15 @@ class DockTrainConfig:
                    PoseDataConfig.from_dict(d.get("data", {})), TrainSchedule(**schedule))
 
     def with_overrides(self, *, max_steps: Optional[int] = None, minutes: Optional[float] = None,
-                       batch_size: Optional[int] = None, seed: Optional[int] = None) -> "DockTrainConfig":
+                       batch_size: Optional[int] = None, seed: Optional[int] = None,
+                       precision: Optional[str] = None) -> "DockTrainConfig":
         """A copy with the CLI's overrides (None = keep)."""
         sched = self.schedule
+        if precision is not None:
+            check_precision(precision, "--precision")
         sched = replace(sched, **{k: v for k, v in (("max_steps", max_steps), ("minutes", minutes),
-                                                    ("batch_size", batch_size)) if v is not None})
+                                                    ("batch_size", batch_size), ("precision", precision))
+                                  if v is not None})
         product = self.product
         if seed is not None:
             product = replace(product, train=replace(product.train, seed=seed))

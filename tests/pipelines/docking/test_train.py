@@ -144,10 +144,37 @@ def test_cli_train_runs_tiny(tmp_path, cache):
                                       "--out", str(tmp_path / "run"), "--config", str(path), "--max-steps", "1",
                                       "--batch-size", "3", "--seed", "4", "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "trained to step 1 (stopped by steps)" in result.output
-    saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
-    assert saved["schedule"]["batch_size"] == 3 and saved["train"]["seed"] == 4
+    assert "trained to step 1 (stopped by steps, 32-true)" in result.output
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["config"]["schedule"]["batch_size"] == 3 and saved["config"]["train"]["seed"] == 4
+    assert saved["precision"] == "32-true"
     shutil.rmtree(tmp_path / "run")
+
+
+def test_bf16_mixed_training_runs_and_is_recorded(tmp_path, cache):
+    """bf16 mixed precision (Lightning's autocast over the e3nn score model): finite losses, float32 weights,
+    the precision that ran in config.json, the summary and the closing line; a bad value is one line."""
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(TINY))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["docking", "train", "--cache", str(cache), "--index", str(_index(tmp_path)),
+                                      "--out", str(run), "--config", str(path), "--max-steps", "2",
+                                      "--precision", "bf16-mixed", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "stopped by steps, bf16-mixed" in result.output
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["precision"] == "bf16-mixed" and saved["config"]["schedule"]["precision"] == "bf16-mixed"
+    rows = _curves(run)
+    assert all(math.isfinite(float(r["train_loss"])) for r in rows) and len(rows) == 2
+    weights = load_checkpoint(run / "model.ckpt")["state_dict"]
+    assert weights and all(w.dtype == torch.float32 for w in weights.values() if w.is_floating_point())
+    bad = CliRunner().invoke(app, ["docking", "train", "--cache", str(cache), "--index", str(_index(tmp_path)),
+                                   "--out", str(tmp_path / "run2"), "--config", str(path), "--max-steps", "1",
+                                   "--precision", "fp8"])
+    assert bad.exit_code != 0 and "--precision: must be one of" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1 and not (tmp_path / "run2").exists()
+    with pytest.raises(ValueError, match="schedule.precision"):
+        _config(precision="half")
 
 
 def test_rigid_process_trains_and_init_from_starts_from_given_weights(tmp_path, cache):
