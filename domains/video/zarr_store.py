@@ -38,7 +38,8 @@ METADATA_FILES = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
 class VideoStore:
     """A read-only view of a video zarr group whose layout :func:`open_video_store` has checked.
 
-    video: zarr array, uint8 [N, T, H, W, C] (dataset) or [N, K, T, H, W, C] (prediction).
+    video: zarr array, uint8 [N, T, H, W, C] (dataset) or [N, K, T, H, W, C] (prediction); for a plain
+        store of grey clips [N, T, H, W], a :class:`GreyChannelView` that reads them as [N, T, H, W, 1].
     labels: name -> zarr array, first axis N.
     attrs: the group attributes (metadata).
     """
@@ -181,17 +182,55 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     fps = attrs.get("fps")
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < math.inf:
         raise ValueError(f"{path}: attr 'fps' must be a number > 0 (finite), got {fps!r}")
-    video = _member(path, group, "video")
-    if not isinstance(video, zarr.Array):
+    stored = _member(path, group, "video")
+    if not isinstance(stored, zarr.Array):
         raise ValueError(f"{path}: 'video' is a group, need a uint8 array")
+    video = stored
+    if plain and stored.ndim == 4 and stored.dtype == np.uint8:  # grey clips without a channel axis
+        video = GreyChannelView(stored)
+        assumed += "; its video [N, T, H, W] read as grey [N, T, H, W, 1]"
     check_video_array(video, attrs["kind"], name=f"{path}/video")
     if attrs["kind"] == "prediction":
         _check_prediction_attrs(path, attrs, video.shape)
     labels = _open_labels(path, group, video.shape[0])
-    check_chunks(path, video, require_present=not plain)  # plain stores: zarr's default writer omits
+    check_chunks(path, stored, require_present=not plain)  # plain stores: zarr's default writer omits
     for arr in labels.values():  # all-fill chunks, so an absent one reads as fill (zeros)
         check_chunks(path, arr, require_present=False)
     return VideoStore(path=path, video=video, labels=labels, attrs=attrs, assumed=assumed)
+
+
+class GreyChannelView:
+    """A plain store's grey clips, zarr uint8 [N, T, H, W], read lazily as [N, T, H, W, 1] (the layout every
+    reader takes): indexing the leading axes reads only those clips from ``base``; a key that reaches the
+    channel axis (five entries, or an ``...`` among others) reads the whole array first."""
+
+    def __init__(self, base: Any):
+        self.base = base
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.base.shape) + (1,)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.base.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.base.ndim + 1
+
+    def __len__(self) -> int:
+        return int(self.base.shape[0])
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        parts = key if isinstance(key, tuple) else (key,)
+        if key is Ellipsis or (len(parts) < self.ndim and not any(p is Ellipsis or p is None for p in parts)):
+            return np.asarray(self.base[key])[..., None]
+        return np.asarray(self.base[...])[..., None][key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[...]
+        return out if dtype is None else out.astype(dtype)
 
 
 def video_fingerprint(store: VideoStore) -> str:
@@ -214,7 +253,8 @@ PLAIN_STORE_FPS = 10.0  # frame rate assumed for a plain store without an 'fps' 
 def _plain_store_attrs(path: Path, attrs: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """A plain store's attrs (no ``format``/``kind``: written by another tool in the documented layout,
     ``video`` uint8 [N, T, H, W, C] and optional ``labels/``) completed as a dataset store, and the line
-    that says what was assumed. Its own ``fps`` attr is kept when it is a number; nothing is written."""
+    that says what was assumed. Its own ``fps`` attr is kept when it is a number; nothing is written. A
+    ``video`` uint8 [N, T, H, W] (grey, no channel axis) is read through :class:`GreyChannelView`."""
     fps = attrs.get("fps")
     given = not isinstance(fps, bool) and isinstance(fps, (int, float)) and 0 < fps < math.inf
     rate = float(fps) if given else PLAIN_STORE_FPS

@@ -156,7 +156,7 @@ def read_context(path: Path, model, clips: int, frames: int,
     from sciffusion.domains.video.datamodule import clip_events
     from sciffusion.pipelines.video.predict import domain_check, read_clips
 
-    video, _, is_store, adapted = read_clips(Path(path), model.config.size, model.config.channels, None)
+    video, _, is_store, adapted, _ = read_clips(Path(path), model.config.size, model.config.channels, None)
     if video.shape[1] < frames:
         raise ValueError(f"{path}: clips of {video.shape[1]} frames, --context-frames needs {frames}")
     usable = np.arange(len(video))

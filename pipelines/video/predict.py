@@ -21,7 +21,7 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -65,12 +65,23 @@ class PredictConfig:
         return Path(self.compare) if self.compare is not None else out.with_name(f"{out.stem}_compare{out.suffix}")
 
 
-def read_clips(path: Path, size: int, channels: int,
-               clips: Optional[int]) -> tuple[np.ndarray, float, bool, Optional[str]]:
-    """(uint8 [N, T, size, size, channels], fps, is_store, adapted) from a zarr store, an ``.npz`` of
-    ``clips``, a video file or a folder of frame images (one clip; frame folders and ``.npz`` clips at the
-    default frame rate of 10 fps). ``adapted``: one line saying how the frames were brought to the model
-    (cropped, resized, made grey), or None."""
+class InputClips(NamedTuple):
+    """What :func:`read_clips` read: ``video`` uint8 [N, T, size, size, channels], ``fps``, ``is_store`` (a zarr
+    dataset store), ``adapted`` (one line saying what was assumed of a plain store and how the frames were
+    brought to the model: cropped, resized, made grey; None when nothing was) and ``refitted`` (the frames
+    were changed for the model, so the input cannot be the truth a prediction store is scored against)."""
+
+    video: np.ndarray
+    fps: float
+    is_store: bool
+    adapted: Optional[str]
+    refitted: bool
+
+
+def read_clips(path: Path, size: int, channels: int, clips: Optional[int]) -> InputClips:
+    """The clips of a zarr store, an ``.npz`` of ``clips``, a video file or a folder of frame images (one
+    clip; frame folders and ``.npz`` clips at the default frame rate of 10 fps) for a model of ``size``² ×
+    ``channels`` (:class:`InputClips`)."""
     path = Path(path)
     from sciffusion.domains.video.image_sequence import DEFAULT_FRAME_RATE
     from sciffusion.domains.video.zarr_store import looks_like_store, open_video_store
@@ -79,10 +90,11 @@ def read_clips(path: Path, size: int, channels: int,
         store = open_video_store(path, kind="dataset")
         n = store.num_clips if clips is None else min(clips, store.num_clips)
         video, adapted = fit_store_frames(path, store.video[:n], size, channels)
-        return video, store.fps, True, "; ".join(filter(None, (store.assumed, adapted))) or None
+        return InputClips(video, store.fps, True, "; ".join(filter(None, (store.assumed, adapted))) or None,
+                          adapted is not None)
     if path.suffix.lower() == ".npz" and path.is_file():
         video, adapted = fit_store_frames(path, read_npz_clips(path, clips), size, channels)
-        return video, DEFAULT_FRAME_RATE, False, adapted
+        return InputClips(video, DEFAULT_FRAME_RATE, False, adapted, adapted is not None)
     from sciffusion.domains.video.image_sequence import find_sources, read_image_sequence
     from sciffusion.domains.video.ingest import IngestConfig, decode_video, to_grey
 
@@ -94,7 +106,8 @@ def read_clips(path: Path, size: int, channels: int,
     decoded = read_image_sequence(source.path, cfg, DEFAULT_FRAME_RATE) if source.kind == "frames" else \
         decode_video(source.path, cfg)
     frames = to_grey(decoded.frames) if channels == 1 else decoded.frames
-    return frames[None], decoded.fps, False, adaptation_note(path, decoded, size, channels)
+    adapted = adaptation_note(path, decoded, size, channels)
+    return InputClips(frames[None], decoded.fps, False, adapted, adapted is not None)
 
 
 def read_npz_clips(path: Path, clips: Optional[int] = None) -> np.ndarray:
@@ -254,7 +267,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
 
     run, from_model = cfg.run.with_model_defaults(recommended_prediction(model.meta, f"{model_path}: meta 'predict'"))
     m = model.config
-    video, fps, is_store, adapted = read_clips(cfg.input, m.size, m.channels, cfg.clips)
+    video, fps, is_store, adapted, refitted = read_clips(cfg.input, m.size, m.channels, cfg.clips)
     writers.check_frame_rate(fps, f"{cfg.input}: fps")
     n, t = video.shape[:2]
     if t < cfg.context:
@@ -262,7 +275,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     if cfg.store is not None:
         if not is_store:
             raise ValueError("--store: needs a zarr --input (evaluate scores the prediction against it)")
-        if adapted:
+        if refitted:
             raise ValueError(f"--store: the model predicts {m.size}x{m.size}x{m.channels} frames and {cfg.input} "
                              "holds others, so evaluate could not score it against the store; give a model of the "
                              "store's frames, or leave out --store")

@@ -91,8 +91,8 @@ def test_predict_from_a_folder_of_frames(tmp_path):
     assert r.exit_code == 0, r.output
     from sciffusion.pipelines.video.predict import read_clips
 
-    clips, fps, is_store, adapted = read_clips(tmp_path / "seq", 8, 1, None)
-    assert clips.shape == (1, 6, 8, 8, 1) and fps == 10 and not is_store
+    clips, fps, is_store, adapted, refitted = read_clips(tmp_path / "seq", 8, 1, None)
+    assert clips.shape == (1, 6, 8, 8, 1) and fps == 10 and not is_store and refitted
     assert clips[0, :, 0, 0, 0].tolist() == [0, 40, 80, 120, 160, 200]
     assert adapted == f"{tmp_path / 'seq'}: 30x20 frames centre-cropped to a square and resized to 8x8 for the model " \
                       "(pass --model for a model of this footage)"  # grey frames stored as RGB: no colour lost
@@ -101,7 +101,8 @@ def test_predict_from_a_folder_of_frames(tmp_path):
         Image.fromarray(np.dstack([np.full((8, 8), 40 * t, np.uint8), np.zeros((8, 8, 2), np.uint8)])).save(
             tmp_path / "seq" / f"{t}.png")
     assert read_clips(tmp_path / "seq", 8, 1, None)[3].startswith(f"{tmp_path / 'seq'}: colour made grey for the model")
-    assert read_clips(tmp_path / "seq", 8, 3, None)[3] is None  # the model's size and channels: nothing to say
+    assert read_clips(tmp_path / "seq", 8, 3, None).adapted is None  # the model's size and channels: nothing to say
+    assert not read_clips(tmp_path / "seq", 8, 3, None).refitted
     (tmp_path / "two").mkdir()
     for name in ("a.mp4", "b.mp4"):
         (tmp_path / "two" / name).write_bytes(BUNDLED_CLIP.read_bytes())
@@ -122,18 +123,31 @@ def test_predict_from_an_npz_of_clips_and_a_plain_store(data, tmp_path):
     np.savez(tmp_path / "c.npz", clips=clips[..., 0], label=np.zeros(3, np.uint8))  # [N, T, H, W]: grey
     plain = zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
     plain.create_array("video", shape=clips.shape, chunks=(1,) + clips.shape[1:], dtype="uint8")[...] = clips
+    grey = zarr.open_group(str(tmp_path / "grey.zarr"), mode="w")  # grey clips with no channel axis
+    grey.create_array("video", shape=clips.shape[:4], chunks=(1,) + clips.shape[1:4], dtype="uint8")[...] = clips[..., 0]
     common = ["--model", model, "--context", 3, "--frames", 2, "--sampler", "euler", "--steps", 1, "--seed", 4]
     outputs = {}
-    for name, source in (("store", data / "s.zarr"), ("npz", tmp_path / "c.npz"), ("plain", tmp_path / "plain.zarr")):
+    for name, source in (("store", data / "s.zarr"), ("npz", tmp_path / "c.npz"), ("plain", tmp_path / "plain.zarr"),
+                         ("grey", tmp_path / "grey.zarr")):
         r = invoke("predict", "--input", source, "--out", tmp_path / f"{name}.gif", *common)
         assert r.exit_code == 0, r.output
         outputs[name] = json.loads(Path(f"{tmp_path / name}.gif.json").read_text())
-        if name == "plain":
+        if name in ("plain", "grey"):
             assert f"note: {source}: no sciffusion attrs; read as a dataset store" in r.output
+    assert "read as grey [N, T, H, W, 1]" in r.output
     from PIL import Image
 
     frames = {name: np.asarray(Image.open(tmp_path / f"{name}.gif").convert("L")) for name in outputs}
     assert np.array_equal(frames["npz"], frames["store"]) and np.array_equal(frames["plain"], frames["store"])
+    assert np.array_equal(frames["grey"], frames["store"])
+    # a plain store's frames are the model's as they are: its prediction store is scored against it
+    r = invoke("predict", "--input", tmp_path / "grey.zarr", "--out", tmp_path / "g2.gif", "--store",
+               tmp_path / "g2.zarr", *common)
+    assert r.exit_code == 0, r.output
+    r = invoke("evaluate", "--pred", tmp_path / "g2.zarr", "--truth", tmp_path / "grey.zarr", "--out",
+               tmp_path / "g2_rep", "--no-fvd")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "g2_rep" / "summary.json").read_text())["clips"] == 3
     r = invoke("predict", "--input", tmp_path / "c.npz", "--out", tmp_path / "s2.gif", "--store", tmp_path / "p.zarr",
                *common)
     _one_line_error(r, "--store: needs a zarr --input")

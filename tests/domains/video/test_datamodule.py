@@ -158,3 +158,21 @@ def test_training_side_imports_only_torch_and_zarr():
             "('PIL', 'decord', 'av', 'highway_env', 'gymnasium', 'pandas', 'matplotlib', 'imageio', 'cv2', 'scipy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_plain_grey_store_without_a_channel_axis_trains_as_one_channel(tmp_path):
+    """A user's zarr of grey clips uint8 [N, T, H, W] (no sciffusion attrs): windows come out as [C=1, T, H, W],
+    the same frames as the store's."""
+    import zarr
+
+    video = np.zeros((8, 10, 8, 8), np.uint8)
+    video[:, :, 0, 0] = np.arange(10, dtype=np.uint8)[None] * 10
+    group = zarr.open_group(str(tmp_path / "grey.zarr"), mode="w")
+    group.create_array("video", shape=video.shape, chunks=(1, 10, 8, 8), dtype="uint8")[...] = video
+    dm = VideoDataModule(VideoDataConfig(train=tmp_path / "grey.zarr", past_frames=2, frames=3, batch_size=2,
+                                         val_every=4))
+    dm.setup()
+    assert dm.frame_shape == (1, 8, 8)
+    x0, cond = next(iter(dm.train_dataloader()))
+    assert x0.shape == (2, 1, 3, 8, 8) and cond.past.shape == (2, 1, 2, 8, 8)
+    assert torch.equal(_frame_index(x0)[:, 0], _frame_index(cond.past)[:, 1] + 1)

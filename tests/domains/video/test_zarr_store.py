@@ -104,7 +104,33 @@ def test_a_plain_store_is_still_checked(tmp_path):
     with pytest.raises(ValueError, match="need uint8 frames, got float32"):
         open_video_store(_plain_store(tmp_path / "f.zarr", np.zeros((2, 4, 8, 8, 3), np.float32)))
     with pytest.raises(ValueError, match=r"need \[N, T, H, W, C\]"):
-        open_video_store(_plain_store(tmp_path / "g.zarr", _random_video((2, 4, 8, 8))))
+        open_video_store(_plain_store(tmp_path / "g.zarr", _random_video((2, 4, 8))))
+    with pytest.raises(ValueError, match="need uint8 frames, got float32"):  # grey, but not uint8
+        open_video_store(_plain_store(tmp_path / "h.zarr", np.zeros((2, 4, 8, 8), np.float32)))
+    ours = write_video_store(tmp_path / "ours.zarr", _random_video((2, 4, 8, 8, 1)), {"fps": 5.0})
+    assert isinstance(open_video_store(ours).video, zarr.Array)  # only a plain 4-D store gets the grey view
+    group = zarr.open_group(str(tmp_path / "ours4.zarr"), mode="w")
+    group.create_array("video", shape=(2, 4, 8, 8), chunks=(1, 4, 8, 8), dtype="uint8")[...] = 1
+    group.attrs.update({"format": "sciffusion-video", "version": 1, "kind": "dataset", "fps": 5.0})
+    with pytest.raises(ValueError, match=r"need \[N, T, H, W, C\]"):
+        open_video_store(tmp_path / "ours4.zarr")
+
+
+def test_a_plain_store_of_grey_clips_without_a_channel_axis_reads_as_one_channel(tmp_path):
+    grey = _random_video((3, 5, 8, 6))
+    store = open_video_store(_plain_store(tmp_path / "grey.zarr", grey), kind="dataset")
+    assert store.video.shape == (3, 5, 8, 6, 1) and store.video.ndim == 5 and store.video.dtype == np.uint8
+    assert "read as grey [N, T, H, W, 1]" in store.assumed
+    whole = grey[..., None]
+    np.testing.assert_array_equal(store.video[...], whole)
+    np.testing.assert_array_equal(store.video[:], whole)
+    np.testing.assert_array_equal(np.asarray(store.video), whole)
+    np.testing.assert_array_equal(store.video[1], whole[1])
+    np.testing.assert_array_equal(store.video[:2, 1:3], whole[:2, 1:3])
+    np.testing.assert_array_equal(store.video[[0, 2]], whole[[0, 2]])
+    np.testing.assert_array_equal(store.video[2, 1:4, ..., 0], whole[2, 1:4, ..., 0])
+    np.testing.assert_array_equal(store.video[0, 0, 0, 0, 0], whole[0, 0, 0, 0, 0])
+    assert len(store.video) == 3 and store.num_clips == 3
 
 
 def test_a_bare_zarr_array_is_named_as_one(tmp_path):
