@@ -1,7 +1,7 @@
 """Density models on z-scored feature vectors ``z [N, F]`` (float64 numpy), each turned into an anomaly
 score (higher = less likely under the normal data): a diagonal Gaussian mixture, a Gaussian kernel
-density estimate and the mean k-nearest-neighbour distance; or no density, the mean or the largest of
-the z-scores.
+density estimate and the mean k-nearest-neighbour distance; or no density, the mean, the largest or the
+soft largest (log-sum-exp) of the z-scores.
 
 Each model is a plain frozen dataclass of arrays, so it saves as lists (:meth:`to_dict`) and loads back
 exactly (:func:`density_from_dict`). ``score(z)`` scores new points; ``score_reference()`` scores the
@@ -16,8 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy.special import logsumexp
 
-DensityKind = Literal["mean", "max", "gmm", "kde", "knn"]
-DENSITY_KINDS: tuple[str, ...] = ("mean", "max", "gmm", "kde", "knn")
+DensityKind = Literal["mean", "max", "softmax", "gmm", "kde", "knn"]
+DENSITY_KINDS: tuple[str, ...] = ("mean", "max", "softmax", "gmm", "kde", "knn")
 
 
 def _pairwise_sq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -52,6 +52,24 @@ class MaxZ:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "max"}
+
+
+@dataclass(frozen=True)
+class SoftMaxZ:
+    """No density: log Σ_f exp(z_f), a smooth largest z-score. Within log F of :class:`MaxZ` (equal to it when
+    one feature departs far more than the rest), but an input on which several features depart together
+    scores above one on which a single feature departs as far, and a feature that scatters on normal
+    inputs decides less often alone. Offline, on the saved member scores of eight ensemble runs, it kept max's
+    AUROC on impossible motion and raised driving by 0.01-0.02 (docs/ood.md, twenty-fourth round)."""
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        return logsumexp(z, axis=1)
+
+    def score_reference(self, z: np.ndarray) -> np.ndarray:
+        return self.score(z)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "softmax"}
 
 
 @dataclass(frozen=True)
@@ -162,7 +180,7 @@ class KNNDistance:
         return {"kind": "knn", "points": self.points.tolist(), "k": self.k}
 
 
-Density = MeanZ | DiagonalGMM | GaussianKDE | KNNDistance
+Density = MeanZ | MaxZ | SoftMaxZ | DiagonalGMM | GaussianKDE | KNNDistance
 
 
 def fit_density(kind: DensityKind, z: np.ndarray, *, components: int = 4, neighbours: int = 5,
@@ -172,6 +190,8 @@ def fit_density(kind: DensityKind, z: np.ndarray, *, components: int = 4, neighb
         return MeanZ()
     if kind == "max":
         return MaxZ()
+    if kind == "softmax":
+        return SoftMaxZ()
     if kind == "gmm":
         return DiagonalGMM.fit(z, components, seed)
     if kind == "kde":
@@ -188,6 +208,8 @@ def density_from_dict(d: dict[str, Any]) -> Density:
         return MeanZ()
     if kind == "max":
         return MaxZ()
+    if kind == "softmax":
+        return SoftMaxZ()
     if kind == "gmm":
         return DiagonalGMM(np.asarray(d["weights"]), np.asarray(d["means"]), np.asarray(d["variances"]))
     if kind == "kde":
@@ -198,4 +220,4 @@ def density_from_dict(d: dict[str, Any]) -> Density:
 
 
 __all__ = ["DENSITY_KINDS", "Density", "DensityKind", "DiagonalGMM", "GaussianKDE", "KNNDistance", "MaxZ", "MeanZ",
-           "density_from_dict", "fit_density"]
+           "SoftMaxZ", "density_from_dict", "fit_density"]

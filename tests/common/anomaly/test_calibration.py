@@ -10,7 +10,7 @@ def _normal(n=400, f=3, seed=0):
     return np.random.default_rng(seed).normal(2.0, 0.5, size=(n, f))
 
 
-@pytest.mark.parametrize("density", ["mean", "gmm", "kde", "knn"])
+@pytest.mark.parametrize("density", ["mean", "max", "softmax", "gmm", "kde", "knn"])
 def test_far_point_scores_above_threshold_and_quantile_rule(density):
     feats = _normal()
     cal = calibrate(feats, CalibrationConfig(density=density, contamination=0.1))
@@ -71,7 +71,7 @@ def test_manual_threshold_and_config_errors():
         calibrate(np.zeros((1, 3)))
 
 
-@pytest.mark.parametrize("density", ["mean", "gmm", "kde", "knn"])
+@pytest.mark.parametrize("density", ["mean", "max", "softmax", "gmm", "kde", "knn"])
 def test_round_trip(density):
     feats = _normal()
     cal = calibrate(feats, CalibrationConfig(density=density))
@@ -94,3 +94,17 @@ def test_knn_reference_scores_leave_one_out():
     z = np.random.default_rng(0).normal(size=(50, 2))
     knn = KNNDistance(z, 1)
     assert np.allclose(knn.score(z), 0, atol=1e-6) and np.all(knn.score_reference(z) > 1e-3)
+
+
+def test_softmax_is_a_smooth_max_that_counts_features_departing_together():
+    """log Σ exp(z): between max(z) and max(z) + log F; equal order to max where one feature dominates; an input
+    where two features depart together outranks one where a single feature departs as far (max ties them)."""
+    from sciffusion.common.anomaly.densities import MaxZ, SoftMaxZ, density_from_dict
+
+    z = np.random.default_rng(3).normal(size=(200, 4))
+    soft, hard = SoftMaxZ().score(z), MaxZ().score(z)
+    assert np.all(soft >= hard) and np.all(soft <= hard + np.log(4) + 1e-12)
+    one, two = np.array([[4.0, 0.0, 0.0, 0.0]]), np.array([[4.0, 4.0, 0.0, 0.0]])
+    assert MaxZ().score(one)[0] == MaxZ().score(two)[0] and SoftMaxZ().score(two)[0] > SoftMaxZ().score(one)[0]
+    assert SoftMaxZ().score(np.array([[50.0, 0.0]]))[0] == pytest.approx(50.0)  # far out it is the max
+    assert isinstance(density_from_dict(SoftMaxZ().to_dict()), SoftMaxZ)
