@@ -122,8 +122,8 @@ def train(
     summary = run_train(TrainRunConfig(cache=cache, index=index, out=out, config=settings, exclude_ids=exclude_ids,
                                        resume=resume, accelerator=accelerator, devices=devices, progress=progress,
                                        init_from=init_from))
-    typer.echo(f"trained to step {summary['steps']} (stopped by {summary['stopped']}, {summary['precision']}) on {summary['train']} complexes "
-               f"({summary['val']} val) in {summary['seconds']:.0f} s; see {out / 'model.ckpt'}")
+    typer.echo(f"trained to step {summary['steps']} (stopped by {summary['stopped']}, {summary['precision']}) "
+               f"on {summary['train']} complexes ({summary['val']} val) in {summary['seconds']:.0f} s; see {out / 'model.ckpt'}")
 
 
 @app.command()

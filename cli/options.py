@@ -67,8 +67,8 @@ WHOLE_INPUT_HELP = ("features: also score each input's distance to its nearest n
                     "without at 10 minutes, no change on SM-MNIST; for long fits try --whole-input).")
 DENSITY_HELP = ("Density on the z-scored features: gmm | kde | knn | mean | max | softmax (max: the most anomalous "
                 "feature decides; softmax: log-sum-exp of the z-scores, a smooth max); default mean for features "
-                "and predictive, gmm otherwise; for an ensemble (a+b), the combination of its members' scores, default max. mean, max and softmax are one-sided: a member that "
-                "scores an input as more normal than normal never flags it; the statistics member (in auto for "
+                "and predictive, gmm otherwise; for an ensemble (a+b), the combination of its members' scores, "
+                "default max. mean, max and softmax are one-sided: a member that scores an input as more normal than normal never flags it; the statistics member (in auto for "
                 "clips) is what sees inputs with less of what normal inputs have (a missing object: 0.77, "
                 "docs/ood.md twenty-second round); gmm, kde and knn are two-sided over the members, at a cost "
                 "where anomalies only add (twenty-first round).")

@@ -65,10 +65,8 @@ def resolve_precision(precision: str, accelerator: str = "auto", cpu_bf16: Optio
 
 
 def _at_least_float32(value: Any) -> Any:
-    if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype in (torch.float16,
-                                                                                        torch.bfloat16):
-        return value.float()
-    return value
+    half = isinstance(value, torch.Tensor) and value.dtype in (torch.float16, torch.bfloat16)
+    return value.float() if half else value
 
 
 def autocast_enabled() -> bool:
@@ -104,5 +102,4 @@ def full_precision(fn: F) -> F:
 
 
 __all__ = ["AUTO_PRECISION", "BF16_CPU_FLAGS", "PRECISIONS", "autocast_enabled", "autocast_off", "check_precision",
-           "cpu_has_native_bf16",
-           "full_precision", "resolve_precision"]
+           "cpu_has_native_bf16", "full_precision", "resolve_precision"]

@@ -109,11 +109,10 @@ class VideoWindows(Dataset):
     def _open(self) -> None:  # lazily, once per worker process
         import zarr
 
-        from sciffusion.domains.video.zarr_store import GreyChannelView
+        from sciffusion.domains.video.zarr_store import clips_view
 
         group = zarr.open_group(str(self.path), mode="r")
-        video = group["video"]  # checked by open_video_store in setup; a plain grey store is [N, T, H, W]
-        self._video = GreyChannelView(video) if video.ndim == 4 else video
+        self._video = clips_view(group["video"])  # checked by open_video_store in setup
         self._labels = {n: group["labels"][n] for n in self.label_names}
 
     def start_of(self, i: int) -> int:

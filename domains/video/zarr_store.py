@@ -185,9 +185,8 @@ def open_video_store(path: Path | str, kind: str | None = None) -> VideoStore:
     stored = _member(path, group, "video")
     if not isinstance(stored, zarr.Array):
         raise ValueError(f"{path}: 'video' is a group, need a uint8 array")
-    video = stored
-    if plain and stored.ndim == 4 and stored.dtype == np.uint8:  # grey clips without a channel axis
-        video = GreyChannelView(stored)
+    video = clips_view(stored) if plain and stored.dtype == np.uint8 else stored
+    if video is not stored:
         assumed += "; its video [N, T, H, W] read as grey [N, T, H, W, 1]"
     check_video_array(video, attrs["kind"], name=f"{path}/video")
     if attrs["kind"] == "prediction":
@@ -231,6 +230,12 @@ class GreyChannelView:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self[...]
         return out if dtype is None else out.astype(dtype)
+
+
+def clips_view(video: Any) -> Any:
+    """A checked store's zarr ``video`` as every reader takes it: a plain store's grey clips [N, T, H, W]
+    through :class:`GreyChannelView` as [N, T, H, W, 1], anything else as it is."""
+    return GreyChannelView(video) if video.ndim == 4 else video
 
 
 def video_fingerprint(store: VideoStore) -> str:

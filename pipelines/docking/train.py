@@ -153,7 +153,8 @@ def run_train(cfg: TrainRunConfig) -> dict:
     precision = resolve_precision(sched.precision, cfg.accelerator)  # what "auto" means on this machine
     cfg.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(cfg.out / "config.json", json.dumps({
-        "command": "sciffusion docking train", "config": resolved, "precision": precision, "cache": str(cfg.cache), "index": str(cfg.index),
+        "command": "sciffusion docking train", "config": resolved, "precision": precision, "cache": str(cfg.cache),
+        "index": str(cfg.index),
         "exclude_ids": None if cfg.exclude_ids is None else str(cfg.exclude_ids),
         "init_from": None if cfg.init_from is None else {"path": str(cfg.init_from),
                                                          "sha256": file_sha256(cfg.init_from)},

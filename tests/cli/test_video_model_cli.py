@@ -124,7 +124,8 @@ def test_predict_from_an_npz_of_clips_and_a_plain_store(data, tmp_path):
     plain = zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
     plain.create_array("video", shape=clips.shape, chunks=(1,) + clips.shape[1:], dtype="uint8")[...] = clips
     grey = zarr.open_group(str(tmp_path / "grey.zarr"), mode="w")  # grey clips with no channel axis
-    grey.create_array("video", shape=clips.shape[:4], chunks=(1,) + clips.shape[1:4], dtype="uint8")[...] = clips[..., 0]
+    grey_video = grey.create_array("video", shape=clips.shape[:4], chunks=(1,) + clips.shape[1:4], dtype="uint8")
+    grey_video[...] = clips[..., 0]
     common = ["--model", model, "--context", 3, "--frames", 2, "--sampler", "euler", "--steps", 1, "--seed", 4]
     outputs = {}
     for name, source in (("store", data / "s.zarr"), ("npz", tmp_path / "c.npz"), ("plain", tmp_path / "plain.zarr"),
