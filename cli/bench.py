@@ -329,6 +329,11 @@ def ood(
     sigma_min: Optional[float] = typer.Option(None, "--sigma-min", help="Lowest noise level, data units; default by score (see sciffusion ood fit --help)."),
     sigma_max: Optional[float] = typer.Option(None, "--sigma-max", help="Highest noise level, data units; default by score."),
     density: Optional[str] = typer.Option(None, "--density", help=DENSITY_HELP),
+    recombine: Optional[str] = typer.Option(None, "--recombine", help="Comma list of densities: for an ensemble "
+                                            "(--score auto on clip sets, or a+b), also score the same fitted members "
+                                            "combined by each (rows 'diffusion (...) [DENSITY]'; no refit, the same "
+                                            "held-out calibration inputs; sets where ours is one score get none), "
+                                            "e.g. softmax,mean."),
     context_frames: int = typer.Option(3, "--context-frames", help="predictive (clip sets): frames given to the context denoiser."),
     target_frames: int = typer.Option(1, "--target-frames", min=0, help=TARGET_FRAMES_HELP),
     patch_bank: Optional[int] = typer.Option(None, "--patch-bank", help="features: normal patches kept for the per-patch distances; 0: whole-input distances only; default 16384 for images, 0 for clips and vectors."),
@@ -372,6 +377,7 @@ def ood(
 
     cfg = OODBenchConfig(out=out, overwrite=overwrite, datasets=_names(datasets, "--datasets"), minutes=minutes,
                          max_steps=max_steps, score=score, levels=levels, density=density, patch_bank=patch_bank,
+                         recombine=_names(recombine, "--recombine"),
                          sigma_min=sigma_min, sigma_max=sigma_max, context_frames=context_frames,
                          target_frames=target_frames or None, positions=positions, whole_input=whole_input, pixels=pixels,
                          max_side=max_side,

@@ -210,6 +210,27 @@ class EnsembleDetector(CalibratedDetector):
         self.labels_ = self.calibration_.predict(self.decision_scores_)
         return self
 
+    def recombined(self, density: str) -> "EnsembleDetector":
+        """A copy of this fitted ensemble whose members' scores are combined by ``density`` (a
+        :data:`~sciffusion.common.anomaly.calibration.DENSITY_KINDS` name) instead: the same members,
+        untouched, and a calibration refitted on the same held-out member scores, with the same threshold
+        rule and contamination. No training and no scoring, so two combination rules can be compared on
+        one fit. The ``f1`` threshold rule is refused: its labelled validation scores are not kept."""
+        self._check_fitted()
+        if self.config.calibration.threshold == "f1":
+            raise ValueError("recombined: the f1 threshold rule needs fit's labelled validation set; refit instead")
+        hold = np.stack([m.calibration_scores_ for m in self.members_], 1)
+        calibration = dataclasses.replace(self.config.calibration, density=density)
+        other = EnsembleDetector(config=dataclasses.replace(self.config, calibration=calibration))
+        other.members_ = list(self.members_)
+        other.calibration_ = calibrate(hold, calibration)
+        other.calibration_scores_ = other.calibration_.score(hold)
+        if getattr(self, "decision_scores_", None) is not None:
+            member_scores = np.stack([m.decision_scores_ for m in self.members_], 1)
+            other.decision_scores_ = other.calibration_.score(member_scores)
+            other.labels_ = other.calibration_.predict(other.decision_scores_)
+        return other
+
     # ---- scoring -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not self.members_ or self.calibration_ is None:

@@ -82,6 +82,7 @@ class OODBenchConfig:
     sigma_min: Optional[float] = None
     sigma_max: Optional[float] = None
     density: Optional[str] = None
+    recombine: tuple[str, ...] = ()
     patch_bank: Optional[int] = None
     positions: Optional[bool] = None
     whole_input: Optional[bool] = None
@@ -137,6 +138,14 @@ class OODBenchConfig:
         bad = [m for m in self.pyod if m not in PYOD_METHODS]
         if bad:
             raise ValueError(f"--pyod: unknown {bad[0]!r} (choose from {', '.join(PYOD_METHODS)})")
+        from sciffusion.common.anomaly.calibration import DENSITY_KINDS
+
+        bad = [d for d in self.recombine if d not in DENSITY_KINDS]
+        if bad:
+            raise ValueError(f"--recombine: unknown density {bad[0]!r} (choose from {', '.join(DENSITY_KINDS)})")
+        if self.recombine and not ensemble and self.detector is None:
+            raise ValueError(f"--recombine: combines an ensemble's members; --score {self.score} on "
+                             f"{', '.join(self.datasets)} is a single score")
         bad = [m for m in self.baselines if m not in BASELINES]
         if bad:
             raise ValueError(f"--baselines: unknown {bad[0]!r} (choose from {', '.join(BASELINES)}, or none)")
@@ -462,7 +471,31 @@ def run_ours(data: OODSet, cfg: OODBenchConfig, progress: bool = False) -> tuple
     per_frame = frame_scores(raw)
     if data.frame_labels is not None and per_frame is not None:
         row["frame_auroc"] = frame_auroc(per_frame.numpy(), data.frame_labels)
+    row["_recombined"] = _recombined_rows(det, raw, row, data, cfg)
     return row, scores
+
+
+def _recombined_rows(det, raw, row: dict[str, Any], data: OODSet, cfg: OODBenchConfig
+                     ) -> list[tuple[dict[str, Any], np.ndarray]]:
+    """For an ensemble ``det`` and each density of ``cfg.recombine``: the same fitted members and test
+    scores ``raw``, combined by that density instead (:meth:`EnsembleDetector.recombined`, no refit), as
+    (row named ``"<method> [density]"``, test scores); [] for a single detector (one score has nothing to
+    combine)."""
+    from sciffusion.common.anomaly import EnsembleDetector
+
+    if not isinstance(det, EnsembleDetector):
+        return []
+    out = []
+    for density in cfg.recombine:
+        start = time.monotonic()
+        scores = det.recombined(density).calibration_.score(raw.features.numpy())
+        extra = _row(data, f"{row['method']} [{density}]", scores, raw.nfe, row["fit_seconds"],
+                     time.monotonic() - start)
+        extra["seconds_per_1000_inputs"] = row["seconds_per_1000_inputs"]  # the members' scoring is shared
+        for key in ("train_steps", "train_seconds", "train_precision", "detector", "started_from"):
+            extra[key] = row[key]
+        out.append((extra, scores))
+    return out
 
 
 def run_pyod(data: OODSet, name: str, cfg: OODBenchConfig) -> tuple[dict[str, Any], np.ndarray]:
@@ -552,17 +585,19 @@ def run_ood_bench(cfg: OODBenchConfig, log: Callable[[str], None] = print, progr
             row, scores = run_ours(data, cfg, progress) if method == "ours" else \
                 run_pixel_gaussians(data, cfg) if method == "pixel-gaussians" else run_pyod(data, method, cfg)
             features = row.pop("_features", {})
-            rows.append(row)
-            per_input[name][row["method"]] = scores
-            for feature, values in features.items():
-                per_input[name][f"{row['method']}: {feature}"] = values
-            fpr, tpr, _ = roc_curve(scores, data.labels)
-            curves[name][row["method"]] = (fpr, tpr, row["auroc"])
-            log(f"  {row['method']:24s} AUROC {row['auroc']:.4f}  NFE {row['nfe_per_input']}  "
-                f"{row['seconds_per_1000_inputs']:.2f} s/1000  (fit {row['fit_seconds']:.1f} s)")
-            log("    per kind: " + ", ".join(f"{k} {v:.4f}" for k, v in row["kind_auroc"].items()))
-            if row.get("feature_auroc"):
-                log("    per feature: " + ", ".join(f"{k} {v:.4f}" for k, v in row["feature_auroc"].items()))
+            for row, scores in [(row, scores), *row.pop("_recombined", [])]:
+                rows.append(row)
+                per_input[name][row["method"]] = scores
+                for feature, values in features.items():
+                    per_input[name][f"{row['method']}: {feature}"] = values
+                features = {}  # the members' scores once, under the first row
+                fpr, tpr, _ = roc_curve(scores, data.labels)
+                curves[name][row["method"]] = (fpr, tpr, row["auroc"])
+                log(f"  {row['method']:24s} AUROC {row['auroc']:.4f}  NFE {row['nfe_per_input']}  "
+                    f"{row['seconds_per_1000_inputs']:.2f} s/1000  (fit {row['fit_seconds']:.1f} s)")
+                log("    per kind: " + ", ".join(f"{k} {v:.4f}" for k, v in row["kind_auroc"].items()))
+                if row.get("feature_auroc"):
+                    log("    per feature: " + ", ".join(f"{k} {v:.4f}" for k, v in row["feature_auroc"].items()))
     with atomic_path(cfg.out, overwrite=cfg.overwrite) as tmp:
         tmp.mkdir()
         pd.DataFrame(rows).to_csv(tmp / "results.csv", index=False)

@@ -140,3 +140,31 @@ def test_every_member_trains_before_any_scores(monkeypatch):
     x = np.random.default_rng(4).normal(0, 0.5, size=(40, 2)).astype(np.float32)
     EnsembleDetector(config=config).fit(x, net_config=NET, on_score_batch=lambda n, total: events.append("score"))
     assert events[:2] == ["train", "train"] and set(events[2:]) == {"score"}
+
+
+def test_recombined_refits_only_the_combination(fitted, tmp_path):
+    det, x = fitted
+    other = det.recombined("mean")
+    hold = np.stack([m.calibration_scores_ for m in det.members_], 1)
+    z = (hold - hold.mean(0)) / hold.std(0)
+    assert np.allclose(other.calibration_scores_, z.mean(1))  # mean of the members' z on the same held-out part
+    assert other.config.calibration.density == "mean" and det.config.calibration.density == "max"  # the original kept
+    assert np.allclose(det.calibration_scores_, z.max(1))
+    assert other.members_ == det.members_ and other.members_ is not det.members_
+    assert other.threshold_ == pytest.approx(np.quantile(other.calibration_scores_, 0.9))
+    members = np.stack([m.decision_scores_ for m in det.members_], 1)
+    assert np.allclose(other.decision_scores_, ((members - hold.mean(0)) / hold.std(0)).mean(1))
+    assert np.array_equal(other.labels_, other.decision_scores_ > other.threshold_)
+    new = det.score_samples(x[:8]).features.numpy()
+    assert np.allclose(other.decision_function(x[:8]), ((new - hold.mean(0)) / hold.std(0)).mean(1))
+    assert np.allclose(det.recombined("max").decision_function(x[:8]), det.decision_function(x[:8]))  # same rule: same
+    with pytest.raises(ValueError, match="density"):
+        det.recombined("softest")
+    f1 = EnsembleDetector(config=dataclasses.replace(det.config, calibration=CalibrationConfig(
+        density="max", threshold="f1")))
+    f1.members_, f1.calibration_ = det.members_, det.calibration_
+    with pytest.raises(ValueError, match="f1"):
+        f1.recombined("mean")
+    unfitted = EnsembleDetector(config=det.config)
+    with pytest.raises(ValueError, match="not fitted"):
+        unfitted.recombined("mean")

@@ -1,10 +1,13 @@
 """bench ood: the impossible-motion anomalies, the PyOD inputs, the config, and a tiny end-to-end run."""
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from sciffusion.common.anomaly.metrics import detection_metrics
 from sciffusion.pipelines.bench.ood import OODBenchConfig, break_motion, pyod_inputs, run_ood_bench
 
 
@@ -49,6 +52,10 @@ def test_config_errors(tmp_path):
         OODBenchConfig(out=tmp_path, patch_bank=-1)
     with pytest.raises(ValueError, match="--baselines: unknown 'padim'"):
         OODBenchConfig(out=tmp_path, baselines=("padim",))
+    with pytest.raises(ValueError, match="--recombine: unknown density 'softest'"):
+        OODBenchConfig(out=tmp_path, datasets=("smmnist",), recombine=("softest",))
+    with pytest.raises(ValueError, match="--recombine: combines an ensemble's members"):
+        OODBenchConfig(out=tmp_path, datasets=("mnist",), recombine=("mean",))
 
 
 def _moving_square_clips(n, backwards, rng, frames=5, size=16):
@@ -144,7 +151,18 @@ def test_auto_score_gives_clip_sets_the_features_predictive_ensemble(tmp_path):
     cfg = OODBenchConfig(out=tmp_path / "b", datasets=("smmnist",), minutes=0.5, max_steps=3, base_channels=8,
                          pyod=("KNN",), smmnist_clips=12, smmnist_test_clips=6, smmnist_size=16, smmnist_frames=5)
     assert cfg.score == "auto"
+    cfg = dataclasses.replace(cfg, recombine=("softmax", "mean"))
     rows = run_ood_bench(cfg, log=lambda _: None)
+    # the same fitted members combined two more ways, one row each, right after ours; no further training
+    ours = "diffusion (features+predictive+pixels+statistics)"
+    assert [r["method"] for r in rows[:3]] == [ours, ours + " [softmax]", ours + " [mean]"]
+    assert all(r["nfe_per_input"] == rows[0]["nfe_per_input"] and r["train_steps"] == rows[0]["train_steps"]
+               for r in rows[1:3])
+    table = pd.read_csv(tmp_path / "b" / "scores_smmnist.csv")
+    for r in rows[:3]:
+        assert r["auroc"] == pytest.approx(detection_metrics(table[r["method"]].to_numpy(), table["label"].to_numpy()).auroc)
+    assert not np.allclose(table[ours], table[ours + " [mean]"])  # max and mean of the z differ
+    assert f"{ours}: pixels" in table and f"{ours} [mean]: pixels" not in table  # the members' scores once
     # features: 2 levels; predictive: 5 frames, 2 windows of 3 + 1 at one level; pixels, statistics: no model call
     assert rows[0]["method"] == "diffusion (features+predictive+pixels+statistics)"
     assert rows[0]["nfe_per_input"] == 2 + 2 + 0 + 0
