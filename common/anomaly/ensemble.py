@@ -219,6 +219,9 @@ class EnsembleDetector(CalibratedDetector):
         self._check_fitted()
         if self.config.calibration.threshold == "f1":
             raise ValueError("recombined: the f1 threshold rule needs fit's labelled validation set; refit instead")
+        if any(getattr(m, "calibration_scores_", None) is None for m in self.members_):
+            raise ValueError("recombined: needs the members' held-out scores from fit, which a loaded detector does "
+                             "not keep; refit with the density instead")
         hold = np.stack([m.calibration_scores_ for m in self.members_], 1)
         calibration = dataclasses.replace(self.config.calibration, density=density)
         other = EnsembleDetector(config=dataclasses.replace(self.config, calibration=calibration))

@@ -143,7 +143,9 @@ class OODBenchConfig:
         bad = [d for d in self.recombine if d not in DENSITY_KINDS]
         if bad:
             raise ValueError(f"--recombine: unknown density {bad[0]!r} (choose from {', '.join(DENSITY_KINDS)})")
-        if self.recombine and not ensemble and self.detector is None:
+        if self.recombine and self.detector is not None:
+            raise ValueError("--recombine: needs the members' held-out scores of a fit in this run, not --detector")
+        if self.recombine and not ensemble:
             raise ValueError(f"--recombine: combines an ensemble's members; --score {self.score} on "
                              f"{', '.join(self.datasets)} is a single score")
         bad = [m for m in self.baselines if m not in BASELINES]

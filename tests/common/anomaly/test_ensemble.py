@@ -165,6 +165,9 @@ def test_recombined_refits_only_the_combination(fitted, tmp_path):
     f1.members_, f1.calibration_ = det.members_, det.calibration_
     with pytest.raises(ValueError, match="f1"):
         f1.recombined("mean")
+    back = load_any_detector(det.save(tmp_path / "ens.pt"))
+    with pytest.raises(ValueError, match="loaded detector"):
+        back.recombined("mean")
     unfitted = EnsembleDetector(config=det.config)
     with pytest.raises(ValueError, match="not fitted"):
         unfitted.recombined("mean")

@@ -56,6 +56,8 @@ def test_config_errors(tmp_path):
         OODBenchConfig(out=tmp_path, datasets=("smmnist",), recombine=("softest",))
     with pytest.raises(ValueError, match="--recombine: combines an ensemble's members"):
         OODBenchConfig(out=tmp_path, datasets=("mnist",), recombine=("mean",))
+    with pytest.raises(ValueError, match="--recombine: needs the members' held-out scores"):
+        OODBenchConfig(out=tmp_path, datasets=("smmnist",), recombine=("mean",), detector=tmp_path / "d.pt")
 
 
 def _moving_square_clips(n, backwards, rng, frames=5, size=16):
