@@ -18,6 +18,7 @@ import numpy as np
 
 from sciffusion.common.anomaly import (CalibrationConfig, DenoiserNetConfig, DetectorConfig, EnsembleConfig,
                                        ScoreConfig)
+from sciffusion.common.anomaly.ensemble import DEFAULT_COMBINATION
 from sciffusion.common.anomaly.score_config import NO_NETWORK_SCORES
 from sciffusion.common.training.config import TrainConfig
 
@@ -231,7 +232,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     """:func:`detector_config` for one score kind; for several joined by ``+`` an
     :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's
     defaults and an equal share of ``minutes`` and ``max_steps`` among the members that train a network
-    (``pixels`` trains none), ``density`` (default ``max``),
+    (``pixels`` trains none), ``density`` (default :data:`~sciffusion.common.anomaly.ensemble.DEFAULT_COMBINATION`),
     threshold and contamination applying to the combined scores. ``levels`` and the σ range belong
     to one kind, so they are refused for an ensemble."""
     kinds = score_members(score)
@@ -250,7 +251,7 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     trained = max(1, sum(kind not in NO_NETWORK_SCORES for kind in kinds))
     members = tuple(detector_config(kind, minutes=minutes / trained, max_steps=max(1, max_steps // trained),
                                     threshold="quantile", contamination=contamination, **options) for kind in kinds)
-    calibration = CalibrationConfig(density=density or "max", threshold=threshold, contamination=contamination,
+    calibration = CalibrationConfig(density=density or DEFAULT_COMBINATION, threshold=threshold, contamination=contamination,
                                     manual_threshold=manual_threshold, seed=seed)
     return EnsembleConfig(members, calibration)
 
