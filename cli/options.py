@@ -68,8 +68,10 @@ WHOLE_INPUT_HELP = ("features: also score each input's distance to its nearest n
 DENSITY_HELP = ("Density on the z-scored features: gmm | kde | knn | mean | max | softmax (max: the most anomalous "
                 "feature decides; softmax: log-sum-exp of the z-scores, a smooth max); default mean for features "
                 "and predictive, gmm otherwise; for an ensemble (a+b), the combination of its members' scores, "
-                "default softmax (since session 40; max before: +0.025 / +0.013 AUROC on driving (two seeds), +0.009 on unseen digits, "
-                "-0.0002 on impossible motion, docs/ood.md twenty-fifth round). mean, max and softmax are one-sided: a member that scores an input as more normal than normal never flags it; the statistics member (in auto for "
+                "default softmax (since session 40; max before: +0.025 / +0.013 AUROC on driving (two seeds), "
+                "+0.009 on unseen digits, -0.0002 on impossible motion, docs/ood.md twenty-fifth round). mean, max "
+                "and softmax are one-sided: a member that scores an input as more normal than normal never flags "
+                "it; the statistics member (in auto for "
                 "clips) is what sees inputs with less of what normal inputs have (a missing object: 0.77, "
                 "docs/ood.md twenty-second round); gmm, kde and knn are two-sided over the members, at a cost "
                 "where anomalies only add (twenty-first round).")

@@ -51,7 +51,8 @@ MEMBER_SEPARATOR = "+"
 DEFAULT_COMBINATION = "softmax"
 """How the members' z-scores are combined unless told otherwise: their log-sum-exp, a smooth max (since session
 40; before, ``max``). Measured on one fit per set, the same members combined both ways (docs/ood.md,
-twenty-fifth round): driving 0.874 → 0.898 (seed 1: 0.910 → 0.923), unseen digits 0.631 → 0.640, impossible motion 0.9979 → 0.9977."""
+twenty-fifth round): driving 0.874 → 0.898 (seed 1: 0.910 → 0.923), unseen digits 0.631 → 0.640, impossible
+motion 0.9979 → 0.9977."""
 
 
 def _default_calibration() -> CalibrationConfig:
@@ -203,15 +204,20 @@ class EnsembleDetector(CalibratedDetector):
             member.calibrate_part(x, hold_x, on_score_batch=tick)
         self.members_ = members
         self.config = dataclasses.replace(self.config, members=tuple(m.config for m in members))  # automatic settings fixed
-        hold = np.stack([m.calibration_scores_ for m in members], 1)
         val_features = None
         if val is not None:
             val_features = np.stack([m.calibration_.score(m.score_samples(
                 val, None if tick is None else (lambda n: tick(n, total))).features.numpy()) for m in members], 1)
-        self.calibration_ = calibrate(hold, self.config.calibration, val_features=val_features,
-                                      val_labels=None if val_y is None else np.asarray(val_y))
+        return self._combine(val_features, None if val_y is None else np.asarray(val_y))
+
+    def _combine(self, val_features: Optional[np.ndarray] = None, val_labels: Optional[np.ndarray] = None
+                 ) -> "EnsembleDetector":
+        """Calibrate ``config.calibration`` on the fitted members' held-out scores ``[N_hold, M]``, and set
+        PyOD's attributes from their scores of all of X (module docstring, step 2)."""
+        hold = np.stack([m.calibration_scores_ for m in self.members_], 1)
+        self.calibration_ = calibrate(hold, self.config.calibration, val_features=val_features, val_labels=val_labels)
         self.calibration_scores_ = self.calibration_.score(hold)
-        self.decision_scores_ = self.calibration_.score(np.stack([m.decision_scores_ for m in members], 1))
+        self.decision_scores_ = self.calibration_.score(np.stack([m.decision_scores_ for m in self.members_], 1))
         self.labels_ = self.calibration_.predict(self.decision_scores_)
         return self
 
@@ -227,17 +233,10 @@ class EnsembleDetector(CalibratedDetector):
         if any(getattr(m, "calibration_scores_", None) is None for m in self.members_):
             raise ValueError("recombined: needs the members' held-out scores from fit, which a loaded detector does "
                              "not keep; refit with the density instead")
-        hold = np.stack([m.calibration_scores_ for m in self.members_], 1)
         calibration = dataclasses.replace(self.config.calibration, density=density)
         other = EnsembleDetector(config=dataclasses.replace(self.config, calibration=calibration))
         other.members_ = list(self.members_)
-        other.calibration_ = calibrate(hold, calibration)
-        other.calibration_scores_ = other.calibration_.score(hold)
-        if getattr(self, "decision_scores_", None) is not None:
-            member_scores = np.stack([m.decision_scores_ for m in self.members_], 1)
-            other.decision_scores_ = other.calibration_.score(member_scores)
-            other.labels_ = other.calibration_.predict(other.decision_scores_)
-        return other
+        return other._combine()
 
     # ---- scoring -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -232,8 +232,8 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     """:func:`detector_config` for one score kind; for several joined by ``+`` an
     :class:`~sciffusion.common.anomaly.EnsembleConfig` of one member per kind, each with its kind's
     defaults and an equal share of ``minutes`` and ``max_steps`` among the members that train a network
-    (``pixels`` trains none), ``density`` (default :data:`~sciffusion.common.anomaly.ensemble.DEFAULT_COMBINATION`),
-    threshold and contamination applying to the combined scores. ``levels`` and the σ range belong
+    (``pixels`` trains none), ``density`` (default
+    :data:`~sciffusion.common.anomaly.ensemble.DEFAULT_COMBINATION`), threshold and contamination applying to the combined scores. ``levels`` and the σ range belong
     to one kind, so they are refused for an ensemble."""
     kinds = score_members(score)
     options = dict(manual_threshold=manual_threshold, batch_size=batch_size, holdout=holdout, seed=seed,
@@ -251,8 +251,8 @@ def detector_settings(score: str = "features", levels: Optional[int] = None, sig
     trained = max(1, sum(kind not in NO_NETWORK_SCORES for kind in kinds))
     members = tuple(detector_config(kind, minutes=minutes / trained, max_steps=max(1, max_steps // trained),
                                     threshold="quantile", contamination=contamination, **options) for kind in kinds)
-    calibration = CalibrationConfig(density=density or DEFAULT_COMBINATION, threshold=threshold, contamination=contamination,
-                                    manual_threshold=manual_threshold, seed=seed)
+    calibration = CalibrationConfig(density=density or DEFAULT_COMBINATION, threshold=threshold,
+                                    contamination=contamination, manual_threshold=manual_threshold, seed=seed)
     return EnsembleConfig(members, calibration)
 
 

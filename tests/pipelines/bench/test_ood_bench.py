@@ -162,7 +162,8 @@ def test_auto_score_gives_clip_sets_the_features_predictive_ensemble(tmp_path):
                for r in rows[1:3])
     table = pd.read_csv(tmp_path / "b" / "scores_smmnist.csv")
     for r in rows[:3]:
-        assert r["auroc"] == pytest.approx(detection_metrics(table[r["method"]].to_numpy(), table["label"].to_numpy()).auroc)
+        expected = detection_metrics(table[r["method"]].to_numpy(), table["label"].to_numpy()).auroc
+        assert r["auroc"] == pytest.approx(expected)
     assert not np.allclose(table[ours], table[ours + " [mean]"])  # max and mean of the z differ
     assert f"{ours}: pixels" in table and f"{ours} [mean]: pixels" not in table  # the members' scores once
     # features: 2 levels; predictive: 5 frames, 2 windows of 3 + 1 at one level; pixels, statistics: no model call

@@ -166,7 +166,8 @@ def test_ensemble_of_features_and_predictive_on_clips(clip_store, tmp_path):
     from sciffusion.pipelines.ood.fit import detector_settings
 
     settings = detector_settings("features+predictive", max_steps=10, batch_size=4, minutes=4.0, holdout=0.34)
-    assert isinstance(settings, EnsembleConfig) and settings.calibration.density == "softmax"  # the default since session 40
+    assert isinstance(settings, EnsembleConfig)
+    assert settings.calibration.density == "softmax"  # the default since session 40
     assert [m.minutes for m in settings.members] == [2.0, 2.0] and [m.max_steps for m in settings.members] == [5, 5]
     assert settings.members[0].score.levels == 2 and settings.members[1].score.sigma_min == 2.0  # each kind's defaults
     with pytest.raises(ValueError, match="--levels: set per score kind"):
