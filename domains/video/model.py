@@ -7,6 +7,10 @@ layout the model was trained on (T_past, T, T_future; events on/off). :func:`mod
 
     {"kind": "sciffusion-video-model", "format_version": 1, "model": VideoModelConfig dict,
      "train": TrainConfig dict, "ema": EMA state dict, "meta": {"step": ..., "data": ...}}
+
+``meta["step"]`` counts the optimizer steps of the run that wrote the file; a fine-tuned file (``video train
+--init-from``) also holds ``meta["total_steps"]`` (its own plus those of the file it started from, and so
+back) and ``meta["init_from"]`` (that file's name, sha256 and steps): :func:`training_steps` reads either.
 """
 from __future__ import annotations
 
@@ -173,6 +177,13 @@ def read_model_file(path: Path | str, map_location: Any = "cpu") -> LoadedVideoM
     return LoadedVideoModel(config, train, net.eval(), dict(meta))
 
 
+def training_steps(meta: Mapping[str, Any]) -> int | None:
+    """All optimizer steps behind a model file's weights: ``total_steps`` where a fine-tuning run wrote it,
+    else ``step`` (a run from scratch, or a file written before fine-tuning runs recorded their lineage)."""
+    total = meta.get("total_steps")
+    return meta.get("step") if total is None else total
+
+
 def resolve_model_path(path: Path | str | None, default: str = "smmnist") -> Path:
     """``path``, or the bundled model ``default`` when None; a one-line error when neither exists."""
     if path is not None:
@@ -184,4 +195,5 @@ def resolve_model_path(path: Path | str | None, default: str = "smmnist") -> Pat
     return bundled
 
 
-__all__ = ["ARCHS", "BUNDLED_MODELS", "resolve_model_path", "FILE_KIND", "LoadedVideoModel", "VideoModelConfig", "model_file", "read_model_file"]
+__all__ = ["ARCHS", "BUNDLED_MODELS", "resolve_model_path", "FILE_KIND", "LoadedVideoModel", "VideoModelConfig", "model_file", "read_model_file",
+           "training_steps"]

@@ -260,6 +260,7 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     ``checked(notes)`` is called before sampling with the summary's notes on the context (adapted,
     denoising_gain, unlike_training), so a user sees them before waiting."""
     from sciffusion.domains.video import writers
+    from sciffusion.domains.video.model import training_steps
     from sciffusion.domains.video.events import EVENTS, asked_per_frame, block_events, event_index
     from sciffusion.domains.video.zarr_store import write_video_store
 
@@ -299,7 +300,7 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
         return summary
     settings = {"command": "sciffusion video generate", "event": summary["event"],
                 "clips": cfg.clips, "frames": cfg.frames, "fps": cfg.fps, "arch": m.arch,
-                "model_step": model.meta.get("step"), "devices": cfg.devices, "num_nodes": cfg.num_nodes,
+                "model_step": training_steps(model.meta), "devices": cfg.devices, "num_nodes": cfg.num_nodes,
                 "context": None if cfg.context is None else str(cfg.context),
                 "context_frames": summary["context_frames"], "context_adapted": adapted, "denoising_gain": gain,
                 **cfg.run.to_dict(model_path)}

@@ -255,6 +255,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     clips_capped: a note when ``--clips`` asks for more clips than the input holds, else None), so a user sees
     them before waiting."""
     from sciffusion.domains.video import writers
+    from sciffusion.domains.video.model import training_steps
     from sciffusion.domains.video.zarr_store import write_video_store
 
     outputs = [("--out", Path(cfg.out), False), ("--compare", cfg.compare_path, False),
@@ -298,7 +299,7 @@ def predict(cfg: PredictConfig, progress: Optional[Callable[[int], None]] = None
     truth[:, :known.shape[1]] = known
     shown = min(cfg.compare_clips, n)
     settings = {"command": "sciffusion video predict", "input": str(cfg.input), "context": cfg.context,
-                "frames": cfg.frames, "samples": cfg.samples, "clips": n, "model_step": model.meta.get("step"),
+                "frames": cfg.frames, "samples": cfg.samples, "clips": n, "model_step": training_steps(model.meta),
                 "arch": m.arch, "input_adapted": adapted, **run.to_dict(model_path),
                 "sampling_from_model": from_model, "denoising_gain": gain}
     with contextlib.ExitStack() as outputs:  # every output written before any is moved into place: a failure

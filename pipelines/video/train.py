@@ -103,14 +103,28 @@ def data_fingerprints(data) -> dict:
 def initial_weights(path: Path, model_config) -> tuple[dict, dict]:
     """(EMA weights, record for config.json) of the model file ``path``, whose model section must equal
     ``model_config``; one-line ValueError naming the fields that differ."""
-    from sciffusion.domains.video.model import read_model_file
+    from sciffusion.domains.video.model import read_model_file, training_steps
 
     loaded = read_model_file(path)
     if loaded.config != model_config:
         theirs, ours = loaded.config.to_dict(), model_config.to_dict()
         diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
         raise ValueError(f"{path}: --init-from model differs from the config's model section in {', '.join(diff)}")
-    return loaded.net.state_dict(), {"path": str(path), "sha256": file_sha256(path), "step": loaded.meta.get("step")}
+    return loaded.net.state_dict(), {"path": str(path), "sha256": file_sha256(path), "step": loaded.meta.get("step"),
+                                     "total_steps": training_steps(loaded.meta)}
+
+
+def lineage(step: int, init_record: Optional[dict]) -> dict:
+    """The model file's meta entries for a run that started from ``init_record`` (None: from scratch, nothing
+    to add): the starting file's name (not its path, which is this machine's), sha256 and steps, and
+    ``total_steps``, the run's ``step`` plus the starting file's (its ``step`` for a record written before
+    ``total_steps`` existed; unknown if the starting file recorded neither)."""
+    if init_record is None:
+        return {}
+    before = init_record.get("total_steps", init_record.get("step"))
+    return {"init_from": {"file": Path(init_record["path"]).name, "sha256": init_record["sha256"],
+                          "step": init_record.get("step"), "total_steps": before},
+            "total_steps": None if before is None else step + before}
 
 
 def _check_frames(model, dm) -> None:
@@ -167,7 +181,8 @@ def run_train(cfg: VideoTrainRunConfig, note: Optional[Callable[[str], None]] = 
     fingerprints = data_fingerprints(conf.data)
 
     def write_model(pl_module, step: int) -> dict:
-        meta = {"step": step, "data": resolved["data"], "data_fingerprints": fingerprints}
+        meta = {"step": step, "data": resolved["data"], "data_fingerprints": fingerprints,
+                **lineage(step, init_record)}
         return model_file(pl_module.ema.shadow, conf.model, train_dict,
                           {**meta, "predict": dict(conf.predict)} if conf.predict else meta)
 
@@ -187,4 +202,4 @@ def run_train(cfg: VideoTrainRunConfig, note: Optional[Callable[[str], None]] = 
             "out": str(cfg.out), "parameters": count_parameters(net), "precision": precision}
 
 
-__all__ = ["VideoTrainRunConfig", "check_run_dir", "data_fingerprints", "initial_weights", "run_train"]
+__all__ = ["VideoTrainRunConfig", "check_run_dir", "data_fingerprints", "initial_weights", "lineage", "run_train"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sciffusion.domains.video.model import read_model_file
+from sciffusion.domains.video.model import read_model_file, training_steps
 from sciffusion.pipelines.video.train import VideoTrainRunConfig, run_train
 from sciffusion.pipelines.video.train_config import CONFIG_DIR, VideoTrainConfig, load_train_config
 
@@ -82,7 +82,13 @@ def test_init_from_starts_a_fresh_run_from_a_model_files_weights(store, tmp_path
     assert result["steps"] == 1  # a fresh run: its own step count
     record = json.loads((tuned / "config.json").read_text())["init_from"]
     assert record["path"] == str(first / "model.ckpt") and record["step"] == 2 and len(record["sha256"]) == 64
-    after = read_model_file(tuned / "model.ckpt").net.state_dict()
+    tuned_model = read_model_file(tuned / "model.ckpt")
+    assert tuned_model.meta["step"] == 1 and tuned_model.meta["total_steps"] == 3  # its own 1 + the start's 2
+    assert tuned_model.meta["init_from"] == {"file": "model.ckpt", "sha256": record["sha256"], "step": 2,
+                                             "total_steps": 2}
+    assert training_steps(tuned_model.meta) == 3 and training_steps(read_model_file(first / "model.ckpt").meta) == 2
+    assert "total_steps" not in read_model_file(first / "model.ckpt").meta  # a run from scratch: step says it all
+    after = tuned_model.net.state_dict()
     assert all(torch.allclose(after[k], start[k], atol=1e-6) for k in start if start[k].is_floating_point())
     still["train"]["seed"] = 1  # the negative control: the same run without --init-from starts elsewhere
     run_train(VideoTrainRunConfig(out=tmp_path / "fresh", config=VideoTrainConfig.from_dict(still), progress=False))
@@ -93,6 +99,7 @@ def test_init_from_starts_a_fresh_run_from_a_model_files_weights(store, tmp_path
     run_train(VideoTrainRunConfig(out=tuned, config=VideoTrainConfig.from_dict(still), resume=True,
                                   init_from=first / "model.ckpt", progress=False))
     assert json.loads((tuned / "config.json").read_text())["init_from"] == record
+    assert read_model_file(tuned / "model.ckpt").meta["total_steps"] == 4  # resumed to 2 steps: 2 + 2
     other = json.loads(json.dumps(TINY))
     other["data"]["train"] = str(store)
     other["model"]["base_channels"] = 16
@@ -233,3 +240,14 @@ def test_a_plain_store_is_trained_on_with_a_note_of_what_was_assumed(store, tmp_
     run_train(VideoTrainRunConfig(out=tmp_path / "run2", config=_config(store, max_steps=1), progress=False),
               note=ours.append)
     assert ours == []
+
+
+def test_lineage_adds_the_starting_files_steps():
+    from sciffusion.pipelines.video.train import lineage
+
+    assert lineage(5, None) == {}  # from scratch: nothing to add
+    new = lineage(5, {"path": "/old/machine/ft/model.ckpt", "sha256": "ab", "step": 7, "total_steps": 30})
+    assert new == {"init_from": {"file": "model.ckpt", "sha256": "ab", "step": 7, "total_steps": 30}, "total_steps": 35}
+    old = lineage(5, {"path": "x.pt", "sha256": "ab", "step": 7})  # a config.json written before total_steps
+    assert old["total_steps"] == 12
+    assert lineage(5, {"path": "x.pt", "sha256": "ab", "step": None, "total_steps": None})["total_steps"] is None
