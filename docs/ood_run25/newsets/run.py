@@ -26,15 +26,15 @@ make = anomaly.make_detector
 anomaly.make_detector = lambda settings: made.append(make(settings)) or made[-1]
 app(["ood", "fit", "--data", "train.npz", "--out", "det", "--minutes", "10", "--max-steps", "100000"],
     standalone_mode=False)
-det = next(d for d in made if hasattr(d, "members_"))  # the ensemble (members may be made through it too)
-members = [m.config.score.kind for m in det.members_]
-print("members", members, "density", det.config.calibration.density, flush=True)
+det = next(d for d in made if isinstance(d, anomaly.EnsembleDetector))  # members may be made through it too
+print("density", det.config.calibration.density, flush=True)
 results = {}
 for test, kinds_file, kinds in [("test.npz", "kinds.npy", ["three_digits", "one_digit"]),
                                 ("test2.npz", "kinds2.npy", ["fast", "dim", "noisy"])]:
     table_path = f"scores_{Path(test).stem}.csv"
     app(["ood", "score", "--detector", "det", "--data", test, "--out", table_path], standalone_mode=False)
     table = pd.read_csv(table_path)
+    members = [c for c in table.columns if c not in ("id", "score", "score_normalised", "label_pred")]
     names = np.load(kinds_file, allow_pickle=True).astype(str)
     y = (names != "normal").astype(int)
     columns = {"ood score (default)": table["score"].to_numpy()}
