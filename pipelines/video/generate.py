@@ -260,8 +260,8 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     ``checked(notes)`` is called before sampling with the summary's notes on the context (adapted,
     denoising_gain, unlike_training), so a user sees them before waiting."""
     from sciffusion.domains.video import writers
-    from sciffusion.domains.video.model import training_steps
     from sciffusion.domains.video.events import EVENTS, asked_per_frame, block_events, event_index
+    from sciffusion.domains.video.model import training_steps
     from sciffusion.domains.video.zarr_store import write_video_store
 
     from sciffusion.domains.video.model import resolve_model_path
