@@ -261,10 +261,8 @@ def generate(cfg: GenerateConfig, progress: Optional[Callable[[int], None]] = No
     denoising_gain, unlike_training), so a user sees them before waiting."""
     from sciffusion.domains.video import writers
     from sciffusion.domains.video.events import EVENTS, asked_per_frame, block_events, event_index
-    from sciffusion.domains.video.model import training_steps
+    from sciffusion.domains.video.model import resolve_model_path, training_steps
     from sciffusion.domains.video.zarr_store import write_video_store
-
-    from sciffusion.domains.video.model import resolve_model_path
     from sciffusion.pipelines.video.predict import bundled_model_for
 
     default = "driving" if cfg.event is not None else \
